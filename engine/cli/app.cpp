@@ -1,0 +1,223 @@
+#include "engine/cli/app.hpp"
+
+#include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include <iostream>
+
+#include "engine/history/history.hpp"
+#include "engine/promoter/promotion.hpp"
+#include "engine/promoter/status.hpp"
+#include "engine/report/report.hpp"
+#include "engine/report/tables.hpp"
+#include "gates/registry.hpp"
+
+#ifndef PROMOTE_VERSION
+#define PROMOTE_VERSION "dev"
+#endif
+
+namespace promote::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* k_examples = R"(
+Examples:
+  promote --to dev --image api=ghcr.io/acme/api:1.4.2    enter the first stage
+  promote --to staging                                     promote what dev holds
+  promote --to prod --dry-run                              gates and diff, no write
+  promote validate -f promote.yaml
+  promote status --output json
+  promote history --stage prod --output csv
+
+Exit codes: 0 promoted, no-op or passed; 1 blocked by a gate; 2 usage or
+configuration error; 3 pending (run again later); 4 error.
+)";
+
+struct Options {
+  std::string file = "promote.yaml";
+  std::string to;
+  std::vector<std::string> images;
+  bool dry_run = false;
+  std::string output = "text";
+  std::string history;
+  std::string actor;
+  std::string reason;
+  std::string stage;
+};
+
+int fail(const Error& error, bool json) {
+  if (json) {
+    std::cout << report::error_json(error).dump(2) << "\n";
+  }
+  std::cerr << "promote: " << error.message << "\n";
+  return exit_code(error.kind);
+}
+
+std::optional<fs::path> history_flag(const Options& options) {
+  if (options.history.empty()) {
+    return std::nullopt;
+  }
+  return fs::path(options.history);
+}
+
+int run_promote(const Options& options) {
+  promoter::Request request;
+  request.pipeline_file = options.file;
+  request.stage = options.to;
+  request.images = options.images;
+  request.dry_run = options.dry_run;
+  request.history_path = history_flag(options);
+  request.actor = options.actor;
+  request.reason = options.reason;
+  const bool json = options.output == "json";
+  auto result = promoter::promote(request, gates::Catalog());
+  if (!result) {
+    return fail(result.error(), json);
+  }
+  if (json) {
+    std::cout << report::to_json(*result).dump(2) << "\n";
+  } else {
+    std::cout << report::render_text(*result, {report::use_color(STDOUT_FILENO)});
+  }
+  return result->exit_code();
+}
+
+Result<pipeline::Pipeline> load(const Options& options) {
+  return pipeline::load(options.file, gates::Catalog());
+}
+
+int run_validate(const Options& options) {
+  auto loaded = load(options);
+  if (!loaded) {
+    return fail(loaded.error(), false);
+  }
+  std::size_t gates = 0;
+  for (const auto& stage : loaded->stages) {
+    gates += stage.gates.size();
+  }
+  std::cout << options.file << ": ok (pipeline " << loaded->name << ", "
+            << loaded->images.size() << " images, " << loaded->stages.size() << " stages, "
+            << gates << " gates)\n";
+  return 0;
+}
+
+int run_status(const Options& options) {
+  const bool json = options.output == "json";
+  auto loaded = load(options);
+  if (!loaded) {
+    return fail(loaded.error(), json);
+  }
+  auto stages = promoter::status(*loaded, history_flag(options));
+  if (!stages) {
+    return fail(stages.error(), json);
+  }
+  if (json) {
+    std::cout << report::status_json(loaded->name, *stages).dump(2) << "\n";
+  } else {
+    std::cout << report::status_table(*stages);
+  }
+  return 0;
+}
+
+int run_history(const Options& options) {
+  const fs::path path = promoter::history_path(options.file, history_flag(options));
+  const bool json = options.output == "json";
+  if (!fs::exists(path)) {
+    return fail(make_error(ErrorKind::usage, "no history at " + path.string() +
+                                                 " (nothing promoted yet, or give --history)"),
+                json);
+  }
+  auto history = history::History::open(path);
+  if (!history) {
+    return fail(history.error(), json);
+  }
+  history::Query query;
+  if (!options.stage.empty()) {
+    query.stage = options.stage;
+  }
+  auto records = history->list(query);
+  if (!records) {
+    return fail(records.error(), json);
+  }
+  if (json) {
+    std::cout << report::history_json(*records).dump(2) << "\n";
+  } else if (options.output == "csv") {
+    std::cout << report::history_csv(*records);
+  } else {
+    std::cout << report::history_table(*records);
+  }
+  return 0;
+}
+
+void add_file_option(CLI::App& app, Options& options) {
+  app.add_option("-f,--file", options.file, "pipeline file")->capture_default_str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  CLI::App app{"promote: move container images through dev -> staging -> prod behind quality gates",
+               "promote"};
+  app.footer(k_examples);
+  app.set_version_flag("--version", std::string("promote ") + PROMOTE_VERSION);
+  add_file_option(app, options);
+  app.add_option("--to", options.to, "the stage to promote into");
+  app.add_option("--image", options.images,
+                 "NAME=REFERENCE, for a stage without 'from' (repeatable)")
+      ->type_name("NAME=REF");
+  app.add_flag("--dry-run", options.dry_run, "evaluate the gates and print the diff; write nothing");
+  app.add_option("--output", options.output, "text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_option("--history", options.history,
+                 "history database (default .promote/history.db beside the pipeline, or "
+                 "$PROMOTE_HISTORY)");
+  app.add_option("--actor", options.actor, "who promotes (default from CI or git config)");
+  app.add_option("--reason", options.reason, "why, recorded in the history");
+
+  auto* validate = app.add_subcommand("validate", "check a pipeline file and report every problem");
+  validate->footer("\nExample:\n  promote validate -f promote.yaml\n");
+  add_file_option(*validate, options);
+
+  auto* status = app.add_subcommand("status", "show the candidate each stage holds, and since when");
+  status->footer("\nExamples:\n  promote status\n  promote status --output json\n");
+  add_file_option(*status, options);
+  status->add_option("--output", options.output, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  status->add_option("--history", options.history, "history database");
+
+  auto* history = app.add_subcommand("history", "list recorded promotion attempts, newest first");
+  history->footer(
+      "\nExamples:\n  promote history\n  promote history --stage prod --output csv\n");
+  add_file_option(*history, options);
+  history->add_option("--history", options.history, "history database");
+  history->add_option("--stage", options.stage, "only this stage");
+  history->add_option("--output", options.output, "table, json or csv")
+      ->check(CLI::IsMember({"table", "text", "json", "csv"}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (*validate) {
+    return run_validate(options);
+  }
+  if (*status) {
+    return run_status(options);
+  }
+  if (*history) {
+    return run_history(options);
+  }
+  if (options.to.empty()) {
+    std::cerr << "promote: give --to STAGE, or a command (validate, status, history); see --help\n";
+    return 2;
+  }
+  return run_promote(options);
+}
+
+}  // namespace promote::cli

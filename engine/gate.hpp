@@ -1,0 +1,88 @@
+#pragma once
+// The vocabulary shared by gates, the scheduler and the reports: Verdict, Evidence,
+// the Gate interface and what a gate is told about the promotion it judges.
+
+#include <boost/asio/awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/error.hpp"
+#include "engine/pipeline/candidate.hpp"
+
+namespace promote {
+
+/// A file a gate read, with the digest of the bytes it judged.
+struct Evidence {
+  std::string path;    ///< as configured (relative to the pipeline file) or absolute
+  std::string sha256;  ///< hex digest of the file's content
+};
+
+/// A gate's judgement of (candidate, stage).
+struct Verdict {
+  enum class Status { pass, warn, fail, pending, error };
+  Status status = Status::error;
+  std::string summary;     ///< one line a person reads
+  nlohmann::json details;  ///< what an auditor reads
+  std::optional<std::chrono::seconds> retry_after;  ///< when pending: when to look again
+  std::vector<Evidence> evidence;
+
+  static Verdict make(Status status, std::string summary, nlohmann::json details = {}) {
+    return Verdict{status, std::move(summary), std::move(details), std::nullopt, {}};
+  }
+};
+
+/// "pass", "warn", "fail", "pending", "error".
+const char* to_string(Verdict::Status status);
+
+/// Whether a status lets the promotion go ahead (pass or warn).
+inline bool passes(Verdict::Status status) {
+  return status == Verdict::Status::pass || status == Verdict::Status::warn;
+}
+
+/// When a candidate entered a stage, and which record says so.
+struct StageEntry {
+  std::chrono::system_clock::time_point at;
+  std::string source;  ///< "history", "commit <sha> (Promote trailers)", "commit <sha> (last change)"
+};
+
+/// Answers when a candidate entered a stage; abstract so tests can use a fake clock.
+class Timeline {
+ public:
+  using TimePoint = std::chrono::system_clock::time_point;
+  virtual ~Timeline() = default;
+  /// The current time.
+  virtual TimePoint now() const = 0;
+  /// When `candidate` last entered `stage` (its images became what they are now), or
+  /// nullopt when nothing says so; fails when the record could not be read.
+  virtual Result<std::optional<StageEntry>> entered(const std::string& stage,
+                                                    const Candidate& candidate) const = 0;
+};
+
+/// What a gate knows about the promotion it judges.
+struct GateContext {
+  const Candidate& candidate;
+  std::string stage;                  ///< the stage being entered
+  std::optional<std::string> from;    ///< its source stage, if any
+  std::filesystem::path base_dir;     ///< relative paths in `with:` resolve here
+  const Timeline& timeline;
+};
+
+/// One configured gate (one `use:` entry of a stage). Built by a factory that has
+/// already validated its `with:` block; evaluation never throws for an expected
+/// failure: it returns a verdict with status `error` instead.
+class Gate {
+ public:
+  virtual ~Gate() = default;
+  virtual boost::asio::awaitable<Verdict> evaluate(const GateContext& context) = 0;
+  /// The gate's validated configuration, as recorded with its verdict.
+  virtual nlohmann::json config() const = 0;
+};
+
+}  // namespace promote

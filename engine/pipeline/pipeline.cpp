@@ -1,0 +1,399 @@
+#include "engine/pipeline/pipeline.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <map>
+#include <regex>
+#include <set>
+
+#include "engine/image/reference.hpp"
+#include "engine/util/files.hpp"
+
+namespace promote::pipeline {
+
+namespace fs = std::filesystem;
+
+const Stage* Pipeline::find_stage(std::string_view stage) const {
+  for (const auto& candidate : stages) {
+    if (candidate.name == stage) {
+      return &candidate;
+    }
+  }
+  return nullptr;
+}
+
+const ImageSpec* Pipeline::find_image(std::string_view image) const {
+  for (const auto& candidate : images) {
+    if (candidate.name == image) {
+      return &candidate;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<std::string> Pipeline::stage_names() const {
+  std::vector<std::string> out;
+  for (const auto& stage : stages) {
+    out.push_back(stage.name);
+  }
+  return out;
+}
+
+std::vector<std::string> Pipeline::image_names() const {
+  std::vector<std::string> out;
+  for (const auto& image : images) {
+    out.push_back(image.name);
+  }
+  return out;
+}
+
+std::string escapes_root(const fs::path& root, const std::string& relative) {
+  const fs::path path(relative);
+  if (relative.empty()) {
+    return "is empty";
+  }
+  if (path.is_absolute()) {
+    return "is absolute; give a path relative to the repository";
+  }
+  const fs::path normal = path.lexically_normal();
+  if (!normal.empty() && *normal.begin() == "..") {
+    return "leaves the repository (..)";
+  }
+  if (!root.empty() && !util::is_within(root, path)) {
+    return "leads out of the repository through a symlink";
+  }
+  return "";
+}
+
+namespace {
+
+const std::regex k_name_pattern("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$");
+
+class Loader {
+ public:
+  Loader(const fs::path& file, const GateCatalog& gates)
+      : m_label(file.string()), m_gates(gates) {}
+
+  Result<Pipeline> load(const fs::path& file) {
+    auto text = util::read_file(file, 1 << 20);
+    if (!text) {
+      return make_error(ErrorKind::config, text.error().message);
+    }
+    YAML::Node root;
+    try {
+      root = YAML::Load(*text);
+    } catch (const YAML::Exception& e) {
+      const Location where{m_label, e.mark.line + 1, e.mark.column + 1};
+      return make_error(ErrorKind::config, where.to_string() + ": " + e.msg);
+    }
+    Pipeline pipeline;
+    pipeline.file = fs::absolute(file).lexically_normal();
+    pipeline.base_dir = pipeline.file.parent_path();
+    const ConfigNode node(root, m_label, m_diagnostics);
+    if (!root || root.IsNull()) {
+      m_diagnostics.add(Location{m_label, 1, 1}, "the pipeline file is empty");
+      return m_diagnostics.to_error();
+    }
+    read_root(node, pipeline);
+    if (!m_diagnostics.empty()) {
+      return m_diagnostics.to_error();
+    }
+    return pipeline;
+  }
+
+ private:
+  void read_root(const ConfigNode& node, Pipeline& pipeline) {
+    if (!node.expect_map("the pipeline",
+                         {"apiVersion", "kind", "metadata", "repository", "images", "stages"})) {
+      return;
+    }
+    expect_constant(node, "apiVersion", "promote/v1");
+    expect_constant(node, "kind", "Pipeline");
+    if (auto metadata = node.require("metadata", "the pipeline")) {
+      if (metadata->expect_map("metadata", {"name", "description"})) {
+        if (auto name = metadata->require("name", "metadata")) {
+          pipeline.name = read_name(*name, "metadata.name");
+        }
+        if (auto description = metadata->get("description")) {
+          description->as_string("metadata.description");
+        }
+      }
+    }
+    if (auto repository = node.get("repository")) {
+      read_repository(*repository, pipeline.repository);
+    }
+    if (auto images = node.require("images", "the pipeline")) {
+      read_images(*images, pipeline);
+    }
+    if (auto stages = node.require("stages", "the pipeline")) {
+      read_stages(*stages, pipeline);
+    }
+  }
+
+  void expect_constant(const ConfigNode& node, std::string_view key, const std::string& value) {
+    if (auto field = node.require(key, "the pipeline")) {
+      if (auto text = field->as_string(key); text && *text != value) {
+        field->error("'" + std::string(key) + "' must be '" + value + "', got '" + *text + "'");
+      }
+    }
+  }
+
+  std::string read_name(const ConfigNode& node, std::string_view what) {
+    auto text = node.as_string(what);
+    if (!text) {
+      return {};
+    }
+    if (!std::regex_match(*text, k_name_pattern)) {
+      node.error("'" + std::string(what) + "' must be lower-case letters, digits and '-' (at most 63), got '" +
+                 *text + "'");
+    }
+    return *text;
+  }
+
+  void read_repository(const ConfigNode& node, RepositorySpec& repository) {
+    if (!node.expect_map("repository", {"url", "branch", "provider", "remote"})) {
+      return;
+    }
+    if (auto url = node.get("url")) {
+      if (auto text = url->as_string("repository.url")) {
+        repository.url = text->empty() ? "." : *text;
+      }
+    }
+    if (auto branch = node.get("branch")) {
+      if (auto text = branch->as_string("repository.branch")) {
+        repository.branch = *text;
+        if (text->empty() || text->find_first_of(" ~^:?*[\\") != std::string::npos) {
+          branch->error("'repository.branch' is not a valid branch name: '" + *text + "'");
+        }
+      }
+    }
+    if (auto remote = node.get("remote")) {
+      if (auto text = remote->as_string("repository.remote")) {
+        repository.remote = *text;
+      }
+    }
+    if (auto provider = node.get("provider")) {
+      if (auto text = provider->as_string("repository.provider")) {
+        static const std::vector<std::string> k_providers = {"github", "gitlab", "gitea", "none"};
+        if (std::find(k_providers.begin(), k_providers.end(), *text) == k_providers.end()) {
+          provider->error("'repository.provider' must be one of github, gitlab, gitea, none; got '" +
+                          *text + "'");
+        }
+        repository.provider = *text;
+      }
+    }
+  }
+
+  void read_images(const ConfigNode& node, Pipeline& pipeline) {
+    const auto items = node.items("images");
+    if (node.is_sequence() && items.empty()) {
+      node.error("'images' must name at least one image");
+    }
+    std::map<std::string, Location> seen;
+    for (const auto& item : items) {
+      if (!item.expect_map("an image", {"name", "repository", "match"})) {
+        continue;
+      }
+      ImageSpec image;
+      image.where = item.location();
+      if (auto name = item.require("name", "an image")) {
+        image.name = read_name(*name, "images[].name");
+        if (!image.name.empty()) {
+          if (auto [it, fresh] = seen.emplace(image.name, name->location()); !fresh) {
+            name->error("duplicate image name '" + image.name + "' (first at " +
+                        it->second.to_string() + ")");
+          }
+        }
+      }
+      if (auto repository = item.require("repository", "image '" + image.name + "'")) {
+        if (auto text = repository->as_string("images[].repository")) {
+          auto reference = image::parse(*text);
+          if (!reference) {
+            repository->error(reference.error().message);
+          } else if (!reference->tag.empty() || !reference->digest.empty()) {
+            repository->error("'images[].repository' must be a repository without tag or digest, got '" +
+                              *text + "'");
+          } else {
+            image.repository = *text;
+          }
+        }
+      }
+      image.match = image.repository;
+      if (auto match = item.get("match")) {
+        if (auto text = match->as_string("images[].match")) {
+          image.match = *text;
+        }
+      }
+      pipeline.images.push_back(std::move(image));
+    }
+  }
+
+  void read_stages(const ConfigNode& node, Pipeline& pipeline) {
+    const auto items = node.items("stages");
+    if (node.is_sequence() && items.empty()) {
+      node.error("'stages' must name at least one stage");
+    }
+    std::map<std::string, Location> seen;
+    std::vector<SourceLink> froms;
+    for (const auto& item : items) {
+      if (!item.expect_map("a stage", {"name", "from", "target", "strategy", "gates"})) {
+        continue;
+      }
+      Stage stage;
+      stage.where = item.location();
+      if (auto name = item.require("name", "a stage")) {
+        stage.name = read_name(*name, "stages[].name");
+        if (!stage.name.empty()) {
+          if (auto [it, fresh] = seen.emplace(stage.name, name->location()); !fresh) {
+            name->error("duplicate stage name '" + stage.name + "' (first at " +
+                        it->second.to_string() + ")");
+          }
+        }
+      }
+      const std::string what = "stage '" + stage.name + "'";
+      if (auto from = item.get("from")) {
+        if (auto text = from->as_string("from")) {
+          stage.from = *text;
+          froms.push_back(SourceLink{stage.name, *text, *from});
+        }
+      }
+      if (auto target = item.require("target", what)) {
+        read_target(*target, stage.target, pipeline);
+      }
+      if (auto strategy = item.get("strategy")) {
+        if (auto text = strategy->as_string("strategy")) {
+          if (*text == "pull-request") {
+            strategy->error("strategy 'pull-request' is not available yet; use 'commit'");
+          } else if (*text != "commit") {
+            strategy->error("'strategy' must be 'commit', got '" + *text + "'");
+          }
+        }
+      }
+      if (auto gates = item.get("gates")) {
+        read_gates(*gates, stage, what);
+      }
+      pipeline.stages.push_back(std::move(stage));
+    }
+    check_sources(froms, pipeline);
+  }
+
+  void read_target(const ConfigNode& node, Target& target, const Pipeline& pipeline) {
+    target.where = node.location();
+    if (!node.expect_map("target", {"kustomize"})) {
+      return;
+    }
+    if (auto kustomize = node.require("kustomize", "target")) {
+      if (auto text = kustomize->as_string("target.kustomize")) {
+        // A remote repository is not on disk yet: its symlinks are checked after the clone.
+        const fs::path root = pipeline.repository.is_local() ? pipeline.base_dir : fs::path();
+        if (const std::string reason = escapes_root(root, *text); !reason.empty()) {
+          kustomize->error("target path '" + *text + "' " + reason);
+        } else {
+          target.kustomize = fs::path(*text).lexically_normal().generic_string();
+        }
+      }
+    }
+  }
+
+  void read_gates(const ConfigNode& node, Stage& stage, const std::string& what) {
+    std::map<std::string, Location> seen;
+    for (const auto& item : node.items("gates")) {
+      if (!item.expect_map("a gate", {"use", "name", "with", "timeout"})) {
+        continue;
+      }
+      GateSpec spec;
+      spec.where = item.location();
+      if (auto use = item.require("use", "a gate of " + what)) {
+        if (auto text = use->as_string("use")) {
+          spec.use = *text;
+          if (!m_gates.knows(*text)) {
+            std::string message = "unknown gate '" + *text + "'";
+            if (auto close = did_you_mean(*text, m_gates.names()); !close.empty()) {
+              message += " (did you mean '" + close + "'?)";
+            }
+            use->error(message);
+            continue;
+          }
+        }
+      }
+      spec.name = spec.use;
+      if (auto name = item.get("name")) {
+        if (auto text = name->as_string("gates[].name")) {
+          spec.name = *text;
+        }
+      }
+      if (!spec.name.empty()) {
+        if (auto [it, fresh] = seen.emplace(spec.name, item.location()); !fresh) {
+          item.error("duplicate gate name '" + spec.name + "' in " + what +
+                     " (give each gate its own 'name:')");
+        }
+      }
+      if (auto timeout = item.get("timeout")) {
+        if (auto value = timeout->as_duration("timeout")) {
+          if (value->count() == 0) {
+            timeout->error("'timeout' must be longer than 0s");
+          }
+          spec.timeout = *value;
+        }
+      }
+      if (!spec.use.empty()) {
+        auto with = item.get("with");
+        const ConfigNode config = with ? *with : ConfigNode(YAML::Node(), m_label, m_diagnostics);
+        spec.gate = m_gates.make(spec.use, config);
+      }
+      stage.gates.push_back(std::move(spec));
+    }
+  }
+
+  struct SourceLink {
+    std::string stage;
+    std::string from;
+    ConfigNode node;
+  };
+
+  void check_sources(const std::vector<SourceLink>& links, const Pipeline& pipeline) {
+    const auto names = pipeline.stage_names();
+    for (const auto& [stage, from_name, node] : links) {
+      const std::string* from = &from_name;
+      if (*from == stage) {
+        node.error("stage '" + stage + "' cannot come from itself");
+        continue;
+      }
+      if (pipeline.find_stage(*from) == nullptr) {
+        std::string message = "'from' names unknown stage '" + *from + "'";
+        if (auto close = did_you_mean(*from, names); !close.empty()) {
+          message += " (did you mean '" + close + "'?)";
+        }
+        node.error(message);
+        continue;
+      }
+      // Follow the chain of sources; coming back to this stage is a cycle.
+      std::vector<std::string> chain{stage};
+      const Stage* current = pipeline.find_stage(*from);
+      while (current != nullptr && chain.size() <= pipeline.stages.size()) {
+        chain.push_back(current->name);
+        if (current->name == stage) {
+          std::string path;
+          for (const auto& link : chain) {
+            path += (path.empty() ? "" : " <- ") + link;
+          }
+          node.error("'from' makes a cycle: " + path);
+          break;
+        }
+        current = current->from ? pipeline.find_stage(*current->from) : nullptr;
+      }
+    }
+  }
+
+  std::string m_label;
+  const GateCatalog& m_gates;
+  Diagnostics m_diagnostics;
+};
+
+}  // namespace
+
+Result<Pipeline> load(const fs::path& file, const GateCatalog& gates) {
+  return Loader(file, gates).load(file);
+}
+
+}  // namespace promote::pipeline

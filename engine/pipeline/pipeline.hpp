@@ -1,0 +1,94 @@
+#pragma once
+// The pipeline file (promote.yaml): the typed model and its loader. The loader
+// validates everything once and reports every problem as FILE:LINE:COL: message.
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/error.hpp"
+#include "engine/gate.hpp"
+#include "engine/pipeline/config_node.hpp"
+
+namespace promote::pipeline {
+
+/// An image the pipeline promotes.
+struct ImageSpec {
+  std::string name;        ///< the pipeline's name for it ("api"), used by --image
+  std::string repository;  ///< "ghcr.io/acme/api"
+  std::string match;       ///< the name kustomize's images[].name uses; defaults to repository
+  Location where;
+};
+
+/// Where a stage's images live in the repository.
+struct Target {
+  std::string kustomize;  ///< overlay directory, relative to the repository root
+  Location where;
+};
+
+/// One `use:` entry of a stage, with its gate built from a validated `with:`.
+struct GateSpec {
+  std::string name;  ///< unique in the stage; defaults to `use`
+  std::string use;
+  std::chrono::seconds timeout{300};
+  std::shared_ptr<Gate> gate;
+  Location where;
+};
+
+enum class Strategy { commit };
+
+struct Stage {
+  std::string name;
+  std::optional<std::string> from;
+  Target target;
+  Strategy strategy = Strategy::commit;
+  std::vector<GateSpec> gates;
+  Location where;
+};
+
+struct RepositorySpec {
+  std::string url = ".";  ///< "." (or absent): the repository holding the pipeline file
+  std::string branch = "main";
+  std::string provider;   ///< github, gitlab, gitea or ""
+  std::string remote = "origin";
+  bool is_local() const { return url == "."; }
+};
+
+struct Pipeline {
+  std::filesystem::path file;      ///< absolute path of the pipeline file
+  std::filesystem::path base_dir;  ///< its directory: relative report paths resolve here
+  std::string name;
+  RepositorySpec repository;
+  std::vector<ImageSpec> images;
+  std::vector<Stage> stages;
+
+  const Stage* find_stage(std::string_view stage) const;
+  const ImageSpec* find_image(std::string_view image) const;
+  std::vector<std::string> stage_names() const;
+  std::vector<std::string> image_names() const;
+};
+
+/// The gate types a pipeline may use; the built-in table implements it (gates/).
+class GateCatalog {
+ public:
+  virtual ~GateCatalog() = default;
+  /// Whether `use` names a gate type.
+  virtual bool knows(std::string_view use) const = 0;
+  /// Builds a gate; reports problems of `with` through its diagnostics; nullptr when invalid.
+  virtual std::unique_ptr<Gate> make(std::string_view use, const ConfigNode& with) const = 0;
+  virtual std::vector<std::string> names() const = 0;
+};
+
+/// Loads and validates a pipeline file. Fails (config) with every problem found, one
+/// per line, each `FILE:LINE:COL: message`; FILE is the path as given.
+Result<Pipeline> load(const std::filesystem::path& file, const GateCatalog& gates);
+
+/// Checks that `relative` stays inside `root` on disk: not absolute, no `..` that
+/// leaves it, no symlink that leads out. Returns the reason it does not, or "".
+std::string escapes_root(const std::filesystem::path& root, const std::string& relative);
+
+}  // namespace promote::pipeline

@@ -1,0 +1,522 @@
+#include "engine/promoter/promotion.hpp"
+
+#include <cstdlib>
+#include <ctime>
+#include <random>
+#include <sstream>
+
+#include "engine/git/diff.hpp"
+#include "engine/git/repository.hpp"
+#include "engine/history/history.hpp"
+#include "engine/overlay/kustomize.hpp"
+#include "engine/promoter/timeline.hpp"
+#include "engine/promoter/workspace.hpp"
+#include "engine/scheduler/scheduler.hpp"
+#include "engine/util/files.hpp"
+
+namespace promote::promoter {
+
+namespace fs = std::filesystem;
+using Status = Verdict::Status;
+
+const char* to_string(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::promoted: return "promoted";
+    case Outcome::no_op: return "no-op";
+    case Outcome::blocked: return "blocked";
+    case Outcome::pending: return "pending";
+    case Outcome::error: return "error";
+    case Outcome::planned: return "planned";
+  }
+  return "error";
+}
+
+int PromotionResult::exit_code() const {
+  switch (outcome) {
+    case Outcome::promoted:
+    case Outcome::no_op:
+    case Outcome::planned:
+      return 0;
+    case Outcome::blocked: return 1;
+    case Outcome::pending: return 3;
+    case Outcome::error: return error ? promote::exit_code(error->kind) : 4;
+  }
+  return 4;
+}
+
+fs::path history_path(const fs::path& pipeline_file, const std::optional<fs::path>& explicit_path) {
+  if (explicit_path) {
+    return *explicit_path;
+  }
+  if (const char* env = std::getenv("PROMOTE_HISTORY"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  return fs::absolute(pipeline_file).parent_path() / ".promote" / "history.db";
+}
+
+std::string new_promotion_id(std::chrono::system_clock::time_point now) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
+  std::random_device random;
+  char suffix[16];
+  std::snprintf(suffix, sizeof suffix, "%08x", static_cast<unsigned>(random()));
+  return std::string(stamp) + "-" + suffix;
+}
+
+namespace {
+
+Error usage(std::string message) { return make_error(ErrorKind::usage, std::move(message)); }
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? std::string(value) : fallback;
+}
+
+std::string default_actor(const git::Repository& repository) {
+  for (const char* name : {"PROMOTE_ACTOR", "GITHUB_ACTOR", "GITLAB_USER_LOGIN"}) {
+    if (std::string actor = env_or(name, ""); !actor.empty()) {
+      return actor;
+    }
+  }
+  if (auto who = repository.default_signature()) {
+    return who->name;
+  }
+  return env_or("USER", "unknown");
+}
+
+// Where a stage's overlay lives on disk, checked to stay inside the repository.
+Result<fs::path> overlay_dir(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
+                             const fs::path& root) {
+  const fs::path base = pipeline.repository.is_local() ? pipeline.base_dir : root;
+  const fs::path dir = base / stage.target.kustomize;
+  if (!util::is_within(root, dir)) {
+    return make_error(ErrorKind::config, stage.target.where.to_string() + ": target path '" +
+                                             stage.target.kustomize +
+                                             "' leads out of the repository");
+  }
+  return dir;
+}
+
+Result<std::string> read_kustomization(const fs::path& dir, fs::path& file) {
+  auto found = overlay::find_kustomization(dir);
+  if (!found) {
+    return found.error();
+  }
+  file = *found;
+  return util::read_file(file, 4 << 20);
+}
+
+// Parses the --image flags into references of pipeline images.
+Result<std::map<std::string, image::Reference>> parse_image_flags(
+    const pipeline::Pipeline& pipeline, const std::vector<std::string>& flags) {
+  std::map<std::string, image::Reference> out;
+  for (const auto& flag : flags) {
+    const auto equals = flag.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      return usage("--image expects NAME=REFERENCE (e.g. api=ghcr.io/acme/api:1.4.2), got '" +
+                   flag + "'");
+    }
+    const std::string name = flag.substr(0, equals);
+    const pipeline::ImageSpec* spec = pipeline.find_image(name);
+    if (spec == nullptr) {
+      std::string message = "--image: the pipeline has no image '" + name + "'";
+      if (auto close = pipeline::did_you_mean(name, pipeline.image_names()); !close.empty()) {
+        message += " (did you mean '" + close + "'?)";
+      }
+      return usage(message);
+    }
+    auto reference = image::parse(flag.substr(equals + 1));
+    if (!reference) {
+      return usage("--image " + name + ": " + reference.error().message);
+    }
+    if (reference->tag.empty() && reference->digest.empty()) {
+      return usage("--image " + name + ": '" + reference->to_string() +
+                   "' needs a tag or a digest to promote");
+    }
+    if (reference->repository() != spec->repository) {
+      return usage("--image " + name + ": '" + reference->repository() +
+                   "' is not the pipeline's repository for " + name + " ('" + spec->repository +
+                   "')");
+    }
+    if (!out.emplace(name, *reference).second) {
+      return usage("--image " + name + " is given twice");
+    }
+  }
+  return out;
+}
+
+Outcome judge(const std::vector<GateResult>& gates) {
+  bool error = false;
+  bool pending = false;
+  for (const auto& gate : gates) {
+    switch (gate.verdict.status) {
+      case Status::fail: return Outcome::blocked;
+      case Status::error: error = true; break;
+      case Status::pending: pending = true; break;
+      default: break;
+    }
+  }
+  if (error) {
+    return Outcome::error;
+  }
+  return pending ? Outcome::pending : Outcome::promoted;
+}
+
+std::string commit_message(const PromotionResult& result) {
+  std::string subject = "promote(" + result.stage + "):";
+  std::string separator = " ";
+  for (const auto& [name, reference] : result.candidate.images) {
+    const auto before = result.previous.find(name);
+    const std::string now = reference.version();
+    if (before != result.previous.end() && before->second == reference.to_string()) {
+      continue;
+    }
+    std::string was = "(none)";
+    if (before != result.previous.end()) {
+      auto parsed = image::parse(before->second);
+      was = parsed ? parsed->version() : before->second;
+    }
+    subject += separator + name + " " + was + " -> " + now;
+    separator = ", ";
+  }
+  std::string gates;
+  for (const auto& gate : result.gates) {
+    gates += (gates.empty() ? "" : ", ") + gate.name + "=" + to_string(gate.verdict.status);
+  }
+  std::ostringstream message;
+  message << subject << "\n\n";
+  for (const auto& [name, reference] : result.candidate.images) {
+    message << name << ": " << reference.to_string() << "\n";
+  }
+  message << "\nPromote-Stage: " << result.stage << "\n";
+  if (!result.from.empty()) {
+    message << "Promote-From: " << result.from << "\n";
+  }
+  message << "Promote-Candidate: " << result.candidate.id() << "\n"
+          << "Promote-Id: " << result.promotion_id << "\n"
+          << "Promote-Gates: " << (gates.empty() ? "none" : gates) << "\n";
+  return message.str();
+}
+
+history::PromotionRecord to_record(const PromotionResult& result) {
+  history::PromotionRecord record;
+  record.id = result.promotion_id;
+  record.pipeline = result.pipeline;
+  record.stage = result.stage;
+  record.from = result.from;
+  record.candidate_id = result.candidate.id();
+  record.images = result.candidate.to_json()["images"];
+  record.outcome = to_string(result.outcome);
+  record.actor = result.actor;
+  record.commit = result.commit;
+  record.error = result.error ? result.error->message : "";
+  record.started = result.started;
+  record.finished = result.finished;
+  for (const auto& gate : result.gates) {
+    history::GateRecord row;
+    row.name = gate.name;
+    row.use = gate.use;
+    row.status = to_string(gate.verdict.status);
+    row.summary = gate.verdict.summary;
+    row.details = gate.verdict.details.is_null() ? nlohmann::json::object() : gate.verdict.details;
+    row.config = gate.config;
+    if (gate.verdict.retry_after) {
+      row.retry_after_seconds = gate.verdict.retry_after->count();
+    }
+    for (const auto& evidence : gate.verdict.evidence) {
+      row.evidence.push_back({evidence.path, evidence.sha256});
+    }
+    record.gates.push_back(std::move(row));
+  }
+  return record;
+}
+
+// The promotion after the request and the pipeline have been checked.
+class Attempt {
+ public:
+  Attempt(const Request& request, pipeline::Pipeline pipeline)
+      : m_request(request), m_pipeline(std::move(pipeline)) {}
+
+  Result<PromotionResult> run() {
+    m_result.started = std::chrono::system_clock::now();
+    m_result.promotion_id = new_promotion_id(m_result.started);
+    m_result.dry_run = m_request.dry_run;
+    m_result.pipeline = m_pipeline.name;
+    m_result.stage = m_request.stage;
+    m_result.branch = m_pipeline.repository.branch;
+
+    m_stage = m_pipeline.find_stage(m_request.stage);
+    if (m_stage == nullptr) {
+      std::string message = "the pipeline has no stage '" + m_request.stage + "'";
+      if (auto close = pipeline::did_you_mean(m_request.stage, m_pipeline.stage_names());
+          !close.empty()) {
+        message += " (did you mean '" + close + "'?)";
+      }
+      return usage(message);
+    }
+    m_result.from = m_stage->from.value_or("");
+    if (auto flags = parse_image_flags(m_pipeline, m_request.images); !flags) {
+      return flags.error();
+    } else {
+      m_flags = std::move(*flags);
+    }
+    if (m_stage->from && !m_flags.empty()) {
+      return usage("stage '" + m_stage->name + "' takes its candidate from '" + *m_stage->from +
+                   "'; --image is for stages without 'from'");
+    }
+    if (!m_stage->from && m_flags.empty()) {
+      return usage("stage '" + m_stage->name +
+                   "' has no source stage: give the images with --image NAME=REFERENCE");
+    }
+    if (auto opened = open_repository(); !opened) {
+      return opened.error();
+    }
+    m_result.actor = m_request.actor.empty() ? default_actor(*m_repository) : m_request.actor;
+    if (auto planned = plan(); !planned) {
+      if (planned.error().kind == ErrorKind::usage || planned.error().kind == ErrorKind::config) {
+        return planned.error();
+      }
+      return finish_with_error(planned.error());
+    }
+    if (m_result.changes.empty()) {
+      m_result.outcome = Outcome::no_op;
+      return finish();
+    }
+    evaluate_gates();
+    m_result.outcome = judge(m_result.gates);
+    if (m_result.outcome != Outcome::promoted) {
+      return finish();
+    }
+    if (m_request.dry_run) {
+      m_result.outcome = Outcome::planned;
+      return finish();
+    }
+    if (auto applied = apply(); !applied) {
+      return finish_with_error(applied.error());
+    }
+    m_result.outcome = Outcome::promoted;
+    return finish();
+  }
+
+ private:
+  Result<void> open_repository() {
+    auto workspace = Workspace::open(m_pipeline);
+    if (!workspace) {
+      return workspace.error();
+    }
+    m_workspace.emplace(std::move(*workspace));
+    m_repository = &m_workspace->repository();
+    m_root = m_workspace->root();
+    return {};
+  }
+
+  Result<void> plan() {
+    // The candidate: --image for a first stage (other images as the target has them),
+    // else everything the source stage's target holds.
+    if (m_stage->from) {
+      const pipeline::Stage* source = m_pipeline.find_stage(*m_stage->from);
+      auto candidate = candidate_in(m_pipeline, *source, m_root);
+      if (!candidate) {
+        return candidate.error();
+      }
+      m_result.candidate = std::move(*candidate);
+    }
+    auto dir = overlay_dir(m_pipeline, *m_stage, m_root);
+    if (!dir) {
+      return dir.error();
+    }
+    fs::path file;
+    auto text = read_kustomization(*dir, file);
+    if (!text) {
+      return text.error();
+    }
+    const std::string relative = file.lexically_relative(m_root).generic_string();
+    std::string edited = *text;
+    for (const auto& image : m_pipeline.images) {
+      auto current = overlay::get_image(edited, relative, image.match);
+      if (!current) {
+        return current.error();
+      }
+      if (current->has_value()) {
+        m_result.previous[image.name] = (*current)->to_string();
+      }
+      if (!m_stage->from) {
+        if (auto flag = m_flags.find(image.name); flag != m_flags.end()) {
+          m_result.candidate.images[image.name] = flag->second;
+        } else if (current->has_value()) {
+          m_result.candidate.images[image.name] = **current;
+        } else {
+          return usage("image '" + image.name + "' is not set in " + relative +
+                       "; give it with --image " + image.name + "=REFERENCE");
+        }
+      }
+      auto updated = overlay::set_image(edited, relative, image.match,
+                                        m_result.candidate.images.at(image.name));
+      if (!updated) {
+        return updated.error();
+      }
+      edited = std::move(*updated);
+    }
+    if (edited != *text) {
+      m_result.changes.push_back(FileChange{relative, *text, edited});
+      m_result.diff += git::unified_diff(relative, *text, edited);
+    }
+    if (!m_result.changes.empty() && !m_request.dry_run) {
+      std::vector<std::string> paths;
+      for (const auto& change : m_result.changes) {
+        paths.push_back(change.path);
+      }
+      auto dirty = m_repository->dirty_paths(paths);
+      if (!dirty) {
+        return dirty.error();
+      }
+      if (!dirty->empty()) {
+        return usage("refusing to promote: " + dirty->front() +
+                     " has uncommitted changes; commit or stash them first");
+      }
+    }
+    return {};
+  }
+
+  void evaluate_gates() {
+    std::optional<history::History> history;
+    const fs::path path = history_path(m_pipeline.file, m_request.history_path);
+    if (fs::exists(path)) {
+      if (auto opened = history::History::open(path)) {
+        history.emplace(std::move(*opened));
+      } else {
+        m_result.warnings.push_back(opened.error().message);
+      }
+    }
+    const RepositoryTimeline timeline(m_pipeline, *m_repository, history ? &*history : nullptr);
+    const GateContext context{m_result.candidate, m_stage->name, m_stage->from,
+                              m_pipeline.base_dir, timeline};
+    auto verdicts = scheduler::evaluate(m_stage->gates, context);
+    for (std::size_t i = 0; i < verdicts.size(); ++i) {
+      const auto& spec = m_stage->gates[i];
+      m_result.gates.push_back(GateResult{spec.name, spec.use,
+                                          spec.gate ? spec.gate->config() : nlohmann::json(),
+                                          std::move(verdicts[i])});
+    }
+  }
+
+  Result<void> apply() {
+    auto head = m_repository->resolve("HEAD");
+    if (!head) {
+      return head.error();
+    }
+    std::vector<std::string> paths;
+    for (const auto& change : m_result.changes) {
+      if (auto written = util::write_file_atomic(m_root / change.path, change.after); !written) {
+        restore();
+        return written.error();
+      }
+      paths.push_back(change.path);
+    }
+    git::Signature who{m_result.actor, "promote@localhost"};
+    if (auto configured = m_repository->default_signature()) {
+      who = *configured;
+    }
+    auto commit = m_repository->commit(paths, commit_message(m_result), who);
+    if (!commit) {
+      restore();
+      return commit.error();
+    }
+    m_result.commit = *commit;
+    if (auto pushed = m_repository->push(m_pipeline.repository.remote, m_pipeline.repository.branch);
+        !pushed) {
+      // Nothing reached the remote: take the local commit back, so a rerun starts clean.
+      if (head->has_value()) {
+        if (auto reset = m_repository->reset_branch(**head, paths); !reset) {
+          m_result.warnings.push_back("could not undo the local commit: " + reset.error().message);
+        }
+      }
+      restore();
+      m_result.commit.clear();
+      return pushed.error();
+    }
+    return {};
+  }
+
+  void restore() {
+    for (const auto& change : m_result.changes) {
+      (void)util::write_file_atomic(m_root / change.path, change.before);
+    }
+  }
+
+  Result<PromotionResult> finish_with_error(Error error) {
+    m_result.outcome = Outcome::error;
+    m_result.error = std::move(error);
+    return finish();
+  }
+
+  Result<PromotionResult> finish() {
+    m_result.finished = std::chrono::system_clock::now();
+    if (!m_request.dry_run) {
+      const fs::path path = history_path(m_pipeline.file, m_request.history_path);
+      auto history = history::History::open(path);
+      Result<void> recorded = history ? history->record(to_record(m_result))
+                                      : Result<void>(history.error());
+      if (!recorded) {
+        m_result.warnings.push_back("the attempt was not recorded in the history: " +
+                                    recorded.error().message);
+        if (m_result.outcome != Outcome::error) {
+          m_result.error = recorded.error();
+        }
+      }
+    }
+    return std::move(m_result);
+  }
+
+  const Request& m_request;
+  pipeline::Pipeline m_pipeline;
+  const pipeline::Stage* m_stage = nullptr;
+  std::map<std::string, image::Reference> m_flags;
+  std::optional<Workspace> m_workspace;
+  git::Repository* m_repository = nullptr;
+  fs::path m_root;
+  PromotionResult m_result;
+};
+
+}  // namespace
+
+Result<Candidate> candidate_in(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
+                               const fs::path& root) {
+  auto dir = overlay_dir(pipeline, stage, root);
+  if (!dir) {
+    return dir.error();
+  }
+  fs::path file;
+  auto text = read_kustomization(*dir, file);
+  if (!text) {
+    return text.error();
+  }
+  const std::string relative = file.lexically_relative(root).generic_string();
+  Candidate candidate;
+  for (const auto& image : pipeline.images) {
+    auto reference = overlay::get_image(*text, relative, image.match);
+    if (!reference) {
+      return reference.error();
+    }
+    if (!reference->has_value()) {
+      return make_error(ErrorKind::input, relative + ": stage '" + stage.name +
+                                              "' does not set image '" + image.name + "' (" +
+                                              image.match + ") in its images: list");
+    }
+    candidate.images[image.name] = **reference;
+  }
+  return candidate;
+}
+
+Result<PromotionResult> promote(const Request& request, const pipeline::GateCatalog& gates) {
+  auto loaded = pipeline::load(request.pipeline_file, gates);
+  if (!loaded) {
+    return loaded.error();
+  }
+  return Attempt(request, std::move(*loaded)).run();
+}
+
+}  // namespace promote::promoter

@@ -1,0 +1,93 @@
+#pragma once
+// One promotion, end to end: load the pipeline, resolve the candidate, plan the
+// overlay edits, evaluate the gates, write, commit and push, record the attempt.
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/error.hpp"
+#include "engine/gate.hpp"
+#include "engine/pipeline/candidate.hpp"
+#include "engine/pipeline/pipeline.hpp"
+
+namespace promote::promoter {
+
+/// What the user asked for.
+struct Request {
+  std::filesystem::path pipeline_file = "promote.yaml";
+  std::string stage;
+  std::vector<std::string> images;  ///< "NAME=REF" as given to --image
+  bool dry_run = false;
+  std::optional<std::filesystem::path> history_path;  ///< default: .promote/history.db beside the pipeline
+  std::string actor;   ///< who asks; default from the environment
+  std::string reason;  ///< free text recorded with the attempt
+};
+
+enum class Outcome { promoted, no_op, blocked, pending, error, planned };
+
+/// "promoted", "no-op", "blocked", "pending", "error", "planned".
+const char* to_string(Outcome outcome);
+
+/// A file the promotion changes, with its content before and after.
+struct FileChange {
+  std::string path;  ///< relative to the repository root
+  std::string before;
+  std::string after;
+};
+
+/// One gate's verdict with the gate's identity and configuration.
+struct GateResult {
+  std::string name;
+  std::string use;
+  nlohmann::json config;
+  Verdict verdict;
+};
+
+/// Everything that happened, for the report and the history.
+struct PromotionResult {
+  Outcome outcome = Outcome::error;
+  bool dry_run = false;
+  std::string promotion_id;
+  std::string pipeline;
+  std::string stage;
+  std::string from;
+  Candidate candidate;
+  std::map<std::string, std::string> previous;  ///< image name -> reference in the target before
+  std::vector<GateResult> gates;
+  std::vector<FileChange> changes;
+  std::string diff;  ///< unified diff of `changes`
+  std::string commit;
+  std::string actor;
+  std::string branch;
+  std::optional<Error> error;
+  std::vector<std::string> warnings;
+  std::chrono::system_clock::time_point started;
+  std::chrono::system_clock::time_point finished;
+
+  /// 0 promoted/no-op/planned, 1 blocked, 3 pending, 4 error (or 2 for config errors).
+  int exit_code() const;
+};
+
+/// Runs one promotion. Fails (usage, config) before anything is attempted when the
+/// request or the pipeline is wrong; every attempt after that returns a result,
+/// recorded in the history unless it is a dry run.
+Result<PromotionResult> promote(const Request& request, const pipeline::GateCatalog& gates);
+
+/// The candidate as it stands in a stage's target (all pipeline images); fails when
+/// the target lacks an image. `root` is the repository's working directory.
+Result<Candidate> candidate_in(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
+                               const std::filesystem::path& root);
+
+/// The history file for a pipeline: `explicit_path`, else $PROMOTE_HISTORY, else
+/// .promote/history.db beside the pipeline file.
+std::filesystem::path history_path(const std::filesystem::path& pipeline_file,
+                                   const std::optional<std::filesystem::path>& explicit_path);
+
+/// A new promotion id: UTC time and 8 random hex, e.g. 20261123T183200Z-3f9a1c2b.
+std::string new_promotion_id(std::chrono::system_clock::time_point now);
+
+}  // namespace promote::promoter

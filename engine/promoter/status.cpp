@@ -1,0 +1,50 @@
+#include "engine/promoter/status.hpp"
+
+#include "engine/history/history.hpp"
+#include "engine/promoter/promotion.hpp"
+#include "engine/promoter/timeline.hpp"
+#include "engine/promoter/workspace.hpp"
+
+namespace promote::promoter {
+
+namespace fs = std::filesystem;
+
+Result<std::vector<StageStatus>> status(const pipeline::Pipeline& pipeline,
+                                        const std::optional<fs::path>& history_file) {
+  auto workspace = Workspace::open(pipeline);
+  if (!workspace) {
+    return workspace.error();
+  }
+  std::optional<history::History> history;
+  if (const fs::path path = history_path(pipeline.file, history_file); fs::exists(path)) {
+    auto opened = history::History::open(path);
+    if (!opened) {
+      return opened.error();
+    }
+    history.emplace(std::move(*opened));
+  }
+  const RepositoryTimeline timeline(pipeline, workspace->repository(),
+                                    history ? &*history : nullptr);
+  std::vector<StageStatus> out;
+  for (const auto& stage : pipeline.stages) {
+    StageStatus row;
+    row.name = stage.name;
+    row.from = stage.from.value_or("");
+    row.target = stage.target.kustomize;
+    auto candidate = candidate_in(pipeline, stage, workspace->root());
+    if (!candidate) {
+      row.problem = candidate.error().message;
+    } else {
+      auto entered = timeline.entered(stage.name, *candidate);
+      if (!entered) {
+        return entered.error();
+      }
+      row.entered = *entered;
+      row.candidate = std::move(*candidate);
+    }
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+}  // namespace promote::promoter

@@ -1,0 +1,41 @@
+#pragma once
+// The real Timeline: when did a candidate enter a stage? The history database
+// answers first; a fresh clone without one reads the git history instead.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "engine/gate.hpp"
+#include "engine/git/repository.hpp"
+#include "engine/history/history.hpp"
+#include "engine/pipeline/pipeline.hpp"
+
+namespace promote::promoter {
+
+class RepositoryTimeline : public Timeline {
+ public:
+  /// `history` may be null (no database yet). `root` is the repository's working
+  /// directory; stage targets are read relative to it.
+  RepositoryTimeline(const pipeline::Pipeline& pipeline, const git::Repository& repository,
+                     const history::History* history);
+
+  TimePoint now() const override;
+  /// In order: the newest "promoted" row of the history for (stage, candidate); the
+  /// newest commit whose Promote-Stage trailer names the stage, when its
+  /// Promote-Candidate is this candidate; the newest commit that changed the stage's
+  /// target (never earlier than the real entry, so soak is never over-counted).
+  Result<std::optional<StageEntry>> entered(const std::string& stage,
+                                            const Candidate& candidate) const override;
+
+ private:
+  const pipeline::Pipeline& m_pipeline;
+  const git::Repository& m_repository;
+  const history::History* m_history;
+};
+
+/// A stage's target directory relative to the repository root, in git's form.
+std::string target_in_repository(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
+                                 const std::filesystem::path& root);
+
+}  // namespace promote::promoter

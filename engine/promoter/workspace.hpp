@@ -1,0 +1,36 @@
+#pragma once
+// The working copy a pipeline acts on: the repository holding the pipeline file
+// (repository.url "."), or a temporary clone of a remote repository.
+
+#include <filesystem>
+#include <optional>
+
+#include "engine/error.hpp"
+#include "engine/git/repository.hpp"
+#include "engine/pipeline/pipeline.hpp"
+
+namespace promote::promoter {
+
+class Workspace {
+ public:
+  /// Opens the pipeline's repository (checking it is on the pipeline's branch) or
+  /// clones a remote one into a temporary directory, removed with the Workspace.
+  static Result<Workspace> open(const pipeline::Pipeline& pipeline);
+
+  Workspace(Workspace&& other) noexcept;
+  Workspace& operator=(Workspace&&) = delete;
+  ~Workspace();
+
+  git::Repository& repository() { return *m_repository; }
+  const git::Repository& repository() const { return *m_repository; }
+  /// The working directory, canonical.
+  const std::filesystem::path& root() const { return m_root; }
+
+ private:
+  Workspace() = default;
+  std::optional<git::Repository> m_repository;
+  std::optional<std::filesystem::path> m_clone_dir;
+  std::filesystem::path m_root;
+};
+
+}  // namespace promote::promoter

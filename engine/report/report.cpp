@@ -1,0 +1,180 @@
+#include "engine/report/report.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <ctime>
+#include <sstream>
+
+#include "engine/pipeline/config_node.hpp"
+
+namespace promote::report {
+
+namespace {
+
+using Status = Verdict::Status;
+
+std::string iso_time(std::chrono::system_clock::time_point at) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(at);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+const char* colour_of(Status status) {
+  switch (status) {
+    case Status::pass: return "\033[32m";
+    case Status::warn: return "\033[33m";
+    case Status::pending: return "\033[36m";
+    case Status::fail:
+    case Status::error: return "\033[31m";
+  }
+  return "";
+}
+
+const char* colour_of(promoter::Outcome outcome) {
+  switch (outcome) {
+    case promoter::Outcome::promoted:
+    case promoter::Outcome::no_op:
+    case promoter::Outcome::planned: return "\033[32m";
+    case promoter::Outcome::pending: return "\033[36m";
+    default: return "\033[31m";
+  }
+}
+
+std::string paint(const Style& style, const char* colour, const std::string& text) {
+  return style.color ? std::string(colour) + text + "\033[0m" : text;
+}
+
+std::string pad(std::string text, std::size_t width) {
+  if (text.size() < width) {
+    text.append(width - text.size(), ' ');
+  }
+  return text;
+}
+
+}  // namespace
+
+bool use_color(int fd) {
+  const char* no_color = std::getenv("NO_COLOR");
+  return ::isatty(fd) == 1 && (no_color == nullptr || *no_color == '\0');
+}
+
+std::string render_text(const promoter::PromotionResult& result, const Style& style) {
+  std::ostringstream out;
+  out << "promote " << result.pipeline << ": " << (result.from.empty() ? "(images)" : result.from)
+      << " -> " << result.stage << "   candidate " << result.candidate.short_id()
+      << (result.dry_run ? "   (dry run)" : "") << "\n";
+  std::size_t width = 0;
+  for (const auto& [name, reference] : result.candidate.images) {
+    width = std::max(width, name.size());
+  }
+  for (const auto& [name, reference] : result.candidate.images) {
+    const auto before = result.previous.find(name);
+    out << "  " << pad(name, width) << "  ";
+    if (before == result.previous.end()) {
+      out << "(not set) -> " << reference.to_string() << "\n";
+    } else if (before->second == reference.to_string()) {
+      out << reference.to_string() << " (unchanged)\n";
+    } else {
+      out << before->second << " -> " << reference.to_string() << "\n";
+    }
+  }
+  if (!result.gates.empty()) {
+    out << "gates\n";
+    std::size_t name_width = 0;
+    for (const auto& gate : result.gates) {
+      name_width = std::max(name_width, gate.name.size());
+    }
+    for (const auto& gate : result.gates) {
+      const Status status = gate.verdict.status;
+      out << "  " << pad(gate.name, name_width) << "  "
+          << paint(style, colour_of(status), pad(to_string(status), 7)) << " "
+          << gate.verdict.summary;
+      if (gate.verdict.retry_after) {
+        out << " (retry in " << pipeline::format_duration(*gate.verdict.retry_after) << ")";
+      }
+      out << "\n";
+    }
+  }
+  if (!result.diff.empty() && (result.dry_run || result.outcome == promoter::Outcome::promoted)) {
+    out << (result.dry_run ? "diff it would commit\n" : "diff\n") << result.diff;
+    if (result.diff.back() != '\n') {
+      out << "\n";
+    }
+  }
+  for (const auto& warning : result.warnings) {
+    out << paint(style, "\033[33m", "warning: ") << warning << "\n";
+  }
+  out << "outcome: " << paint(style, colour_of(result.outcome), to_string(result.outcome));
+  if (!result.commit.empty()) {
+    out << "   commit " << result.commit.substr(0, 12) << " pushed to " << result.branch;
+  }
+  if (result.outcome == promoter::Outcome::no_op) {
+    out << "   (" << result.stage << " already has this candidate)";
+  }
+  out << "   id " << result.promotion_id << "\n";
+  if (result.error) {
+    out << paint(style, "\033[31m", "error: ") << result.error->message << "\n";
+  }
+  return out.str();
+}
+
+nlohmann::json to_json(const promoter::PromotionResult& result) {
+  nlohmann::json gates = nlohmann::json::array();
+  for (const auto& gate : result.gates) {
+    nlohmann::json evidence = nlohmann::json::array();
+    for (const auto& item : gate.verdict.evidence) {
+      evidence.push_back({{"path", item.path}, {"sha256", item.sha256}});
+    }
+    gates.push_back({{"name", gate.name},
+                     {"use", gate.use},
+                     {"status", to_string(gate.verdict.status)},
+                     {"summary", gate.verdict.summary},
+                     {"details", gate.verdict.details.is_null() ? nlohmann::json::object()
+                                                                : gate.verdict.details},
+                     {"config", gate.config},
+                     {"retry_after_seconds", gate.verdict.retry_after
+                                                 ? nlohmann::json(gate.verdict.retry_after->count())
+                                                 : nlohmann::json()},
+                     {"evidence", evidence}});
+  }
+  nlohmann::json changes = nlohmann::json::array();
+  for (const auto& change : result.changes) {
+    changes.push_back({{"path", change.path}});
+  }
+  nlohmann::json out = {
+      {"outcome", to_string(result.outcome)},
+      {"dry_run", result.dry_run},
+      {"pipeline", result.pipeline},
+      {"stage", result.stage},
+      {"from", result.from.empty() ? nlohmann::json() : nlohmann::json(result.from)},
+      {"promotion_id", result.promotion_id},
+      {"candidate",
+       {{"id", result.candidate.id()},
+        {"short_id", result.candidate.short_id()},
+        {"images", result.candidate.to_json()["images"]}}},
+      {"previous", result.previous},
+      {"gates", gates},
+      {"changes", changes},
+      {"diff", result.diff},
+      {"commit", result.commit.empty() ? nlohmann::json() : nlohmann::json(result.commit)},
+      {"actor", result.actor},
+      {"warnings", result.warnings},
+      {"started_at", iso_time(result.started)},
+      {"finished_at", iso_time(result.finished)},
+      {"error", result.error ? nlohmann::json{{"kind", to_string(result.error->kind)},
+                                              {"message", result.error->message}}
+                             : nlohmann::json()},
+  };
+  return out;
+}
+
+nlohmann::json error_json(const Error& error) {
+  return {{"outcome", "error"},
+          {"error", {{"kind", to_string(error.kind)}, {"message", error.message}}}};
+}
+
+}  // namespace promote::report

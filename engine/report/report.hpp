@@ -1,0 +1,29 @@
+#pragma once
+// How a promotion is shown: a terminal report and the JSON document of
+// schemas/promotion-result.schema.json.
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "engine/promoter/promotion.hpp"
+
+namespace promote::report {
+
+struct Style {
+  bool color = false;  ///< ANSI colours (only on a TTY, never with NO_COLOR)
+};
+
+/// The human report of a promotion: stage, images, gates, diff, outcome.
+std::string render_text(const promoter::PromotionResult& result, const Style& style);
+
+/// The JSON document of a promotion (schemas/promotion-result.schema.json).
+nlohmann::json to_json(const promoter::PromotionResult& result);
+
+/// The JSON document for an error that stopped promote before any attempt.
+nlohmann::json error_json(const Error& error);
+
+/// Whether colour should be used on a stream: a TTY and NO_COLOR unset.
+bool use_color(int fd);
+
+}  // namespace promote::report

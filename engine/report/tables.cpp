@@ -1,0 +1,197 @@
+#include "engine/report/tables.hpp"
+
+#include <sstream>
+
+namespace promote::report {
+
+namespace {
+
+// Left-aligned columns separated by two spaces.
+std::string align(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  }
+  std::ostringstream out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) {
+        line.append(widths[i] - row[i].size() + 2, ' ');
+      }
+    }
+    out << line << "\n";
+  }
+  return out.str();
+}
+
+std::string images_text(const nlohmann::json& images) {
+  std::string out;
+  if (!images.is_object()) {
+    return out;
+  }
+  for (const auto& [name, reference] : images.items()) {
+    const std::string text = reference.is_string() ? reference.get<std::string>() : "";
+    const auto colon = text.rfind(':');
+    const auto slash = text.rfind('/');
+    const std::string version =
+        colon != std::string::npos && (slash == std::string::npos || colon > slash)
+            ? text.substr(colon + 1)
+            : text;
+    out += (out.empty() ? "" : " ") + name + "=" + version;
+  }
+  return out;
+}
+
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n\r") == std::string::npos) {
+    return text;
+  }
+  std::string out = "\"";
+  for (char c : text) {
+    out += c;
+    if (c == '"') {
+      out += '"';
+    }
+  }
+  return out + "\"";
+}
+
+std::string gates_text(const history::PromotionRecord& record) {
+  std::string out;
+  for (const auto& gate : record.gates) {
+    out += (out.empty() ? "" : " ") + gate.name + "=" + gate.status;
+  }
+  return out.empty() ? "-" : out;
+}
+
+}  // namespace
+
+std::string history_table(const std::vector<history::PromotionRecord>& records) {
+  std::vector<std::vector<std::string>> rows = {
+      {"STARTED", "STAGE", "FROM", "OUTCOME", "CANDIDATE", "IMAGES", "GATES", "ACTOR", "COMMIT"}};
+  for (const auto& record : records) {
+    rows.push_back({history::format_time(record.started).substr(0, 19) + "Z", record.stage,
+                    record.from.empty() ? "-" : record.from, record.outcome,
+                    record.candidate_id.substr(0, 12), images_text(record.images),
+                    gates_text(record), record.actor,
+                    record.commit.empty() ? "-" : record.commit.substr(0, 12)});
+  }
+  if (records.empty()) {
+    return "no promotions recorded\n";
+  }
+  return align(rows);
+}
+
+std::string history_csv(const std::vector<history::PromotionRecord>& records) {
+  std::ostringstream out;
+  out << "id,started_at,finished_at,pipeline,stage,from,outcome,candidate_id,images,gates,actor,"
+         "commit,error\n";
+  for (const auto& record : records) {
+    const std::vector<std::string> fields = {record.id,
+                                             history::format_time(record.started),
+                                             history::format_time(record.finished),
+                                             record.pipeline,
+                                             record.stage,
+                                             record.from,
+                                             record.outcome,
+                                             record.candidate_id,
+                                             record.images.dump(),
+                                             gates_text(record),
+                                             record.actor,
+                                             record.commit,
+                                             record.error};
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      out << (i == 0 ? "" : ",") << csv_field(fields[i]);
+    }
+    out << "\n";
+  }
+  return out.str();
+}
+
+nlohmann::json history_json(const std::vector<history::PromotionRecord>& records) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& record : records) {
+    nlohmann::json gates = nlohmann::json::array();
+    for (const auto& gate : record.gates) {
+      nlohmann::json evidence = nlohmann::json::array();
+      for (const auto& item : gate.evidence) {
+        evidence.push_back({{"path", item.path}, {"sha256", item.sha256}});
+      }
+      gates.push_back({{"name", gate.name},
+                       {"use", gate.use},
+                       {"status", gate.status},
+                       {"summary", gate.summary},
+                       {"details", gate.details},
+                       {"config", gate.config},
+                       {"retry_after_seconds", gate.retry_after_seconds
+                                                   ? nlohmann::json(*gate.retry_after_seconds)
+                                                   : nlohmann::json()},
+                       {"evidence", evidence}});
+    }
+    out.push_back({{"id", record.id},
+                   {"pipeline", record.pipeline},
+                   {"stage", record.stage},
+                   {"from", record.from},
+                   {"candidate_id", record.candidate_id},
+                   {"images", record.images},
+                   {"outcome", record.outcome},
+                   {"actor", record.actor},
+                   {"reason", record.reason},
+                   {"ci_run_url", record.ci_run_url},
+                   {"commit", record.commit},
+                   {"error", record.error},
+                   {"started_at", history::format_time(record.started)},
+                   {"finished_at", history::format_time(record.finished)},
+                   {"gates", gates}});
+  }
+  return out;
+}
+
+std::string status_table(const std::vector<promoter::StageStatus>& stages) {
+  std::vector<std::vector<std::string>> rows = {
+      {"STAGE", "FROM", "CANDIDATE", "IMAGES", "SINCE", "SOURCE"}};
+  for (const auto& stage : stages) {
+    if (!stage.candidate) {
+      rows.push_back({stage.name, stage.from.empty() ? "-" : stage.from, "-",
+                      "(" + stage.problem + ")", "-", "-"});
+      continue;
+    }
+    rows.push_back({stage.name, stage.from.empty() ? "-" : stage.from,
+                    stage.candidate->short_id(),
+                    images_text(stage.candidate->to_json()["images"]),
+                    stage.entered ? history::format_time(stage.entered->at).substr(0, 19) + "Z"
+                                  : "-",
+                    stage.entered ? stage.entered->source : "-"});
+  }
+  return align(rows);
+}
+
+nlohmann::json status_json(const std::string& pipeline,
+                           const std::vector<promoter::StageStatus>& stages) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& stage : stages) {
+    nlohmann::json row = {{"name", stage.name},
+                          {"from", stage.from.empty() ? nlohmann::json() : nlohmann::json(stage.from)},
+                          {"target", stage.target}};
+    if (stage.candidate) {
+      row["candidate"] = {{"id", stage.candidate->id()},
+                          {"images", stage.candidate->to_json()["images"]}};
+    } else {
+      row["candidate"] = nullptr;
+      row["problem"] = stage.problem;
+    }
+    row["entered_at"] =
+        stage.entered ? nlohmann::json(history::format_time(stage.entered->at)) : nlohmann::json();
+    row["entered_source"] =
+        stage.entered ? nlohmann::json(stage.entered->source) : nlohmann::json();
+    rows.push_back(std::move(row));
+  }
+  return {{"pipeline", pipeline}, {"stages", rows}};
+}
+
+}  // namespace promote::report

@@ -1,0 +1,27 @@
+#pragma once
+// Renderings of `promote history` and `promote status`.
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "engine/history/history.hpp"
+#include "engine/promoter/status.hpp"
+
+namespace promote::report {
+
+/// History rows as an aligned text table, newest first.
+std::string history_table(const std::vector<history::PromotionRecord>& records);
+/// History rows as CSV (RFC 4180 quoting), with a header line.
+std::string history_csv(const std::vector<history::PromotionRecord>& records);
+/// History rows as a JSON array, gates and evidence included.
+nlohmann::json history_json(const std::vector<history::PromotionRecord>& records);
+
+/// Stage states as a text table.
+std::string status_table(const std::vector<promoter::StageStatus>& stages);
+/// Stage states as JSON: {"stages": [...]}.
+nlohmann::json status_json(const std::string& pipeline,
+                           const std::vector<promoter::StageStatus>& stages);
+
+}  // namespace promote::report

@@ -1,0 +1,62 @@
+#pragma once
+// Test helpers: corpus lookup, temporary directories, running programs.
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace promote::test {
+
+namespace fs = std::filesystem;
+
+/// The shared corpus: $PROMOTE_CORPUS, else ../shared/corpus beside the source tree;
+/// nullopt when neither exists.
+std::optional<fs::path> corpus_dir();
+
+/// For `TEST_CASE("..." * doctest::skip(!has_corpus()))`: whether the corpus is here;
+/// prints once to stderr why the corpus cases are skipped when it is not.
+bool has_corpus();
+
+/// Whether a program is on PATH; prints once to stderr why its cases are skipped when not.
+bool has_program(const std::string& name);
+
+/// A fresh directory under the system temp dir, removed with everything in it.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return m_path; }
+  fs::path operator/(const fs::path& child) const { return m_path / child; }
+
+ private:
+  fs::path m_path;
+};
+
+/// What a program printed and how it ended.
+struct CommandResult {
+  int exit_code = -1;  ///< the exit status, or 128 + signal
+  std::string out;
+  std::string err;
+};
+
+/// Runs argv (no shell) in `cwd` with `env` added to the environment ("" value unsets)
+/// and `input` on stdin.
+CommandResult run(const std::vector<std::string>& argv, const fs::path& cwd = {},
+                  const std::map<std::string, std::string>& env = {},
+                  const std::string& input = {});
+
+/// Runs `bash -c script` in `cwd`; fails the test when it exits non-zero.
+std::string sh(const std::string& script, const fs::path& cwd = {});
+
+/// The promote binary built with the tests.
+fs::path promote_binary();
+
+/// Whole-file read and write.
+std::string read_text(const fs::path& path);
+void write_text(const fs::path& path, const std::string& text);
+
+}  // namespace promote::test
