@@ -24,19 +24,25 @@ Error Diagnostics::to_error() const {
 
 namespace {
 
+// Optimal string alignment distance: Levenshtein plus the swap of two adjacent letters
+// as one edit, the commonest typo ("junti" for "junit", "form" for "from").
 std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> before(b.size() + 1);
+  std::vector<std::size_t> previous(b.size() + 1);
   std::vector<std::size_t> row(b.size() + 1);
   for (std::size_t j = 0; j <= b.size(); ++j) {
     row[j] = j;
   }
   for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
+    before.swap(previous);
+    previous.swap(row);
     row[0] = i;
     for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
       const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + cost});
-      diagonal = above;
+      row[j] = std::min({previous[j] + 1, row[j - 1] + 1, previous[j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        row[j] = std::min(row[j], before[j - 2] + 1);
+      }
     }
   }
   return row[b.size()];
@@ -70,7 +76,16 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string>& 
   return best;
 }
 
+ConfigNode ConfigNode::absent(const ConfigNode& parent) {
+  ConfigNode node(YAML::Node(), parent.m_file, *parent.m_diagnostics);
+  node.m_fallback = parent.location();
+  return node;
+}
+
 Location ConfigNode::location() const {
+  if (m_fallback.line > 0 && is_null()) {
+    return m_fallback;
+  }
   const YAML::Mark mark = m_node ? m_node.Mark() : YAML::Mark::null_mark();
   if (mark.is_null()) {
     return Location{m_file, 0, 0};
@@ -113,7 +128,9 @@ std::optional<ConfigNode> ConfigNode::get(std::string_view key) const {
   }
   for (const auto& pair : m_node) {
     if (pair.first.IsScalar() && pair.first.Scalar() == key) {
-      return ConfigNode(pair.second, m_file, *m_diagnostics);
+      ConfigNode value(pair.second, m_file, *m_diagnostics);
+      value.m_fallback = ConfigNode(pair.first, m_file, *m_diagnostics).location();
+      return value;
     }
   }
   return std::nullopt;

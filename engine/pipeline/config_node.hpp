@@ -39,7 +39,11 @@ class ConfigNode {
   ConfigNode(YAML::Node node, std::string file, Diagnostics& diagnostics)
       : m_node(std::move(node)), m_file(std::move(file)), m_diagnostics(&diagnostics) {}
 
-  /// Where this node starts in its file.
+  /// A null node standing for a value missing from `parent`; it reports at `parent`'s position.
+  static ConfigNode absent(const ConfigNode& parent);
+
+  /// Where this node starts in its file; for a null value, where its key (or parent) is,
+  /// since yaml-cpp places an empty value at the next token, often on a later line.
   Location location() const;
   /// Reports `message` at this node's position.
   void error(const std::string& message) const;
@@ -80,6 +84,7 @@ class ConfigNode {
   YAML::Node m_node;
   std::string m_file;
   Diagnostics* m_diagnostics;
+  Location m_fallback;  ///< where to report a null node (line 0: none)
 };
 
 /// Parses a duration such as "90s", "5m", "2h", "1d" or "1h30m" (units s, m, h, d, w).

@@ -1,5 +1,6 @@
 #include "engine/pipeline/pipeline.hpp"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <map>
@@ -79,13 +80,25 @@ class Loader {
     if (!text) {
       return make_error(ErrorKind::config, text.error().message);
     }
-    YAML::Node root;
+    std::vector<YAML::Node> documents;
     try {
-      root = YAML::Load(*text);
+      documents = YAML::LoadAll(*text);
+    } catch (const YAML::DeepRecursion& e) {
+      // yaml-cpp says only "bad file" here.
+      const Location where{m_label, e.mark.line + 1, e.mark.column + 1};
+      return make_error(ErrorKind::config, where.to_string() + ": the YAML nests too deeply (" +
+                                               std::to_string(e.depth()) + " levels)");
     } catch (const YAML::Exception& e) {
       const Location where{m_label, e.mark.line + 1, e.mark.column + 1};
       return make_error(ErrorKind::config, where.to_string() + ": " + e.msg);
     }
+    // A second document would otherwise be ignored without a word.
+    if (documents.size() > 1) {
+      ConfigNode(documents[1], m_label, m_diagnostics)
+          .error("the pipeline file must hold one YAML document; another starts here");
+      return m_diagnostics.to_error();
+    }
+    const YAML::Node root = documents.empty() ? YAML::Node() : documents[0];
     Pipeline pipeline;
     pipeline.file = fs::absolute(file).lexically_normal();
     pipeline.base_dir = pipeline.file.parent_path();
@@ -338,7 +351,7 @@ class Loader {
       }
       if (!spec.use.empty()) {
         auto with = item.get("with");
-        const ConfigNode config = with ? *with : ConfigNode(YAML::Node(), m_label, m_diagnostics);
+        const ConfigNode config = with ? *with : ConfigNode::absent(item);
         spec.gate = m_gates.make(spec.use, config);
       }
       stage.gates.push_back(std::move(spec));

@@ -26,31 +26,45 @@ class Cancelled : public std::runtime_error {
   Cancelled() : std::runtime_error("cancelled") {}
 };
 
-/// Runs `work()` on the worker pool and returns its result; rethrows what it threw,
-/// throws Cancelled when the awaiting coroutine is cancelled first. `work` must own
-/// what it touches (capture by value): it may outlive the coroutine that started it.
-template <class Work>
-boost::asio::awaitable<std::invoke_result_t<Work>> run_blocking(Work work) {
-  using T = std::invoke_result_t<Work>;
-  struct Outcome {
-    std::optional<T> value;
-    std::exception_ptr error;
-  };
-  auto outcome = std::make_shared<Outcome>();
-  const bool finished = co_await detail::run_on_pool([work = std::move(work), outcome]() mutable {
-    try {
-      outcome->value.emplace(work());
-    } catch (...) {
-      outcome->error = std::current_exception();
-    }
-  });
-  if (!finished) {
+namespace detail {
+template <class T>
+struct Outcome {
+  std::optional<T> value;
+  std::exception_ptr error;
+};
+
+template <class T>
+boost::asio::awaitable<T> collect(boost::asio::awaitable<bool> finished,
+                                  std::shared_ptr<Outcome<T>> outcome) {
+  const bool done = co_await std::move(finished);
+  if (!done) {
     throw Cancelled();
   }
   if (outcome->error) {
     std::rethrow_exception(outcome->error);
   }
   co_return std::move(*outcome->value);
+}
+}  // namespace detail
+
+/// Runs `work()` on the worker pool and returns its result; rethrows what it threw,
+/// throws Cancelled when the awaiting coroutine is cancelled first. `work` must own
+/// what it touches (capture by value): it may outlive the coroutine that started it.
+/// Pass a named closure (`auto work = [...]{...}; co_await run_blocking(std::move(work));`):
+/// GCC 12 destroys closure temporaries inside a co_await expression twice.
+// Not a coroutine itself: GCC 12 mishandles closures passed by value to coroutines.
+template <class Work>
+boost::asio::awaitable<std::invoke_result_t<Work>> run_blocking(Work work) {
+  using T = std::invoke_result_t<Work>;
+  auto outcome = std::make_shared<detail::Outcome<T>>();
+  std::function<void()> job = [work = std::move(work), outcome]() mutable {
+    try {
+      outcome->value.emplace(work());
+    } catch (...) {
+      outcome->error = std::current_exception();
+    }
+  };
+  return detail::collect<T>(detail::run_on_pool(std::move(job)), std::move(outcome));
 }
 
 }  // namespace promote::scheduler

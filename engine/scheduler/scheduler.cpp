@@ -10,6 +10,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
@@ -32,38 +33,50 @@ asio::thread_pool& worker_pool() {
 }
 
 // Completes `handler` once, on its own executor, whichever of the work and the
-// cancellation comes first.
+// cancellation comes first. Holds work on that executor until then, so its event
+// loop does not run dry while the worker thread computes.
 template <class Handler>
 struct BlockingOperation : std::enable_shared_from_this<BlockingOperation<Handler>> {
-  explicit BlockingOperation(Handler h) : handler(std::move(h)) {}
+  explicit BlockingOperation(Handler h)
+      : handler(std::move(h)), work(asio::make_work_guard(asio::get_associated_executor(handler))) {}
   void complete(bool finished) {
     if (completed.exchange(true)) {
       return;
     }
-    auto executor = asio::get_associated_executor(handler);
-    asio::post(executor, [self = this->shared_from_this(), finished]() mutable {
+    asio::post(work.get_executor(), [self = this->shared_from_this(), finished]() mutable {
       std::move(self->handler)(finished);
+      self->work.reset();
     });
   }
   Handler handler;
+  asio::executor_work_guard<asio::associated_executor_t<Handler>> work;
   std::atomic<bool> completed{false};
 };
+
+// A gate's evaluation with its exceptions turned into an `error` verdict. The race
+// against the deadline below waits for the first *successful* branch, so a gate
+// must not end it by throwing.
+asio::awaitable<Verdict> guarded(Gate& gate, const GateContext& context) {
+  std::string failure;
+  try {
+    co_return co_await gate.evaluate(context);
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  co_return Verdict::make(Verdict::Status::error, "gate failed: " + failure);
+}
 
 asio::awaitable<void> evaluate_one(const pipeline::GateSpec& spec, const GateContext& context,
                                    Verdict& out) {
   asio::steady_timer deadline(co_await asio::this_coro::executor, spec.timeout);
-  try {
-    auto raced = co_await (spec.gate->evaluate(context) ||
-                           deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
-    if (raced.index() == 0) {
-      out = std::move(std::get<0>(raced));
-    } else {
-      out = Verdict::make(Verdict::Status::error,
-                          "timed out after " + pipeline::format_duration(spec.timeout),
-                          {{"timeout_seconds", spec.timeout.count()}});
-    }
-  } catch (const std::exception& e) {
-    out = Verdict::make(Verdict::Status::error, std::string("gate failed: ") + e.what());
+  auto raced = co_await (guarded(*spec.gate, context) ||
+                         deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
+  if (raced.index() == 0) {
+    out = std::move(std::get<0>(raced));
+  } else {
+    out = Verdict::make(Verdict::Status::error,
+                        "timed out after " + pipeline::format_duration(spec.timeout),
+                        {{"timeout_seconds", spec.timeout.count()}});
   }
 }
 

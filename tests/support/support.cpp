@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
-#include <iostream>
+#include <cstdio>
 #include <random>
 #include <set>
 #include <sstream>
@@ -33,8 +33,9 @@ bool has_corpus() {
   static const bool found = [] {
     const bool here = corpus_dir().has_value();
     if (!here) {
-      std::cerr << "note: corpus not found ($PROMOTE_CORPUS or ../shared/corpus); "
-                   "the corpus cases are skipped\n";
+      // Runs before main (doctest::skip decorators): stdio, not iostreams.
+      std::fputs("note: corpus not found ($PROMOTE_CORPUS or ../shared/corpus); "
+                 "the corpus cases are skipped\n", stderr);
     }
     return here;
   }();
@@ -58,7 +59,8 @@ bool has_program(const std::string& name) {
     }
   }
   if (!found) {
-    std::cerr << "note: " << name << " is not on PATH; the cases that need it are skipped\n";
+    std::fprintf(stderr, "note: %s is not on PATH; the cases that need it are skipped\n",
+                 name.c_str());
   }
   known[name] = found;
   return found;

@@ -1,0 +1,869 @@
+#include "engine/git/repository.hpp"
+
+#include <git2.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <set>
+#include <system_error>
+
+#include "engine/util/files.hpp"
+
+namespace promote::git {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void ensure_init() {
+  static const int k_init = git_libgit2_init();
+  (void)k_init;
+}
+
+template <class T, void (*F)(T*)>
+struct Releaser {
+  void operator()(T* object) const { F(object); }
+};
+template <class T, void (*F)(T*)>
+using Owned = std::unique_ptr<T, Releaser<T, F>>;
+
+using BlobPtr = Owned<git_blob, git_blob_free>;
+using CommitPtr = Owned<git_commit, git_commit_free>;
+using IndexPtr = Owned<git_index, git_index_free>;
+using ObjectPtr = Owned<git_object, git_object_free>;
+using ReferencePtr = Owned<git_reference, git_reference_free>;
+using RemotePtr = Owned<git_remote, git_remote_free>;
+using RevwalkPtr = Owned<git_revwalk, git_revwalk_free>;
+using SignaturePtr = Owned<git_signature, git_signature_free>;
+using StatusListPtr = Owned<git_status_list, git_status_list_free>;
+using TreeEntryPtr = Owned<git_tree_entry, git_tree_entry_free>;
+using TreePtr = Owned<git_tree, git_tree_free>;
+
+constexpr const char* k_token_variable = "PROMOTE_GIT_TOKEN";
+constexpr const char* k_token_user = "x-access-token";
+
+std::string token() {
+  const char* value = std::getenv(k_token_variable);
+  return value == nullptr ? std::string() : std::string(value);
+}
+
+/// Removes the userinfo of every `scheme://user:pass@host` in `text` and every occurrence of
+/// the token, so that no secret reaches a message.
+std::string redact(std::string text) {
+  if (const std::string secret = token(); !secret.empty()) {
+    for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at)) {
+      text.replace(at, secret.size(), "***");
+    }
+  }
+  for (auto scheme = text.find("://"); scheme != std::string::npos;
+       scheme = text.find("://", scheme + 3)) {
+    const auto start = scheme + 3;
+    auto end = text.find_first_of("/ \t\n'\"", start);
+    if (end == std::string::npos) {
+      end = text.size();
+    }
+    const auto at = text.rfind('@', end);
+    if (at != std::string::npos && at >= start) {
+      text.erase(start, at + 1 - start);
+    }
+  }
+  return text;
+}
+
+std::string last_error() {
+  const git_error* error = git_error_last();
+  std::string message =
+      error != nullptr && error->message != nullptr ? error->message : "unknown libgit2 error";
+  while (!message.empty() && std::isspace(static_cast<unsigned char>(message.back()))) {
+    message.pop_back();
+  }
+  return message.empty() ? "unknown libgit2 error" : message;
+}
+
+Error failure(const std::string& doing) {
+  return make_error(ErrorKind::git, redact(doing + ": " + last_error()));
+}
+
+Error problem(const std::string& doing, const std::string& what) {
+  return make_error(ErrorKind::git, redact(doing + ": " + what));
+}
+
+std::string to_hex(const git_oid* id) {
+  char buffer[GIT_OID_HEXSZ + 1] = {};
+  git_oid_tostr(buffer, sizeof buffer, id);
+  return buffer;
+}
+
+bool is_missing(int code) { return code == GIT_ENOTFOUND || code == GIT_EUNBORNBRANCH; }
+
+/// A relative path made lexically normal with '/' separators, "" for the root; fails on an
+/// absolute path, one that leaves the repository, or one inside .git.
+Result<std::string> repository_path(const std::string& path, const std::string& doing,
+                                    bool allow_root) {
+  const fs::path given(path);
+  if (given.is_absolute()) {
+    return problem(doing, "path '" + path + "' is absolute; give it relative to the repository");
+  }
+  std::string normal = given.lexically_normal().generic_string();
+  while (!normal.empty() && normal.back() == '/') {
+    normal.pop_back();
+  }
+  if (normal == ".") {
+    normal.clear();
+  }
+  if (normal == ".." || normal.starts_with("../")) {
+    return problem(doing, "path '" + path + "' is outside the repository");
+  }
+  if (normal == ".git" || normal.starts_with(".git/")) {
+    return problem(doing, "path '" + path + "' is inside .git");
+  }
+  if (normal.empty() && !allow_root) {
+    return problem(doing, "path '" + path + "' is the repository root, not a file");
+  }
+  return normal;
+}
+
+Result<std::vector<std::string>> repository_paths(const std::vector<std::string>& paths,
+                                                  const std::string& doing, bool allow_root) {
+  std::vector<std::string> out;
+  for (const auto& path : paths) {
+    auto normal = repository_path(path, doing, allow_root);
+    if (!normal) {
+      return normal.error();
+    }
+    out.push_back(*normal);
+  }
+  return out;
+}
+
+bool is_under(std::string_view file, std::string_view prefix) {
+  if (prefix.empty() || file == prefix) {
+    return true;
+  }
+  return file.size() > prefix.size() && file.starts_with(prefix) && file[prefix.size()] == '/';
+}
+
+bool is_under_any(std::string_view file, const std::vector<std::string>& prefixes) {
+  return std::any_of(prefixes.begin(), prefixes.end(),
+                     [&](const std::string& prefix) { return is_under(file, prefix); });
+}
+
+CommitInfo commit_info(const git_commit* commit) {
+  const char* message = git_commit_message(commit);
+  return CommitInfo{
+      to_hex(git_commit_id(commit)),
+      message == nullptr ? std::string() : std::string(message),
+      std::chrono::system_clock::from_time_t(static_cast<std::time_t>(git_commit_time(commit))),
+  };
+}
+
+/// What a remote operation's callbacks learn; `failure`, when set, explains the failure
+/// better than libgit2's last error.
+struct RemoteContext {
+  std::string url;  ///< redacted
+  int token_offers = 0;
+  std::string failure;
+  std::vector<std::pair<std::string, std::string>> rejected;  ///< ref, remote's status
+};
+
+int acquire_credentials(git_credential** out, const char* /*url*/,
+                        const char* /*username_from_url*/, unsigned int allowed, void* payload) {
+  auto& context = *static_cast<RemoteContext*>(payload);
+  if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) == 0) {
+    context.failure =
+        "the remote asks for credentials other than a token (only https with "
+        "PROMOTE_GIT_TOKEN is supported)";
+    return GIT_EUSER;
+  }
+  const std::string secret = token();
+  if (secret.empty()) {
+    context.failure =
+        "the remote asks for credentials: set PROMOTE_GIT_TOKEN to an access token for it";
+    return GIT_EUSER;
+  }
+  if (context.token_offers++ > 0) {
+    context.failure = "the remote did not accept the token in PROMOTE_GIT_TOKEN";
+    return GIT_EUSER;
+  }
+  return git_credential_userpass_plaintext_new(out, k_token_user, secret.c_str());
+}
+
+int record_push_status(const char* refname, const char* status, void* payload) {
+  if (status != nullptr) {
+    static_cast<RemoteContext*>(payload)->rejected.emplace_back(refname, status);
+  }
+  return 0;
+}
+
+git_remote_callbacks remote_callbacks(RemoteContext& context) {
+  git_remote_callbacks callbacks;
+  git_remote_init_callbacks(&callbacks, GIT_REMOTE_CALLBACKS_VERSION);
+  callbacks.credentials = acquire_credentials;
+  callbacks.push_update_reference = record_push_status;
+  callbacks.payload = &context;
+  return callbacks;
+}
+
+Error remote_failure(const std::string& doing, const RemoteContext& context) {
+  return context.failure.empty() ? failure(doing) : problem(doing, context.failure);
+}
+
+int create_single_branch_remote(git_remote** out, git_repository* repository, const char* name,
+                                const char* url, void* payload) {
+  const auto& branch = *static_cast<const std::string*>(payload);
+  const std::string refspec =
+      "+refs/heads/" + branch + ":refs/remotes/" + std::string(name) + "/" + branch;
+  return git_remote_create_with_fetchspec(out, repository, name, url, refspec.c_str());
+}
+
+/// Id and mode of what `path` ("" for the root) names in `tree`, or nullopt when absent.
+Result<std::optional<std::pair<git_oid, git_filemode_t>>> entry_at(const git_tree* tree,
+                                                                   const std::string& path) {
+  if (tree == nullptr) {
+    return std::nullopt;
+  }
+  if (path.empty()) {
+    return std::make_pair(*git_tree_id(tree), GIT_FILEMODE_TREE);
+  }
+  git_tree_entry* raw = nullptr;
+  const int code = git_tree_entry_bypath(&raw, tree, path.c_str());
+  if (code == GIT_ENOTFOUND) {
+    return std::nullopt;
+  }
+  if (code < 0) {
+    return failure("cannot look up '" + path + "'");
+  }
+  const TreeEntryPtr entry(raw);
+  return std::make_pair(*git_tree_entry_id(entry.get()), git_tree_entry_filemode(entry.get()));
+}
+
+/// Whether `commit` changed anything under `prefixes` compared with its first parent.
+Result<bool> changes_under(const git_commit* commit, const std::vector<std::string>& prefixes) {
+  const std::string id = to_hex(git_commit_id(commit));
+  git_tree* raw_tree = nullptr;
+  if (git_commit_tree(&raw_tree, commit) < 0) {
+    return failure("cannot read the tree of commit " + id);
+  }
+  const TreePtr tree(raw_tree);
+  TreePtr parent_tree;
+  if (git_commit_parentcount(commit) > 0) {
+    git_commit* raw_parent = nullptr;
+    if (git_commit_parent(&raw_parent, commit, 0) < 0) {
+      return failure("cannot read the first parent of commit " + id);
+    }
+    const CommitPtr parent(raw_parent);
+    if (git_commit_tree(&raw_tree, parent.get()) < 0) {
+      return failure("cannot read the tree of commit " + to_hex(git_commit_id(parent.get())));
+    }
+    parent_tree.reset(raw_tree);
+  }
+  for (const auto& prefix : prefixes) {
+    auto now = entry_at(tree.get(), prefix);
+    if (!now) {
+      return now.error();
+    }
+    auto before = entry_at(parent_tree.get(), prefix);
+    if (!before) {
+      return before.error();
+    }
+    if (now->has_value() != before->has_value()) {
+      return true;
+    }
+    if (now->has_value() && ((*now)->second != (*before)->second ||
+                             !git_oid_equal(&(*now)->first, &(*before)->first))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+void Repository::Free::operator()(git_repository* repository) const {
+  git_repository_free(repository);
+}
+
+Repository::Repository(git_repository* repository) : m_repository(repository) {}
+Repository::Repository(Repository&&) noexcept = default;
+Repository& Repository::operator=(Repository&&) noexcept = default;
+Repository::~Repository() = default;
+
+Result<Repository> Repository::open(const fs::path& path) {
+  ensure_init();
+  const std::string doing = "cannot open repository at " + path.string();
+  git_repository* raw = nullptr;
+  if (git_repository_open_ext(&raw, path.c_str(), 0, nullptr) < 0) {
+    return failure(doing);
+  }
+  Repository repository(raw);
+  if (git_repository_is_bare(raw) != 0) {
+    return problem(doing, "it is a bare repository, and promote needs a working tree");
+  }
+  return repository;
+}
+
+Result<Repository> Repository::clone(const std::string& url, const fs::path& dir,
+                                     const std::string& branch) {
+  ensure_init();
+  const std::string doing = "cannot clone " + url + " (branch " + branch + ") into " + dir.string();
+  RemoteContext context{redact(url), 0, {}, {}};
+  git_clone_options options;
+  git_clone_options_init(&options, GIT_CLONE_OPTIONS_VERSION);
+  options.checkout_branch = branch.c_str();
+  options.remote_cb = create_single_branch_remote;
+  options.remote_cb_payload = const_cast<std::string*>(&branch);
+  options.fetch_opts.callbacks = remote_callbacks(context);
+  options.fetch_opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+  git_repository* raw = nullptr;
+  const int code = git_clone(&raw, url.c_str(), dir.c_str(), &options);
+  if (code == GIT_ENOTFOUND && context.failure.empty() &&
+      last_error() == "reference 'refs/remotes/origin/" + branch + "' not found") {
+    return problem(doing, "the remote has no branch " + branch);
+  }
+  if (code < 0) {
+    return remote_failure(doing, context);
+  }
+  return Repository(raw);
+}
+
+fs::path Repository::workdir() const {
+  const char* path = git_repository_workdir(m_repository.get());
+  return fs::path(path == nullptr ? "" : path).parent_path();
+}
+
+namespace {
+
+/// The short name of the branch HEAD points at, or an explanation without a prefix.
+Result<std::string> head_branch(git_repository* repository, const std::string& doing) {
+  git_reference* raw = nullptr;
+  if (git_reference_lookup(&raw, repository, "HEAD") < 0) {
+    return failure(doing);
+  }
+  const ReferencePtr head(raw);
+  if (git_reference_type(head.get()) != GIT_REFERENCE_SYMBOLIC) {
+    return problem(doing, "HEAD is detached at " +
+                              to_hex(git_reference_target(head.get())).substr(0, 12) +
+                              "; check out a branch first");
+  }
+  const std::string target = git_reference_symbolic_target(head.get());
+  constexpr std::string_view k_heads = "refs/heads/";
+  if (!target.starts_with(k_heads)) {
+    return problem(doing, "HEAD points at " + target + ", which is not a branch");
+  }
+  return target.substr(k_heads.size());
+}
+
+}  // namespace
+
+Result<std::string> Repository::current_branch() const {
+  return head_branch(m_repository.get(),
+                     "cannot tell the current branch of " + workdir().string());
+}
+
+Result<std::vector<std::string>> Repository::dirty_paths(
+    const std::vector<std::string>& paths) const {
+  const std::string doing = "cannot list the changed files in " + workdir().string();
+  auto prefixes = repository_paths(paths, doing, true);
+  if (!prefixes) {
+    return prefixes.error();
+  }
+  git_status_options options;
+  git_status_options_init(&options, GIT_STATUS_OPTIONS_VERSION);
+  options.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+  options.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS;
+  git_status_list* raw = nullptr;
+  if (git_status_list_new(&raw, m_repository.get(), &options) < 0) {
+    return failure(doing);
+  }
+  const StatusListPtr list(raw);
+  std::set<std::string> dirty;
+  const auto keep = [&](const git_diff_delta* delta) {
+    if (delta == nullptr) {
+      return;
+    }
+    for (const char* path : {delta->old_file.path, delta->new_file.path}) {
+      if (path != nullptr && is_under_any(path, *prefixes)) {
+        dirty.insert(path);
+      }
+    }
+  };
+  const std::size_t count = git_status_list_entrycount(list.get());
+  for (std::size_t i = 0; i < count; ++i) {
+    const git_status_entry* entry = git_status_byindex(list.get(), i);
+    if (entry->status == GIT_STATUS_CURRENT || (entry->status & GIT_STATUS_IGNORED) != 0) {
+      continue;
+    }
+    keep(entry->head_to_index);
+    keep(entry->index_to_workdir);
+  }
+  return std::vector<std::string>(dirty.begin(), dirty.end());
+}
+
+Result<std::string> Repository::commit(const std::vector<std::string>& paths,
+                                       const std::string& message, const Signature& who) {
+  git_repository* repository = m_repository.get();
+  const fs::path root = workdir();
+  const std::string doing = "cannot commit in " + root.string();
+  auto branch = head_branch(repository, doing);
+  if (!branch) {
+    return branch.error();
+  }
+  auto files = repository_paths(paths, doing, false);
+  if (!files) {
+    return files.error();
+  }
+  if (files->empty()) {
+    return problem(doing, "no files given");
+  }
+  if (message.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return problem(doing, "the commit message is empty");
+  }
+
+  CommitPtr parent;
+  TreePtr parent_tree;
+  git_oid head_id;
+  const int head_code = git_reference_name_to_id(&head_id, repository, "HEAD");
+  if (head_code < 0 && !is_missing(head_code)) {
+    return failure(doing);
+  }
+  if (head_code == 0) {
+    git_commit* raw_commit = nullptr;
+    git_tree* raw_tree = nullptr;
+    if (git_commit_lookup(&raw_commit, repository, &head_id) < 0) {
+      return failure(doing);
+    }
+    parent.reset(raw_commit);
+    if (git_commit_tree(&raw_tree, parent.get()) < 0) {
+      return failure(doing);
+    }
+    parent_tree.reset(raw_tree);
+  }
+
+  // Build the tree from HEAD plus these files only, so that whatever else is staged stays out.
+  git_index* raw_index = nullptr;
+  if (git_index_new(&raw_index) < 0) {
+    return failure(doing);
+  }
+  const IndexPtr index(raw_index);
+  if (parent_tree && git_index_read_tree(index.get(), parent_tree.get()) < 0) {
+    return failure(doing);
+  }
+  std::vector<bool> on_disk;
+  for (const auto& file : *files) {
+    if (!util::is_within(root, fs::path(file).parent_path())) {
+      return problem(doing, "path '" + file + "' leads out of the repository through a symlink");
+    }
+    std::error_code ec;
+    const fs::file_status status = fs::symlink_status(root / file, ec);
+    if (ec && status.type() != fs::file_type::not_found) {
+      return problem(doing, "cannot read '" + file + "': " + ec.message());
+    }
+    if (status.type() == fs::file_type::directory) {
+      return problem(doing, "'" + file + "' is a directory; list the files in it");
+    }
+    on_disk.push_back(fs::exists(status));
+    if (!on_disk.back()) {
+      const int code = git_index_remove(index.get(), file.c_str(), 0);
+      if (code < 0 && code != GIT_ENOTFOUND) {
+        return failure(doing + ": cannot remove '" + file + "'");
+      }
+      continue;
+    }
+    git_index_entry entry{};
+    if (git_blob_create_from_workdir(&entry.id, repository, file.c_str()) < 0) {
+      return failure(doing + ": cannot store '" + file + "'");
+    }
+    if (status.type() == fs::file_type::symlink) {
+      entry.mode = GIT_FILEMODE_LINK;
+    } else if ((status.permissions() & fs::perms::owner_exec) != fs::perms::none) {
+      entry.mode = GIT_FILEMODE_BLOB_EXECUTABLE;
+    } else {
+      entry.mode = GIT_FILEMODE_BLOB;
+    }
+    entry.path = file.c_str();
+    if (git_index_add(index.get(), &entry) < 0) {
+      return failure(doing + ": cannot stage '" + file + "'");
+    }
+  }
+  git_oid tree_id;
+  if (git_index_write_tree_to(&tree_id, index.get(), repository) < 0) {
+    return failure(doing);
+  }
+  if (parent_tree && git_oid_equal(&tree_id, git_tree_id(parent_tree.get()))) {
+    return problem(doing, "nothing to commit; the files are as in HEAD");
+  }
+  git_tree* raw_tree = nullptr;
+  if (git_tree_lookup(&raw_tree, repository, &tree_id) < 0) {
+    return failure(doing);
+  }
+  const TreePtr tree(raw_tree);
+
+  git_signature* raw_signature = nullptr;
+  if (git_signature_now(&raw_signature, who.name.c_str(), who.email.c_str()) < 0) {
+    return failure(doing + ": bad signature '" + who.name + " <" + who.email + ">'");
+  }
+  const SignaturePtr signature(raw_signature);
+  const std::string text = message.ends_with('\n') ? message : message + '\n';
+  const git_commit* parents[] = {parent.get()};
+  git_oid commit_id;
+  if (git_commit_create(&commit_id, repository, "HEAD", signature.get(), signature.get(),
+                        nullptr, text.c_str(), tree.get(), parent ? 1 : 0, parents) < 0) {
+    return failure(doing + " on " + *branch);
+  }
+  const std::string id = to_hex(&commit_id);
+
+  const std::string staging = "committed " + id + " but cannot stage it in the index of " +
+                              root.string();
+  if (git_repository_index(&raw_index, repository) < 0) {
+    return failure(staging);
+  }
+  const IndexPtr real_index(raw_index);
+  if (git_index_read(real_index.get(), 0) < 0) {
+    return failure(staging);
+  }
+  for (std::size_t i = 0; i < files->size(); ++i) {
+    const char* file = (*files)[i].c_str();
+    const int code = on_disk[i] ? git_index_add_bypath(real_index.get(), file)
+                                : git_index_remove_bypath(real_index.get(), file);
+    if (code < 0) {
+      return failure(staging);
+    }
+  }
+  if (git_index_write(real_index.get()) < 0) {
+    return failure(staging);
+  }
+  return id;
+}
+
+std::optional<Signature> Repository::default_signature() const {
+  git_signature* raw = nullptr;
+  if (git_signature_default(&raw, m_repository.get()) < 0) {
+    return std::nullopt;
+  }
+  const SignaturePtr signature(raw);
+  return Signature{signature->name, signature->email};
+}
+
+Result<void> Repository::push(const std::string& remote_name, const std::string& branch) {
+  std::string doing = "cannot push " + branch + " to " + remote_name;
+  git_remote* raw = nullptr;
+  if (git_remote_lookup(&raw, m_repository.get(), remote_name.c_str()) < 0) {
+    return failure(doing);
+  }
+  const RemotePtr remote(raw);
+  const char* url = git_remote_pushurl(remote.get());
+  if (url == nullptr) {
+    url = git_remote_url(remote.get());
+  }
+  RemoteContext context{redact(url == nullptr ? "" : url), 0, {}, {}};
+  doing += " (" + context.url + ")";
+
+  const std::string local = "refs/heads/" + branch;
+  git_oid local_id;
+  const int code = git_reference_name_to_id(&local_id, m_repository.get(), local.c_str());
+  if (code == GIT_ENOTFOUND) {
+    return problem(doing, "there is no local branch " + branch);
+  }
+  if (code < 0) {
+    return failure(doing);
+  }
+
+  std::string refspec = local + ":" + local;
+  char* specs[] = {refspec.data()};
+  const git_strarray refspecs{specs, 1};
+  git_push_options options;
+  git_push_options_init(&options, GIT_PUSH_OPTIONS_VERSION);
+  options.callbacks = remote_callbacks(context);
+  const int pushed = git_remote_push(remote.get(), &refspecs, &options);
+  const std::string moved_on =
+      "the remote has changes not present locally; fetch them and try again";
+  if (pushed == GIT_ENONFASTFORWARD) {
+    return make_error(ErrorKind::conflict, redact(doing + ": " + moved_on));
+  }
+  if (pushed < 0) {
+    return remote_failure(doing, context);
+  }
+  for (const auto& [ref, status] : context.rejected) {
+    if (status.find("non-fast-forward") != std::string::npos ||
+        status.find("fetch first") != std::string::npos ||
+        status.find("stale") != std::string::npos) {
+      return make_error(ErrorKind::conflict, redact(doing + ": " + moved_on));
+    }
+    return problem(doing, "the remote rejected " + ref + ": " + status);
+  }
+  return {};
+}
+
+Result<void> Repository::fetch(const std::string& remote_name, const std::string& branch) {
+  std::string doing = "cannot fetch " + branch + " from " + remote_name;
+  git_remote* raw = nullptr;
+  if (git_remote_lookup(&raw, m_repository.get(), remote_name.c_str()) < 0) {
+    return failure(doing);
+  }
+  const RemotePtr remote(raw);
+  const char* url = git_remote_url(remote.get());
+  RemoteContext context{redact(url == nullptr ? "" : url), 0, {}, {}};
+  doing += " (" + context.url + ")";
+
+  git_remote_connect_options connect;
+  git_remote_connect_options_init(&connect, GIT_REMOTE_CONNECT_OPTIONS_VERSION);
+  connect.callbacks = remote_callbacks(context);
+  if (git_remote_connect_ext(remote.get(), GIT_DIRECTION_FETCH, &connect) < 0) {
+    return remote_failure(doing, context);
+  }
+  const std::string source = "refs/heads/" + branch;
+  const git_remote_head** heads = nullptr;
+  std::size_t count = 0;
+  if (git_remote_ls(&heads, &count, remote.get()) < 0) {
+    return remote_failure(doing, context);
+  }
+  const bool present = std::any_of(heads, heads + count, [&](const git_remote_head* head) {
+    return source == head->name;
+  });
+  if (!present) {
+    git_remote_disconnect(remote.get());
+    return problem(doing, "the remote has no branch " + branch);
+  }
+
+  std::string refspec = "+" + source + ":refs/remotes/" + remote_name + "/" + branch;
+  char* specs[] = {refspec.data()};
+  const git_strarray refspecs{specs, 1};
+  git_fetch_options options;
+  git_fetch_options_init(&options, GIT_FETCH_OPTIONS_VERSION);
+  options.callbacks = connect.callbacks;
+  options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+  if (git_remote_download(remote.get(), &refspecs, &options) < 0) {
+    return remote_failure(doing, context);
+  }
+  if (git_remote_update_tips(remote.get(), &options.callbacks, 1, GIT_REMOTE_DOWNLOAD_TAGS_NONE,
+                             nullptr) < 0) {
+    return remote_failure(doing, context);
+  }
+  if (git_remote_disconnect(remote.get()) < 0) {
+    return remote_failure(doing, context);
+  }
+  return {};
+}
+
+Result<std::optional<std::string>> Repository::resolve(const std::string& revision) const {
+  const std::string doing = "cannot resolve revision '" + revision + "'";
+  git_object* raw = nullptr;
+  const int code = git_revparse_single(&raw, m_repository.get(), revision.c_str());
+  if (is_missing(code)) {
+    return std::nullopt;
+  }
+  if (code < 0) {
+    return failure(doing);
+  }
+  const ObjectPtr object(raw);
+  git_object* raw_commit = nullptr;
+  if (git_object_peel(&raw_commit, object.get(), GIT_OBJECT_COMMIT) < 0) {
+    return failure(doing);
+  }
+  const ObjectPtr commit(raw_commit);
+  return to_hex(git_object_id(commit.get()));
+}
+
+namespace {
+
+/// Walks the commits reachable from HEAD, newest first, until `visit` returns false or fails.
+Result<void> walk_commits(git_repository* repository,
+                          const std::function<Result<bool>(const git_commit*)>& visit) {
+  const std::string doing = "cannot walk the history";
+  git_revwalk* raw = nullptr;
+  if (git_revwalk_new(&raw, repository) < 0) {
+    return failure(doing);
+  }
+  const RevwalkPtr walker(raw);
+  if (git_revwalk_sorting(walker.get(), GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME) < 0) {
+    return failure(doing);
+  }
+  const int unborn = git_repository_head_unborn(repository);
+  if (unborn < 0) {
+    return failure(doing);
+  }
+  if (unborn == 1) {
+    return {};
+  }
+  if (git_revwalk_push_head(walker.get()) < 0) {
+    return failure(doing);
+  }
+  git_oid id;
+  int code = 0;
+  while ((code = git_revwalk_next(&id, walker.get())) == 0) {
+    git_commit* raw_commit = nullptr;
+    if (git_commit_lookup(&raw_commit, repository, &id) < 0) {
+      return failure(doing + ": cannot read commit " + to_hex(&id));
+    }
+    const CommitPtr commit(raw_commit);
+    auto more = visit(commit.get());
+    if (!more) {
+      return more.error();
+    }
+    if (!*more) {
+      return {};
+    }
+  }
+  if (code != GIT_ITEROVER) {
+    return failure(doing);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<void> Repository::walk(const std::function<bool(const CommitInfo&)>& visit) const {
+  return walk_commits(m_repository.get(), [&](const git_commit* commit) -> Result<bool> {
+    return visit(commit_info(commit));
+  });
+}
+
+Result<std::optional<CommitInfo>> Repository::last_change(
+    const std::vector<std::string>& paths) const {
+  auto prefixes = repository_paths(paths, "cannot find the last change", true);
+  if (!prefixes) {
+    return prefixes.error();
+  }
+  std::optional<CommitInfo> found;
+  if (prefixes->empty()) {
+    return found;
+  }
+  auto walked = walk_commits(m_repository.get(), [&](const git_commit* commit) -> Result<bool> {
+    auto changed = changes_under(commit, *prefixes);
+    if (!changed) {
+      return changed.error();
+    }
+    if (*changed) {
+      found = commit_info(commit);
+      return false;
+    }
+    return true;
+  });
+  if (!walked) {
+    return walked.error();
+  }
+  return found;
+}
+
+Result<std::optional<std::string>> Repository::read_file(const std::string& revision,
+                                                         const std::string& path) const {
+  const std::string doing = "cannot read " + path + " at " + revision;
+  auto file = repository_path(path, doing, false);
+  if (!file) {
+    return file.error();
+  }
+  git_object* raw = nullptr;
+  const int code = git_revparse_single(&raw, m_repository.get(), revision.c_str());
+  if (is_missing(code)) {
+    return problem(doing, "no such revision");
+  }
+  if (code < 0) {
+    return failure(doing);
+  }
+  const ObjectPtr object(raw);
+  git_object* raw_tree = nullptr;
+  if (git_object_peel(&raw_tree, object.get(), GIT_OBJECT_TREE) < 0) {
+    return failure(doing);
+  }
+  const ObjectPtr tree(raw_tree);
+  git_tree_entry* raw_entry = nullptr;
+  const int found = git_tree_entry_bypath(
+      &raw_entry, reinterpret_cast<const git_tree*>(tree.get()), file->c_str());
+  if (found == GIT_ENOTFOUND) {
+    return std::nullopt;
+  }
+  if (found < 0) {
+    return failure(doing);
+  }
+  const TreeEntryPtr entry(raw_entry);
+  if (git_tree_entry_type(entry.get()) != GIT_OBJECT_BLOB) {
+    return problem(doing, "it is not a file");
+  }
+  git_blob* raw_blob = nullptr;
+  if (git_blob_lookup(&raw_blob, m_repository.get(), git_tree_entry_id(entry.get())) < 0) {
+    return failure(doing);
+  }
+  const BlobPtr blob(raw_blob);
+  return std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())),
+                     static_cast<std::size_t>(git_blob_rawsize(blob.get())));
+}
+
+Result<void> Repository::reset_branch(const std::string& commit_id,
+                                      const std::vector<std::string>& paths) {
+  const std::string doing = "cannot move the branch back to " + commit_id.substr(0, 12);
+  auto branch = head_branch(m_repository.get(), doing);
+  if (!branch) {
+    return branch.error();
+  }
+  git_oid id;
+  if (git_oid_fromstr(&id, commit_id.c_str()) < 0) {
+    return failure(doing);
+  }
+  git_object* raw = nullptr;
+  if (git_object_lookup(&raw, m_repository.get(), &id, GIT_OBJECT_COMMIT) < 0) {
+    return failure(doing);
+  }
+  const ObjectPtr target(raw);
+  git_reference* moved = nullptr;
+  const std::string reference = "refs/heads/" + *branch;
+  if (git_reference_create(&moved, m_repository.get(), reference.c_str(), &id, 1,
+                           "promote: undo a commit that was not pushed") < 0) {
+    return failure(doing);
+  }
+  git_reference_free(moved);
+  std::vector<char*> specs;
+  for (const auto& path : paths) {
+    specs.push_back(const_cast<char*>(path.c_str()));
+  }
+  const git_strarray pathspec{specs.data(), specs.size()};
+  if (!specs.empty() && git_reset_default(m_repository.get(), target.get(), &pathspec) < 0) {
+    return failure(doing);
+  }
+  return {};
+}
+
+std::vector<std::pair<std::string, std::string>> trailers(std::string_view message) {
+  ensure_init();
+  const std::string text(message);
+  git_message_trailer_array array{};
+  std::vector<std::pair<std::string, std::string>> out;
+  if (git_message_trailers(&array, text.c_str()) < 0) {
+    throw Exception(make_error(ErrorKind::internal,
+                               "cannot parse the trailers of a commit message: " + last_error()));
+  }
+  for (std::size_t i = 0; i < array.count; ++i) {
+    std::string value;
+    for (const char* c = array.trailers[i].value; *c != '\0'; ++c) {
+      if (*c != '\n') {
+        value += *c;
+        continue;
+      }
+      while (c[1] == ' ' || c[1] == '\t') {
+        ++c;
+      }
+      value += ' ';
+    }
+    out.emplace_back(array.trailers[i].key, std::move(value));
+  }
+  git_message_trailer_array_free(&array);
+  return out;
+}
+
+std::string trailer(std::string_view message, std::string_view key) {
+  const auto same = [](std::string_view a, std::string_view b) {
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) ==
+                    std::tolower(static_cast<unsigned char>(y));
+           });
+  };
+  for (auto& [name, value] : trailers(message)) {
+    if (same(name, key)) {
+      return value;
+    }
+  }
+  return {};
+}
+
+}  // namespace promote::git

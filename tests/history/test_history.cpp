@@ -1,0 +1,650 @@
+#include "engine/history/history.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "tests/support/support.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace history = promote::history;
+using promote::ErrorKind;
+using promote::test::TempDir;
+using TimePoint = std::chrono::system_clock::time_point;
+
+const std::string k_candidate_a(64, 'a');
+const std::string k_candidate_b =
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+TimePoint at(const std::string& text) {
+  return history::parse_time(text).value();
+}
+
+history::PromotionRecord promotion(const std::string& id, const std::string& stage,
+                                   const std::string& outcome, const std::string& started) {
+  history::PromotionRecord record;
+  record.id = id;
+  record.pipeline = "shop";
+  record.stage = stage;
+  record.from = "dev";
+  record.candidate_id = k_candidate_a;
+  record.images = {{"api", "ghcr.io/acme/api:1.4.2"}};
+  record.outcome = outcome;
+  record.actor = "alice";
+  record.started = at(started);
+  record.finished = record.started + std::chrono::seconds(3);
+  return record;
+}
+
+std::vector<std::string> ids(const std::vector<history::PromotionRecord>& records) {
+  std::vector<std::string> out;
+  for (const auto& record : records) {
+    out.push_back(record.id);
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& part : parts) {
+    out += part + "\n";
+  }
+  return out;
+}
+
+// Every object in sqlite_master, one line each, in a stable order.
+std::string schema_of(SQLite::Database& db) {
+  SQLite::Statement select(db,
+                           "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master "
+                           "ORDER BY type, name");
+  std::vector<std::string> rows;
+  while (select.executeStep()) {
+    rows.push_back(select.getColumn(0).getString() + " " + select.getColumn(1).getString() +
+                   " on " + select.getColumn(2).getString() + ": " +
+                   select.getColumn(3).getString());
+  }
+  return join(rows);
+}
+
+long long count_rows(const fs::path& file, const std::string& table) {
+  SQLite::Database db(file, SQLite::OPEN_READONLY);
+  return db.execAndGet("SELECT count(*) FROM " + table).getInt64();
+}
+
+}  // namespace
+
+TEST_SUITE("history") {
+  TEST_CASE("times format as ISO-8601 UTC with milliseconds and parse back") {
+    const TimePoint epoch{};
+    CHECK(history::format_time(epoch) == "1970-01-01T00:00:00.000Z");
+    const TimePoint moment =
+        std::chrono::sys_days(std::chrono::year(2026) / 11 / 23) + std::chrono::hours(18) +
+        std::chrono::minutes(32) + std::chrono::milliseconds(123) + std::chrono::microseconds(999);
+    CHECK(history::format_time(moment) == "2026-11-23T18:32:00.123Z");
+    CHECK(history::parse_time("2026-11-23T18:32:00.123Z").value() ==
+          std::chrono::floor<std::chrono::milliseconds>(moment));
+    CHECK(history::parse_time("2026-11-23T18:32:00Z").value() ==
+          at("2026-11-23T18:32:00.000Z"));
+    CHECK(history::format_time(at("1969-12-31T23:59:59.999Z")) == "1969-12-31T23:59:59.999Z");
+    CHECK(history::format_time(at("2024-02-29T00:00:00.001Z")) == "2024-02-29T00:00:00.001Z");
+    CHECK(history::format_time(at("1999-12-31T23:59:59.999Z")) <
+          history::format_time(at("2000-01-01T00:00:00.000Z")));
+  }
+
+  TEST_CASE("a malformed or impossible time is an input error that quotes it") {
+    const auto error_of = [](const std::string& text) {
+      auto parsed = history::parse_time(text);
+      REQUIRE(parsed.has_error());
+      CHECK(parsed.error().kind == ErrorKind::input);
+      return parsed.error().message;
+    };
+    SUBCASE("shape") {
+      CHECK(error_of("") == "invalid time '': expected YYYY-MM-DDTHH:MM:SS.mmmZ");
+      CHECK(error_of("yesterday") ==
+            "invalid time 'yesterday': expected YYYY-MM-DDTHH:MM:SS.mmmZ");
+      CHECK(error_of("2026-11-23 18:32:00.123Z") ==
+            "invalid time '2026-11-23 18:32:00.123Z': expected YYYY-MM-DDTHH:MM:SS.mmmZ");
+      CHECK(error_of("2026-11-23T18:32:00.123") ==
+            "invalid time '2026-11-23T18:32:00.123': expected YYYY-MM-DDTHH:MM:SS.mmmZ");
+      CHECK(error_of("2026-11-23T18:32:00.12Z") ==
+            "invalid time '2026-11-23T18:32:00.12Z': expected YYYY-MM-DDTHH:MM:SS.mmmZ");
+      CHECK(error_of("2026-1x-23T18:32:00.123Z") ==
+            "invalid time '2026-1x-23T18:32:00.123Z': expected YYYY-MM-DDTHH:MM:SS.mmmZ");
+      CHECK(error_of("2026-11-23T18:32:00+01:00") ==
+            "invalid time '2026-11-23T18:32:00+01:00': expected YYYY-MM-DDTHH:MM:SS.mmmZ");
+    }
+    SUBCASE("date") {
+      CHECK(error_of("2026-02-29T00:00:00.000Z") ==
+            "invalid time '2026-02-29T00:00:00.000Z': no such date");
+      CHECK(error_of("2026-13-01T00:00:00.000Z") ==
+            "invalid time '2026-13-01T00:00:00.000Z': no such date");
+    }
+    SUBCASE("time of day") {
+      CHECK(error_of("2026-11-23T24:00:00.000Z") ==
+            "invalid time '2026-11-23T24:00:00.000Z': no such time of day");
+      CHECK(error_of("2026-11-23T23:60:00.000Z") ==
+            "invalid time '2026-11-23T23:60:00.000Z': no such time of day");
+      CHECK(error_of("2026-11-23T23:59:60.000Z") ==
+            "invalid time '2026-11-23T23:59:60.000Z': no such time of day");
+    }
+    SUBCASE("range") {
+      CHECK(error_of("9999-01-01T00:00:00.000Z") ==
+            "invalid time '9999-01-01T00:00:00.000Z': out of the range this system's clock "
+            "can hold");
+    }
+  }
+
+  TEST_CASE("open creates the directories and a WAL database at schema version 1") {
+    TempDir dir;
+    const fs::path file = dir / "state" / "nested" / "history.db";
+    auto opened = history::History::open(file);
+    REQUIRE(opened.has_value());
+    CHECK(opened->schema_version() == 1);
+    CHECK(opened->path() == file);
+    CHECK(fs::is_regular_file(file));
+
+    SQLite::Database db(file, SQLite::OPEN_READONLY);
+    CHECK(db.execAndGet("PRAGMA user_version").getInt() == 1);
+    CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
+    CHECK(db.tableExists("promotions"));
+    CHECK(db.tableExists("gate_verdicts"));
+    CHECK(db.tableExists("evidence"));
+  }
+
+  TEST_CASE("the schema the code migrates to is exactly schemas/history-v1.sql") {
+    TempDir dir;
+    const fs::path file = dir / "history.db";
+    REQUIRE(history::History::open(file).has_value());
+    SQLite::Database migrated(file, SQLite::OPEN_READONLY);
+
+    const std::string ddl =
+        promote::test::read_text(fs::path(PROMOTE_SOURCE_DIR) / "schemas" / "history-v1.sql");
+    SQLite::Database fresh(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    fresh.exec(ddl);
+
+    const std::string expected = schema_of(fresh);
+    CHECK(expected.find("table promotions on promotions: CREATE TABLE promotions") !=
+          std::string::npos);
+    CHECK(expected.find("index promotions_by_stage on promotions") != std::string::npos);
+    CHECK(expected.find("index promotions_by_candidate on promotions") != std::string::npos);
+    CHECK(schema_of(migrated) == expected);
+  }
+
+  TEST_CASE("a recorded promotion lists back with every field, gate and evidence") {
+    TempDir dir;
+    auto store = history::History::open(dir / "history.db").value();
+
+    history::PromotionRecord record = promotion("p-1", "prod", "pending",
+                                                "2026-11-23T18:32:00.123Z");
+    record.pipeline = "shop";
+    record.from = "staging";
+    record.candidate_id = k_candidate_b;
+    record.images = {{"api", "ghcr.io/acme/api:1.4.2@sha256:" + std::string(64, 'f')},
+                     {"web", "ghcr.io/acme/web:2.0.0"}};
+    record.actor = "github-actions[bot]";
+    record.reason = "release 1.4.2 — «hotfix»";
+    record.ci_run_url = "https://github.com/acme/shop/actions/runs/42";
+    record.commit = "0123456789abcdef0123456789abcdef01234567";
+    record.error = "";
+    record.finished = at("2026-11-23T18:32:05.987Z");
+
+    history::GateRecord junit;
+    junit.name = "unit-tests";
+    junit.use = "junit";
+    junit.status = "pass";
+    junit.summary = "412 passed, 0 failed";
+    junit.details = {{"passed", 412}, {"failed", 0}, {"rate", 1.0},
+                     {"suites", {"core", "api"}}, {"note", nullptr}};
+    junit.config = {{"path", "reports/junit/*.xml"}, {"min_pass_rate", 1.0}};
+    junit.evidence = {{"reports/junit/core.xml", std::string(64, '1')},
+                      {"reports/junit/api.xml", std::string(64, '2')}};
+    history::GateRecord soak;
+    soak.name = "soak";
+    soak.use = "soak";
+    soak.status = "pending";
+    soak.summary = "1h12m of 2h soaked";
+    soak.details = {{"entered", "2026-11-23T17:20:00.000Z"}};
+    soak.config = {{"min", "2h"}};
+    soak.retry_after_seconds = 2880;
+    history::GateRecord window;
+    window.name = "window";
+    window.use = "window";
+    window.status = "warn";
+    window.summary = "outside the preferred window";
+    window.details = nlohmann::json::object();
+    window.config = nlohmann::json::object();
+    window.evidence = {{"calendar.ics", std::string(64, '3')}};
+    record.gates = {junit, soak, window};
+
+    REQUIRE(store.record(record).has_value());
+    auto listed = store.list({});
+    REQUIRE(listed.has_value());
+    REQUIRE(listed->size() == 1);
+    const history::PromotionRecord& got = listed->front();
+    CHECK(got.id == "p-1");
+    CHECK(got.pipeline == "shop");
+    CHECK(got.stage == "prod");
+    CHECK(got.from == "staging");
+    CHECK(got.candidate_id == k_candidate_b);
+    CHECK(got.images == record.images);
+    CHECK(got.outcome == "pending");
+    CHECK(got.actor == "github-actions[bot]");
+    CHECK(got.reason == "release 1.4.2 — «hotfix»");
+    CHECK(got.ci_run_url == "https://github.com/acme/shop/actions/runs/42");
+    CHECK(got.commit == "0123456789abcdef0123456789abcdef01234567");
+    CHECK(got.error == "");
+    CHECK(got.started == record.started);
+    CHECK(got.finished == record.finished);
+    REQUIRE(got.gates.size() == 3);
+    for (std::size_t i = 0; i < 3; ++i) {
+      CAPTURE(i);
+      const history::GateRecord& want = record.gates[i];
+      const history::GateRecord& have = got.gates[i];
+      CHECK(have.name == want.name);
+      CHECK(have.use == want.use);
+      CHECK(have.status == want.status);
+      CHECK(have.summary == want.summary);
+      CHECK(have.details == want.details);
+      CHECK(have.config == want.config);
+      CHECK(have.retry_after_seconds == want.retry_after_seconds);
+      REQUIRE(have.evidence.size() == want.evidence.size());
+      for (std::size_t e = 0; e < want.evidence.size(); ++e) {
+        CHECK(have.evidence[e].path == want.evidence[e].path);
+        CHECK(have.evidence[e].sha256 == want.evidence[e].sha256);
+      }
+    }
+    CHECK(count_rows(dir / "history.db", "gate_verdicts") == 3);
+    CHECK(count_rows(dir / "history.db", "evidence") == 3);
+  }
+
+  TEST_CASE("a promotion of an error with no gates round-trips its error message") {
+    TempDir dir;
+    auto store = history::History::open(dir / "history.db").value();
+    auto record = promotion("p-err", "staging", "error", "2026-01-02T03:04:05.006Z");
+    record.from = "";
+    record.error = "git push failed after 5 attempts: non-fast-forward";
+    REQUIRE(store.record(record).has_value());
+    auto listed = store.list({}).value();
+    REQUIRE(listed.size() == 1);
+    CHECK(listed[0].from == "");
+    CHECK(listed[0].error == "git push failed after 5 attempts: non-fast-forward");
+    CHECK(listed[0].gates.empty());
+  }
+
+  TEST_CASE("invalid UTF-8 in gate details is stored with replacement characters") {
+    TempDir dir;
+    auto store = history::History::open(dir / "history.db").value();
+    auto record = promotion("p-utf8", "staging", "blocked", "2026-01-02T03:04:05.006Z");
+    history::GateRecord gate;
+    gate.name = "junit";
+    gate.use = "junit";
+    gate.status = "fail";
+    gate.summary = "1 failed";
+    gate.details = {{"message", std::string("bad \xff byte")}};
+    gate.config = nlohmann::json::object();
+    record.gates = {gate};
+    REQUIRE(store.record(record).has_value());
+    auto listed = store.list({}).value();
+    REQUIRE(listed.size() == 1);
+    REQUIRE(listed[0].gates.size() == 1);
+    CHECK(listed[0].gates[0].details["message"] == "bad \xef\xbf\xbd byte");
+  }
+
+  TEST_CASE("list filters by stage, outcome, candidate and since, newest first, with a limit") {
+    TempDir dir;
+    auto store = history::History::open(dir / "history.db").value();
+    auto other = promotion("s-3", "staging", "promoted", "2026-03-03T00:00:00.000Z");
+    other.candidate_id = k_candidate_b;
+    for (const auto& record : {
+             promotion("s-1", "staging", "promoted", "2026-03-01T00:00:00.000Z"),
+             promotion("p-1", "prod", "blocked", "2026-03-02T00:00:00.000Z"),
+             other,
+             promotion("p-2", "prod", "promoted", "2026-03-04T00:00:00.000Z"),
+             // Same start as p-2, inserted later: it lists first.
+             promotion("p-3", "prod", "pending", "2026-03-04T00:00:00.000Z"),
+             // Inserted last but started earliest: it lists last.
+             promotion("s-0", "staging", "blocked", "2026-02-28T23:59:59.999Z"),
+         }) {
+      REQUIRE(store.record(record).has_value());
+    }
+    const auto query = [&](const history::Query& q) { return ids(store.list(q).value()); };
+    using Ids = std::vector<std::string>;
+
+    SUBCASE("no filter") {
+      CHECK(query({}) == Ids{"p-3", "p-2", "s-3", "p-1", "s-1", "s-0"});
+    }
+    SUBCASE("stage") {
+      history::Query q;
+      q.stage = "staging";
+      CHECK(query(q) == Ids{"s-3", "s-1", "s-0"});
+      q.stage = "qa";
+      CHECK(query(q).empty());
+    }
+    SUBCASE("outcome") {
+      history::Query q;
+      q.outcome = "promoted";
+      CHECK(query(q) == Ids{"p-2", "s-3", "s-1"});
+      q.stage = "prod";
+      CHECK(query(q) == Ids{"p-2"});
+    }
+    SUBCASE("candidate") {
+      history::Query q;
+      q.candidate_id = k_candidate_b;
+      CHECK(query(q) == Ids{"s-3"});
+    }
+    SUBCASE("since is inclusive, to the millisecond") {
+      history::Query q;
+      q.since = at("2026-03-03T00:00:00.000Z");
+      CHECK(query(q) == Ids{"p-3", "p-2", "s-3"});
+      q.since = at("2026-03-03T00:00:00.001Z");
+      CHECK(query(q) == Ids{"p-3", "p-2"});
+      q.since = at("2026-02-28T23:59:59.999Z");
+      CHECK(query(q).size() == 6);
+    }
+    SUBCASE("limit") {
+      history::Query q;
+      q.limit = 2;
+      CHECK(query(q) == Ids{"p-3", "p-2"});
+      q.stage = "staging";
+      q.limit = 1;
+      CHECK(query(q) == Ids{"s-3"});
+      q.limit = 100;
+      CHECK(query(q) == Ids{"s-3", "s-1", "s-0"});
+    }
+  }
+
+  TEST_CASE("entered picks the newest promoted row for the stage and candidate") {
+    TempDir dir;
+    auto store = history::History::open(dir / "history.db").value();
+    CHECK_FALSE(store.entered("prod", k_candidate_a).value().has_value());
+
+    auto first = promotion("p-1", "prod", "promoted", "2026-03-01T00:00:00.000Z");
+    first.finished = at("2026-03-01T00:01:00.000Z");
+    auto second = promotion("p-2", "prod", "promoted", "2026-03-05T00:00:00.000Z");
+    second.finished = at("2026-03-05T00:02:00.500Z");
+    auto blocked = promotion("p-3", "prod", "blocked", "2026-03-06T00:00:00.000Z");
+    auto pending = promotion("p-4", "prod", "pending", "2026-03-07T00:00:00.000Z");
+    auto staging = promotion("s-1", "staging", "promoted", "2026-03-08T00:00:00.000Z");
+    auto other = promotion("p-5", "prod", "promoted", "2026-03-09T00:00:00.000Z");
+    other.candidate_id = k_candidate_b;
+    for (const auto& record : {second, first, blocked, pending, staging, other}) {
+      REQUIRE(store.record(record).has_value());
+    }
+    auto entered = store.entered("prod", k_candidate_a);
+    REQUIRE(entered.has_value());
+    REQUIRE(entered->has_value());
+    CHECK(history::format_time(**entered) == "2026-03-05T00:02:00.500Z");
+    CHECK(history::format_time(*store.entered("staging", k_candidate_a).value()) ==
+          history::format_time(staging.finished));
+    CHECK(history::format_time(*store.entered("prod", k_candidate_b).value()) ==
+          history::format_time(other.finished));
+    CHECK_FALSE(store.entered("staging", k_candidate_b).value().has_value());
+    CHECK_FALSE(store.entered("qa", k_candidate_a).value().has_value());
+  }
+
+  TEST_CASE("reopening a database keeps its rows and does not migrate it again") {
+    TempDir dir;
+    const fs::path file = dir / "history.db";
+    {
+      auto store = history::History::open(file).value();
+      REQUIRE(store.record(promotion("p-1", "prod", "promoted", "2026-03-01T00:00:00.000Z"))
+                  .has_value());
+    }
+    std::string before;
+    {
+      SQLite::Database db(file, SQLite::OPEN_READONLY);
+      before = schema_of(db);
+    }
+    auto store = history::History::open(file).value();
+    CHECK(store.schema_version() == 1);
+    CHECK(ids(store.list({}).value()) == std::vector<std::string>{"p-1"});
+    REQUIRE(store.record(promotion("p-2", "prod", "blocked", "2026-03-02T00:00:00.000Z"))
+                .has_value());
+    SQLite::Database db(file, SQLite::OPEN_READONLY);
+    CHECK(schema_of(db) == before);
+    CHECK(db.execAndGet("PRAGMA user_version").getInt() == 1);
+  }
+
+  TEST_CASE("a database already at version 1 is trusted and not migrated") {
+    TempDir dir;
+    const fs::path file = dir / "history.db";
+    {
+      SQLite::Database db(file, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+      db.exec("CREATE TABLE marker (x INTEGER); PRAGMA user_version = 1;");
+    }
+    auto store = history::History::open(file);
+    REQUIRE(store.has_value());
+    CHECK(store->schema_version() == 1);
+    SQLite::Database db(file, SQLite::OPEN_READONLY);
+    CHECK(db.tableExists("marker"));
+    CHECK_FALSE(db.tableExists("promotions"));
+  }
+
+  TEST_CASE("a file that is not SQLite is a clear input error and is left alone") {
+    TempDir dir;
+    const fs::path file = dir / "history.db";
+    const std::string text =
+        "apiVersion: promote/v1\nkind: Pipeline\nmetadata: { name: shop }\n"
+        "this is a YAML file, not a database, and it is longer than an SQLite header\n";
+    promote::test::write_text(file, text);
+    auto store = history::History::open(file);
+    REQUIRE(store.has_error());
+    CHECK(store.error().kind == ErrorKind::input);
+    CHECK(store.error().message ==
+          "cannot open history database " + file.string() + ": file is not a database");
+    CHECK(promote::test::read_text(file) == text);
+  }
+
+  TEST_CASE("a path that cannot hold a database is a clear input error") {
+    TempDir dir;
+    SUBCASE("a directory") {
+      fs::create_directories(dir / "history.db");
+      auto store = history::History::open(dir / "history.db");
+      REQUIRE(store.has_error());
+      CHECK(store.error().kind == ErrorKind::input);
+      CHECK(store.error().message == "cannot open history database " +
+                                         (dir / "history.db").string() +
+                                         ": unable to open database file");
+    }
+    SUBCASE("a parent that is a file") {
+      promote::test::write_text(dir / "state", "not a directory\n");
+      const fs::path file = dir / "state" / "history.db";
+      auto store = history::History::open(file);
+      REQUIRE(store.has_error());
+      CHECK(store.error().kind == ErrorKind::input);
+      CHECK(store.error().message == "cannot open history database " + file.string() +
+                                         ": cannot create directory " +
+                                         (dir / "state").string() + ": Not a directory");
+    }
+    SUBCASE("an empty path") {
+      auto store = history::History::open("");
+      REQUIRE(store.has_error());
+      CHECK(store.error().message == "cannot open history database : the path is empty");
+    }
+  }
+
+  TEST_CASE("a database with a newer schema version is refused word for word") {
+    TempDir dir;
+    const fs::path file = dir / "history.db";
+    {
+      SQLite::Database db(file, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+      db.exec("CREATE TABLE future (x INTEGER); PRAGMA user_version = 7;");
+    }
+    auto store = history::History::open(file);
+    REQUIRE(store.has_error());
+    CHECK(store.error().kind == ErrorKind::input);
+    CHECK(store.error().message == "history database " + file.string() +
+                                       " has schema version 7; this promote knows up to 1");
+    SQLite::Database db(file, SQLite::OPEN_READONLY);
+    CHECK(db.execAndGet("PRAGMA user_version").getInt() == 7);
+    CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "delete");
+  }
+
+  TEST_CASE("a record that breaks the schema is refused whole") {
+    TempDir dir;
+    const fs::path file = dir / "history.db";
+    auto store = history::History::open(file).value();
+    const auto error_of = [&](const history::PromotionRecord& record) {
+      auto done = store.record(record);
+      REQUIRE(done.has_error());
+      CHECK(done.error().kind == ErrorKind::internal);
+      return done.error().message;
+    };
+    const std::string prefix = "cannot record promotion p-1 in history database " +
+                               file.string() + ": ";
+    auto record = promotion("p-1", "prod", "blocked", "2026-03-01T00:00:00.000Z");
+    history::GateRecord gate;
+    gate.name = "junit";
+    gate.use = "junit";
+    gate.status = "fail";
+    gate.summary = "3 failed";
+    gate.details = nlohmann::json::object();
+    gate.config = nlohmann::json::object();
+    gate.evidence = {{"junit.xml", std::string(64, '0')}};
+
+    SUBCASE("duplicate id") {
+      REQUIRE(store.record(record).has_value());
+      CHECK(error_of(record) == prefix + "UNIQUE constraint failed: promotions.id");
+      CHECK(count_rows(file, "promotions") == 1);
+    }
+    SUBCASE("unknown outcome") {
+      record.outcome = "planned";
+      CHECK(error_of(record) ==
+            prefix + "CHECK constraint failed: outcome IN ('promoted', 'no-op', 'blocked', "
+                     "'pending', 'error')");
+    }
+    SUBCASE("candidate id that is not 64 hex") {
+      record.candidate_id = "abc123";
+      CHECK(error_of(record) ==
+            prefix + "CHECK constraint failed: length(candidate_id) = 64 AND candidate_id NOT "
+                     "GLOB '*[^0-9a-f]*'");
+    }
+    SUBCASE("unknown status in the second gate leaves nothing behind") {
+      auto bad = gate;
+      bad.status = "skipped";
+      record.gates = {gate, bad};
+      CHECK(error_of(record) ==
+            prefix + "CHECK constraint failed: status IN ('pass', 'warn', 'fail', 'pending', "
+                     "'error')");
+    }
+    CHECK(count_rows(file, "gate_verdicts") == 0);
+    CHECK(count_rows(file, "evidence") == 0);
+    // The connection is usable after a refused record.
+    REQUIRE(store.record(promotion("p-ok", "prod", "promoted", "2026-03-02T00:00:00.000Z"))
+                .has_value());
+    CHECK(store.list({}).value().front().id == "p-ok");
+  }
+
+  TEST_CASE("a row that promote did not write is a read error naming the promotion") {
+    TempDir dir;
+    const fs::path file = dir / "history.db";
+    auto store = history::History::open(file).value();
+    REQUIRE(store.record(promotion("p-1", "prod", "promoted", "2026-03-01T00:00:00.000Z"))
+                .has_value());
+    {
+      SQLite::Database db(file, SQLite::OPEN_READWRITE);
+      db.exec("UPDATE promotions SET finished_at = 'yesterday'");
+    }
+    const std::string expected = "cannot read history database " + file.string() +
+                                 ": promotion p-1: finished_at: invalid time 'yesterday': "
+                                 "expected YYYY-MM-DDTHH:MM:SS.mmmZ";
+    auto listed = store.list({});
+    REQUIRE(listed.has_error());
+    CHECK(listed.error().kind == ErrorKind::input);
+    CHECK(listed.error().message == expected);
+    auto entered = store.entered("prod", k_candidate_a);
+    REQUIRE(entered.has_error());
+    CHECK(entered.error().message == expected);
+  }
+
+  TEST_CASE("a moved History keeps working") {
+    TempDir dir;
+    auto opened = history::History::open(dir / "history.db");
+    REQUIRE(opened.has_value());
+    history::History store = std::move(*opened);
+    REQUIRE(store.record(promotion("p-1", "prod", "promoted", "2026-03-01T00:00:00.000Z"))
+                .has_value());
+    history::History again = history::History::open(dir / "other.db").value();
+    again = std::move(store);
+    CHECK(ids(again.list({}).value()) == std::vector<std::string>{"p-1"});
+  }
+
+  TEST_CASE("two connections on one file write interleaved and both see every row") {
+    TempDir dir;
+    auto first = history::History::open(dir / "history.db").value();
+    auto second = history::History::open(dir / "history.db").value();
+    for (int i = 0; i < 20; ++i) {
+      const std::string started = "2026-03-01T00:00:" + std::string(i < 10 ? "0" : "") +
+                                  std::to_string(i) + ".000Z";
+      auto& store = i % 2 == 0 ? first : second;
+      REQUIRE(store.record(promotion("p-" + std::to_string(i), "prod", "blocked", started))
+                  .has_value());
+    }
+    CHECK(first.list({}).value().size() == 20);
+    CHECK(second.list({}).value().size() == 20);
+    CHECK(first.list({}).value().front().id == "p-19");
+  }
+
+  TEST_CASE("two processes recording at once lose nothing") {
+    TempDir dir;
+    const fs::path file = dir / "shared" / "history.db";
+    // Returns "" or the first error.
+    const auto record_many = [&](const std::string& prefix) -> std::string {
+      auto store = history::History::open(file);
+      if (!store) {
+        return store.error().message;
+      }
+      for (int i = 0; i < 50; ++i) {
+        auto record = promotion(prefix + std::to_string(i), "prod", "promoted",
+                                "2026-03-01T00:00:00.000Z");
+        record.started += std::chrono::milliseconds(i);
+        history::GateRecord gate;
+        gate.name = "soak";
+        gate.use = "soak";
+        gate.status = "pass";
+        gate.details = {{"i", i}};
+        gate.config = nlohmann::json::object();
+        gate.evidence = {{"e.json", std::string(64, 'e')}};
+        record.gates = {gate};
+        if (auto done = store->record(record); !done) {
+          return done.error().message;
+        }
+      }
+      return "";
+    };
+    // Both processes open the file only after the fork, and both may create it.
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      const std::string error = record_many("child-");
+      if (!error.empty()) {
+        std::fprintf(stderr, "child: %s\n", error.c_str());
+      }
+      ::_exit(error.empty() ? 0 : 1);
+    }
+    const std::string parent_error = record_many("parent-");
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    CHECK(parent_error == "");
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+
+    auto store = history::History::open(file).value();
+    auto listed = store.list({}).value();
+    CHECK(listed.size() == 100);
+    std::size_t from_child = 0;
+    for (const auto& record : listed) {
+      CHECK(record.gates.size() == 1);
+      from_child += record.id.rfind("child-", 0) == 0 ? 1 : 0;
+    }
+    CHECK(from_child == 50);
+    CHECK(count_rows(file, "evidence") == 100);
+  }
+}

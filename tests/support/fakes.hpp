@@ -1,0 +1,31 @@
+#pragma once
+// Fakes for the interfaces tests swap: a Timeline with a fixed clock and entries.
+
+#include <map>
+#include <utility>
+
+#include "engine/gate.hpp"
+
+namespace promote::test {
+
+/// A Timeline whose clock and entries the test sets.
+class FakeTimeline : public Timeline {
+ public:
+  TimePoint now_value = TimePoint(std::chrono::seconds(1'800'000'000));
+  std::map<std::string, StageEntry> entries;  ///< stage -> entry, for any candidate
+  std::optional<Error> failure;
+
+  TimePoint now() const override { return now_value; }
+  Result<std::optional<StageEntry>> entered(const std::string& stage,
+                                            const Candidate&) const override {
+    if (failure) {
+      return *failure;
+    }
+    if (auto it = entries.find(stage); it != entries.end()) {
+      return std::optional<StageEntry>(it->second);
+    }
+    return std::optional<StageEntry>();
+  }
+};
+
+}  // namespace promote::test
