@@ -1,5 +1,7 @@
 #include "gates/junit.hpp"
 
+#include "engine/scheduler/blocking.hpp"
+
 #include <fnmatch.h>
 
 #include <cstdio>
@@ -566,7 +568,9 @@ Verdict judge(const JunitConfig& config, const fs::path& base_dir) {
 }  // namespace
 
 boost::asio::awaitable<Verdict> JunitGate::evaluate(const GateContext& context) {
-  co_return judge(m_config, context.base_dir);
+  // Parsing large reports blocks: run it on the worker pool so a timeout still applies.
+  auto work = [config = m_config, base_dir = context.base_dir] { return judge(config, base_dir); };
+  co_return co_await scheduler::run_blocking(std::move(work));
 }
 
 nlohmann::json JunitGate::config() const {

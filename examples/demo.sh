@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The demo promotion: a scratch GitOps repository made from this directory, with a
+# local bare repository as its remote, promoted dev -> staging -> prod.
+#   bash examples/demo.sh PATH_TO_PROMOTE
+set -euo pipefail
+promote=$(realpath "${1:-promote}")
+examples=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/promote-demo.XXXXXX")
+echo "==> demo repository in $work/shop (remote: $work/remote.git)"
+
+git init -q --bare -b main "$work/remote.git"
+mkdir "$work/shop"
+cp -r "$examples/k8s" "$examples/reports" "$examples/promote.yaml" "$work/shop/"
+cd "$work/shop"
+git init -q -b main
+git config user.name "Demo CI"
+git config user.email "ci@shop.example"
+printf '.promote/\n' > .gitignore
+git add -A
+git commit -q -m "shop: GitOps repository with dev, staging and prod overlays"
+git remote add origin "$work/remote.git"
+git push -q -u origin main
+
+step() { printf '\n==> %s\n' "$*"; }
+run() {
+  echo "\$ promote $*"
+  local code=0
+  "$promote" "$@" || code=$?
+  echo "(exit $code)"
+  return 0
+}
+
+step "check the pipeline"
+run validate
+step "what each stage runs now"
+run status
+step "CI built api 1.4.3: it enters dev"
+run --to dev --image api=ghcr.io/acme/api:1.4.3
+step "staging takes what dev runs, once the JUnit reports pass"
+run --to staging
+step "prod wants 2h of soak in staging: pending (exit 3), nothing written"
+run --to prod
+step "the same as a dry run, as JSON (outcome and gates)"
+"$promote" --to prod --dry-run --output json | python3 -c '
+import json, sys
+doc = json.load(sys.stdin)
+print("outcome:", doc["outcome"])
+for gate in doc["gates"]:
+    print(" ", gate["name"], gate["status"], "-", gate["summary"])
+' || true
+step "the remote's log: every promotion is a commit with trailers"
+git --git-dir="$work/remote.git" log --format='%h %s%n%(trailers:only,unfold)' | sed '/^$/d'
+step "the history"
+run history
+step "what each stage runs now"
+run status
