@@ -1,0 +1,374 @@
+// End-to-end: the real promote binary against real git repositories with a bare
+// remote, real SQLite history files and the demo pipeline of examples/.
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/support.hpp"
+
+namespace fs = std::filesystem;
+using promote::test::CommandResult;
+using promote::test::read_text;
+using promote::test::sh;
+using promote::test::write_text;
+
+namespace {
+
+const std::string k_examples = std::string(PROMOTE_SOURCE_DIR) + "/examples";
+
+// A scratch copy of the demo GitOps repository, pushed to a local bare remote.
+struct Shop {
+  promote::test::TempDir dir;
+  fs::path remote = dir / "remote.git";
+  fs::path repo = dir / "shop";
+
+  Shop() {
+    sh("git init -q --bare -b main remote.git && mkdir shop && cp -r '" + k_examples + "/k8s' '" +
+           k_examples + "/reports' '" + k_examples +
+           "/promote.yaml' shop/ && cd shop && git init -q -b main && "
+           "git config user.name 'Shop CI' && git config user.email ci@shop.example && "
+           "printf '.promote/\\n' > .gitignore && git add -A && git commit -q -m init && "
+           "git remote add origin ../remote.git && git push -q -u origin main",
+       dir.path());
+  }
+
+  CommandResult promote(std::vector<std::string> args,
+                        const std::map<std::string, std::string>& env = {}) const {
+    args.insert(args.begin(), promote::test::promote_binary().string());
+    std::map<std::string, std::string> environment = {
+        {"GITHUB_ACTOR", ""}, {"GITLAB_USER_LOGIN", ""}, {"PROMOTE_ACTOR", ""},
+        {"PROMOTE_HISTORY", ""}, {"NO_COLOR", "1"}};
+    for (const auto& [name, value] : env) {
+      environment[name] = value;
+    }
+    return promote::test::run(args, repo, environment);
+  }
+
+  nlohmann::json promote_json(std::vector<std::string> args) const {
+    args.push_back("--output");
+    args.push_back("json");
+    const CommandResult result = promote(args);
+    INFO("stderr: " << result.err);
+    return nlohmann::json::parse(result.out);
+  }
+
+  std::string remote_head() const { return sh("git --git-dir=remote.git rev-parse main", dir.path()); }
+  std::string overlay(const std::string& stage) const {
+    return read_text(repo / "k8s/overlays" / stage / "kustomization.yaml");
+  }
+  nlohmann::json history() const {
+    return nlohmann::json::parse(promote({"history", "--output", "json"}).out);
+  }
+};
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_SUITE("integration") {
+  TEST_CASE("a first stage is promoted from --image, committed with trailers and pushed") {
+    Shop shop;
+    const std::string before = shop.remote_head();
+    const CommandResult result = shop.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.4.3"});
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 0);
+    CHECK(contains(result.out, "api  ghcr.io/acme/api:1.4.2 -> ghcr.io/acme/api:1.4.3"));
+    CHECK(contains(result.out, "-    newTag: 1.4.2\n+    newTag: 1.4.3\n"));
+    CHECK(contains(shop.overlay("dev"), "    newTag: 1.4.3\n"));
+    CHECK(shop.remote_head() != before);
+    const std::string message = sh("git --git-dir=remote.git log -1 --format=%B main", shop.dir.path());
+    CHECK(message.starts_with("promote(dev): api 1.4.2 -> 1.4.3\n"));
+    CHECK(contains(message, "\nPromote-Stage: dev\n"));
+    CHECK(contains(message, "\nPromote-Gates: none\n"));
+    CHECK_FALSE(contains(message, "Promote-From"));
+    const std::string files =
+        sh("git --git-dir=remote.git show --name-only --format= main", shop.dir.path());
+    CHECK(files == "k8s/overlays/dev/kustomization.yaml\n");
+    const auto history = shop.history();
+    REQUIRE(history.size() == 1);
+    CHECK(history[0]["outcome"] == "promoted");
+    CHECK(history[0]["stage"] == "dev");
+    CHECK(history[0]["actor"] == "Shop CI");
+    CHECK(history[0]["images"]["api"] == "ghcr.io/acme/api:1.4.3");
+    CHECK(history[0]["commit"] == sh("git --git-dir=remote.git rev-parse main", shop.dir.path()).substr(0, 40));
+    CHECK(contains(message, "\nPromote-Candidate: " + history[0]["candidate_id"].get<std::string>() + "\n"));
+    CHECK(contains(message, "\nPromote-Id: " + history[0]["id"].get<std::string>() + "\n"));
+  }
+
+  TEST_CASE("promoting what a stage already holds is a no-op without a commit") {
+    Shop shop;
+    const std::string before = shop.remote_head();
+    const auto doc = shop.promote_json({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.4.2"});
+    CHECK(doc["outcome"] == "no-op");
+    CHECK(doc["commit"].is_null());
+    CHECK(shop.remote_head() == before);
+    CHECK(shop.history()[0]["outcome"] == "no-op");
+  }
+
+  TEST_CASE("a later stage takes its candidate from the source stage and runs its gates") {
+    Shop shop;
+    const auto doc = shop.promote_json({"--to", "staging"});
+    CHECK(doc["outcome"] == "promoted");
+    CHECK(doc["stage"] == "staging");
+    CHECK(doc["from"] == "dev");
+    CHECK(doc["candidate"]["images"] ==
+          nlohmann::json{{"api", "ghcr.io/acme/api:1.4.2"}, {"web", "ghcr.io/acme/web:2.3.0"}});
+    CHECK(doc["candidate"]["id"].get<std::string>().size() == 64);
+    CHECK(doc["candidate"]["short_id"] == doc["candidate"]["id"].get<std::string>().substr(0, 12));
+    REQUIRE(doc["gates"].size() == 1);
+    CHECK(doc["gates"][0]["name"] == "junit");
+    CHECK(doc["gates"][0]["use"] == "junit");
+    CHECK(doc["gates"][0]["status"] == "pass");
+    CHECK(doc["gates"][0]["summary"] == "103 tests: 98 passed, 5 skipped");
+    CHECK(doc["gates"][0]["details"]["totals"]["tests"] == 103);
+    CHECK(doc["gates"][0]["evidence"].size() == 3);
+    CHECK(doc["commit"] == shop.remote_head().substr(0, 40));
+    CHECK(doc["promotion_id"].is_string());
+    CHECK(contains(shop.overlay("staging"), "    newTag: 1.4.2\n"));
+    const std::string message = sh("git --git-dir=remote.git log -1 --format=%B main", shop.dir.path());
+    CHECK(contains(message, "\nPromote-From: dev\n"));
+    CHECK(contains(message, "\nPromote-Gates: junit=pass\n"));
+  }
+
+  TEST_CASE("a failing gate blocks the promotion and nothing is written") {
+    Shop shop;
+    write_text(shop.repo / "reports/junit/e2e.xml",
+               "<testsuite name=\"e2e\"><testcase name=\"checkout\"><failure message=\"500\"/>"
+               "</testcase></testsuite>");
+    const std::string before = shop.overlay("staging");
+    const std::string head = shop.remote_head();
+    const CommandResult result = shop.promote({"--to", "staging"});
+    CHECK(result.exit_code == 1);
+    CHECK(contains(result.out, "outcome: blocked"));
+    CHECK(shop.overlay("staging") == before);
+    CHECK(shop.remote_head() == head);
+    CHECK(sh("git status --porcelain k8s", shop.repo) == "");
+    const auto history = shop.history();
+    CHECK(history[0]["outcome"] == "blocked");
+    CHECK(history[0]["gates"][0]["status"] == "fail");
+    CHECK(history[0]["gates"][0]["evidence"].size() == 4);
+  }
+
+  TEST_CASE("soak not yet served is pending with exit 3 and nothing written") {
+    Shop shop;
+    const std::string head = shop.remote_head();
+    const auto doc = shop.promote_json({"--to", "prod"});
+    CHECK(doc["outcome"] == "pending");
+    CHECK(doc["gates"][0]["status"] == "pending");
+    CHECK(doc["gates"][0]["retry_after_seconds"].get<long long>() > 0);
+    CHECK(shop.promote({"--to", "prod"}).exit_code == 3);
+    CHECK(shop.remote_head() == head);
+    CHECK(shop.history()[0]["outcome"] == "pending");
+  }
+
+  TEST_CASE("soak is read from the promote commit trailers in a fresh clone without history") {
+    Shop shop;
+    REQUIRE(shop.promote({"--to", "staging"}).exit_code == 0);
+    const std::string id = shop.history()[0]["candidate_id"];
+    // A clone elsewhere knows nothing of the first checkout's history database; the
+    // staging promotion is made to look older by re-committing it with an old date.
+    auto clone_and_age = [&](const std::string& age) {
+      fs::remove_all(shop.dir / "clone");
+      sh("git clone -q remote.git clone && cd clone && git config user.name CI && "
+         "git config user.email ci@x && msg=$(git log -1 --format=%B) && git reset -q --soft HEAD~1 && "
+         "GIT_COMMITTER_DATE=\"$(date -d '" + age + " ago' -R)\" git commit -q -m \"$msg\"",
+         shop.dir.path());
+    };
+    SUBCASE("soaked long enough") {
+      clone_and_age("3 hours");
+      const CommandResult result = promote::test::run(
+          {promote::test::promote_binary().string(), "--to", "prod", "--dry-run", "--output", "json"},
+          shop.dir / "clone", {{"PROMOTE_HISTORY", ""}});
+      const auto doc = nlohmann::json::parse(result.out);
+      CHECK(doc["gates"][0]["status"] == "pass");
+      CHECK(contains(doc["gates"][0]["details"]["entered_source"].get<std::string>(),
+                     "(Promote trailers)"));
+      CHECK(doc["outcome"] == "planned");
+      CHECK(result.exit_code == 0);
+      CHECK_FALSE(fs::exists(shop.dir / "clone/.promote/history.db"));
+    }
+    SUBCASE("not yet") {
+      clone_and_age("30 minutes");
+      const CommandResult result = promote::test::run(
+          {promote::test::promote_binary().string(), "--to", "prod", "--dry-run", "--output", "json"},
+          shop.dir / "clone", {{"PROMOTE_HISTORY", ""}});
+      const auto doc = nlohmann::json::parse(result.out);
+      CHECK(doc["gates"][0]["status"] == "pending");
+      CHECK(doc["gates"][0]["summary"].get<std::string>().ends_with("; 1h30m left"));
+      CHECK(result.exit_code == 3);
+    }
+    CHECK(id.size() == 64);
+  }
+
+  TEST_CASE("a dry run prints the gates and the diff and writes nothing") {
+    Shop shop;
+    const std::string head = shop.remote_head();
+    const CommandResult result = shop.promote({"--to", "staging", "--dry-run"});
+    CHECK(result.exit_code == 0);
+    CHECK(contains(result.out, "junit  pass    103 tests: 98 passed, 5 skipped"));
+    CHECK(contains(result.out, "diff it would commit\n"));
+    CHECK(contains(result.out, "-    newTag: 1.4.1\n+    newTag: 1.4.2\n"));
+    CHECK(contains(result.out, "outcome: planned"));
+    CHECK(contains(shop.overlay("staging"), "    newTag: 1.4.1\n"));
+    CHECK(shop.remote_head() == head);
+    CHECK_FALSE(fs::exists(shop.repo / ".promote"));
+  }
+
+  TEST_CASE("uncommitted changes in the target are refused with exit 2") {
+    Shop shop;
+    write_text(shop.repo / "k8s/overlays/staging/kustomization.yaml", shop.overlay("staging") + "# local edit\n");
+    const CommandResult result = shop.promote({"--to", "staging"});
+    CHECK(result.exit_code == 2);
+    CHECK(result.err == "promote: refusing to promote: k8s/overlays/staging/kustomization.yaml has "
+                        "uncommitted changes; commit or stash them first\n");
+    CHECK(contains(shop.overlay("staging"), "# local edit\n"));
+    CHECK_FALSE(fs::exists(shop.repo / ".promote"));
+  }
+
+  TEST_CASE("usage and configuration errors exit 2 with a message and change nothing") {
+    Shop shop;
+    const std::string head = shop.remote_head();
+    struct Case {
+      std::vector<std::string> args;
+      std::string message;
+    };
+    const std::vector<Case> cases = {
+        {{"--to", "stagin"}, "promote: the pipeline has no stage 'stagin' (did you mean 'staging'?)\n"},
+        {{"--to", "dev", "--image", "api=ghcr.io/acme/API:1"},
+         "promote: --image api: invalid image reference 'ghcr.io/acme/API:1': repository name must be "
+         "lower-case\n"},
+        {{"--to", "dev", "--image", "apx=ghcr.io/acme/api:1"},
+         "promote: --image: the pipeline has no image 'apx' (did you mean 'api'?)\n"},
+        {{"--to", "dev", "--image", "api=ghcr.io/other/api:1"},
+         "promote: --image api: 'ghcr.io/other/api' is not the pipeline's repository for api "
+         "('ghcr.io/acme/api')\n"},
+        {{"--to", "dev", "--image", "api=ghcr.io/acme/api"},
+         "promote: --image api: 'ghcr.io/acme/api' needs a tag or a digest to promote\n"},
+        {{"--to", "dev"},
+         "promote: stage 'dev' has no source stage: give the images with --image NAME=REFERENCE\n"},
+        {{"--to", "staging", "--image", "api=ghcr.io/acme/api:9"},
+         "promote: stage 'staging' takes its candidate from 'dev'; --image is for stages without "
+         "'from'\n"},
+        {{"--to", "dev", "--image", "api=ghcr.io/acme/api:1; rm -rf /"},
+         "promote: --image api: invalid image reference 'ghcr.io/acme/api:1; rm -rf /': it must not "
+         "contain whitespace or shell metacharacters\n"},
+    };
+    for (const auto& c : cases) {
+      const CommandResult result = shop.promote(c.args);
+      INFO(c.args[1]);
+      CHECK(result.exit_code == 2);
+      CHECK(result.err == c.message);
+    }
+    CHECK(shop.remote_head() == head);
+    CHECK_FALSE(fs::exists(shop.repo / ".promote"));
+    CHECK(sh("git status --porcelain", shop.repo) == "");
+  }
+
+  TEST_CASE("a broken pipeline file is reported with file:line:col and exit 2") {
+    Shop shop;
+    std::string pipeline = read_text(shop.repo / "promote.yaml");
+    pipeline.replace(pipeline.find("      - use: junit\n"), 18, "      - use: jnuit\n");
+    write_text(shop.repo / "bad.yaml", pipeline);
+    const CommandResult validate = shop.promote({"validate", "-f", "bad.yaml"});
+    CHECK(validate.exit_code == 2);
+    CHECK(validate.err == "promote: bad.yaml:30:14: unknown gate 'jnuit' (did you mean 'junit'?)\n");
+    const CommandResult run = shop.promote({"-f", "bad.yaml", "--to", "staging", "--output", "json"});
+    CHECK(run.exit_code == 2);
+    const auto doc = nlohmann::json::parse(run.out);
+    CHECK(doc["outcome"] == "error");
+    CHECK(doc["error"]["kind"] == "config");
+    CHECK(shop.promote({"validate"}).out == "promote.yaml: ok (pipeline shop, 2 images, 3 stages, 3 gates)\n");
+  }
+
+  TEST_CASE("a target that leads out of the repository through a symlink is refused") {
+    Shop shop;
+    fs::create_directories(shop.dir / "outside");
+    fs::copy(shop.repo / "k8s/overlays/dev/kustomization.yaml", shop.dir / "outside/kustomization.yaml");
+    fs::remove_all(shop.repo / "k8s/overlays/dev");
+    fs::create_directory_symlink(shop.dir / "outside", shop.repo / "k8s/overlays/dev");
+    const CommandResult result = shop.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:2.0.0"});
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "target path 'k8s/overlays/dev' leads out of the repository through a symlink"));
+    CHECK(contains(read_text(shop.dir / "outside/kustomization.yaml"), "newTag: 1.4.2"));
+  }
+
+  TEST_CASE("a rejected push exits 4 and takes the local commit back") {
+    Shop shop;
+    // Someone else pushes first.
+    sh("git clone -q remote.git other && cd other && git config user.name O && git config user.email o@x && "
+       "echo note > NOTES && git add NOTES && git commit -q -m other && git push -q origin main",
+       shop.dir.path());
+    const std::string local_head = sh("git rev-parse HEAD", shop.repo);
+    const std::string before = shop.overlay("dev");
+    const auto doc = shop.promote_json({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.4.3"});
+    CHECK(doc["outcome"] == "error");
+    CHECK(doc["error"]["kind"] == "conflict");
+    CHECK(contains(doc["error"]["message"], "the remote has changes not present locally"));
+    CHECK(doc["commit"].is_null());
+    CHECK(sh("git rev-parse HEAD", shop.repo) == local_head);
+    CHECK(shop.overlay("dev") == before);
+    CHECK(sh("git status --porcelain", shop.repo) == "");
+    CHECK(shop.history()[0]["outcome"] == "error");
+    CHECK(shop.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.4.3"}).exit_code == 4);
+  }
+
+  TEST_CASE("a pipeline with a remote repository URL clones it and pushes there") {
+    Shop shop;
+    std::string pipeline = read_text(shop.repo / "promote.yaml");
+    pipeline.replace(pipeline.find("  url: ."), 8, "  url: " + shop.remote.string());
+    fs::create_directories(shop.dir / "ci");
+    write_text(shop.dir / "ci/promote.yaml", pipeline);
+    fs::copy(shop.repo / "reports", shop.dir / "ci/reports", fs::copy_options::recursive);
+    const CommandResult result = promote::test::run(
+        {promote::test::promote_binary().string(), "--to", "staging", "--output", "json"}, shop.dir / "ci",
+        {{"PROMOTE_HISTORY", ""}});
+    INFO(result.err);
+    const auto doc = nlohmann::json::parse(result.out);
+    CHECK(doc["outcome"] == "promoted");
+    CHECK(doc["commit"] == shop.remote_head().substr(0, 40));
+    CHECK(contains(sh("git --git-dir=remote.git show main:k8s/overlays/staging/kustomization.yaml",
+                      shop.dir.path()),
+                   "    newTag: 1.4.2\n"));
+    CHECK(fs::exists(shop.dir / "ci/.promote/history.db"));
+  }
+
+  TEST_CASE("status shows the candidate of every stage") {
+    Shop shop;
+    const auto doc = nlohmann::json::parse(shop.promote({"status", "--output", "json"}).out);
+    CHECK(doc["pipeline"] == "shop");
+    REQUIRE(doc["stages"].size() == 3);
+    CHECK(doc["stages"][0]["name"] == "dev");
+    CHECK(doc["stages"][0]["candidate"]["images"]["api"] == "ghcr.io/acme/api:1.4.2");
+    CHECK(doc["stages"][2]["candidate"]["images"]["web"] == "ghcr.io/acme/web:2.2.9");
+    CHECK(doc["stages"][1]["from"] == "dev");
+    const std::string table = shop.promote({"status"}).out;
+    CHECK(table.starts_with("STAGE    FROM     CANDIDATE     IMAGES               SINCE"));
+  }
+
+  TEST_CASE("history filters by stage and prints csv") {
+    Shop shop;
+    REQUIRE(shop.promote({"--to", "staging"}).exit_code == 0);
+    REQUIRE(shop.promote({"--to", "prod"}).exit_code == 3);
+    const auto staging = nlohmann::json::parse(shop.promote({"history", "--stage", "staging", "--output", "json"}).out);
+    REQUIRE(staging.size() == 1);
+    CHECK(staging[0]["stage"] == "staging");
+    const std::string csv = shop.promote({"history", "--output", "csv"}).out;
+    CHECK(csv.starts_with("id,started_at,finished_at,pipeline,stage,from,outcome,candidate_id,images,gates,actor,commit,error\n"));
+    CHECK(std::count(csv.begin(), csv.end(), '\n') == 3);
+    CHECK(contains(csv, ",prod,staging,pending,"));
+  }
+
+  TEST_CASE("the demo script runs end to end") {
+    promote::test::TempDir tmp;
+    const CommandResult result = promote::test::run(
+        {"bash", k_examples + "/demo.sh", promote::test::promote_binary().string()}, {},
+        {{"TMPDIR", tmp.path().string()}, {"NO_COLOR", "1"}});
+    INFO(result.err);
+    CHECK(result.exit_code == 0);
+    CHECK(contains(result.out, "$ promote --to staging\n"));
+    CHECK(contains(result.out, "outcome: promoted   commit"));
+    CHECK(contains(result.out, "soak   pending in staging for 0s of 2h; 2h left (retry in 2h)"));
+    CHECK(contains(result.out, "(exit 3)"));
+  }
+}
