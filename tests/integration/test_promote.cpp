@@ -372,3 +372,48 @@ TEST_SUITE("integration") {
     CHECK(contains(result.out, "(exit 3)"));
   }
 }
+
+TEST_SUITE("integration") {
+  TEST_CASE("every JSON output matches schemas/promotion-result.schema.json" *
+            doctest::skip(!promote::test::has_python_jsonschema())) {
+    Shop shop;
+    std::vector<std::vector<std::string>> runs = {
+        {"--to", "staging", "--dry-run"},                             // planned
+        {"--to", "staging"},                                          // promoted
+        {"--to", "staging"},                                          // no-op
+        {"--to", "prod"},                                             // pending
+        {"--to", "nowhere"},                                          // refused (usage)
+        {"--to", "dev", "--image", "api=ghcr.io/acme/api:1.5.0"},      // promoted, no gates
+    };
+    std::vector<std::string> files;
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      auto args = runs[i];
+      args.push_back("--output");
+      args.push_back("json");
+      const CommandResult result = shop.promote(args);
+      const fs::path file = shop.dir / ("out-" + std::to_string(i) + ".json");
+      write_text(file, result.out);
+      files.push_back(file.string());
+    }
+    std::vector<std::string> argv = {"/usr/bin/python3",
+                                     std::string(PROMOTE_SOURCE_DIR) + "/tests/integration/validate_json.py",
+                                     std::string(PROMOTE_SOURCE_DIR) + "/schemas/promotion-result.schema.json"};
+    argv.insert(argv.end(), files.begin(), files.end());
+    const CommandResult check = promote::test::run(argv);
+    INFO(check.out << check.err);
+    CHECK(check.exit_code == 0);
+    CHECK(std::count(check.out.begin(), check.out.end(), '\n') == static_cast<long>(runs.size()));
+  }
+
+  TEST_CASE("the schema check fails on a document that breaks the schema" *
+            doctest::skip(!promote::test::has_python_jsonschema())) {
+    promote::test::TempDir tmp;
+    write_text(tmp / "bad.json", R"({"outcome": "shipped", "error": null})");
+    const CommandResult check = promote::test::run(
+        {"/usr/bin/python3", std::string(PROMOTE_SOURCE_DIR) + "/tests/integration/validate_json.py",
+         std::string(PROMOTE_SOURCE_DIR) + "/schemas/promotion-result.schema.json",
+         (tmp / "bad.json").string()});
+    CHECK(check.exit_code == 1);
+    CHECK(check.out.starts_with("INVALID "));
+  }
+}

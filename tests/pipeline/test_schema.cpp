@@ -25,18 +25,6 @@ using promote::test::run;
 const fs::path k_source = PROMOTE_SOURCE_DIR;
 const fs::path k_script = k_source / "tests" / "pipeline" / "check_schema.py";
 
-bool has_python_jsonschema() {
-  static const bool found = [] {
-    const bool ok = fs::exists("/usr/bin/python3") &&
-              run({"/usr/bin/python3", "-c", "import jsonschema, yaml"}).exit_code == 0;
-    if (!ok) {
-      std::cerr << "note: /usr/bin/python3 cannot import jsonschema and yaml (python3-jsonschema, "
-                   "python3-yaml); the schema cases are skipped\n";
-    }
-    return ok;
-  }();
-  return found;
-}
 
 /// Regular files under `dir` (recursively) whose name is `name`, or with extension `ext`.
 std::vector<fs::path> files_under(const fs::path& dir, const std::string& name,
@@ -115,7 +103,7 @@ TEST_SUITE("pipeline") {
   }
 
   TEST_CASE("the schema accepts every example and every valid pipeline" *
-            doctest::skip(!has_python_jsonschema())) {
+            doctest::skip(!promote::test::has_python_jsonschema())) {
     const auto files = accepted_files();
     int exit_code = -1;
     const auto lines = check_schema(files, exit_code);
@@ -126,7 +114,7 @@ TEST_SUITE("pipeline") {
     CHECK(exit_code == 0);
   }
 
-  TEST_CASE("the schema rejects every invalid pipeline" * doctest::skip(!has_python_jsonschema())) {
+  TEST_CASE("the schema rejects every invalid pipeline" * doctest::skip(!promote::test::has_python_jsonschema())) {
     const auto files = rejected_files();
     int exit_code = -1;
     const auto lines = check_schema(files, exit_code);
@@ -139,7 +127,7 @@ TEST_SUITE("pipeline") {
   }
 
   TEST_CASE("check_schema.py says OK or INVALID per file and exits non-zero on any INVALID" *
-            doctest::skip(!has_python_jsonschema())) {
+            doctest::skip(!promote::test::has_python_jsonschema())) {
     promote::test::TempDir dir;
     promote::test::write_text(dir / "good.yaml",
                               promote::test::read_text(k_source / "examples" / "promote.yaml"));

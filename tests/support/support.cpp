@@ -66,6 +66,19 @@ bool has_program(const std::string& name) {
   return found;
 }
 
+bool has_python_jsonschema() {
+  static const bool found = [] {
+    const bool ok = fs::exists("/usr/bin/python3") &&
+                    run({"/usr/bin/python3", "-c", "import jsonschema, yaml"}).exit_code == 0;
+    if (!ok) {
+      std::fputs("note: /usr/bin/python3 cannot import jsonschema and yaml (python3-jsonschema, "
+                 "python3-yaml); the schema cases are skipped\n", stderr);
+    }
+    return ok;
+  }();
+  return found;
+}
+
 TempDir::TempDir() {
   std::random_device random;
   for (int attempt = 0; attempt < 100; ++attempt) {

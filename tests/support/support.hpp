@@ -22,6 +22,10 @@ bool has_corpus();
 /// Whether a program is on PATH; prints once to stderr why its cases are skipped when not.
 bool has_program(const std::string& name);
 
+/// Whether /usr/bin/python3 can import jsonschema and yaml (Debian's python3-jsonschema
+/// and python3-yaml), for the schema cases; prints once why they are skipped when not.
+bool has_python_jsonschema();
+
 /// A fresh directory under the system temp dir, removed with everything in it.
 class TempDir {
  public:
