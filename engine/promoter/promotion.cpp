@@ -211,6 +211,7 @@ history::PromotionRecord to_record(const PromotionResult& result) {
   record.images = result.candidate.to_json()["images"];
   record.outcome = to_string(result.outcome);
   record.actor = result.actor;
+  record.reason = result.reason;
   record.commit = result.commit;
   record.error = result.error ? result.error->message : "";
   record.started = result.started;
@@ -275,6 +276,7 @@ class Attempt {
       return opened.error();
     }
     m_result.actor = m_request.actor.empty() ? default_actor(*m_repository) : m_request.actor;
+    m_result.reason = m_request.reason;
     if (auto planned = plan(); !planned) {
       if (planned.error().kind == ErrorKind::usage || planned.error().kind == ErrorKind::config) {
         return planned.error();

@@ -62,6 +62,7 @@ struct PromotionResult {
   std::string diff;  ///< unified diff of `changes`
   std::string commit;
   std::string actor;
+  std::string reason;
   std::string branch;
   std::optional<Error> error;
   std::vector<std::string> warnings;

@@ -70,7 +70,8 @@ TEST_SUITE("integration") {
   TEST_CASE("a first stage is promoted from --image, committed with trailers and pushed") {
     Shop shop;
     const std::string before = shop.remote_head();
-    const CommandResult result = shop.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.4.3"});
+    const CommandResult result = shop.promote(
+        {"--to", "dev", "--image", "api=ghcr.io/acme/api:1.4.3", "--reason", "hotfix for #42"});
     INFO(result.out << result.err);
     CHECK(result.exit_code == 0);
     CHECK(contains(result.out, "api  ghcr.io/acme/api:1.4.2 -> ghcr.io/acme/api:1.4.3"));
@@ -90,6 +91,7 @@ TEST_SUITE("integration") {
     CHECK(history[0]["outcome"] == "promoted");
     CHECK(history[0]["stage"] == "dev");
     CHECK(history[0]["actor"] == "Shop CI");
+    CHECK(history[0]["reason"] == "hotfix for #42");
     CHECK(history[0]["images"]["api"] == "ghcr.io/acme/api:1.4.3");
     CHECK(history[0]["commit"] == sh("git --git-dir=remote.git rev-parse main", shop.dir.path()).substr(0, 40));
     CHECK(contains(message, "\nPromote-Candidate: " + history[0]["candidate_id"].get<std::string>() + "\n"));
