@@ -1,20 +1,12 @@
 #include "gates/soak.hpp"
 
-#include <ctime>
+#include "engine/util/time.hpp"
+
 
 namespace promote::gates {
 namespace {
 
 using Status = Verdict::Status;
-
-std::string format_utc(std::chrono::system_clock::time_point at) {
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(at);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
 
 class SoakGate : public Gate {
  public:
@@ -47,7 +39,7 @@ class SoakGate : public Gate {
                                   std::chrono::duration_cast<std::chrono::seconds>(
                                       context.timeline.now() - at));
     nlohmann::json details = {{"stage", from},
-                              {"entered_at", format_utc(at)},
+                              {"entered_at", util::format_utc(at)},
                               {"entered_source", source},
                               {"elapsed_seconds", elapsed.count()},
                               {"min_seconds", m_min.count()}};

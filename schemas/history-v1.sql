@@ -6,8 +6,8 @@
 -- text. `images`, `details` and `config` hold JSON text, readable with SQLite's json functions.
 -- The database is in WAL mode; promote sets a busy timeout of 10 s and turns foreign keys on.
 --
--- This file is the exact DDL that engine/history/history.cpp applies; a test checks that
--- both produce the same sqlite_master. Example:
+-- promote embeds this file at build time and applies it as migration 1; a test checks the
+-- resulting sqlite_master. Example:
 --   sqlite3 .promote/history.db \
 --     "SELECT started_at, stage, outcome FROM promotions ORDER BY started_at DESC LIMIT 10"
 

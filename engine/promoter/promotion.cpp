@@ -1,7 +1,6 @@
 #include "engine/promoter/promotion.hpp"
 
 #include <cstdlib>
-#include <ctime>
 #include <random>
 #include <sstream>
 
@@ -13,6 +12,7 @@
 #include "engine/promoter/workspace.hpp"
 #include "engine/scheduler/scheduler.hpp"
 #include "engine/util/files.hpp"
+#include "engine/util/time.hpp"
 
 namespace promote::promoter {
 
@@ -55,15 +55,10 @@ fs::path history_path(const fs::path& pipeline_file, const std::optional<fs::pat
 }
 
 std::string new_promotion_id(std::chrono::system_clock::time_point now) {
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
   std::random_device random;
   char suffix[16];
   std::snprintf(suffix, sizeof suffix, "%08x", static_cast<unsigned>(random()));
-  return std::string(stamp) + "-" + suffix;
+  return util::format_utc(now, "%Y%m%dT%H%M%SZ") + "-" + suffix;
 }
 
 namespace {

@@ -3,25 +3,16 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <ctime>
 #include <sstream>
 
 #include "engine/pipeline/config_node.hpp"
+#include "engine/util/time.hpp"
 
 namespace promote::report {
 
 namespace {
 
 using Status = Verdict::Status;
-
-std::string iso_time(std::chrono::system_clock::time_point at) {
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(at);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
 
 const char* colour_of(Status status) {
   switch (status) {
@@ -163,8 +154,8 @@ nlohmann::json to_json(const promoter::PromotionResult& result) {
       {"commit", result.commit.empty() ? nlohmann::json() : nlohmann::json(result.commit)},
       {"actor", result.actor},
       {"warnings", result.warnings},
-      {"started_at", iso_time(result.started)},
-      {"finished_at", iso_time(result.finished)},
+      {"started_at", util::format_utc(result.started)},
+      {"finished_at", util::format_utc(result.finished)},
       {"error", result.error ? nlohmann::json{{"kind", to_string(result.error->kind)},
                                               {"message", result.error->message}}
                              : nlohmann::json()},
