@@ -27,6 +27,7 @@ Examples:
   promote --to dev --image api=ghcr.io/acme/api:1.4.2    enter the first stage
   promote --to staging                                     promote what dev holds
   promote --to prod --dry-run                              gates and diff, no write
+  promote --to prod --wait 3h                              wait out the soak, then promote
   promote validate -f promote.yaml
   promote status --output json
   promote history --stage prod --output csv
@@ -45,6 +46,7 @@ struct Options {
   std::string actor;
   std::string reason;
   std::string stage;
+  std::string wait;
 };
 
 int fail(const Error& error, bool json) {
@@ -72,6 +74,15 @@ int run_promote(const Options& options) {
   request.actor = options.actor;
   request.reason = options.reason;
   const bool json = options.output == "json";
+  if (!options.wait.empty()) {
+    request.wait = pipeline::parse_duration(options.wait);
+    if (!request.wait) {
+      return fail(make_error(ErrorKind::usage, "--wait must be a duration such as 90s, 5m, 2h or "
+                                               "1d, got '" + options.wait + "'"),
+                  json);
+    }
+    request.on_wait = [](const std::string& line) { std::cerr << "promote: " << line << "\n"; };
+  }
   auto result = promoter::promote(request, gates::Catalog());
   if (!result) {
     return fail(result.error(), json);
@@ -175,6 +186,9 @@ int main(int argc, char** argv) {
   app.add_option("--history", options.history,
                  "history database (default .promote/history.db beside the pipeline, or "
                  "$PROMOTE_HISTORY)");
+  app.add_option("--wait", options.wait,
+                 "while pending (soak, ...), wait and evaluate again, up to this long (e.g. 3h)")
+      ->type_name("DURATION");
   app.add_option("--actor", options.actor, "who promotes (default from CI or git config)");
   app.add_option("--reason", options.reason, "why, recorded in the history");
 

@@ -249,7 +249,8 @@ class Loader {
     std::map<std::string, Location> seen;
     std::vector<SourceLink> froms;
     for (const auto& item : items) {
-      if (!item.expect_map("a stage", {"name", "from", "target", "strategy", "gates"})) {
+      if (!item.expect_map("a stage", {"name", "from", "target", "strategy", "gates", "fail_fast",
+                                       "max_concurrency"})) {
         continue;
       }
       Stage stage;
@@ -282,6 +283,18 @@ class Loader {
           }
         }
       }
+      if (auto fail_fast = item.get("fail_fast")) {
+        stage.fail_fast = fail_fast->as_bool("fail_fast").value_or(true);
+      }
+      if (auto limit = item.get("max_concurrency")) {
+        if (auto value = limit->as_integer("max_concurrency")) {
+          if (*value < 1) {
+            limit->error("'max_concurrency' must be at least 1, got " + std::to_string(*value));
+          } else {
+            stage.max_concurrency = static_cast<std::size_t>(*value);
+          }
+        }
+      }
       if (auto gates = item.get("gates")) {
         read_gates(*gates, stage, what);
       }
@@ -311,7 +324,7 @@ class Loader {
   void read_gates(const ConfigNode& node, Stage& stage, const std::string& what) {
     std::map<std::string, Location> seen;
     for (const auto& item : node.items("gates")) {
-      if (!item.expect_map("a gate", {"use", "name", "with", "timeout"})) {
+      if (!item.expect_map("a gate", {"use", "name", "with", "timeout", "retries"})) {
         continue;
       }
       GateSpec spec;
@@ -347,6 +360,15 @@ class Loader {
             timeout->error("'timeout' must be longer than 0s");
           }
           spec.timeout = *value;
+        }
+      }
+      if (auto retries = item.get("retries")) {
+        if (auto value = retries->as_integer("retries")) {
+          if (*value < 0 || *value > 10) {
+            retries->error("'retries' must be between 0 and 10, got " + std::to_string(*value));
+          } else {
+            spec.retries = static_cast<int>(*value);
+          }
         }
       }
       if (!spec.use.empty()) {

@@ -34,7 +34,8 @@ struct Target {
 struct GateSpec {
   std::string name;  ///< unique in the stage; defaults to `use`
   std::string use;
-  std::chrono::seconds timeout{300};
+  std::chrono::seconds timeout{300};  ///< per attempt
+  int retries = 0;                     ///< extra attempts after an `error` verdict
   std::shared_ptr<Gate> gate;
   Location where;
 };
@@ -46,6 +47,8 @@ struct Stage {
   std::optional<std::string> from;
   Target target;
   Strategy strategy = Strategy::commit;
+  bool fail_fast = true;             ///< stop the other gates once the outcome is decided
+  std::size_t max_concurrency = 0;   ///< gates evaluated at once; 0: all
   std::vector<GateSpec> gates;
   Location where;
 };

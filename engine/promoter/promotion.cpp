@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <random>
+#include <thread>
 #include <sstream>
 
 #include "engine/git/diff.hpp"
@@ -284,6 +285,10 @@ class Attempt {
     }
     evaluate_gates();
     m_result.outcome = judge(m_result.gates);
+    while (m_result.outcome == Outcome::pending && wait_for_pending()) {
+      evaluate_gates();
+      m_result.outcome = judge(m_result.gates);
+    }
     if (m_result.outcome != Outcome::promoted) {
       return finish();
     }
@@ -378,6 +383,43 @@ class Attempt {
     return {};
   }
 
+  // Under --wait: sleeps until the earliest retry_after of the pending gates when
+  // that is before the deadline, and says so; returns false when it is not.
+  bool wait_for_pending() {
+    if (!m_request.wait) {
+      return false;
+    }
+    std::optional<std::chrono::seconds> earliest;
+    std::string waiting_for;
+    for (const auto& gate : m_result.gates) {
+      if (gate.verdict.status == Status::pending) {
+        const auto after = gate.verdict.retry_after.value_or(std::chrono::seconds(60));
+        if (!earliest || after < *earliest) {
+          earliest = std::max(after, std::chrono::seconds(1));
+          waiting_for = gate.name + " (" + gate.verdict.summary + ")";
+        }
+      }
+    }
+    const auto deadline = m_result.started + *m_request.wait;
+    const auto now = std::chrono::system_clock::now();
+    const auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - now);
+    if (!earliest || now + *earliest > deadline) {
+      if (earliest) {
+        m_result.warnings.push_back("--wait ends in " + pipeline::format_duration(left) +
+                                    ", before " + waiting_for + " can change in " +
+                                    pipeline::format_duration(*earliest));
+      }
+      return false;
+    }
+    if (m_request.on_wait) {
+      m_request.on_wait("waiting " + pipeline::format_duration(*earliest) + " for " + waiting_for +
+                        "; " + pipeline::format_duration(left) + " left of --wait");
+    }
+    std::this_thread::sleep_for(*earliest);
+    m_result.gates.clear();
+    return true;
+  }
+
   void evaluate_gates() {
     std::optional<history::History> history;
     const fs::path path = history_path(m_pipeline.file, m_request.history_path);
@@ -391,7 +433,8 @@ class Attempt {
     const RepositoryTimeline timeline(m_pipeline, *m_repository, history ? &*history : nullptr);
     const GateContext context{m_result.candidate, m_stage->name, m_stage->from,
                               m_pipeline.base_dir, timeline};
-    auto verdicts = scheduler::evaluate(m_stage->gates, context);
+    auto verdicts =
+        scheduler::evaluate(m_stage->gates, context, scheduler::options_for(*m_stage));
     for (std::size_t i = 0; i < verdicts.size(); ++i) {
       const auto& spec = m_stage->gates[i];
       m_result.gates.push_back(GateResult{spec.name, spec.use,

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -25,6 +26,11 @@ struct Request {
   std::optional<std::filesystem::path> history_path;  ///< default: .promote/history.db beside the pipeline
   std::string actor;   ///< who asks; default from the environment
   std::string reason;  ///< free text recorded with the attempt
+  /// --wait: while the outcome is pending, wait for the earliest retry_after and
+  /// evaluate again, until this much time has passed since the start.
+  std::optional<std::chrono::seconds> wait;
+  /// Told, one line each time, what is being waited for (for a progress display).
+  std::function<void(const std::string&)> on_wait;
 };
 
 enum class Outcome { promoted, no_op, blocked, pending, error, planned };

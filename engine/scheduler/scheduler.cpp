@@ -1,6 +1,8 @@
 #include "engine/scheduler/scheduler.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -14,6 +16,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
+#include <random>
 
 #include "engine/pipeline/config_node.hpp"
 #include "engine/scheduler/blocking.hpp"
@@ -66,19 +69,134 @@ asio::awaitable<Verdict> guarded(Gate& gate, const GateContext& context) {
   co_return Verdict::make(Verdict::Status::error, "gate failed: " + failure);
 }
 
-asio::awaitable<void> evaluate_one(const pipeline::GateSpec& spec, const GateContext& context,
-                                   Verdict& out) {
-  asio::steady_timer deadline(co_await asio::this_coro::executor, spec.timeout);
-  auto raced = co_await (guarded(*spec.gate, context) ||
-                         deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
-  if (raced.index() == 0) {
-    out = std::move(std::get<0>(raced));
-  } else {
-    out = Verdict::make(Verdict::Status::error,
-                        "timed out after " + pipeline::format_duration(spec.timeout),
-                        {{"timeout_seconds", spec.timeout.count()}});
-  }
+Verdict stopped(const std::string& what, const std::string& decider) {
+  return Verdict::make(Verdict::Status::error,
+                       what + ": the stage is already blocked by '" + decider + "'",
+                       {{"stopped_by", decider}});
 }
+
+// One evaluation of a stage's gates; lives on one io_context thread, so its state
+// needs no locks.
+class Evaluation {
+ public:
+  Evaluation(const std::vector<pipeline::GateSpec>& gates, const GateContext& context,
+             const Options& options)
+      : m_gates(gates), m_context(context), m_options(options), m_verdicts(gates.size()),
+        m_signals(gates.size()), m_running(gates.size(), false), m_cancelled(gates.size(), false) {}
+
+  std::vector<Verdict> run() {
+    std::size_t workers = m_gates.size();
+    if (m_options.max_concurrency > 0) {
+      workers = std::min(workers, m_options.max_concurrency);
+    }
+    for (std::size_t i = 0; i < workers; ++i) {
+      asio::co_spawn(m_io, worker(), asio::detached);
+    }
+    m_io.run();
+    return std::move(m_verdicts);
+  }
+
+ private:
+  asio::awaitable<void> worker() {
+    while (m_next < m_gates.size()) {
+      const std::size_t index = m_next++;
+      if (m_decided_by) {
+        m_verdicts[index] = stopped("not evaluated", *m_decided_by);
+        continue;
+      }
+      if (!m_gates[index].gate) {
+        m_verdicts[index] = Verdict::make(Verdict::Status::error, "gate was not configured");
+        continue;
+      }
+      m_running[index] = true;
+      co_await asio::co_spawn(
+          m_io, evaluate_gate(index),
+          asio::bind_cancellation_slot(m_signals[index].slot(),
+                                       asio::as_tuple(asio::use_awaitable)));
+      m_running[index] = false;
+      const Verdict& verdict = m_verdicts[index];
+      if (m_options.fail_fast && !m_decided_by && verdict.status == Verdict::Status::fail) {
+        decide(index);
+      }
+    }
+  }
+
+  // Cancels every gate still running: the stage is blocked by gate `index`.
+  void decide(std::size_t index) {
+    m_decided_by = m_gates[index].name;
+    for (std::size_t other = 0; other < m_gates.size(); ++other) {
+      if (m_running[other]) {
+        m_cancelled[other] = true;
+        m_signals[other].emit(asio::cancellation_type::terminal);
+      }
+    }
+  }
+
+  asio::awaitable<void> evaluate_gate(std::size_t index) {
+    const pipeline::GateSpec& spec = m_gates[index];
+    auto executor = co_await asio::this_coro::executor;
+    Verdict verdict;
+    int attempt = 0;
+    for (;; ++attempt) {
+      asio::steady_timer deadline(executor, spec.timeout);
+      auto raced = co_await (guarded(*spec.gate, m_context) ||
+                             deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
+      if (raced.index() == 0) {
+        verdict = std::move(std::get<0>(raced));
+        // A gate that judged before the cancellation reached it keeps its judgement.
+        if (m_cancelled[index] && verdict.status != Verdict::Status::error) {
+          m_cancelled[index] = false;
+          break;
+        }
+      }
+      if (m_cancelled[index]) {
+        break;
+      }
+      if (raced.index() == 1) {
+        verdict = Verdict::make(Verdict::Status::error,
+                                "timed out after " + pipeline::format_duration(spec.timeout),
+                                {{"timeout_seconds", spec.timeout.count()}});
+      }
+      if (verdict.status != Verdict::Status::error || attempt >= spec.retries) {
+        break;
+      }
+      asio::steady_timer backoff(executor, backoff_for(attempt));
+      co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (m_cancelled[index]) {
+        break;
+      }
+    }
+    if (m_cancelled[index]) {
+      verdict = stopped("cancelled", *m_decided_by);
+    } else if (spec.retries > 0) {
+      if (!verdict.details.is_object()) {
+        verdict.details = nlohmann::json::object();
+      }
+      verdict.details["attempts"] = attempt + 1;
+    }
+    m_verdicts[index] = std::move(verdict);
+  }
+
+  std::chrono::milliseconds backoff_for(int attempt) {
+    const std::chrono::milliseconds cap(30'000);
+    const std::chrono::milliseconds full =
+        std::min<std::chrono::milliseconds>(m_options.retry_backoff * (1LL << std::min(attempt, 16)), cap);
+    std::uniform_int_distribution<long long> jitter(full.count() / 2, full.count());
+    return std::chrono::milliseconds(jitter(m_random));
+  }
+
+  const std::vector<pipeline::GateSpec>& m_gates;
+  const GateContext& m_context;
+  Options m_options;
+  asio::io_context m_io;
+  std::vector<Verdict> m_verdicts;
+  std::vector<asio::cancellation_signal> m_signals;
+  std::vector<bool> m_running;
+  std::vector<bool> m_cancelled;
+  std::size_t m_next = 0;
+  std::optional<std::string> m_decided_by;
+  std::mt19937_64 m_random{std::random_device{}()};
+};
 
 }  // namespace
 
@@ -103,19 +221,16 @@ asio::awaitable<bool> run_on_pool(std::function<void()> work) {
 
 }  // namespace detail
 
+Options options_for(const pipeline::Stage& stage) {
+  Options options;
+  options.fail_fast = stage.fail_fast;
+  options.max_concurrency = stage.max_concurrency;
+  return options;
+}
+
 std::vector<Verdict> evaluate(const std::vector<pipeline::GateSpec>& gates,
-                              const GateContext& context) {
-  std::vector<Verdict> verdicts(gates.size());
-  asio::io_context io;
-  for (std::size_t i = 0; i < gates.size(); ++i) {
-    if (!gates[i].gate) {
-      verdicts[i] = Verdict::make(Verdict::Status::error, "gate was not configured");
-      continue;
-    }
-    asio::co_spawn(io, evaluate_one(gates[i], context, verdicts[i]), asio::detached);
-  }
-  io.run();
-  return verdicts;
+                              const GateContext& context, const Options& options) {
+  return Evaluation(gates, context, options).run();
 }
 
 }  // namespace promote::scheduler

@@ -419,3 +419,37 @@ TEST_SUITE("integration") {
     CHECK(check.out.starts_with("INVALID "));
   }
 }
+
+TEST_SUITE("integration") {
+  TEST_CASE("--wait waits out a short soak, then promotes") {
+    Shop shop;
+    std::string pipeline = read_text(shop.repo / "promote.yaml");
+    write_text(shop.repo / "promote.yaml",
+               pipeline.replace(pipeline.find("min: 2h"), 7, "min: 2s"));
+    sh("git commit -q -am 'soak 2s'", shop.repo);
+    REQUIRE(shop.promote({"--to", "staging"}).exit_code == 0);
+    const CommandResult result = shop.promote({"--to", "prod", "--wait", "1m", "--output", "json"});
+    INFO(result.err);
+    CHECK(result.exit_code == 0);
+    CHECK(contains(result.err, "promote: waiting "));
+    CHECK(contains(result.err, " for soak (in staging for "));
+    const auto doc = nlohmann::json::parse(result.out);
+    CHECK(doc["outcome"] == "promoted");
+    CHECK(doc["gates"][0]["status"] == "pass");
+  }
+
+  TEST_CASE("--wait gives up at once when the wait would outlast it") {
+    Shop shop;
+    const CommandResult result = shop.promote({"--to", "prod", "--wait", "1m", "--output", "json"});
+    CHECK(result.exit_code == 3);
+    const auto doc = nlohmann::json::parse(result.out);
+    CHECK(doc["outcome"] == "pending");
+    REQUIRE(doc["warnings"].size() == 1);
+    CHECK(contains(doc["warnings"][0], "before soak (in staging for "));
+    CHECK(doc["warnings"][0].get<std::string>().starts_with("--wait ends in "));
+    CHECK((contains(doc["warnings"][0], ") can change in 1h59m") ||
+           contains(doc["warnings"][0], ") can change in 2h")));
+    CHECK(shop.promote({"--to", "prod", "--wait", "soon"}).err ==
+          "promote: --wait must be a duration such as 90s, 5m, 2h or 1d, got 'soon'\n");
+  }
+}

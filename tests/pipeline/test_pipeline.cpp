@@ -415,9 +415,9 @@ stages:
       CHECK(errors(k_minimal + "    gates:\n      - use: soak\n        wiht: {min: 1h}\n") ==
             "promote.yaml:11:9: unknown field 'wiht' in a gate (did you mean 'with'?)\n"
             "promote.yaml:10:9: gate 'soak' needs 'with: { min: <duration> }'");
-      CHECK(errors(k_minimal + "    gates:\n      - use: soak\n        retries: 3\n" +
+      CHECK(errors(k_minimal + "    gates:\n      - use: soak\n        on_failure: skip\n" +
                    "        with: {min: 1h}\n") ==
-            "promote.yaml:11:9: unknown field 'retries' in a gate");
+            "promote.yaml:11:9: unknown field 'on_failure' in a gate");
     }
     SUBCASE("gate configuration, from the gate's own validation") {
       CHECK(
@@ -783,5 +783,25 @@ stages:
     CHECK(promote::pipeline::escapes_root(root.path(), "k8s/prod/overlay") ==
           "leads out of the repository through a symlink");
     CHECK(promote::pipeline::escapes_root({}, "k8s/prod/overlay") == "");
+  }
+
+  TEST_CASE("scheduling fields load and are checked") {
+    TempDir dir;
+    const std::string stage = k_minimal +
+                              "    fail_fast: false\n    max_concurrency: 2\n    gates:\n"
+                              "      - use: soak\n        retries: 3\n        with: {min: 1h}\n";
+    const Pipeline pipeline = loads(dir, stage);
+    CHECK_FALSE(pipeline.stages[0].fail_fast);
+    CHECK(pipeline.stages[0].max_concurrency == 2);
+    CHECK(pipeline.stages[0].gates[0].retries == 3);
+    const Pipeline defaults = loads(dir, k_minimal);
+    CHECK(defaults.stages[0].fail_fast);
+    CHECK(defaults.stages[0].max_concurrency == 0);
+    CHECK(errors(replace(stage, "retries: 3", "retries: 11")) ==
+          "promote.yaml:13:18: 'retries' must be between 0 and 10, got 11");
+    CHECK(errors(replace(stage, "max_concurrency: 2", "max_concurrency: 0")) ==
+          "promote.yaml:10:22: 'max_concurrency' must be at least 1, got 0");
+    CHECK(errors(replace(stage, "fail_fast: false", "fail_fast: maybe")) ==
+          "promote.yaml:9:16: 'fail_fast' must be true or false, got 'maybe'");
   }
 }

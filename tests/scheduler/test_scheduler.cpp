@@ -47,6 +47,7 @@ class WaitingGate : public Gate {
     m_rendezvous.timer.emplace(co_await asio::this_coro::executor, std::chrono::hours(1));
     m_rendezvous.waiting = true;
     co_await m_rendezvous.timer->async_wait(asio::as_tuple(asio::use_awaitable));
+    m_rendezvous.waiting = false;
     m_rendezvous.timer.reset();  // the timer must not outlive the scheduler's event loop
     co_return Verdict::make(Status::pass, "released");
   }
@@ -70,6 +71,25 @@ class ReleasingGate : public Gate {
 
  private:
   Rendezvous& m_rendezvous;
+};
+
+// Errors a number of times, then passes; counts its calls.
+class FlakyGate : public Gate {
+ public:
+  FlakyGate(int errors, Status last) : m_errors(errors), m_last(last) {}
+  asio::awaitable<Verdict> evaluate(const GateContext&) override {
+    ++calls;
+    if (calls <= m_errors) {
+      co_return Verdict::make(Status::error, "unreachable (" + std::to_string(calls) + ")");
+    }
+    co_return Verdict::make(m_last, "judged on call " + std::to_string(calls));
+  }
+  nlohmann::json config() const override { return nlohmann::json::object(); }
+  int calls = 0;
+
+ private:
+  int m_errors;
+  Status m_last;
 };
 
 // Never finishes on its own.
@@ -114,8 +134,10 @@ class ThrowingGate : public Gate {
 };
 
 promote::pipeline::GateSpec spec(std::string name, std::shared_ptr<Gate> gate,
-                                 std::chrono::seconds timeout = std::chrono::seconds(300)) {
+                                 std::chrono::seconds timeout = std::chrono::seconds(300),
+                                 int retries = 0) {
   promote::pipeline::GateSpec out;
+  out.retries = retries;
   out.name = name;
   out.use = name;
   out.gate = std::move(gate);
@@ -134,11 +156,13 @@ struct Context {
 TEST_SUITE("scheduler") {
   TEST_CASE("verdicts come back in declaration order") {
     Context c;
+    promote::scheduler::Options options;
+    options.fail_fast = false;
     const auto verdicts = promote::scheduler::evaluate(
         {spec("a", std::make_shared<ImmediateGate>(Status::fail, "first")),
          spec("b", std::make_shared<ImmediateGate>(Status::pass, "second")),
          spec("c", std::make_shared<ImmediateGate>(Status::pending, "third"))},
-        c.context);
+        c.context, options);
     REQUIRE(verdicts.size() == 3);
     CHECK(verdicts[0].summary == "first");
     CHECK(verdicts[0].status == Status::fail);
@@ -201,5 +225,84 @@ TEST_SUITE("scheduler") {
     const auto verdicts = promote::scheduler::evaluate({spec("empty", nullptr)}, c.context);
     CHECK(verdicts[0].status == Status::error);
     CHECK(verdicts[0].summary == "gate was not configured");
+  }
+
+  TEST_CASE("a failing gate cancels the others when fail_fast is on") {
+    Context c;
+    const auto verdicts = promote::scheduler::evaluate(
+        {spec("hangs", std::make_shared<HangingGate>(), std::chrono::seconds(3600)),
+         spec("fails", std::make_shared<ImmediateGate>(Status::fail, "2 tests failed"))},
+        c.context);
+    CHECK(verdicts[0].status == Status::error);
+    CHECK(verdicts[0].summary == "cancelled: the stage is already blocked by 'fails'");
+    CHECK(verdicts[0].details["stopped_by"] == "fails");
+    CHECK(verdicts[1].summary == "2 tests failed");
+  }
+
+  TEST_CASE("gates not yet started when the stage is blocked are not evaluated") {
+    Context c;
+    promote::scheduler::Options options;
+    options.max_concurrency = 1;
+    auto later = std::make_shared<FlakyGate>(0, Status::pass);
+    const auto verdicts = promote::scheduler::evaluate(
+        {spec("fails", std::make_shared<ImmediateGate>(Status::fail, "no")), spec("later", later)},
+        c.context, options);
+    CHECK(verdicts[1].status == Status::error);
+    CHECK(verdicts[1].summary == "not evaluated: the stage is already blocked by 'fails'");
+    CHECK(later->calls == 0);
+  }
+
+  TEST_CASE("without fail_fast every gate runs to its own end") {
+    Context c;
+    promote::scheduler::Options options;
+    options.fail_fast = false;
+    const auto verdicts = promote::scheduler::evaluate(
+        {spec("hangs", std::make_shared<HangingGate>(), std::chrono::seconds(1)),
+         spec("fails", std::make_shared<ImmediateGate>(Status::fail, "no"))},
+        c.context, options);
+    CHECK(verdicts[0].summary == "timed out after 1s");
+  }
+
+  TEST_CASE("max_concurrency limits how many gates run at once") {
+    Context c;
+    Rendezvous rendezvous;
+    promote::scheduler::Options options;
+    options.max_concurrency = 1;
+    const auto verdicts = promote::scheduler::evaluate(
+        {spec("waits", std::make_shared<WaitingGate>(rendezvous), std::chrono::seconds(1)),
+         spec("releases", std::make_shared<ReleasingGate>(rendezvous))},
+        c.context, options);
+    // One at a time: the waiting gate cannot be released, and times out first.
+    CHECK(verdicts[0].summary == "timed out after 1s");
+    CHECK(verdicts[1].summary == "the other gate was not running");
+  }
+
+  TEST_CASE("an error is retried up to the gate's retries") {
+    Context c;
+    promote::scheduler::Options options;
+    options.retry_backoff = std::chrono::milliseconds(1);
+    SUBCASE("and passes in the end") {
+      auto gate = std::make_shared<FlakyGate>(2, Status::pass);
+      const auto verdicts = promote::scheduler::evaluate(
+          {spec("flaky", gate, std::chrono::seconds(300), 2)}, c.context, options);
+      CHECK(verdicts[0].status == Status::pass);
+      CHECK(verdicts[0].summary == "judged on call 3");
+      CHECK(verdicts[0].details["attempts"] == 3);
+      CHECK(gate->calls == 3);
+    }
+    SUBCASE("and stays an error when the retries run out") {
+      auto gate = std::make_shared<FlakyGate>(5, Status::pass);
+      const auto verdicts = promote::scheduler::evaluate(
+          {spec("down", gate, std::chrono::seconds(300), 1)}, c.context, options);
+      CHECK(verdicts[0].status == Status::error);
+      CHECK(verdicts[0].summary == "unreachable (2)");
+      CHECK(verdicts[0].details["attempts"] == 2);
+    }
+    SUBCASE("but a failure is never retried") {
+      auto gate = std::make_shared<FlakyGate>(0, Status::fail);
+      promote::scheduler::evaluate({spec("fails", gate, std::chrono::seconds(300), 3)}, c.context,
+                                   options);
+      CHECK(gate->calls == 1);
+    }
   }
 }
