@@ -47,6 +47,7 @@ struct Options {
   std::string reason;
   std::string stage;
   std::string wait;
+  std::string promotion_id;
 };
 
 int fail(const Error& error, bool json) {
@@ -162,6 +163,36 @@ int run_history(const Options& options) {
   return 0;
 }
 
+// `promote history show ID` and `promote explain ID`: a recorded attempt, read back.
+int run_show(const Options& options) {
+  const fs::path path = promoter::history_path(options.file, history_flag(options));
+  const bool json = options.output == "json";
+  if (!fs::exists(path)) {
+    return fail(make_error(ErrorKind::usage, "no history at " + path.string()), json);
+  }
+  auto history = history::History::open(path);
+  if (!history) {
+    return fail(history.error(), json);
+  }
+  history::Query query;
+  query.id = options.promotion_id;
+  auto records = history->list(query);
+  if (!records) {
+    return fail(records.error(), json);
+  }
+  if (records->empty()) {
+    return fail(make_error(ErrorKind::usage, "no promotion '" + options.promotion_id + "' in " +
+                                                 path.string()),
+                json);
+  }
+  if (json) {
+    std::cout << report::history_json(*records)[0].dump(2) << "\n";
+  } else {
+    std::cout << report::promotion_text(records->front());
+  }
+  return 0;
+}
+
 void add_file_option(CLI::App& app, Options& options) {
   app.add_option("-f,--file", options.file, "pipeline file")->capture_default_str();
 }
@@ -212,6 +243,22 @@ int main(int argc, char** argv) {
   history->add_option("--output", options.output, "table, json or csv")
       ->check(CLI::IsMember({"table", "text", "json", "csv"}));
 
+  auto* show = history->add_subcommand("show", "one recorded attempt: gates, details, evidence");
+  show->footer("\nExample:\n  promote history show 20261123T193339Z-62326450\n");
+  show->add_option("id", options.promotion_id, "the promotion id")->required();
+  show->add_option("--output", options.output, "text or json")->check(CLI::IsMember({"text", "json"}));
+  add_file_option(*show, options);
+  show->add_option("--history", options.history, "history database");
+
+  auto* explain = app.add_subcommand(
+      "explain", "why a recorded attempt ended as it did, from its stored verdicts");
+  explain->footer("\nExample:\n  promote explain 20261123T193339Z-62326450\n");
+  explain->add_option("id", options.promotion_id, "the promotion id")->required();
+  explain->add_option("--output", options.output, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  add_file_option(*explain, options);
+  explain->add_option("--history", options.history, "history database");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -223,6 +270,9 @@ int main(int argc, char** argv) {
   }
   if (*status) {
     return run_status(options);
+  }
+  if (*show || *explain) {
+    return run_show(options);
   }
   if (*history) {
     return run_history(options);

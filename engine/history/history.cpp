@@ -279,6 +279,9 @@ Result<std::vector<PromotionRecord>> History::list(const Query& query) const {
   std::string sql =
       "SELECT id, pipeline, stage, from_stage, candidate_id, images, outcome, actor, reason, "
       "ci_run_url, commit_id, error, started_at, finished_at FROM promotions WHERE 1";
+  if (query.id) {
+    sql += " AND id = :id";
+  }
   if (query.stage) {
     sql += " AND stage = :stage";
   }
@@ -299,6 +302,9 @@ Result<std::vector<PromotionRecord>> History::list(const Query& query) const {
     // One read transaction, so that the promotions and their gates come from one snapshot.
     SQLite::Transaction transaction(*m_db, SQLite::TransactionBehavior::DEFERRED);
     SQLite::Statement select(*m_db, sql);
+    if (query.id) {
+      select.bind(":id", *query.id);
+    }
     if (query.stage) {
       select.bind(":stage", *query.stage);
     }

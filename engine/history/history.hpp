@@ -60,6 +60,7 @@ struct PromotionRecord {
 
 /// Which promotions `History::list` returns; unset fields match everything.
 struct Query {
+  std::optional<std::string> id;  ///< one promotion, by its id
   std::optional<std::string> stage;
   std::optional<std::string> outcome;
   std::optional<std::string> candidate_id;

@@ -152,6 +152,57 @@ nlohmann::json history_json(const std::vector<history::PromotionRecord>& records
   return out;
 }
 
+std::string promotion_text(const history::PromotionRecord& record) {
+  std::ostringstream out;
+  out << "promotion " << record.id << "\n"
+      << "  pipeline   " << record.pipeline << "\n"
+      << "  stage      " << (record.from.empty() ? "" : record.from + " -> ") << record.stage << "\n"
+      << "  outcome    " << record.outcome << "\n"
+      << "  candidate  " << record.candidate_id << "\n";
+  if (record.images.is_object()) {
+    for (const auto& [name, reference] : record.images.items()) {
+      out << "    " << name << "  " << (reference.is_string() ? reference.get<std::string>() : "")
+          << "\n";
+    }
+  }
+  out << "  actor      " << record.actor << "\n";
+  if (!record.reason.empty()) {
+    out << "  reason     " << record.reason << "\n";
+  }
+  if (!record.ci_run_url.empty()) {
+    out << "  run        " << record.ci_run_url << "\n";
+  }
+  out << "  started    " << history::format_time(record.started) << "\n"
+      << "  finished   " << history::format_time(record.finished) << "\n";
+  if (!record.commit.empty()) {
+    out << "  commit     " << record.commit << "\n";
+  }
+  if (!record.error.empty()) {
+    out << "  error      " << record.error << "\n";
+  }
+  out << "gates" << (record.gates.empty() ? ": none\n" : "\n");
+  for (const auto& gate : record.gates) {
+    out << "  " << gate.name << " (" << gate.use << "): " << gate.status << ": " << gate.summary
+        << "\n";
+    if (gate.retry_after_seconds) {
+      out << "    retry after " << *gate.retry_after_seconds << "s\n";
+    }
+    out << "    config   " << gate.config.dump() << "\n";
+    if (!gate.details.empty()) {
+      std::istringstream details(gate.details.dump(2));
+      std::string line;
+      out << "    details\n";
+      while (std::getline(details, line)) {
+        out << "      " << line << "\n";
+      }
+    }
+    for (const auto& evidence : gate.evidence) {
+      out << "    evidence " << evidence.sha256 << "  " << evidence.path << "\n";
+    }
+  }
+  return out.str();
+}
+
 std::string status_table(const std::vector<promoter::StageStatus>& stages) {
   std::vector<std::vector<std::string>> rows = {
       {"STAGE", "FROM", "CANDIDATE", "IMAGES", "SINCE", "SOURCE"}};

@@ -18,6 +18,10 @@ std::string history_csv(const std::vector<history::PromotionRecord>& records);
 /// History rows as a JSON array, gates and evidence included.
 nlohmann::json history_json(const std::vector<history::PromotionRecord>& records);
 
+/// One promotion as a person reads it: what, who, when, outcome, and every gate with
+/// its summary, details and evidence (`promote history show`, `promote explain`).
+std::string promotion_text(const history::PromotionRecord& record);
+
 /// Stage states as a text table.
 std::string status_table(const std::vector<promoter::StageStatus>& stages);
 /// Stage states as JSON: {"stages": [...]}.

@@ -453,3 +453,28 @@ TEST_SUITE("integration") {
           "promote: --wait must be a duration such as 90s, 5m, 2h or 1d, got 'soon'\n");
   }
 }
+
+TEST_SUITE("integration") {
+  TEST_CASE("history show and explain print a recorded attempt without re-running it") {
+    Shop shop;
+    REQUIRE(shop.promote({"--to", "staging", "--reason", "release train 42"}).exit_code == 0);
+    const std::string id = shop.history()[0]["id"];
+    // The reports change afterwards: what is shown is what was recorded.
+    fs::remove_all(shop.repo / "reports");
+    const CommandResult show = shop.promote({"history", "show", id});
+    CHECK(show.exit_code == 0);
+    CHECK(show.out.starts_with("promotion " + id + "\n  pipeline   shop\n  stage      dev -> staging\n"
+                               "  outcome    promoted\n"));
+    CHECK(contains(show.out, "  reason     release train 42\n"));
+    CHECK(contains(show.out, "  junit (junit): pass: 103 tests: 98 passed, 5 skipped\n"));
+    CHECK(contains(show.out, "  reports/junit/api-unit.xml\n"));
+    CHECK(contains(show.out, "\"min_tests\": 20"));
+    const CommandResult explain = shop.promote({"explain", id, "--output", "json"});
+    const auto doc = nlohmann::json::parse(explain.out);
+    CHECK(doc["id"] == id);
+    CHECK(doc["gates"][0]["details"]["totals"]["tests"] == 103);
+    const CommandResult missing = shop.promote({"explain", "nope"});
+    CHECK(missing.exit_code == 2);
+    CHECK(contains(missing.err, "promote: no promotion 'nope' in "));
+  }
+}
