@@ -1,0 +1,141 @@
+#include <doctest/doctest.h>
+
+#include <map>
+#include <string>
+
+#include "gates/grype.hpp"
+#include "tests/support/support.hpp"
+
+namespace {
+
+using promote::ErrorKind;
+using promote::gates::parse_grype;
+using promote::gates::ScanReport;
+using promote::gates::Severity;
+namespace fs = std::filesystem;
+
+// "critical/high/medium/low/unknown" counts, by finding and by unique id.
+std::string tally(const ScanReport& report, bool unique) {
+  long long counts[5] = {};
+  std::map<std::string, Severity> worst;
+  for (const auto& finding : report.findings) {
+    if (!unique) {
+      ++counts[static_cast<int>(finding.severity)];
+    } else if (auto [it, added] = worst.emplace(finding.id, finding.severity);
+               !added && finding.severity < it->second) {
+      it->second = finding.severity;
+    }
+  }
+  for (const auto& [id, severity] : worst) {
+    ++counts[static_cast<int>(severity)];
+  }
+  return std::to_string(counts[0]) + "/" + std::to_string(counts[1]) + "/" +
+         std::to_string(counts[2]) + "/" + std::to_string(counts[3]) + "/" +
+         std::to_string(counts[4]);
+}
+
+long long fixable(const ScanReport& report) {
+  long long n = 0;
+  for (const auto& finding : report.findings) {
+    n += finding.fixable ? 1 : 0;
+  }
+  return n;
+}
+
+std::string error_of(const std::string& json) {
+  auto result = parse_grype(json, "grype.json");
+  REQUIRE_FALSE(result.has_value());
+  CHECK(result.error().kind == ErrorKind::input);
+  return result.error().message;
+}
+
+}  // namespace
+
+TEST_SUITE("gates") {
+  struct GrypeCase {
+    const char* file;
+    const char* findings;  ///< critical/high/medium/low/unknown, each match
+    const char* unique;    ///< the same, each vulnerability id once
+    long long fixable;
+    bool empty;
+  };
+
+  const GrypeCase k_grype[] = {
+      // CVE-2023-28755 in ruby-3.0 (fixed) and uri (state unknown), GHSA-hv5j-3h9f-99c2 (fixed)
+      {"chainguard-ruby-high.json", "0/3/0/0/0", "0/2/0/0/0", 2, false},
+      // CVE-2020-12413 in six nss/nspr rpms, all wont-fix
+      {"keycloak-image-by-digest.json", "0/0/0/6/0", "0/0/0/1/0", 0, false},
+      // "matches": [] and source type "unknown": nothing was scanned
+      {"presenter-empty-matches.json", "0/0/0/0/0", "0/0/0/0/0", 0, true},
+      // CVE-1999-0001 Low (fixed), CVE-1999-0002 Critical (state "")
+      {"presenter-image-low-critical.json", "1/0/0/1/0", "1/0/0/1/0", 1, false},
+  };
+
+  TEST_CASE("every Grype file of the corpus gives its counts" *
+            doctest::skip(!promote::test::has_corpus())) {
+    const fs::path dir = *promote::test::corpus_dir() / "security" / "grype";
+    std::size_t seen = 0;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      (void)entry;
+      ++seen;
+    }
+    CHECK(seen == std::size(k_grype));
+    for (const GrypeCase& item : k_grype) {
+      CAPTURE(item.file);
+      auto report = parse_grype(promote::test::read_text(dir / item.file), item.file);
+      REQUIRE_MESSAGE(report.has_value(), (report ? "" : report.error().message));
+      CHECK(tally(*report, false) == item.findings);
+      CHECK(tally(*report, true) == item.unique);
+      CHECK(fixable(*report) == item.fixable);
+      CHECK(report->empty == item.empty);
+    }
+  }
+
+  TEST_CASE("a Grype image scan names the image and the package of each match" *
+            doctest::skip(!promote::test::has_corpus())) {
+    const fs::path dir = *promote::test::corpus_dir() / "security" / "grype";
+    auto report = parse_grype(promote::test::read_text(dir / "keycloak-image-by-digest.json"),
+                              "keycloak.json");
+    REQUIRE(report.has_value());
+    CHECK(report->findings[0].id == "CVE-2020-12413");
+    CHECK(report->findings[0].package == "nspr");
+    CHECK(report->findings[0].image ==
+          "docker.io/keycloak/keycloak:21.0.2@sha256:"
+          "347a0d748d05a050dc64b92de2246d2240db6eb38afbc17c3c08d0acb0db1b50");
+  }
+
+  TEST_CASE("Grype: ignoredMatches do not count, Negligible is low, a clean image is not empty") {
+    auto report = parse_grype(R"({"source": {"type": "image", "target": "alpine:3"},
+        "matches": [{"vulnerability": {"id": "CVE-1", "severity": "Negligible",
+                     "fix": {"state": "not-fixed"}}, "artifact": {"name": "zlib"}}],
+        "ignoredMatches": [{"vulnerability": {"id": "CVE-2", "severity": "Critical"}}]})",
+                              "grype.json");
+    REQUIRE(report.has_value());
+    REQUIRE(report->findings.size() == 1);
+    CHECK(report->findings[0].severity == Severity::low);
+    CHECK(report->findings[0].image == "alpine:3");
+    CHECK_FALSE(report->findings[0].fixable);
+    auto clean = parse_grype(R"({"source": {"type": "image"}, "matches": []})", "grype.json");
+    REQUIRE(clean.has_value());
+    CHECK_FALSE(clean->empty);
+    auto nothing = parse_grype(R"({"matches": []})", "grype.json");
+    REQUIRE(nothing.has_value());
+    CHECK(nothing->empty);
+  }
+
+  TEST_CASE("a Grype report of the wrong shape is refused clearly") {
+    CHECK(error_of("42") == "grype.json: not a Grype JSON report: expected an object, got number");
+    CHECK(error_of(R"({"SchemaVersion": 2})") ==
+          "grype.json: not a Grype JSON report: no 'matches' list");
+    CHECK(error_of(R"({"matches": [{"artifact": {}}]})") ==
+          "grype.json: matches[0] has no vulnerability");
+    CHECK(error_of(R"({"matches": [{"vulnerability": {"id": "A", "severity": "Severe"}}]})") ==
+          "grype.json: matches[0].vulnerability.severity must be Critical, High, Medium, Low, "
+          "Negligible or Unknown, got \"Severe\"");
+    CHECK(error_of(R"({"matches": [{"vulnerability": {"id": "A", "fix": []}}]})") ==
+          "grype.json: matches[0].vulnerability.fix must be an object, got array");
+    CHECK(error_of("{\"matches\": [}") ==
+          "grype.json:1:14: malformed JSON at byte 14: syntax error while parsing value - "
+          "unexpected '}'; expected '[', '{', or a literal");
+  }
+}
