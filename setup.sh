@@ -13,7 +13,10 @@ build_packages=(
   nlohmann-json3-dev libgit2-dev libsqlitecpp-dev libsqlite3-dev
   libyaml-cpp-dev libpugixml-dev libcli11-dev libssl-dev
 )
-test_packages=(doctest-dev python3 python3-jsonschema python3-yaml sqlite3)
+test_packages=(
+  doctest-dev python3 python3-jsonschema python3-yaml sqlite3
+  prometheus prometheus-pushgateway
+)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
