@@ -2,8 +2,14 @@
 
 #include <array>
 
+#include "gates/grype.hpp"
 #include "gates/junit.hpp"
+#include "gates/prometheus.hpp"
+#include "gates/sarif.hpp"
 #include "gates/soak.hpp"
+#include "gates/trivy.hpp"
+#include "gates/window.hpp"
+#include "plugins/host.hpp"
 
 namespace promote::gates {
 namespace {
@@ -11,6 +17,15 @@ namespace {
 constexpr std::array k_builtin = {
     GateType{"junit", "test results from JUnit XML reports", &make_junit},
     GateType{"soak", "time the candidate has spent in the source stage", &make_soak},
+    GateType{"trivy", "vulnerabilities in a Trivy JSON report, judged by a severity policy",
+             &make_trivy},
+    GateType{"grype", "vulnerabilities in a Grype JSON report, judged by a severity policy",
+             &make_grype},
+    GateType{"sarif", "findings in a SARIF 2.1.0 log, judged by a severity policy", &make_sarif},
+    GateType{"prometheus", "instant PromQL queries judged by a condition, sampled over time",
+             &make_prometheus},
+    GateType{"window", "allowed weekly time windows and freeze periods in an IANA time zone",
+             &make_window},
 };
 
 }  // namespace
@@ -34,13 +49,27 @@ std::vector<std::string> names() {
   return out;
 }
 
+Catalog::Catalog(std::filesystem::path pipeline_dir) : m_pipeline_dir(std::move(pipeline_dir)) {}
+
+Catalog Catalog::for_pipeline(const std::filesystem::path& file) {
+  return Catalog(file.has_parent_path() ? file.parent_path() : std::filesystem::path("."));
+}
+
 Catalog::~Catalog() = default;
 
-bool Catalog::knows(std::string_view use) const { return find(use) != nullptr; }
+bool Catalog::knows(std::string_view use) const {
+  return find(use) != nullptr ||
+         plugins::find_plugin(std::string(use), m_pipeline_dir).has_value();
+}
 
 std::unique_ptr<Gate> Catalog::make(std::string_view use, const pipeline::ConfigNode& with) const {
-  const GateType* type = find(use);
-  return type != nullptr ? type->make(with) : nullptr;
+  if (const GateType* type = find(use)) {
+    return type->make(with);
+  }
+  if (auto program = plugins::find_plugin(std::string(use), m_pipeline_dir)) {
+    return plugins::make_plugin_gate(std::string(use), *program, with);
+  }
+  return nullptr;
 }
 
 std::vector<std::string> Catalog::names() const { return gates::names(); }

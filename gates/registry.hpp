@@ -2,6 +2,7 @@
 // The built-in gates: an explicit table, name -> factory. A new gate is one file
 // pair in gates/, one schema in schemas/, and one line in the table in registry.cpp.
 
+#include <filesystem>
 #include <memory>
 #include <span>
 #include <string>
@@ -33,13 +34,20 @@ const GateType* find(std::string_view name);
 /// The names of the built-in gates, for "did you mean".
 std::vector<std::string> names();
 
-/// The built-in table as the catalog the pipeline loader takes.
+/// The catalog the pipeline loader takes: the built-in table, then external plugins
+/// (`promote-gate-NAME` in `<pipeline_dir>/plugins/`, then on PATH) for any other name.
 class Catalog : public pipeline::GateCatalog {
  public:
+  explicit Catalog(std::filesystem::path pipeline_dir = ".");
+  /// The catalog for the pipeline file `file` (plugins/ beside it).
+  static Catalog for_pipeline(const std::filesystem::path& file);
   ~Catalog() override;
   bool knows(std::string_view use) const override;
   std::unique_ptr<Gate> make(std::string_view use, const pipeline::ConfigNode& with) const override;
   std::vector<std::string> names() const override;
+
+ private:
+  std::filesystem::path m_pipeline_dir;
 };
 
 }  // namespace promote::gates

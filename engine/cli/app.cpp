@@ -84,7 +84,7 @@ int run_promote(const Options& options) {
     }
     request.on_wait = [](const std::string& line) { std::cerr << "promote: " << line << "\n"; };
   }
-  auto result = promoter::promote(request, gates::Catalog());
+  auto result = promoter::promote(request, gates::Catalog::for_pipeline(options.file));
   if (!result) {
     return fail(result.error(), json);
   }
@@ -97,7 +97,7 @@ int run_promote(const Options& options) {
 }
 
 Result<pipeline::Pipeline> load(const Options& options) {
-  return pipeline::load(options.file, gates::Catalog());
+  return pipeline::load(options.file, gates::Catalog::for_pipeline(options.file));
 }
 
 int run_validate(const Options& options) {

@@ -336,6 +336,9 @@ class Loader {
             std::string message = "unknown gate '" + *text + "'";
             if (auto close = did_you_mean(*text, m_gates.names()); !close.empty()) {
               message += " (did you mean '" + close + "'?)";
+            } else {
+              message += " (no built-in gate and no program promote-gate-" + *text +
+                         " in plugins/ beside the pipeline file or on PATH)";
             }
             use->error(message);
             continue;

@@ -674,7 +674,8 @@ stages:
     CHECK(errors(k_minimal + "    gates:\n      - use: junti\n        with: {path: a.xml}\n") ==
           "promote.yaml:10:14: unknown gate 'junti' (did you mean 'junit'?)");
     CHECK(errors(k_minimal + "    gates:\n      - use: prometheus\n") ==
-          "promote.yaml:10:14: unknown gate 'prometheus'");
+          "promote.yaml:10:14: unknown gate 'prometheus' (no built-in gate and no program "
+          "promote-gate-prometheus in plugins/ beside the pipeline file or on PATH)");
   }
 
   TEST_CASE("target paths must stay inside the repository") {
@@ -761,7 +762,8 @@ stages:
           "repository\n"
           "promote.yaml:11:15: strategy 'pull-request' is not available yet; use 'commit'\n"
           "promote.yaml:15:21: 'min' must be a duration such as 90s, 5m, 2h or 1d, got 'forever'\n"
-          "promote.yaml:16:14: unknown gate 'approval'\n"
+          "promote.yaml:16:14: unknown gate 'approval' (no built-in gate and no program "
+          "promote-gate-approval in plugins/ beside the pipeline file or on PATH)\n"
           "promote.yaml:10:11: 'from' names unknown stage 'dve' (did you mean 'dev'?)");
     CHECK(std::count(message.begin(), message.end(), '\n') + 1 == 8);
   }
