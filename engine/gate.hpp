@@ -65,6 +65,25 @@ class Timeline {
                                                     const Candidate& candidate) const = 0;
 };
 
+/// One recorded decision on a candidate for a stage: an approval or a rejection.
+struct Approval {
+  std::string actor;
+  std::string candidate_id;  ///< 64 hex
+  std::string stage;
+  bool approve = true;       ///< false: a rejection
+  std::string reason;
+  std::chrono::system_clock::time_point at;
+};
+
+/// Where approvals are kept (the history); abstract so tests can use a fake.
+class ApprovalBook {
+ public:
+  virtual ~ApprovalBook() = default;
+  /// Every decision on `candidate_id` for `stage`, oldest first.
+  virtual Result<std::vector<Approval>> decisions(const std::string& stage,
+                                                  const std::string& candidate_id) const = 0;
+};
+
 /// What a gate knows about the promotion it judges.
 struct GateContext {
   const Candidate& candidate;
@@ -72,6 +91,10 @@ struct GateContext {
   std::optional<std::string> from;    ///< its source stage, if any
   std::filesystem::path base_dir;     ///< relative paths in `with:` resolve here
   const Timeline& timeline;
+  std::string pipeline = {};          ///< the pipeline's metadata.name
+  std::string actor = {};             ///< who promotes (util::current_actor unless --actor)
+  const ApprovalBook* approvals = nullptr;  ///< null: approvals cannot be read
+  bool break_glass = false;           ///< an override of time windows was asked for
 };
 
 /// One configured gate (one `use:` entry of a stage). Built by a factory that has

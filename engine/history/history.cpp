@@ -17,13 +17,16 @@ namespace {
 namespace chrono = std::chrono;
 using Clock = chrono::system_clock;
 
-// schemas/history-v1.sql, embedded at build time (the file is the one source).
+// schemas/history-v<N>.sql, embedded at build time (the files are the one source).
 constexpr const char* k_schema_v1 =
 #include "history-v1.sql.inc"
     ;
+constexpr const char* k_schema_v2 =
+#include "history-v2.sql.inc"
+    ;
 
 // The migrations, in order: applying step i brings the database to version i + 1.
-constexpr const char* k_migrations[] = {k_schema_v1};
+constexpr const char* k_migrations[] = {k_schema_v1, k_schema_v2};
 static_assert(std::size(k_migrations) == k_schema_version);
 
 constexpr int k_busy_timeout_ms = 10'000;
@@ -204,8 +207,8 @@ Result<void> History::record(const PromotionRecord& record) {
     SQLite::Statement promotion(
         *m_db,
         "INSERT INTO promotions (id, pipeline, stage, from_stage, candidate_id, images, outcome, "
-        "actor, reason, ci_run_url, commit_id, error, started_at, finished_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "actor, reason, ci_run_url, commit_id, error, started_at, finished_at, break_glass) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     promotion.bind(1, record.id);
     promotion.bind(2, record.pipeline);
     promotion.bind(3, record.stage);
@@ -220,6 +223,7 @@ Result<void> History::record(const PromotionRecord& record) {
     promotion.bind(12, record.error);
     promotion.bind(13, format_time(record.started));
     promotion.bind(14, format_time(record.finished));
+    promotion.bind(15, record.break_glass ? 1 : 0);
     promotion.exec();
 
     SQLite::Statement gate(
@@ -278,7 +282,8 @@ Result<std::vector<PromotionRecord>> History::list(const Query& query) const {
   }
   std::string sql =
       "SELECT id, pipeline, stage, from_stage, candidate_id, images, outcome, actor, reason, "
-      "ci_run_url, commit_id, error, started_at, finished_at FROM promotions WHERE 1";
+      "ci_run_url, commit_id, error, started_at, finished_at, break_glass FROM promotions "
+      "WHERE 1";
   if (query.id) {
     sql += " AND id = :id";
   }
@@ -364,6 +369,7 @@ Result<std::vector<PromotionRecord>> History::list(const Query& query) const {
       record.error = select.getColumn(11).getString();
       record.started = time_column(record.id, "started_at", select.getColumn(12).getString());
       record.finished = time_column(record.id, "finished_at", select.getColumn(13).getString());
+      record.break_glass = select.getColumn(14).getInt() != 0;
 
       gates.reset();
       gates.bind(1, record.id);
@@ -431,6 +437,70 @@ Result<std::optional<Clock::time_point>> History::entered(const std::string& sta
                      ": finished_at: " + finished.error().message);
     }
     return std::optional<Clock::time_point>(*finished);
+  } catch (const std::exception& e) {
+    return failure(e.what());
+  }
+}
+
+Result<void> History::record_approval(const ApprovalRecord& approval) {
+  const auto failure = [&](ErrorKind kind, const std::string& what) {
+    return make_error(kind, "cannot record the " + approval.decision + " of " + approval.actor +
+                                " in history database " + m_path.string() + ": " + what);
+  };
+  if (!m_db) {
+    return failure(ErrorKind::internal, "the database is closed");
+  }
+  try {
+    SQLite::Statement insert(*m_db,
+                             "INSERT INTO approvals (pipeline, stage, candidate_id, decision, "
+                             "actor, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    insert.bind(1, approval.pipeline);
+    insert.bind(2, approval.stage);
+    insert.bind(3, approval.candidate_id);
+    insert.bind(4, approval.decision);
+    insert.bind(5, approval.actor);
+    insert.bind(6, approval.reason);
+    insert.bind(7, format_time(approval.at));
+    insert.exec();
+    return {};
+  } catch (const SQLite::Exception& e) {
+    const bool broken_rule = (e.getErrorCode() & 0xff) == SQLITE_CONSTRAINT;
+    return failure(broken_rule ? ErrorKind::internal : ErrorKind::input, e.what());
+  }
+}
+
+Result<std::vector<ApprovalRecord>> History::approvals(const std::string& stage,
+                                                       const std::string& candidate_id) const {
+  const auto failure = [&](const std::string& what) {
+    return make_error(ErrorKind::input,
+                      "cannot read approvals from history database " + m_path.string() + ": " +
+                          what);
+  };
+  if (!m_db) {
+    return failure("it is closed");
+  }
+  try {
+    SQLite::Statement select(*m_db,
+                             "SELECT pipeline, stage, candidate_id, decision, actor, reason, at "
+                             "FROM approvals WHERE stage = ? AND candidate_id = ? ORDER BY seq");
+    select.bind(1, stage);
+    select.bind(2, candidate_id);
+    std::vector<ApprovalRecord> found;
+    while (select.executeStep()) {
+      ApprovalRecord& approval = found.emplace_back();
+      approval.pipeline = select.getColumn(0).getString();
+      approval.stage = select.getColumn(1).getString();
+      approval.candidate_id = select.getColumn(2).getString();
+      approval.decision = select.getColumn(3).getString();
+      approval.actor = select.getColumn(4).getString();
+      approval.reason = select.getColumn(5).getString();
+      auto at = parse_time(select.getColumn(6).getString());
+      if (!at) {
+        return failure("approval by " + approval.actor + ": at: " + at.error().message);
+      }
+      approval.at = *at;
+    }
+    return found;
   } catch (const std::exception& e) {
     return failure(e.what());
   }

@@ -1,6 +1,6 @@
 #pragma once
 // The promotion history: every attempt, its gate verdicts and their evidence, in SQLite.
-// The schema is documented in schemas/history-v1.sql.
+// The schema is documented in schemas/history-v1.sql and the migrations after it.
 
 #include <chrono>
 #include <cstddef>
@@ -56,6 +56,18 @@ struct PromotionRecord {
   std::chrono::system_clock::time_point started;
   std::chrono::system_clock::time_point finished;
   std::vector<GateRecord> gates;  ///< in declaration order
+  bool break_glass = false;       ///< time windows were overridden (--break-glass)
+};
+
+/// One `promote approve` or `promote reject`.
+struct ApprovalRecord {
+  std::string pipeline;
+  std::string stage;
+  std::string candidate_id;  ///< 64 hex
+  std::string decision;      ///< approve|reject
+  std::string actor;
+  std::string reason;
+  std::chrono::system_clock::time_point at;
 };
 
 /// Which promotions `History::list` returns; unset fields match everything.
@@ -69,7 +81,7 @@ struct Query {
 };
 
 /// The schema version this build creates and understands.
-inline constexpr int k_schema_version = 1;
+inline constexpr int k_schema_version = 2;
 
 /// A time as ISO-8601 UTC with milliseconds ('2026-11-23T18:32:00.123Z'), truncated to the
 /// millisecond; such strings sort as the times do.
@@ -108,6 +120,14 @@ class History {
   /// outcome "promoted" for that stage and candidate, or nullopt when there is none.
   Result<std::optional<std::chrono::system_clock::time_point>> entered(
       const std::string& stage, const std::string& candidate_id) const;
+
+  /// Adds an approval or a rejection. Fails (internal) when it breaks the schema (unknown
+  /// decision, candidate id that is not 64 hex), (input) when the database cannot be written.
+  Result<void> record_approval(const ApprovalRecord& approval);
+
+  /// Every approval and rejection of `candidate_id` for `stage`, oldest first.
+  Result<std::vector<ApprovalRecord>> approvals(const std::string& stage,
+                                                const std::string& candidate_id) const;
 
   /// The schema version of the database, after migration.
   int schema_version() const { return m_schema_version; }

@@ -9,9 +9,11 @@
 #include "engine/git/repository.hpp"
 #include "engine/history/history.hpp"
 #include "engine/overlay/kustomize.hpp"
+#include "engine/promoter/approve.hpp"
 #include "engine/promoter/timeline.hpp"
 #include "engine/promoter/workspace.hpp"
 #include "engine/scheduler/scheduler.hpp"
+#include "engine/util/actor.hpp"
 #include "engine/util/files.hpp"
 #include "engine/util/time.hpp"
 
@@ -66,22 +68,6 @@ namespace {
 
 Error usage(std::string message) { return make_error(ErrorKind::usage, std::move(message)); }
 
-std::string env_or(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? std::string(value) : fallback;
-}
-
-std::string default_actor(const git::Repository& repository) {
-  for (const char* name : {"PROMOTE_ACTOR", "GITHUB_ACTOR", "GITLAB_USER_LOGIN"}) {
-    if (std::string actor = env_or(name, ""); !actor.empty()) {
-      return actor;
-    }
-  }
-  if (auto who = repository.default_signature()) {
-    return who->name;
-  }
-  return env_or("USER", "unknown");
-}
 
 // Where a stage's overlay lives on disk, checked to stay inside the repository.
 Result<fs::path> overlay_dir(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
@@ -212,6 +198,7 @@ history::PromotionRecord to_record(const PromotionResult& result) {
   record.error = result.error ? result.error->message : "";
   record.started = result.started;
   record.finished = result.finished;
+  record.break_glass = result.break_glass;
   for (const auto& gate : result.gates) {
     history::GateRecord row;
     row.name = gate.name;
@@ -271,8 +258,9 @@ class Attempt {
     if (auto opened = open_repository(); !opened) {
       return opened.error();
     }
-    m_result.actor = m_request.actor.empty() ? default_actor(*m_repository) : m_request.actor;
+    m_result.actor = m_request.actor.empty() ? util::current_actor() : m_request.actor;
     m_result.reason = m_request.reason;
+    m_result.break_glass = m_request.break_glass;
     if (auto planned = plan(); !planned) {
       if (planned.error().kind == ErrorKind::usage || planned.error().kind == ErrorKind::config) {
         return planned.error();
@@ -431,8 +419,13 @@ class Attempt {
       }
     }
     const RepositoryTimeline timeline(m_pipeline, *m_repository, history ? &*history : nullptr);
-    const GateContext context{m_result.candidate, m_stage->name, m_stage->from,
-                              m_pipeline.base_dir, timeline};
+    GateContext context{m_result.candidate, m_stage->name, m_stage->from, m_pipeline.base_dir,
+                        timeline};
+    const HistoryApprovals approvals(history ? &*history : nullptr);
+    context.pipeline = m_pipeline.name;
+    context.actor = m_result.actor;
+    context.approvals = &approvals;
+    context.break_glass = m_request.break_glass;
     auto verdicts =
         scheduler::evaluate(m_stage->gates, context, scheduler::options_for(*m_stage));
     for (std::size_t i = 0; i < verdicts.size(); ++i) {

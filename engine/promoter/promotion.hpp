@@ -26,6 +26,8 @@ struct Request {
   std::optional<std::filesystem::path> history_path;  ///< default: .promote/history.db beside the pipeline
   std::string actor;   ///< who asks; default from the environment
   std::string reason;  ///< free text recorded with the attempt
+  /// --break-glass: time windows may be overridden (needs a reason); recorded.
+  bool break_glass = false;
   /// --wait: while the outcome is pending, wait for the earliest retry_after and
   /// evaluate again, until this much time has passed since the start.
   std::optional<std::chrono::seconds> wait;
@@ -69,6 +71,7 @@ struct PromotionResult {
   std::string commit;
   std::string actor;
   std::string reason;
+  bool break_glass = false;  ///< --break-glass was given
   std::string branch;
   std::optional<Error> error;
   std::vector<std::string> warnings;

@@ -141,40 +141,108 @@ TEST_SUITE("history") {
     }
   }
 
-  TEST_CASE("open creates the directories and a WAL database at schema version 1") {
+  TEST_CASE("open creates the directories and a WAL database at the current schema version") {
     TempDir dir;
     const fs::path file = dir / "state" / "nested" / "history.db";
     auto opened = history::History::open(file);
     REQUIRE(opened.has_value());
-    CHECK(opened->schema_version() == 1);
+    CHECK(opened->schema_version() == 2);
     CHECK(opened->path() == file);
     CHECK(fs::is_regular_file(file));
 
     SQLite::Database db(file, SQLite::OPEN_READONLY);
-    CHECK(db.execAndGet("PRAGMA user_version").getInt() == 1);
+    CHECK(db.execAndGet("PRAGMA user_version").getInt() == 2);
     CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
     CHECK(db.tableExists("promotions"));
     CHECK(db.tableExists("gate_verdicts"));
     CHECK(db.tableExists("evidence"));
+    CHECK(db.tableExists("approvals"));
   }
 
-  TEST_CASE("the schema the code migrates to is exactly schemas/history-v1.sql") {
+  TEST_CASE("the schema the code migrates to is exactly schemas/history-v1.sql then v2") {
     TempDir dir;
     const fs::path file = dir / "history.db";
     REQUIRE(history::History::open(file).has_value());
     SQLite::Database migrated(file, SQLite::OPEN_READONLY);
 
-    const std::string ddl =
-        promote::test::read_text(fs::path(PROMOTE_SOURCE_DIR) / "schemas" / "history-v1.sql");
     SQLite::Database fresh(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    fresh.exec(ddl);
+    for (const char* name : {"history-v1.sql", "history-v2.sql"}) {
+      fresh.exec(promote::test::read_text(fs::path(PROMOTE_SOURCE_DIR) / "schemas" / name));
+    }
 
     const std::string expected = schema_of(fresh);
     CHECK(expected.find("table promotions on promotions: CREATE TABLE promotions") !=
           std::string::npos);
     CHECK(expected.find("index promotions_by_stage on promotions") != std::string::npos);
     CHECK(expected.find("index promotions_by_candidate on promotions") != std::string::npos);
+    CHECK(expected.find("table approvals on approvals: CREATE TABLE approvals") !=
+          std::string::npos);
+    CHECK(expected.find("break_glass INTEGER NOT NULL DEFAULT 0") != std::string::npos);
     CHECK(schema_of(migrated) == expected);
+  }
+
+  TEST_CASE("a version 1 database is upgraded to version 2 and keeps its rows") {
+    TempDir dir;
+    const fs::path file = dir / "history.db";
+    {
+      // A database as a promote of schema version 1 left it, with one promotion.
+      SQLite::Database db(file, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+      db.exec(promote::test::read_text(fs::path(PROMOTE_SOURCE_DIR) / "schemas" /
+                                       "history-v1.sql"));
+      db.exec("PRAGMA user_version = 1");
+      db.exec("INSERT INTO promotions (id, pipeline, stage, from_stage, candidate_id, images, "
+              "outcome, actor, reason, ci_run_url, commit_id, error, started_at, finished_at) "
+              "VALUES ('old-1', 'shop', 'prod', 'staging', '" + k_candidate_a +
+              "', '{\"api\": \"ghcr.io/acme/api:1.0.0\"}', 'promoted', 'alice', 'first', '', "
+              "'abc', '', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:03.000Z')");
+    }
+    auto store = history::History::open(file);
+    REQUIRE(store.has_value());
+    CHECK(store->schema_version() == 2);
+    const auto rows = store->list({}).value();
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].id == "old-1");
+    CHECK(rows[0].reason == "first");
+    CHECK_FALSE(rows[0].break_glass);
+    auto record = promotion("new-1", "prod", "promoted", "2026-02-01T00:00:00.000Z");
+    record.break_glass = true;
+    REQUIRE(store->record(record).has_value());
+    history::Query by_id;
+    by_id.id = "new-1";
+    CHECK(store->list(by_id).value().at(0).break_glass);
+    REQUIRE(store->record_approval({"shop", "prod", k_candidate_a, "approve", "bob", "ok",
+                                    at("2026-02-01T00:00:00.000Z")})
+                .has_value());
+    CHECK(store->approvals("prod", k_candidate_a).value().size() == 1);
+  }
+
+  TEST_CASE("approvals and rejections list back oldest first, per stage and candidate") {
+    TempDir dir;
+    auto store = history::History::open(dir / "history.db").value();
+    const auto decide = [&](const std::string& stage, const std::string& candidate,
+                            const std::string& decision, const std::string& actor,
+                            const std::string& time) {
+      return store.record_approval({"shop", stage, candidate, decision, actor, "because", at(time)});
+    };
+    REQUIRE(decide("prod", k_candidate_a, "approve", "alice", "2026-03-01T10:00:00.000Z").has_value());
+    REQUIRE(decide("prod", k_candidate_b, "approve", "bob", "2026-03-01T10:01:00.000Z").has_value());
+    REQUIRE(decide("staging", k_candidate_a, "approve", "carol", "2026-03-01T10:02:00.000Z").has_value());
+    REQUIRE(decide("prod", k_candidate_a, "reject", "dave", "2026-03-01T10:03:00.000Z").has_value());
+    const auto found = store.approvals("prod", k_candidate_a).value();
+    REQUIRE(found.size() == 2);
+    CHECK(found[0].actor == "alice");
+    CHECK(found[0].decision == "approve");
+    CHECK(found[0].reason == "because");
+    CHECK(found[0].at == at("2026-03-01T10:00:00.000Z"));
+    CHECK(found[1].actor == "dave");
+    CHECK(found[1].decision == "reject");
+    CHECK(store.approvals("dev", k_candidate_a).value().empty());
+    // The schema refuses what promote never writes.
+    auto bad = decide("prod", k_candidate_a, "maybe", "eve", "2026-03-01T10:04:00.000Z");
+    REQUIRE_FALSE(bad.has_value());
+    CHECK(bad.error().kind == promote::ErrorKind::internal);
+    CHECK_FALSE(decide("prod", "not-hex", "approve", "eve", "2026-03-01T10:04:00.000Z").has_value());
+    CHECK(store.approvals("prod", k_candidate_a).value().size() == 2);
   }
 
   TEST_CASE("a recorded promotion lists back with every field, gate and evidence") {
@@ -403,25 +471,25 @@ TEST_SUITE("history") {
       before = schema_of(db);
     }
     auto store = history::History::open(file).value();
-    CHECK(store.schema_version() == 1);
+    CHECK(store.schema_version() == 2);
     CHECK(ids(store.list({}).value()) == std::vector<std::string>{"p-1"});
     REQUIRE(store.record(promotion("p-2", "prod", "blocked", "2026-03-02T00:00:00.000Z"))
                 .has_value());
     SQLite::Database db(file, SQLite::OPEN_READONLY);
     CHECK(schema_of(db) == before);
-    CHECK(db.execAndGet("PRAGMA user_version").getInt() == 1);
+    CHECK(db.execAndGet("PRAGMA user_version").getInt() == 2);
   }
 
-  TEST_CASE("a database already at version 1 is trusted and not migrated") {
+  TEST_CASE("a database already at the current version is trusted and not migrated") {
     TempDir dir;
     const fs::path file = dir / "history.db";
     {
       SQLite::Database db(file, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-      db.exec("CREATE TABLE marker (x INTEGER); PRAGMA user_version = 1;");
+      db.exec("CREATE TABLE marker (x INTEGER); PRAGMA user_version = 2;");
     }
     auto store = history::History::open(file);
     REQUIRE(store.has_value());
-    CHECK(store->schema_version() == 1);
+    CHECK(store->schema_version() == 2);
     SQLite::Database db(file, SQLite::OPEN_READONLY);
     CHECK(db.tableExists("marker"));
     CHECK_FALSE(db.tableExists("promotions"));
@@ -481,7 +549,7 @@ TEST_SUITE("history") {
     REQUIRE(store.has_error());
     CHECK(store.error().kind == ErrorKind::input);
     CHECK(store.error().message == "history database " + file.string() +
-                                       " has schema version 7; this promote knows up to 1");
+                                       " has schema version 7; this promote knows up to 2");
     SQLite::Database db(file, SQLite::OPEN_READONLY);
     CHECK(db.execAndGet("PRAGMA user_version").getInt() == 7);
     CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "delete");

@@ -1,0 +1,115 @@
+#include "engine/promoter/approve.hpp"
+
+#include <algorithm>
+
+#include "engine/history/history.hpp"
+#include "engine/promoter/promotion.hpp"
+#include "engine/promoter/workspace.hpp"
+#include "engine/util/actor.hpp"
+
+namespace promote::promoter {
+
+namespace {
+
+constexpr std::size_t k_min_prefix = 12;
+
+Error usage(std::string message) { return make_error(ErrorKind::usage, std::move(message)); }
+
+bool is_hex(const std::string& text) {
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+}  // namespace
+
+Result<std::vector<Approval>> HistoryApprovals::decisions(const std::string& stage,
+                                                          const std::string& candidate_id) const {
+  if (m_history == nullptr) {
+    return std::vector<Approval>{};
+  }
+  auto rows = m_history->approvals(stage, candidate_id);
+  if (!rows) {
+    return rows.error();
+  }
+  std::vector<Approval> out;
+  for (auto& row : *rows) {
+    out.push_back(Approval{std::move(row.actor), std::move(row.candidate_id), std::move(row.stage),
+                           row.decision == "approve", std::move(row.reason), row.at});
+  }
+  return out;
+}
+
+Result<DecisionResult> decide(const DecisionRequest& request, const pipeline::GateCatalog& gates) {
+  auto loaded = pipeline::load(request.pipeline_file, gates);
+  if (!loaded) {
+    return loaded.error();
+  }
+  const pipeline::Pipeline& pipeline = *loaded;
+  const pipeline::Stage* stage = pipeline.find_stage(request.stage);
+  if (stage == nullptr) {
+    std::string message = "the pipeline has no stage '" + request.stage + "'";
+    if (auto close = pipeline::did_you_mean(request.stage, pipeline.stage_names()); !close.empty()) {
+      message += " (did you mean '" + close + "'?)";
+    }
+    return usage(message);
+  }
+  const std::string verb = request.approve ? "approve" : "reject";
+  DecisionResult result;
+  result.pipeline = pipeline.name;
+  result.stage = stage->name;
+  result.approve = request.approve;
+  result.actor = request.actor.empty() ? util::current_actor() : request.actor;
+  result.reason = request.reason;
+
+  // The candidate the stage would get now, when it has a source stage.
+  std::optional<Candidate> current;
+  if (stage->from) {
+    auto workspace = Workspace::open(pipeline);
+    if (!workspace) {
+      return workspace.error();
+    }
+    auto candidate = candidate_in(pipeline, *pipeline.find_stage(*stage->from), workspace->root());
+    if (!candidate) {
+      return candidate.error();
+    }
+    current = std::move(*candidate);
+  }
+  if (request.candidate) {
+    const std::string& id = *request.candidate;
+    if (id.size() < k_min_prefix || id.size() > 64 || !is_hex(id)) {
+      return usage("--candidate must be a candidate id: 12 to 64 lower-case hex digits, got '" +
+                   id + "'");
+    }
+    if (current && current->id().starts_with(id)) {
+      result.candidate_id = current->id();
+    } else if (id.size() == 64) {
+      result.candidate_id = id;
+    } else {
+      return usage("--candidate " + id + " is not the candidate " + stage->name + " would get now" +
+                   (current ? " (" + current->short_id() + ")" : std::string()) +
+                   "; give the full 64-hex id to " + verb + " another one");
+    }
+  } else if (current) {
+    result.candidate_id = current->id();
+  } else {
+    return usage("stage '" + stage->name + "' has no source stage: give the candidate to " + verb +
+                 " with --candidate ID (promote --to " + stage->name + " --dry-run shows it)");
+  }
+  if (current && current->id() == result.candidate_id) {
+    result.images = current->to_json()["images"];
+  }
+  result.at = std::chrono::system_clock::now();
+  result.history = history_path(pipeline.file, request.history_path);
+  auto history = history::History::open(result.history);
+  if (!history) {
+    return history.error();
+  }
+  if (auto recorded = history->record_approval({result.pipeline, result.stage, result.candidate_id,
+                                                verb, result.actor, result.reason, result.at});
+      !recorded) {
+    return recorded.error();
+  }
+  return result;
+}
+
+}  // namespace promote::promoter

@@ -1,0 +1,61 @@
+#pragma once
+// `promote approve` and `promote reject`: a decision by the current actor on one exact
+// candidate for one stage, kept in the history where the approval gate reads it.
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/error.hpp"
+#include "engine/gate.hpp"
+#include "engine/pipeline/pipeline.hpp"
+
+namespace promote::history {
+class History;
+}
+
+namespace promote::promoter {
+
+/// The approvals kept in a history database; with no database, there are none.
+class HistoryApprovals : public ApprovalBook {
+ public:
+  explicit HistoryApprovals(const history::History* history) : m_history(history) {}
+  Result<std::vector<Approval>> decisions(const std::string& stage,
+                                          const std::string& candidate_id) const override;
+
+ private:
+  const history::History* m_history;
+};
+
+struct DecisionRequest {
+  std::filesystem::path pipeline_file = "promote.yaml";
+  std::string stage;
+  /// The candidate id (64 hex, or a prefix of at least 12 of the candidate the stage
+  /// would get now); default: the candidate the stage would get now (stages with `from`).
+  std::optional<std::string> candidate;
+  bool approve = true;  ///< false: reject
+  std::string actor;    ///< default util::current_actor()
+  std::string reason;
+  std::optional<std::filesystem::path> history_path;
+};
+
+struct DecisionResult {
+  std::string pipeline;
+  std::string stage;
+  std::string candidate_id;  ///< 64 hex
+  nlohmann::json images;     ///< the candidate's images when known, else null
+  bool approve = true;
+  std::string actor;
+  std::string reason;
+  std::chrono::system_clock::time_point at;
+  std::filesystem::path history;  ///< the database it was recorded in
+};
+
+/// Records an approval or a rejection. Fails (usage) on an unknown stage, a malformed
+/// candidate id, or a short id that is not the stage's current candidate; (input) when the
+/// history cannot be written.
+Result<DecisionResult> decide(const DecisionRequest& request, const pipeline::GateCatalog& gates);
+
+}  // namespace promote::promoter

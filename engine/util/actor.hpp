@@ -1,0 +1,12 @@
+#pragma once
+// Who is running promote, the same everywhere an actor is recorded.
+
+#include <string>
+
+namespace promote::util {
+
+/// PROMOTE_ACTOR, else GITHUB_ACTOR, else GITLAB_USER_LOGIN (the first that is set and not
+/// empty), else the name of the operating-system user, else "unknown".
+std::string current_actor();
+
+}  // namespace promote::util
