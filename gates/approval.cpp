@@ -25,10 +25,10 @@ struct Rules {
   bool allow_self = false;
 };
 
-std::string join(const std::vector<std::string>& parts) {
+std::string join(const std::vector<std::string>& parts, const std::string& separator = ", ") {
   std::string out;
   for (const auto& part : parts) {
-    out += (out.empty() ? "" : ", ") + part;
+    out += (out.empty() ? "" : separator) + part;
   }
   return out;
 }
@@ -204,28 +204,30 @@ class ApprovalGate : public Gate {
     if (missing.empty()) {
       return Verdict::make(Status::pass, have, std::move(details));
     }
+    // Named groups first, then the seats anyone eligible can fill.
     std::vector<std::string> needed;
     for (const auto& [group, count] : missing) {
-      if (group.empty()) {
-        std::vector<std::string> candidates;
-        for (const auto& entry : m_rules.approvers) {
-          for (const auto& person : members(entry)) {
-            if (std::find(approved.begin(), approved.end(), person) == approved.end() &&
-                std::find(candidates.begin(), candidates.end(), person) == candidates.end() &&
-                (person != context.actor || m_rules.allow_self)) {
-              candidates.push_back(person);
-            }
-          }
-        }
-        needed.push_back(std::to_string(count) + " more" +
-                         (candidates.empty() ? "" : " of " + join(candidates)));
-      } else {
+      if (!group.empty()) {
         needed.push_back(std::to_string(count) + " more of " + group);
       }
     }
+    if (const auto general = missing.find(""); general != missing.end()) {
+      std::vector<std::string> candidates;
+      for (const auto& entry : m_rules.approvers) {
+        for (const auto& person : members(entry)) {
+          if (std::find(approved.begin(), approved.end(), person) == approved.end() &&
+              std::find(candidates.begin(), candidates.end(), person) == candidates.end() &&
+              (person != context.actor || m_rules.allow_self)) {
+            candidates.push_back(person);
+          }
+        }
+      }
+      needed.push_back(std::to_string(general->second) + " more" +
+                       (candidates.empty() ? "" : " of " + join(candidates)));
+    }
     details["needed"] = needed;
     Verdict verdict = Verdict::make(
-        Status::pending, have + "; needs " + join(needed) + " (promote approve --stage " +
+        Status::pending, have + "; needs " + join(needed, " and ") + " (promote approve --stage " +
                              context.stage + " --candidate " + context.candidate.short_id() + ")",
         std::move(details));
     verdict.retry_after = k_poll;

@@ -6,10 +6,12 @@
 #include <iostream>
 
 #include "engine/history/history.hpp"
+#include "engine/promoter/approve.hpp"
 #include "engine/promoter/promotion.hpp"
 #include "engine/promoter/status.hpp"
 #include "engine/report/report.hpp"
 #include "engine/report/tables.hpp"
+#include "engine/util/time.hpp"
 #include "gates/registry.hpp"
 
 #ifndef PROMOTE_VERSION
@@ -28,6 +30,8 @@ Examples:
   promote --to staging                                     promote what dev holds
   promote --to prod --dry-run                              gates and diff, no write
   promote --to prod --wait 3h                              wait out the soak, then promote
+  promote approve --stage prod --reason "checked the canary"
+  promote --to prod --break-glass --reason "INC-1234 hotfix"  through a closed window
   promote validate -f promote.yaml
   promote status --output json
   promote history --stage prod --output csv
@@ -48,6 +52,8 @@ struct Options {
   std::string stage;
   std::string wait;
   std::string promotion_id;
+  std::string candidate;
+  bool break_glass = false;
 };
 
 int fail(const Error& error, bool json) {
@@ -74,7 +80,13 @@ int run_promote(const Options& options) {
   request.history_path = history_flag(options);
   request.actor = options.actor;
   request.reason = options.reason;
+  request.break_glass = options.break_glass;
   const bool json = options.output == "json";
+  if (options.break_glass && options.reason.empty()) {
+    return fail(make_error(ErrorKind::usage,
+                           "--break-glass needs --reason: say why the time windows are overridden"),
+                json);
+  }
   if (!options.wait.empty()) {
     request.wait = pipeline::parse_duration(options.wait);
     if (!request.wait) {
@@ -193,6 +205,49 @@ int run_show(const Options& options) {
   return 0;
 }
 
+int run_decide(const Options& options, bool approve) {
+  promoter::DecisionRequest request;
+  request.pipeline_file = options.file;
+  request.stage = options.stage;
+  if (!options.candidate.empty()) {
+    request.candidate = options.candidate;
+  }
+  request.approve = approve;
+  request.actor = options.actor;
+  request.reason = options.reason;
+  request.history_path = history_flag(options);
+  const bool json = options.output == "json";
+  auto decided = promoter::decide(request, gates::Catalog::for_pipeline(options.file));
+  if (!decided) {
+    return fail(decided.error(), json);
+  }
+  if (json) {
+    std::cout << nlohmann::json{{"pipeline", decided->pipeline},
+                                {"stage", decided->stage},
+                                {"candidate_id", decided->candidate_id},
+                                {"images", decided->images},
+                                {"decision", approve ? "approve" : "reject"},
+                                {"actor", decided->actor},
+                                {"reason", decided->reason},
+                                {"at", util::format_utc(decided->at)}}
+                     .dump(2)
+              << "\n";
+  } else {
+    std::cout << (approve ? "approved" : "rejected") << " candidate "
+              << decided->candidate_id.substr(0, 12) << " for " << decided->stage << " as "
+              << decided->actor;
+    if (decided->images.is_object()) {
+      std::string images;
+      for (const auto& [name, reference] : decided->images.items()) {
+        images += (images.empty() ? "" : ", ") + name + "=" + reference.get<std::string>();
+      }
+      std::cout << " (" << images << ")";
+    }
+    std::cout << "\n";
+  }
+  return 0;
+}
+
 void add_file_option(CLI::App& app, Options& options) {
   app.add_option("-f,--file", options.file, "pipeline file")->capture_default_str();
 }
@@ -220,8 +275,30 @@ int main(int argc, char** argv) {
   app.add_option("--wait", options.wait,
                  "while pending (soak, ...), wait and evaluate again, up to this long (e.g. 3h)")
       ->type_name("DURATION");
-  app.add_option("--actor", options.actor, "who promotes (default from CI or git config)");
+  app.add_option("--actor", options.actor,
+                 "who promotes (default $PROMOTE_ACTOR, $GITHUB_ACTOR, $GITLAB_USER_LOGIN, "
+                 "else the OS user)");
   app.add_option("--reason", options.reason, "why, recorded in the history");
+  app.add_flag("--break-glass", options.break_glass,
+               "let closed time windows through as warnings; needs --reason; recorded");
+
+  CLI::App* decide[2] = {
+      app.add_subcommand("approve", "approve a candidate for a stage (the approval gate reads it)"),
+      app.add_subcommand("reject", "reject a candidate for a stage; blocks its approval gate")};
+  decide[0]->footer(
+      "\nExamples:\n  promote approve --stage prod                      what staging holds now\n"
+      "  promote approve --stage prod --candidate 3f9a1c2b7d4e --reason \"canary is clean\"\n");
+  decide[1]->footer("\nExample:\n  promote reject --stage prod --reason \"error budget spent\"\n");
+  for (CLI::App* command : decide) {
+    add_file_option(*command, options);
+    command->add_option("--stage", options.stage, "the stage the decision is for")->required();
+    command->add_option("--candidate", options.candidate,
+                        "candidate id (12 to 64 hex); default: what the stage would get now");
+    command->add_option("--reason", options.reason, "why, recorded with the decision");
+    command->add_option("--history", options.history, "history database");
+    command->add_option("--output", options.output, "text or json")
+        ->check(CLI::IsMember({"text", "json"}));
+  }
 
   auto* validate = app.add_subcommand("validate", "check a pipeline file and report every problem");
   validate->footer("\nExample:\n  promote validate -f promote.yaml\n");
@@ -268,6 +345,9 @@ int main(int argc, char** argv) {
   if (*validate) {
     return run_validate(options);
   }
+  if (*decide[0] || *decide[1]) {
+    return run_decide(options, decide[0]->parsed());
+  }
   if (*status) {
     return run_status(options);
   }
@@ -278,7 +358,7 @@ int main(int argc, char** argv) {
     return run_history(options);
   }
   if (options.to.empty()) {
-    std::cerr << "promote: give --to STAGE, or a command (validate, status, history); see --help\n";
+    std::cerr << "promote: give --to STAGE, or a command (validate, status, history, approve, reject); see --help\n";
     return 2;
   }
   return run_promote(options);

@@ -1,5 +1,6 @@
-// schemas/pipeline.schema.json and the loader agree: every example and every file in
-// tests/pipeline/valid/ passes both; every file in tests/pipeline/invalid/ fails both.
+// schemas/pipeline.schema.json and the loader (with the real gate catalog) agree: every
+// example and every file in tests/pipeline/valid/ passes both; every file in
+// tests/pipeline/invalid/ fails both. The pipeline schema embeds schemas/gates/*.json.
 
 #include <doctest/doctest.h>
 
@@ -10,12 +11,8 @@
 #include <vector>
 
 #include "engine/pipeline/pipeline.hpp"
+#include "gates/registry.hpp"
 #include "tests/support/support.hpp"
-
-namespace promote::test {
-/// The fake gate catalog (junit, soak), defined in test_pipeline.cpp.
-const pipeline::GateCatalog& fake_catalog();
-}  // namespace promote::test
 
 namespace {
 
@@ -87,7 +84,7 @@ TEST_SUITE("pipeline") {
   TEST_CASE("the loader accepts every example and every valid pipeline") {
     for (const auto& file : accepted_files()) {
       CAPTURE(file);
-      auto result = promote::pipeline::load(file, promote::test::fake_catalog());
+      auto result = promote::pipeline::load(file, promote::gates::Catalog::for_pipeline(file));
       CHECK_MESSAGE(result.has_value(), (result ? std::string() : result.error().message));
     }
   }
@@ -95,11 +92,19 @@ TEST_SUITE("pipeline") {
   TEST_CASE("the loader rejects every invalid pipeline") {
     for (const auto& file : rejected_files()) {
       CAPTURE(file);
-      auto result = promote::pipeline::load(file, promote::test::fake_catalog());
+      auto result = promote::pipeline::load(file, promote::gates::Catalog::for_pipeline(file));
       REQUIRE_MESSAGE(result.has_error(), "accepted");
       CHECK(result.error().kind == promote::ErrorKind::config);
       CHECK(result.error().message.starts_with(file.string() + ":"));
     }
+  }
+
+  TEST_CASE("the pipeline schema embeds the gate schemas as they are (schemas/bundle.py)" *
+            doctest::skip(!promote::test::has_program("python3"))) {
+    const auto result = run({"/usr/bin/python3", (k_source / "schemas" / "bundle.py").string(),
+                             "--check"});
+    INFO(result.err);
+    CHECK(result.exit_code == 0);
   }
 
   TEST_CASE("the schema accepts every example and every valid pipeline" *

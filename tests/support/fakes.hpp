@@ -1,8 +1,10 @@
 #pragma once
-// Fakes for the interfaces tests swap: a Timeline with a fixed clock and entries.
+// Fakes for the interfaces tests swap: a Timeline with a fixed clock and entries, and
+// an ApprovalBook holding the decisions the test records.
 
 #include <map>
 #include <utility>
+#include <vector>
 
 #include "engine/gate.hpp"
 
@@ -25,6 +27,27 @@ class FakeTimeline : public Timeline {
       return std::optional<StageEntry>(it->second);
     }
     return std::optional<StageEntry>();
+  }
+};
+
+/// An ApprovalBook holding decisions in memory.
+class FakeApprovals : public ApprovalBook {
+ public:
+  std::vector<Approval> all;
+  std::optional<Error> failure;
+
+  Result<std::vector<Approval>> decisions(const std::string& stage,
+                                          const std::string& candidate_id) const override {
+    if (failure) {
+      return *failure;
+    }
+    std::vector<Approval> out;
+    for (const auto& approval : all) {
+      if (approval.stage == stage && approval.candidate_id == candidate_id) {
+        out.push_back(approval);
+      }
+    }
+    return out;
   }
 };
 
