@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <iostream>
 
 #include "engine/history/history.hpp"
@@ -82,6 +83,7 @@ int run_promote(const Options& options) {
   request.reason = options.reason;
   request.break_glass = options.break_glass;
   const bool json = options.output == "json";
+  bool waited = false;
   if (options.break_glass && options.reason.empty()) {
     return fail(make_error(ErrorKind::usage,
                            "--break-glass needs --reason: say why the time windows are overridden"),
@@ -94,9 +96,24 @@ int run_promote(const Options& options) {
                                                "1d, got '" + options.wait + "'"),
                   json);
     }
-    request.on_wait = [](const std::string& line) { std::cerr << "promote: " << line << "\n"; };
+    request.on_wait = [live = isatty(STDERR_FILENO) == 1 && std::getenv("CI") == nullptr,
+                       &waited](const promoter::WaitProgress& progress) {
+      const std::string line = "waiting " + pipeline::format_duration(progress.next_check) +
+                               " for " + progress.waiting_for + "; " +
+                               pipeline::format_duration(progress.left) + " left of --wait";
+      if (live) {
+        // One line, redrawn every second, cleared when the wait ends.
+        std::cerr << "\r\033[2Kpromote: " << line << std::flush;
+        waited = true;
+      } else if (!progress.tick) {
+        std::cerr << "promote: " << line << "\n";
+      }
+    };
   }
   auto result = promoter::promote(request, gates::Catalog::for_pipeline(options.file));
+  if (waited) {
+    std::cerr << "\r\033[2K" << std::flush;
+  }
   if (!result) {
     return fail(result.error(), json);
   }

@@ -399,11 +399,19 @@ class Attempt {
       }
       return false;
     }
-    if (m_request.on_wait) {
-      m_request.on_wait("waiting " + pipeline::format_duration(*earliest) + " for " + waiting_for +
-                        "; " + pipeline::format_duration(left) + " left of --wait");
+    // Sleep in steps of a second at most, so a progress display can count down.
+    const auto until = std::chrono::steady_clock::now() + *earliest;
+    bool tick = false;
+    for (auto now_steady = std::chrono::steady_clock::now(); now_steady < until;
+         now_steady = std::chrono::steady_clock::now()) {
+      const auto next = std::chrono::ceil<std::chrono::seconds>(until - now_steady);
+      if (m_request.on_wait) {
+        m_request.on_wait(WaitProgress{waiting_for, next, left - (*earliest - next), tick});
+      }
+      tick = true;
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+          until - now_steady, std::chrono::seconds(1)));
     }
-    std::this_thread::sleep_for(*earliest);
     m_result.gates.clear();
     return true;
   }

@@ -18,6 +18,14 @@
 namespace promote::promoter {
 
 /// What the user asked for.
+/// What a --wait is waiting for, and how long is left.
+struct WaitProgress {
+  std::string waiting_for;             ///< "soak (in staging for 10m of 2h; 1h50m left)"
+  std::chrono::seconds next_check{0};  ///< until the gates are evaluated again
+  std::chrono::seconds left{0};        ///< of --wait
+  bool tick = false;                   ///< false: a new wait begins
+};
+
 struct Request {
   std::filesystem::path pipeline_file = "promote.yaml";
   std::string stage;
@@ -31,8 +39,9 @@ struct Request {
   /// --wait: while the outcome is pending, wait for the earliest retry_after and
   /// evaluate again, until this much time has passed since the start.
   std::optional<std::chrono::seconds> wait;
-  /// Told, one line each time, what is being waited for (for a progress display).
-  std::function<void(const std::string&)> on_wait;
+  /// Told, under --wait, what is being waited for: once when a wait starts (`tick` false),
+  /// then about once a second while it lasts (`tick` true), for a live progress line.
+  std::function<void(const WaitProgress&)> on_wait;
 };
 
 enum class Outcome { promoted, no_op, blocked, pending, error, planned };

@@ -153,6 +153,8 @@ nlohmann::json to_json(const promoter::PromotionResult& result) {
       {"diff", result.diff},
       {"commit", result.commit.empty() ? nlohmann::json() : nlohmann::json(result.commit)},
       {"actor", result.actor},
+      {"reason", result.reason},
+      {"break_glass", result.break_glass},
       {"warnings", result.warnings},
       {"started_at", util::format_utc(result.started)},
       {"finished_at", util::format_utc(result.finished)},

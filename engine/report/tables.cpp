@@ -142,6 +142,7 @@ nlohmann::json history_json(const std::vector<history::PromotionRecord>& records
                    {"outcome", record.outcome},
                    {"actor", record.actor},
                    {"reason", record.reason},
+                   {"break_glass", record.break_glass},
                    {"ci_run_url", record.ci_run_url},
                    {"commit", record.commit},
                    {"error", record.error},
@@ -168,6 +169,9 @@ std::string promotion_text(const history::PromotionRecord& record) {
   out << "  actor      " << record.actor << "\n";
   if (!record.reason.empty()) {
     out << "  reason     " << record.reason << "\n";
+  }
+  if (record.break_glass) {
+    out << "  override   break-glass (closed time windows let through)\n";
   }
   if (!record.ci_run_url.empty()) {
     out << "  run        " << record.ci_run_url << "\n";

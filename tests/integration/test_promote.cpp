@@ -483,4 +483,68 @@ TEST_SUITE("integration") {
     CHECK(missing.exit_code == 2);
     CHECK(contains(missing.err, "promote: no promotion 'nope' in "));
   }
+
+  TEST_CASE("the approval gate waits for promote approve, counts only eligible others, and a "
+            "rejection blocks") {
+    Shop shop;
+    std::string pipeline = read_text(shop.repo / "promote.yaml");
+    const std::string prod_gates = pipeline.substr(pipeline.find("      # Two hours in staging"));
+    pipeline.replace(pipeline.find(prod_gates), prod_gates.size(),
+                     "      - use: approval\n        with: {approvers: [alice, bob], min: 1}\n");
+    write_text(shop.repo / "promote.yaml", pipeline);
+    sh("git commit -q -am 'prod needs an approval'", shop.repo);
+    REQUIRE(shop.promote({"--to", "staging"}).exit_code == 0);
+
+    CommandResult result = shop.promote({"--to", "prod", "--output", "json"});
+    CHECK(result.exit_code == 3);
+    auto doc = nlohmann::json::parse(result.out);
+    const std::string candidate = doc["candidate"]["short_id"].get<std::string>();
+    CHECK(doc["outcome"] == "pending");
+    CHECK(doc["gates"][0]["summary"] ==
+          "0 approvals; needs 1 more of alice, bob (promote approve --stage prod --candidate " +
+              candidate + ")");
+
+    // Someone outside the approvers, then alice (named by GITHUB_ACTOR, as in Actions).
+    REQUIRE(shop.promote({"approve", "--stage", "prod"}, {{"PROMOTE_ACTOR", "mallory"}})
+                .exit_code == 0);
+    CHECK(shop.promote({"--to", "prod"}).exit_code == 3);
+    result = shop.promote({"approve", "--stage", "prod", "--candidate", candidate, "--reason",
+                           "canary is clean"},
+                          {{"PROMOTE_ACTOR", ""}, {"GITHUB_ACTOR", "alice"}});
+    INFO(result.err);
+    CHECK(result.exit_code == 0);
+    CHECK(result.out == "approved candidate " + candidate +
+                            " for prod as alice (api=ghcr.io/acme/api:1.4.2, "
+                            "web=ghcr.io/acme/web:2.3.0)\n");
+    result = shop.promote({"--to", "prod", "--output", "json"});
+    CHECK(result.exit_code == 0);
+    doc = nlohmann::json::parse(result.out);
+    CHECK(doc["outcome"] == "promoted");
+    CHECK(doc["gates"][0]["details"]["approvals"][0]["actor"] == "alice");
+    CHECK(doc["gates"][0]["details"]["approvals"][0]["reason"] == "canary is clean");
+    CHECK(doc["gates"][0]["details"]["ignored"][0]["actor"] == "mallory");
+
+    // A new candidate for prod: bob rejects it, and it is blocked (exit 1) despite alice.
+    REQUIRE(shop.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.5.0"}).exit_code == 0);
+    REQUIRE(shop.promote({"--to", "staging"}).exit_code == 0);
+    REQUIRE(shop.promote({"approve", "--stage", "prod"}, {{"PROMOTE_ACTOR", "alice"}}).exit_code ==
+            0);
+    REQUIRE(shop.promote({"reject", "--stage", "prod", "--reason", "error budget spent"},
+                         {{"PROMOTE_ACTOR", "bob"}})
+                .exit_code == 0);
+    const std::string head = shop.remote_head();
+    result = shop.promote({"--to", "prod", "--output", "json"});
+    CHECK(result.exit_code == 1);
+    doc = nlohmann::json::parse(result.out);
+    CHECK(doc["gates"][0]["summary"] == "rejected by bob (error budget spent)");
+    CHECK(shop.remote_head() == head);
+
+    // Bad input changes nothing: exit 2 with a clear message.
+    result = shop.promote({"approve", "--stage", "prod", "--candidate", "xyz"});
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "--candidate must be a candidate id"));
+    result = shop.promote({"approve", "--stage", "prdo"});
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "no stage 'prdo' (did you mean 'prod'?)"));
+  }
 }
