@@ -21,6 +21,9 @@ git commit -q -m "shop: GitOps repository with dev, staging and prod overlays"
 git remote add origin "$work/remote.git"
 git push -q -u origin main
 
+# Who promotes: in CI this comes from GITHUB_ACTOR or GITLAB_USER_LOGIN.
+export PROMOTE_ACTOR=demo-ci
+
 step() { printf '\n==> %s\n' "$*"; }
 run() {
   echo "\$ promote $*"
@@ -36,7 +39,7 @@ step "what each stage runs now"
 run status
 step "CI built api 1.4.3: it enters dev"
 run --to dev --image api=ghcr.io/acme/api:1.4.3
-step "staging takes what dev runs, once the JUnit reports pass"
+step "staging takes what dev runs, once the JUnit reports and the Trivy scan pass"
 run --to staging
 step "prod wants 2h of soak in staging: pending (exit 3), nothing written"
 run --to prod
@@ -48,6 +51,11 @@ print("outcome:", doc["outcome"])
 for gate in doc["gates"]:
     print(" ", gate["name"], gate["status"], "-", gate["summary"])
 ' || true
+step "alice approves exactly what prod would take (recorded in the history)"
+PROMOTE_ACTOR=alice run approve --stage prod --reason "staging dashboards are clean"
+step "bob rejects it: a rejection blocks the approval gate (a dry run shows it, exit 1)"
+PROMOTE_ACTOR=bob run reject --stage prod --reason "wait for the load test"
+run --to prod --dry-run
 step "the remote's log: every promotion is a commit with trailers"
 git --git-dir="$work/remote.git" log --format='%h %s%n%(trailers:only,unfold)' | sed '/^$/d'
 step "the history"

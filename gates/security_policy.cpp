@@ -661,7 +661,8 @@ Verdict judge_findings(const SecurityPolicy& policy, const ScanReport& report,
   const std::string unit = policy.count == CountMode::unique ? "unique ids" : "findings";
   const std::string within =
       (counted.empty() ? "no findings counted" : join(tally, ", ") + " (" + unit + ")") +
-      ", within max";
+      ", within max" +
+      (ignored_total > 0 ? "; " + std::to_string(ignored_total) + " accepted by exception" : "");
   details["condition"] = notes.empty() ? "within max" : "within max, exceptions need attention";
   return Verdict::make(notes.empty() ? Status::pass : Status::warn, within + noted,
                        std::move(details));

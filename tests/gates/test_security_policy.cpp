@@ -186,6 +186,7 @@ TEST_SUITE("gates") {
       policy.exceptions = {exception("CVE-1", day(2027, 6, 1))};
       const Verdict verdict = judge(policy, findings);
       CHECK(status(verdict) == "pass");
+      CHECK(verdict.summary == "no findings counted, within max; 1 accepted by exception");
       CHECK(verdict.details["ignored_total"] == 1);
       CHECK(verdict.details["ignored"][0]["exception"] == "promote.yaml:9:11");
       CHECK(verdict.details["exceptions"][0]["state"] == "active");
@@ -196,8 +197,8 @@ TEST_SUITE("gates") {
       const Verdict verdict = judge(policy, findings);
       CHECK(status(verdict) == "warn");
       CHECK(verdict.summary ==
-            "no findings counted, within max; exceptions expiring soon: CVE-1 (expires "
-            "2027-01-29)");
+            "no findings counted, within max; 1 accepted by exception; exceptions expiring soon: "
+            "CVE-1 (expires 2027-01-29)");
     }
     SUBCASE("warn_before moves the warning horizon") {
       policy.exceptions = {exception("CVE-1", day(2027, 1, 29))};
@@ -226,7 +227,8 @@ TEST_SUITE("gates") {
       const Verdict verdict = judge(policy, findings);
       CHECK(status(verdict) == "warn");
       CHECK(verdict.summary ==
-            "no findings counted, within max; stale exceptions (match nothing): CVE-7");
+            "no findings counted, within max; 1 accepted by exception; stale exceptions (match "
+            "nothing): CVE-7");
       CHECK(verdict.details["stale"].size() == 1);
       CHECK(verdict.details["stale"][0]["source"] == "promote.yaml:9:11");
     }
@@ -400,7 +402,8 @@ exceptions:
     Verdict verdict = run();
     CHECK(status(verdict) == "warn");
     CHECK(verdict.summary ==
-          "no findings counted, within max; exceptions expiring soon: CVE-1 (expires 2027-01-20)");
+          "no findings counted, within max; 1 accepted by exception; exceptions expiring soon: "
+          "CVE-1 (expires 2027-01-20)");
     REQUIRE(verdict.evidence.size() == 2);
     CHECK(verdict.evidence[0].path == "trivy.json");
     CHECK(verdict.evidence[0].sha256 == promote::util::sha256_hex(report));

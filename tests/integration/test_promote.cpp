@@ -118,7 +118,7 @@ TEST_SUITE("integration") {
           nlohmann::json{{"api", "ghcr.io/acme/api:1.4.2"}, {"web", "ghcr.io/acme/web:2.3.0"}});
     CHECK(doc["candidate"]["id"].get<std::string>().size() == 64);
     CHECK(doc["candidate"]["short_id"] == doc["candidate"]["id"].get<std::string>().substr(0, 12));
-    REQUIRE(doc["gates"].size() == 1);
+    REQUIRE(doc["gates"].size() == 2);
     CHECK(doc["gates"][0]["name"] == "junit");
     CHECK(doc["gates"][0]["use"] == "junit");
     CHECK(doc["gates"][0]["status"] == "pass");
@@ -130,7 +130,10 @@ TEST_SUITE("integration") {
     CHECK(contains(shop.overlay("staging"), "    newTag: 1.4.2\n"));
     const std::string message = sh("git --git-dir=remote.git log -1 --format=%B main", shop.dir.path());
     CHECK(contains(message, "\nPromote-From: dev\n"));
-    CHECK(contains(message, "\nPromote-Gates: junit=pass\n"));
+    CHECK(contains(message, "\nPromote-Gates: junit=pass, trivy=pass\n"));
+    CHECK(doc["gates"][1]["summary"] ==
+          "0 critical (max 0), 0 high (max 0), 1 medium (unique ids), within max; 1 accepted by "
+          "exception");
   }
 
   TEST_CASE("a failing gate blocks the promotion and nothing is written") {
@@ -179,9 +182,16 @@ TEST_SUITE("integration") {
     };
     SUBCASE("soaked long enough") {
       clone_and_age("3 hours");
+      // alice's approval, kept apart from the clone: its history has no promotion at all.
+      const std::string approvals = (shop.dir / "approvals.db").string();
+      REQUIRE(promote::test::run({promote::test::promote_binary().string(), "approve", "--stage",
+                                  "prod"},
+                                 shop.dir / "clone",
+                                 {{"PROMOTE_HISTORY", approvals}, {"PROMOTE_ACTOR", "alice"}})
+                  .exit_code == 0);
       const CommandResult result = promote::test::run(
           {promote::test::promote_binary().string(), "--to", "prod", "--dry-run", "--output", "json"},
-          shop.dir / "clone", {{"PROMOTE_HISTORY", ""}});
+          shop.dir / "clone", {{"PROMOTE_HISTORY", approvals}});
       const auto doc = nlohmann::json::parse(result.out);
       CHECK(doc["gates"][0]["status"] == "pass");
       CHECK(contains(doc["gates"][0]["details"]["entered_source"].get<std::string>(),
@@ -286,7 +296,7 @@ TEST_SUITE("integration") {
     const auto doc = nlohmann::json::parse(run.out);
     CHECK(doc["outcome"] == "error");
     CHECK(doc["error"]["kind"] == "config");
-    CHECK(shop.promote({"validate"}).out == "promote.yaml: ok (pipeline shop, 2 images, 3 stages, 3 gates)\n");
+    CHECK(shop.promote({"validate"}).out == "promote.yaml: ok (pipeline shop, 2 images, 3 stages, 5 gates)\n");
   }
 
   TEST_CASE("a target that leads out of the repository through a symlink is refused") {
@@ -376,8 +386,11 @@ TEST_SUITE("integration") {
     CHECK(result.exit_code == 0);
     CHECK(contains(result.out, "$ promote --to staging\n"));
     CHECK(contains(result.out, "outcome: promoted   commit"));
-    CHECK(contains(result.out, "soak   pending in staging for 0s of 2h; 2h left (retry in 2h)"));
+    CHECK(contains(result.out, "soak      pending in staging for 0s of 2h; 2h left (retry in 2h)"));
     CHECK(contains(result.out, "(exit 3)"));
+    CHECK(contains(result.out, "approved candidate "));
+    CHECK(contains(result.out, "approval  fail    rejected by bob (wait for the load test)"));
+    CHECK(contains(result.out, "(exit 1)"));
   }
 }
 
@@ -434,6 +447,8 @@ TEST_SUITE("integration") {
                pipeline.replace(pipeline.find("min: 2h"), 7, "min: 2s"));
     sh("git commit -q -am 'soak 2s'", shop.repo);
     REQUIRE(shop.promote({"--to", "staging"}).exit_code == 0);
+    REQUIRE(shop.promote({"approve", "--stage", "prod"}, {{"PROMOTE_ACTOR", "alice"}}).exit_code ==
+            0);
     const CommandResult result = shop.promote({"--to", "prod", "--wait", "1m", "--output", "json"});
     INFO(result.err);
     CHECK(result.exit_code == 0);
@@ -446,6 +461,8 @@ TEST_SUITE("integration") {
 
   TEST_CASE("--wait gives up at once when the wait would outlast it") {
     Shop shop;
+    REQUIRE(shop.promote({"approve", "--stage", "prod"}, {{"PROMOTE_ACTOR", "alice"}}).exit_code ==
+            0);
     const CommandResult result = shop.promote({"--to", "prod", "--wait", "1m", "--output", "json"});
     CHECK(result.exit_code == 3);
     const auto doc = nlohmann::json::parse(result.out);
