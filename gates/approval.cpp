@@ -260,6 +260,7 @@ std::unique_ptr<Gate> make_approval(const pipeline::ConfigNode& with) {
   if (with.is_null()) {
     return std::make_unique<ApprovalGate>(std::move(rules));
   }
+  const std::size_t reported = with.diagnostics().messages().size();
   if (!with.expect_map(what, {"approvers", "groups", "quorum", "min", "valid_for", "allow_self"})) {
     return nullptr;
   }
@@ -368,7 +369,7 @@ std::unique_ptr<Gate> make_approval(const pipeline::ConfigNode& with) {
       ok = false;
     }
   }
-  if (!ok) {
+  if (!ok || with.diagnostics().messages().size() != reported) {
     return nullptr;
   }
   return std::make_unique<ApprovalGate>(std::move(rules));

@@ -1,15 +1,17 @@
 #include "gates/junit.hpp"
 
-#include "engine/scheduler/blocking.hpp"
-
 #include <fnmatch.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <pugixml.hpp>
 #include <set>
 #include <system_error>
 
+#include "engine/scheduler/blocking.hpp"
 #include "engine/util/files.hpp"
 #include "engine/util/hash.hpp"
 
@@ -171,7 +173,9 @@ bool named(const pugi::xml_node& node, const char* name) {
   return std::strcmp(node.name(), name) == 0;
 }
 
-void count_testcase(const pugi::xml_node& testcase, JunitCounts& counts) {
+// A test case's outcome by precedence, and whether it passed only after flaky runs.
+std::pair<JunitTally::Outcome, bool> judge_testcase(const pugi::xml_node& testcase) {
+  using Outcome = JunitTally::Outcome;
   bool error = false;
   bool failure = false;
   bool rerun_error = false;
@@ -197,21 +201,98 @@ void count_testcase(const pugi::xml_node& testcase, JunitCounts& counts) {
       rerun_error = true;
     }
   }
-  ++counts.tests;
   if (error || (rerun_error && !failure)) {
-    ++counts.errors;
-  } else if (failure || rerun_failure) {
-    ++counts.failures;
-  } else if (skipped) {
-    ++counts.skipped;
-  } else if (flaky) {
-    ++counts.flaky;
+    return {Outcome::errored, false};
   }
+  if (failure || rerun_failure) {
+    return {Outcome::failed, false};
+  }
+  if (skipped) {
+    return {Outcome::skipped, false};
+  }
+  return {Outcome::passed, flaky};
+}
+
+std::size_t name_hash(std::string_view name) {
+  return std::hash<std::string_view>()(name);
+}
+
+std::size_t test_hash(std::string_view classname, std::size_t name_hash) {
+  return std::hash<std::string_view>()(classname) ^
+         (name_hash * static_cast<std::size_t>(0x9E3779B97F4A7C15ULL));
+}
+
+std::string test_name(std::string_view classname, std::string_view name) {
+  if (name.empty()) {
+    return classname.empty() ? "(unnamed)" : std::string(classname);
+  }
+  return classname.empty() ? std::string(name) : std::string(classname) + "." + std::string(name);
 }
 
 }  // namespace
 
+bool JunitTally::maybe_unresolved(std::size_t name_hash) const {
+  const std::size_t bit = name_hash % k_filter_bits;
+  return !m_filter.empty() && ((m_filter[bit / 64] >> (bit % 64)) & 1U) != 0;
+}
+
+void JunitTally::record(const TestId& id, Outcome outcome, bool flaky) {
+  ++m_totals.tests;
+  if (outcome == Outcome::skipped) {
+    ++m_totals.skipped;
+    return;
+  }
+  const bool failed = outcome != Outcome::passed;
+  if (failed) {
+    ++(outcome == Outcome::failed ? m_totals.failures : m_totals.errors);
+  }
+  bool rerun = false;
+  if (id.identified && (failed || !m_unresolved.empty())) {
+    const auto same_test = [&](const Unresolved& item) {
+      return item.classname == id.classname && item.name == id.name;
+    };
+    if (failed) {
+      std::vector<Unresolved>& bucket = m_unresolved[id.hash];
+      auto entry = std::find_if(bucket.begin(), bucket.end(), same_test);
+      if (entry == bucket.end()) {
+        entry = bucket.insert(bucket.end(),
+                              Unresolved{std::string(id.classname), std::string(id.name)});
+      }
+      ++(outcome == Outcome::failed ? entry->failures : entry->errors);
+      if (m_filter.empty()) {
+        m_filter.resize(k_filter_bits / 64);
+      }
+      const std::size_t bit = id.name_hash % k_filter_bits;
+      m_filter[bit / 64] |= std::uint64_t{1} << (bit % 64);
+      return;
+    }
+    if (auto bucket = m_unresolved.find(id.hash); bucket != m_unresolved.end()) {
+      auto entry = std::find_if(bucket->second.begin(), bucket->second.end(), same_test);
+      if (entry != bucket->second.end()) {
+        // Every earlier failed attempt of this test was a rerun of the one that passed now.
+        m_totals.failures -= entry->failures;
+        m_totals.errors -= entry->errors;
+        m_totals.tests -= entry->failures + entry->errors;
+        bucket->second.erase(entry);
+        rerun = true;
+      }
+      if (bucket->second.empty()) {
+        m_unresolved.erase(bucket);
+      }
+    }
+  }
+  if (flaky || rerun) {
+    ++m_totals.flaky;
+    m_flaky.push_back(test_name(id.classname, id.name));
+  }
+}
+
 Result<JunitCounts> parse_junit(std::string_view xml, const std::string& label) {
+  JunitTally tally;
+  return tally.add(xml, label);
+}
+
+Result<JunitCounts> JunitTally::add(std::string_view xml, const std::string& label) {
   if (xml.empty()) {
     return input_error(label, "the file is empty");
   }
@@ -247,26 +328,47 @@ Result<JunitCounts> parse_junit(std::string_view xml, const std::string& label) 
                                    "found <") +
                            root.name() + ">");
   }
-  JunitCounts counts;
-  std::vector<pugi::xml_node> suites{root};
-  while (!suites.empty()) {
-    const pugi::xml_node suite = suites.back();
-    suites.pop_back();
-    for (pugi::xml_node child = suite.first_child(); child; child = child.next_sibling()) {
-      if (child.type() != pugi::node_element) {
-        continue;
+  // In document order, since a rerun follows the attempt it repeats; the stack holds the
+  // next sibling to visit at each depth, so that deep nesting cannot overflow.
+  JunitTally this_document;
+  std::vector<pugi::xml_node> stack{root.first_child()};
+  while (!stack.empty()) {
+    const pugi::xml_node child = stack.back();
+    if (!child) {
+      stack.pop_back();
+      continue;
+    }
+    stack.back() = child.next_sibling();
+    if (child.type() != pugi::node_element) {
+      continue;
+    }
+    if (named(child, "testcase")) {
+      const auto [outcome, flaky] = judge_testcase(child);
+      // Only a failure, a flaky pass or a pass that may follow a failure needs the test's
+      // identity; this document's unresolved failures are among this tally's.
+      // Only a failure, a flaky pass, or a pass that may follow a failure of the same name
+      // needs the test's identity (this document's failures are among this tally's).
+      TestId id;
+      const bool passed = outcome == Outcome::passed;
+      if (outcome != Outcome::skipped && (!passed || flaky || !m_unresolved.empty())) {
+        id.name = child.attribute("name").value();
+        id.name_hash = name_hash(id.name);
+        id.identified = !id.name.empty() && (!passed || flaky || maybe_unresolved(id.name_hash));
+        if (id.identified || flaky) {
+          id.classname = child.attribute("classname").value();
+          id.hash = test_hash(id.classname, id.name_hash);
+        }
       }
-      if (named(child, "testcase")) {
-        count_testcase(child, counts);
-      } else if (named(child, "testsuite") || named(child, "testsuites")) {
-        suites.push_back(child);
-      } else if (named(child, "error") || named(child, "failure")) {
-        ++counts.tests;
-        ++counts.errors;
-      }
+      this_document.record(id, outcome, flaky);
+      record(id, outcome, flaky);
+    } else if (named(child, "testsuite") || named(child, "testsuites")) {
+      stack.push_back(child.first_child());
+    } else if (named(child, "error") || named(child, "failure")) {
+      this_document.record(TestId{}, Outcome::errored, false);
+      record(TestId{}, Outcome::errored, false);
     }
   }
-  return counts;
+  return this_document.m_totals;
 }
 
 // --- globs -------------------------------------------------------------------------------
@@ -422,6 +524,11 @@ Result<std::vector<std::string>> expand_report_paths(const fs::path& base_dir,
 
 namespace {
 
+// How long a pending verdict for reports without test cases waits before asking again.
+constexpr std::chrono::seconds k_empty_retry = std::chrono::minutes(1);
+// The most flaky test names listed in the details.
+constexpr std::size_t k_flaky_names_shown = 50;
+
 std::string plural(long long count, const std::string& noun) {
   return std::to_string(count) + " " + noun + (count == 1 ? "" : "s");
 }
@@ -480,6 +587,10 @@ std::string broken_threshold(const JunitConfig& config, const JunitCounts& total
     return plural(totals.skipped, "test") + " skipped, more than the " +
            std::to_string(*config.max_skipped) + " allowed (max_skipped)";
   }
+  if (config.max_flaky && totals.flaky > *config.max_flaky) {
+    return plural(totals.flaky, "flaky test") + ", more than the " +
+           std::to_string(*config.max_flaky) + " allowed (max_flaky)";
+  }
   return {};
 }
 
@@ -515,7 +626,7 @@ Verdict judge(const JunitConfig& config, const fs::path& base_dir) {
   }
   std::vector<Evidence> evidence;
   nlohmann::json files = nlohmann::json::array();
-  JunitCounts totals;
+  JunitTally tally;
   for (const std::string& path : *paths) {
     const fs::path full = fs::path(path).is_absolute() ? fs::path(path) : base_dir / path;
     auto data = util::read_file(full);
@@ -523,15 +634,15 @@ Verdict judge(const JunitConfig& config, const fs::path& base_dir) {
       return error_verdict(data.error(), {{"file", path}, {"files", files}}, evidence);
     }
     evidence.push_back(Evidence{path, util::sha256_hex(*data)});
-    auto counts = parse_junit(*data, path);
+    auto counts = tally.add(*data, path);
     if (!counts) {
       return error_verdict(counts.error(), {{"file", path}, {"files", files}}, evidence);
     }
     nlohmann::json entry = counts_json(*counts);
     entry["path"] = path;
     files.push_back(std::move(entry));
-    totals += *counts;
   }
+  const JunitCounts& totals = tally.totals();
   const long long considered = totals.tests - totals.skipped;
   nlohmann::json totals_json = counts_json(totals);
   totals_json["passed"] = totals.passed();
@@ -543,16 +654,40 @@ Verdict judge(const JunitConfig& config, const fs::path& base_dir) {
   if (config.max_skipped) {
     thresholds["max_skipped"] = *config.max_skipped;
   }
+  if (config.max_flaky) {
+    thresholds["max_flaky"] = *config.max_flaky;
+  }
   nlohmann::json details = {
       {"files", files},
       {"totals", totals_json},
       {"pass_rate", considered > 0 ? static_cast<double>(totals.passed()) / considered : 0.0},
       {"thresholds", thresholds}};
+  if (!tally.flaky_tests().empty()) {
+    const auto& names = tally.flaky_tests();
+    const std::size_t shown = std::min(names.size(), k_flaky_names_shown);
+    details["flaky_tests"] = std::vector<std::string>(names.begin(), names.begin() + shown);
+    if (shown < names.size()) {
+      details["flaky_tests_omitted"] = names.size() - shown;
+    }
+  }
   if (totals.tests == 0) {
-    return error_verdict(
-        make_error(ErrorKind::input, "no test cases found in " +
-                                         plural(static_cast<long long>(paths->size()), "report")),
-        std::move(details), std::move(evidence));
+    // No data is its own case, never a pass: the on_empty policy decides.
+    const std::string status = promote::to_string(config.on_empty);
+    std::string summary =
+        "no test cases found in " + plural(static_cast<long long>(paths->size()), "report");
+    if (config.on_empty != Verdict::Status::error) {
+      summary += " (on_empty: " + status + ")";
+    }
+    details["on_empty"] = status;
+    Verdict verdict = Verdict::make(config.on_empty, std::move(summary), std::move(details));
+    if (config.on_empty == Verdict::Status::error) {
+      verdict.details["error"] = verdict.summary;
+    }
+    if (config.on_empty == Verdict::Status::pending) {
+      verdict.retry_after = k_empty_retry;
+    }
+    verdict.evidence = std::move(evidence);
+    return verdict;
   }
   Verdict verdict;
   if (std::string broken = broken_threshold(config, totals); !broken.empty()) {
@@ -576,12 +711,16 @@ boost::asio::awaitable<Verdict> JunitGate::evaluate(const GateContext& context) 
 nlohmann::json JunitGate::config() const {
   nlohmann::json out = {{"path", m_config.paths},
                         {"min_pass_rate", m_config.min_pass_rate},
-                        {"min_tests", m_config.min_tests}};
+                        {"min_tests", m_config.min_tests},
+                        {"on_empty", promote::to_string(m_config.on_empty)}};
   if (m_config.max_failures) {
     out["max_failures"] = *m_config.max_failures;
   }
   if (m_config.max_skipped) {
     out["max_skipped"] = *m_config.max_skipped;
+  }
+  if (m_config.max_flaky) {
+    out["max_flaky"] = *m_config.max_flaky;
   }
   return out;
 }
@@ -592,8 +731,8 @@ std::unique_ptr<Gate> make_junit(const pipeline::ConfigNode& with) {
     return nullptr;
   }
   const std::size_t problems_before = with.diagnostics().messages().size();
-  if (!with.expect_map("gate 'junit'",
-                       {"path", "min_pass_rate", "max_failures", "max_skipped", "min_tests"})) {
+  if (!with.expect_map("gate 'junit'", {"path", "min_pass_rate", "max_failures", "max_skipped",
+                                        "min_tests", "max_flaky", "on_empty"})) {
     return nullptr;
   }
   JunitConfig config;
@@ -632,8 +771,22 @@ std::unique_ptr<Gate> make_junit(const pipeline::ConfigNode& with) {
   };
   config.max_failures = count("max_failures", 0);
   config.max_skipped = count("max_skipped", 0);
+  config.max_flaky = count("max_flaky", 0);
   if (auto min_tests = count("min_tests", 1)) {
     config.min_tests = *min_tests;
+  }
+  if (auto node = with.get("on_empty")) {
+    if (auto text = node->as_string("on_empty")) {
+      if (*text == "fail") {
+        config.on_empty = Verdict::Status::fail;
+      } else if (*text == "pending") {
+        config.on_empty = Verdict::Status::pending;
+      } else if (*text == "error") {
+        config.on_empty = Verdict::Status::error;
+      } else {
+        node->error("'on_empty' must be fail, pending or error, got '" + *text + "'");
+      }
+    }
   }
   if (with.diagnostics().messages().size() != problems_before) {
     return nullptr;

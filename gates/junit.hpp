@@ -1,11 +1,14 @@
 #pragma once
 // The `junit` gate: reads JUnit XML reports (files or glob patterns), counts their test
-// cases and checks pass rate, failures, skipped tests and the number of tests.
+// cases and checks pass rate, failures, skipped and flaky tests and the number of tests.
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/error.hpp"
@@ -28,7 +31,8 @@ struct JunitCounts {
   JunitCounts& operator+=(const JunitCounts& other);
 };
 
-/// Counts the test cases of one JUnit XML document. `label` names the file in errors.
+/// Counts the test cases of one JUnit XML document (a JunitTally of that document alone).
+/// `label` names the file in errors.
 ///
 /// The `<testcase>` elements present are counted, never the suite attributes. The root is
 /// `<testsuites>` or `<testsuite>`; suites nest at any depth. A test case's outcome is, by
@@ -40,6 +44,56 @@ struct JunitCounts {
 /// (refused outright: no entity is ever expanded) or another root element.
 Result<JunitCounts> parse_junit(std::string_view xml, const std::string& label);
 
+/// Counts the test cases of several JUnit documents, in the order they are added, and finds
+/// the flaky tests. A test is identified by the `classname` and `name` of its test cases
+/// (test cases without a name are never matched). A failed or errored test case followed,
+/// in the same document or a later one, by a passing test case of the same test was a
+/// rerun: it is not counted, and the passing test case counts as passed and flaky, as does
+/// a passing test case with Surefire's `<flakyFailure>` or `<flakyError>`. A test that
+/// passes and then fails stays failed.
+class JunitTally {
+ public:
+  enum class Outcome { passed, failed, errored, skipped };
+
+  /// Counts one document (the rules of parse_junit) and returns its counts on its own;
+  /// on failure nothing is counted.
+  Result<JunitCounts> add(std::string_view xml, const std::string& label);
+  /// The counts of every document added.
+  const JunitCounts& totals() const { return m_totals; }
+  /// The flaky tests, "classname.name" (or the name alone), in the order found.
+  const std::vector<std::string>& flaky_tests() const { return m_flaky; }
+
+ private:
+  /// Failed and errored test cases of one test not yet followed by a pass.
+  struct Unresolved {
+    std::string classname;
+    std::string name;
+    long long failures = 0;
+    long long errors = 0;
+  };
+
+  /// A test case's identity; the hashes are set, and `identified` true, when it has a name
+  /// and may be a failure or a rerun.
+  struct TestId {
+    std::string_view classname;
+    std::string_view name;
+    std::size_t name_hash = 0;
+    std::size_t hash = 0;  ///< of classname and name
+    bool identified = false;
+  };
+
+  static constexpr std::size_t k_filter_bits = std::size_t{1} << 16;
+
+  void record(const TestId& id, Outcome outcome, bool flaky);
+  /// False when no failure of a test with a name of this hash was ever recorded.
+  bool maybe_unresolved(std::size_t name_hash) const;
+
+  JunitCounts m_totals;
+  std::unordered_map<std::size_t, std::vector<Unresolved>> m_unresolved;  ///< by TestId hash
+  std::vector<std::uint64_t> m_filter;  ///< a bit per name hash of every failure recorded
+  std::vector<std::string> m_flaky;
+};
+
 /// The validated `with:` block of a `junit` gate.
 struct JunitConfig {
   std::vector<std::string> paths;         ///< files or glob patterns (`*`, `?`, `[..]`, `**`)
@@ -47,12 +101,16 @@ struct JunitConfig {
   std::optional<long long> max_failures;  ///< most failed or errored tests allowed
   std::optional<long long> max_skipped;   ///< most skipped tests allowed
   long long min_tests = 1;                ///< fewest test cases (all reports together)
+  std::optional<long long> max_flaky;     ///< most flaky tests allowed (no limit when absent)
+  Verdict::Status on_empty = Verdict::Status::error;  ///< when no test case is found at all
 };
 
-/// Judges JUnit reports against thresholds. `pass` when all thresholds hold, `warn` when
-/// they hold but some tests were flaky, `fail` naming the first threshold broken (in the
-/// order min_tests, min_pass_rate, max_failures, max_skipped), and `error` when a pattern
-/// matches no file, a report cannot be read or parsed, or no test case is found at all.
+/// Judges JUnit reports (read in path order, through one JunitTally) against thresholds.
+/// `pass` when all thresholds hold, `warn` when they hold but some tests were flaky, `fail`
+/// naming the first threshold broken (in the order min_tests, min_pass_rate, max_failures,
+/// max_skipped, max_flaky), the `on_empty` status (error unless configured; pending
+/// retries after a minute) when no test case is found at all, and `error` when a pattern
+/// matches no file or a report cannot be read or parsed.
 class JunitGate : public Gate {
  public:
   explicit JunitGate(JunitConfig config) : m_config(std::move(config)) {}
@@ -60,7 +118,8 @@ class JunitGate : public Gate {
   /// Reads every matching report (synchronously) relative to `context.base_dir`; the
   /// verdict's evidence lists each file read with the sha256 of its bytes.
   boost::asio::awaitable<Verdict> evaluate(const GateContext& context) override;
-  /// {"path": [...], "min_pass_rate": 1.0, "min_tests": 1, "max_failures"?, "max_skipped"?}.
+  /// {"path": [...], "min_pass_rate": 1.0, "min_tests": 1, "on_empty": "error",
+  ///  "max_failures"?, "max_skipped"?, "max_flaky"?}.
   nlohmann::json config() const override;
 
  private:

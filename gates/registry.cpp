@@ -2,7 +2,9 @@
 
 #include <array>
 
+#include "gates/approval.hpp"
 #include "gates/grype.hpp"
+#include "gates/http.hpp"
 #include "gates/junit.hpp"
 #include "gates/prometheus.hpp"
 #include "gates/sarif.hpp"
@@ -26,6 +28,9 @@ constexpr std::array k_builtin = {
              &make_prometheus},
     GateType{"window", "allowed weekly time windows and freeze periods in an IANA time zone",
              &make_window},
+    GateType{"approval", "approvals of this exact candidate by enough eligible people",
+             &make_approval},
+    GateType{"http", "a webhook's answer: its status code or a JSON value by pointer and condition", &make_http},
 };
 
 }  // namespace

@@ -509,13 +509,16 @@ Verdict judge_findings(const SecurityPolicy& policy, const ScanReport& report,
   std::vector<SecurityException> entries = policy.exceptions;
   entries.insert(entries.end(), ignore_entries.begin(), ignore_entries.end());
   std::vector<EntryState> states;
+  // In seconds, not the clock's nanoseconds: a date far ahead (2262 and later) must not
+  // overflow into the past.
+  const auto now_seconds = std::chrono::floor<std::chrono::seconds>(now);
   for (const SecurityException& entry : entries) {
     EntryState state = EntryState::active;
     if (entry.expires) {
-      const auto expires = std::chrono::system_clock::time_point(*entry.expires);
-      if (now >= expires) {
+      const std::chrono::sys_seconds expires(*entry.expires);
+      if (now_seconds >= expires) {
         state = EntryState::expired;
-      } else if (expires - now <= policy.warn_before) {
+      } else if (expires - now_seconds <= policy.warn_before) {
         state = EntryState::expiring;
       }
     }

@@ -478,6 +478,14 @@ TEST_SUITE("gates") {
             "promote.yaml:3:14: 'max_skipped' must be 0 or more, got '-2'\n"
             "promote.yaml:4:12: 'min_tests' must be 1 or more, got '0'");
     }
+    SUBCASE("max_flaky and on_empty") {
+      CHECK(problems("path: a.xml\nmax_flaky: -1\non_empty: pass") ==
+            "promote.yaml:2:12: 'max_flaky' must be 0 or more, got '-1'\n"
+            "promote.yaml:3:11: 'on_empty' must be fail, pending or error, got 'pass'");
+      CHECK(problems("path: a.xml\nmax_flakey: 1\non_empty: [fail]") ==
+            "promote.yaml:2:1: unknown field 'max_flakey' in gate 'junit' (did you mean "
+            "'max_flaky'?)\npromote.yaml:3:11: 'on_empty' must be a string, got a list");
+    }
     SUBCASE("path must name something") {
       CHECK(problems("path: []") ==
             "promote.yaml:1:7: 'path' must name at least one file or pattern");
@@ -490,19 +498,19 @@ TEST_SUITE("gates") {
     SUBCASE("defaults, one path as a list") {
       const auto gate = build("path: reports/*.xml", diagnostics);
       REQUIRE(gate != nullptr);
-      CHECK(
-          gate->config() ==
-          nlohmann::json::parse(R"({"path":["reports/*.xml"],"min_pass_rate":1.0,"min_tests":1})"));
+      CHECK(gate->config() == nlohmann::json::parse(R"({"path":["reports/*.xml"],
+              "min_pass_rate":1.0,"min_tests":1,"on_empty":"error"})"));
     }
     SUBCASE("every field") {
       const auto gate = build(
           "path: [a.xml, 'b/**/*.xml']\nmin_pass_rate: 0.95\nmax_failures: 0\n"
-          "max_skipped: 3\nmin_tests: 10",
+          "max_skipped: 3\nmin_tests: 10\nmax_flaky: 2\non_empty: pending",
           diagnostics);
       REQUIRE(gate != nullptr);
       CHECK(gate->config() ==
             nlohmann::json::parse(R"({"path":["a.xml","b/**/*.xml"],"min_pass_rate":0.95,
-              "max_failures":0,"max_skipped":3,"min_tests":10})"));
+              "max_failures":0,"max_skipped":3,"min_tests":10,"max_flaky":2,
+              "on_empty":"pending"})"));
     }
     CHECK(diagnostics.empty());
   }
@@ -703,6 +711,198 @@ TEST_SUITE("gates") {
     SUBCASE("no test case in one report") {
       write_text(dir / "r.xml", "<testsuites/>");
       CHECK(evaluate("path: r.xml", dir.path()).summary == "no test cases found in 1 report");
+    }
+  }
+
+  // --- flaky tests -----------------------------------------------------------------------------
+
+  TEST_CASE("a test that failed and then passed in the same report is one passed, flaky test") {
+    SUBCASE("a failure, then a pass: the rerun is not counted") {
+      CHECK(parse_ok("<testsuite><testcase classname=\"a.B\" name=\"t\"><failure/></testcase>"
+                     "<testcase classname=\"a.B\" name=\"t\"/><testcase name=\"u\"/>"
+                     "</testsuite>") == show(counts(2, 0, 0, 0, 1)));
+    }
+    SUBCASE("two failed attempts and an errored one before the pass, across suites") {
+      CHECK(parse_ok("<testsuites><testsuite><testcase classname=\"a.B\" name=\"t\"><failure/>"
+                     "</testcase><testcase classname=\"a.B\" name=\"t\"><error/></testcase>"
+                     "</testsuite><testsuite><testcase classname=\"a.B\" name=\"t\"><failure/>"
+                     "</testcase><testcase classname=\"a.B\" name=\"t\"/></testsuite>"
+                     "</testsuites>") == show(counts(1, 0, 0, 0, 1)));
+    }
+    SUBCASE("a pass and then a failure stays a failure") {
+      CHECK(parse_ok("<testsuite><testcase classname=\"a.B\" name=\"t\"/>"
+                     "<testcase classname=\"a.B\" name=\"t\"><failure/></testcase></testsuite>") ==
+            show(counts(2, 1, 0, 0, 0)));
+    }
+    SUBCASE("the same name in another class is another test") {
+      CHECK(parse_ok("<testsuite><testcase classname=\"a.B\" name=\"t\"><failure/></testcase>"
+                     "<testcase classname=\"a.C\" name=\"t\"/></testsuite>") ==
+            show(counts(2, 1, 0, 0, 0)));
+    }
+    SUBCASE("test cases without a name are never matched") {
+      CHECK(parse_ok("<testsuite><testcase><failure/></testcase><testcase/></testsuite>") ==
+            show(counts(2, 1, 0, 0, 0)));
+    }
+    SUBCASE("a skipped attempt neither fails nor resolves a failure") {
+      CHECK(parse_ok("<testsuite><testcase name=\"t\"><failure/></testcase>"
+                     "<testcase name=\"t\"><skipped/></testcase></testsuite>") ==
+            show(counts(2, 1, 0, 1, 0)));
+    }
+    SUBCASE("a passing rerun that also has flakyFailure is one flaky test") {
+      CHECK(parse_ok("<testsuite><testcase name=\"t\"><failure/></testcase>"
+                     "<testcase name=\"t\"><flakyFailure/></testcase></testsuite>") ==
+            show(counts(1, 0, 0, 0, 1)));
+    }
+    SUBCASE("two passing test cases of the same name are two passed tests") {
+      CHECK(parse_ok("<testsuite><testcase classname=\"a.B\" name=\"t\"/>"
+                     "<testcase classname=\"a.B\" name=\"t\"/></testsuite>") ==
+            show(counts(2, 0, 0, 0, 0)));
+    }
+  }
+
+  TEST_CASE("a tally matches reruns across reports in the order they are added") {
+    promote::gates::JunitTally tally;
+    auto first = tally.add(
+        "<testsuite><testcase classname=\"a.B\" name=\"t\"><failure/></testcase>"
+        "<testcase classname=\"a.B\" name=\"u\"><error/></testcase>"
+        "<testcase classname=\"a.B\" name=\"v\"/></testsuite>",
+        "1.xml");
+    REQUIRE(first.has_value());
+    CHECK(show(*first) == show(counts(3, 1, 1, 0, 0)));
+    auto second = tally.add(
+        "<testsuite><testcase classname=\"a.B\" name=\"t\"/>"
+        "<testcase classname=\"a.B\" name=\"v\"><failure/></testcase>"
+        "<testcase classname=\"a.B\" name=\"w\"><flakyError/></testcase>"
+        "</testsuite>",
+        "2.xml");
+    REQUIRE(second.has_value());
+    // On its own the second report is three tests, one failed and one flaky.
+    CHECK(show(*second) == show(counts(3, 1, 0, 0, 1)));
+    // Together: t failed then passed (flaky), u errored, v passed then failed, w flaky.
+    CHECK(show(tally.totals()) == show(counts(5, 1, 1, 0, 2)));
+    CHECK(tally.flaky_tests() == std::vector<std::string>{"a.B.t", "a.B.w"});
+    CHECK_FALSE(tally.add("<testsuites>", "3.xml").has_value());
+    CHECK(show(tally.totals()) == show(counts(5, 1, 1, 0, 2)));
+  }
+
+  TEST_CASE("flaky tests count as passed; max_flaky limits them") {
+    TempDir dir;
+    // One report per attempt, read in path order: api.Orders.create failed, then passed.
+    write_text(dir / "reports/1.xml",
+               "<testsuite><testcase classname=\"api.Orders\" name=\"create\"><failure/>"
+               "</testcase><testcase classname=\"api.Orders\" name=\"list\"/></testsuite>");
+    write_text(dir / "reports/2.xml",
+               "<testsuite><testcase classname=\"api.Orders\" name=\"create\"/>"
+               "<testcase classname=\"api.Users\" name=\"get\"><flakyFailure/></testcase>"
+               "</testsuite>");
+    SUBCASE("without max_flaky they are reported and the gate warns") {
+      const Verdict verdict = evaluate("path: reports/*.xml", dir.path());
+      CHECK(status(verdict) == "warn");
+      CHECK(verdict.summary == "3 tests: 3 passed (2 flaky)");
+      CHECK(verdict.details["pass_rate"] == 1.0);
+      CHECK(verdict.details["totals"] == nlohmann::json::parse(R"({"tests": 3, "passed": 3,
+            "failures": 0, "errors": 0, "skipped": 0, "flaky": 2})"));
+      CHECK(verdict.details["flaky_tests"] ==
+            nlohmann::json::parse(R"(["api.Orders.create", "api.Users.get"])"));
+      CHECK(verdict.details["files"][0]["failures"] == 1);
+    }
+    SUBCASE("within max_flaky the gate still warns") {
+      const Verdict verdict = evaluate("path: reports/*.xml\nmax_flaky: 2", dir.path());
+      CHECK(status(verdict) == "warn");
+      CHECK(verdict.details["thresholds"]["max_flaky"] == 2);
+    }
+    SUBCASE("beyond max_flaky the gate fails naming the count") {
+      const Verdict verdict = evaluate("path: reports/*.xml\nmax_flaky: 1", dir.path());
+      CHECK(status(verdict) == "fail");
+      CHECK(verdict.summary == "2 flaky tests, more than the 1 allowed (max_flaky)");
+      const Verdict none = evaluate("path: reports/*.xml\nmax_flaky: 0", dir.path());
+      CHECK(none.summary == "2 flaky tests, more than the 0 allowed (max_flaky)");
+    }
+    SUBCASE("a pass read before the failure does not hide it") {
+      fs::rename(dir / "reports/1.xml", dir / "reports/3.xml");
+      const Verdict verdict = evaluate("path: reports/*.xml", dir.path());
+      CHECK(status(verdict) == "fail");
+      CHECK(verdict.summary == "pass rate 75% is below 100% (1 failed of 4)");
+    }
+  }
+
+  TEST_CASE("no test case at all takes the on_empty status") {
+    TempDir dir;
+    write_text(dir / "r.xml", "<testsuites/>");
+    SUBCASE("error by default") {
+      const Verdict verdict = evaluate("path: r.xml", dir.path());
+      CHECK(status(verdict) == "error");
+      CHECK(verdict.summary == "no test cases found in 1 report");
+      CHECK(verdict.details["on_empty"] == "error");
+      CHECK(verdict.details["error"] == "no test cases found in 1 report");
+    }
+    SUBCASE("pending, to look again in a minute") {
+      const Verdict verdict = evaluate("path: r.xml\non_empty: pending", dir.path());
+      CHECK(status(verdict) == "pending");
+      CHECK(verdict.summary == "no test cases found in 1 report (on_empty: pending)");
+      CHECK(verdict.retry_after == std::optional(std::chrono::seconds(60)));
+      CHECK(verdict.evidence.size() == 1);
+    }
+    SUBCASE("fail") {
+      const Verdict verdict = evaluate("path: r.xml\non_empty: fail\nmin_pass_rate: 0", dir.path());
+      CHECK(status(verdict) == "fail");
+      CHECK(verdict.summary == "no test cases found in 1 report (on_empty: fail)");
+      CHECK_FALSE(verdict.retry_after.has_value());
+      CHECK_FALSE(verdict.details.contains("error"));
+    }
+  }
+
+  // --- the gate on the corpus ------------------------------------------------------------------
+
+  TEST_CASE("the gate on corpus reports: Surefire reruns, duplicates and empty reports" *
+            doctest::skip(!promote::test::has_corpus())) {
+    const fs::path corpus = *promote::test::corpus_dir() / "junit";
+    TempDir dir;
+    const auto copy = [&](const std::string& file, const std::string& as) {
+      write_text(dir / as, promote::test::read_text(corpus / file));
+    };
+    SUBCASE("a Surefire flakyFailure passes with a warning, or fails under max_flaky: 0") {
+      copy("jenkins__surefire-flakyFailure.xml", "TEST-io.olamy.FlakyTest.xml");
+      const Verdict verdict = evaluate("path: TEST-*.xml", dir.path());
+      CHECK(status(verdict) == "warn");
+      CHECK(verdict.summary == "1 test: 1 passed (1 flaky)");
+      CHECK(verdict.details["flaky_tests"] ==
+            nlohmann::json::parse(R"(["io.olamy.FlakyTest.testApp"])"));
+      const Verdict strict = evaluate("path: TEST-*.xml\nmax_flaky: 0", dir.path());
+      CHECK(status(strict) == "fail");
+      CHECK(strict.summary == "1 flaky test, more than the 0 allowed (max_flaky)");
+    }
+    SUBCASE("a Surefire rerunFailure stays one failure beside a flaky test") {
+      copy("jenkins__surefire-flakyFailure.xml", "TEST-a.xml");
+      copy("jenkins__surefire-rerunFailure.xml", "TEST-b.xml");
+      const Verdict verdict = evaluate("path: TEST-*.xml\nmin_pass_rate: 0.5", dir.path());
+      CHECK(status(verdict) == "warn");
+      CHECK(verdict.summary == "2 tests: 1 passed (1 flaky), 1 failed");
+    }
+    SUBCASE("cargo-nextest's failing test, passing in a later rerun report") {
+      copy("cargo-nextest__basic.xml", "nextest-1.xml");
+      write_text(dir / "nextest-2.xml",
+                 "<testsuites><testsuite name=\"rerun\"><testcase name=\"test_failure\" "
+                 "classname=\"oxidized_navigation::parry3d\"/></testsuite></testsuites>");
+      const Verdict verdict = evaluate("path: nextest-*.xml", dir.path());
+      CHECK(status(verdict) == "warn");
+      CHECK(verdict.summary == "3 tests: 3 passed (1 flaky)");
+      CHECK(verdict.details["flaky_tests"] ==
+            nlohmann::json::parse(R"(["oxidized_navigation::parry3d.test_failure"])"));
+    }
+    SUBCASE("two passing test cases with the same name stay two tests") {
+      copy("jenkins__bad-duration-negative-time.xml", "r.xml");
+      const Verdict verdict = evaluate("path: r.xml", dir.path());
+      CHECK(status(verdict) == "pass");
+      CHECK(verdict.summary == "2 tests: 2 passed");
+    }
+    SUBCASE("PHPUnit's empty <testsuites/> takes the on_empty status") {
+      copy("phpunit__empty-selfclosing-testsuites.xml", "phpunit.xml");
+      CHECK(status(evaluate("path: phpunit.xml", dir.path())) == "error");
+      const Verdict pending = evaluate("path: phpunit.xml\non_empty: pending", dir.path());
+      CHECK(status(pending) == "pending");
+      CHECK(pending.retry_after.has_value());
+      CHECK(status(evaluate("path: phpunit.xml\non_empty: fail", dir.path())) == "fail");
     }
   }
 

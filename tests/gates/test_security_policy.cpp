@@ -200,6 +200,14 @@ TEST_SUITE("gates") {
             "no findings counted, within max; 1 accepted by exception; exceptions expiring soon: "
             "CVE-1 (expires 2027-01-29)");
     }
+    SUBCASE("an expiry far in the future applies (no overflow of the clock's range)") {
+      for (const auto expires : {day(2262, 4, 12), day(2999, 1, 1), day(9999, 12, 31)}) {
+        policy.exceptions = {exception("CVE-1", expires)};
+        const Verdict verdict = judge(policy, findings);
+        CHECK(status(verdict) == "pass");
+        CHECK(verdict.details["exceptions"][0]["state"] == "active");
+      }
+    }
     SUBCASE("warn_before moves the warning horizon") {
       policy.exceptions = {exception("CVE-1", day(2027, 1, 29))};
       policy.warn_before = std::chrono::days(7);

@@ -171,4 +171,11 @@ std::string sh(const std::string& script, const fs::path& cwd) {
 
 fs::path promote_binary() { return PROMOTE_BINARY; }
 
+bool has_prometheus() {
+  // Both checks run so that each says why the cases are skipped.
+  const bool prometheus = has_program("prometheus");
+  const bool pushgateway = has_program("prometheus-pushgateway");
+  return prometheus && pushgateway;
+}
+
 }  // namespace promote::test

@@ -26,6 +26,9 @@ bool has_program(const std::string& name);
 /// and python3-yaml), for the schema cases; prints once why they are skipped when not.
 bool has_python_jsonschema();
 
+/// Whether Debian's prometheus and prometheus-pushgateway are installed; says so when not.
+bool has_prometheus();
+
 /// A fresh directory under the system temp dir, removed with everything in it.
 class TempDir {
  public:
