@@ -30,7 +30,9 @@ constexpr std::array k_builtin = {
              &make_window},
     GateType{"approval", "approvals of this exact candidate by enough eligible people",
              &make_approval},
-    GateType{"http", "a webhook's answer: its status code or a JSON value by pointer and condition", &make_http},
+    GateType{"http",
+             "a webhook's answer: its status code or a JSON value by pointer and condition",
+             &make_http},
 };
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "engine/promoter/status.hpp"
 #include "engine/report/report.hpp"
 #include "engine/report/tables.hpp"
+#include "engine/util/json.hpp"
 #include "engine/util/time.hpp"
 #include "gates/registry.hpp"
 
@@ -59,7 +60,7 @@ struct Options {
 
 int fail(const Error& error, bool json) {
   if (json) {
-    std::cout << report::error_json(error).dump(2) << "\n";
+    std::cout << util::dump_json(report::error_json(error), 2) << "\n";
   }
   std::cerr << "promote: " << error.message << "\n";
   return exit_code(error.kind);
@@ -118,7 +119,7 @@ int run_promote(const Options& options) {
     return fail(result.error(), json);
   }
   if (json) {
-    std::cout << report::to_json(*result).dump(2) << "\n";
+    std::cout << util::dump_json(report::to_json(*result), 2) << "\n";
   } else {
     std::cout << report::render_text(*result, {report::use_color(STDOUT_FILENO)});
   }
@@ -155,7 +156,7 @@ int run_status(const Options& options) {
     return fail(stages.error(), json);
   }
   if (json) {
-    std::cout << report::status_json(loaded->name, *stages).dump(2) << "\n";
+    std::cout << util::dump_json(report::status_json(loaded->name, *stages), 2) << "\n";
   } else {
     std::cout << report::status_table(*stages);
   }
@@ -183,7 +184,7 @@ int run_history(const Options& options) {
     return fail(records.error(), json);
   }
   if (json) {
-    std::cout << report::history_json(*records).dump(2) << "\n";
+    std::cout << util::dump_json(report::history_json(*records), 2) << "\n";
   } else if (options.output == "csv") {
     std::cout << report::history_csv(*records);
   } else {
@@ -215,7 +216,7 @@ int run_show(const Options& options) {
                 json);
   }
   if (json) {
-    std::cout << report::history_json(*records)[0].dump(2) << "\n";
+    std::cout << util::dump_json(report::history_json(*records)[0], 2) << "\n";
   } else {
     std::cout << report::promotion_text(records->front());
   }
@@ -239,15 +240,15 @@ int run_decide(const Options& options, bool approve) {
     return fail(decided.error(), json);
   }
   if (json) {
-    std::cout << nlohmann::json{{"pipeline", decided->pipeline},
+    std::cout << util::dump_json(nlohmann::json{{"pipeline", decided->pipeline},
                                 {"stage", decided->stage},
                                 {"candidate_id", decided->candidate_id},
                                 {"images", decided->images},
                                 {"decision", approve ? "approve" : "reject"},
                                 {"actor", decided->actor},
                                 {"reason", decided->reason},
-                                {"at", util::format_utc(decided->at)}}
-                     .dump(2)
+                                {"at", util::format_utc(decided->at)}},
+                                 2)
               << "\n";
   } else {
     std::cout << (approve ? "approved" : "rejected") << " candidate "

@@ -10,6 +10,8 @@
 #include <thread>
 #include <utility>
 
+#include "engine/util/json.hpp"
+
 namespace promote::history {
 
 namespace {
@@ -34,10 +36,6 @@ constexpr int k_busy_timeout_ms = 10'000;
 Error open_error(const std::filesystem::path& path, const std::string& what) {
   return make_error(ErrorKind::input,
                     "cannot open history database " + path.string() + ": " + what);
-}
-
-std::string to_json_text(const nlohmann::json& value) {
-  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 int user_version(SQLite::Database& db) {
@@ -214,7 +212,7 @@ Result<void> History::record(const PromotionRecord& record) {
     promotion.bind(3, record.stage);
     promotion.bind(4, record.from);
     promotion.bind(5, record.candidate_id);
-    promotion.bind(6, to_json_text(record.images));
+    promotion.bind(6, util::dump_json(record.images));
     promotion.bind(7, record.outcome);
     promotion.bind(8, record.actor);
     promotion.bind(9, record.reason);
@@ -243,8 +241,8 @@ Result<void> History::record(const PromotionRecord& record) {
       gate.bind(4, verdict.use);
       gate.bind(5, verdict.status);
       gate.bind(6, verdict.summary);
-      gate.bind(7, to_json_text(verdict.details));
-      gate.bind(8, to_json_text(verdict.config));
+      gate.bind(7, util::dump_json(verdict.details));
+      gate.bind(8, util::dump_json(verdict.config));
       if (verdict.retry_after_seconds) {
         gate.bind(9, static_cast<std::int64_t>(*verdict.retry_after_seconds));
       } else {

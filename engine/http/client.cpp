@@ -185,7 +185,15 @@ std::string Response::header(std::string_view name) const {
 std::string redact_url(std::string_view url) {
   auto parsed = boost::urls::parse_uri_reference(url);
   if (!parsed) {
-    return std::string(url);
+    // Not a URL, but it may still carry "user:password@": cut everything of the
+    // authority up to its last '@' (a password may hold '@', '/' or '?').
+    std::string text(url);
+    const auto scheme = text.find("://");
+    const auto start = scheme == std::string::npos ? 0 : scheme + 3;
+    if (const auto at = text.rfind('@'); at != std::string::npos && at >= start) {
+      text.erase(start, at + 1 - start);
+    }
+    return text;
   }
   boost::urls::url copy(*parsed);
   copy.remove_userinfo();

@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include "engine/util/json.hpp"
+
 namespace promote::report {
 
 namespace {
@@ -100,7 +102,7 @@ std::string history_csv(const std::vector<history::PromotionRecord>& records) {
                                              record.from,
                                              record.outcome,
                                              record.candidate_id,
-                                             record.images.dump(),
+                                             util::dump_json(record.images),
                                              gates_text(record),
                                              record.actor,
                                              record.commit,
@@ -191,9 +193,9 @@ std::string promotion_text(const history::PromotionRecord& record) {
     if (gate.retry_after_seconds) {
       out << "    retry after " << *gate.retry_after_seconds << "s\n";
     }
-    out << "    config   " << gate.config.dump() << "\n";
+    out << "    config   " << util::dump_json(gate.config) << "\n";
     if (!gate.details.empty()) {
-      std::istringstream details(gate.details.dump(2));
+      std::istringstream details(util::dump_json(gate.details, 2));
       std::string line;
       out << "    details\n";
       while (std::getline(details, line)) {

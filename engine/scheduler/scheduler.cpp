@@ -20,6 +20,7 @@
 
 #include "engine/pipeline/config_node.hpp"
 #include "engine/scheduler/blocking.hpp"
+#include "engine/util/json.hpp"
 
 namespace promote::scheduler {
 
@@ -174,6 +175,10 @@ class Evaluation {
       }
       verdict.details["attempts"] = attempt + 1;
     }
+    // Whatever a gate quotes (a program's stderr, a server's body) reaches the reports,
+    // the history and JSON output as valid UTF-8.
+    verdict.summary = util::valid_utf8(verdict.summary);
+    verdict.details = util::valid_utf8(verdict.details);
     m_verdicts[index] = std::move(verdict);
   }
 

@@ -228,6 +228,11 @@ TEST_SUITE("http") {
     CHECK(promote::http::redact_url("https://bob:s3cret@prom.example:9090/api?q=1") ==
           "https://prom.example:9090/api?q=1");
     CHECK(promote::http::redact_url("http://prom:9090") == "http://prom:9090");
+    // Text that does not parse as a URL loses what looks like userinfo all the same.
+    CHECK(promote::http::redact_url("https://bob:p a ss@prom.example/x y") ==
+          "https://prom.example/x y");
+    CHECK(promote::http::redact_url("bob:s3cret@prom example") == "prom example");
+    CHECK(promote::http::redact_url("not a url") == "not a url");
   }
 
   TEST_CASE("form encoding escapes everything but unreserved characters") {

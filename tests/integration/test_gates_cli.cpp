@@ -254,6 +254,12 @@ const char* k_garbage_plugin =
     "cat >/dev/null\n"
     "echo 'this is not a verdict'\n";
 
+// Fails with a byte on stderr that is not UTF-8 (0xff).
+const char* k_binary_stderr_plugin =
+    "#!/bin/sh\n"
+    "printf 'cannot read \\377 here\\n' >&2\n"
+    "exit 1\n";
+
 }  // namespace
 
 TEST_SUITE("integration") {
@@ -581,6 +587,19 @@ TEST_SUITE("integration") {
     CHECK(run.doc["gates"][0]["status"] == "error");
     CHECK(run.doc["gates"][0]["summary"] == "promote-gate-garbage printed invalid JSON on stdout");
     repo.check_untouched(remote, local);
+  }
+
+  TEST_CASE("a plugin's stderr that is not UTF-8 is recorded and printed with U+FFFD") {
+    GateRepo repo("      - use: binary\n", {{"plugins/promote-gate-binary", k_binary_stderr_plugin}});
+    const auto run = repo.promote_prod();  // --output json: parsed, so it must be valid JSON
+    CHECK(run.exit_code == 4);
+    CHECK(run.doc["gates"][0]["status"] == "error");
+    CHECK(run.doc["gates"][0]["summary"] ==
+          "promote-gate-binary exited with status 1: cannot read \xEF\xBF\xBD here");
+    const CommandResult text = repo.promote({"--to", "prod", "--image", "api=ghcr.io/acme/api:1.1.0",
+                                             "--dry-run"});
+    CHECK(text.exit_code == 4);
+    CHECK(contains(text.out, "cannot read \xEF\xBF\xBD here"));
   }
 
   TEST_CASE("the shipped shell-example plugin judges the candidate's tags") {
