@@ -1,15 +1,8 @@
 #include <doctest/doctest.h>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
+#include <boost/asio/use_future.hpp>
 #include <cctype>
 #include <cstdlib>
 #include <exception>
@@ -21,75 +14,17 @@
 #include "gates/http.hpp"
 #include "gates/registry.hpp"
 #include "tests/support/fakes.hpp"
+#include "tests/support/servers/http_script.hpp"
 
 namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 using promote::Verdict;
+using promote::test::http_response;
 using promote::pipeline::ConfigNode;
 using promote::pipeline::Diagnostics;
 
 namespace {
-
-// What the webhook answers, and what it was sent.
-struct Script {
-  std::string reply;
-  std::string received;  // the last request: head and body
-  int requests = 0;
-};
-
-// The value of the Content-Length header in a request head, 0 when absent.
-std::size_t content_length(const std::string& head) {
-  std::string folded = head;
-  for (char& c : folded) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  const auto at = folded.find("\r\ncontent-length:");
-  if (at == std::string::npos) {
-    return 0;
-  }
-  return std::stoul(head.substr(at + 17));
-}
-
-// Accepts connections on `acceptor`; reads each request whole, answers the script's reply
-// and closes the connection; with an empty reply, never answers.
-asio::awaitable<void> serve(tcp::acceptor& acceptor, std::shared_ptr<Script> script) {
-  for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
-    if (ec) {
-      co_return;
-    }
-    std::string buffer;
-    auto [read_error, head_size] = co_await asio::async_read_until(
-        socket, asio::dynamic_buffer(buffer), "\r\n\r\n", asio::as_tuple(asio::use_awaitable));
-    if (read_error) {
-      continue;
-    }
-    const std::size_t total = head_size + content_length(buffer.substr(0, head_size));
-    if (buffer.size() < total) {
-      co_await asio::async_read(socket, asio::dynamic_buffer(buffer),
-                                asio::transfer_exactly(total - buffer.size()),
-                                asio::as_tuple(asio::use_awaitable));
-    }
-    script->received = buffer;
-    ++script->requests;
-    if (script->reply.empty()) {
-      asio::steady_timer never(socket.get_executor(), 1h);
-      co_await never.async_wait(asio::as_tuple(asio::use_awaitable));
-      co_return;
-    }
-    co_await asio::async_write(socket, asio::buffer(script->reply),
-                               asio::as_tuple(asio::use_awaitable));
-  }
-}
-
-// An HTTP/1.1 response with a body and optional extra header lines ("Name: value\r\n").
-std::string response(const std::string& status_line, const std::string& body,
-                     const std::string& headers = "") {
-  return "HTTP/1.1 " + status_line + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
-         headers + "\r\n" + body;
-}
 
 // Sets an environment variable for the life of the object.
 class EnvVar {
@@ -106,19 +41,14 @@ class EnvVar {
 const char* const k_token_env = "PROMOTE_TEST_HOOK_TOKEN";
 const std::string k_token = "hook-s3cret-9f2c71";
 
-// A webhook on 127.0.0.1 (port 0) and the gates that ask it.
+// A webhook on 127.0.0.1 (a free port) and the gates that ask it.
 class Webhook {
  public:
-  explicit Webhook(std::string reply)
-      : m_acceptor(m_io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
-        m_script(std::make_shared<Script>()) {
-    m_script->reply = std::move(reply);
+  explicit Webhook(std::string reply) : m_server(std::move(reply)) {
     m_candidate.images["api"] = promote::image::parse("ghcr.io/acme/api:1.4.2").value();
   }
 
-  std::string url(const std::string& path = "/hook") const {
-    return "http://127.0.0.1:" + std::to_string(m_acceptor.local_endpoint().port()) + path;
-  }
+  std::string url(const std::string& path = "/hook") const { return m_server.url(path); }
 
   // The gate built from `yaml`, where URL stands for url(); fails the test when invalid.
   std::unique_ptr<promote::Gate> build(std::string yaml) const {
@@ -136,38 +66,22 @@ class Webhook {
   Verdict evaluate(promote::Gate& gate) {
     const promote::GateContext context{m_candidate, "prod",     std::string("staging"),
                                        ".",         m_timeline, "shop"};
-    asio::co_spawn(m_io, serve(m_acceptor, m_script), asio::detached);
-    std::optional<Verdict> verdict;
-    std::exception_ptr failure;
-    asio::co_spawn(m_io, gate.evaluate(context), [&](std::exception_ptr error, Verdict result) {
-      failure = error;
-      verdict = std::move(result);
-      m_io.stop();
-    });
-    m_io.run();
-    m_io.restart();
-    if (failure) {
-      std::rethrow_exception(failure);
-    }
-    REQUIRE(verdict.has_value());
-    return std::move(*verdict);
+    asio::io_context io;
+    auto future = asio::co_spawn(io, gate.evaluate(context), asio::use_future);
+    io.run();
+    return future.get();
   }
 
   Verdict ask(const std::string& yaml) { return evaluate(*build(yaml)); }
 
-  const std::string& received() const { return m_script->received; }
-  int requests() const { return m_script->requests; }
+  std::string received() const { return m_server.received(); }
+  int requests() const { return m_server.requests(); }
   const promote::Candidate& candidate() const { return m_candidate; }
   /// The request body the webhook received.
-  std::string received_body() const {
-    const auto at = received().find("\r\n\r\n");
-    return at == std::string::npos ? "" : received().substr(at + 4);
-  }
+  std::string received_body() const { return m_server.received_body(); }
 
  private:
-  asio::io_context m_io;
-  tcp::acceptor m_acceptor;
-  std::shared_ptr<Script> m_script;
+  promote::test::HttpScript m_server;
   promote::Candidate m_candidate;
   promote::test::FakeTimeline m_timeline;  // now: 2027-01-15T08:00:00Z
 };
@@ -191,7 +105,7 @@ TEST_SUITE("gates") {
 
   TEST_CASE("http: a 200 passes and the details record the exchange") {
     const std::string body = "{\"ok\":true}";
-    Webhook hook(response("200 OK", body));
+    Webhook hook(http_response("200 OK", body));
     const Verdict verdict = hook.ask("url: URL");
     CHECK(status(verdict) == "pass");
     CHECK(verdict.summary == "HTTP 200 from GET " + hook.url());
@@ -208,7 +122,7 @@ TEST_SUITE("gates") {
 
   TEST_CASE("http: a 5xx is an error, another 4xx a failure, a redirect an error") {
     SUBCASE("500") {
-      Webhook hook(response("500 Internal Server Error", "database down"));
+      Webhook hook(http_response("500 Internal Server Error", "database down"));
       const Verdict verdict = hook.ask("url: URL");
       CHECK(status(verdict) == "error");
       CHECK(verdict.summary == "HTTP 500 from GET " + hook.url());
@@ -216,7 +130,7 @@ TEST_SUITE("gates") {
       CHECK(verdict.details["body_excerpt"] == "database down");
     }
     SUBCASE("404") {
-      Webhook hook(response("404 Not Found", "no such check"));
+      Webhook hook(http_response("404 Not Found", "no such check"));
       const Verdict verdict = hook.ask("url: URL");
       CHECK(status(verdict) == "fail");
       CHECK(verdict.summary == "HTTP 404 from GET " + hook.url());
@@ -224,7 +138,7 @@ TEST_SUITE("gates") {
       CHECK(verdict.details["status"] == 404);
     }
     SUBCASE("302, with the userinfo of its Location hidden") {
-      Webhook hook(response("302 Found", "", "Location: https://u:pw@elsewhere.example/x\r\n"));
+      Webhook hook(http_response("302 Found", "", "Location: https://u:pw@elsewhere.example/x\r\n"));
       const Verdict verdict = hook.ask("url: URL");
       CHECK(status(verdict) == "error");
       CHECK(verdict.summary == "HTTP 302 from GET " + hook.url() +
@@ -235,20 +149,20 @@ TEST_SUITE("gates") {
 
   TEST_CASE("http: pass_status and fail_status override the default mapping") {
     SUBCASE("a 404 that passes") {
-      Webhook hook(response("404 Not Found", ""));
+      Webhook hook(http_response("404 Not Found", ""));
       const Verdict verdict = hook.ask("url: URL\npass_status: [404]");
       CHECK(status(verdict) == "pass");
       CHECK(verdict.summary == "HTTP 404 from GET " + hook.url() + " (pass_status)");
       CHECK(verdict.details["rule"] == "pass_status");
     }
     SUBCASE("a 200 that fails") {
-      Webhook hook(response("200 OK", "frozen"));
+      Webhook hook(http_response("200 OK", "frozen"));
       const Verdict verdict = hook.ask("url: URL\nfail_status: [200, 409]");
       CHECK(status(verdict) == "fail");
       CHECK(verdict.summary == "HTTP 200 from GET " + hook.url() + " (fail_status)");
     }
     SUBCASE("a 503 listed in fail_status fails even with Retry-After") {
-      Webhook hook(response("503 Service Unavailable", "", "Retry-After: 60\r\n"));
+      Webhook hook(http_response("503 Service Unavailable", "", "Retry-After: 60\r\n"));
       const Verdict verdict = hook.ask("url: URL\nfail_status: [503]");
       CHECK(status(verdict) == "fail");
       CHECK_FALSE(verdict.retry_after.has_value());
@@ -279,7 +193,7 @@ TEST_SUITE("gates") {
 
   TEST_CASE("http: 429, 503 and 202 with Retry-After are pending until then") {
     SUBCASE("429 with seconds") {
-      Webhook hook(response("429 Too Many Requests", "slow down", "Retry-After: 120\r\n"));
+      Webhook hook(http_response("429 Too Many Requests", "slow down", "Retry-After: 120\r\n"));
       const Verdict verdict = hook.ask("url: URL");
       CHECK(status(verdict) == "pending");
       REQUIRE(verdict.retry_after.has_value());
@@ -294,7 +208,7 @@ TEST_SUITE("gates") {
                                "Fri Jan 15 08:01:30 2027"}) {
         CAPTURE(date);
         Webhook hook(
-            response("503 Service Unavailable", "", "Retry-After: " + std::string(date) + "\r\n"));
+            http_response("503 Service Unavailable", "", "Retry-After: " + std::string(date) + "\r\n"));
         const Verdict verdict = hook.ask("url: URL");
         CHECK(status(verdict) == "pending");
         REQUIRE(verdict.retry_after.has_value());
@@ -302,27 +216,27 @@ TEST_SUITE("gates") {
       }
     }
     SUBCASE("a date in the past asks again after one second") {
-      Webhook hook(response("503 Service Unavailable", "",
+      Webhook hook(http_response("503 Service Unavailable", "",
                             "Retry-After: Thu, 01 Jan 2026 00:00:00 GMT\r\n"));
       const Verdict verdict = hook.ask("url: URL");
       CHECK(status(verdict) == "pending");
       CHECK(verdict.retry_after == std::optional(std::chrono::seconds(1)));
     }
     SUBCASE("202 Accepted: the answer is not ready") {
-      Webhook hook(response("202 Accepted", "", "Retry-After: 30\r\n"));
+      Webhook hook(http_response("202 Accepted", "", "Retry-After: 30\r\n"));
       const Verdict verdict = hook.ask("url: URL\njson_pointer: /state\nequals: approved");
       CHECK(status(verdict) == "pending");
       CHECK(verdict.retry_after == std::optional(std::chrono::seconds(30)));
     }
     SUBCASE("without a valid Retry-After, 429 and 503 are errors") {
-      Webhook hook(response("429 Too Many Requests", "", "Retry-After: soon\r\n"));
+      Webhook hook(http_response("429 Too Many Requests", "", "Retry-After: soon\r\n"));
       const Verdict verdict = hook.ask("url: URL");
       CHECK(status(verdict) == "error");
       CHECK(verdict.summary ==
             "HTTP 429 from GET " + hook.url() + ": too many requests, and no valid Retry-After");
       CHECK(verdict.details["retry_after"] == "soon");
       CHECK_FALSE(verdict.retry_after.has_value());
-      Webhook unavailable(response("503 Service Unavailable", ""));
+      Webhook unavailable(http_response("503 Service Unavailable", ""));
       CHECK(status(unavailable.ask("url: URL")) == "error");
     }
   }
@@ -332,7 +246,7 @@ TEST_SUITE("gates") {
   TEST_CASE("http: a number found by json_pointer is judged by the condition") {
     const std::string body = R"({"checks": [{"name": "errors", "rate": 0.002}]})";
     SUBCASE("satisfied") {
-      Webhook hook(response("200 OK", body, "Content-Type: application/json\r\n"));
+      Webhook hook(http_response("200 OK", body, "Content-Type: application/json\r\n"));
       const Verdict verdict = hook.ask("url: URL\njson_pointer: /checks/0/rate\ncondition: < 0.01");
       CHECK(status(verdict) == "pass");
       CHECK(verdict.summary == "/checks/0/rate 0.002 satisfies < 0.01");
@@ -344,14 +258,14 @@ TEST_SUITE("gates") {
       CHECK(hook.received().find("Accept: application/json\r\n") != std::string::npos);
     }
     SUBCASE("broken") {
-      Webhook hook(response("200 OK", body));
+      Webhook hook(http_response("200 OK", body));
       const Verdict verdict =
           hook.ask("url: URL\njson_pointer: /checks/0/rate\ncondition: between 0.01 and 0.1");
       CHECK(status(verdict) == "fail");
       CHECK(verdict.summary == "/checks/0/rate 0.002 breaks between 0.01 and 0.1");
     }
     SUBCASE("a value that is no number cannot be judged") {
-      Webhook hook(response("200 OK", R"({"checks": [{"rate": "low"}]})"));
+      Webhook hook(http_response("200 OK", R"({"checks": [{"rate": "low"}]})"));
       const Verdict verdict = hook.ask("url: URL\njson_pointer: /checks/0/rate\ncondition: < 1");
       CHECK(status(verdict) == "error");
       CHECK(verdict.summary ==
@@ -361,7 +275,7 @@ TEST_SUITE("gates") {
 
   TEST_CASE("http: a value found by json_pointer is compared with equals") {
     SUBCASE("a string, equal") {
-      Webhook hook(response("200 OK", R"({"state": "approved"})"));
+      Webhook hook(http_response("200 OK", R"({"state": "approved"})"));
       const Verdict verdict = hook.ask("url: URL\njson_pointer: /state\nequals: approved");
       CHECK(status(verdict) == "pass");
       CHECK(verdict.summary == "/state \"approved\" equals \"approved\"");
@@ -369,38 +283,38 @@ TEST_SUITE("gates") {
       CHECK(verdict.details["equals"] == "approved");
     }
     SUBCASE("a string, different") {
-      Webhook hook(response("200 OK", R"({"state": "rejected"})"));
+      Webhook hook(http_response("200 OK", R"({"state": "rejected"})"));
       const Verdict verdict = hook.ask("url: URL\njson_pointer: /state\nequals: approved");
       CHECK(status(verdict) == "fail");
       CHECK(verdict.summary == "/state \"rejected\" does not equal \"approved\"");
     }
     SUBCASE("a boolean, and a quoted 'true' that stays a string") {
-      Webhook hook(response("200 OK", R"({"ready": true})"));
+      Webhook hook(http_response("200 OK", R"({"ready": true})"));
       CHECK(status(hook.ask("url: URL\njson_pointer: /ready\nequals: true")) == "pass");
-      Webhook quoted(response("200 OK", R"({"ready": true})"));
+      Webhook quoted(http_response("200 OK", R"({"ready": true})"));
       CHECK(status(quoted.ask("url: URL\njson_pointer: /ready\nequals: 'true'")) == "fail");
     }
     SUBCASE("numbers compare by value") {
-      Webhook hook(response("200 OK", R"({"approvals": 2.0})"));
+      Webhook hook(http_response("200 OK", R"({"approvals": 2.0})"));
       CHECK(status(hook.ask("url: URL\njson_pointer: /approvals\nequals: 2")) == "pass");
     }
   }
 
   TEST_CASE("http: a missing value or a body that is no JSON cannot be judged") {
     SUBCASE("no value at the pointer") {
-      Webhook hook(response("200 OK", R"({"status": "approved"})"));
+      Webhook hook(http_response("200 OK", R"({"status": "approved"})"));
       const Verdict verdict = hook.ask("url: URL\njson_pointer: /state\nequals: approved");
       CHECK(status(verdict) == "error");
       CHECK(verdict.summary == "no value at /state in the response of GET " + hook.url());
     }
     SUBCASE("an array index that is no number") {
-      Webhook hook(response("200 OK", R"({"checks": []})"));
+      Webhook hook(http_response("200 OK", R"({"checks": []})"));
       const Verdict verdict = hook.ask("url: URL\njson_pointer: /checks/first\ncondition: < 1");
       CHECK(status(verdict) == "error");
       CHECK(verdict.summary == "no value at /checks/first in the response of GET " + hook.url());
     }
     SUBCASE("not JSON") {
-      Webhook hook(response("200 OK", "<html>ok</html>", "Content-Type: text/html\r\n"));
+      Webhook hook(http_response("200 OK", "<html>ok</html>", "Content-Type: text/html\r\n"));
       const Verdict verdict = hook.ask("url: URL\njson_pointer: /state\nequals: approved");
       CHECK(status(verdict) == "error");
       CHECK(verdict.summary == "the response of GET " + hook.url() +
@@ -408,7 +322,7 @@ TEST_SUITE("gates") {
       CHECK(verdict.details["body_excerpt"] == "<html>ok</html>");
     }
     SUBCASE("the status decides before the body") {
-      Webhook hook(response("404 Not Found", R"({"state": "approved"})"));
+      Webhook hook(http_response("404 Not Found", R"({"state": "approved"})"));
       CHECK(status(hook.ask("url: URL\njson_pointer: /state\nequals: approved")) == "fail");
     }
   }
@@ -416,7 +330,7 @@ TEST_SUITE("gates") {
   // --- the request -------------------------------------------------------------------------
 
   TEST_CASE("http: POST sends the candidate and the stage as JSON") {
-    Webhook hook(response("200 OK", ""));
+    Webhook hook(http_response("200 OK", ""));
     const Verdict verdict = hook.ask("url: URL\nmethod: POST");
     CHECK(status(verdict) == "pass");
     CHECK(hook.received().rfind("POST /hook HTTP/1.1\r\n", 0) == 0);
@@ -434,7 +348,7 @@ TEST_SUITE("gates") {
   TEST_CASE("http: a header from the environment is sent and never recorded") {
     const EnvVar token(k_token_env, k_token.c_str());
     // A webhook that echoes the token back in its body, as some debugging endpoints do.
-    Webhook hook(response("500 Internal Server Error", "got Authorization: Bearer " + k_token,
+    Webhook hook(http_response("500 Internal Server Error", "got Authorization: Bearer " + k_token,
                           "Content-Type: text/plain\r\n"));
     const auto gate = hook.build(
         "url: URL\nheaders:\n  Authorization: {env: PROMOTE_TEST_HOOK_TOKEN, prefix: 'Bearer '}\n"
@@ -454,7 +368,7 @@ TEST_SUITE("gates") {
 
   TEST_CASE("http: a secret cut by the end of the body's excerpt is hidden whole") {
     const EnvVar token(k_token_env, k_token.c_str());
-    Webhook hook(response("403 Forbidden", std::string(195, 'x') + k_token + " is not allowed"));
+    Webhook hook(http_response("403 Forbidden", std::string(195, 'x') + k_token + " is not allowed"));
     const Verdict verdict =
         hook.ask("url: URL\nheaders:\n  X-Hook-Token: {env: PROMOTE_TEST_HOOK_TOKEN}\n");
     CHECK(status(verdict) == "fail");
@@ -462,7 +376,7 @@ TEST_SUITE("gates") {
   }
 
   TEST_CASE("http: what the server sends is recorded as valid UTF-8") {
-    Webhook hook(response("500 Internal Server Error", "caf\xC3\xA9 \xFF\xED\xA0\x80 ok\r\n"));
+    Webhook hook(http_response("500 Internal Server Error", "caf\xC3\xA9 \xFF\xED\xA0\x80 ok\r\n"));
     const Verdict verdict = hook.ask("url: URL");
     CHECK(verdict.details["body_excerpt"] == "caf\xC3\xA9 ???? ok  ");
     CHECK_NOTHROW((void)verdict.details.dump());
@@ -470,7 +384,7 @@ TEST_SUITE("gates") {
 
   TEST_CASE("http: a header's variable that is not set is an error naming it, not sent") {
     ::unsetenv(k_token_env);
-    Webhook hook(response("200 OK", ""));
+    Webhook hook(http_response("200 OK", ""));
     const Verdict verdict =
         hook.ask("url: URL\nheaders:\n  X-Hook-Token: {env: PROMOTE_TEST_HOOK_TOKEN}\n");
     CHECK(status(verdict) == "error");
@@ -482,7 +396,7 @@ TEST_SUITE("gates") {
 
   TEST_CASE("http: a variable holding a line break is refused, without showing it") {
     const EnvVar token(k_token_env, (k_token + "\r\nX-Injected: 1").c_str());
-    Webhook hook(response("200 OK", ""));
+    Webhook hook(http_response("200 OK", ""));
     const Verdict verdict =
         hook.ask("url: URL\nheaders:\n  X-Hook-Token: {env: PROMOTE_TEST_HOOK_TOKEN}\n");
     CHECK(status(verdict) == "error");

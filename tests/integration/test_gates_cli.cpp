@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/servers/http_script.hpp"
 #include "tests/support/servers/prometheus.hpp"
 #include "tests/support/support.hpp"
 
@@ -557,6 +558,74 @@ TEST_SUITE("integration") {
       CHECK(run.exit_code == 4);
       CHECK(run.doc["outcome"] == "error");
       CHECK(run.doc["gates"][0]["summary"] == "the query returned no data (on_empty: error)");
+    }
+  }
+
+  // --- http ---------------------------------------------------------------------------
+
+  TEST_CASE("an http gate asks a webhook: its answer lets the promotion land, blocks or waits") {
+    using promote::test::http_response;
+    const std::string hook_gate = "      - use: http\n"
+                                  "        with:\n"
+                                  "          url: URL\n"
+                                  "          method: POST\n"
+                                  "          headers: {Authorization: {env: HOOK_TOKEN, prefix: 'Bearer '}}\n"
+                                  "          json_pointer: /decision\n"
+                                  "          equals: approved\n";
+    const auto with_url = [&](const promote::test::HttpScript& hook) {
+      std::string gates = hook_gate;
+      return gates.replace(gates.find("URL"), 3, hook.url("/verdict"));
+    };
+    {  // approved: the hook was sent the candidate and the stage, with the token
+      promote::test::HttpScript hook(http_response("200 OK", R"({"decision": "approved"})"));
+      GateRepo repo(with_url(hook));
+      const auto run = repo.promote_prod("1.1.0", {});
+      // No HOOK_TOKEN in promote's environment: an error naming the variable.
+      CHECK(run.exit_code == 4);
+      CHECK(contains(run.doc["gates"][0]["summary"], "HOOK_TOKEN"));
+      CHECK(hook.requests() == 0);
+      const CommandResult landed = promote::test::run(
+          {promote::test::promote_binary().string(), "--to", "prod", "--image",
+           "api=ghcr.io/acme/api:1.1.0", "--output", "json"},
+          repo.repo, {{"PROMOTE_ACTOR", "gate-ci"}, {"HOOK_TOKEN", "t0ken-5ecret"}});
+      INFO(landed.err);
+      const auto doc = nlohmann::json::parse(landed.out);
+      repo.check_promoted({landed.exit_code, doc, landed.err});
+      CHECK(doc["gates"][0]["status"] == "pass");
+      CHECK_FALSE(contains(landed.out, "t0ken-5ecret"));
+      CHECK(contains(hook.received(), "Bearer t0ken-5ecret"));
+      const auto sent = nlohmann::json::parse(hook.received_body());
+      CHECK(sent["stage"] == "prod");
+      CHECK(sent["candidate"]["id"] == doc["candidate"]["id"]);
+      CHECK(sent["candidate"]["images"]["api"] == "ghcr.io/acme/api:1.1.0");
+    }
+    {  // a 409 blocks, and nothing is written
+      promote::test::HttpScript hook(http_response("409 Conflict", "{}"));
+      GateRepo repo(with_url(hook));
+      const std::string remote = repo.remote_head();
+      const std::string local = repo.local_head();
+      const auto run = repo.promote_prod("1.1.0", {});
+      CHECK(run.exit_code == 4);  // no token yet: error, checked before asking
+      const CommandResult blocked = promote::test::run(
+          {promote::test::promote_binary().string(), "--to", "prod", "--image",
+           "api=ghcr.io/acme/api:1.1.0"},
+          repo.repo, {{"PROMOTE_ACTOR", "gate-ci"}, {"HOOK_TOKEN", "x"}, {"NO_COLOR", "1"}});
+      CHECK(blocked.exit_code == 1);
+      CHECK(contains(blocked.out, "http  fail"));
+      repo.check_untouched(remote, local);
+    }
+    {  // busy, come back in two minutes: pending, exit 3
+      promote::test::HttpScript hook(
+          http_response("503 Service Unavailable", "", "Retry-After: 120\r\n"));
+      GateRepo repo(with_url(hook));
+      const CommandResult later = promote::test::run(
+          {promote::test::promote_binary().string(), "--to", "prod", "--image",
+           "api=ghcr.io/acme/api:1.1.0", "--output", "json"},
+          repo.repo, {{"PROMOTE_ACTOR", "gate-ci"}, {"HOOK_TOKEN", "x"}});
+      CHECK(later.exit_code == 3);
+      const auto doc = nlohmann::json::parse(later.out);
+      CHECK(doc["gates"][0]["status"] == "pending");
+      CHECK(doc["gates"][0]["retry_after_seconds"] == 120);
     }
   }
 
