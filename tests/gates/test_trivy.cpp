@@ -4,9 +4,13 @@
 #include <string>
 
 #include "gates/trivy.hpp"
+#include "tests/gates/scan_counts.hpp"
 #include "tests/support/support.hpp"
 
 namespace {
+
+using promote::test::fixable;
+using promote::test::tally;
 
 using promote::ErrorKind;
 using promote::gates::parse_trivy;
@@ -14,39 +18,8 @@ using promote::gates::ScanReport;
 using promote::gates::Severity;
 namespace fs = std::filesystem;
 
-// "critical/high/medium/low/unknown" counts, by finding and by unique id.
-std::string tally(const ScanReport& report, bool unique) {
-  long long counts[5] = {};
-  std::map<std::string, Severity> worst;
-  for (const auto& finding : report.findings) {
-    if (!unique) {
-      ++counts[static_cast<int>(finding.severity)];
-    } else if (auto [it, added] = worst.emplace(finding.id, finding.severity);
-               !added && finding.severity < it->second) {
-      it->second = finding.severity;
-    }
-  }
-  for (const auto& [id, severity] : worst) {
-    ++counts[static_cast<int>(severity)];
-  }
-  return std::to_string(counts[0]) + "/" + std::to_string(counts[1]) + "/" +
-         std::to_string(counts[2]) + "/" + std::to_string(counts[3]) + "/" +
-         std::to_string(counts[4]);
-}
-
-long long fixable(const ScanReport& report) {
-  long long n = 0;
-  for (const auto& finding : report.findings) {
-    n += finding.fixable ? 1 : 0;
-  }
-  return n;
-}
-
 std::string error_of(const std::string& json) {
-  auto result = parse_trivy(json, "trivy.json");
-  REQUIRE_FALSE(result.has_value());
-  CHECK(result.error().kind == ErrorKind::input);
-  return result.error().message;
+  return promote::test::error_of(promote::gates::parse_trivy, json, "trivy.json");
 }
 
 }  // namespace
