@@ -231,10 +231,15 @@ int run_decide(const Options& options, bool approve) {
     request.candidate = options.candidate;
   }
   request.approve = approve;
-  request.actor = options.actor;
   request.reason = options.reason;
   request.history_path = history_flag(options);
   const bool json = options.output == "json";
+  if (!options.actor.empty()) {
+    // An approval is worth what its author is: never whoever a flag names.
+    return fail(make_error(ErrorKind::usage, std::string(approve ? "approve" : "reject") +
+                                                 " records who runs it; --actor does not apply"),
+                json);
+  }
   auto decided = promoter::decide(request, gates::Catalog::for_pipeline(options.file));
   if (!decided) {
     return fail(decided.error(), json);

@@ -560,6 +560,9 @@ TEST_SUITE("integration") {
     result = shop.promote({"approve", "--stage", "prod", "--candidate", "xyz"});
     CHECK(result.exit_code == 2);
     CHECK(contains(result.err, "--candidate must be a candidate id"));
+    result = shop.promote({"--actor", "bob", "approve", "--stage", "prod"});
+    CHECK(result.exit_code == 2);
+    CHECK(result.err == "promote: approve records who runs it; --actor does not apply\n");
     result = shop.promote({"approve", "--stage", "prdo"});
     CHECK(result.exit_code == 2);
     CHECK(contains(result.err, "no stage 'prdo' (did you mean 'prod'?)"));
