@@ -8,6 +8,7 @@
 
 #include "engine/history/history.hpp"
 #include "engine/promoter/approve.hpp"
+#include "engine/promoter/hold.hpp"
 #include "engine/promoter/promotion.hpp"
 #include "engine/promoter/status.hpp"
 #include "engine/report/report.hpp"
@@ -34,6 +35,7 @@ Examples:
   promote --to prod --wait 3h                              wait out the soak, then promote
   promote approve --stage prod --reason "checked the canary"
   promote --to prod --break-glass --reason "INC-1234 hotfix"  through a closed window
+  promote hold --stage prod --reason "INC-1234: payments down"
   promote validate -f promote.yaml
   promote status --output json
   promote history --stage prod --output csv
@@ -271,6 +273,35 @@ int run_decide(const Options& options, bool approve) {
   return 0;
 }
 
+int run_hold(const Options& options, bool hold) {
+  const bool json = options.output == "json";
+  if (!options.actor.empty()) {
+    return fail(make_error(ErrorKind::usage, std::string(hold ? "hold" : "release") +
+                                                 " records who runs it; --actor does not apply"),
+                json);
+  }
+  promoter::HoldRequest request{options.file, options.stage, hold, options.reason,
+                                history_flag(options)};
+  auto done = promoter::set_hold(request, gates::Catalog::for_pipeline(options.file));
+  if (!done) {
+    return fail(done.error(), json);
+  }
+  if (json) {
+    std::cout << util::dump_json(nlohmann::json{{"pipeline", done->pipeline},
+                                                {"stage", done->stage},
+                                                {"action", hold ? "hold" : "release"},
+                                                {"actor", done->actor},
+                                                {"reason", done->reason},
+                                                {"at", util::format_utc(done->at)}},
+                                 2)
+              << "\n";
+  } else {
+    std::cout << (hold ? "held " : "released ") << done->stage << " as " << done->actor
+              << (done->reason.empty() ? "" : ": " + done->reason) << "\n";
+  }
+  return 0;
+}
+
 void add_file_option(CLI::App& app, Options& options) {
   app.add_option("-f,--file", options.file, "pipeline file")->capture_default_str();
 }
@@ -312,6 +343,19 @@ int main(int argc, char** argv) {
       "\nExamples:\n  promote approve --stage prod                      what staging holds now\n"
       "  promote approve --stage prod --candidate 3f9a1c2b7d4e --reason \"canary is clean\"\n");
   decide[1]->footer("\nExample:\n  promote reject --stage prod --reason \"error budget spent\"\n");
+  CLI::App* holds[2] = {
+      app.add_subcommand("hold", "stop promotions into a stage (they end pending, with the reason)"),
+      app.add_subcommand("release", "resume promotions into a held stage")};
+  holds[0]->footer("\nExample:\n  promote hold --stage prod --reason \"INC-1234: payments down\"\n");
+  holds[1]->footer("\nExample:\n  promote release --stage prod --reason \"INC-1234 resolved\"\n");
+  for (CLI::App* command : holds) {
+    add_file_option(*command, options);
+    command->add_option("--stage", options.stage, "the stage")->required();
+    command->add_option("--reason", options.reason, "why (required to hold)");
+    command->add_option("--history", options.history, "history database");
+    command->add_option("--output", options.output, "text or json")
+        ->check(CLI::IsMember({"text", "json"}));
+  }
   for (CLI::App* command : decide) {
     add_file_option(*command, options);
     command->add_option("--stage", options.stage, "the stage the decision is for")->required();
@@ -368,6 +412,9 @@ int main(int argc, char** argv) {
   if (*validate) {
     return run_validate(options);
   }
+  if (holds[0]->parsed() || holds[1]->parsed()) {
+    return run_hold(options, holds[0]->parsed());
+  }
   if (*decide[0] || *decide[1]) {
     return run_decide(options, decide[0]->parsed());
   }
@@ -381,7 +428,8 @@ int main(int argc, char** argv) {
     return run_history(options);
   }
   if (options.to.empty()) {
-    std::cerr << "promote: give --to STAGE, or a command (validate, status, history, approve, reject); see --help\n";
+    std::cerr << "promote: give --to STAGE, or a command (validate, status, history, approve, "
+                 "reject, hold, release); see --help\n";
     return 2;
   }
   return run_promote(options);

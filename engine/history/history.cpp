@@ -26,9 +26,12 @@ constexpr const char* k_schema_v1 =
 constexpr const char* k_schema_v2 =
 #include "history-v2.sql.inc"
     ;
+constexpr const char* k_schema_v3 =
+#include "history-v3.sql.inc"
+    ;
 
 // The migrations, in order: applying step i brings the database to version i + 1.
-constexpr const char* k_migrations[] = {k_schema_v1, k_schema_v2};
+constexpr const char* k_migrations[] = {k_schema_v1, k_schema_v2, k_schema_v3};
 static_assert(std::size(k_migrations) == k_schema_version);
 
 constexpr int k_busy_timeout_ms = 10'000;
@@ -499,6 +502,63 @@ Result<std::vector<ApprovalRecord>> History::approvals(const std::string& stage,
       approval.at = *at;
     }
     return found;
+  } catch (const std::exception& e) {
+    return failure(e.what());
+  }
+}
+
+Result<void> History::record_hold(const HoldRecord& hold) {
+  const auto failure = [&](ErrorKind kind, const std::string& what) {
+    return make_error(kind, "cannot record the " + hold.action + " of stage " + hold.stage +
+                                " in history database " + m_path.string() + ": " + what);
+  };
+  if (!m_db) {
+    return failure(ErrorKind::internal, "the database is closed");
+  }
+  try {
+    SQLite::Statement insert(*m_db,
+                             "INSERT INTO holds (pipeline, stage, action, actor, reason, at) "
+                             "VALUES (?, ?, ?, ?, ?, ?)");
+    insert.bind(1, hold.pipeline);
+    insert.bind(2, hold.stage);
+    insert.bind(3, hold.action);
+    insert.bind(4, hold.actor);
+    insert.bind(5, hold.reason);
+    insert.bind(6, format_time(hold.at));
+    insert.exec();
+    return {};
+  } catch (const SQLite::Exception& e) {
+    const bool broken_rule = (e.getErrorCode() & 0xff) == SQLITE_CONSTRAINT;
+    return failure(broken_rule ? ErrorKind::internal : ErrorKind::input, e.what());
+  }
+}
+
+Result<std::optional<HoldRecord>> History::hold(const std::string& pipeline,
+                                                const std::string& stage) const {
+  const auto failure = [&](const std::string& what) {
+    return make_error(ErrorKind::input, "cannot read holds from history database " +
+                                            m_path.string() + ": " + what);
+  };
+  if (!m_db) {
+    return failure("it is closed");
+  }
+  try {
+    SQLite::Statement select(*m_db,
+                             "SELECT action, actor, reason, at FROM holds WHERE pipeline = ? AND "
+                             "stage = ? ORDER BY seq DESC LIMIT 1");
+    select.bind(1, pipeline);
+    select.bind(2, stage);
+    if (!select.executeStep() || select.getColumn(0).getString() != "hold") {
+      return std::optional<HoldRecord>();
+    }
+    HoldRecord hold{pipeline, stage, "hold", select.getColumn(1).getString(),
+                    select.getColumn(2).getString(), {}};
+    auto at = parse_time(select.getColumn(3).getString());
+    if (!at) {
+      return failure("hold of " + stage + ": at: " + at.error().message);
+    }
+    hold.at = *at;
+    return std::optional<HoldRecord>(std::move(hold));
   } catch (const std::exception& e) {
     return failure(e.what());
   }

@@ -70,6 +70,16 @@ struct ApprovalRecord {
   std::chrono::system_clock::time_point at;
 };
 
+/// One `promote hold` or `promote release` of a stage.
+struct HoldRecord {
+  std::string pipeline;
+  std::string stage;
+  std::string action;  ///< hold|release
+  std::string actor;
+  std::string reason;
+  std::chrono::system_clock::time_point at;
+};
+
 /// Which promotions `History::list` returns; unset fields match everything.
 struct Query {
   std::optional<std::string> id;  ///< one promotion, by its id
@@ -81,7 +91,7 @@ struct Query {
 };
 
 /// The schema version this build creates and understands.
-inline constexpr int k_schema_version = 2;
+inline constexpr int k_schema_version = 3;
 
 /// A time as ISO-8601 UTC with milliseconds ('2026-11-23T18:32:00.123Z'), truncated to the
 /// millisecond; such strings sort as the times do.
@@ -128,6 +138,14 @@ class History {
   /// Every approval and rejection of `candidate_id` for `stage`, oldest first.
   Result<std::vector<ApprovalRecord>> approvals(const std::string& stage,
                                                 const std::string& candidate_id) const;
+
+  /// Adds a hold or a release. Fails (internal) when it breaks the schema (unknown action),
+  /// (input) when the database cannot be written.
+  Result<void> record_hold(const HoldRecord& hold);
+
+  /// The hold in force on `stage` of `pipeline` (its newest row, when that is a hold).
+  Result<std::optional<HoldRecord>> hold(const std::string& pipeline,
+                                         const std::string& stage) const;
 
   /// The schema version of the database, after migration.
   int schema_version() const { return m_schema_version; }

@@ -416,6 +416,30 @@ class Attempt {
     return true;
   }
 
+  // A held stage (promote hold) takes nothing: its one verdict is the hold, pending until
+  // a release; the gates are not run. Returns whether the stage is held (or its hold could
+  // not be read, an error verdict).
+  bool held(const history::History& history) {
+    auto hold = history.hold(m_pipeline.name, m_stage->name);
+    if (hold && !hold->has_value()) {
+      return false;
+    }
+    Verdict verdict;
+    if (!hold) {
+      verdict = Verdict::make(Status::error, hold.error().message);
+    } else {
+      const history::HoldRecord& record = **hold;
+      verdict = Verdict::make(
+          Status::pending,
+          "held by " + record.actor + " since " + util::format_utc(record.at) + ": " +
+              record.reason + " (promote release --stage " + m_stage->name + ")",
+          {{"actor", record.actor}, {"reason", record.reason}, {"since", util::format_utc(record.at)}});
+      verdict.retry_after = std::chrono::minutes(5);
+    }
+    m_result.gates.push_back(GateResult{"hold", "hold", nlohmann::json::object(), std::move(verdict)});
+    return true;
+  }
+
   void evaluate_gates() {
     std::optional<history::History> history;
     const fs::path path = history_path(m_pipeline.file, m_request.history_path);
@@ -425,6 +449,9 @@ class Attempt {
       } else {
         m_result.warnings.push_back(opened.error().message);
       }
+    }
+    if (history && held(*history)) {
+      return;
     }
     const RepositoryTimeline timeline(m_pipeline, *m_repository, history ? &*history : nullptr);
     GateContext context{m_result.candidate, m_stage->name, m_stage->from, m_pipeline.base_dir,

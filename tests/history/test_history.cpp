@@ -146,12 +146,12 @@ TEST_SUITE("history") {
     const fs::path file = dir / "state" / "nested" / "history.db";
     auto opened = history::History::open(file);
     REQUIRE(opened.has_value());
-    CHECK(opened->schema_version() == 2);
+    CHECK(opened->schema_version() == history::k_schema_version);
     CHECK(opened->path() == file);
     CHECK(fs::is_regular_file(file));
 
     SQLite::Database db(file, SQLite::OPEN_READONLY);
-    CHECK(db.execAndGet("PRAGMA user_version").getInt() == 2);
+    CHECK(db.execAndGet("PRAGMA user_version").getInt() == history::k_schema_version);
     CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
     CHECK(db.tableExists("promotions"));
     CHECK(db.tableExists("gate_verdicts"));
@@ -166,7 +166,7 @@ TEST_SUITE("history") {
     SQLite::Database migrated(file, SQLite::OPEN_READONLY);
 
     SQLite::Database fresh(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    for (const char* name : {"history-v1.sql", "history-v2.sql"}) {
+    for (const char* name : {"history-v1.sql", "history-v2.sql", "history-v3.sql"}) {
       fresh.exec(promote::test::read_text(fs::path(PROMOTE_SOURCE_DIR) / "schemas" / name));
     }
 
@@ -178,10 +178,11 @@ TEST_SUITE("history") {
     CHECK(expected.find("table approvals on approvals: CREATE TABLE approvals") !=
           std::string::npos);
     CHECK(expected.find("break_glass INTEGER NOT NULL DEFAULT 0") != std::string::npos);
+    CHECK(expected.find("table holds on holds: CREATE TABLE holds") != std::string::npos);
     CHECK(schema_of(migrated) == expected);
   }
 
-  TEST_CASE("a version 1 database is upgraded to version 2 and keeps its rows") {
+  TEST_CASE("a version 1 database is upgraded to the current version and keeps its rows") {
     TempDir dir;
     const fs::path file = dir / "history.db";
     {
@@ -198,7 +199,7 @@ TEST_SUITE("history") {
     }
     auto store = history::History::open(file);
     REQUIRE(store.has_value());
-    CHECK(store->schema_version() == 2);
+    CHECK(store->schema_version() == history::k_schema_version);
     const auto rows = store->list({}).value();
     REQUIRE(rows.size() == 1);
     CHECK(rows[0].id == "old-1");
@@ -214,6 +215,30 @@ TEST_SUITE("history") {
                                     at("2026-02-01T00:00:00.000Z")})
                 .has_value());
     CHECK(store->approvals("prod", k_candidate_a).value().size() == 1);
+  }
+
+  TEST_CASE("a stage is held while its newest hold row is a hold") {
+    TempDir dir;
+    auto store = history::History::open(dir / "history.db").value();
+    const auto act = [&](const std::string& pipeline, const std::string& stage,
+                         const std::string& action, const std::string& actor,
+                         const std::string& time) {
+      return store.record_hold({pipeline, stage, action, actor, "incident 42", at(time)});
+    };
+    CHECK_FALSE(store.hold("shop", "prod").value().has_value());
+    REQUIRE(act("shop", "prod", "hold", "alice", "2026-03-01T10:00:00.000Z").has_value());
+    REQUIRE(act("other", "prod", "release", "bob", "2026-03-01T10:01:00.000Z").has_value());
+    auto held = store.hold("shop", "prod").value();
+    REQUIRE(held.has_value());
+    CHECK(held->actor == "alice");
+    CHECK(held->reason == "incident 42");
+    CHECK(held->at == at("2026-03-01T10:00:00.000Z"));
+    CHECK_FALSE(store.hold("shop", "staging").value().has_value());
+    REQUIRE(act("shop", "prod", "release", "bob", "2026-03-01T11:00:00.000Z").has_value());
+    CHECK_FALSE(store.hold("shop", "prod").value().has_value());
+    auto bad = act("shop", "prod", "pause", "eve", "2026-03-01T12:00:00.000Z");
+    REQUIRE_FALSE(bad.has_value());
+    CHECK(bad.error().kind == promote::ErrorKind::internal);
   }
 
   TEST_CASE("approvals and rejections list back oldest first, per stage and candidate") {
@@ -471,13 +496,13 @@ TEST_SUITE("history") {
       before = schema_of(db);
     }
     auto store = history::History::open(file).value();
-    CHECK(store.schema_version() == 2);
+    CHECK(store.schema_version() == history::k_schema_version);
     CHECK(ids(store.list({}).value()) == std::vector<std::string>{"p-1"});
     REQUIRE(store.record(promotion("p-2", "prod", "blocked", "2026-03-02T00:00:00.000Z"))
                 .has_value());
     SQLite::Database db(file, SQLite::OPEN_READONLY);
     CHECK(schema_of(db) == before);
-    CHECK(db.execAndGet("PRAGMA user_version").getInt() == 2);
+    CHECK(db.execAndGet("PRAGMA user_version").getInt() == history::k_schema_version);
   }
 
   TEST_CASE("a database already at the current version is trusted and not migrated") {
@@ -485,11 +510,12 @@ TEST_SUITE("history") {
     const fs::path file = dir / "history.db";
     {
       SQLite::Database db(file, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-      db.exec("CREATE TABLE marker (x INTEGER); PRAGMA user_version = 2;");
+      db.exec("CREATE TABLE marker (x INTEGER); PRAGMA user_version = " +
+              std::to_string(history::k_schema_version));
     }
     auto store = history::History::open(file);
     REQUIRE(store.has_value());
-    CHECK(store->schema_version() == 2);
+    CHECK(store->schema_version() == history::k_schema_version);
     SQLite::Database db(file, SQLite::OPEN_READONLY);
     CHECK(db.tableExists("marker"));
     CHECK_FALSE(db.tableExists("promotions"));
@@ -549,7 +575,8 @@ TEST_SUITE("history") {
     REQUIRE(store.has_error());
     CHECK(store.error().kind == ErrorKind::input);
     CHECK(store.error().message == "history database " + file.string() +
-                                       " has schema version 7; this promote knows up to 2");
+                                       " has schema version 7; this promote knows up to " +
+                                           std::to_string(history::k_schema_version));
     SQLite::Database db(file, SQLite::OPEN_READONLY);
     CHECK(db.execAndGet("PRAGMA user_version").getInt() == 7);
     CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "delete");

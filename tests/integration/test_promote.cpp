@@ -567,4 +567,41 @@ TEST_SUITE("integration") {
     CHECK(result.exit_code == 2);
     CHECK(contains(result.err, "no stage 'prdo' (did you mean 'prod'?)"));
   }
+
+  TEST_CASE("a held stage takes nothing until it is released; its gates do not run meanwhile") {
+    Shop shop;
+    CommandResult result = shop.promote({"hold", "--stage", "prod"});
+    CHECK(result.exit_code == 2);
+    CHECK(result.err == "promote: hold needs --reason: say why promotions into prod stop\n");
+    result = shop.promote({"hold", "--stage", "prod", "--reason", "INC-7: payments down"});
+    CHECK(result.exit_code == 0);
+    CHECK(result.out == "held prod as shop-ci: INC-7: payments down\n");
+    result = shop.promote({"hold", "--stage", "prod", "--reason", "again"});
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "stage prod is already held by shop-ci since "));
+
+    CHECK(shop.promote({"--to", "staging"}).exit_code == 0);  // other stages go on
+    const std::string head = shop.remote_head();
+    result = shop.promote({"--to", "prod", "--output", "json"});
+    CHECK(result.exit_code == 3);
+    auto doc = nlohmann::json::parse(result.out);
+    CHECK(doc["outcome"] == "pending");
+    REQUIRE(doc["gates"].size() == 1);
+    CHECK(doc["gates"][0]["name"] == "hold");
+    CHECK(doc["gates"][0]["details"]["reason"] == "INC-7: payments down");
+    const std::string summary = doc["gates"][0]["summary"];
+    CHECK(summary.starts_with("held by shop-ci since "));
+    CHECK(summary.ends_with(": INC-7: payments down (promote release --stage prod)"));
+    CHECK(shop.remote_head() == head);
+    CHECK(shop.history()[0]["gates"][0]["name"] == "hold");
+
+    result = shop.promote({"release", "--stage", "prod", "--reason", "INC-7 resolved"});
+    CHECK(result.exit_code == 0);
+    CHECK(result.out == "released prod as shop-ci: INC-7 resolved\n");
+    CHECK(shop.promote({"release", "--stage", "prod"}).err ==
+          "promote: stage prod is not held\n");
+    doc = nlohmann::json::parse(shop.promote({"--to", "prod", "--output", "json"}).out);
+    CHECK(doc["gates"][0]["name"] == "soak");  // the gates run again
+    CHECK(shop.promote({"hold", "--stage", "qa", "--reason", "x"}).exit_code == 2);
+  }
 }

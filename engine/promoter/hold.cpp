@@ -1,0 +1,55 @@
+#include "engine/promoter/hold.hpp"
+
+#include "engine/history/history.hpp"
+#include "engine/promoter/promotion.hpp"
+#include "engine/util/actor.hpp"
+#include "engine/util/time.hpp"
+
+namespace promote::promoter {
+
+Result<HoldResult> set_hold(const HoldRequest& request, const pipeline::GateCatalog& gates) {
+  auto loaded = pipeline::load(request.pipeline_file, gates);
+  if (!loaded) {
+    return loaded.error();
+  }
+  const pipeline::Stage* stage = loaded->find_stage(request.stage);
+  if (stage == nullptr) {
+    std::string message = "the pipeline has no stage '" + request.stage + "'";
+    if (auto close = pipeline::did_you_mean(request.stage, loaded->stage_names()); !close.empty()) {
+      message += " (did you mean '" + close + "'?)";
+    }
+    return make_error(ErrorKind::usage, message);
+  }
+  if (request.hold && request.reason.empty()) {
+    return make_error(ErrorKind::usage, "hold needs --reason: say why promotions into " +
+                                            stage->name + " stop");
+  }
+  auto history = history::History::open(history_path(loaded->file, request.history_path));
+  if (!history) {
+    return history.error();
+  }
+  auto current = history->hold(loaded->name, stage->name);
+  if (!current) {
+    return current.error();
+  }
+  if (request.hold && current->has_value()) {
+    return make_error(ErrorKind::usage, "stage " + stage->name + " is already held by " +
+                                            (*current)->actor + " since " +
+                                            util::format_utc((*current)->at) + ": " +
+                                            (*current)->reason);
+  }
+  if (!request.hold && !current->has_value()) {
+    return make_error(ErrorKind::usage, "stage " + stage->name + " is not held");
+  }
+  HoldResult result{loaded->name, stage->name, request.hold, util::current_actor(),
+                    request.reason, std::chrono::system_clock::now()};
+  if (auto recorded = history->record_hold({result.pipeline, result.stage,
+                                            request.hold ? "hold" : "release", result.actor,
+                                            result.reason, result.at});
+      !recorded) {
+    return recorded.error();
+  }
+  return result;
+}
+
+}  // namespace promote::promoter
