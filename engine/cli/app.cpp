@@ -32,6 +32,8 @@ Examples:
   promote --to dev --image api=ghcr.io/acme/api:1.4.2    enter the first stage
   promote --to staging                                     promote what dev holds
   promote --to prod --dry-run                              gates and diff, no write
+  promote plan --to prod                                   the same
+  promote explain --to prod                                why not now, and what would change it
   promote --to prod --wait 3h                              wait out the soak, then promote
   promote approve --stage prod --reason "checked the canary"
   promote --to prod --break-glass --reason "INC-1234 hotfix"  through a closed window
@@ -75,12 +77,13 @@ std::optional<fs::path> history_flag(const Options& options) {
   return fs::path(options.history);
 }
 
-int run_promote(const Options& options) {
+/// A promotion, or with `explain` a dry run told as an explanation.
+int run_promote(const Options& options, bool explain = false) {
   promoter::Request request;
   request.pipeline_file = options.file;
   request.stage = options.to;
   request.images = options.images;
-  request.dry_run = options.dry_run;
+  request.dry_run = options.dry_run || explain;
   request.history_path = history_flag(options);
   request.actor = options.actor;
   request.reason = options.reason;
@@ -120,7 +123,9 @@ int run_promote(const Options& options) {
   if (!result) {
     return fail(result.error(), json);
   }
-  if (json) {
+  if (explain && !json) {
+    std::cout << report::explain_text(*result);
+  } else if (json) {
     std::cout << util::dump_json(report::to_json(*result), 2) << "\n";
   } else {
     std::cout << report::render_text(*result, {report::use_color(STDOUT_FILENO)});
@@ -394,10 +399,25 @@ int main(int argc, char** argv) {
   add_file_option(*show, options);
   show->add_option("--history", options.history, "history database");
 
+  auto* plan = app.add_subcommand("plan", "the gates' verdicts and the exact diff; writes nothing");
+  plan->footer("\nExamples:\n  promote plan --to prod\n  promote plan --to prod --output json\n");
+  add_file_option(*plan, options);
+  plan->add_option("--to", options.to, "the stage to plan a promotion into")->required();
+  plan->add_option("--image", options.images, "NAME=REFERENCE, for a stage without 'from'")
+      ->type_name("NAME=REF");
+  plan->add_option("--output", options.output, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  plan->add_option("--history", options.history, "history database");
+
   auto* explain = app.add_subcommand(
-      "explain", "why a recorded attempt ended as it did, from its stored verdicts");
-  explain->footer("\nExample:\n  promote explain 20261123T193339Z-62326450\n");
-  explain->add_option("id", options.promotion_id, "the promotion id")->required();
+      "explain", "why a promotion would not go ahead now (--to), or why a recorded one ended "
+                 "as it did (ID)");
+  explain->footer(
+      "\nExamples:\n  promote explain --to prod\n  promote explain 20261123T193339Z-62326450\n");
+  explain->add_option("id", options.promotion_id, "a recorded promotion's id");
+  explain->add_option("--to", options.to, "the stage: explain what a promotion now would meet");
+  explain->add_option("--image", options.images, "NAME=REFERENCE, for a stage without 'from'")
+      ->type_name("NAME=REF");
   explain->add_option("--output", options.output, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
   add_file_option(*explain, options);
@@ -420,6 +440,22 @@ int main(int argc, char** argv) {
   }
   if (*status) {
     return run_status(options);
+  }
+  if (*plan) {
+    Options planned = options;
+    planned.dry_run = true;
+    return run_promote(planned);
+  }
+  if (*explain && !options.to.empty()) {
+    if (!options.promotion_id.empty()) {
+      std::cerr << "promote: explain takes a promotion id or --to STAGE, not both\n";
+      return 2;
+    }
+    return run_promote(options, true);
+  }
+  if (*explain && options.promotion_id.empty()) {
+    std::cerr << "promote: explain needs a promotion id or --to STAGE; see --help\n";
+    return 2;
   }
   if (*show || *explain) {
     return run_show(options);

@@ -186,6 +186,16 @@ std::string describe(Shape shape) {
   return "it cannot be edited in place";
 }
 
+std::string describe(const Source& source, const Span& span) {
+  std::string out = describe(span.shape);
+  if (span.shape == Shape::alias) {
+    const YAML::Mark anchor = source.mark_at(span.begin);
+    out += " (the anchor is at line " + std::to_string(anchor.line + 1) + ", column " +
+           std::to_string(anchor.column + 1) + ")";
+  }
+  return out;
+}
+
 Span locate_scalar(const Source& source, const YAML::Node& node) {
   const std::string_view text = source.text();
   const std::size_t begin = source.offset(node.Mark());

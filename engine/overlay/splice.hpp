@@ -76,6 +76,9 @@ struct Span {
   char quote = 0;
 };
 
+/// `describe(span.shape)`, and for an alias where its anchor is (line and column, 1-based).
+std::string describe(const Source& source, const Span& span);
+
 /// The value of a `key: value` pair of a map.
 Span locate_value(const Source& source, const YAML::Node& key, const YAML::Node& value);
 

@@ -170,4 +170,65 @@ nlohmann::json error_json(const Error& error) {
           {"error", {{"kind", to_string(error.kind)}, {"message", error.message}}}};
 }
 
+std::string explain_text(const promoter::PromotionResult& result) {
+  using promoter::Outcome;
+  std::ostringstream out;
+  std::string images;
+  for (const auto& [name, reference] : result.candidate.images) {
+    images += (images.empty() ? "" : ", ") + name + "=" + reference.version();
+  }
+  out << result.stage << " would take candidate " << result.candidate.short_id() << " ("
+      << images << ")" << (result.from.empty() ? "" : " from " + result.from) << ": ";
+  switch (result.outcome) {
+    case Outcome::no_op: out << "nothing to do, " << result.stage << " already holds it\n"; break;
+    case Outcome::planned: out << "it would be promoted now (exit 0)\n"; break;
+    case Outcome::blocked: out << "blocked (exit 1)\n"; break;
+    case Outcome::pending: out << "not yet (exit 3)\n"; break;
+    default:
+      out << "it cannot be judged (exit 4)"
+          << (result.error ? ": " + result.error->message : std::string()) << "\n";
+  }
+  std::vector<std::string> passing;
+  for (const auto& gate : result.gates) {
+    const Status status = gate.verdict.status;
+    if (passes(status)) {
+      passing.push_back(gate.name + (status == Status::warn ? " (warn)" : ""));
+      continue;
+    }
+    out << "  " << gate.name << ": " << gate.verdict.summary << "\n";
+    const nlohmann::json& details = gate.verdict.details;
+    if (details.is_object() && details.contains("entered_at") && details.contains("stage")) {
+      out << "    " << details["stage"].get<std::string>() << " got candidate "
+          << result.candidate.short_id() << " at " << details["entered_at"].get<std::string>()
+          << " (from the " << details.value("entered_source", std::string("record")) << ")\n";
+    }
+    if (details.is_object() && details.contains("next_opening_local")) {
+      out << "    the window opens " << details["next_opening_local"].get<std::string>() << "\n";
+    }
+    switch (status) {
+      case Status::fail:
+        out << "    blocks it: only a change to what it judges (or to the gate) lets it through\n";
+        break;
+      case Status::pending:
+        out << "    waits: it can change "
+            << (gate.verdict.retry_after
+                    ? "in " + pipeline::format_duration(*gate.verdict.retry_after)
+                    : std::string("later"))
+            << "; promote --to " << result.stage << " --wait DURATION waits for it\n";
+        break;
+      default:
+        out << "    could not judge: fix what it names, then run again\n";
+        break;
+    }
+  }
+  if (!passing.empty()) {
+    std::string names;
+    for (const auto& name : passing) {
+      names += (names.empty() ? "" : ", ") + name;
+    }
+    out << "passing: " << names << "\n";
+  }
+  return out.str();
+}
+
 }  // namespace promote::report

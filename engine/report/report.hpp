@@ -17,6 +17,11 @@ struct Style {
 /// The human report of a promotion: stage, images, gates, diff, outcome.
 std::string render_text(const promoter::PromotionResult& result, const Style& style);
 
+/// One screen on why a planned promotion would not go ahead (`promote explain --to`): the
+/// outcome, then each gate that holds it up with what would change that, then the gates
+/// that pass.
+std::string explain_text(const promoter::PromotionResult& result);
+
 /// The JSON document of a promotion (schemas/promotion-result.schema.json).
 nlohmann::json to_json(const promoter::PromotionResult& result);
 

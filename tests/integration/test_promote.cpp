@@ -604,4 +604,31 @@ TEST_SUITE("integration") {
     CHECK(doc["gates"][0]["name"] == "soak");  // the gates run again
     CHECK(shop.promote({"hold", "--stage", "qa", "--reason", "x"}).exit_code == 2);
   }
+
+  TEST_CASE("plan is a dry run; explain --to says what holds a promotion up and what would "
+            "change it") {
+    Shop shop;
+    const CommandResult plan = shop.promote({"plan", "--to", "staging"});
+    CHECK(plan.exit_code == 0);
+    CHECK(contains(plan.out, "(dry run)"));
+    CHECK(contains(plan.out, "diff it would commit"));
+    CHECK_FALSE(fs::exists(shop.repo / ".promote/history.db"));
+
+    REQUIRE(shop.promote({"--to", "staging"}).exit_code == 0);
+    const CommandResult why = shop.promote({"explain", "--to", "prod"});
+    INFO(why.out << why.err);
+    CHECK(why.exit_code == 3);
+    CHECK(why.out.starts_with("prod would take candidate "));
+    CHECK(contains(why.out, " from staging: not yet (exit 3)\n"));
+    CHECK(contains(why.out, "\n  soak: in staging for "));
+    CHECK(contains(why.out, "\n    staging got candidate "));
+    CHECK(contains(why.out, " (from the history)\n"));
+    CHECK(contains(why.out, "\n  approval: 0 approvals; needs 1 more of alice, bob, carol"));
+    CHECK(contains(why.out, "promote --to prod --wait DURATION waits for it\n"));
+    CHECK(contains(why.out, "\npassing: junit\n"));
+    CHECK(shop.history().size() == 1);  // explain wrote nothing
+
+    CHECK(shop.promote({"explain"}).exit_code == 2);
+    CHECK(shop.promote({"explain", "some-id", "--to", "prod"}).exit_code == 2);
+  }
 }

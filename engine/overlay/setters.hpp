@@ -1,0 +1,38 @@
+#pragma once
+// Values marked with Flux image-policy setter comments, in a YAML file of any shape:
+//
+//   image: ghcr.io/acme/api:1.4.2 # {"$imagepolicy": "flux-system:api"}         whole reference
+//   repository: ghcr.io/acme/api  # {"$imagepolicy": "flux-system:api:name"}    repository
+//   tag: 1.4.2                    # {"$imagepolicy": "flux-system:api:tag"}     tag
+//   digest: sha256:…              # {"$imagepolicy": "flux-system:api:digest"}  digest
+//
+// The marker is a line comment right after a single-line scalar value (or an empty value) on the
+// same line. An edit changes only the bytes of the marked values: the markers, other comments,
+// quoting, anchors, indentation, line endings and other documents stay as they were. Markers in
+// a commented-out line are not markers; a marker inside a block scalar's text is taken for one.
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "engine/error.hpp"
+#include "engine/image/reference.hpp"
+
+namespace promote::overlay {
+
+/// Returns `text` with every value marked for a policy NAME that is a key of `images` set from
+/// images[NAME] (the whole reference, its repository, its tag or its digest, as the marker says;
+/// written with the quotes the value had, a plain value YAML would read as a number quoted), and
+/// the number of values it changed; byte-identical with 0 when they all are right. The NAMESPACE
+/// part of a marker is not compared (it stays in the text); markers for other names are left
+/// alone. Fails (input, FILE:LINE:COL of the marker) on malformed YAML, a malformed marker
+/// (`{"$imagepolicy": ...}` that is not "NAMESPACE:NAME" or "NAMESPACE:NAME:tag|name|digest"),
+/// a marker for one of `images` that follows no single-line value (an alias, an anchored, tagged,
+/// block or multi-line value, a map, a marker on a line of its own), a `:tag` marker for a
+/// reference without a tag, or a `:digest` marker for one without a digest.
+Result<std::pair<std::string, int>> set_marked_images(
+    std::string_view text, const std::string& file,
+    const std::map<std::string, image::Reference>& images);
+
+}  // namespace promote::overlay
