@@ -96,11 +96,11 @@ struct Lookup {
   YAML::Node map;  ///< the map holding the key
   YAML::Node key;
   YAML::Node value;
-  std::string parent;          ///< the dotted path of the map holding (or lacking) the key
-  YAML::Mark parent_mark;      ///< where that map's key is, or the top of the file
-  std::string missing;         ///< the key that is not there
-  bool merge_key = false;      ///< the map lacking the key has a '<<' merge key
-  std::string through_alias;   ///< a path on the way that is an alias, when there is one
+  std::string parent;         ///< the dotted path of the map holding (or lacking) the key
+  YAML::Mark parent_mark;     ///< where that map's key is, or the top of the file
+  std::string missing;        ///< the key that is not there
+  bool merge_key = false;     ///< the map lacking the key has a '<<' merge key
+  std::string through_alias;  ///< a path on the way that is an alias, when there is one
   YAML::Mark alias_mark;
 };
 
@@ -165,7 +165,7 @@ Result<Lookup> lookup(const Parsed& parsed, const PartPath& part) {
     }
     out.parent = path;
     out.parent_mark = key_node.Mark();
-    node = value;
+    node.reset(value);  // rebinds; `=` would overwrite the node it refers to
   }
   return out;
 }
@@ -176,8 +176,8 @@ Result<std::string> string_value(const Parsed& parsed, const PartPath& part, con
     return std::string();
   }
   if (!found.value.IsScalar()) {
-    return parsed.error_at(found.value.Mark(), part.path + " must be a string (it is " +
-                                                   kind_of(found.value) + ")");
+    return parsed.error_at(found.value.Mark(),
+                           part.path + " must be a string (it is " + kind_of(found.value) + ")");
   }
   return found.value.Scalar();
 }
@@ -216,8 +216,7 @@ Result<Values> read_values(const Parsed& parsed, const std::vector<PartPath>& pa
       return value.error();
     }
     values.text[part.part] = *value;
-    values.marks[part.part] =
-        found->value.IsNull() ? found->key.Mark() : found->value.Mark();
+    values.marks[part.part] = found->value.IsNull() ? found->key.Mark() : found->value.Mark();
   }
   return values;
 }
@@ -229,7 +228,8 @@ Result<std::optional<image::Reference>> read_image(const Parsed& parsed, const H
     return values.error();
   }
   const auto& text = values->text;
-  if (std::all_of(text.begin(), text.end(), [](const auto& entry) { return entry.second.empty(); })) {
+  if (std::all_of(text.begin(), text.end(),
+                  [](const auto& entry) { return entry.second.empty(); })) {
     return std::optional<image::Reference>();
   }
   const auto get = [&](Part part) {
@@ -268,13 +268,12 @@ Result<std::optional<image::Reference>> read_image(const Parsed& parsed, const H
     } else if (why.starts_with("registry")) {
       blamed = Part::registry;
     }
-    // Blame the part the reason names, else the first part the file has.
+    // Blame the part the reason names, else the first part the file has (there is one).
     const PartPath* part = find_part(parts, blamed);
-    for (const auto& candidate : parts) {
-      if (part != nullptr && values->marks.contains(part->part)) {
-        break;
-      }
-      part = &candidate;
+    if (part == nullptr || !values->marks.contains(blamed)) {
+      part = &*std::find_if(parts.begin(), parts.end(), [&](const PartPath& candidate) {
+        return values->marks.contains(candidate.part);
+      });
     }
     const YAML::Mark mark = values->marks.at(part->part);
     if (no_repository) {
@@ -359,7 +358,8 @@ Result<void> check_helm_image(const HelmImage& where) {
   for (const auto& part : parts) {
     for (const auto& key : part.keys) {
       if (key.empty()) {
-        return fail("'" + part.path + "' has an empty key (keys that contain a dot cannot be named)");
+        return fail("'" + part.path +
+                    "' has an empty key (keys that contain a dot cannot be named)");
       }
     }
   }
@@ -372,7 +372,8 @@ Result<void> check_helm_image(const HelmImage& where) {
   }
   if (!where.image.empty()) {
     if (parts.size() > 1) {
-      return fail("'image' (one string) cannot be combined with registry, repository, tag or digest");
+      return fail(
+          "'image' (one string) cannot be combined with registry, repository, tag or digest");
     }
     return {};
   }

@@ -9,7 +9,8 @@
 //   (b) repository and tag                    repository: image.repository, tag: image.tag
 //   (c) one string "repo:tag" / "repo@digest" image: image
 //   (d) Bitnami: registry, repository, tag    registry: image.registry, repository:
-//       and an optional digest                image.repository, tag: image.tag, digest: image.digest
+//       and an optional digest                image.repository, tag: image.tag, digest:
+//       image.digest
 // Repository and tag with a digest but no registry (ingress-nginx's CI values) is (d) without a
 // registry. A key that itself contains a dot cannot be named: such paths are out of scope.
 // A file holds several images: read and edit them one at a time.

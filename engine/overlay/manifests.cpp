@@ -106,9 +106,9 @@ Result<void> collect_document(const std::string& file, const Source& source,
   if (workload == workloads().end()) {
     return {};
   }
-  std::string name;
-  if (auto metadata = find_key(file, document, "metadata", self); metadata && *metadata &&
-                                                                  (*metadata)->second.IsMap()) {
+  std::string name;  // only for labels: a malformed metadata is not this editor's concern
+  if (auto metadata = find_key(file, document, "metadata", self);
+      metadata && *metadata && (*metadata)->second.IsMap()) {
     if (auto found = find_key(file, (*metadata)->second, "name", "metadata");
         found && *found && (*found)->second.IsScalar()) {
       name = (*found)->second.Scalar();
@@ -136,11 +136,11 @@ Result<void> collect_document(const std::string& file, const Source& source,
     if (!*found || (*found)->second.IsNull()) {
       return {};
     }
-    node = (*found)->second;
+    node.reset((*found)->second);  // rebinds; `=` would overwrite the document
     note_alias((*found)->first, node, path);
     if (!node.IsMap()) {
-      return splice::error_at(file, node.Mark(), owner + " " + path + " must be a map (it is " +
-                                                     kind_of(node) + ")");
+      return splice::error_at(file, node.Mark(),
+                              owner + " " + path + " must be a map (it is " + kind_of(node) + ")");
     }
   }
   for (const auto list_key : k_container_lists) {
@@ -156,17 +156,17 @@ Result<void> collect_document(const std::string& file, const Source& source,
     const std::string alias_before_list = alias;
     note_alias((*list)->first, containers, list_path);
     if (!containers.IsSequence()) {
-      return splice::error_at(file, containers.Mark(), owner + " " + list_path +
-                                                           " must be a list (it is " +
-                                                           kind_of(containers) + ")");
+      return splice::error_at(
+          file, containers.Mark(),
+          owner + " " + list_path + " must be a list (it is " + kind_of(containers) + ")");
     }
     std::size_t index = 0;
     for (const auto& container : containers) {
       const std::string item = list_path + "[" + std::to_string(index++) + "]";
       if (!container.IsMap()) {
-        return splice::error_at(file, container.Mark(), owner + " " + item +
-                                                            " must be a map (it is " +
-                                                            kind_of(container) + ")");
+        return splice::error_at(
+            file, container.Mark(),
+            owner + " " + item + " must be a map (it is " + kind_of(container) + ")");
       }
       auto image = find_key(file, container, "image", owner + " " + item);
       if (!image) {
@@ -177,15 +177,16 @@ Result<void> collect_document(const std::string& file, const Source& source,
       }
       const YAML::Node& value = (*image)->second;
       if (!value.IsScalar()) {
-        return splice::error_at(file, value.Mark(), owner + " " + item +
-                                                        ".image must be a string (it is " +
-                                                        kind_of(value) + ")");
+        return splice::error_at(
+            file, value.Mark(),
+            owner + " " + item + ".image must be a string (it is " + kind_of(value) + ")");
       }
       ContainerImage found{(*image)->first, value, owner + " " + item + ".image", alias,
                            alias_mark};
-      if (found.alias.empty() && source.offset(container.Mark()) < source.offset(containers.Mark())) {
+      if (found.alias.empty() &&
+          source.offset(container.Mark()) < source.offset(containers.Mark())) {
         found.alias = item;
-        found.alias_mark = container.Mark();
+        found.alias_mark = (*list)->first.Mark();
       }
       out.push_back(std::move(found));
     }
@@ -216,9 +217,8 @@ Result<std::optional<image::Reference>> matching(const std::string& file,
   const std::string& text = image.value.Scalar();
   auto reference = image::parse(text);
   if (!reference) {
-    const bool ours = text == match ||
-                      (text.starts_with(match) && (text[match.size()] == ':' ||
-                                                   text[match.size()] == '@'));
+    const bool ours = text == match || (text.starts_with(match) &&
+                                        (text[match.size()] == ':' || text[match.size()] == '@'));
     if (ours) {
       return splice::error_at(file, image.value.Mark(),
                               image.label + ": " + reference.error().message);
@@ -312,16 +312,16 @@ Result<std::pair<std::string, int>> set_manifest_images(std::string_view text,
     }
     const auto span = splice::locate_value(source, image.key, image.value);
     if (span.shape != Shape::editable) {
-      return splice::error_at(file, image.key.Mark(), "cannot edit " + image.label +
-                                                          " in place: " +
-                                                          splice::describe(source, span));
+      return splice::error_at(
+          file, image.key.Mark(),
+          "cannot edit " + image.label + " in place: " + splice::describe(source, span));
     }
     // An alias repeats an edited anchor: both point at the same bytes.
     if (std::any_of(edits.begin(), edits.end(),
                     [&](const splice::Edit& edit) { return edit.begin == span.begin; })) {
-      return splice::error_at(file, image.key.Mark(),
-                              "cannot edit " + image.label + " in place: " +
-                                  splice::describe(Shape::alias));
+      return splice::error_at(
+          file, image.key.Mark(),
+          "cannot edit " + image.label + " in place: " + splice::describe(Shape::alias));
     }
     edits.push_back(splice::replace(span, wanted));
     expected.push_back(wanted);

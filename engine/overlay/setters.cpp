@@ -25,10 +25,32 @@ struct Candidate {
 
 /// What the walk of the documents found, by position.
 struct Values {
-  std::map<std::size_t, Candidate> by_end;      ///< editable and null values by their end offset
-  std::map<int, Shape> problems;                ///< values that cannot be edited, by line
+  std::map<std::size_t, Candidate> by_end;  ///< editable and null values by their end offset
+  std::map<int, Shape> problems;            ///< values that cannot be edited, by line
   std::vector<std::pair<std::size_t, std::size_t>> scalars;  ///< [begin, end) of every scalar
+  std::vector<std::pair<std::size_t, std::size_t>> blocks;   ///< [begin, end] of block texts
 };
+
+/// Records the lines of a block scalar's text: after its indicator line, every line indented
+/// deeper than `base` (the column of its key or of its '-'), and the blank lines among them.
+void add_block(const Source& source, std::size_t indicator, std::size_t base, Values& out) {
+  const int first = source.line_of(indicator) + 1;
+  int last = first - 1;
+  for (int line = first; line < source.line_count(); ++line) {
+    const std::string_view text = source.line_text(line);
+    const std::size_t indent = text.find_first_not_of(' ');
+    if (indent == std::string_view::npos || text[indent] == '\r') {
+      continue;
+    }
+    if (indent <= base) {
+      break;
+    }
+    last = line;
+  }
+  if (last >= first) {
+    out.blocks.emplace_back(source.line_begin(first), source.line_end(last));
+  }
+}
 
 void add(const Span& span, const YAML::Node& value, int line, Values& out) {
   if (span.shape == Shape::editable || span.shape == Shape::null) {
@@ -54,7 +76,11 @@ void walk(const Source& source, const YAML::Node& node, Values& out) {
         }
       }
       if (value.IsScalar() || value.IsNull()) {
-        add(splice::locate_value(source, key, value), value, line, out);
+        const Span span = splice::locate_value(source, key, value);
+        add(span, value, line, out);
+        if (span.shape == Shape::block) {
+          add_block(source, span.begin, static_cast<std::size_t>(key.Mark().column), out);
+        }
       } else if (source.offset(value.Mark()) < source.offset(key.Mark())) {
         out.problems.emplace(line, Shape::alias);
       } else {
@@ -66,14 +92,23 @@ void walk(const Source& source, const YAML::Node& node, Values& out) {
     for (const auto& item : node) {
       const std::size_t at = source.offset(item.Mark());
       if (item.IsScalar()) {
-        add(splice::locate_scalar(source, item), item, source.line_of(at), out);
+        const Span span = splice::locate_scalar(source, item);
+        add(span, item, source.line_of(at), out);
+        if (span.shape == Shape::block) {
+          // The block's text is indented deeper than the '-' before it.
+          const std::size_t dash = source.text().rfind('-', at);
+          const int line = source.line_of(at);
+          const std::size_t base = dash != std::string_view::npos && source.line_of(dash) == line
+                                       ? dash - source.line_begin(line)
+                                       : static_cast<std::size_t>(item.Mark().column);
+          add_block(source, span.begin, base, out);
+        }
       } else if (!item.IsNull() && at >= open) {
         walk(source, item, out);
       }
     }
   } else if (node.IsScalar()) {
-    add(splice::locate_scalar(source, node), node,
-        source.line_of(source.offset(node.Mark())), out);
+    add(splice::locate_scalar(source, node), node, source.line_of(source.offset(node.Mark())), out);
   }
 }
 
@@ -88,9 +123,12 @@ struct Marker {
 };
 
 bool inside_scalar(const Values& values, std::size_t offset) {
-  return std::any_of(values.scalars.begin(), values.scalars.end(), [&](const auto& range) {
-    return offset > range.first && offset < range.second;
-  });
+  return std::any_of(
+             values.scalars.begin(), values.scalars.end(),
+             [&](const auto& range) { return offset > range.first && offset < range.second; }) ||
+         std::any_of(values.blocks.begin(), values.blocks.end(), [&](const auto& range) {
+           return offset >= range.first && offset <= range.second;
+         });
 }
 
 Result<std::vector<Marker>> find_markers(std::string_view text, const std::string& file) {
@@ -136,8 +174,8 @@ Result<std::vector<Marker>> find_markers(std::string_view text, const std::strin
     std::smatch match;
     const auto malformed = [&](const std::string& why) {
       return splice::error_at(file, marker.mark,
-                              "malformed $imagepolicy marker " + comment_text.substr(1) + ": " +
-                                  why);
+                              "malformed $imagepolicy marker " +
+                                  comment_text.substr(comment_text.find('{')) + ": " + why);
     };
     if (!std::regex_match(comment_text, match, k_marker)) {
       return malformed("expected # {\"$imagepolicy\": \"NAMESPACE:NAME\"}");
@@ -181,8 +219,7 @@ Result<std::vector<Marker>> find_markers(std::string_view text, const std::strin
     if (!marker.value && values.problems.contains(line)) {
       marker.problem = values.problems.at(line);
     }
-    if (!marker.value && end > begin && text[end - 1] != ':' &&
-        !marker.problem) {
+    if (!marker.value && end > begin && text[end - 1] != ':' && !marker.problem) {
       // `- *name # marker`: an alias item has its anchor's mark, on another line.
       std::size_t token = end;
       while (token > begin && text[token - 1] != ' ' && text[token - 1] != '\t') {
@@ -273,9 +310,9 @@ Result<std::pair<std::string, int>> set_marked_images(
   }
   // Read back: every marked value holds what it must.
   const auto guard_failed = [&](const std::string& why) -> Result<std::pair<std::string, int>> {
-    return make_error(ErrorKind::internal,
-                      file + ": setting the marked images did not give the expected YAML (" + why +
-                          ")");
+    return make_error(
+        ErrorKind::internal,
+        file + ": setting the marked images did not give the expected YAML (" + why + ")");
   };
   auto reread = find_markers(*edited, file);
   if (!reread) {

@@ -8,8 +8,9 @@
 //
 // The marker is a line comment right after a single-line scalar value (or an empty value) on the
 // same line. An edit changes only the bytes of the marked values: the markers, other comments,
-// quoting, anchors, indentation, line endings and other documents stay as they were. Markers in
-// a commented-out line are not markers; a marker inside a block scalar's text is taken for one.
+// quoting, anchors, indentation, line endings and other documents stay as they were. A marker
+// in a commented-out line, in a quoted string or in the text of a block scalar (`patch: |`) is not
+// a marker.
 
 #include <map>
 #include <string>

@@ -95,7 +95,8 @@ Source::Source(std::string_view text) : m_text(text) {
     }
   }
   const std::size_t first_break = text.find('\n');
-  m_crlf = first_break != std::string_view::npos && first_break > 0 && text[first_break - 1] == '\r';
+  m_crlf =
+      first_break != std::string_view::npos && first_break > 0 && text[first_break - 1] == '\r';
 }
 
 std::size_t Source::offset(const YAML::Mark& mark) const {
@@ -380,16 +381,17 @@ Result<std::string> apply(std::string_view text, std::vector<Edit> edits) {
 Result<void> only_values_changed(std::string_view before, std::string_view after,
                                  const std::vector<Edit>& edits, const std::string& file) {
   const auto fail = [&](const std::string& why) -> Result<void> {
-    return make_error(ErrorKind::internal,
-                      file + ": refusing to write an edit that changes more than values (" + why +
-                          ")");
+    return make_error(
+        ErrorKind::internal,
+        file + ": refusing to write an edit that changes more than values (" + why + ")");
   };
   const std::vector<Line> old_lines = lines_of(before);
   const std::vector<Line> new_lines = lines_of(after);
   const std::string_view eol = Source(before).eol();
   const auto line_index = [&](std::size_t offset) {
-    const auto it = std::upper_bound(old_lines.begin(), old_lines.end(), offset,
-                                     [](std::size_t at, const Line& line) { return at < line.begin; });
+    const auto it =
+        std::upper_bound(old_lines.begin(), old_lines.end(), offset,
+                         [](std::size_t at, const Line& line) { return at < line.begin; });
     return static_cast<std::size_t>(it - old_lines.begin()) - 1;
   };
   const bool open_last_line = !before.empty() && before.back() != '\n';
@@ -402,8 +404,8 @@ Result<void> only_values_changed(std::string_view before, std::string_view after
     if (edit.begin > edit.end || edit.end > before.size()) {
       return fail("an edit lies outside the text");
     }
-    const std::size_t breaks = static_cast<std::size_t>(
-        std::count(edit.text.begin(), edit.text.end(), '\n'));
+    const std::size_t breaks =
+        static_cast<std::size_t>(std::count(edit.text.begin(), edit.text.end(), '\n'));
     const bool at_line_start = edit.begin == 0 || before[edit.begin - 1] == '\n';
     if (edit.begin == edit.end && breaks > 0 && at_line_start && edit.text.ends_with('\n')) {
       inserted[edit.begin == before.size() ? old_lines.size() : line_index(edit.begin)] += breaks;
@@ -421,8 +423,7 @@ Result<void> only_values_changed(std::string_view before, std::string_view after
     if (edit.end > old_lines[line].content_end) {
       return fail("an edit spans a line break");
     }
-    ranges[line].emplace_back(edit.begin - old_lines[line].begin,
-                              edit.end - old_lines[line].begin);
+    ranges[line].emplace_back(edit.begin - old_lines[line].begin, edit.end - old_lines[line].begin);
   }
 
   const auto new_line_ok = [&](const Line& line, bool last) {
@@ -454,7 +455,8 @@ Result<void> only_values_changed(std::string_view before, std::string_view after
         before.substr(old_line.begin, old_line.content_end - old_line.begin);
     const std::string_view new_content =
         after.substr(new_line.begin, new_line.content_end - new_line.begin);
-    std::string_view old_ending = before.substr(old_line.content_end, old_line.end - old_line.content_end);
+    std::string_view old_ending =
+        before.substr(old_line.content_end, old_line.end - old_line.content_end);
     const std::string_view new_ending =
         after.substr(new_line.content_end, new_line.end - new_line.content_end);
     if (i + 1 == old_lines.size() && appended > 0 && old_ending.empty()) {
@@ -463,7 +465,8 @@ Result<void> only_values_changed(std::string_view before, std::string_view after
     if (old_ending != new_ending) {
       return fail("the line ending of line " + std::to_string(i + 1) + " changed");
     }
-    auto line_ranges = ranges.contains(i) ? ranges[i] : std::vector<std::pair<std::size_t, std::size_t>>{};
+    auto line_ranges =
+        ranges.contains(i) ? ranges[i] : std::vector<std::pair<std::size_t, std::size_t>>{};
     if (line_ranges.empty()) {
       if (old_content != new_content) {
         return fail("line " + std::to_string(i + 1) + " changed outside any value");
