@@ -1,7 +1,5 @@
 #include "engine/overlay/kustomize.hpp"
 
-#include <yaml-cpp/eventhandler.h>
-#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -10,9 +8,10 @@
 #include <map>
 #include <regex>
 #include <set>
-#include <sstream>
 #include <system_error>
 #include <vector>
+
+#include "engine/overlay/splice.hpp"
 
 namespace promote::overlay {
 
@@ -30,70 +29,7 @@ int field_rank(std::string_view key) {
   return it == k_fields.end() ? -1 : static_cast<int>(it - k_fields.begin());
 }
 
-/// Byte offsets of the lines of a text, and yaml-cpp marks turned into offsets.
-class Source {
- public:
-  explicit Source(std::string_view text) : m_text(text) {
-    m_bom = text.starts_with("\xEF\xBB\xBF") ? 3 : 0;
-    m_starts.push_back(0);
-    for (std::size_t i = 0; i < text.size(); ++i) {
-      if (text[i] == '\n') {
-        m_starts.push_back(i + 1);
-      }
-    }
-    const std::size_t first_break = text.find('\n');
-    m_crlf =
-        first_break != std::string_view::npos && first_break > 0 && text[first_break - 1] == '\r';
-  }
-
-  std::string_view text() const { return m_text; }
-  std::string_view eol() const { return m_crlf ? "\r\n" : "\n"; }
-  int line_count() const { return static_cast<int>(m_starts.size()); }
-
-  /// The byte offset of a mark; yaml-cpp counts bytes but skips a byte-order mark.
-  std::size_t offset(const YAML::Mark& mark) const {
-    const auto line = static_cast<std::size_t>(std::max(mark.line, 0));
-    if (line >= m_starts.size()) {
-      return m_text.size();
-    }
-    const std::size_t base = m_starts[line] + (line == 0 ? m_bom : 0);
-    return std::min(m_text.size(), base + static_cast<std::size_t>(std::max(mark.column, 0)));
-  }
-
-  int line_of(std::size_t offset) const {
-    const auto it = std::upper_bound(m_starts.begin(), m_starts.end(), offset);
-    return static_cast<int>(it - m_starts.begin()) - 1;
-  }
-  std::size_t line_begin(int line) const { return m_starts[static_cast<std::size_t>(line)]; }
-  /// Where the line's content ends: at its "\r\n" or "\n", or at the end of the text.
-  std::size_t line_end(int line) const {
-    std::size_t end = next_line_begin(line);
-    if (end > line_begin(line) && m_text[end - 1] == '\n') {
-      --end;
-      if (end > line_begin(line) && m_text[end - 1] == '\r') {
-        --end;
-      }
-    }
-    return end;
-  }
-  std::size_t next_line_begin(int line) const {
-    const auto next = static_cast<std::size_t>(line) + 1;
-    return next < m_starts.size() ? m_starts[next] : m_text.size();
-  }
-  bool has_eol(int line) const {
-    const std::size_t end = next_line_begin(line);
-    return end > 0 && m_text[end - 1] == '\n' && end > line_begin(line);
-  }
-  std::string_view line_text(int line) const {
-    return m_text.substr(line_begin(line), line_end(line) - line_begin(line));
-  }
-
- private:
-  std::string_view m_text;
-  std::vector<std::size_t> m_starts;
-  std::size_t m_bom = 0;
-  bool m_crlf = false;
-};
+using splice::Source;
 
 /// A byte range of the text; `quote` is the quote character of a quoted scalar, or 0.
 struct Span {
@@ -141,8 +77,7 @@ struct Parsed {
   std::vector<Entry> entries;
 
   Error error_at(const YAML::Mark& mark, const std::string& what) const {
-    return make_error(ErrorKind::input,
-                      Location{file, mark.line + 1, mark.column + 1}.to_string() + ": " + what);
+    return splice::error_at(file, mark, what);
   }
   const Entry* find(std::string_view name) const {
     for (const auto& entry : entries) {
@@ -164,43 +99,6 @@ bool is_document_marker(std::string_view line) {
   }
   return line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r';
 }
-
-/// Walks the documents without building nodes and throws where the parser stops making progress:
-/// yaml-cpp 0.7's LoadAll loops forever, allocating, on a stray token such as a leading ','
-/// (jbeder/yaml-cpp#1040, fixed upstream by #1319).
-class ProgressCheck : public YAML::EventHandler {
- public:
-  static void run(std::string_view text) {
-    std::istringstream stream{std::string(text)};
-    YAML::Parser parser(stream);
-    ProgressCheck check;
-    while (parser.HandleNextDocument(check)) {
-    }
-  }
-
-  void OnDocumentStart(const YAML::Mark& mark) override {
-    if (m_started && mark.pos == m_last.pos) {
-      throw YAML::ParserException(mark, "unexpected character");
-    }
-    m_started = true;
-    m_last = mark;
-  }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
-
- private:
-  bool m_started = false;
-  YAML::Mark m_last;
-};
 
 Result<Entry> read_entry(const Parsed& parsed, const YAML::Node& item, std::size_t index) {
   Entry entry{item, index, {}, {}};
@@ -232,16 +130,11 @@ Result<Entry> read_entry(const Parsed& parsed, const YAML::Node& item, std::size
 /// Parses the text and locates the kustomization document and its `images:` entries.
 Result<Parsed> load(std::string_view text, const std::string& file) {
   Parsed parsed{file, Source(text), 0, YAML::Node(), text.size(), std::nullopt, {}};
-  std::vector<YAML::Node> documents;
-  try {
-    ProgressCheck::run(text);
-    documents = YAML::LoadAll(std::string(text));
-  } catch (const YAML::Exception& e) {
-    if (e.mark.is_null()) {
-      return make_error(ErrorKind::input, file + ": " + e.msg);
-    }
-    return parsed.error_at(e.mark, e.msg);
+  auto loaded = splice::load_all(text, file);
+  if (!loaded) {
+    return loaded.error();
   }
+  const std::vector<YAML::Node>& documents = *loaded;
   parsed.document_count = documents.size();
   const auto document = std::find_if(documents.begin(), documents.end(),
                                      [](const YAML::Node& node) { return !node.IsNull(); });
