@@ -41,6 +41,12 @@ Error open_error(const std::filesystem::path& path, const std::string& what) {
                     "cannot open history database " + path.string() + ": " + what);
 }
 
+// A write that breaks a rule of the schema is promote's own bug (internal); anything else
+// (a locked, read-only or broken file) is the database's (input).
+ErrorKind write_error_kind(const SQLite::Exception& e) {
+  return (e.getErrorCode() & 0xff) == SQLITE_CONSTRAINT ? ErrorKind::internal : ErrorKind::input;
+}
+
 int user_version(SQLite::Database& db) {
   return db.execAndGet("PRAGMA user_version").getInt();
 }
@@ -265,8 +271,7 @@ Result<void> History::record(const PromotionRecord& record) {
     transaction.commit();
     return {};
   } catch (const SQLite::Exception& e) {
-    const bool broken_rule = (e.getErrorCode() & 0xff) == SQLITE_CONSTRAINT;
-    return failure(broken_rule ? ErrorKind::internal : ErrorKind::input, e.what());
+    return failure(write_error_kind(e), e.what());
   } catch (const std::exception& e) {
     return failure(ErrorKind::internal, e.what());
   }
@@ -465,8 +470,7 @@ Result<void> History::record_approval(const ApprovalRecord& approval) {
     insert.exec();
     return {};
   } catch (const SQLite::Exception& e) {
-    const bool broken_rule = (e.getErrorCode() & 0xff) == SQLITE_CONSTRAINT;
-    return failure(broken_rule ? ErrorKind::internal : ErrorKind::input, e.what());
+    return failure(write_error_kind(e), e.what());
   }
 }
 
@@ -528,8 +532,7 @@ Result<void> History::record_hold(const HoldRecord& hold) {
     insert.exec();
     return {};
   } catch (const SQLite::Exception& e) {
-    const bool broken_rule = (e.getErrorCode() & 0xff) == SQLITE_CONSTRAINT;
-    return failure(broken_rule ? ErrorKind::internal : ErrorKind::input, e.what());
+    return failure(write_error_kind(e), e.what());
   }
 }
 
