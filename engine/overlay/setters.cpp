@@ -250,6 +250,86 @@ std::string_view field_name(Field field) {
 
 }  // namespace
 
+Result<std::map<std::string, image::Reference>> get_marked_images(
+    std::string_view text, const std::string& file, const std::vector<std::string>& names) {
+  auto markers = find_markers(text, file);
+  if (!markers) {
+    return markers.error();
+  }
+  struct Parts {
+    std::optional<image::Reference> whole;
+    std::optional<std::string> name, tag, digest;
+  };
+  std::map<std::string, Parts> found;
+  for (const auto& marker : *markers) {
+    if (std::find(names.begin(), names.end(), marker.policy) == names.end() || !marker.value ||
+        marker.value->value.empty()) {
+      continue;
+    }
+    Parts& parts = found[marker.policy];
+    const std::string& value = marker.value->value;
+    const auto bad = [&](const std::string& why) {
+      return splice::error_at(file, marker.mark,
+                              "the value marked for '" + marker.policy + "' ('" + value + "') " + why);
+    };
+    switch (marker.field) {
+      case Field::whole:
+        if (!parts.whole) {
+          auto reference = image::parse(value);
+          if (!reference) {
+            return bad("is not an image reference: " + reference.error().message);
+          }
+          parts.whole = std::move(*reference);
+        }
+        break;
+      case Field::name:
+        if (!parts.name) {
+          auto reference = image::parse(value);
+          if (!reference || !reference->tag.empty() || !reference->digest.empty()) {
+            return bad("is not an image repository");
+          }
+          parts.name = reference->repository();
+        }
+        break;
+      case Field::tag:
+        if (!parts.tag) {
+          parts.tag = value;
+        }
+        break;
+      case Field::digest:
+        if (!parts.digest) {
+          parts.digest = value;
+        }
+        break;
+    }
+  }
+  std::map<std::string, image::Reference> out;
+  for (auto& [name, parts] : found) {
+    if (parts.whole) {
+      out.emplace(name, *parts.whole);
+      continue;
+    }
+    if (!parts.name || (!parts.tag && !parts.digest)) {
+      continue;
+    }
+    std::string text_reference = *parts.name;
+    if (parts.tag) {
+      text_reference += ":" + *parts.tag;
+    }
+    if (parts.digest) {
+      text_reference += "@" + *parts.digest;
+    }
+    auto reference = image::parse(text_reference);
+    if (!reference) {
+      return make_error(ErrorKind::input, file + ": the values marked for '" + name +
+                                              "' do not make an image reference: " +
+                                              reference.error().message);
+    }
+    out.emplace(name, std::move(*reference));
+  }
+  return out;
+}
+
 Result<std::pair<std::string, int>> set_marked_images(
     std::string_view text, const std::string& file,
     const std::map<std::string, image::Reference>& images) {

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "engine/error.hpp"
 #include "engine/image/reference.hpp"
@@ -32,6 +33,14 @@ namespace promote::overlay {
 /// a marker for one of `images` that follows no single-line value (an alias, an anchored, tagged,
 /// block or multi-line value, a map, a marker on a line of its own), a `:tag` marker for a
 /// reference without a tag, or a `:digest` marker for one without a digest.
+/// What the values marked for each of `names` say, by name: a whole-reference marker gives the
+/// reference; `:name`, `:tag` and `:digest` markers give its parts (a name needs a tag or a
+/// digest beside it, else it is not reported). Names without markers are absent. When markers
+/// for one name disagree, the first (in file order) counts. Fails (input, FILE:LINE:COL) as
+/// `set_marked_images` reads markers, and when a marked value is not a valid reference or part.
+Result<std::map<std::string, image::Reference>> get_marked_images(
+    std::string_view text, const std::string& file, const std::vector<std::string>& names);
+
 Result<std::pair<std::string, int>> set_marked_images(
     std::string_view text, const std::string& file,
     const std::map<std::string, image::Reference>& images);

@@ -23,6 +23,16 @@ const Stage* Pipeline::find_stage(std::string_view stage) const {
   return nullptr;
 }
 
+std::vector<std::string> Target::paths() const {
+  std::vector<std::string> out = kustomize;
+  for (const auto& values : helm) {
+    out.push_back(values.file);
+  }
+  out.insert(out.end(), manifests.begin(), manifests.end());
+  out.insert(out.end(), setters.begin(), setters.end());
+  return out;
+}
+
 const ImageSpec* Pipeline::find_image(std::string_view image) const {
   for (const auto& candidate : images) {
     if (candidate.name == image) {
@@ -164,8 +174,22 @@ class Loader {
   }
 
   void read_repository(const ConfigNode& node, RepositorySpec& repository) {
-    if (!node.expect_map("repository", {"url", "branch", "provider", "remote"})) {
+    if (!node.expect_map("repository",
+                         {"url", "branch", "provider", "remote", "api", "project"})) {
       return;
+    }
+    if (auto api = node.get("api")) {
+      if (auto text = api->as_string("repository.api")) {
+        if (!text->starts_with("https://") && !text->starts_with("http://")) {
+          api->error("'repository.api' must be an http(s) URL, got '" + *text + "'");
+        }
+        repository.api = *text;
+      }
+    }
+    if (auto project = node.get("project")) {
+      if (auto text = project->as_string("repository.project")) {
+        repository.project = *text;
+      }
     }
     if (auto url = node.get("url")) {
       if (auto text = url->as_string("repository.url")) {
@@ -249,8 +273,8 @@ class Loader {
     std::map<std::string, Location> seen;
     std::vector<SourceLink> froms;
     for (const auto& item : items) {
-      if (!item.expect_map("a stage", {"name", "from", "target", "strategy", "gates", "fail_fast",
-                                       "max_concurrency"})) {
+      if (!item.expect_map("a stage", {"name", "from", "target", "strategy", "pull_request",
+                                       "gates", "fail_fast", "max_concurrency"})) {
         continue;
       }
       Stage stage;
@@ -277,10 +301,21 @@ class Loader {
       if (auto strategy = item.get("strategy")) {
         if (auto text = strategy->as_string("strategy")) {
           if (*text == "pull-request") {
-            strategy->error("strategy 'pull-request' is not available yet; use 'commit'");
+            stage.strategy = Strategy::pull_request;
+            const std::string& provider = pipeline.repository.provider;
+            if (provider.empty() || provider == "none") {
+              strategy->error("strategy 'pull-request' needs repository.provider: github, gitlab "
+                              "or gitea");
+            }
           } else if (*text != "commit") {
-            strategy->error("'strategy' must be 'commit', got '" + *text + "'");
+            strategy->error("'strategy' must be 'commit' or 'pull-request', got '" + *text + "'");
           }
+        }
+      }
+      if (auto pull_request = item.get("pull_request")) {
+        read_pull_request(*pull_request, stage.pull_request);
+        if (stage.strategy != Strategy::pull_request) {
+          pull_request->error("'pull_request' is for stages with strategy: pull-request");
         }
       }
       if (auto fail_fast = item.get("fail_fast")) {
@@ -303,19 +338,156 @@ class Loader {
     check_sources(froms, pipeline);
   }
 
-  void read_target(const ConfigNode& node, Target& target, const Pipeline& pipeline) {
-    target.where = node.location();
-    if (!node.expect_map("target", {"kustomize"})) {
+  // A target path: relative, inside the repository, normalised; nullopt when it is not.
+  std::optional<std::string> read_target_path(const ConfigNode& node, const std::string& text,
+                                              const Pipeline& pipeline) {
+    // A remote repository is not on disk yet: its symlinks are checked after the clone.
+    const fs::path root = pipeline.repository.is_local() ? pipeline.base_dir : fs::path();
+    if (const std::string reason = escapes_root(root, text); !reason.empty()) {
+      node.error("target path '" + text + "' " + reason);
+      return std::nullopt;
+    }
+    return fs::path(text).lexically_normal().generic_string();
+  }
+
+  std::vector<std::string> read_target_paths(const ConfigNode& node, const std::string& what,
+                                             const Pipeline& pipeline) {
+    std::vector<std::string> out;
+    if (node.is_sequence()) {
+      if (node.items(what).empty()) {
+        node.error("'" + what + "' must name at least one path");
+      }
+      for (const auto& item : node.items(what)) {
+        if (auto text = item.as_string(what)) {
+          if (auto path = read_target_path(item, *text, pipeline)) {
+            out.push_back(std::move(*path));
+          }
+        }
+      }
+    } else if (auto text = node.as_string(what)) {
+      if (auto path = read_target_path(node, *text, pipeline)) {
+        out.push_back(std::move(*path));
+      }
+    }
+    return out;
+  }
+
+  void read_helm_target(const ConfigNode& node, Target& target, const Pipeline& pipeline) {
+    if (!node.expect_map("a target.helm entry", {"file", "images"})) {
       return;
     }
-    if (auto kustomize = node.require("kustomize", "target")) {
-      if (auto text = kustomize->as_string("target.kustomize")) {
-        // A remote repository is not on disk yet: its symlinks are checked after the clone.
-        const fs::path root = pipeline.repository.is_local() ? pipeline.base_dir : fs::path();
-        if (const std::string reason = escapes_root(root, *text); !reason.empty()) {
-          kustomize->error("target path '" + *text + "' " + reason);
+    HelmTarget helm;
+    helm.where = node.location();
+    if (auto file = node.require("file", "a target.helm entry")) {
+      if (auto text = file->as_string("target.helm[].file")) {
+        if (auto path = read_target_path(*file, *text, pipeline)) {
+          helm.file = std::move(*path);
+        }
+      }
+    }
+    if (auto images = node.require("images", "a target.helm entry")) {
+      const auto entries = images->entries("target.helm[].images");
+      if (images->is_map() && entries.empty()) {
+        images->error("'target.helm[].images' must name at least one image");
+      }
+      for (const auto& [key, value] : entries) {
+        const auto name = key.as_string("an image name");
+        if (!name) {
+          continue;
+        }
+        if (pipeline.find_image(*name) == nullptr) {
+          std::string message = "target.helm[].images: the pipeline has no image '" + *name + "'";
+          if (auto close = did_you_mean(*name, pipeline.image_names()); !close.empty()) {
+            message += " (did you mean '" + close + "'?)";
+          }
+          key.error(message);
+          continue;
+        }
+        if (!value.expect_map("the value paths of image '" + *name + "'",
+                              {"image", "registry", "repository", "tag", "digest"})) {
+          continue;
+        }
+        overlay::HelmImage paths;
+        const auto part = [&](const char* field, std::string& out) {
+          if (auto node = value.get(field)) {
+            if (auto text = node->as_string(std::string("target.helm[].images.") + field)) {
+              out = *text;
+            }
+          }
+        };
+        part("image", paths.image);
+        part("registry", paths.registry);
+        part("repository", paths.repository);
+        part("tag", paths.tag);
+        part("digest", paths.digest);
+        if (auto checked = overlay::check_helm_image(paths); !checked) {
+          value.error("image '" + *name + "': " + checked.error().message);
+          continue;
+        }
+        helm.images.emplace(*name, std::move(paths));
+      }
+    }
+    target.helm.push_back(std::move(helm));
+  }
+
+  void read_target(const ConfigNode& node, Target& target, const Pipeline& pipeline) {
+    target.where = node.location();
+    if (!node.expect_map("target", {"kustomize", "helm", "manifests", "setters"})) {
+      return;
+    }
+    bool any = false;
+    if (auto kustomize = node.get("kustomize")) {
+      target.kustomize = read_target_paths(*kustomize, "target.kustomize", pipeline);
+      any = true;
+    }
+    if (auto helm = node.get("helm")) {
+      if (helm->is_map()) {
+        read_helm_target(*helm, target, pipeline);
+      } else {
+        const auto items = helm->items("target.helm");
+        if (helm->is_sequence() && items.empty()) {
+          helm->error("'target.helm' must name at least one values file");
+        }
+        for (const auto& item : items) {
+          read_helm_target(item, target, pipeline);
+        }
+      }
+      any = true;
+    }
+    if (auto manifests = node.get("manifests")) {
+      target.manifests = read_target_paths(*manifests, "target.manifests", pipeline);
+      any = true;
+    }
+    if (auto setters = node.get("setters")) {
+      target.setters = read_target_paths(*setters, "target.setters", pipeline);
+      any = true;
+    }
+    if (!any && node.yaml().size() == 0) {
+      node.error("'target' must name where the stage's images live: kustomize, helm, manifests "
+                 "or setters");
+    }
+  }
+
+  void read_pull_request(const ConfigNode& node, PullRequestSpec& spec) {
+    if (!node.expect_map("pull_request", {"labels", "reviewers", "superseded"})) {
+      return;
+    }
+    if (auto labels = node.get("labels")) {
+      spec.labels = labels->as_string_list("pull_request.labels").value_or(std::vector<std::string>{});
+    }
+    if (auto reviewers = node.get("reviewers")) {
+      spec.reviewers =
+          reviewers->as_string_list("pull_request.reviewers").value_or(std::vector<std::string>{});
+    }
+    if (auto superseded = node.get("superseded")) {
+      if (auto text = superseded->as_string("pull_request.superseded")) {
+        if (*text == "close") {
+          spec.close_superseded = true;
+        } else if (*text == "keep") {
+          spec.close_superseded = false;
         } else {
-          target.kustomize = fs::path(*text).lexically_normal().generic_string();
+          superseded->error("'pull_request.superseded' must be 'close' or 'keep', got '" + *text +
+                            "'");
         }
       }
     }

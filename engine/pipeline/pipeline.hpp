@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 
 #include "engine/error.hpp"
 #include "engine/gate.hpp"
+#include "engine/overlay/helm.hpp"
 #include "engine/pipeline/config_node.hpp"
 
 namespace promote::pipeline {
@@ -24,10 +26,30 @@ struct ImageSpec {
   Location where;
 };
 
-/// Where a stage's images live in the repository.
-struct Target {
-  std::string kustomize;  ///< overlay directory, relative to the repository root
+/// A Helm values file and where each pipeline image lives in it.
+struct HelmTarget {
+  std::string file;  ///< relative to the repository root
+  std::map<std::string, overlay::HelmImage> images;  ///< pipeline image name -> its value paths
   Location where;
+};
+
+/// Where a stage's images live in the repository: any mix of the kinds, each path relative
+/// to the repository root and checked to stay inside it.
+struct Target {
+  std::vector<std::string> kustomize;  ///< overlay directories (their kustomization's images:)
+  std::vector<HelmTarget> helm;        ///< values files
+  std::vector<std::string> manifests;  ///< manifest files, or directories of *.yaml / *.yml
+  std::vector<std::string> setters;    ///< files with $imagepolicy markers, or directories
+  Location where;
+  /// Every path named, in the order above (directories as given).
+  std::vector<std::string> paths() const;
+};
+
+/// How a pull-request stage opens its pull/merge request.
+struct PullRequestSpec {
+  std::vector<std::string> labels;
+  std::vector<std::string> reviewers;
+  bool close_superseded = true;  ///< a newer candidate closes the older open PR (else keeps it)
 };
 
 /// One `use:` entry of a stage, with its gate built from a validated `with:`.
@@ -40,13 +62,14 @@ struct GateSpec {
   Location where;
 };
 
-enum class Strategy { commit };
+enum class Strategy { commit, pull_request };
 
 struct Stage {
   std::string name;
   std::optional<std::string> from;
   Target target;
   Strategy strategy = Strategy::commit;
+  PullRequestSpec pull_request;
   bool fail_fast = true;             ///< stop the other gates once the outcome is decided
   std::size_t max_concurrency = 0;   ///< gates evaluated at once; 0: all
   std::vector<GateSpec> gates;
@@ -58,6 +81,8 @@ struct RepositorySpec {
   std::string branch = "main";
   std::string provider;   ///< github, gitlab, gitea or ""
   std::string remote = "origin";
+  std::string api;        ///< the forge's API base URL; default from the provider (github.com, ...)
+  std::string project;    ///< "owner/repo" (GitLab: the project path); default from `url`
   bool is_local() const { return url == "."; }
 };
 

@@ -8,8 +8,8 @@
 #include "engine/git/diff.hpp"
 #include "engine/git/repository.hpp"
 #include "engine/history/history.hpp"
-#include "engine/overlay/kustomize.hpp"
 #include "engine/promoter/approve.hpp"
+#include "engine/promoter/targets.hpp"
 #include "engine/promoter/timeline.hpp"
 #include "engine/promoter/workspace.hpp"
 #include "engine/scheduler/scheduler.hpp"
@@ -66,30 +66,11 @@ std::string new_promotion_id(std::chrono::system_clock::time_point now) {
 
 namespace {
 
+/// Pushes tried before a promotion gives up on a remote that keeps moving.
+constexpr int k_push_attempts = 8;
+
 Error usage(std::string message) { return make_error(ErrorKind::usage, std::move(message)); }
 
-
-// Where a stage's overlay lives on disk, checked to stay inside the repository.
-Result<fs::path> overlay_dir(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
-                             const fs::path& root) {
-  const fs::path base = pipeline.repository.is_local() ? pipeline.base_dir : root;
-  const fs::path dir = base / stage.target.kustomize;
-  if (!util::is_within(root, dir)) {
-    return make_error(ErrorKind::config, stage.target.where.to_string() + ": target path '" +
-                                             stage.target.kustomize +
-                                             "' leads out of the repository");
-  }
-  return dir;
-}
-
-Result<std::string> read_kustomization(const fs::path& dir, fs::path& file) {
-  auto found = overlay::find_kustomization(dir);
-  if (!found) {
-    return found.error();
-  }
-  file = *found;
-  return util::read_file(file, 4 << 20);
-}
 
 // Parses the --image flags into references of pipeline images.
 Result<std::map<std::string, image::Reference>> parse_image_flags(
@@ -284,16 +265,17 @@ class Attempt {
       m_result.outcome = Outcome::planned;
       return finish();
     }
-    if (auto applied = apply(); !applied) {
+    auto applied = apply();
+    if (!applied) {
       return finish_with_error(applied.error());
     }
-    m_result.outcome = Outcome::promoted;
+    m_result.outcome = *applied ? Outcome::promoted : Outcome::no_op;
     return finish();
   }
 
  private:
   Result<void> open_repository() {
-    auto workspace = Workspace::open(m_pipeline);
+    auto workspace = Workspace::open(m_pipeline, m_request.workdir);
     if (!workspace) {
       return workspace.error();
     }
@@ -314,45 +296,31 @@ class Attempt {
       }
       m_result.candidate = std::move(*candidate);
     }
-    auto dir = overlay_dir(m_pipeline, *m_stage, m_root);
-    if (!dir) {
-      return dir.error();
+    auto held = read_target(m_pipeline, *m_stage, m_root);
+    if (!held) {
+      return held.error();
     }
-    fs::path file;
-    auto text = read_kustomization(*dir, file);
-    if (!text) {
-      return text.error();
-    }
-    const std::string relative = file.lexically_relative(m_root).generic_string();
-    std::string edited = *text;
     for (const auto& image : m_pipeline.images) {
-      auto current = overlay::get_image(edited, relative, image.match);
-      if (!current) {
-        return current.error();
+      const auto current = held->find(image.name);
+      if (current != held->end()) {
+        m_result.previous[image.name] = current->second.front().to_string();
       }
-      if (current->has_value()) {
-        m_result.previous[image.name] = (*current)->to_string();
+      if (m_stage->from) {
+        continue;
       }
-      if (!m_stage->from) {
-        if (auto flag = m_flags.find(image.name); flag != m_flags.end()) {
-          m_result.candidate.images[image.name] = flag->second;
-        } else if (current->has_value()) {
-          m_result.candidate.images[image.name] = **current;
-        } else {
-          return usage("image '" + image.name + "' is not set in " + relative +
-                       "; give it with --image " + image.name + "=REFERENCE");
-        }
+      if (auto flag = m_flags.find(image.name); flag != m_flags.end()) {
+        m_result.candidate.images[image.name] = flag->second;
+      } else if (current != held->end()) {
+        m_result.candidate.images[image.name] = current->second.front();
+      } else {
+        return usage("image '" + image.name + "' is not set in the target of stage '" +
+                     m_stage->name + "'; give it with --image " + image.name + "=REFERENCE");
       }
-      auto updated = overlay::set_image(edited, relative, image.match,
-                                        m_result.candidate.images.at(image.name));
-      if (!updated) {
-        return updated.error();
-      }
-      edited = std::move(*updated);
     }
-    if (edited != *text) {
-      m_result.changes.push_back(FileChange{relative, *text, edited});
-      m_result.diff += git::unified_diff(relative, *text, edited);
+    // The edits are semantic: the flagged images for a first stage, all for the others.
+    m_edits = m_stage->from ? m_result.candidate.images : m_flags;
+    if (auto changed = compute_changes(); !changed) {
+      return changed.error();
     }
     if (!m_result.changes.empty() && !m_request.dry_run) {
       std::vector<std::string> paths;
@@ -367,6 +335,19 @@ class Attempt {
         return usage("refusing to promote: " + dirty->front() +
                      " has uncommitted changes; commit or stash them first");
       }
+    }
+    return {};
+  }
+
+  Result<void> compute_changes() {
+    auto changes = edit_target(m_pipeline, *m_stage, m_root, m_edits);
+    if (!changes) {
+      return changes.error();
+    }
+    m_result.changes = std::move(*changes);
+    m_result.diff.clear();
+    for (const auto& change : m_result.changes) {
+      m_result.diff += git::unified_diff(change.path, change.before, change.after);
     }
     return {};
   }
@@ -471,7 +452,91 @@ class Attempt {
     }
   }
 
-  Result<void> apply() {
+  // Writes, commits and pushes; when the push is refused because the remote moved on,
+  // takes the remote's new head and makes the same edits again, a bounded number of times.
+  // Returns false when the remote already holds the change (nothing was committed).
+  Result<bool> apply() {
+    std::mt19937 random{std::random_device{}()};
+    for (int attempt = 1;; ++attempt) {
+      m_result.push_attempts = attempt;
+      auto landed = commit_and_push();
+      if (landed) {
+        return true;
+      }
+      if (landed.error().kind != ErrorKind::conflict || attempt >= k_push_attempts) {
+        return landed.error();
+      }
+      // Jittered exponential backoff: 50-100% of 100 ms, 200 ms, 400 ms, ... (at most 3.2 s).
+      const auto ceiling = std::chrono::milliseconds(100) * (1 << std::min(attempt - 1, 5));
+      std::uniform_int_distribution<long> jitter(ceiling.count() / 2, ceiling.count());
+      std::this_thread::sleep_for(std::chrono::milliseconds(jitter(random)));
+      if (auto refreshed = replan_on_remote_head(); !refreshed) {
+        return refreshed.error();
+      }
+      if (m_result.changes.empty()) {
+        m_result.warnings.push_back(m_pipeline.repository.remote + "/" +
+                                    m_pipeline.repository.branch +
+                                    " already holds this change (pushed meanwhile by another run)");
+        return false;
+      }
+    }
+  }
+
+  // After a refused push: fetch, move to the remote's head, check that nobody set an image
+  // this promotion sets to something else since the plan, and make the edits again there.
+  Result<void> replan_on_remote_head() {
+    const auto& repository = m_pipeline.repository;
+    if (auto fetched = m_repository->fetch(repository.remote, repository.branch); !fetched) {
+      return fetched.error();
+    }
+    auto head = m_repository->resolve("refs/remotes/" + repository.remote + "/" + repository.branch);
+    if (!head) {
+      return head.error();
+    }
+    if (!head->has_value()) {
+      return make_error(ErrorKind::git, "the remote branch " + repository.branch +
+                                            " is gone after a fetch");
+    }
+    if (auto moved = m_repository->move_to(**head); !moved) {
+      return moved.error();
+    }
+    auto held = read_target(m_pipeline, *m_stage, m_root);
+    if (!held) {
+      return held.error();
+    }
+    for (const auto& [name, wanted] : m_edits) {
+      const auto now = held->find(name);
+      if (now == held->end()) {
+        continue;
+      }
+      const image::Reference& current = now->second.front();
+      const auto planned = m_result.previous.find(name);
+      if (current == wanted) {
+        m_result.previous[name] = current.to_string();  // someone else made this edit already
+        continue;
+      }
+      if (planned == m_result.previous.end() || planned->second != current.to_string()) {
+        return make_error(
+            ErrorKind::conflict,
+            "stage '" + m_stage->name + "': image " + name + " is now " + current.to_string() +
+                " on " + repository.remote + "/" + repository.branch + " (commit " +
+                (*head)->substr(0, 12) + "), but it was " +
+                (planned == m_result.previous.end() ? std::string("not set") : planned->second) +
+                " when this promotion was planned; not overwriting it with " +
+                wanted.to_string() + ": run promote again to plan on the new state");
+      }
+    }
+    // Images this promotion does not set are taken as the remote has them now.
+    for (const auto& [name, references] : *held) {
+      if (!m_edits.contains(name)) {
+        m_result.previous[name] = references.front().to_string();
+        m_result.candidate.images[name] = references.front();
+      }
+    }
+    return compute_changes();
+  }
+
+  Result<void> commit_and_push() {
     auto head = m_repository->resolve("HEAD");
     if (!head) {
       return head.error();
@@ -543,6 +608,7 @@ class Attempt {
   pipeline::Pipeline m_pipeline;
   const pipeline::Stage* m_stage = nullptr;
   std::map<std::string, image::Reference> m_flags;
+  std::map<std::string, image::Reference> m_edits;  ///< what the promotion sets: image -> reference
   std::optional<Workspace> m_workspace;
   git::Repository* m_repository = nullptr;
   fs::path m_root;
@@ -553,28 +619,28 @@ class Attempt {
 
 Result<Candidate> candidate_in(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
                                const fs::path& root) {
-  auto dir = overlay_dir(pipeline, stage, root);
-  if (!dir) {
-    return dir.error();
+  auto held = read_target(pipeline, stage, root);
+  if (!held) {
+    return held.error();
   }
-  fs::path file;
-  auto text = read_kustomization(*dir, file);
-  if (!text) {
-    return text.error();
-  }
-  const std::string relative = file.lexically_relative(root).generic_string();
   Candidate candidate;
   for (const auto& image : pipeline.images) {
-    auto reference = overlay::get_image(*text, relative, image.match);
-    if (!reference) {
-      return reference.error();
+    const auto found = held->find(image.name);
+    if (found == held->end()) {
+      return make_error(ErrorKind::input, "stage '" + stage.name + "' does not set image '" +
+                                              image.name + "' (" + image.match +
+                                              ") anywhere in its target");
     }
-    if (!reference->has_value()) {
-      return make_error(ErrorKind::input, relative + ": stage '" + stage.name +
-                                              "' does not set image '" + image.name + "' (" +
-                                              image.match + ") in its images: list");
+    if (found->second.size() > 1) {
+      std::string values;
+      for (const auto& reference : found->second) {
+        values += (values.empty() ? "" : ", ") + reference.to_string();
+      }
+      return make_error(ErrorKind::input, "stage '" + stage.name +
+                                              "' does not agree with itself on image '" +
+                                              image.name + "': its target holds " + values);
     }
-    candidate.images[image.name] = **reference;
+    candidate.images[image.name] = found->second.front();
   }
   return candidate;
 }

@@ -14,6 +14,7 @@
 #include "engine/gate.hpp"
 #include "engine/pipeline/candidate.hpp"
 #include "engine/pipeline/pipeline.hpp"
+#include "engine/promoter/targets.hpp"
 
 namespace promote::promoter {
 
@@ -32,6 +33,9 @@ struct Request {
   std::vector<std::string> images;  ///< "NAME=REF" as given to --image
   bool dry_run = false;
   std::optional<std::filesystem::path> history_path;  ///< default: .promote/history.db beside the pipeline
+  /// --workdir: where a remote repository is cloned and kept between runs (default: a
+  /// temporary clone per run).
+  std::optional<std::filesystem::path> workdir;
   std::string actor;   ///< who asks; default from the environment
   std::string reason;  ///< free text recorded with the attempt
   /// --break-glass: time windows may be overridden (needs a reason); recorded.
@@ -48,13 +52,6 @@ enum class Outcome { promoted, no_op, blocked, pending, error, planned };
 
 /// "promoted", "no-op", "blocked", "pending", "error", "planned".
 const char* to_string(Outcome outcome);
-
-/// A file the promotion changes, with its content before and after.
-struct FileChange {
-  std::string path;  ///< relative to the repository root
-  std::string before;
-  std::string after;
-};
 
 /// One gate's verdict with the gate's identity and configuration.
 struct GateResult {
@@ -78,6 +75,7 @@ struct PromotionResult {
   std::vector<FileChange> changes;
   std::string diff;  ///< unified diff of `changes`
   std::string commit;
+  int push_attempts = 0;  ///< pushes tried (more than 1: the remote moved on meanwhile)
   std::string actor;
   std::string reason;
   bool break_glass = false;  ///< --break-glass was given

@@ -30,7 +30,9 @@ Result<std::vector<StageStatus>> status(const pipeline::Pipeline& pipeline,
     StageStatus row;
     row.name = stage.name;
     row.from = stage.from.value_or("");
-    row.target = stage.target.kustomize;
+    for (const auto& path : stage.target.paths()) {
+      row.target += (row.target.empty() ? "" : ", ") + path;
+    }
     auto candidate = candidate_in(pipeline, stage, workspace->root());
     if (!candidate) {
       row.problem = candidate.error().message;

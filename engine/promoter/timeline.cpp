@@ -1,15 +1,10 @@
 #include "engine/promoter/timeline.hpp"
 
+#include "engine/promoter/targets.hpp"
+
 namespace promote::promoter {
 
 namespace fs = std::filesystem;
-
-std::string target_in_repository(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
-                                 const fs::path& root) {
-  const fs::path base = pipeline.repository.is_local() ? pipeline.base_dir : root;
-  const fs::path absolute = fs::weakly_canonical(base / stage.target.kustomize);
-  return absolute.lexically_relative(fs::weakly_canonical(root)).generic_string();
-}
 
 RepositoryTimeline::RepositoryTimeline(const pipeline::Pipeline& pipeline,
                                        const git::Repository& repository,
@@ -50,8 +45,15 @@ Result<std::optional<StageEntry>> RepositoryTimeline::entered(const std::string&
   if (stage == nullptr) {
     return std::optional<StageEntry>();
   }
-  const std::string target = target_in_repository(m_pipeline, *stage, m_repository.workdir());
-  auto change = m_repository.last_change({target});
+  auto targets = target_paths(m_pipeline, *stage, m_repository.workdir());
+  if (!targets) {
+    return targets.error();
+  }
+  std::string target;
+  for (const auto& path : *targets) {
+    target += (target.empty() ? "" : ", ") + path;
+  }
+  auto change = m_repository.last_change(*targets);
   if (!change) {
     return change.error();
   }

@@ -34,8 +34,4 @@ class RepositoryTimeline : public Timeline {
   const history::History* m_history;
 };
 
-/// A stage's target directory relative to the repository root, in git's form.
-std::string target_in_repository(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
-                                 const std::filesystem::path& root);
-
 }  // namespace promote::promoter

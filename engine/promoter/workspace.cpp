@@ -6,8 +6,12 @@ namespace promote::promoter {
 
 namespace fs = std::filesystem;
 
-Result<Workspace> Workspace::open(const pipeline::Pipeline& pipeline) {
+Result<Workspace> Workspace::open(const pipeline::Pipeline& pipeline,
+                                  const std::optional<fs::path>& workdir) {
   Workspace workspace;
+  if (workdir) {
+    return make_error(ErrorKind::usage, "--workdir is not supported yet");
+  }
   if (pipeline.repository.is_local()) {
     auto repository = git::Repository::open(pipeline.base_dir);
     if (!repository) {

@@ -14,8 +14,11 @@ namespace promote::promoter {
 class Workspace {
  public:
   /// Opens the pipeline's repository (checking it is on the pipeline's branch) or
-  /// clones a remote one into a temporary directory, removed with the Workspace.
-  static Result<Workspace> open(const pipeline::Pipeline& pipeline);
+  /// clones a remote one into a temporary directory, removed with the Workspace; with a
+  /// `workdir` (--workdir) a remote one is cloned there once and kept, and later runs fetch
+  /// into it and move it to the remote branch's head.
+  static Result<Workspace> open(const pipeline::Pipeline& pipeline,
+                                const std::optional<std::filesystem::path>& workdir = {});
 
   Workspace(Workspace&& other) noexcept;
   Workspace& operator=(Workspace&&) = delete;

@@ -241,7 +241,7 @@ stages:
     CHECK(pipeline.stage_names() == std::vector<std::string>{"dev", "staging", "prod"});
     const auto& dev = pipeline.stages[0];
     CHECK(dev.from == std::nullopt);
-    CHECK(dev.target.kustomize == "k8s/overlays/dev");
+    CHECK(dev.target.kustomize == std::vector<std::string>{"k8s/overlays/dev"});
     CHECK(dev.target.where.line == 19);
     CHECK(dev.target.where.column == 13);
     CHECK(dev.strategy == Strategy::commit);
@@ -250,7 +250,7 @@ stages:
 
     const auto& staging = pipeline.stages[1];
     CHECK(staging.from == "dev");
-    CHECK(staging.target.kustomize == "k8s/overlays/staging");
+    CHECK(staging.target.kustomize == std::vector<std::string>{"k8s/overlays/staging"});
     REQUIRE(staging.gates.size() == 1);
     CHECK(staging.gates[0].name == "junit");
     CHECK(staging.gates[0].use == "junit");
@@ -265,7 +265,7 @@ stages:
     const auto* prod = pipeline.find_stage("prod");
     REQUIRE(prod == &pipeline.stages[2]);
     CHECK(prod->from == "staging");
-    CHECK(prod->target.kustomize == "k8s/overlays/prod");
+    CHECK(prod->target.kustomize == std::vector<std::string>{"k8s/overlays/prod"});
     REQUIRE(prod->gates.size() == 2);
     CHECK(prod->gates[0].name == "soak");
     CHECK(prod->gates[0].timeout == seconds(5400));
@@ -406,10 +406,9 @@ stages:
     }
     SUBCASE("target") {
       CHECK(errors(replace(k_minimal, "{kustomize: k8s/dev}", "{kustomise: k8s/dev}")) ==
-            "promote.yaml:8:14: unknown field 'kustomise' in target (did you mean 'kustomize'?)\n"
-            "promote.yaml:8:13: missing required field 'kustomize' in target");
+            "promote.yaml:8:14: unknown field 'kustomise' in target (did you mean 'kustomize'?)");
       CHECK(errors(replace(k_minimal, "{kustomize: k8s/dev}", "{kustomize: k8s/dev, helm: x}")) ==
-            "promote.yaml:8:34: unknown field 'helm' in target");
+            "promote.yaml:8:40: 'target.helm' must be a list, got 'x'");
     }
     SUBCASE("gate") {
       CHECK(errors(k_minimal + "    gates:\n      - use: soak\n        wiht: {min: 1h}\n") ==
@@ -521,7 +520,8 @@ stages:
       CHECK(errors(with_stages("  - name: dev\n")) ==
             "promote.yaml:7:5: missing required field 'target' in stage 'dev'");
       CHECK(errors(replace(k_minimal, "{kustomize: k8s/dev}", "{}")) ==
-            "promote.yaml:8:13: missing required field 'kustomize' in target");
+            "promote.yaml:8:13: 'target' must name where the stage's images live: kustomize, "
+            "helm, manifests or setters");
     }
     SUBCASE("gate fields") {
       CHECK(errors(k_minimal + "    gates:\n      - name: tests\n") ==
@@ -698,7 +698,7 @@ stages:
       TempDir dir;
       CHECK(loads(dir, replace(k_minimal, "k8s/dev}", "k8s/prod/../dev}"))
                 .stages[0]
-                .target.kustomize == "k8s/dev");
+                .target.kustomize == std::vector<std::string>{"k8s/dev"});
     }
     SUBCASE("through a symlink that leads out") {
       TempDir repo;
@@ -715,7 +715,7 @@ stages:
       TempDir repo;
       fs::create_directories(repo / "deploy" / "dev");
       fs::create_directory_symlink("deploy", repo / "k8s");
-      CHECK(loads(repo, k_minimal).stages[0].target.kustomize == "k8s/dev");
+      CHECK(loads(repo, k_minimal).stages[0].target.kustomize == std::vector<std::string>{"k8s/dev"});
     }
     SUBCASE("a remote repository's symlinks are checked after the clone") {
       TempDir repo;
@@ -724,15 +724,84 @@ stages:
       const auto pipeline = loads(
           repo,
           replace(k_minimal, "images:", "repository: {url: 'https://example.com/x.git'}\nimages:"));
-      CHECK(pipeline.stages[0].target.kustomize == "k8s/dev");
+      CHECK(pipeline.stages[0].target.kustomize == std::vector<std::string>{"k8s/dev"});
     }
   }
 
-  TEST_CASE("only the commit strategy is available") {
+  TEST_CASE("targets of every kind") {
+    TempDir dir;
+    const std::string several = replace(k_minimal, "    target: {kustomize: k8s/dev}\n", R"(    target:
+      kustomize: [k8s/dev, k8s/dev-eu]
+      helm:
+        - file: charts/shop/values-dev.yaml
+          images:
+            api: {repository: image.repository, tag: image.tag}
+        - file: charts/other/values.yaml
+          images:
+            api: {image: worker.image}
+      manifests: deploy/dev
+      setters: [config/dev.yaml]
+)");
+    const auto pipeline = loads(dir, several);
+    const auto& target = pipeline.stages[0].target;
+    CHECK(target.kustomize == std::vector<std::string>{"k8s/dev", "k8s/dev-eu"});
+    REQUIRE(target.helm.size() == 2);
+    CHECK(target.helm[0].file == "charts/shop/values-dev.yaml");
+    CHECK(target.helm[0].images.at("api").repository == "image.repository");
+    CHECK(target.helm[0].images.at("api").tag == "image.tag");
+    CHECK(target.helm[1].images.at("api").image == "worker.image");
+    CHECK(target.manifests == std::vector<std::string>{"deploy/dev"});
+    CHECK(target.setters == std::vector<std::string>{"config/dev.yaml"});
+    CHECK(target.paths() ==
+          std::vector<std::string>{"k8s/dev", "k8s/dev-eu", "charts/shop/values-dev.yaml",
+                                   "charts/other/values.yaml", "deploy/dev", "config/dev.yaml"});
+
+    SUBCASE("a single helm entry may be a map") {
+      const auto one = loads(dir, replace(k_minimal, "{kustomize: k8s/dev}",
+                                          "{helm: {file: v.yaml, images: {api: {tag: a.b}}}}"));
+      REQUIRE(one.stages[0].target.helm.size() == 1);
+      CHECK(one.stages[0].target.helm[0].images.at("api").tag == "a.b");
+    }
+    SUBCASE("problems") {
+      CHECK(errors(replace(k_minimal, "{kustomize: k8s/dev}", "{}")) ==
+            "promote.yaml:8:13: 'target' must name where the stage's images live: kustomize, "
+            "helm, manifests or setters");
+      CHECK(errors(replace(k_minimal, "{kustomize: k8s/dev}", "{kustomise: k8s/dev}")) ==
+            "promote.yaml:8:14: unknown field 'kustomise' in target (did you mean 'kustomize'?)");
+      CHECK(errors(replace(k_minimal, "{kustomize: k8s/dev}",
+                           "{helm: {file: v.yaml, images: {apy: {tag: a.b}}}}")) ==
+            "promote.yaml:8:44: target.helm[].images: the pipeline has no image 'apy' (did you "
+            "mean 'api'?)");
+      CHECK(errors(replace(k_minimal, "{kustomize: k8s/dev}",
+                           "{helm: {file: v.yaml, images: {api: {registry: a.r, tag: a.t}}}}")) ==
+            "promote.yaml:8:49: image 'api': helm image paths: a registry path needs a repository "
+            "path");
+      CHECK(errors(replace(k_minimal, "{kustomize: k8s/dev}", "{manifests: [../x]}")) ==
+            "promote.yaml:8:26: target path '../x' leaves the repository (..)");
+      CHECK(errors(replace(k_minimal, "{kustomize: k8s/dev}", "{setters: []}")) ==
+            "promote.yaml:8:23: 'target.setters' must name at least one path");
+    }
+  }
+
+  TEST_CASE("strategies: commit, and pull-request with a provider") {
     CHECK(errors(k_minimal + "    strategy: pull-request\n") ==
-          "promote.yaml:9:15: strategy 'pull-request' is not available yet; use 'commit'");
+          "promote.yaml:9:15: strategy 'pull-request' needs repository.provider: github, gitlab "
+          "or gitea");
     CHECK(errors(k_minimal + "    strategy: push\n") ==
-          "promote.yaml:9:15: 'strategy' must be 'commit', got 'push'");
+          "promote.yaml:9:15: 'strategy' must be 'commit' or 'pull-request', got 'push'");
+    CHECK(errors(k_minimal + "    pull_request: {labels: [x]}\n") ==
+          "promote.yaml:9:19: 'pull_request' is for stages with strategy: pull-request");
+    TempDir dir;
+    const auto pipeline =
+        loads(dir, replace(k_minimal, "images:", "repository: {provider: gitlab}\nimages:") +
+                       "    strategy: pull-request\n"
+                       "    pull_request: {labels: [release], reviewers: [alice, bob], "
+                       "superseded: keep}\n");
+    const auto& stage = pipeline.stages[0];
+    CHECK(stage.strategy == promote::pipeline::Strategy::pull_request);
+    CHECK(stage.pull_request.labels == std::vector<std::string>{"release"});
+    CHECK(stage.pull_request.reviewers == std::vector<std::string>{"alice", "bob"});
+    CHECK_FALSE(stage.pull_request.close_superseded);
   }
 
   TEST_CASE("every problem in a file is reported at once") {
@@ -760,7 +829,8 @@ stages:
           "promote.yaml:5:47: unknown field 'tag' in an image\n"
           "promote.yaml:8:25: target path '/srv/dev' is absolute; give a path relative to the "
           "repository\n"
-          "promote.yaml:11:15: strategy 'pull-request' is not available yet; use 'commit'\n"
+          "promote.yaml:11:15: strategy 'pull-request' needs repository.provider: github, gitlab "
+          "or gitea\n"
           "promote.yaml:15:21: 'min' must be a duration such as 90s, 5m, 2h or 1d, got 'forever'\n"
           "promote.yaml:16:14: unknown gate 'approval' (no built-in gate and no program "
           "promote-gate-approval in plugins/ beside the pipeline file or on PATH)\n"

@@ -1,0 +1,359 @@
+#include "engine/promoter/targets.hpp"
+
+#include <algorithm>
+#include <set>
+#include <system_error>
+
+#include "engine/overlay/helm.hpp"
+#include "engine/overlay/kustomize.hpp"
+#include "engine/overlay/manifests.hpp"
+#include "engine/overlay/setters.hpp"
+#include "engine/util/files.hpp"
+
+namespace promote::promoter {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::uintmax_t k_max_target_file = 16u << 20;
+
+enum class Kind { kustomize, helm, manifests, setters };
+
+/// One file of the target and how it holds images.
+struct Place {
+  Kind kind;
+  std::string file;  ///< relative to the root
+  const pipeline::HelmTarget* helm = nullptr;
+};
+
+Error outside(const pipeline::Stage& stage, const std::string& path) {
+  return make_error(ErrorKind::config, stage.target.where.to_string() + ": target path '" + path +
+                                           "' leads out of the repository");
+}
+
+bool is_yaml(const fs::path& path) {
+  const std::string extension = path.extension().string();
+  return extension == ".yaml" || extension == ".yml";
+}
+
+/// The YAML files of a manifests or setters path: the file itself, or the *.yaml and *.yml
+/// files below a directory (sorted; symlinks that lead out of the repository skipped).
+Result<std::vector<std::string>> files_of(const fs::path& root, const fs::path& base,
+                                          const std::string& path,
+                                          const pipeline::Stage& stage) {
+  const fs::path absolute = base / path;
+  if (!util::is_within(root, absolute)) {
+    return outside(stage, path);
+  }
+  std::error_code error;
+  if (!fs::exists(absolute, error)) {
+    return make_error(ErrorKind::input, "stage '" + stage.name + "': target path '" + path +
+                                            "' does not exist");
+  }
+  std::vector<std::string> out;
+  if (!fs::is_directory(absolute, error)) {
+    out.push_back(fs::weakly_canonical(absolute).lexically_relative(root).generic_string());
+    return out;
+  }
+  for (fs::recursive_directory_iterator it(absolute, error), end; it != end && !error;
+       it.increment(error)) {
+    if (it->is_regular_file(error) && is_yaml(it->path()) && util::is_within(root, it->path())) {
+      out.push_back(fs::weakly_canonical(it->path()).lexically_relative(root).generic_string());
+    }
+  }
+  if (error) {
+    return make_error(ErrorKind::input, "stage '" + stage.name + "': cannot list target path '" +
+                                            path + "': " + error.message());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<std::vector<Place>> places_of(const pipeline::Pipeline& pipeline,
+                                     const pipeline::Stage& stage, const fs::path& root) {
+  const fs::path base = target_base(pipeline, root);
+  std::vector<Place> out;
+  for (const auto& dir : stage.target.kustomize) {
+    if (!util::is_within(root, base / dir)) {
+      return outside(stage, dir);
+    }
+    auto file = overlay::find_kustomization(base / dir);
+    if (!file) {
+      return file.error();
+    }
+    out.push_back(Place{Kind::kustomize,
+                        fs::weakly_canonical(*file).lexically_relative(root).generic_string()});
+  }
+  for (const auto& values : stage.target.helm) {
+    if (!util::is_within(root, base / values.file)) {
+      return outside(stage, values.file);
+    }
+    out.push_back(Place{
+        Kind::helm, fs::weakly_canonical(base / values.file).lexically_relative(root).generic_string(),
+        &values});
+  }
+  for (const auto& [paths, kind] : {std::pair{&stage.target.manifests, Kind::manifests},
+                                    std::pair{&stage.target.setters, Kind::setters}}) {
+    for (const auto& path : *paths) {
+      auto files = files_of(root, base, path, stage);
+      if (!files) {
+        return files.error();
+      }
+      for (auto& file : *files) {
+        out.push_back(Place{kind, std::move(file)});
+      }
+    }
+  }
+  return out;
+}
+
+/// The target's files, read once, with their edited contents.
+class Texts {
+ public:
+  explicit Texts(fs::path root) : m_root(std::move(root)) {}
+
+  Result<std::string*> get(const std::string& file) {
+    auto it = m_files.find(file);
+    if (it == m_files.end()) {
+      auto text = util::read_file(m_root / file, k_max_target_file);
+      if (!text) {
+        return text.error();
+      }
+      it = m_files.emplace(file, std::pair{*text, *text}).first;
+    }
+    return &it->second.second;
+  }
+
+  std::vector<FileChange> changes() const {
+    std::vector<FileChange> out;
+    for (const auto& [file, texts] : m_files) {
+      if (texts.first != texts.second) {
+        out.push_back(FileChange{file, texts.first, texts.second});
+      }
+    }
+    return out;
+  }
+
+ private:
+  fs::path m_root;
+  std::map<std::string, std::pair<std::string, std::string>> m_files;  // before, after
+};
+
+/// The names a pipeline image goes by in manifests: its match name, and its repository when
+/// that differs.
+std::vector<std::string> manifest_names(const pipeline::ImageSpec& image) {
+  std::vector<std::string> out{image.match};
+  if (image.repository != image.match) {
+    out.push_back(image.repository);
+  }
+  return out;
+}
+
+void add(TargetImages& out, const std::string& name, const image::Reference& reference) {
+  auto& found = out[name];
+  if (std::find(found.begin(), found.end(), reference) == found.end()) {
+    found.push_back(reference);
+  }
+}
+
+/// A tag-only Helm image (no repository path) takes the pipeline's repository.
+image::Reference with_repository(image::Reference reference, const pipeline::ImageSpec& image) {
+  if (reference.path.empty()) {
+    if (auto repository = image::parse(image.repository)) {
+      reference.registry = repository->registry;
+      reference.path = repository->path;
+    }
+  }
+  return reference;
+}
+
+Result<void> read_place(const pipeline::Pipeline& pipeline, const Place& place,
+                        const std::string& text, TargetImages& out) {
+  switch (place.kind) {
+    case Kind::kustomize:
+      for (const auto& image : pipeline.images) {
+        auto reference = overlay::get_image(text, place.file, image.match);
+        if (!reference) {
+          return reference.error();
+        }
+        if (reference->has_value()) {
+          add(out, image.name, **reference);
+        }
+      }
+      break;
+    case Kind::helm:
+      for (const auto& [name, paths] : place.helm->images) {
+        auto reference = overlay::get_helm_image(text, place.file, paths);
+        if (!reference) {
+          return reference.error();
+        }
+        if (reference->has_value()) {
+          add(out, name, with_repository(**reference, *pipeline.find_image(name)));
+        }
+      }
+      break;
+    case Kind::manifests:
+      for (const auto& image : pipeline.images) {
+        for (const auto& match : manifest_names(image)) {
+          auto references = overlay::get_manifest_images(text, place.file, match);
+          if (!references) {
+            return references.error();
+          }
+          for (const auto& reference : *references) {
+            add(out, image.name, reference);
+          }
+        }
+      }
+      break;
+    case Kind::setters: {
+      auto references = overlay::get_marked_images(text, place.file, pipeline.image_names());
+      if (!references) {
+        return references.error();
+      }
+      for (const auto& [name, reference] : *references) {
+        add(out, name, reference);
+      }
+      break;
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+fs::path target_base(const pipeline::Pipeline& pipeline, const fs::path& root) {
+  return pipeline.repository.is_local() ? pipeline.base_dir : root;
+}
+
+Result<std::vector<std::string>> target_paths(const pipeline::Pipeline& pipeline,
+                                              const pipeline::Stage& stage,
+                                              const fs::path& root) {
+  const fs::path base = target_base(pipeline, root);
+  const fs::path canonical_root = fs::weakly_canonical(root);
+  std::vector<std::string> out;
+  for (const auto& path : stage.target.paths()) {
+    if (!util::is_within(root, base / path)) {
+      return outside(stage, path);
+    }
+    std::string relative =
+        fs::weakly_canonical(base / path).lexically_relative(canonical_root).generic_string();
+    out.push_back(relative.empty() ? "." : relative);
+  }
+  return out;
+}
+
+Result<TargetImages> read_target(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
+                                 const fs::path& root) {
+  auto places = places_of(pipeline, stage, root);
+  if (!places) {
+    return places.error();
+  }
+  Texts texts(root);
+  TargetImages out;
+  for (const auto& place : *places) {
+    auto text = texts.get(place.file);
+    if (!text) {
+      return text.error();
+    }
+    if (auto read = read_place(pipeline, place, **text, out); !read) {
+      return read.error();
+    }
+  }
+  return out;
+}
+
+Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
+                                            const pipeline::Stage& stage, const fs::path& root,
+                                            const std::map<std::string, image::Reference>& images) {
+  auto places = places_of(pipeline, stage, root);
+  if (!places) {
+    return places.error();
+  }
+  auto held = read_target(pipeline, stage, root);
+  if (!held) {
+    return held.error();
+  }
+  std::set<std::string> placed;
+  for (const auto& [name, references] : *held) {
+    placed.insert(name);
+  }
+  Texts texts(root);
+  for (const auto& place : *places) {
+    auto found = texts.get(place.file);
+    if (!found) {
+      return found.error();
+    }
+    std::string& text = **found;
+    switch (place.kind) {
+      case Kind::kustomize:
+        for (const auto& [name, reference] : images) {
+          const pipeline::ImageSpec& image = *pipeline.find_image(name);
+          if (held->contains(name)) {
+            auto current = overlay::get_image(text, place.file, image.match);
+            if (!current) {
+              return current.error();
+            }
+            if (!current->has_value()) {
+              continue;  // the image lives elsewhere in the target
+            }
+          }
+          auto edited = overlay::set_image(text, place.file, image.match, reference);
+          if (!edited) {
+            return edited.error();
+          }
+          text = std::move(*edited);
+          placed.insert(name);
+        }
+        break;
+      case Kind::helm:
+        for (const auto& [name, paths] : place.helm->images) {
+          const auto wanted = images.find(name);
+          if (wanted == images.end()) {
+            continue;
+          }
+          auto edited = overlay::set_helm_image(text, place.file, paths, wanted->second);
+          if (!edited) {
+            return edited.error();
+          }
+          text = std::move(*edited);
+        }
+        break;
+      case Kind::manifests:
+        for (const auto& [name, reference] : images) {
+          for (const auto& match : manifest_names(*pipeline.find_image(name))) {
+            auto edited = overlay::set_manifest_images(text, place.file, match, reference);
+            if (!edited) {
+              return edited.error();
+            }
+            text = std::move(edited->first);
+          }
+        }
+        break;
+      case Kind::setters: {
+        auto edited = overlay::set_marked_images(text, place.file, images);
+        if (!edited) {
+          return edited.error();
+        }
+        text = std::move(edited->first);
+        break;
+      }
+    }
+  }
+  for (const auto& [name, reference] : images) {
+    if (!placed.contains(name)) {
+      std::string paths;
+      for (const auto& path : stage.target.paths()) {
+        paths += (paths.empty() ? "" : ", ") + path;
+      }
+      return make_error(ErrorKind::config,
+                        stage.target.where.to_string() + ": stage '" + stage.name +
+                            "' has no place for image '" + name + "' in its target (" + paths +
+                            "): add it to a kustomization's images:, a helm images: entry, a "
+                            "manifest or a $imagepolicy marker");
+    }
+  }
+  return texts.changes();
+}
+
+}  // namespace promote::promoter

@@ -1,0 +1,57 @@
+#pragma once
+// A stage's target as a whole: every kustomization, Helm values file, manifest and setter-marked
+// file it names, read and edited together. An edit is semantic ("set image api to X in stage
+// prod"), so it can be made again on a newer tree; it is all-or-nothing: it returns the new
+// contents of every file it changes, or an error and nothing.
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/error.hpp"
+#include "engine/image/reference.hpp"
+#include "engine/pipeline/pipeline.hpp"
+
+namespace promote::promoter {
+
+/// A file the promotion changes, with its content before and after.
+struct FileChange {
+  std::string path;  ///< relative to the repository root
+  std::string before;
+  std::string after;
+};
+
+/// What a stage's target holds, per pipeline image name: the distinct references found, in the
+/// order of the target's files (one when the target agrees with itself). Images the target does
+/// not hold are absent.
+using TargetImages = std::map<std::string, std::vector<image::Reference>>;
+
+/// Where target paths resolve: the pipeline file's directory for a local repository (url "."),
+/// the root of the clone for a remote one.
+std::filesystem::path target_base(const pipeline::Pipeline& pipeline,
+                                  const std::filesystem::path& root);
+
+/// The stage's target paths relative to the repository root, in git's form (directories as
+/// given); fails (config) when one leads out of the repository.
+Result<std::vector<std::string>> target_paths(const pipeline::Pipeline& pipeline,
+                                              const pipeline::Stage& stage,
+                                              const std::filesystem::path& root);
+
+/// Reads the stage's target under `root`. Fails (input) when a path does not exist, a file is
+/// malformed or too large, or a value is not an image reference; (config) when a path leads out
+/// of the repository.
+Result<TargetImages> read_target(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
+                                 const std::filesystem::path& root);
+
+/// The changes that make the stage's target hold `images` (pipeline image name -> reference):
+/// every place each image has is set (a kustomization gets a new images: entry only when the
+/// image has no place anywhere in the target). Only files that change are returned, in path
+/// order. Fails (config) when an image has no place in the target, and as `read_target`; on any
+/// failure no change is returned.
+Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
+                                            const pipeline::Stage& stage,
+                                            const std::filesystem::path& root,
+                                            const std::map<std::string, image::Reference>& images);
+
+}  // namespace promote::promoter
