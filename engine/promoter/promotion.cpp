@@ -67,7 +67,7 @@ std::string new_promotion_id(std::chrono::system_clock::time_point now) {
 namespace {
 
 /// Pushes tried before a promotion gives up on a remote that keeps moving.
-constexpr int k_push_attempts = 8;
+constexpr int k_push_attempts = 12;
 
 Error usage(std::string message) { return make_error(ErrorKind::usage, std::move(message)); }
 
@@ -300,6 +300,7 @@ class Attempt {
     if (!held) {
       return held.error();
     }
+    m_planned = *held;
     for (const auto& image : m_pipeline.images) {
       const auto current = held->find(image.name);
       if (current != held->end()) {
@@ -509,22 +510,26 @@ class Attempt {
       if (now == held->end()) {
         continue;
       }
-      const image::Reference& current = now->second.front();
-      const auto planned = m_result.previous.find(name);
-      if (current == wanted) {
-        m_result.previous[name] = current.to_string();  // someone else made this edit already
-        continue;
-      }
-      if (planned == m_result.previous.end() || planned->second != current.to_string()) {
+      const auto planned = m_planned.find(name);
+      for (const image::Reference& current : now->second) {
+        const bool as_planned =
+            planned != m_planned.end() &&
+            std::find(planned->second.begin(), planned->second.end(), current) !=
+                planned->second.end();
+        if (current == wanted || as_planned) {
+          continue;
+        }
         return make_error(
             ErrorKind::conflict,
             "stage '" + m_stage->name + "': image " + name + " is now " + current.to_string() +
                 " on " + repository.remote + "/" + repository.branch + " (commit " +
                 (*head)->substr(0, 12) + "), but it was " +
-                (planned == m_result.previous.end() ? std::string("not set") : planned->second) +
+                (planned == m_planned.end() ? std::string("not set")
+                                            : planned->second.front().to_string()) +
                 " when this promotion was planned; not overwriting it with " +
                 wanted.to_string() + ": run promote again to plan on the new state");
       }
+      m_result.previous[name] = now->second.front().to_string();
     }
     // Images this promotion does not set are taken as the remote has them now.
     for (const auto& [name, references] : *held) {
@@ -609,6 +614,7 @@ class Attempt {
   const pipeline::Stage* m_stage = nullptr;
   std::map<std::string, image::Reference> m_flags;
   std::map<std::string, image::Reference> m_edits;  ///< what the promotion sets: image -> reference
+  TargetImages m_planned;  ///< what the target held when the promotion was planned
   std::optional<Workspace> m_workspace;
   git::Repository* m_repository = nullptr;
   fs::path m_root;

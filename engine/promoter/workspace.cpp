@@ -6,13 +6,101 @@ namespace promote::promoter {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+/// A remote URL without trailing slashes and ".git", so that the spellings of one repository
+/// compare equal.
+std::string repository_key(std::string url) {
+  while (url.size() > 1 && url.back() == '/') {
+    url.pop_back();
+  }
+  if (url.ends_with(".git")) {
+    url.resize(url.size() - 4);
+  }
+  return url;
+}
+
+/// The kept clone in `dir` (--workdir): cloned when `dir` is absent or empty; otherwise it must
+/// be a clone of the pipeline's repository on its branch, which is fetched and moved to the
+/// remote branch's head. Anything else in `dir` is refused and left as it is.
+Result<git::Repository> open_workdir(const pipeline::RepositorySpec& spec, const fs::path& given) {
+  const fs::path dir = fs::absolute(given).lexically_normal();
+  const std::string shown = "--workdir " + given.string();
+  std::error_code ec;
+  const bool exists = fs::exists(dir, ec);
+  if (exists && !fs::is_directory(dir, ec)) {
+    return make_error(ErrorKind::usage, shown + " is a file; give a directory, absent or empty "
+                                                "for the first run");
+  }
+  if (!exists || fs::is_empty(dir, ec)) {
+    return git::Repository::clone(spec.url, dir, spec.branch, spec.provider);
+  }
+  const std::string other = shown + " holds something other than a clone of " +
+                            git::redact(spec.url) + " (";
+  const std::string advice = "); give an absent or empty directory, or that clone";
+  auto repository = git::Repository::open(dir);
+  if (!repository || fs::weakly_canonical(repository->workdir(), ec) !=
+                         fs::weakly_canonical(dir, ec)) {
+    return make_error(ErrorKind::usage, other + "it is not the root of a git repository" + advice);
+  }
+  auto origin = repository->remote_url("origin");
+  if (!origin) {
+    return origin.error();
+  }
+  if (!*origin) {
+    return make_error(ErrorKind::usage, other + "it has no remote 'origin'" + advice);
+  }
+  if (repository_key(**origin) != repository_key(spec.url)) {
+    return make_error(ErrorKind::usage,
+                      other + "its origin is " + git::redact(**origin) + advice);
+  }
+  auto branch = repository->current_branch();
+  if (!branch) {
+    return make_error(ErrorKind::usage, shown + ": " + branch.error().message);
+  }
+  if (*branch != spec.branch) {
+    return make_error(ErrorKind::usage, shown + " is on branch '" + *branch +
+                                            "', but the pipeline promotes on '" + spec.branch +
+                                            "'; give another --workdir");
+  }
+  repository->set_provider(spec.provider);
+  if (auto fetched = repository->fetch("origin", spec.branch); !fetched) {
+    return fetched.error();
+  }
+  auto head = repository->resolve("refs/remotes/origin/" + spec.branch);
+  if (!head) {
+    return head.error();
+  }
+  if (!*head) {
+    return make_error(ErrorKind::git, "the remote branch " + spec.branch +
+                                          " is missing after a fetch into " + dir.string());
+  }
+  if (auto moved = repository->move_to(**head); !moved) {
+    return make_error(moved.error().kind,
+                      shown + " cannot take origin/" + spec.branch + ": " +
+                          moved.error().message +
+                          " (or remove the directory, and the next run clones afresh)");
+  }
+  return std::move(*repository);
+}
+
+}  // namespace
+
 Result<Workspace> Workspace::open(const pipeline::Pipeline& pipeline,
                                   const std::optional<fs::path>& workdir) {
   Workspace workspace;
   if (workdir) {
-    return make_error(ErrorKind::usage, "--workdir is not supported yet");
-  }
-  if (pipeline.repository.is_local()) {
+    if (pipeline.repository.is_local()) {
+      return make_error(ErrorKind::usage,
+                        "--workdir is for remote repositories; the pipeline's repository.url "
+                        "is '.', the repository holding " + pipeline.file.string());
+    }
+    auto repository = open_workdir(pipeline.repository, *workdir);
+    if (!repository) {
+      return repository.error();
+    }
+    workspace.m_repository.emplace(std::move(*repository));
+  } else if (pipeline.repository.is_local()) {
     auto repository = git::Repository::open(pipeline.base_dir);
     if (!repository) {
       return make_error(ErrorKind::config,
@@ -29,6 +117,7 @@ Result<Workspace> Workspace::open(const pipeline::Pipeline& pipeline,
                                               "', but the pipeline promotes on '" +
                                               pipeline.repository.branch + "'");
     }
+    repository->set_provider(pipeline.repository.provider);
     workspace.m_repository.emplace(std::move(*repository));
   } else {
     std::string pattern = (fs::temp_directory_path() / "promote-clone-XXXXXX").string();
@@ -37,7 +126,8 @@ Result<Workspace> Workspace::open(const pipeline::Pipeline& pipeline,
     }
     workspace.m_clone_dir = pattern;
     auto repository = git::Repository::clone(pipeline.repository.url, fs::path(pattern) / "repo",
-                                              pipeline.repository.branch);
+                                              pipeline.repository.branch,
+                                              pipeline.repository.provider);
     if (!repository) {
       return repository.error();
     }

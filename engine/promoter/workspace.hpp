@@ -16,7 +16,10 @@ class Workspace {
   /// Opens the pipeline's repository (checking it is on the pipeline's branch) or
   /// clones a remote one into a temporary directory, removed with the Workspace; with a
   /// `workdir` (--workdir) a remote one is cloned there once and kept, and later runs fetch
-  /// into it and move it to the remote branch's head.
+  /// into it and move it to the remote branch's head. The repository's provider picks the
+  /// token for the remote. Fails (usage) on a `workdir` for a local pipeline, and on one
+  /// that holds anything but a clone of the pipeline's URL on its branch (left untouched);
+  /// fails with a conflict when local commits or changes in it block the move.
   static Result<Workspace> open(const pipeline::Pipeline& pipeline,
                                 const std::optional<std::filesystem::path>& workdir = {});
 

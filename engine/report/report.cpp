@@ -152,6 +152,7 @@ nlohmann::json to_json(const promoter::PromotionResult& result) {
       {"changes", changes},
       {"diff", result.diff},
       {"commit", result.commit.empty() ? nlohmann::json() : nlohmann::json(result.commit)},
+      {"push_attempts", result.push_attempts},
       {"actor", result.actor},
       {"reason", result.reason},
       {"break_glass", result.break_glass},

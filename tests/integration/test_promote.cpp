@@ -311,18 +311,19 @@ TEST_SUITE("integration") {
     CHECK(contains(read_text(shop.dir / "outside/kustomization.yaml"), "newTag: 1.4.2"));
   }
 
-  TEST_CASE("a rejected push exits 4 and takes the local commit back") {
+  TEST_CASE("a refused push never drops local commits the remote lacks: exit 4, all kept") {
     Shop shop;
-    // Someone else pushes first.
+    // Someone else pushes first, and the local branch has a commit of its own, not pushed.
     sh("git clone -q remote.git other && cd other && git config user.name O && git config user.email o@x && "
        "echo note > NOTES && git add NOTES && git commit -q -m other && git push -q origin main",
        shop.dir.path());
+    sh("echo mine > MINE && git add MINE && git commit -q -m mine", shop.repo);
     const std::string local_head = sh("git rev-parse HEAD", shop.repo);
     const std::string before = shop.overlay("dev");
     const auto doc = shop.promote_json({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.4.3"});
     CHECK(doc["outcome"] == "error");
     CHECK(doc["error"]["kind"] == "conflict");
-    CHECK(contains(doc["error"]["message"], "the remote has changes not present locally"));
+    CHECK(contains(doc["error"]["message"], "the branch has commits that"));
     CHECK(doc["commit"].is_null());
     CHECK(sh("git rev-parse HEAD", shop.repo) == local_head);
     CHECK(shop.overlay("dev") == before);
