@@ -5,6 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -25,6 +26,9 @@ struct Request {
   std::string body;
   std::chrono::milliseconds timeout = std::chrono::seconds(30);  ///< for the whole exchange
   std::size_t max_body = 16 * 1024 * 1024;                       ///< larger bodies fail
+  /// PEM file of the CA certificates that HTTPS servers are verified against, instead of
+  /// the system store; "" takes $PROMOTE_CA_FILE, else $SSL_CERT_FILE, else the system store.
+  std::string ca_file;
 };
 
 /// A response of any status: a 404 is a response, not an error.
@@ -36,13 +40,34 @@ struct Response {
   std::string header(std::string_view name) const;
 };
 
-/// Sends `request` and reads the whole response (no redirects, no proxies, one connection
-/// per request). HTTPS verifies the peer against the system CA store, with SNI and host
-/// name verification. Fails (http) with "METHOD URL: what" (the URL without userinfo)
-/// when the URL is malformed or not http(s), the name does not resolve, the connection or
-/// TLS handshake fails, the deadline passes ("timed out after 2s"), the body exceeds
+/// Sends `request` and reads the whole response (no redirects, one connection per request).
+/// HTTPS verifies the peer, with SNI and host name verification, against the CA file of
+/// `Request::ca_file`, $PROMOTE_CA_FILE or $SSL_CERT_FILE (the first set), else the system
+/// CA store. A proxy from the environment (`proxy_for`) is used when one applies: HTTPS
+/// goes through a CONNECT tunnel, HTTP is sent to the proxy in absolute form. Fails (http)
+/// with "METHOD URL: what" (the URL without userinfo) when the URL is malformed or not
+/// http(s), the name does not resolve, the connection, the proxy tunnel or the TLS
+/// handshake fails (naming the certificate problem and the CA store used), the CA file
+/// cannot be loaded, the deadline passes ("timed out after 2s"), the body exceeds
 /// `max_body`, or the awaiting coroutine is cancelled ("cancelled").
 boost::asio::awaitable<Result<Response>> request(Request request);
+
+/// `request` for synchronous callers: runs it on an io_context of its own and blocks the
+/// calling thread until it completes; fails as `request` does.
+Result<Response> request_blocking(Request request);
+
+/// The proxy that a request to `url` goes through, from the environment, without its
+/// userinfo; "" for a direct connection. https URLs take $HTTPS_PROXY (else $https_proxy),
+/// http URLs $HTTP_PROXY (else $http_proxy). Direct are: loopback hosts (localhost,
+/// 127.0.0.0/8, ::1) and hosts that $NO_PROXY (else $no_proxy) lists, a comma-separated
+/// list of "*" (every host), host names (which match their subdomains too; a leading "."
+/// or "*." is allowed), IP addresses, each optionally with ":PORT".
+std::string proxy_for(std::string_view url);
+
+/// A Retry-After value (RFC 9110 10.2.3), delay-seconds or an HTTP date, as the wait from
+/// `now` (0 for a date in the past); nullopt when it is neither.
+std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
+                                                      std::chrono::system_clock::time_point now);
 
 /// `url` without its userinfo (user:password@), for messages and records; the text as
 /// given when it does not parse as a URL.
