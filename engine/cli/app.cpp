@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -35,6 +36,8 @@ Examples:
   promote plan --to prod                                   the same
   promote explain --to prod                                why not now, and what would change it
   promote --to prod --wait 3h                              wait out the soak, then promote
+  promote --to prod --wait-merged 1h                       pull-request stage: wait for the merge
+  promote rollback --stage prod                            put back what prod held before
   promote approve --stage prod --reason "checked the canary"
   promote --to prod --break-glass --reason "INC-1234 hotfix"  through a closed window
   promote hold --stage prod --reason "INC-1234: payments down"
@@ -42,8 +45,8 @@ Examples:
   promote status --output json
   promote history --stage prod --output csv
 
-Exit codes: 0 promoted, no-op or passed; 1 blocked by a gate; 2 usage or
-configuration error; 3 pending (run again later); 4 error.
+Exit codes: 0 promoted, proposed (pull request open), no-op or passed; 1 blocked
+by a gate; 2 usage or configuration error; 3 pending (run again later); 4 error.
 )";
 
 struct Options {
@@ -60,7 +63,22 @@ struct Options {
   std::string promotion_id;
   std::string candidate;
   bool break_glass = false;
+  std::string wait_merged;
+  std::string workdir;
+  bool rollback = false;
+  std::string rollback_to;
+  bool skip_gates = false;
 };
+
+std::optional<std::chrono::seconds> duration_flag(const std::string& flag,
+                                                  const std::string& text, Error& error) {
+  auto parsed = pipeline::parse_duration(text);
+  if (!parsed) {
+    error = make_error(ErrorKind::usage, flag + " must be a duration such as 90s, 5m, 2h or 1d, got '" +
+                                             text + "'");
+  }
+  return parsed;
+}
 
 int fail(const Error& error, bool json) {
   if (json) {
@@ -95,18 +113,34 @@ int run_promote(const Options& options, bool explain = false) {
                            "--break-glass needs --reason: say why the time windows are overridden"),
                 json);
   }
-  if (!options.wait.empty()) {
-    request.wait = pipeline::parse_duration(options.wait);
-    if (!request.wait) {
-      return fail(make_error(ErrorKind::usage, "--wait must be a duration such as 90s, 5m, 2h or "
-                                               "1d, got '" + options.wait + "'"),
-                  json);
+  request.rollback = options.rollback;
+  request.rollback_to = options.rollback_to;
+  request.skip_gates = options.skip_gates;
+  if (!options.workdir.empty()) {
+    request.workdir = fs::path(options.workdir);
+  }
+  Error bad_flag;
+  if (!options.wait_merged.empty()) {
+    request.wait_merged = duration_flag("--wait-merged", options.wait_merged, bad_flag);
+    if (!request.wait_merged) {
+      return fail(bad_flag, json);
     }
+    // Ask about ten times over the wait, every 1 to 15 seconds.
+    request.merge_poll = std::clamp(*request.wait_merged / 10, std::chrono::seconds(1),
+                                    std::chrono::seconds(15));
+  }
+  if (!options.wait.empty()) {
+    request.wait = duration_flag("--wait", options.wait, bad_flag);
+    if (!request.wait) {
+      return fail(bad_flag, json);
+    }
+  }
+  if (request.wait || request.wait_merged) {
     request.on_wait = [live = isatty(STDERR_FILENO) == 1 && std::getenv("CI") == nullptr,
                        &waited](const promoter::WaitProgress& progress) {
       const std::string line = "waiting " + pipeline::format_duration(progress.next_check) +
                                " for " + progress.waiting_for + "; " +
-                               pipeline::format_duration(progress.left) + " left of --wait";
+                               pipeline::format_duration(progress.left) + " left";
       if (live) {
         // One line, redrawn every second, cleared when the wait ends.
         std::cerr << "\r\033[2Kpromote: " << line << std::flush;
@@ -340,6 +374,33 @@ int main(int argc, char** argv) {
   app.add_option("--reason", options.reason, "why, recorded in the history");
   app.add_flag("--break-glass", options.break_glass,
                "let closed time windows through as warnings; needs --reason; recorded");
+  app.add_option("--wait-merged", options.wait_merged,
+                 "strategy pull-request: wait up to this long for the merge (else exit 3)")
+      ->type_name("DURATION");
+  app.add_option("--workdir", options.workdir,
+                 "a remote repository is cloned here and kept between runs (default: a "
+                 "temporary clone)")
+      ->type_name("DIR");
+
+  auto* rollback = app.add_subcommand(
+      "rollback", "put back the candidate a stage held before (or the one a promotion put there)");
+  rollback->footer(
+      "\nExamples:\n  promote rollback --stage prod                          the one before, "
+      "through the gates\n"
+      "  promote rollback --stage prod --to 20261123T183200Z-3f9a1c2b\n"
+      "  promote rollback --stage prod --skip-gates --reason \"INC-1234: 5xx since 1.4.3\"\n");
+  add_file_option(*rollback, options);
+  rollback->add_option("--stage", options.to, "the stage to roll back")->required();
+  rollback->add_option("--to", options.rollback_to,
+                       "the promotion id whose candidate to put back (default: the one before)");
+  rollback->add_flag("--skip-gates", options.skip_gates,
+                     "do not run the stage's gates; needs --reason; recorded");
+  rollback->add_option("--reason", options.reason, "why, recorded in the history");
+  rollback->add_flag("--dry-run", options.dry_run, "gates and diff; write nothing");
+  rollback->add_option("--output", options.output, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  rollback->add_option("--history", options.history, "history database");
+  rollback->add_option("--workdir", options.workdir, "where a remote repository is kept");
 
   CLI::App* decide[2] = {
       app.add_subcommand("approve", "approve a candidate for a stage (the approval gate reads it)"),
@@ -408,6 +469,7 @@ int main(int argc, char** argv) {
   plan->add_option("--output", options.output, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
   plan->add_option("--history", options.history, "history database");
+  plan->add_option("--workdir", options.workdir, "where a remote repository is kept");
 
   auto* explain = app.add_subcommand(
       "explain", "why a promotion would not go ahead now (--to), or why a recorded one ended "
@@ -431,6 +493,11 @@ int main(int argc, char** argv) {
   }
   if (*validate) {
     return run_validate(options);
+  }
+  if (*rollback) {
+    Options rolled = options;
+    rolled.rollback = true;
+    return run_promote(rolled);
   }
   if (holds[0]->parsed() || holds[1]->parsed()) {
     return run_hold(options, holds[0]->parsed());
@@ -465,7 +532,7 @@ int main(int argc, char** argv) {
   }
   if (options.to.empty()) {
     std::cerr << "promote: give --to STAGE, or a command (validate, status, history, approve, "
-                 "reject, hold, release); see --help\n";
+                 "reject, hold, release, rollback, plan, explain); see --help\n";
     return 2;
   }
   return run_promote(options);

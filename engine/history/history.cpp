@@ -31,7 +31,10 @@ constexpr const char* k_schema_v3 =
     ;
 
 // The migrations, in order: applying step i brings the database to version i + 1.
-constexpr const char* k_migrations[] = {k_schema_v1, k_schema_v2, k_schema_v3};
+constexpr const char* k_schema_v4 =
+#include "history-v4.sql.inc"
+    ;
+constexpr const char* k_migrations[] = {k_schema_v1, k_schema_v2, k_schema_v3, k_schema_v4};
 static_assert(std::size(k_migrations) == k_schema_version);
 
 constexpr int k_busy_timeout_ms = 10'000;
@@ -162,7 +165,8 @@ Result<History> History::open(const std::filesystem::path& path) {
   try {
     auto db = std::make_unique<SQLite::Database>(
         path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, k_busy_timeout_ms);
-    db->exec("PRAGMA foreign_keys = ON");
+    // Foreign keys stay off while migrating: a migration may rebuild a table others refer to.
+    db->exec("PRAGMA foreign_keys = OFF");
     int version = user_version(*db);
     const auto too_new = [&] {
       return make_error(ErrorKind::input, "history database " + path.string() +
@@ -195,6 +199,7 @@ Result<History> History::open(const std::filesystem::path& path) {
     if (version > k_schema_version) {
       return too_new();
     }
+    db->exec("PRAGMA foreign_keys = ON");
     return History(path, std::move(db), version);
   } catch (const std::exception& e) {
     return open_error(path, e.what());
@@ -214,8 +219,9 @@ Result<void> History::record(const PromotionRecord& record) {
     SQLite::Statement promotion(
         *m_db,
         "INSERT INTO promotions (id, pipeline, stage, from_stage, candidate_id, images, outcome, "
-        "actor, reason, ci_run_url, commit_id, error, started_at, finished_at, break_glass) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "actor, reason, ci_run_url, commit_id, error, started_at, finished_at, break_glass, "
+        "pull_request, rollback_of, gates_skipped) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     promotion.bind(1, record.id);
     promotion.bind(2, record.pipeline);
     promotion.bind(3, record.stage);
@@ -231,6 +237,9 @@ Result<void> History::record(const PromotionRecord& record) {
     promotion.bind(13, format_time(record.started));
     promotion.bind(14, format_time(record.finished));
     promotion.bind(15, record.break_glass ? 1 : 0);
+    promotion.bind(16, record.pull_request);
+    promotion.bind(17, record.rollback_of);
+    promotion.bind(18, record.gates_skipped ? 1 : 0);
     promotion.exec();
 
     SQLite::Statement gate(
@@ -288,7 +297,8 @@ Result<std::vector<PromotionRecord>> History::list(const Query& query) const {
   }
   std::string sql =
       "SELECT id, pipeline, stage, from_stage, candidate_id, images, outcome, actor, reason, "
-      "ci_run_url, commit_id, error, started_at, finished_at, break_glass FROM promotions "
+      "ci_run_url, commit_id, error, started_at, finished_at, break_glass, pull_request, "
+      "rollback_of, gates_skipped FROM promotions "
       "WHERE 1";
   if (query.id) {
     sql += " AND id = :id";
@@ -376,6 +386,9 @@ Result<std::vector<PromotionRecord>> History::list(const Query& query) const {
       record.started = time_column(record.id, "started_at", select.getColumn(12).getString());
       record.finished = time_column(record.id, "finished_at", select.getColumn(13).getString());
       record.break_glass = select.getColumn(14).getInt() != 0;
+      record.pull_request = select.getColumn(15).getString();
+      record.rollback_of = select.getColumn(16).getString();
+      record.gates_skipped = select.getColumn(17).getInt() != 0;
 
       gates.reset();
       gates.bind(1, record.id);

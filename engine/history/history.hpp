@@ -47,7 +47,7 @@ struct PromotionRecord {
   std::string from;          ///< source stage or ""
   std::string candidate_id;  ///< 64 hex
   nlohmann::json images;     ///< {"api": "ghcr.io/acme/api:1.4.2"}
-  std::string outcome;       ///< promoted|no-op|blocked|pending|error
+  std::string outcome;       ///< promoted|proposed|no-op|blocked|pending|error
   std::string actor;
   std::string reason;        ///< free text, may be ""
   std::string ci_run_url;    ///< may be ""
@@ -57,6 +57,9 @@ struct PromotionRecord {
   std::chrono::system_clock::time_point finished;
   std::vector<GateRecord> gates;  ///< in declaration order
   bool break_glass = false;       ///< time windows were overridden (--break-glass)
+  std::string pull_request;       ///< web URL of the pull/merge request, or ""
+  std::string rollback_of;        ///< a rollback: the promotion whose candidate it put back
+  bool gates_skipped = false;     ///< a rollback with --skip-gates
 };
 
 /// One `promote approve` or `promote reject`.
@@ -91,7 +94,7 @@ struct Query {
 };
 
 /// The schema version this build creates and understands.
-inline constexpr int k_schema_version = 3;
+inline constexpr int k_schema_version = 4;
 
 /// A time as ISO-8601 UTC with milliseconds ('2026-11-23T18:32:00.123Z'), truncated to the
 /// millisecond; such strings sort as the times do.

@@ -211,10 +211,12 @@ class Loader {
     }
     if (auto provider = node.get("provider")) {
       if (auto text = provider->as_string("repository.provider")) {
-        static const std::vector<std::string> k_providers = {"github", "gitlab", "gitea", "none"};
+        static const std::vector<std::string> k_providers = {"github", "gitlab", "gitea",
+                                                             "forgejo", "none"};
         if (std::find(k_providers.begin(), k_providers.end(), *text) == k_providers.end()) {
-          provider->error("'repository.provider' must be one of github, gitlab, gitea, none; got '" +
-                          *text + "'");
+          provider->error(
+              "'repository.provider' must be one of github, gitlab, gitea, forgejo, none; got '" +
+              *text + "'");
         }
         repository.provider = *text;
       }
@@ -304,8 +306,8 @@ class Loader {
             stage.strategy = Strategy::pull_request;
             const std::string& provider = pipeline.repository.provider;
             if (provider.empty() || provider == "none") {
-              strategy->error("strategy 'pull-request' needs repository.provider: github, gitlab "
-                              "or gitea");
+              strategy->error("strategy 'pull-request' needs repository.provider: github, gitlab, "
+                              "gitea or forgejo");
             }
           } else if (*text != "commit") {
             strategy->error("'strategy' must be 'commit' or 'pull-request', got '" + *text + "'");

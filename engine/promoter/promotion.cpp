@@ -9,6 +9,7 @@
 #include "engine/git/repository.hpp"
 #include "engine/history/history.hpp"
 #include "engine/promoter/approve.hpp"
+#include "engine/promoter/proposal.hpp"
 #include "engine/promoter/targets.hpp"
 #include "engine/promoter/timeline.hpp"
 #include "engine/promoter/workspace.hpp"
@@ -25,6 +26,7 @@ using Status = Verdict::Status;
 const char* to_string(Outcome outcome) {
   switch (outcome) {
     case Outcome::promoted: return "promoted";
+    case Outcome::proposed: return "proposed";
     case Outcome::no_op: return "no-op";
     case Outcome::blocked: return "blocked";
     case Outcome::pending: return "pending";
@@ -37,6 +39,7 @@ const char* to_string(Outcome outcome) {
 int PromotionResult::exit_code() const {
   switch (outcome) {
     case Outcome::promoted:
+    case Outcome::proposed:
     case Outcome::no_op:
     case Outcome::planned:
       return 0;
@@ -129,22 +132,7 @@ Outcome judge(const std::vector<GateResult>& gates) {
 }
 
 std::string commit_message(const PromotionResult& result) {
-  std::string subject = "promote(" + result.stage + "):";
-  std::string separator = " ";
-  for (const auto& [name, reference] : result.candidate.images) {
-    const auto before = result.previous.find(name);
-    const std::string now = reference.version();
-    if (before != result.previous.end() && before->second == reference.to_string()) {
-      continue;
-    }
-    std::string was = "(none)";
-    if (before != result.previous.end()) {
-      auto parsed = image::parse(before->second);
-      was = parsed ? parsed->version() : before->second;
-    }
-    subject += separator + name + " " + was + " -> " + now;
-    separator = ", ";
-  }
+  const std::string subject = commit_subject(result);
   std::string gates;
   for (const auto& gate : result.gates) {
     gates += (gates.empty() ? "" : ", ") + gate.name + "=" + to_string(gate.verdict.status);
@@ -160,7 +148,11 @@ std::string commit_message(const PromotionResult& result) {
   }
   message << "Promote-Candidate: " << result.candidate.id() << "\n"
           << "Promote-Id: " << result.promotion_id << "\n"
-          << "Promote-Gates: " << (gates.empty() ? "none" : gates) << "\n";
+          << "Promote-Gates: " << (result.gates_skipped ? "skipped" : gates.empty() ? "none" : gates)
+          << "\n";
+  if (!result.rollback_of.empty()) {
+    message << "Promote-Rollback-Of: " << result.rollback_of << "\n";
+  }
   return message.str();
 }
 
@@ -180,6 +172,9 @@ history::PromotionRecord to_record(const PromotionResult& result) {
   record.started = result.started;
   record.finished = result.finished;
   record.break_glass = result.break_glass;
+  record.pull_request = result.pull_request;
+  record.rollback_of = result.rollback_of;
+  record.gates_skipped = result.gates_skipped;
   for (const auto& gate : result.gates) {
     history::GateRecord row;
     row.name = gate.name;
@@ -228,11 +223,19 @@ class Attempt {
     } else {
       m_flags = std::move(*flags);
     }
-    if (m_stage->from && !m_flags.empty()) {
+    if (m_request.rollback) {
+      if (!m_flags.empty()) {
+        return usage("a rollback puts back an earlier candidate; --image does not apply");
+      }
+      if (m_request.skip_gates && m_request.reason.empty()) {
+        return usage("--skip-gates needs --reason: say why the gates are not run");
+      }
+    } else if (m_request.skip_gates) {
+      return usage("--skip-gates is for promote rollback only");
+    } else if (m_stage->from && !m_flags.empty()) {
       return usage("stage '" + m_stage->name + "' takes its candidate from '" + *m_stage->from +
                    "'; --image is for stages without 'from'");
-    }
-    if (!m_stage->from && m_flags.empty()) {
+    } else if (!m_stage->from && m_flags.empty()) {
       return usage("stage '" + m_stage->name +
                    "' has no source stage: give the images with --image NAME=REFERENCE");
     }
@@ -265,6 +268,14 @@ class Attempt {
       m_result.outcome = Outcome::planned;
       return finish();
     }
+    if (m_stage->strategy == pipeline::Strategy::pull_request) {
+      auto proposed = propose();
+      if (!proposed) {
+        return finish_with_error(proposed.error());
+      }
+      m_result.outcome = *proposed;
+      return finish();
+    }
     auto applied = apply();
     if (!applied) {
       return finish_with_error(applied.error());
@@ -285,10 +296,98 @@ class Attempt {
     return {};
   }
 
+  // promote rollback: the candidate promotion `rollback_to` put into the stage, else the
+  // newest one the stage held before what it holds now, read from the promote commits
+  // (their message lists every image) and, for an id git does not know, the history.
+  Result<void> find_rollback_candidate(const TargetImages& held) {
+    Candidate current;
+    for (const auto& [name, references] : held) {
+      current.images[name] = references.front();
+    }
+    std::optional<std::pair<std::string, Candidate>> found;
+    auto walked = m_repository->walk([&](const git::CommitInfo& commit) {
+      if (git::trailer(commit.message, "Promote-Stage") != m_stage->name) {
+        return true;
+      }
+      const std::string id = git::trailer(commit.message, "Promote-Id");
+      Candidate candidate = images_in_message(commit.message);
+      if (candidate.images.empty()) {
+        return true;
+      }
+      if (!m_request.rollback_to.empty() ? id == m_request.rollback_to
+                                          : candidate.id() != current.id()) {
+        found.emplace(id, std::move(candidate));
+        return false;
+      }
+      return true;
+    });
+    if (!walked) {
+      return walked.error();
+    }
+    if (!found && !m_request.rollback_to.empty()) {
+      const fs::path path = history_path(m_pipeline.file, m_request.history_path);
+      if (fs::exists(path)) {
+        if (auto history = history::History::open(path)) {
+          history::Query query;
+          query.id = m_request.rollback_to;
+          if (auto records = history->list(query); records && !records->empty()) {
+            const history::PromotionRecord& record = records->front();
+            if (record.stage != m_stage->name || record.outcome != "promoted") {
+              return usage("promotion " + m_request.rollback_to + " is a " + record.outcome +
+                           " attempt into '" + record.stage + "', not a promotion into '" +
+                           m_stage->name + "' to roll back to");
+            }
+            Candidate candidate;
+            for (const auto& [name, text] : record.images.items()) {
+              if (auto reference = image::parse(text.get<std::string>())) {
+                candidate.images[name] = *reference;
+              }
+            }
+            found.emplace(record.id, std::move(candidate));
+          }
+        }
+      }
+    }
+    if (!found) {
+      return usage(m_request.rollback_to.empty()
+                       ? "no earlier promotion into '" + m_stage->name +
+                             "' is in the git log to roll back to; name one with --to ID"
+                       : "no promotion " + m_request.rollback_to + " into '" + m_stage->name +
+                             "' is in the git log or the history");
+    }
+    m_result.rollback_of = found->first;
+    m_result.candidate = std::move(found->second);
+    return {};
+  }
+
+  // The pipeline images listed in a promote commit's body ("api: ghcr.io/acme/api:1.4.2").
+  Candidate images_in_message(const std::string& message) const {
+    Candidate candidate;
+    std::istringstream lines(message);
+    for (std::string line; std::getline(lines, line);) {
+      const auto colon = line.find(": ");
+      if (colon == std::string::npos || m_pipeline.find_image(line.substr(0, colon)) == nullptr) {
+        continue;
+      }
+      if (auto reference = image::parse(line.substr(colon + 2))) {
+        candidate.images.emplace(line.substr(0, colon), *reference);
+      }
+    }
+    return candidate;
+  }
+
   Result<void> plan() {
     // The candidate: --image for a first stage (other images as the target has them),
-    // else everything the source stage's target holds.
-    if (m_stage->from) {
+    // else everything the source stage's target holds; for a rollback, an earlier one.
+    if (m_request.rollback) {
+      auto held = read_target(m_pipeline, *m_stage, m_root);
+      if (!held) {
+        return held.error();
+      }
+      if (auto found = find_rollback_candidate(*held); !found) {
+        return found.error();
+      }
+    } else if (m_stage->from) {
       const pipeline::Stage* source = m_pipeline.find_stage(*m_stage->from);
       auto candidate = candidate_in(m_pipeline, *source, m_root);
       if (!candidate) {
@@ -306,7 +405,7 @@ class Attempt {
       if (current != held->end()) {
         m_result.previous[image.name] = current->second.front().to_string();
       }
-      if (m_stage->from) {
+      if (m_stage->from || m_request.rollback) {
         continue;
       }
       if (auto flag = m_flags.find(image.name); flag != m_flags.end()) {
@@ -319,7 +418,7 @@ class Attempt {
       }
     }
     // The edits are semantic: the flagged images for a first stage, all for the others.
-    m_edits = m_stage->from ? m_result.candidate.images : m_flags;
+    m_edits = m_stage->from || m_request.rollback ? m_result.candidate.images : m_flags;
     if (auto changed = compute_changes(); !changed) {
       return changed.error();
     }
@@ -432,7 +531,11 @@ class Attempt {
         m_result.warnings.push_back(opened.error().message);
       }
     }
-    if (history && held(*history)) {
+    if (m_request.skip_gates) {
+      m_result.gates_skipped = true;
+      return;
+    }
+    if (history && !m_request.rollback && held(*history)) {
       return;
     }
     const RepositoryTimeline timeline(m_pipeline, *m_repository, history ? &*history : nullptr);
@@ -539,6 +642,86 @@ class Attempt {
       }
     }
     return compute_changes();
+  }
+
+  // Strategy pull-request: commits the edits on promote/<stage>/<candidate> on top of the
+  // branch's head (the working tree is not touched), pushes that branch, and opens the pull
+  // request or updates the one already open for it; under --wait-merged, waits for the merge.
+  Result<Outcome> propose() {
+    auto remote_url = m_repository->remote_url(m_pipeline.repository.remote);
+    if (!remote_url) {
+      return remote_url.error();
+    }
+    auto settings = forge_settings(m_pipeline, *m_stage, *remote_url);
+    if (!settings) {
+      return settings.error();
+    }
+    auto head = m_repository->resolve("HEAD");
+    if (!head) {
+      return head.error();
+    }
+    if (!head->has_value()) {
+      return make_error(ErrorKind::git, "the branch " + m_pipeline.repository.branch +
+                                            " has no commit to open a pull request against");
+    }
+    std::vector<std::pair<std::string, std::string>> files;
+    for (const auto& change : m_result.changes) {
+      files.emplace_back(change.path, change.after);
+    }
+    git::Signature who{m_result.actor, "promote@localhost"};
+    if (auto configured = m_repository->default_signature()) {
+      who = *configured;
+    }
+    const std::string branch = proposal_branch(m_result);
+    auto commit =
+        m_repository->commit_on_branch(branch, **head, files, commit_message(m_result), who);
+    if (!commit) {
+      return commit.error();
+    }
+    m_result.branch = branch;
+    m_result.push_attempts = 1;
+    if (auto pushed = m_repository->push(m_pipeline.repository.remote, branch, true); !pushed) {
+      return pushed.error();
+    }
+    m_result.commit = *commit;
+    forge::Proposal proposal{branch, m_pipeline.repository.branch, commit_subject(m_result),
+                             proposal_body(m_result), "promote/" + m_stage->name + "/"};
+    auto opened = forge::open_or_update(*settings, proposal);
+    if (!opened) {
+      return opened.error();
+    }
+    m_result.pull_request = opened->url;
+    m_result.superseded = opened->superseded;
+    if (!m_request.wait_merged) {
+      return Outcome::proposed;
+    }
+    const auto started = std::chrono::steady_clock::now();
+    auto waited = forge::wait_merged(
+        *settings, opened->number, *m_request.wait_merged, m_request.merge_poll,
+        [&](std::chrono::seconds left) {
+          if (m_request.on_wait) {
+            const auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(
+                std::chrono::steady_clock::now() - started);
+            m_request.on_wait(WaitProgress{"the merge of " + opened->url,
+                                           std::min(m_request.merge_poll, left), left,
+                                           elapsed.count() > 0});
+          }
+        });
+    if (!waited) {
+      return waited.error();
+    }
+    switch (waited->state) {
+      case forge::PullRequest::State::merged:
+        return Outcome::promoted;
+      case forge::PullRequest::State::closed:
+        return make_error(ErrorKind::conflict,
+                          opened->url + " was closed without being merged; nothing was promoted");
+      case forge::PullRequest::State::open:
+        break;
+    }
+    m_result.warnings.push_back(opened->url + " is not merged after " +
+                                pipeline::format_duration(*m_request.wait_merged));
+    return Outcome::pending;
   }
 
   Result<void> commit_and_push() {

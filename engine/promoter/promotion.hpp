@@ -46,11 +46,22 @@ struct Request {
   /// Told, under --wait, what is being waited for: once when a wait starts (`tick` false),
   /// then about once a second while it lasts (`tick` true), for a live progress line.
   std::function<void(const WaitProgress&)> on_wait;
+  /// --wait-merged: for strategy pull-request, wait this long for the pull request to be
+  /// merged (promoted) or closed (error); still open then: pending.
+  std::optional<std::chrono::seconds> wait_merged;
+  /// How often --wait-merged asks the forge (default 15 s).
+  std::chrono::seconds merge_poll{15};
+  /// promote rollback: put back the candidate the stage held before its current one, or the
+  /// one promotion `rollback_to` (an id) put there; through the stage's gates unless
+  /// `skip_gates` (which needs a reason). A hold does not stop a rollback.
+  bool rollback = false;
+  std::string rollback_to;
+  bool skip_gates = false;
 };
 
-enum class Outcome { promoted, no_op, blocked, pending, error, planned };
+enum class Outcome { promoted, proposed, no_op, blocked, pending, error, planned };
 
-/// "promoted", "no-op", "blocked", "pending", "error", "planned".
+/// "promoted", "proposed", "no-op", "blocked", "pending", "error", "planned".
 const char* to_string(Outcome outcome);
 
 /// One gate's verdict with the gate's identity and configuration.
@@ -76,6 +87,10 @@ struct PromotionResult {
   std::string diff;  ///< unified diff of `changes`
   std::string commit;
   int push_attempts = 0;  ///< pushes tried (more than 1: the remote moved on meanwhile)
+  std::string pull_request;  ///< strategy pull-request: the web URL of the pull/merge request
+  std::vector<std::string> superseded;  ///< older pull requests of the stage closed (or kept)
+  std::string rollback_of;   ///< promote rollback: the promotion whose candidate is put back
+  bool gates_skipped = false;  ///< promote rollback --skip-gates
   std::string actor;
   std::string reason;
   bool break_glass = false;  ///< --break-glass was given
@@ -85,7 +100,7 @@ struct PromotionResult {
   std::chrono::system_clock::time_point started;
   std::chrono::system_clock::time_point finished;
 
-  /// 0 promoted/no-op/planned, 1 blocked, 3 pending, 4 error (or 2 for config errors).
+  /// 0 promoted/proposed/no-op/planned, 1 blocked, 3 pending, 4 error (or 2 for config errors).
   int exit_code() const;
 };
 

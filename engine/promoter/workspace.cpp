@@ -29,18 +29,19 @@ Result<git::Repository> open_workdir(const pipeline::RepositorySpec& spec, const
   std::error_code ec;
   const bool exists = fs::exists(dir, ec);
   if (exists && !fs::is_directory(dir, ec)) {
-    return make_error(ErrorKind::usage, shown + " is a file; give a directory, absent or empty "
-                                                "for the first run");
+    return make_error(ErrorKind::usage, shown +
+                                            " is a file; give a directory, absent or empty "
+                                            "for the first run");
   }
   if (!exists || fs::is_empty(dir, ec)) {
     return git::Repository::clone(spec.url, dir, spec.branch, spec.provider);
   }
-  const std::string other = shown + " holds something other than a clone of " +
-                            git::redact(spec.url) + " (";
+  const std::string other =
+      shown + " holds something other than a clone of " + git::redact(spec.url) + " (";
   const std::string advice = "); give an absent or empty directory, or that clone";
   auto repository = git::Repository::open(dir);
-  if (!repository || fs::weakly_canonical(repository->workdir(), ec) !=
-                         fs::weakly_canonical(dir, ec)) {
+  if (!repository ||
+      fs::weakly_canonical(repository->workdir(), ec) != fs::weakly_canonical(dir, ec)) {
     return make_error(ErrorKind::usage, other + "it is not the root of a git repository" + advice);
   }
   auto origin = repository->remote_url("origin");
@@ -51,8 +52,7 @@ Result<git::Repository> open_workdir(const pipeline::RepositorySpec& spec, const
     return make_error(ErrorKind::usage, other + "it has no remote 'origin'" + advice);
   }
   if (repository_key(**origin) != repository_key(spec.url)) {
-    return make_error(ErrorKind::usage,
-                      other + "its origin is " + git::redact(**origin) + advice);
+    return make_error(ErrorKind::usage, other + "its origin is " + git::redact(**origin) + advice);
   }
   auto branch = repository->current_branch();
   if (!branch) {
@@ -77,8 +77,7 @@ Result<git::Repository> open_workdir(const pipeline::RepositorySpec& spec, const
   }
   if (auto moved = repository->move_to(**head); !moved) {
     return make_error(moved.error().kind,
-                      shown + " cannot take origin/" + spec.branch + ": " +
-                          moved.error().message +
+                      shown + " cannot take origin/" + spec.branch + ": " + moved.error().message +
                           " (or remove the directory, and the next run clones afresh)");
   }
   return std::move(*repository);
@@ -93,7 +92,8 @@ Result<Workspace> Workspace::open(const pipeline::Pipeline& pipeline,
     if (pipeline.repository.is_local()) {
       return make_error(ErrorKind::usage,
                         "--workdir is for remote repositories; the pipeline's repository.url "
-                        "is '.', the repository holding " + pipeline.file.string());
+                        "is '.', the repository holding " +
+                            pipeline.file.string());
     }
     auto repository = open_workdir(pipeline.repository, *workdir);
     if (!repository) {
@@ -106,7 +106,8 @@ Result<Workspace> Workspace::open(const pipeline::Pipeline& pipeline,
       return make_error(ErrorKind::config,
                         pipeline.file.string() +
                             ": repository.url is '.', but the pipeline file is not in a git "
-                            "repository (" + repository.error().message + ")");
+                            "repository (" +
+                            repository.error().message + ")");
     }
     auto branch = repository->current_branch();
     if (!branch) {
@@ -125,9 +126,9 @@ Result<Workspace> Workspace::open(const pipeline::Pipeline& pipeline,
       return make_error(ErrorKind::internal, "cannot create a temporary directory for the clone");
     }
     workspace.m_clone_dir = pattern;
-    auto repository = git::Repository::clone(pipeline.repository.url, fs::path(pattern) / "repo",
-                                              pipeline.repository.branch,
-                                              pipeline.repository.provider);
+    auto repository =
+        git::Repository::clone(pipeline.repository.url, fs::path(pattern) / "repo",
+                               pipeline.repository.branch, pipeline.repository.provider);
     if (!repository) {
       return repository.error();
     }

@@ -28,6 +28,7 @@ const char* colour_of(Status status) {
 const char* colour_of(promoter::Outcome outcome) {
   switch (outcome) {
     case promoter::Outcome::promoted:
+    case promoter::Outcome::proposed:
     case promoter::Outcome::no_op:
     case promoter::Outcome::planned: return "\033[32m";
     case promoter::Outcome::pending: return "\033[36m";
@@ -107,6 +108,16 @@ std::string render_text(const promoter::PromotionResult& result, const Style& st
     out << "   (" << result.stage << " already has this candidate)";
   }
   out << "   id " << result.promotion_id << "\n";
+  if (!result.pull_request.empty()) {
+    out << "pull request: " << result.pull_request << "\n";
+  }
+  for (const auto& older : result.superseded) {
+    out << "superseded: " << older << "\n";
+  }
+  if (!result.rollback_of.empty()) {
+    out << "rollback of: " << result.rollback_of
+        << (result.gates_skipped ? " (gates skipped)" : "") << "\n";
+  }
   if (result.error) {
     out << paint(style, "\033[31m", "error: ") << result.error->message << "\n";
   }
@@ -153,6 +164,12 @@ nlohmann::json to_json(const promoter::PromotionResult& result) {
       {"diff", result.diff},
       {"commit", result.commit.empty() ? nlohmann::json() : nlohmann::json(result.commit)},
       {"push_attempts", result.push_attempts},
+      {"pull_request", result.pull_request.empty() ? nlohmann::json()
+                                                   : nlohmann::json(result.pull_request)},
+      {"superseded", result.superseded},
+      {"rollback_of", result.rollback_of.empty() ? nlohmann::json()
+                                                 : nlohmann::json(result.rollback_of)},
+      {"gates_skipped", result.gates_skipped},
       {"actor", result.actor},
       {"reason", result.reason},
       {"break_glass", result.break_glass},

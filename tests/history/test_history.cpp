@@ -166,13 +166,16 @@ TEST_SUITE("history") {
     SQLite::Database migrated(file, SQLite::OPEN_READONLY);
 
     SQLite::Database fresh(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    for (const char* name : {"history-v1.sql", "history-v2.sql", "history-v3.sql"}) {
+    for (const char* name :
+         {"history-v1.sql", "history-v2.sql", "history-v3.sql", "history-v4.sql"}) {
       fresh.exec(promote::test::read_text(fs::path(PROMOTE_SOURCE_DIR) / "schemas" / name));
     }
 
     const std::string expected = schema_of(fresh);
-    CHECK(expected.find("table promotions on promotions: CREATE TABLE promotions") !=
+    CHECK(expected.find("table promotions on promotions: CREATE TABLE \"promotions\"") !=
           std::string::npos);
+    CHECK(expected.find("pull_request TEXT NOT NULL DEFAULT ''") != std::string::npos);
+    CHECK(expected.find("'proposed'") != std::string::npos);
     CHECK(expected.find("index promotions_by_stage on promotions") != std::string::npos);
     CHECK(expected.find("index promotions_by_candidate on promotions") != std::string::npos);
     CHECK(expected.find("table approvals on approvals: CREATE TABLE approvals") !=

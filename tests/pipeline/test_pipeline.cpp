@@ -569,7 +569,7 @@ stages:
   TEST_CASE("repository fields are checked") {
     CHECK(
         errors(replace(k_minimal, "images:", "repository: {provider: bitbucket}\nimages:")) ==
-        "promote.yaml:4:24: 'repository.provider' must be one of github, gitlab, gitea, none; got "
+        "promote.yaml:4:24: 'repository.provider' must be one of github, gitlab, gitea, forgejo, none; got "
         "'bitbucket'");
     CHECK(
         errors(replace(k_minimal, "images:", "repository: {branch: 'feature branch'}\nimages:")) ==
@@ -785,8 +785,8 @@ stages:
 
   TEST_CASE("strategies: commit, and pull-request with a provider") {
     CHECK(errors(k_minimal + "    strategy: pull-request\n") ==
-          "promote.yaml:9:15: strategy 'pull-request' needs repository.provider: github, gitlab "
-          "or gitea");
+          "promote.yaml:9:15: strategy 'pull-request' needs repository.provider: github, gitlab, "
+          "gitea or forgejo");
     CHECK(errors(k_minimal + "    strategy: push\n") ==
           "promote.yaml:9:15: 'strategy' must be 'commit' or 'pull-request', got 'push'");
     CHECK(errors(k_minimal + "    pull_request: {labels: [x]}\n") ==
@@ -829,8 +829,8 @@ stages:
           "promote.yaml:5:47: unknown field 'tag' in an image\n"
           "promote.yaml:8:25: target path '/srv/dev' is absolute; give a path relative to the "
           "repository\n"
-          "promote.yaml:11:15: strategy 'pull-request' needs repository.provider: github, gitlab "
-          "or gitea\n"
+          "promote.yaml:11:15: strategy 'pull-request' needs repository.provider: github, gitlab, "
+          "gitea or forgejo\n"
           "promote.yaml:15:21: 'min' must be a duration such as 90s, 5m, 2h or 1d, got 'forever'\n"
           "promote.yaml:16:14: unknown gate 'approval' (no built-in gate and no program "
           "promote-gate-approval in plugins/ beside the pipeline file or on PATH)\n"

@@ -1,0 +1,185 @@
+#include "engine/promoter/proposal.hpp"
+
+#include <set>
+#include <sstream>
+
+#include "engine/promoter/promotion.hpp"
+
+namespace promote::promoter {
+
+namespace {
+
+/// "owner/repo" from a remote URL: the path after the host, without ".git"; "" when there is
+/// none (a local path, say).
+std::string project_of(const std::string& url) {
+  std::string path;
+  if (const auto scheme = url.find("://"); scheme != std::string::npos) {
+    const auto slash = url.find('/', scheme + 3);
+    if (slash == std::string::npos) {
+      return {};
+    }
+    path = url.substr(slash + 1);
+  } else if (const auto colon = url.find(':');
+             colon != std::string::npos && colon < url.find('/') && url.find('@') < colon) {
+    path = url.substr(colon + 1);  // scp-like: git@github.com:acme/deploy.git
+  } else {
+    return {};
+  }
+  while (!path.empty() && path.back() == '/') {
+    path.pop_back();
+  }
+  if (path.ends_with(".git")) {
+    path.resize(path.size() - 4);
+  }
+  return path.find('/') == std::string::npos ? std::string() : path;
+}
+
+/// Lines added and removed in a unified diff of one file.
+std::pair<int, int> line_counts(const std::string& before, const std::string& after) {
+  // Counts lines that differ between the two texts by position-independent multiset
+  // difference: enough for a summary, exact for value edits that keep the line count.
+  std::multiset<std::string> old_lines;
+  std::multiset<std::string> new_lines;
+  std::istringstream a(before);
+  std::istringstream b(after);
+  for (std::string line; std::getline(a, line);) {
+    old_lines.insert(line);
+  }
+  for (std::string line; std::getline(b, line);) {
+    new_lines.insert(line);
+  }
+  int added = 0;
+  for (const auto& line : new_lines) {
+    if (auto it = old_lines.find(line); it != old_lines.end()) {
+      old_lines.erase(it);
+    } else {
+      ++added;
+    }
+  }
+  return {added, static_cast<int>(old_lines.size())};
+}
+
+/// A table cell: no line breaks, no pipes.
+std::string cell(std::string text) {
+  for (auto& c : text) {
+    if (c == '\n' || c == '\r') {
+      c = ' ';
+    }
+  }
+  std::string out;
+  for (char c : text) {
+    if (c == '|') {
+      out += "\\|";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<forge::Settings> forge_settings(const pipeline::Pipeline& pipeline,
+                                       const pipeline::Stage& stage,
+                                       const std::optional<std::string>& remote_url) {
+  const pipeline::RepositorySpec& repository = pipeline.repository;
+  auto provider = forge::parse_provider(repository.provider);
+  if (!provider) {
+    return make_error(ErrorKind::config, pipeline.file.string() + ": stage '" + stage.name +
+                                             "' opens pull requests: " +
+                                             provider.error().message);
+  }
+  forge::Settings settings;
+  settings.provider = *provider;
+  settings.api_url = repository.api;
+  if (settings.api_url.empty()) {
+    switch (*provider) {
+      case forge::Provider::github: settings.api_url = "https://api.github.com"; break;
+      case forge::Provider::gitlab: settings.api_url = "https://gitlab.com/api/v4"; break;
+      case forge::Provider::gitea:
+        return make_error(ErrorKind::config,
+                          pipeline.file.string() + ": stage '" + stage.name +
+                              "' opens pull requests on " + repository.provider +
+                              ", which has no public API address: set repository.api (e.g. "
+                              "https://gitea.example.com/api/v1)");
+    }
+  }
+  settings.project = repository.project;
+  if (settings.project.empty()) {
+    const std::string url = repository.is_local() ? remote_url.value_or("") : repository.url;
+    settings.project = project_of(url);
+    if (settings.project.empty()) {
+      return make_error(ErrorKind::config,
+                        pipeline.file.string() + ": stage '" + stage.name +
+                            "' opens pull requests, but the project cannot be told from the "
+                            "remote's URL: set repository.project (owner/repo)");
+    }
+  }
+  settings.labels = stage.pull_request.labels;
+  settings.reviewers = stage.pull_request.reviewers;
+  settings.supersede = stage.pull_request.close_superseded ? forge::Settings::Supersede::close
+                                                           : forge::Settings::Supersede::keep;
+  return settings;
+}
+
+std::string proposal_branch(const PromotionResult& result) {
+  return "promote/" + result.stage + "/" + result.candidate.short_id();
+}
+
+std::string commit_subject(const PromotionResult& result) {
+  std::string subject =
+      (result.rollback_of.empty() ? "promote(" : "rollback(") + result.stage + "):";
+  std::string separator = " ";
+  for (const auto& [name, reference] : result.candidate.images) {
+    const auto before = result.previous.find(name);
+    if (before != result.previous.end() && before->second == reference.to_string()) {
+      continue;
+    }
+    std::string was = "(none)";
+    if (before != result.previous.end()) {
+      auto parsed = image::parse(before->second);
+      was = parsed ? parsed->version() : before->second;
+    }
+    subject += separator + name + " " + was + " -> " + reference.version();
+    separator = ", ";
+  }
+  return subject;
+}
+
+std::string proposal_body(const PromotionResult& result) {
+  std::ostringstream body;
+  body << "Promotes candidate `" << result.candidate.short_id() << "`"
+       << (result.from.empty() ? "" : " from **" + result.from + "**") << " to **"
+       << result.stage << "**, as requested by " << cell(result.actor)
+       << (result.reason.empty() ? "" : " (" + cell(result.reason) + ")") << ".\n\n";
+  body << "| image | now | after the merge |\n|---|---|---|\n";
+  for (const auto& [name, reference] : result.candidate.images) {
+    const auto before = result.previous.find(name);
+    const std::string now = before == result.previous.end() ? "(none)" : before->second;
+    body << "| " << name << " | `" << now << "` | `" << reference.to_string() << "`"
+         << (now == reference.to_string() ? " (unchanged)" : "") << " |\n";
+  }
+  body << "\n";
+  if (result.gates.empty()) {
+    body << "No gates guard this stage.\n\n";
+  } else {
+    body << "| gate | verdict | summary |\n|---|---|---|\n";
+    for (const auto& gate : result.gates) {
+      body << "| " << cell(gate.name) << " | " << to_string(gate.verdict.status) << " | "
+           << cell(gate.verdict.summary) << " |\n";
+    }
+    body << "\n";
+  }
+  body << "Files changed:\n";
+  for (const auto& change : result.changes) {
+    const auto [added, removed] = line_counts(change.before, change.after);
+    body << "- `" << change.path << "` (+" << added << " -" << removed << ")\n";
+  }
+  body << "\n<details><summary>diff</summary>\n\n```diff\n" << result.diff
+       << (result.diff.ends_with('\n') ? "" : "\n") << "```\n</details>\n\n";
+  body << "Promote-Id: `" << result.promotion_id << "` · Promote-Candidate: `"
+       << result.candidate.id() << "`\n";
+  return body.str();
+}
+
+}  // namespace promote::promoter

@@ -1,0 +1,37 @@
+#pragma once
+// What strategy pull-request sends to the forge: where (the API, the project, labels and
+// reviewers from the pipeline) and what (the branch, the title and a Markdown body with the
+// images, the gate table and the diff summary).
+
+#include <optional>
+#include <string>
+
+#include "engine/error.hpp"
+#include "engine/forge/forge.hpp"
+#include "engine/pipeline/pipeline.hpp"
+
+namespace promote::promoter {
+
+struct PromotionResult;
+
+/// The forge settings for a pull-request stage. The API URL defaults to the provider's
+/// public one (https://api.github.com, https://gitlab.com/api/v4; Gitea has none); the
+/// project to the path of `remote_url` ("https://github.com/acme/deploy.git" and
+/// "git@github.com:acme/deploy.git" give "acme/deploy"). Fails (config) when either cannot be
+/// told.
+Result<forge::Settings> forge_settings(const pipeline::Pipeline& pipeline,
+                                       const pipeline::Stage& stage,
+                                       const std::optional<std::string>& remote_url);
+
+/// "promote/<stage>/<candidate short id>".
+std::string proposal_branch(const PromotionResult& result);
+
+/// The subject of the promotion's commit, also the pull request's title:
+/// "promote(prod): api 1.4.1 -> 1.4.2, web 2.0.0 -> 2.1.0" (images that change).
+std::string commit_subject(const PromotionResult& result);
+
+/// The pull request's Markdown body: the images before and after, the gate table, the files
+/// changed with their added and removed lines, the diff (folded), and the promotion's ids.
+std::string proposal_body(const PromotionResult& result);
+
+}  // namespace promote::promoter
