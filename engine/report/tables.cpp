@@ -147,6 +147,9 @@ nlohmann::json history_json(const std::vector<history::PromotionRecord>& records
                    {"break_glass", record.break_glass},
                    {"ci_run_url", record.ci_run_url},
                    {"commit", record.commit},
+                   {"pull_request", record.pull_request},
+                   {"rollback_of", record.rollback_of},
+                   {"gates_skipped", record.gates_skipped},
                    {"error", record.error},
                    {"started_at", history::format_time(record.started)},
                    {"finished_at", history::format_time(record.finished)},
@@ -182,6 +185,13 @@ std::string promotion_text(const history::PromotionRecord& record) {
       << "  finished   " << history::format_time(record.finished) << "\n";
   if (!record.commit.empty()) {
     out << "  commit     " << record.commit << "\n";
+  }
+  if (!record.pull_request.empty()) {
+    out << "  pull req.  " << record.pull_request << "\n";
+  }
+  if (!record.rollback_of.empty()) {
+    out << "  rollback   of " << record.rollback_of
+        << (record.gates_skipped ? ", gates skipped" : "") << "\n";
   }
   if (!record.error.empty()) {
     out << "  error      " << record.error << "\n";

@@ -633,3 +633,93 @@ TEST_SUITE("integration") {
     CHECK(shop.promote({"explain", "some-id", "--to", "prod"}).exit_code == 2);
   }
 }
+
+TEST_SUITE("integration") {
+  TEST_CASE("rollback puts back what the stage held before, as a recorded promotion") {
+    Shop shop;
+    const auto first = shop.promote_json({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.4.3"});
+    REQUIRE(first["outcome"] == "promoted");
+    const auto second = shop.promote_json({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.4.4"});
+    REQUIRE(second["outcome"] == "promoted");
+
+    const auto back = shop.promote_json({"rollback", "--stage", "dev", "--reason", "5xx in 1.4.4"});
+    CHECK(back["outcome"] == "promoted");
+    CHECK(back["rollback_of"] == first["promotion_id"]);
+    CHECK(back["candidate"]["images"]["api"] == "ghcr.io/acme/api:1.4.3");
+    CHECK(back["gates_skipped"] == false);
+    CHECK(contains(shop.overlay("dev"), "    newTag: 1.4.3\n"));
+    const std::string message =
+        sh("git --git-dir=remote.git log -1 --format=%B main", shop.dir.path());
+    CHECK(message.starts_with("rollback(dev): api 1.4.4 -> 1.4.3\n"));
+    CHECK(contains(message, "\nPromote-Rollback-Of: " + first["promotion_id"].get<std::string>() + "\n"));
+    const auto history = shop.history();
+    CHECK(history[0]["rollback_of"] == first["promotion_id"]);
+    CHECK(history[0]["reason"] == "5xx in 1.4.4");
+
+    SUBCASE("a second rollback undoes the first: it puts back what the second promotion put") {
+      const auto again = shop.promote_json({"rollback", "--stage", "dev"});
+      CHECK(again["rollback_of"] == second["promotion_id"]);
+      CHECK(contains(shop.overlay("dev"), "    newTag: 1.4.4\n"));
+    }
+    SUBCASE("--to names the promotion whose candidate to put back") {
+      const auto named = shop.promote_json(
+          {"rollback", "--stage", "dev", "--to", first["promotion_id"].get<std::string>()});
+      CHECK(named["outcome"] == "no-op");  // dev already holds it again
+      const CommandResult unknown =
+          shop.promote({"rollback", "--stage", "dev", "--to", "20260101T000000Z-00000000"});
+      CHECK(unknown.exit_code == 2);
+      CHECK(contains(unknown.err, "no promotion 20260101T000000Z-00000000 into 'dev'"));
+    }
+    SUBCASE("a hold does not stop a rollback") {
+      REQUIRE(shop.promote({"hold", "--stage", "dev", "--reason", "incident"}).exit_code == 0);
+      CHECK(shop.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.5.0"}).exit_code == 3);
+      CHECK(shop.promote_json({"rollback", "--stage", "dev"})["outcome"] == "promoted");
+    }
+  }
+
+  TEST_CASE("rollback runs the stage's gates unless --skip-gates, which needs a reason") {
+    Shop shop;
+    REQUIRE(shop.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.4.3"}).exit_code == 0);
+    const auto good = shop.promote_json({"--to", "staging"});
+    REQUIRE(good["outcome"] == "promoted");
+    REQUIRE(shop.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.4.4"}).exit_code == 0);
+    REQUIRE(shop.promote({"--to", "staging"}).exit_code == 0);
+    // The tests break after the fact: staging's junit gate now fails.
+    write_text(shop.repo / "reports/junit/api-unit.xml",
+               "<testsuite name=\"u\" tests=\"1\" failures=\"1\"><testcase name=\"t\">"
+               "<failure message=\"boom\"/></testcase></testsuite>");
+    sh("git commit -qam 'red tests' && git push -q", shop.repo);
+    const std::string before = shop.overlay("staging");
+
+    const auto blocked = shop.promote_json({"rollback", "--stage", "staging"});
+    CHECK(blocked["outcome"] == "blocked");
+    CHECK(shop.overlay("staging") == before);
+
+    const CommandResult no_reason = shop.promote({"rollback", "--stage", "staging", "--skip-gates"});
+    CHECK(no_reason.exit_code == 2);
+    CHECK(contains(no_reason.err, "--skip-gates needs --reason"));
+    CHECK(shop.promote({"--to", "staging", "--skip-gates", "--reason", "x"}).exit_code == 2);
+
+    const auto skipped = shop.promote_json(
+        {"rollback", "--stage", "staging", "--skip-gates", "--reason", "INC-7: 1.4.4 corrupts carts"});
+    CHECK(skipped["outcome"] == "promoted");
+    CHECK(skipped["gates"].empty());
+    CHECK(skipped["gates_skipped"] == true);
+    CHECK(skipped["rollback_of"] == good["promotion_id"]);
+    CHECK(contains(shop.overlay("staging"), "    newTag: 1.4.3\n"));
+    const std::string message =
+        sh("git --git-dir=remote.git log -1 --format=%B main", shop.dir.path());
+    CHECK(contains(message, "\nPromote-Gates: skipped\n"));
+    const auto recorded = shop.history()[0];
+    CHECK(recorded["gates_skipped"] == true);
+    CHECK(recorded["actor"] == "shop-ci");
+    CHECK(recorded["reason"] == "INC-7: 1.4.4 corrupts carts");
+  }
+
+  TEST_CASE("rollback with no earlier promotion into the stage is a usage error") {
+    Shop shop;
+    const CommandResult result = shop.promote({"rollback", "--stage", "prod"});
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "no earlier promotion into 'prod' is in the git log"));
+  }
+}
