@@ -8,6 +8,7 @@
 #include <set>
 #include <system_error>
 
+#include "engine/git/credentials.hpp"
 #include "engine/util/files.hpp"
 
 namespace promote::git {
@@ -39,37 +40,6 @@ using SignaturePtr = Owned<git_signature, git_signature_free>;
 using StatusListPtr = Owned<git_status_list, git_status_list_free>;
 using TreeEntryPtr = Owned<git_tree_entry, git_tree_entry_free>;
 using TreePtr = Owned<git_tree, git_tree_free>;
-
-constexpr const char* k_token_variable = "PROMOTE_GIT_TOKEN";
-constexpr const char* k_token_user = "x-access-token";
-
-std::string token() {
-  const char* value = std::getenv(k_token_variable);
-  return value == nullptr ? std::string() : std::string(value);
-}
-
-/// Removes the userinfo of every `scheme://user:pass@host` in `text` and every occurrence of
-/// the token, so that no secret reaches a message.
-std::string redact(std::string text) {
-  if (const std::string secret = token(); !secret.empty()) {
-    for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at)) {
-      text.replace(at, secret.size(), "***");
-    }
-  }
-  for (auto scheme = text.find("://"); scheme != std::string::npos;
-       scheme = text.find("://", scheme + 3)) {
-    const auto start = scheme + 3;
-    auto end = text.find_first_of("/ \t\n'\"", start);
-    if (end == std::string::npos) {
-      end = text.size();
-    }
-    const auto at = text.rfind('@', end);
-    if (at != std::string::npos && at >= start) {
-      text.erase(start, at + 1 - start);
-    }
-  }
-  return text;
-}
 
 std::string last_error() {
   const git_error* error = git_error_last();
@@ -158,36 +128,7 @@ CommitInfo commit_info(const git_commit* commit) {
   };
 }
 
-/// What a remote operation's callbacks learn; `failure`, when set, explains the failure
-/// better than libgit2's last error.
-struct RemoteContext {
-  std::string url;  ///< redacted
-  int token_offers = 0;
-  std::string failure;
-  std::vector<std::pair<std::string, std::string>> rejected;  ///< ref, remote's status
-};
-
-int acquire_credentials(git_credential** out, const char* /*url*/,
-                        const char* /*username_from_url*/, unsigned int allowed, void* payload) {
-  auto& context = *static_cast<RemoteContext*>(payload);
-  if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) == 0) {
-    context.failure =
-        "the remote asks for credentials other than a token (only https with "
-        "PROMOTE_GIT_TOKEN is supported)";
-    return GIT_EUSER;
-  }
-  const std::string secret = token();
-  if (secret.empty()) {
-    context.failure =
-        "the remote asks for credentials: set PROMOTE_GIT_TOKEN to an access token for it";
-    return GIT_EUSER;
-  }
-  if (context.token_offers++ > 0) {
-    context.failure = "the remote did not accept the token in PROMOTE_GIT_TOKEN";
-    return GIT_EUSER;
-  }
-  return git_credential_userpass_plaintext_new(out, k_token_user, secret.c_str());
-}
+using detail::RemoteContext;
 
 int record_push_status(const char* refname, const char* status, void* payload) {
   if (status != nullptr) {
@@ -199,14 +140,20 @@ int record_push_status(const char* refname, const char* status, void* payload) {
 git_remote_callbacks remote_callbacks(RemoteContext& context) {
   git_remote_callbacks callbacks;
   git_remote_init_callbacks(&callbacks, GIT_REMOTE_CALLBACKS_VERSION);
-  callbacks.credentials = acquire_credentials;
+  callbacks.credentials = detail::acquire_credentials;
+  callbacks.certificate_check = detail::check_certificate;
   callbacks.push_update_reference = record_push_status;
   callbacks.payload = &context;
   return callbacks;
 }
 
 Error remote_failure(const std::string& doing, const RemoteContext& context) {
-  return context.failure.empty() ? failure(doing) : problem(doing, context.failure);
+  if (!context.failure.empty()) {
+    return problem(doing, context.failure);
+  }
+  const std::string said = last_error();
+  const std::string hint = detail::ssh_hint(context, said);
+  return problem(doing, hint.empty() ? said : said + "; " + hint);
 }
 
 int create_single_branch_remote(git_remote** out, git_repository* repository, const char* name,
@@ -304,10 +251,13 @@ Result<Repository> Repository::open(const fs::path& path) {
 }
 
 Result<Repository> Repository::clone(const std::string& url, const fs::path& dir,
-                                     const std::string& branch) {
+                                     const std::string& branch, const std::string& provider) {
   ensure_init();
   const std::string doing = "cannot clone " + url + " (branch " + branch + ") into " + dir.string();
-  RemoteContext context{redact(url), 0, {}, {}};
+  if (const std::string why = detail::unsupported(url); !why.empty()) {
+    return problem(doing, why);
+  }
+  RemoteContext context{url, provider, {}, 0, 0, {}};
   git_clone_options options;
   git_clone_options_init(&options, GIT_CLONE_OPTIONS_VERSION);
   options.checkout_branch = branch.c_str();
@@ -324,7 +274,23 @@ Result<Repository> Repository::clone(const std::string& url, const fs::path& dir
   if (code < 0) {
     return remote_failure(doing, context);
   }
-  return Repository(raw);
+  Repository repository(raw);
+  repository.set_provider(provider);
+  return repository;
+}
+
+Result<std::optional<std::string>> Repository::remote_url(const std::string& name) const {
+  git_remote* raw = nullptr;
+  const int code = git_remote_lookup(&raw, m_repository.get(), name.c_str());
+  if (code == GIT_ENOTFOUND) {
+    return std::nullopt;
+  }
+  if (code < 0) {
+    return failure("cannot read the remote " + name + " of " + workdir().string());
+  }
+  const RemotePtr remote(raw);
+  const char* url = git_remote_url(remote.get());
+  return std::string(url == nullptr ? "" : url);
 }
 
 fs::path Repository::workdir() const {
@@ -545,7 +511,71 @@ std::optional<Signature> Repository::default_signature() const {
   return Signature{signature->name, signature->email};
 }
 
-Result<void> Repository::push(const std::string& remote_name, const std::string& branch) {
+namespace {
+
+/// The directory of a remote on this machine ("/srv/git/x.git", "file:///srv/git/x.git"),
+/// or nullopt for a network remote.
+std::optional<fs::path> local_path(const std::string& url) {
+  if (url.starts_with("file://")) {
+    return fs::path(url.substr(7));
+  }
+  if (url.find("://") != std::string::npos || url.empty()) {
+    return std::nullopt;
+  }
+  // scp-like "host:path" is a network remote; a path has no ':' before its first '/'.
+  const auto colon = url.find(':');
+  if (colon != std::string::npos && colon < url.find('/')) {
+    return std::nullopt;
+  }
+  return fs::path(url);
+}
+
+/// Moves `ref` of the repository at `path` to `id` if it still is an ancestor of `id` (or
+/// absent), atomically, and drops the `incoming` ref the objects came under.
+Result<void> swap_local_ref(const fs::path& path, const std::string& ref,
+                            const std::string& incoming, const git_oid& id,
+                            const std::string& doing, const std::string& moved_on) {
+  git_repository* raw = nullptr;
+  if (git_repository_open_bare(&raw, path.c_str()) < 0 &&
+      git_repository_open(&raw, path.c_str()) < 0) {
+    return failure(doing);
+  }
+  const std::unique_ptr<git_repository, void (*)(git_repository*)> remote(raw, git_repository_free);
+  const auto drop_incoming = [&] { git_reference_remove(remote.get(), incoming.c_str()); };
+  git_oid current;
+  const int code = git_reference_name_to_id(&current, remote.get(), ref.c_str());
+  git_reference* moved = nullptr;
+  int swapped = 0;
+  if (code == GIT_ENOTFOUND) {
+    swapped = git_reference_create(&moved, remote.get(), ref.c_str(), &id, 0, "push");
+  } else if (code < 0) {
+    drop_incoming();
+    return failure(doing);
+  } else if (git_oid_equal(&current, &id)) {
+    drop_incoming();
+    return {};
+  } else if (git_graph_descendant_of(remote.get(), &id, &current) != 1) {
+    drop_incoming();
+    return make_error(ErrorKind::conflict, redact(doing + ": " + moved_on));
+  } else {
+    swapped = git_reference_create_matching(&moved, remote.get(), ref.c_str(), &id, 1, &current,
+                                            "push");
+  }
+  git_reference_free(moved);
+  drop_incoming();
+  if (swapped == GIT_EMODIFIED || swapped == GIT_EEXISTS || swapped == GIT_ELOCKED) {
+    return make_error(ErrorKind::conflict, redact(doing + ": " + moved_on));
+  }
+  if (swapped < 0) {
+    return failure(doing);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<void> Repository::push(const std::string& remote_name, const std::string& branch,
+                              bool force) {
   std::string doing = "cannot push " + branch + " to " + remote_name;
   git_remote* raw = nullptr;
   if (git_remote_lookup(&raw, m_repository.get(), remote_name.c_str()) < 0) {
@@ -556,8 +586,11 @@ Result<void> Repository::push(const std::string& remote_name, const std::string&
   if (url == nullptr) {
     url = git_remote_url(remote.get());
   }
-  RemoteContext context{redact(url == nullptr ? "" : url), 0, {}, {}};
-  doing += " (" + context.url + ")";
+  RemoteContext context{url == nullptr ? "" : url, m_provider, {}, 0, 0, {}};
+  doing += " (" + redact(context.url) + ")";
+  if (const std::string why = detail::unsupported(context.url); !why.empty()) {
+    return problem(doing, why);
+  }
 
   const std::string local = "refs/heads/" + branch;
   git_oid local_id;
@@ -569,7 +602,14 @@ Result<void> Repository::push(const std::string& remote_name, const std::string&
     return failure(doing);
   }
 
-  std::string refspec = local + ":" + local;
+  // libgit2 writes the refs of a remote on this machine without looking at what they hold
+  // at that instant, so two pushes at once could both fast-forward from the same commit and
+  // one update would be lost. There, the objects go under a private ref first, and the branch
+  // then moves by compare-and-swap (git's own ref lock), as a git server does.
+  const std::optional<fs::path> local_remote = force ? std::nullopt : local_path(context.url);
+  const std::string incoming = "refs/promote/incoming/" + to_hex(&local_id);
+  std::string refspec = local_remote ? "+" + local + ":" + incoming
+                                     : (force ? "+" : "") + local + ":" + local;
   char* specs[] = {refspec.data()};
   const git_strarray refspecs{specs, 1};
   git_push_options options;
@@ -578,6 +618,21 @@ Result<void> Repository::push(const std::string& remote_name, const std::string&
   const int pushed = git_remote_push(remote.get(), &refspecs, &options);
   const std::string moved_on =
       "the remote has changes not present locally; fetch them and try again";
+  if (local_remote && pushed == 0 && context.rejected.empty()) {
+    if (auto swapped = swap_local_ref(*local_remote, local, incoming, local_id, doing, moved_on);
+        !swapped) {
+      return swapped;
+    }
+    // What a push to the branch itself would have done: the remote-tracking ref follows.
+    const std::string tracking = "refs/remotes/" + remote_name + "/" + branch;
+    git_reference* updated = nullptr;
+    if (git_reference_create(&updated, m_repository.get(), tracking.c_str(), &local_id, 1,
+                             "update by push") < 0) {
+      return failure(doing);
+    }
+    git_reference_free(updated);
+    return {};
+  }
   if (pushed == GIT_ENONFASTFORWARD) {
     return make_error(ErrorKind::conflict, redact(doing + ": " + moved_on));
   }
@@ -603,8 +658,11 @@ Result<void> Repository::fetch(const std::string& remote_name, const std::string
   }
   const RemotePtr remote(raw);
   const char* url = git_remote_url(remote.get());
-  RemoteContext context{redact(url == nullptr ? "" : url), 0, {}, {}};
-  doing += " (" + context.url + ")";
+  RemoteContext context{url == nullptr ? "" : url, m_provider, {}, 0, 0, {}};
+  doing += " (" + redact(context.url) + ")";
+  if (const std::string why = detail::unsupported(context.url); !why.empty()) {
+    return problem(doing, why);
+  }
 
   git_remote_connect_options connect;
   git_remote_connect_options_init(&connect, GIT_REMOTE_CONNECT_OPTIONS_VERSION);
@@ -821,6 +879,125 @@ Result<void> Repository::reset_branch(const std::string& commit_id,
     return failure(doing);
   }
   return {};
+}
+
+Result<void> Repository::move_to(const std::string& commit_id) {
+  const std::string doing = "cannot move to " + commit_id.substr(0, 12);
+  auto branch = head_branch(m_repository.get(), doing);
+  if (!branch) {
+    return branch.error();
+  }
+  git_oid id;
+  if (git_oid_fromstr(&id, commit_id.c_str()) < 0) {
+    return failure(doing);
+  }
+  git_object* raw = nullptr;
+  if (git_object_lookup(&raw, m_repository.get(), &id, GIT_OBJECT_COMMIT) < 0) {
+    return failure(doing);
+  }
+  const ObjectPtr target(raw);
+  git_oid head;
+  if (const int code = git_reference_name_to_id(&head, m_repository.get(), "HEAD");
+      code == 0 && !git_oid_equal(&head, &id)) {
+    if (git_graph_descendant_of(m_repository.get(), &id, &head) != 1) {
+      return make_error(ErrorKind::conflict,
+                        redact(doing + ": the branch has commits that " + commit_id.substr(0, 12) +
+                               " does not contain; push or drop them first"));
+    }
+  } else if (code < 0 && !is_missing(code)) {
+    return failure(doing);
+  }
+  git_checkout_options options;
+  git_checkout_options_init(&options, GIT_CHECKOUT_OPTIONS_VERSION);
+  options.checkout_strategy = GIT_CHECKOUT_SAFE;
+  const int code = git_checkout_tree(m_repository.get(), target.get(), &options);
+  if (code == GIT_ECONFLICT) {
+    return make_error(ErrorKind::conflict,
+                      redact(doing + ": local changes would be overwritten: " + last_error()));
+  }
+  if (code < 0) {
+    return failure(doing);
+  }
+  git_reference* moved = nullptr;
+  const std::string reference = "refs/heads/" + *branch;
+  if (git_reference_create(&moved, m_repository.get(), reference.c_str(), &id, 1,
+                           "promote: move to the remote's head") < 0) {
+    return failure(doing);
+  }
+  git_reference_free(moved);
+  return {};
+}
+
+Result<std::string> Repository::commit_on_branch(
+    const std::string& branch, const std::string& parent_id,
+    const std::vector<std::pair<std::string, std::string>>& files, const std::string& message,
+    const Signature& who) {
+  git_repository* repository = m_repository.get();
+  const std::string doing = "cannot commit on branch " + branch;
+  git_oid parent_oid;
+  git_commit* raw_parent = nullptr;
+  if (git_oid_fromstr(&parent_oid, parent_id.c_str()) < 0 ||
+      git_commit_lookup(&raw_parent, repository, &parent_oid) < 0) {
+    return failure(doing);
+  }
+  const CommitPtr parent(raw_parent);
+  git_tree* raw_tree = nullptr;
+  if (git_commit_tree(&raw_tree, parent.get()) < 0) {
+    return failure(doing);
+  }
+  const TreePtr parent_tree(raw_tree);
+  git_index* raw_index = nullptr;
+  if (git_index_new(&raw_index) < 0) {
+    return failure(doing);
+  }
+  const IndexPtr index(raw_index);
+  if (git_index_read_tree(index.get(), parent_tree.get()) < 0) {
+    return failure(doing);
+  }
+  for (const auto& [path, contents] : files) {
+    auto normal = repository_path(path, doing, false);
+    if (!normal) {
+      return normal.error();
+    }
+    git_index_entry entry{};
+    entry.path = normal->c_str();
+    entry.mode = GIT_FILEMODE_BLOB;
+    if (const git_index_entry* existing = git_index_get_bypath(index.get(), normal->c_str(), 0);
+        existing != nullptr) {
+      entry.mode = existing->mode;
+    }
+    if (git_index_add_from_buffer(index.get(), &entry, contents.data(), contents.size()) < 0) {
+      return failure(doing);
+    }
+  }
+  git_oid tree_id;
+  if (git_index_write_tree_to(&tree_id, index.get(), repository) < 0) {
+    return failure(doing);
+  }
+  git_tree* raw_new_tree = nullptr;
+  if (git_tree_lookup(&raw_new_tree, repository, &tree_id) < 0) {
+    return failure(doing);
+  }
+  const TreePtr tree(raw_new_tree);
+  git_signature* raw_signature = nullptr;
+  if (git_signature_now(&raw_signature, who.name.c_str(), who.email.c_str()) < 0) {
+    return failure(doing);
+  }
+  const SignaturePtr signature(raw_signature);
+  const std::string reference = "refs/heads/" + branch;
+  const git_commit* parents[] = {parent.get()};
+  git_oid commit_id;
+  if (git_commit_create(&commit_id, repository, nullptr, signature.get(), signature.get(),
+                        nullptr, message.c_str(), tree.get(), 1, parents) < 0) {
+    return failure(doing);
+  }
+  git_reference* moved = nullptr;
+  if (git_reference_create(&moved, repository, reference.c_str(), &commit_id, 1,
+                           "promote: commit on branch") < 0) {
+    return failure(doing);
+  }
+  git_reference_free(moved);
+  return to_hex(&commit_id);
 }
 
 std::vector<std::pair<std::string, std::string>> trailers(std::string_view message) {

@@ -34,17 +34,33 @@ struct CommitInfo {
 /// A non-bare repository with a working tree; movable, not copyable. Every failure is an
 /// `ErrorKind::git` error whose message says what was being done and what libgit2 said,
 /// except a push the remote refuses because it moved on, which is `ErrorKind::conflict`.
-/// Remote URLs in messages never carry a user name or password.
+/// Remote URLs in messages never carry a user name or password, and no message holds a token
+/// or passphrase (see `redact`).
+///
+/// Remotes (clone, fetch, push) authenticate from the environment only, each credential
+/// offered once (a refused one fails at once, naming its variable):
+/// - http(s): the token in PROMOTE_GIT_TOKEN (user PROMOTE_GIT_USER, else x-access-token);
+///   else, by forge (the provider, else the host: github.com, gitlab.com or gitlab.*,
+///   gitea.com, gitea.* or codeberg.org): GITHUB_TOKEN (user x-access-token) for github,
+///   GITLAB_TOKEN (user oauth2) then CI_JOB_TOKEN (user gitlab-ci-token) for gitlab,
+///   GITEA_TOKEN (user x-access-token) for gitea.
+/// - ssh (ssh://, or scp-like user@host:path; user "git" when the URL has none): the private
+///   key file PROMOTE_SSH_KEY (public key beside it as .pub when present, passphrase in
+///   PROMOTE_SSH_KEY_PASSPHRASE), else the ssh-agent at SSH_AUTH_SOCK. The host key must be
+///   in ~/.ssh/known_hosts or in the file PROMOTE_SSH_KNOWN_HOSTS names, unless
+///   PROMOTE_SSH_INSECURE_ACCEPT_HOST=1.
 class Repository {
  public:
   /// Opens the repository containing `path` (searching upward); fails when there is none
   /// or it is bare.
   static Result<Repository> open(const std::filesystem::path& path);
 
-  /// Clones the single branch `branch` of `url` into `dir` (absent or empty) and checks it
-  /// out; fails when the remote cannot be read or has no such branch.
+  /// Clones the single branch `branch` of `url` into `dir` (absent or empty), without tags,
+  /// and checks it out; the clone keeps `provider` (see set_provider). Fails when the remote
+  /// cannot be read or has no such branch. (libgit2 1.5 has no shallow clone: all of the
+  /// branch's history is fetched.)
   static Result<Repository> clone(const std::string& url, const std::filesystem::path& dir,
-                                  const std::string& branch);
+                                  const std::string& branch, const std::string& provider = {});
 
   Repository(Repository&&) noexcept;
   Repository& operator=(Repository&&) noexcept;
@@ -54,6 +70,15 @@ class Repository {
 
   /// The root of the working tree, absolute, without a trailing slash.
   std::filesystem::path workdir() const;
+
+  /// The forge the remotes are on ("github", "gitlab", "gitea"; "" tells it by the host),
+  /// which picks the token variable when PROMOTE_GIT_TOKEN is unset; usually the pipeline's
+  /// repository.provider.
+  void set_provider(std::string provider) { m_provider = std::move(provider); }
+
+  /// URL of the remote `name` as configured, or nullopt when there is no such remote. It may
+  /// hold a user name or password: pass it through `redact` before showing it.
+  Result<std::optional<std::string>> remote_url(const std::string& name) const;
 
   /// Short name of the branch HEAD points at ("main"), also before its first commit;
   /// fails when HEAD is detached.
@@ -75,11 +100,12 @@ class Repository {
   /// The identity in git config (user.name and user.email), or nullopt when either is unset.
   std::optional<Signature> default_signature() const;
 
-  /// Pushes refs/heads/<branch> to refs/heads/<branch> of `remote` ("origin"). Fails with
+  /// Pushes refs/heads/<branch> to refs/heads/<branch> of `remote` ("origin"); `force`
+  /// replaces the remote branch whatever it holds (for promote's own PR branches). Fails with
   /// `ErrorKind::conflict` when the remote has commits that are not present locally, and
   /// with `ErrorKind::git` when it rejects the update for another reason or cannot be
-  /// reached. An https remote that asks for credentials gets PROMOTE_GIT_TOKEN.
-  Result<void> push(const std::string& remote, const std::string& branch);
+  /// reached, or when it refuses the credentials (see the class comment).
+  Result<void> push(const std::string& remote, const std::string& branch, bool force = false);
 
   /// Fetches `branch` of `remote` into refs/remotes/<remote>/<branch>; fails when the
   /// remote cannot be reached or has no such branch.
@@ -102,6 +128,22 @@ class Repository {
   Result<std::optional<std::string>> read_file(const std::string& revision,
                                                const std::string& path) const;
 
+  /// Moves the current branch to `commit_id` (usually the remote's new head after a fetch)
+  /// and checks it out like a fast-forward: files that differ between HEAD and the commit
+  /// are updated in the index and the working tree, other local changes stay. Fails with
+  /// `ErrorKind::conflict` when a local change would be overwritten, or when the branch has
+  /// commits the target does not contain (they would be lost).
+  Result<void> move_to(const std::string& commit_id);
+
+  /// Writes a commit whose parent is `parent_id` and whose tree is the parent's with each
+  /// of `files` (path relative to the root, contents) replaced, and points
+  /// refs/heads/<branch> at it (created or moved). HEAD, the index and the working tree are
+  /// not touched. Returns the new commit id. Fails on a path outside the repository or when
+  /// the parent does not exist.
+  Result<std::string> commit_on_branch(const std::string& branch, const std::string& parent_id,
+                                       const std::vector<std::pair<std::string, std::string>>& files,
+                                       const std::string& message, const Signature& who);
+
   /// Moves the current branch back to `commit_id` and resets the index entries of
   /// `paths` to that commit (the working tree is left as it is): undoes a local commit
   /// that could not be pushed.
@@ -114,7 +156,22 @@ class Repository {
   explicit Repository(git_repository* repository);
 
   std::unique_ptr<git_repository, Free> m_repository;
+  std::string m_provider;
 };
+
+/// Whether this build of libgit2 reaches ssh remotes (it was built with SSH support).
+bool supports_ssh();
+
+/// The environment variable whose credential a clone, fetch or push of `url` would offer
+/// (see the Repository class comment) with `provider` as the forge hint: "PROMOTE_GIT_TOKEN",
+/// "GITHUB_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN" or "GITEA_TOKEN" for http(s),
+/// "PROMOTE_SSH_KEY" or "SSH_AUTH_SOCK" for ssh; "" when none is set.
+std::string credential_variable(std::string_view url, std::string_view provider = {});
+
+/// `text` with every secret promote reads (the tokens and the SSH key passphrase in the
+/// environment) replaced by "***" and the user name and password of every scheme://URL
+/// removed; for any message that may hold a remote URL or what a remote said.
+std::string redact(std::string text);
 
 /// Git trailers of a commit message ("Key: value" lines of its final paragraph, which is
 /// not the subject), in order, keys as written; empty when there are none.

@@ -285,6 +285,11 @@ class Attempt {
   }
 
  private:
+  // The remote to push to: the pipeline's for its own repository; a clone's is "origin".
+  std::string remote() const {
+    return m_pipeline.repository.is_local() ? m_pipeline.repository.remote : "origin";
+  }
+
   Result<void> open_repository() {
     auto workspace = Workspace::open(m_pipeline, m_request.workdir);
     if (!workspace) {
@@ -578,7 +583,7 @@ class Attempt {
         return refreshed.error();
       }
       if (m_result.changes.empty()) {
-        m_result.warnings.push_back(m_pipeline.repository.remote + "/" +
+        m_result.warnings.push_back(remote() + "/" +
                                     m_pipeline.repository.branch +
                                     " already holds this change (pushed meanwhile by another run)");
         return false;
@@ -590,10 +595,10 @@ class Attempt {
   // this promotion sets to something else since the plan, and make the edits again there.
   Result<void> replan_on_remote_head() {
     const auto& repository = m_pipeline.repository;
-    if (auto fetched = m_repository->fetch(repository.remote, repository.branch); !fetched) {
+    if (auto fetched = m_repository->fetch(remote(), repository.branch); !fetched) {
       return fetched.error();
     }
-    auto head = m_repository->resolve("refs/remotes/" + repository.remote + "/" + repository.branch);
+    auto head = m_repository->resolve("refs/remotes/" + remote() + "/" + repository.branch);
     if (!head) {
       return head.error();
     }
@@ -625,7 +630,7 @@ class Attempt {
         return make_error(
             ErrorKind::conflict,
             "stage '" + m_stage->name + "': image " + name + " is now " + current.to_string() +
-                " on " + repository.remote + "/" + repository.branch + " (commit " +
+                " on " + remote() + "/" + repository.branch + " (commit " +
                 (*head)->substr(0, 12) + "), but it was " +
                 (planned == m_planned.end() ? std::string("not set")
                                             : planned->second.front().to_string()) +
@@ -648,7 +653,7 @@ class Attempt {
   // branch's head (the working tree is not touched), pushes that branch, and opens the pull
   // request or updates the one already open for it; under --wait-merged, waits for the merge.
   Result<Outcome> propose() {
-    auto remote_url = m_repository->remote_url(m_pipeline.repository.remote);
+    auto remote_url = m_repository->remote_url(remote());
     if (!remote_url) {
       return remote_url.error();
     }
@@ -680,7 +685,7 @@ class Attempt {
     }
     m_result.branch = branch;
     m_result.push_attempts = 1;
-    if (auto pushed = m_repository->push(m_pipeline.repository.remote, branch, true); !pushed) {
+    if (auto pushed = m_repository->push(remote(), branch, true); !pushed) {
       return pushed.error();
     }
     m_result.commit = *commit;
@@ -747,7 +752,7 @@ class Attempt {
       return commit.error();
     }
     m_result.commit = *commit;
-    if (auto pushed = m_repository->push(m_pipeline.repository.remote, m_pipeline.repository.branch);
+    if (auto pushed = m_repository->push(remote(), m_pipeline.repository.branch);
         !pushed) {
       // Nothing reached the remote: take the local commit back, so a rerun starts clean.
       if (head->has_value()) {

@@ -442,7 +442,9 @@ TEST_SUITE("git") {
     SUBCASE("without a token") {
       const ScopedEnv env("PROMOTE_GIT_TOKEN", nullptr);
       const std::string why =
-          "the remote asks for credentials: set PROMOTE_GIT_TOKEN to an access token for it";
+          "the remote asks for credentials: set PROMOTE_GIT_TOKEN to an access token for it "
+          "(GITHUB_TOKEN, GITLAB_TOKEN, CI_JOB_TOKEN and GITEA_TOKEN are used when "
+          "repository.provider names the forge)";
       const auto pushed = repository.push("origin", "main");
       REQUIRE(pushed.has_error());
       CHECK(pushed.error().kind == ErrorKind::git);
@@ -465,12 +467,14 @@ TEST_SUITE("git") {
       REQUIRE(pushed.has_error());
       CHECK(pushed.error().message ==
             "cannot push main to origin (" + clean_url +
-                "): the remote did not accept the token in PROMOTE_GIT_TOKEN");
+                "): the remote did not accept the token in PROMOTE_GIT_TOKEN (user "
+                "x-access-token; PROMOTE_GIT_USER sets another)");
       const auto fetched = repository.fetch("origin", "main");
       REQUIRE(fetched.has_error());
       CHECK(fetched.error().message ==
             "cannot fetch main from origin (" + clean_url +
-                "): the remote did not accept the token in PROMOTE_GIT_TOKEN");
+                "): the remote did not accept the token in PROMOTE_GIT_TOKEN (user "
+                "x-access-token; PROMOTE_GIT_USER sets another)");
       const std::string basic = "Authorization: Basic " +
                                 trim(sh("printf %s x-access-token:" + secret + " | base64"));
       bool offered = false;
@@ -488,7 +492,8 @@ TEST_SUITE("git") {
       REQUIRE(pushed.has_error());
       CHECK(pushed.error().message ==
             "cannot push main to origin (" + clean_url +
-                "): the remote did not accept the token in PROMOTE_GIT_TOKEN");
+                "): the remote did not accept the token in PROMOTE_GIT_TOKEN (user "
+                "x-access-token; PROMOTE_GIT_USER sets another)");
     }
   }
 

@@ -199,6 +199,8 @@ TEST_SUITE("history") {
               "VALUES ('old-1', 'shop', 'prod', 'staging', '" + k_candidate_a +
               "', '{\"api\": \"ghcr.io/acme/api:1.0.0\"}', 'promoted', 'alice', 'first', '', "
               "'abc', '', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:03.000Z')");
+      db.exec("INSERT INTO gate_verdicts VALUES ('old-1', 0, 'tests', 'junit', 'pass', '52 passed', "
+              "'{}', '{}', NULL)");
     }
     auto store = history::History::open(file);
     REQUIRE(store.has_value());
@@ -208,6 +210,15 @@ TEST_SUITE("history") {
     CHECK(rows[0].id == "old-1");
     CHECK(rows[0].reason == "first");
     CHECK_FALSE(rows[0].break_glass);
+    CHECK(rows[0].pull_request.empty());
+    CHECK(rows[0].rollback_of.empty());
+    REQUIRE(rows[0].gates.size() == 1);  // migration 4 rebuilt promotions; its verdicts stay
+    CHECK(rows[0].gates[0].summary == "52 passed");
+    {
+      SQLite::Database db(file, SQLite::OPEN_READONLY);
+      SQLite::Statement violations(db, "PRAGMA foreign_key_check");
+      CHECK_FALSE(violations.executeStep());
+    }
     auto record = promotion("new-1", "prod", "promoted", "2026-02-01T00:00:00.000Z");
     record.break_glass = true;
     REQUIRE(store->record(record).has_value());
@@ -615,8 +626,8 @@ TEST_SUITE("history") {
     SUBCASE("unknown outcome") {
       record.outcome = "planned";
       CHECK(error_of(record) ==
-            prefix + "CHECK constraint failed: outcome IN ('promoted', 'no-op', 'blocked', "
-                     "'pending', 'error')");
+            prefix + "CHECK constraint failed: outcome IN ('promoted', 'proposed', 'no-op', "
+                     "'blocked', 'pending', 'error')");
     }
     SUBCASE("candidate id that is not 64 hex") {
       record.candidate_id = "abc123";

@@ -56,8 +56,11 @@ struct Fixture {
 TEST_SUITE("integration") {
   TEST_CASE("--workdir clones a remote repository once and keeps it") {
     Fixture fixture;
+    sh("git tag v1 && git push -q origin v1", fixture.dir / "remote/seed");
     SUBCASE("absent") {}
-    SUBCASE("empty") { fs::create_directories(fixture.workdir); }
+    SUBCASE("empty") {
+      fs::create_directories(fixture.workdir);
+    }
     {
       Workspace workspace = fixture.open();
       CHECK(workspace.root() == fs::canonical(fixture.workdir));
@@ -66,8 +69,8 @@ TEST_SUITE("integration") {
     }
     CHECK(fs::is_directory(fixture.workdir / ".git"));
     CHECK(git("rev-parse HEAD", fixture.workdir) == fixture.remote.head());
-    CHECK(git("for-each-ref --format=%(refname)", fixture.workdir) ==
-          "refs/heads/main\nrefs/remotes/origin/main");
+    CHECK(git("for-each-ref --format='%(refname)'", fixture.workdir) ==
+          "refs/heads/main\nrefs/remotes/origin/HEAD\nrefs/remotes/origin/main");  // no tags
   }
 
   TEST_CASE("a kept workdir is fetched and moved to the remote branch's head") {
@@ -98,7 +101,9 @@ TEST_SUITE("integration") {
          fixture.workdir);
       const std::string mine = git("rev-parse HEAD", fixture.workdir);
       std::string remote_head = fixture.remote.head();
-      SUBCASE("the remote moved on too") { remote_head = fixture.remote.push_theirs("theirs.txt"); }
+      SUBCASE("the remote moved on too") {
+        remote_head = fixture.remote.push_theirs("theirs.txt");
+      }
       SUBCASE("the remote did not move") {}
       const auto workspace = Workspace::open(fixture.pipeline, fixture.workdir);
       REQUIRE(workspace.has_error());
@@ -114,7 +119,8 @@ TEST_SUITE("integration") {
     SUBCASE("a local change the remote's head would overwrite") {
       write_text(fixture.workdir / "deploy.yaml", "tag: local\n");
       sh("git fetch -q origin && git reset -q --hard origin/main && echo 'tag: 2' > deploy.yaml "
-         "&& git add deploy.yaml && " + promote::test::k_git_commit + "-m two && git push -q origin main",
+         "&& git add deploy.yaml && " +
+             promote::test::k_git_commit + "-m two && git push -q origin main",
          fixture.dir / "remote/seed");
       const auto workspace = Workspace::open(fixture.pipeline, fixture.workdir);
       REQUIRE(workspace.has_error());
@@ -141,8 +147,9 @@ TEST_SUITE("integration") {
       sh("git init -q -b main outer && mkdir -p outer/kept && echo x > outer/kept/x.txt",
          fixture.dir.path());
       fixture.workdir = fixture.dir / "outer/kept";
-      expected = "--workdir " + fixture.workdir.string() + " holds something other than a clone of " +
-                 url + " (it is not the root of a git repository" + advice;
+      expected = "--workdir " + fixture.workdir.string() +
+                 " holds something other than a clone of " + url +
+                 " (it is not the root of a git repository" + advice;
     }
     SUBCASE("a clone of another repository") {
       sh("git init -q --bare -b main other.git && git clone -q other.git kept 2>/dev/null",
@@ -163,8 +170,9 @@ TEST_SUITE("integration") {
       write_text(fixture.workdir, "a file\n");
       expected = shown + " is a file; give a directory, absent or empty for the first run";
     }
-    const std::string before = sh("find . -print | sort && cat $(find . -type f | sort) 2>/dev/null || true",
-                                  fixture.dir.path());
+    const std::string before =
+        sh("find . -print | sort && cat $(find . -type f | sort) 2>/dev/null || true",
+           fixture.dir.path());
     const auto workspace = Workspace::open(fixture.pipeline, fixture.workdir);
     REQUIRE(workspace.has_error());
     CHECK(workspace.error().kind == ErrorKind::usage);
@@ -202,7 +210,8 @@ TEST_SUITE("integration") {
     CHECK(workspace.error().kind == ErrorKind::usage);
     CHECK(workspace.error().message ==
           "--workdir is for remote repositories; the pipeline's repository.url is '.', the "
-          "repository holding " + (dir / "repo/promote.yaml").string());
+          "repository holding " +
+              (dir / "repo/promote.yaml").string());
     CHECK(!fs::exists(dir / "kept"));
   }
 
@@ -211,8 +220,7 @@ TEST_SUITE("integration") {
     BareRemote remote(dir / "remote");
     promote::test::GitHttpServer server(remote.root(), "x-access-token", "gh-s3cret");
     Environment environment({{"GITHUB_TOKEN", "gh-s3cret"}});
-    const auto pipeline =
-        pipeline_on(server.url("acme/deploy.git"), dir.path(), "github");
+    const auto pipeline = pipeline_on(server.url("acme/deploy.git"), dir.path(), "github");
     SUBCASE("a temporary clone") {
       auto workspace = Workspace::open(pipeline);
       REQUIRE_MESSAGE(workspace.has_value(), workspace.error().message);
