@@ -159,9 +159,8 @@ std::optional<Request> read_request(Reader& reader, std::string& error) {
   while (line_end != std::string::npos) {
     const auto start = line_end + 2;
     line_end = head->find("\r\n", start);
-    const std::string line = head->substr(start, line_end == std::string::npos
-                                                     ? std::string::npos
-                                                     : line_end - start);
+    const std::string line =
+        head->substr(start, line_end == std::string::npos ? std::string::npos : line_end - start);
     const auto colon = line.find(':');
     if (colon != std::string::npos) {
       request.headers[lower(trim(line.substr(0, colon)))] = trim(line.substr(colon + 1));
@@ -316,8 +315,7 @@ struct GitHttpServer::State {
     posix_spawn_file_actions_addopen(&actions, 0, input.c_str(), O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 1, output.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                      0600);
-    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0600);
+    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     std::string program = "git";
     std::string command = "http-backend";
     char* argv[] = {program.data(), command.data(), nullptr};
@@ -411,11 +409,17 @@ std::string GitHttpServer::url(const std::string& path) const {
   return "http://127.0.0.1:" + std::to_string(m_state->port) + "/" + path;
 }
 
-unsigned short GitHttpServer::port() const { return m_state->port; }
+unsigned short GitHttpServer::port() const {
+  return m_state->port;
+}
 
-int GitHttpServer::requests() const { return m_state->requests; }
+int GitHttpServer::requests() const {
+  return m_state->requests;
+}
 
-int GitHttpServer::unauthorized() const { return m_state->unauthorized; }
+int GitHttpServer::unauthorized() const {
+  return m_state->unauthorized;
+}
 
 std::string GitHttpServer::errors() const {
   const std::lock_guard lock(m_state->mutex);
