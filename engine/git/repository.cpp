@@ -338,6 +338,18 @@ Result<std::vector<std::string>> Repository::dirty_paths(
   git_status_options_init(&options, GIT_STATUS_OPTIONS_VERSION);
   options.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
   options.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS;
+  // Files only (what a promotion writes): name them exactly, so only they are compared.
+  const fs::path root = workdir();
+  std::vector<char*> specs;
+  if (std::none_of(prefixes->begin(), prefixes->end(), [&](const std::string& path) {
+        return path.empty() || fs::is_directory(root / path);
+      })) {
+    for (const auto& path : *prefixes) {
+      specs.push_back(const_cast<char*>(path.c_str()));
+    }
+    options.pathspec = git_strarray{specs.data(), specs.size()};
+    options.flags |= GIT_STATUS_OPT_DISABLE_PATHSPEC_MATCH;
+  }
   git_status_list* raw = nullptr;
   if (git_status_list_new(&raw, m_repository.get(), &options) < 0) {
     return failure(doing);

@@ -1,6 +1,7 @@
 #include "engine/promoter/targets.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <system_error>
 
@@ -37,15 +38,40 @@ bool is_yaml(const fs::path& path) {
   return extension == ".yaml" || extension == ".yml";
 }
 
+/// Resolves paths of the target against the repository root: each made canonical once
+/// (symlinks followed) and checked to stay inside it.
+class Resolver {
+ public:
+  Resolver(const fs::path& root, fs::path base)
+      : m_root(fs::weakly_canonical(root)), m_base(std::move(base)) {}
+
+  /// `path` (relative to the base, or absolute) relative to the root in git's form, or
+  /// nullopt when it leads out.
+  std::optional<std::string> relative(const fs::path& path) const {
+    const fs::path canonical = fs::weakly_canonical(path.is_absolute() ? path : m_base / path);
+    const fs::path inside = canonical.lexically_relative(m_root);
+    const std::string text = inside.generic_string();
+    if (inside.empty() || text == ".." || text.starts_with("../")) {
+      return std::nullopt;
+    }
+    return text;
+  }
+  const fs::path& root() const { return m_root; }
+
+ private:
+  fs::path m_root;
+  fs::path m_base;
+};
+
 /// The YAML files of a manifests or setters path: the file itself, or the *.yaml and *.yml
 /// files below a directory (sorted; symlinks that lead out of the repository skipped).
-Result<std::vector<std::string>> files_of(const fs::path& root, const fs::path& base,
-                                          const std::string& path,
+Result<std::vector<std::string>> files_of(const Resolver& resolver, const std::string& path,
                                           const pipeline::Stage& stage) {
-  const fs::path absolute = base / path;
-  if (!util::is_within(root, absolute)) {
+  const auto relative = resolver.relative(path);
+  if (!relative) {
     return outside(stage, path);
   }
+  const fs::path absolute = resolver.root() / *relative;
   std::error_code error;
   if (!fs::exists(absolute, error)) {
     return make_error(ErrorKind::input, "stage '" + stage.name + "': target path '" + path +
@@ -53,13 +79,20 @@ Result<std::vector<std::string>> files_of(const fs::path& root, const fs::path& 
   }
   std::vector<std::string> out;
   if (!fs::is_directory(absolute, error)) {
-    out.push_back(fs::weakly_canonical(absolute).lexically_relative(root).generic_string());
+    out.push_back(*relative);
     return out;
   }
   for (fs::recursive_directory_iterator it(absolute, error), end; it != end && !error;
        it.increment(error)) {
-    if (it->is_regular_file(error) && is_yaml(it->path()) && util::is_within(root, it->path())) {
-      out.push_back(fs::weakly_canonical(it->path()).lexically_relative(root).generic_string());
+    if (!is_yaml(it->path()) || !it->is_regular_file(error)) {
+      continue;
+    }
+    if (it->is_symlink(error)) {
+      if (auto inside = resolver.relative(it->path())) {
+        out.push_back(*inside);
+      }
+    } else {
+      out.push_back(it->path().lexically_relative(resolver.root()).generic_string());
     }
   }
   if (error) {
@@ -72,31 +105,31 @@ Result<std::vector<std::string>> files_of(const fs::path& root, const fs::path& 
 
 Result<std::vector<Place>> places_of(const pipeline::Pipeline& pipeline,
                                      const pipeline::Stage& stage, const fs::path& root) {
-  const fs::path base = target_base(pipeline, root);
+  const Resolver resolver(root, target_base(pipeline, root));
   std::vector<Place> out;
   for (const auto& dir : stage.target.kustomize) {
-    if (!util::is_within(root, base / dir)) {
+    const auto relative = resolver.relative(dir);
+    if (!relative) {
       return outside(stage, dir);
     }
-    auto file = overlay::find_kustomization(base / dir);
+    auto file = overlay::find_kustomization(resolver.root() / *relative);
     if (!file) {
       return file.error();
     }
-    out.push_back(Place{Kind::kustomize,
-                        fs::weakly_canonical(*file).lexically_relative(root).generic_string()});
+    out.push_back(Place{Kind::kustomize, (*relative == "." ? "" : *relative + "/") +
+                                             file->filename().string()});
   }
   for (const auto& values : stage.target.helm) {
-    if (!util::is_within(root, base / values.file)) {
+    const auto relative = resolver.relative(values.file);
+    if (!relative) {
       return outside(stage, values.file);
     }
-    out.push_back(Place{
-        Kind::helm, fs::weakly_canonical(base / values.file).lexically_relative(root).generic_string(),
-        &values});
+    out.push_back(Place{Kind::helm, *relative, &values});
   }
   for (const auto& [paths, kind] : {std::pair{&stage.target.manifests, Kind::manifests},
                                     std::pair{&stage.target.setters, Kind::setters}}) {
     for (const auto& path : *paths) {
-      auto files = files_of(root, base, path, stage);
+      auto files = files_of(resolver, path, stage);
       if (!files) {
         return files.error();
       }
@@ -229,29 +262,24 @@ fs::path target_base(const pipeline::Pipeline& pipeline, const fs::path& root) {
 Result<std::vector<std::string>> target_paths(const pipeline::Pipeline& pipeline,
                                               const pipeline::Stage& stage,
                                               const fs::path& root) {
-  const fs::path base = target_base(pipeline, root);
-  const fs::path canonical_root = fs::weakly_canonical(root);
+  const Resolver resolver(root, target_base(pipeline, root));
   std::vector<std::string> out;
   for (const auto& path : stage.target.paths()) {
-    if (!util::is_within(root, base / path)) {
+    const auto relative = resolver.relative(path);
+    if (!relative) {
       return outside(stage, path);
     }
-    std::string relative =
-        fs::weakly_canonical(base / path).lexically_relative(canonical_root).generic_string();
-    out.push_back(relative.empty() ? "." : relative);
+    out.push_back(*relative);
   }
   return out;
 }
 
-Result<TargetImages> read_target(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
-                                 const fs::path& root) {
-  auto places = places_of(pipeline, stage, root);
-  if (!places) {
-    return places.error();
-  }
-  Texts texts(root);
+namespace {
+
+Result<TargetImages> read_places(const pipeline::Pipeline& pipeline,
+                                 const std::vector<Place>& places, Texts& texts) {
   TargetImages out;
-  for (const auto& place : *places) {
+  for (const auto& place : places) {
     auto text = texts.get(place.file);
     if (!text) {
       return text.error();
@@ -263,6 +291,18 @@ Result<TargetImages> read_target(const pipeline::Pipeline& pipeline, const pipel
   return out;
 }
 
+}  // namespace
+
+Result<TargetImages> read_target(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
+                                 const fs::path& root) {
+  auto places = places_of(pipeline, stage, root);
+  if (!places) {
+    return places.error();
+  }
+  Texts texts(root);
+  return read_places(pipeline, *places, texts);
+}
+
 Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
                                             const pipeline::Stage& stage, const fs::path& root,
                                             const std::map<std::string, image::Reference>& images) {
@@ -270,7 +310,8 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
   if (!places) {
     return places.error();
   }
-  auto held = read_target(pipeline, stage, root);
+  Texts texts(root);
+  auto held = read_places(pipeline, *places, texts);
   if (!held) {
     return held.error();
   }
@@ -278,7 +319,6 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
   for (const auto& [name, references] : *held) {
     placed.insert(name);
   }
-  Texts texts(root);
   for (const auto& place : *places) {
     auto found = texts.get(place.file);
     if (!found) {
