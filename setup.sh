@@ -16,6 +16,7 @@ build_packages=(
 test_packages=(
   doctest-dev python3 python3-jsonschema python3-yaml sqlite3
   prometheus prometheus-pushgateway
+  openssh-server openssh-client
 )
 
 as_root() {
@@ -53,6 +54,8 @@ run_tests() {
   install "${build_packages[@]}" "${test_packages[@]}"
   # The kustomize rendering tests use the real kubectl where it can be had.
   command -v kubectl >/dev/null || install kubernetes-client || true
+  # The SSH remote tests start their own sshd on 127.0.0.1, which needs this directory.
+  as_root mkdir -p /run/sshd
   build build-test RelWithDebInfo -DBUILD_TESTING=ON
   ctest --test-dir build-test --output-on-failure -j2
 }
