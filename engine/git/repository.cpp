@@ -940,10 +940,10 @@ Result<void> Repository::move_to(const std::string& commit_id) {
   return {};
 }
 
-Result<std::string> Repository::commit_on_branch(
+Result<Repository::CommitOnBranch> Repository::commit_on_branch(
     const std::string& branch, const std::string& parent_id,
     const std::vector<std::pair<std::string, std::string>>& files, const std::string& message,
-    const Signature& who) {
+    const Signature& who, const std::optional<std::string>& reuse) {
   git_repository* repository = m_repository.get();
   const std::string doing = "cannot commit on branch " + branch;
   git_oid parent_oid;
@@ -978,13 +978,36 @@ Result<std::string> Repository::commit_on_branch(
         existing != nullptr) {
       entry.mode = existing->mode;
     }
-    if (git_index_add_from_buffer(index.get(), &entry, contents.data(), contents.size()) < 0) {
+    // An in-memory index has no repository to store contents in: write the blob first.
+    if (git_blob_create_from_buffer(&entry.id, repository, contents.data(), contents.size()) < 0 ||
+        git_index_add(index.get(), &entry) < 0) {
       return failure(doing);
     }
   }
   git_oid tree_id;
   if (git_index_write_tree_to(&tree_id, index.get(), repository) < 0) {
     return failure(doing);
+  }
+  if (reuse) {
+    // The same change on the same parent already exists: keep that commit.
+    git_oid reuse_id;
+    git_commit* raw_reuse = nullptr;
+    if (git_oid_fromstr(&reuse_id, reuse->c_str()) == 0 &&
+        git_commit_lookup(&raw_reuse, repository, &reuse_id) == 0) {
+      const CommitPtr existing(raw_reuse);
+      if (git_oid_equal(git_commit_tree_id(existing.get()), &tree_id) &&
+          git_commit_parentcount(existing.get()) == 1 &&
+          git_oid_equal(git_commit_parent_id(existing.get(), 0), &parent_oid)) {
+        git_reference* kept = nullptr;
+        const std::string reference = "refs/heads/" + branch;
+        if (git_reference_create(&kept, repository, reference.c_str(), &reuse_id, 1,
+                                 "promote: the same change") < 0) {
+          return failure(doing);
+        }
+        git_reference_free(kept);
+        return CommitOnBranch{*reuse, false};
+      }
+    }
   }
   git_tree* raw_new_tree = nullptr;
   if (git_tree_lookup(&raw_new_tree, repository, &tree_id) < 0) {
@@ -1009,7 +1032,7 @@ Result<std::string> Repository::commit_on_branch(
     return failure(doing);
   }
   git_reference_free(moved);
-  return to_hex(&commit_id);
+  return CommitOnBranch{to_hex(&commit_id), true};
 }
 
 std::vector<std::pair<std::string, std::string>> trailers(std::string_view message) {

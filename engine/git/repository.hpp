@@ -135,14 +135,22 @@ class Repository {
   /// commits the target does not contain (they would be lost).
   Result<void> move_to(const std::string& commit_id);
 
+  /// What `commit_on_branch` did.
+  struct CommitOnBranch {
+    std::string id;  ///< the commit the branch points at
+    bool created;    ///< false: `reuse` already was this change on this parent
+  };
+
   /// Writes a commit whose parent is `parent_id` and whose tree is the parent's with each
   /// of `files` (path relative to the root, contents) replaced, and points
   /// refs/heads/<branch> at it (created or moved). HEAD, the index and the working tree are
-  /// not touched. Returns the new commit id. Fails on a path outside the repository or when
-  /// the parent does not exist.
-  Result<std::string> commit_on_branch(const std::string& branch, const std::string& parent_id,
-                                       const std::vector<std::pair<std::string, std::string>>& files,
-                                       const std::string& message, const Signature& who);
+  /// not touched. When `reuse` names a commit with that same tree and that one parent, the
+  /// branch points at it and no commit is made. Fails on a path outside the repository or
+  /// when the parent does not exist.
+  Result<CommitOnBranch> commit_on_branch(
+      const std::string& branch, const std::string& parent_id,
+      const std::vector<std::pair<std::string, std::string>>& files, const std::string& message,
+      const Signature& who, const std::optional<std::string>& reuse = std::nullopt);
 
   /// Moves the current branch back to `commit_id` and resets the index entries of
   /// `paths` to that commit (the working tree is left as it is): undoes a local commit

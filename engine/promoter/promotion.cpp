@@ -678,23 +678,36 @@ class Attempt {
       who = *configured;
     }
     const std::string branch = proposal_branch(m_result);
-    auto commit =
-        m_repository->commit_on_branch(branch, **head, files, commit_message(m_result), who);
+    // The branch as the remote has it, if it does: the same change on the same base is kept
+    // as it is, so that a rerun does not push a new commit (and restart the checks, or
+    // dismiss reviews) for nothing.
+    std::optional<std::string> pushed_before;
+    if (m_repository->fetch(remote(), branch)) {
+      if (auto id = m_repository->resolve("refs/remotes/" + remote() + "/" + branch); id && *id) {
+        pushed_before = **id;
+      }
+    }
+    auto commit = m_repository->commit_on_branch(branch, **head, files, commit_message(m_result),
+                                                 who, pushed_before);
     if (!commit) {
       return commit.error();
     }
     m_result.branch = branch;
-    m_result.push_attempts = 1;
-    if (auto pushed = m_repository->push(remote(), branch, true); !pushed) {
-      return pushed.error();
+    if (commit->created) {
+      m_result.push_attempts = 1;
+      if (auto pushed = m_repository->push(remote(), branch, true); !pushed) {
+        return pushed.error();
+      }
     }
-    m_result.commit = *commit;
     forge::Proposal proposal{branch, m_pipeline.repository.branch, commit_subject(m_result),
                              proposal_body(m_result), "promote/" + m_stage->name + "/"};
     auto opened = forge::open_or_update(*settings, proposal);
     if (!opened) {
+      m_result.warnings.push_back("branch " + branch + " holds the change (commit " +
+                                  commit->id.substr(0, 12) + "), but no pull request is open for it");
       return opened.error();
     }
+    m_result.commit = commit->id;  // only now: the commit is proposed
     m_result.pull_request = opened->url;
     m_result.superseded = opened->superseded;
     if (!m_request.wait_merged) {
