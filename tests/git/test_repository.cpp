@@ -414,6 +414,103 @@ TEST_SUITE("git") {
           "theirs");
   }
 
+  TEST_CASE("a push to a remote on this machine leaves no private ref and never goes back") {
+    Fixture fixture;
+    Repository repository = fixture.open();
+    write_text(fixture.work() / "k8s/dev/kustomization.yaml", "tag: 2\n");
+    repository.commit({"k8s/dev/kustomization.yaml"}, "bump", Signature{"A", "a@e"}).value();
+    REQUIRE(repository.push("origin", "main").has_value());
+    CHECK(trim(sh("git --git-dir=remote.git for-each-ref --format='%(refname)'",
+                  fixture.dir.path())) == "refs/heads/main");
+    // A stale local branch (one commit behind) cannot move the remote back.
+    const std::string ahead = fixture.git("rev-parse HEAD");
+    REQUIRE(repository.reset_branch(fixture.git("rev-parse HEAD~1"), {}).has_value());
+    write_text(fixture.work() / "other.txt", "x\n");
+    repository.commit({"other.txt"}, "stale", Signature{"A", "a@e"}).value();
+    const auto pushed = repository.push("origin", "main");
+    REQUIRE(pushed.has_error());
+    CHECK(pushed.error().kind == ErrorKind::conflict);
+    CHECK(trim(sh("git --git-dir=remote.git rev-parse main", fixture.dir.path())) == ahead);
+  }
+
+  TEST_CASE("move_to fast-forwards the branch and the files, and keeps local commits") {
+    Fixture fixture;
+    sh("git clone -q remote.git other\ncd other\necho 'tag: 9' > k8s/prod/kustomization.yaml\n" +
+           k_git + "commit -qam theirs\ngit push -q origin main\n",
+       fixture.dir.path());
+    Repository repository = fixture.open();
+    REQUIRE(repository.fetch("origin", "main").has_value());
+    const std::string theirs = repository.resolve("origin/main").value().value();
+    SUBCASE("a clean branch moves, with its files") {
+      write_text(fixture.work() / "notes.txt", "untracked stays\n");
+      REQUIRE(repository.move_to(theirs).has_value());
+      CHECK(fixture.git("rev-parse HEAD") == theirs);
+      CHECK(read_text(fixture.work() / "k8s/prod/kustomization.yaml") == "tag: 9\n");
+      CHECK(read_text(fixture.work() / "notes.txt") == "untracked stays\n");
+      CHECK(fixture.git("status --porcelain") == "?? notes.txt");
+    }
+    SUBCASE("a local change the move would overwrite is a conflict, and nothing moves") {
+      write_text(fixture.work() / "k8s/prod/kustomization.yaml", "tag: local\n");
+      const auto moved = repository.move_to(theirs);
+      REQUIRE(moved.has_error());
+      CHECK(moved.error().kind == ErrorKind::conflict);
+      CHECK(read_text(fixture.work() / "k8s/prod/kustomization.yaml") == "tag: local\n");
+      CHECK(fixture.git("rev-parse HEAD") != theirs);
+    }
+    SUBCASE("a local commit the target lacks is never dropped") {
+      write_text(fixture.work() / "mine.txt", "mine\n");
+      const std::string mine =
+          repository.commit({"mine.txt"}, "mine", Signature{"A", "a@e"}).value();
+      const auto moved = repository.move_to(theirs);
+      REQUIRE(moved.has_error());
+      CHECK(moved.error().kind == ErrorKind::conflict);
+      CHECK(fixture.git("rev-parse HEAD") == mine);
+    }
+  }
+
+  TEST_CASE("commit_on_branch commits files on a branch without touching HEAD or the tree") {
+    Fixture fixture;
+    Repository repository = fixture.open();
+    const std::string head = fixture.git("rev-parse HEAD");
+    const auto made = repository.commit_on_branch(
+        "promote/prod/abc", head,
+        {{"k8s/prod/kustomization.yaml", "tag: 2\n"}, {"k8s/prod/new.yaml", "new\n"}},
+        "promote(prod): 1 -> 2\n", Signature{"A", "a@e"});
+    REQUIRE(made.has_value());
+    CHECK(made->created);
+    CHECK(fixture.git("rev-parse promote/prod/abc") == made->id);
+    CHECK(fixture.git("rev-parse promote/prod/abc^") == head);
+    CHECK(fixture.git("show promote/prod/abc:k8s/prod/kustomization.yaml") == "tag: 2");
+    CHECK(fixture.git("show --name-only --format= promote/prod/abc") ==
+          "k8s/prod/kustomization.yaml\nk8s/prod/new.yaml");
+    CHECK(fixture.git("rev-parse HEAD") == head);
+    CHECK(read_text(fixture.work() / "k8s/prod/kustomization.yaml") == "tag: 1\n");
+    CHECK(fixture.git("status --porcelain") == "");
+
+    SUBCASE("the same change on the same parent reuses the commit") {
+      const auto again = repository.commit_on_branch(
+          "promote/prod/abc", head,
+          {{"k8s/prod/kustomization.yaml", "tag: 2\n"}, {"k8s/prod/new.yaml", "new\n"}},
+          "another message\n", Signature{"B", "b@e"}, made->id);
+      REQUIRE(again.has_value());
+      CHECK_FALSE(again->created);
+      CHECK(again->id == made->id);
+    }
+    SUBCASE("a different change makes a new commit") {
+      const auto other = repository.commit_on_branch(
+          "promote/prod/abc", head, {{"k8s/prod/kustomization.yaml", "tag: 3\n"}}, "m\n",
+          Signature{"B", "b@e"}, made->id);
+      REQUIRE(other.has_value());
+      CHECK(other->created);
+      CHECK(other->id != made->id);
+    }
+    SUBCASE("a path outside the repository is refused") {
+      CHECK(repository
+                .commit_on_branch("x", head, {{"../out.txt", "x"}}, "m\n", Signature{"A", "a@e"})
+                .has_error());
+    }
+  }
+
   TEST_CASE("a push names what is missing") {
     Fixture fixture;
     Repository repository = fixture.open();
