@@ -213,97 +213,6 @@ std::string type_name(const json& value) {
   return value.is_array() ? "an array" : "an object";
 }
 
-// --- Retry-After -------------------------------------------------------------------------
-
-std::optional<unsigned> month_number(std::string_view name) {
-  static constexpr std::array<std::string_view, 12> k_months = {
-      "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  for (unsigned i = 0; i < k_months.size(); ++i) {
-    if (k_months[i] == name) {
-      return i + 1;
-    }
-  }
-  return std::nullopt;
-}
-
-std::optional<TimePoint> make_time(int year, std::string_view month_name, int day, int hour,
-                                   int minute, int second) {
-  const auto month = month_number(month_name);
-  if (!month || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60) {
-    return std::nullopt;
-  }
-  const chr::year_month_day date{chr::year(year), chr::month(*month),
-                                 chr::day(static_cast<unsigned>(std::max(day, 0)))};
-  if (day < 1 || !date.ok()) {
-    return std::nullopt;
-  }
-  return chr::sys_days(date) + chr::hours(hour) + chr::minutes(minute) + chr::seconds(second);
-}
-
-// An HTTP date (RFC 9110 5.6.7): IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") or the
-// obsolete RFC 850 ("Sunday, 06-Nov-94 08:49:37 GMT") and asctime
-// ("Sun Nov  6 08:49:37 1994") forms.
-std::optional<TimePoint> parse_http_date(const std::string& text) {
-  char weekday[16] = {};
-  char month[4] = {};
-  char zone[4] = {};
-  int day = 0;
-  int year = 0;
-  int hour = 0;
-  int minute = 0;
-  int second = 0;
-  int used = -1;
-  const int size = static_cast<int>(text.size());
-  if (std::sscanf(text.c_str(), "%3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d %3[A-Z]%n", weekday,
-                  &day, month, &year, &hour, &minute, &second, zone, &used) == 8 &&
-      used == size && std::string_view(zone) == "GMT") {
-    return make_time(year, month, day, hour, minute, second);
-  }
-  used = -1;
-  if (std::sscanf(text.c_str(), "%15[A-Za-z], %2d-%3[A-Za-z]-%2d %2d:%2d:%2d %3[A-Z]%n", weekday,
-                  &day, month, &year, &hour, &minute, &second, zone, &used) == 8 &&
-      used == size && std::string_view(zone) == "GMT") {
-    return make_time(year < 70 ? 2000 + year : 1900 + year, month, day, hour, minute, second);
-  }
-  used = -1;
-  if (std::sscanf(text.c_str(), "%3[A-Za-z] %3[A-Za-z] %2d %2d:%2d:%2d %4d%n", weekday, month, &day,
-                  &hour, &minute, &second, &year, &used) == 7 &&
-      used == size) {
-    return make_time(year, month, day, hour, minute, second);
-  }
-  return std::nullopt;
-}
-
-// A Retry-After value, delay-seconds or an HTTP date, as the wait from `now` (at least 1s);
-// nullopt when it is neither.
-std::optional<chr::seconds> parse_retry_after(std::string_view text, TimePoint now) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-    text.remove_suffix(1);
-  }
-  if (text.empty()) {
-    return std::nullopt;
-  }
-  if (std::all_of(text.begin(), text.end(),
-                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
-    long long seconds = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-    if (ec == std::errc::result_out_of_range || seconds > 1'000'000'000LL) {
-      seconds = 1'000'000'000LL;
-    } else if (ec != std::errc() || end != text.data() + text.size()) {
-      return std::nullopt;
-    }
-    return std::max(k_min_retry_after, chr::seconds(seconds));
-  }
-  const auto at = parse_http_date(std::string(text));
-  if (!at) {
-    return std::nullopt;
-  }
-  return std::max(k_min_retry_after, chr::ceil<chr::seconds>(*at - now));
-}
-
 // --- the gate ----------------------------------------------------------------------------
 
 class HttpGate : public Gate {
@@ -437,12 +346,13 @@ class HttpGate : public Gate {
     const bool listed_pass = contains(config.pass_status, status);
     if (!listed_pass && (status == 429 || status == 503 || status == 202)) {
       const std::string header = printable(response.header("Retry-After"), 100);
-      if (auto wait = parse_retry_after(header, now)) {
+      if (auto asked = http::parse_retry_after(header, now)) {
+        const chr::seconds wait = std::max(k_min_retry_after, *asked);
         details["retry_after"] = header;
-        details["retry_after_seconds"] = wait->count();
+        details["retry_after_seconds"] = wait.count();
         Verdict verdict = make(Status::pending, std::to_string(status) + " with Retry-After",
-                               answered + ": retry after " + pipeline::format_duration(*wait));
-        verdict.retry_after = *wait;
+                               answered + ": retry after " + pipeline::format_duration(wait));
+        verdict.retry_after = wait;
         return verdict;
       }
       if (!header.empty()) {

@@ -859,6 +859,25 @@ Result<std::optional<std::string>> Repository::read_file(const std::string& revi
                      static_cast<std::size_t>(git_blob_rawsize(blob.get())));
 }
 
+namespace {
+
+/// The id and object of the commit `commit_id` (40 hex) names.
+Result<std::pair<git_oid, ObjectPtr>> commit_object(git_repository* repository,
+                                                    const std::string& commit_id,
+                                                    const std::string& doing) {
+  git_oid id;
+  if (git_oid_fromstr(&id, commit_id.c_str()) < 0) {
+    return failure(doing);
+  }
+  git_object* raw = nullptr;
+  if (git_object_lookup(&raw, repository, &id, GIT_OBJECT_COMMIT) < 0) {
+    return failure(doing);
+  }
+  return std::pair<git_oid, ObjectPtr>{id, ObjectPtr(raw)};
+}
+
+}  // namespace
+
 Result<void> Repository::reset_branch(const std::string& commit_id,
                                       const std::vector<std::string>& paths) {
   const std::string doing = "cannot move the branch back to " + commit_id.substr(0, 12);
@@ -866,15 +885,12 @@ Result<void> Repository::reset_branch(const std::string& commit_id,
   if (!branch) {
     return branch.error();
   }
-  git_oid id;
-  if (git_oid_fromstr(&id, commit_id.c_str()) < 0) {
-    return failure(doing);
+  auto found = commit_object(m_repository.get(), commit_id, doing);
+  if (!found) {
+    return found.error();
   }
-  git_object* raw = nullptr;
-  if (git_object_lookup(&raw, m_repository.get(), &id, GIT_OBJECT_COMMIT) < 0) {
-    return failure(doing);
-  }
-  const ObjectPtr target(raw);
+  const ObjectPtr target = std::move(found->second);
+  const git_oid id = found->first;
   git_reference* moved = nullptr;
   const std::string reference = "refs/heads/" + *branch;
   if (git_reference_create(&moved, m_repository.get(), reference.c_str(), &id, 1,
@@ -899,15 +915,12 @@ Result<void> Repository::move_to(const std::string& commit_id) {
   if (!branch) {
     return branch.error();
   }
-  git_oid id;
-  if (git_oid_fromstr(&id, commit_id.c_str()) < 0) {
-    return failure(doing);
+  auto found = commit_object(m_repository.get(), commit_id, doing);
+  if (!found) {
+    return found.error();
   }
-  git_object* raw = nullptr;
-  if (git_object_lookup(&raw, m_repository.get(), &id, GIT_OBJECT_COMMIT) < 0) {
-    return failure(doing);
-  }
-  const ObjectPtr target(raw);
+  const ObjectPtr target = std::move(found->second);
+  const git_oid id = found->first;
   git_oid head;
   if (const int code = git_reference_name_to_id(&head, m_repository.get(), "HEAD");
       code == 0 && !git_oid_equal(&head, &id)) {
