@@ -175,8 +175,15 @@ std::string proposal_body(const PromotionResult& result) {
     const auto [added, removed] = line_counts(change.before, change.after);
     body << "- `" << change.path << "` (+" << added << " -" << removed << ")\n";
   }
-  body << "\n<details><summary>diff</summary>\n\n```diff\n" << result.diff
-       << (result.diff.ends_with('\n') ? "" : "\n") << "```\n</details>\n\n";
+  // Forges cap a body (GitHub at 65,536 characters): a long diff is left to the branch.
+  constexpr std::size_t k_max_diff = 48 * 1024;
+  if (result.diff.size() <= k_max_diff) {
+    body << "\n<details><summary>diff</summary>\n\n```diff\n" << result.diff
+         << (result.diff.ends_with('\n') ? "" : "\n") << "```\n</details>\n\n";
+  } else {
+    body << "\nThe diff (" << result.diff.size() << " bytes) is too long to show here; it is the "
+         << "commit of branch `" << proposal_branch(result) << "`.\n\n";
+  }
   body << "Promote-Id: `" << result.promotion_id << "` · Promote-Candidate: `"
        << result.candidate.id() << "`\n";
   return body.str();
