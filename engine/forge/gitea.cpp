@@ -9,14 +9,9 @@
 namespace promote::forge::detail {
 namespace {
 
-class Gitea : public Adapter {
+class Gitea : public ReposApi {
  public:
-  explicit Gitea(Session& session) : m_session(session) {
-    const std::string& project = session.settings().project;
-    m_owner = project.substr(0, project.find('/'));
-    m_repo = "/repos/" + http::form_encode(m_owner) + "/" +
-             http::form_encode(project.substr(project.find('/') + 1));
-  }
+  using ReposApi::ReposApi;
 
   Result<std::vector<Pr>> open_prs(const std::string& head, const std::string& base) override {
     auto items = m_session.list(m_repo + "/pulls?state=open&limit=50");
@@ -33,37 +28,8 @@ class Gitea : public Adapter {
     return out;
   }
 
-  Result<std::optional<Pr>> create(const Proposal& proposal) override {
-    const json body = {{"head", proposal.head},
-                       {"base", proposal.base},
-                       {"title", proposal.title},
-                       {"body", proposal.body}};
-    auto reply = m_session.send("POST", m_repo + "/pulls", body);
-    if (!reply) {
-      return reply.error();
-    }
-    // "pull request already exists for these targets"
-    if (reply->status == 409 || (reply->status == 422 && says_already_exists(*reply))) {
-      return std::optional<Pr>();
-    }
-    if (reply->status >= 300 || !reply->body.is_object()) {
-      return m_session.refusal(*reply);
-    }
-    return std::optional<Pr>(to_pr(reply->body));
-  }
-
-  Result<Pr> update(const Pr& pr, const Proposal& proposal) override {
-    auto updated = m_session.call("PATCH", pull(pr.number),
-                                  {{"title", proposal.title}, {"body", proposal.body}});
-    if (!updated) {
-      return updated.error();
-    }
-    return to_pr(*updated);
-  }
-
   Result<void> decorate(const Pr& pr) override {
-    const Settings& settings = m_session.settings();
-    if (!settings.labels.empty()) {
+    if (!m_session.settings().labels.empty()) {
       auto ids = label_ids();
       if (!ids) {
         return ids.error();
@@ -73,43 +39,22 @@ class Gitea : public Adapter {
         return labelled.error();
       }
     }
-    if (!settings.reviewers.empty()) {
-      auto requested = m_session.call("POST", pull(pr.number) + "/requested_reviewers",
-                                      {{"reviewers", settings.reviewers}});
-      if (!requested) {
-        return requested.error();
-      }
-    }
-    return {};
+    return request_reviewers(pr);
   }
 
-  Result<void> close(const Pr& pr, const std::string& note) override {
-    if (auto commented = m_session.call("POST", issue(pr.number) + "/comments", {{"body", note}});
-        !commented) {
-      return commented.error();
-    }
-    if (auto closed = m_session.call("PATCH", pull(pr.number), {{"state", "closed"}}); !closed) {
-      return closed.error();
-    }
-    return {};
+ protected:
+  // "pull request already exists for these targets"
+  bool already_exists(const Reply& reply) const override {
+    return reply.status == 409 || (reply.status == 422 && says_already_exists(reply));
   }
 
-  Result<Pr> get(std::uint64_t number) override {
-    auto pr = m_session.call("GET", pull(number));
-    if (!pr) {
-      return pr.error();
-    }
-    return to_pr(*pr);
+  bool same_repository(const json& item) const override {
+    const json& head_repo = member(member(item, "head"), "repo_id");
+    const json& base_repo = member(member(item, "base"), "repo_id");
+    return head_repo.is_null() || base_repo.is_null() || head_repo == base_repo;
   }
 
  private:
-  std::string pull(std::uint64_t number) const {
-    return m_repo + "/pulls/" + std::to_string(number);
-  }
-  std::string issue(std::uint64_t number) const {
-    return m_repo + "/issues/" + std::to_string(number);
-  }
-
   // The ids of the settings' labels, from the repository's labels, then (for those not
   // found) its organisation's; fails (config) on a label in neither.
   Result<std::vector<std::uint64_t>> label_ids() {
@@ -152,29 +97,6 @@ class Gitea : public Adapter {
     }
     return ids;
   }
-
-  Pr to_pr(const json& item) const {
-    Pr pr;
-    pr.number = number_of(item, "number");
-    pr.url = text_of(item, "html_url");
-    const json& head = member(item, "head");
-    const json& base = member(item, "base");
-    pr.head = text_of(head, "ref");
-    pr.base = text_of(base, "ref");
-    const json& head_repo = member(head, "repo_id");
-    const json& base_repo = member(base, "repo_id");
-    pr.same_repository = head_repo.is_null() || base_repo.is_null() || head_repo == base_repo;
-    if (flag_of(item, "merged") || member(item, "merged_at").is_string()) {
-      pr.state = PullRequest::State::merged;
-    } else if (text_of(item, "state") == "closed") {
-      pr.state = PullRequest::State::closed;
-    }
-    return pr;
-  }
-
-  Session& m_session;
-  std::string m_owner;
-  std::string m_repo;  // "/repos/OWNER/REPO"
 };
 
 }  // namespace

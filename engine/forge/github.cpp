@@ -16,14 +16,9 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
-class GitHub : public Adapter {
+class GitHub : public ReposApi {
  public:
-  explicit GitHub(Session& session) : m_session(session) {
-    const std::string& project = session.settings().project;
-    m_owner = project.substr(0, project.find('/'));
-    m_repo = "/repos/" + http::form_encode(m_owner) + "/" +
-             http::form_encode(project.substr(project.find('/') + 1));
-  }
+  using ReposApi::ReposApi;
 
   Result<std::vector<Pr>> open_prs(const std::string& head, const std::string& base) override {
     std::string path = m_repo + "/pulls?state=open&per_page=100";
@@ -44,33 +39,6 @@ class GitHub : public Adapter {
     return out;
   }
 
-  Result<std::optional<Pr>> create(const Proposal& proposal) override {
-    const json body = {{"title", proposal.title},
-                       {"head", proposal.head},
-                       {"base", proposal.base},
-                       {"body", proposal.body}};
-    auto reply = m_session.send("POST", m_repo + "/pulls", body);
-    if (!reply) {
-      return reply.error();
-    }
-    if (reply->status == 422 && says_already_exists(*reply)) {
-      return std::optional<Pr>();
-    }
-    if (reply->status >= 300 || !reply->body.is_object()) {
-      return m_session.refusal(*reply);
-    }
-    return std::optional<Pr>(to_pr(reply->body));
-  }
-
-  Result<Pr> update(const Pr& pr, const Proposal& proposal) override {
-    auto updated = m_session.call("PATCH", pull(pr.number),
-                                  {{"title", proposal.title}, {"body", proposal.body}});
-    if (!updated) {
-      return updated.error();
-    }
-    return to_pr(*updated);
-  }
-
   Result<void> decorate(const Pr& pr) override {
     const Settings& settings = m_session.settings();
     if (!settings.labels.empty()) {
@@ -80,65 +48,19 @@ class GitHub : public Adapter {
         return labelled.error();
       }
     }
-    if (!settings.reviewers.empty()) {
-      auto requested = m_session.call("POST", pull(pr.number) + "/requested_reviewers",
-                                      {{"reviewers", settings.reviewers}});
-      if (!requested) {
-        return requested.error();
-      }
-    }
-    return {};
+    return request_reviewers(pr);
   }
 
-  Result<void> close(const Pr& pr, const std::string& note) override {
-    if (auto commented = m_session.call("POST", issue(pr.number) + "/comments", {{"body", note}});
-        !commented) {
-      return commented.error();
-    }
-    if (auto closed = m_session.call("PATCH", pull(pr.number), {{"state", "closed"}}); !closed) {
-      return closed.error();
-    }
-    return {};
+ protected:
+  bool already_exists(const Reply& reply) const override {
+    return reply.status == 422 && says_already_exists(reply);
   }
 
-  Result<Pr> get(std::uint64_t number) override {
-    auto pr = m_session.call("GET", pull(number));
-    if (!pr) {
-      return pr.error();
-    }
-    return to_pr(*pr);
+  // A fork's head lives in another repository (or in none, once the fork is deleted).
+  bool same_repository(const json& item) const override {
+    return iequals(text_of(member(member(item, "head"), "repo"), "full_name"),
+                   m_session.settings().project);
   }
-
- private:
-  std::string pull(std::uint64_t number) const {
-    return m_repo + "/pulls/" + std::to_string(number);
-  }
-  std::string issue(std::uint64_t number) const {
-    return m_repo + "/issues/" + std::to_string(number);
-  }
-
-  Pr to_pr(const json& item) const {
-    Pr pr;
-    pr.number = number_of(item, "number");
-    pr.url = text_of(item, "html_url");
-    const json& head = member(item, "head");
-    pr.head = text_of(head, "ref");
-    pr.base = text_of(member(item, "base"), "ref");
-    // A fork's head lives in another repository (or in none, once the fork is deleted).
-    pr.same_repository =
-        iequals(text_of(member(head, "repo"), "full_name"), m_session.settings().project);
-    const bool merged = flag_of(item, "merged") || member(item, "merged_at").is_string();
-    if (merged) {
-      pr.state = PullRequest::State::merged;
-    } else if (text_of(item, "state") == "closed") {
-      pr.state = PullRequest::State::closed;
-    }
-    return pr;
-  }
-
-  Session& m_session;
-  std::string m_owner;
-  std::string m_repo;  // "/repos/OWNER/REPO"
 };
 
 }  // namespace

@@ -1,7 +1,8 @@
 #pragma once
 // Inside the forge module (not for other modules): the REST session every provider speaks
 // through (headers, retries, redirects, paging, error messages) and the adapter that
-// each provider implements over it (github.cpp, gitlab.cpp, gitea.cpp).
+// each provider implements over it (github.cpp, gitlab.cpp, gitea.cpp; repos_api.cpp holds
+// what GitHub and Gitea share).
 
 #include <cstdint>
 #include <memory>
@@ -98,6 +99,35 @@ class Adapter {
   /// Comments `note` on `pr`, then closes it.
   virtual Result<void> close(const Pr& pr, const std::string& note) = 0;
   virtual Result<Pr> get(std::uint64_t number) = 0;
+};
+
+/// The API GitHub and Gitea share: a project is /repos/OWNER/REPO, pull requests are
+/// /pulls/N with head.ref and base.ref, labels and comments go through /issues/N, reviewers
+/// are requested by login. GitHub and Gitea differ in how they list, label, answer a
+/// duplicate and tell a fork.
+class ReposApi : public Adapter {
+ public:
+  explicit ReposApi(Session& session);
+
+  Result<std::optional<Pr>> create(const Proposal& proposal) override;
+  Result<Pr> update(const Pr& pr, const Proposal& proposal) override;
+  Result<void> close(const Pr& pr, const std::string& note) override;
+  Result<Pr> get(std::uint64_t number) override;
+
+ protected:
+  /// Whether the answer to a create says one is already open for the head.
+  virtual bool already_exists(const Reply& reply) const = 0;
+  /// Whether a pull request's head branch is in the project (not in a fork).
+  virtual bool same_repository(const json& item) const = 0;
+  /// Requests the settings' reviewers, if any.
+  Result<void> request_reviewers(const Pr& pr);
+  Pr to_pr(const json& item) const;
+  std::string pull(std::uint64_t number) const;
+  std::string issue(std::uint64_t number) const;
+
+  Session& m_session;
+  std::string m_owner;
+  std::string m_repo;  ///< "/repos/OWNER/REPO"
 };
 
 std::unique_ptr<Adapter> make_github(Session& session);
