@@ -56,6 +56,9 @@ PROMOTE_ACTOR=alice run approve --stage prod --reason "staging dashboards are cl
 step "bob rejects it: a rejection blocks the approval gate (a dry run shows it, exit 1)"
 PROMOTE_ACTOR=bob run reject --stage prod --reason "wait for the load test"
 run --to prod --dry-run
+step "a bad build reaches dev; dev is rolled back to what it held before (a recorded promotion)"
+run --to dev --image api=ghcr.io/acme/api:1.4.4
+run rollback --stage dev --reason "1.4.4 fails its smoke test"
 step "the remote's log: every promotion is a commit with trailers"
 git --git-dir="$work/remote.git" log --format='%h %s%n%(trailers:only,unfold)' | sed '/^$/d'
 step "the history"
