@@ -56,7 +56,8 @@ bool use_color(int fd) {
 
 std::string render_text(const promoter::PromotionResult& result, const Style& style) {
   std::ostringstream out;
-  out << "promote " << result.pipeline << ": " << (result.from.empty() ? "(images)" : result.from)
+  out << "promote " << result.pipeline << ": "
+      << (!result.rollback_of.empty() ? "(rollback)" : result.from.empty() ? "(images)" : result.from)
       << " -> " << result.stage << "   candidate " << result.candidate.short_id()
       << (result.dry_run ? "   (dry run)" : "") << "\n";
   std::size_t width = 0;

@@ -654,6 +654,8 @@ TEST_SUITE("integration") {
     CHECK(contains(message, "\nPromote-Rollback-Of: " + first["promotion_id"].get<std::string>() + "\n"));
     const auto history = shop.history();
     CHECK(history[0]["rollback_of"] == first["promotion_id"]);
+    const CommandResult text = shop.promote({"history", "show", back["promotion_id"].get<std::string>()});
+    CHECK(contains(text.out, "  rollback   of " + first["promotion_id"].get<std::string>() + "\n"));
     CHECK(history[0]["reason"] == "5xx in 1.4.4");
 
     SUBCASE("a second rollback undoes the first: it puts back what the second promotion put") {
@@ -714,6 +716,16 @@ TEST_SUITE("integration") {
     CHECK(recorded["gates_skipped"] == true);
     CHECK(recorded["actor"] == "shop-ci");
     CHECK(recorded["reason"] == "INC-7: 1.4.4 corrupts carts");
+  }
+
+  TEST_CASE("a rollback's report says what it is") {
+    Shop shop;
+    REQUIRE(shop.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.4.3"}).exit_code == 0);
+    REQUIRE(shop.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.4.4"}).exit_code == 0);
+    const CommandResult result = shop.promote({"rollback", "--stage", "dev"});
+    CHECK(result.exit_code == 0);
+    CHECK(result.out.starts_with("promote shop: (rollback) -> dev"));
+    CHECK(contains(result.out, "\nrollback of: "));
   }
 
   TEST_CASE("rollback with no earlier promotion into the stage is a usage error") {
