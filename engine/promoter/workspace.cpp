@@ -1,6 +1,12 @@
 #include "engine/promoter/workspace.hpp"
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace promote::promoter {
 
@@ -83,6 +89,29 @@ Result<git::Repository> open_workdir(const pipeline::RepositorySpec& spec, const
   return std::move(*repository);
 }
 
+/// Takes the lock of a kept workdir (a file beside it), waiting while another run holds it;
+/// returns its descriptor.
+Result<int> lock_workdir(const fs::path& given) {
+  const fs::path dir = fs::absolute(given).lexically_normal();
+  const fs::path lock = dir.parent_path() / ("." + dir.filename().string() + ".promote-lock");
+  std::error_code ec;
+  fs::create_directories(dir.parent_path(), ec);
+  const int fd = ::open(lock.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return make_error(ErrorKind::input, "--workdir " + given.string() + ": cannot create the lock " +
+                                            lock.string() + ": " + std::strerror(errno));
+  }
+  while (::flock(fd, LOCK_EX) != 0) {
+    if (errno != EINTR) {
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      return make_error(ErrorKind::input,
+                        "--workdir " + given.string() + ": cannot lock " + lock.string() + ": " + why);
+    }
+  }
+  return fd;
+}
+
 }  // namespace
 
 Result<Workspace> Workspace::open(const pipeline::Pipeline& pipeline,
@@ -95,6 +124,11 @@ Result<Workspace> Workspace::open(const pipeline::Pipeline& pipeline,
                         "is '.', the repository holding " +
                             pipeline.file.string());
     }
+    auto lock = lock_workdir(*workdir);
+    if (!lock) {
+      return lock.error();
+    }
+    workspace.m_lock = *lock;  // released by the destructor, also on the failures below
     auto repository = open_workdir(pipeline.repository, *workdir);
     if (!repository) {
       return repository.error();
@@ -141,10 +175,14 @@ Result<Workspace> Workspace::open(const pipeline::Pipeline& pipeline,
 Workspace::Workspace(Workspace&& other) noexcept
     : m_repository(std::move(other.m_repository)),
       m_clone_dir(std::exchange(other.m_clone_dir, std::nullopt)),
-      m_root(std::move(other.m_root)) {}
+      m_root(std::move(other.m_root)),
+      m_lock(std::exchange(other.m_lock, -1)) {}
 
 Workspace::~Workspace() {
   m_repository.reset();
+  if (m_lock >= 0) {
+    ::close(m_lock);  // releases the flock
+  }
   if (m_clone_dir) {
     std::error_code ignored;
     fs::remove_all(*m_clone_dir, ignored);

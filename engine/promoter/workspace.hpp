@@ -17,7 +17,9 @@ class Workspace {
   /// clones a remote one into a temporary directory, removed with the Workspace; with a
   /// `workdir` (--workdir) a remote one is cloned there once and kept, and later runs fetch
   /// into it and move it to the remote branch's head. The repository's provider picks the
-  /// token for the remote. Fails (usage) on a `workdir` for a local pipeline, and on one
+  /// token for the remote. Two runs with one `workdir` take turns: the second waits for the
+  /// first (a lock on the file `.NAME.promote-lock` beside it). Fails (usage) on a `workdir`
+  /// for a local pipeline, and on one
   /// that holds anything but a clone of the pipeline's URL on its branch (left untouched);
   /// fails with a conflict when local commits or changes in it block the move.
   static Result<Workspace> open(const pipeline::Pipeline& pipeline,
@@ -37,6 +39,7 @@ class Workspace {
   std::optional<git::Repository> m_repository;
   std::optional<std::filesystem::path> m_clone_dir;
   std::filesystem::path m_root;
+  int m_lock = -1;  ///< --workdir: the lock held on it while the workspace lives, or -1
 };
 
 }  // namespace promote::promoter

@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <future>
+
 #include "tests/support/servers/git_http.hpp"
 #include "tests/support/support.hpp"
 
@@ -44,9 +46,10 @@ struct RemoteOverHttp {
   }
 
   CommandResult promote(const std::map<std::string, std::string>& tokens,
-                        std::vector<std::string> extra = {}) const {
+                        std::vector<std::string> extra = {},
+                        const std::string& image = "api=ghcr.io/acme/api:1.1.0") const {
     std::vector<std::string> args = {promote::test::promote_binary().string(), "--to", "dev",
-                                     "--image", "api=ghcr.io/acme/api:1.1.0"};
+                                     "--image", image};
     args.insert(args.end(), extra.begin(), extra.end());
     std::map<std::string, std::string> environment = {
         {"PROMOTE_GIT_TOKEN", ""}, {"GITHUB_TOKEN", ""}, {"GITLAB_TOKEN", ""},
@@ -107,5 +110,28 @@ TEST_SUITE("integration") {
       CHECK(contains(result.out + result.err, "PROMOTE_GIT_TOKEN"));
       CHECK(remote.head() == before);
     }
+  }
+
+  TEST_CASE("two runs with one --workdir take turns instead of tripping over each other") {
+    RemoteOverHttp remote;
+    const std::string kept = (remote.dir / "kept").string();
+    const std::string before = remote.head().substr(0, 40);
+    auto first = std::async(std::launch::async, [&] {
+      return remote.promote({{"PROMOTE_GIT_TOKEN", k_token}}, {"--workdir", kept},
+                            "api=ghcr.io/acme/api:1.1.0");
+    });
+    auto second = std::async(std::launch::async, [&] {
+      return remote.promote({{"PROMOTE_GIT_TOKEN", k_token}}, {"--workdir", kept},
+                            "api=ghcr.io/acme/api:1.2.0");
+    });
+    const CommandResult a = first.get();
+    const CommandResult b = second.get();
+    INFO(a.out << a.err << b.out << b.err);
+    CHECK(a.exit_code == 0);
+    CHECK(b.exit_code == 0);
+    // Both landed, one after the other, each planned on what the other left.
+    CHECK(sh("git --git-dir=srv/acme/deploy.git rev-list --count " + before + "..main",
+             remote.dir.path()) == "2\n");
+    CHECK(fs::exists(remote.dir / ".kept.promote-lock"));
   }
 }
