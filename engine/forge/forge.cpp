@@ -107,6 +107,9 @@ Result<PullRequest> scrubbed(const Session& session, Result<PullRequest> result)
   for (auto& url : result->superseded) {
     url = session.scrub(url);
   }
+  for (auto& warning : result->warnings) {
+    warning = session.scrub(warning);
+  }
   return result;
 }
 
@@ -179,11 +182,16 @@ Result<PullRequest> open_or_update_with(Session& session, const Proposal& propos
       pr = updated_from(std::move(*updated), **raced);
     }
   }
+  // The pull request is open: labels or reviewers that cannot be set (a reviewer who is the
+  // author, a label the project lacks) are told, not a failure.
+  std::vector<std::string> warnings;
   if (auto decorated = adapter->decorate(pr); !decorated) {
-    return decorated.error();
+    warnings.push_back("labels or reviewers were not set on " + pr.url + ": " +
+                       decorated.error().message);
   }
 
   PullRequest out = to_pull_request(pr);
+  out.warnings = std::move(warnings);
   out.created = created;
   out.state = PullRequest::State::open;
   if (proposal.supersede_prefix.empty()) {

@@ -71,6 +71,8 @@ struct PullRequest {
   /// Web URLs of the older pull requests of the stage: closed (Supersede::close) or left
   /// open (Supersede::keep).
   std::vector<std::string> superseded;
+  /// What could not be done once the pull request was open (labels, reviewers), as text.
+  std::vector<std::string> warnings;
 };
 
 /// "open", "merged" or "closed".
@@ -80,9 +82,11 @@ const char* to_string(PullRequest::State state);
 /// for that head, updates its title and body (never a second one, also when another run
 /// creates it at the same moment); adds the labels and requests the reviewers; then closes
 /// with a comment naming the new one (Supersede::close) or leaves open (keep) the other open
-/// pull requests whose head starts with supersede_prefix. Fails (config) on incomplete
-/// settings or proposal, an unknown label (Gitea) or user (GitLab), or no token; (http)
-/// when the provider refuses or cannot be reached.
+/// pull requests whose head starts with supersede_prefix. Labels or reviewers that cannot be
+/// set once the pull request is open (an unknown Gitea label, a reviewer who is the author)
+/// are `warnings`, not a failure. Fails (config) on incomplete settings or proposal, an
+/// unknown GitLab user (checked before anything is written), or no token; (http) when the
+/// provider refuses or cannot be reached.
 Result<PullRequest> open_or_update(const Settings& settings, const Proposal& proposal);
 
 /// The pull request `number` as it is now (`created` false, `superseded` empty).

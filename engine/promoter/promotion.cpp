@@ -710,6 +710,8 @@ class Attempt {
     m_result.commit = commit->id;  // only now: the commit is proposed
     m_result.pull_request = opened->url;
     m_result.superseded = opened->superseded;
+    m_result.warnings.insert(m_result.warnings.end(), opened->warnings.begin(),
+                             opened->warnings.end());
     if (!m_request.wait_merged) {
       return Outcome::proposed;
     }

@@ -1102,7 +1102,7 @@ TEST_SUITE("forge") {
     }
   }
 
-  TEST_CASE("gitea labels are found among the organisation's too, and unknown ones refused") {
+  TEST_CASE("gitea labels are found among the organisation's too; unknown ones are a warning") {
     FakeForge fake(Provider::gitea);
     auto settings = fake.settings();
     SUBCASE("the organisation's") {
@@ -1112,15 +1112,36 @@ TEST_SUITE("forge") {
             std::vector<json>{{{"labels", {21, 13}}}});
       CHECK(fake.prs[0].labels == std::vector<std::string>{"team", "bug"});
     }
-    SUBCASE("unknown") {
+    SUBCASE("unknown: the pull request stays open, and the label problem is a warning") {
       settings.labels = {"promotion", "nope"};
       const auto result = forge::open_or_update(settings, FakeForge::proposal("aaa"));
-      REQUIRE(result.has_error());
-      CHECK(result.error().kind == promote::ErrorKind::config);
-      CHECK(result.error().message ==
-            "gitea: no label 'nope' in acme/shop (create it, or leave it out)");
+      REQUIRE(result.has_value());
+      CHECK(result->created);
+      REQUIRE(result->warnings.size() == 1);
+      CHECK(result->warnings[0] == "labels or reviewers were not set on " + result->url +
+                                       ": gitea: no label 'nope' in acme/shop (create it, or "
+                                       "leave it out)");
+      CHECK(fake.prs.size() == 1);
     }
     CHECK(fake.problems.empty());
+  }
+
+  TEST_CASE("a reviewer github refuses (the author) is a warning on the open pull request") {
+    FakeForge fake(Provider::github);
+    auto settings = fake.settings();
+    settings.reviewers = {"deploy-bot"};
+    fake.server.route("POST", fake.project_path() + "/pulls/*/requested_reviewers",
+                      [](const test::ApiRequest&) {
+                        return test::json_reply(
+                            422, R"({"message":"Review cannot be requested from pull request author."})");
+                      });
+    const auto result = forge::open_or_update(settings, FakeForge::proposal("aaa"));
+    REQUIRE_MESSAGE(result.has_value(), result.error().message);
+    CHECK(result->created);
+    REQUIRE(result->warnings.size() == 1);
+    CHECK(result->warnings[0].find("Review cannot be requested from pull request author.") !=
+          std::string::npos);
+    CHECK(fake.prs.size() == 1);
   }
 
   TEST_CASE("gitlab reviewers are user ids: given, or looked up by username") {
