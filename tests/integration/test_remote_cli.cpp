@@ -134,4 +134,16 @@ TEST_SUITE("integration") {
              remote.dir.path()) == "2\n");
     CHECK(fs::exists(remote.dir / ".kept.promote-lock"));
   }
+
+  TEST_CASE("a remote pipeline pushes to its clone's origin whatever repository.remote says") {
+    RemoteOverHttp remote;
+    std::string pipeline = promote::test::read_text(remote.dir / "ci/promote.yaml");
+    pipeline.replace(pipeline.find(", provider: github}"), 19, ", provider: github, remote: upstream}");
+    write_text(remote.dir / "ci/promote.yaml", pipeline);
+    const std::string before = remote.head();
+    const CommandResult result = remote.promote({{"GITHUB_TOKEN", k_token}});
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 0);
+    CHECK(remote.head() != before);
+  }
 }
