@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "engine/util/hash.hpp"
+
 namespace promote::promoter {
 
 namespace fs = std::filesystem;
@@ -89,13 +91,13 @@ Result<git::Repository> open_workdir(const pipeline::RepositorySpec& spec, const
   return std::move(*repository);
 }
 
-/// Takes the lock of a kept workdir (a file beside it), waiting while another run holds it;
-/// returns its descriptor.
+/// Takes the lock of a kept workdir, waiting while another run holds it; returns its
+/// descriptor. The lock is a file in the temporary directory named after the workdir's
+/// absolute path, so nothing is written beside or into the workdir.
 Result<int> lock_workdir(const fs::path& given) {
-  const fs::path dir = fs::absolute(given).lexically_normal();
-  const fs::path lock = dir.parent_path() / ("." + dir.filename().string() + ".promote-lock");
-  std::error_code ec;
-  fs::create_directories(dir.parent_path(), ec);
+  const fs::path dir = fs::weakly_canonical(fs::absolute(given));
+  const fs::path lock = fs::temp_directory_path() /
+                        ("promote-workdir-" + util::sha256_hex(dir.string()).substr(0, 16) + ".lock");
   const int fd = ::open(lock.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
   if (fd < 0) {
     return make_error(ErrorKind::input, "--workdir " + given.string() + ": cannot create the lock " +
