@@ -305,7 +305,7 @@ Result<Reply> Session::send_url(std::string method, std::string url, json body) 
     const std::string attempts = " (after " + std::to_string(attempt) + " attempts)";
     std::optional<chr::seconds> asked;
     if (!response) {
-      if (last) {
+      if (last || !http::worth_retrying(response.error())) {
         return fail(ErrorKind::http, response.error().message + (attempt > 1 ? attempts : ""));
       }
     } else {

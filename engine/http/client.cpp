@@ -30,6 +30,9 @@
 
 namespace promote::http {
 
+/// How a refused server certificate is told; `worth_retrying` looks for it.
+constexpr const char* k_certificate_refused = "TLS handshake failed: the certificate of ";
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
@@ -499,6 +502,10 @@ std::string Response::header(std::string_view name) const {
   return {};
 }
 
+bool worth_retrying(const Error& error) {
+  return error.message.find(k_certificate_refused) == std::string::npos;
+}
+
 std::string redact_url(std::string_view url) {
   auto parsed = boost::urls::parse_uri_reference(url);
   if (!parsed) {
@@ -649,7 +656,7 @@ asio::awaitable<Result<Response>> request(Request request) {
       const long verified = SSL_get_verify_result(ssl_handle);
       if (verified != X509_V_OK && ec != beast::error::timeout &&
           ec != asio::error::operation_aborted) {
-        co_return fail("TLS handshake failed: the certificate of " + target->host_header +
+        co_return fail(std::string(k_certificate_refused) + target->host_header +
                        " was not accepted: " + X509_verify_cert_error_string(verified) +
                        " (verified against " + describe_ca(ca) + ")");
       }

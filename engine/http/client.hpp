@@ -69,6 +69,10 @@ std::string proxy_for(std::string_view url);
 std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
                                                       std::chrono::system_clock::time_point now);
 
+/// Whether trying `request` again may help after it failed with `error`: false when the
+/// server's certificate was not accepted (trying again meets the same certificate).
+bool worth_retrying(const Error& error);
+
 /// `url` without its userinfo (user:password@), for messages and records; the text as
 /// given when it does not parse as a URL.
 std::string redact_url(std::string_view url);
