@@ -428,8 +428,9 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
     return failure(doing);
   }
   std::vector<bool> on_disk;
+  const util::Within within(root);
   for (const auto& file : *files) {
-    if (!util::is_within(root, fs::path(file).parent_path())) {
+    if (!within(fs::path(file).parent_path())) {
       return problem(doing, "path '" + file + "' leads out of the repository through a symlink");
     }
     std::error_code ec;

@@ -80,25 +80,33 @@ Result<void> write_file_atomic(const fs::path& path, const std::string& data) {
   return {};
 }
 
-bool is_within(const fs::path& root, const fs::path& path) {
+Within::Within(const fs::path& root) {
   std::error_code ec;
-  const fs::path base = fs::weakly_canonical(fs::absolute(root), ec);
+  m_base = fs::weakly_canonical(fs::absolute(root), ec);
+  if (ec) {
+    m_base.clear();
+  }
+}
+
+bool Within::operator()(const fs::path& path) const {
+  if (m_base.empty()) {
+    return false;
+  }
+  std::error_code ec;
+  const fs::path resolved = fs::weakly_canonical(path.is_absolute() ? path : m_base / path, ec);
   if (ec) {
     return false;
   }
-  const fs::path full = path.is_absolute() ? path : base / path;
-  const fs::path resolved = fs::weakly_canonical(full, ec);
-  if (ec) {
-    return false;
-  }
-  auto b = base.begin();
+  auto b = m_base.begin();
   auto r = resolved.begin();
-  for (; b != base.end(); ++b, ++r) {
+  for (; b != m_base.end(); ++b, ++r) {
     if (r == resolved.end() || *r != *b) {
       return false;
     }
   }
   return true;
 }
+
+bool is_within(const fs::path& root, const fs::path& path) { return Within(root)(path); }
 
 }  // namespace promote::util

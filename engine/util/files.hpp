@@ -20,4 +20,14 @@ Result<void> write_file_atomic(const std::filesystem::path& path, const std::str
 /// absolute and lexically normal, following the symlinks that exist on disk.
 bool is_within(const std::filesystem::path& root, const std::filesystem::path& path);
 
+/// `is_within` for many paths under one root, which is resolved once.
+class Within {
+ public:
+  explicit Within(const std::filesystem::path& root);
+  bool operator()(const std::filesystem::path& path) const;
+
+ private:
+  std::filesystem::path m_base;  ///< the root made absolute and canonical; empty when it fails
+};
+
 }  // namespace promote::util
