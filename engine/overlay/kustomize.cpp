@@ -29,6 +29,8 @@ int field_rank(std::string_view key) {
   return it == k_fields.end() ? -1 : static_cast<int>(it - k_fields.begin());
 }
 
+using splice::Edit;
+using splice::render;
 using splice::Source;
 
 /// A byte range of the text; `quote` is the quote character of a quoted scalar, or 0.
@@ -37,12 +39,6 @@ struct Span {
   std::size_t end = 0;
   char quote = 0;
   bool null = false;  ///< the value is null: the range is empty or holds `~`/`null`
-};
-
-struct Edit {
-  std::size_t begin = 0;
-  std::size_t end = 0;
-  std::string text;
 };
 
 struct Field {
@@ -263,80 +259,14 @@ std::optional<Span> value_span(const Source& source, const Field& field) {
   return std::nullopt;
 }
 
-/// Whether YAML (1.1 or 1.2) would read a plain scalar as something other than a string, or
-/// could not read it back as written.
-bool needs_quotes(const std::string& value) {
-  static const std::regex k_number(
-      "[-+]?(0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*(\\.[0-9_]*)?([eE][-+]?[0-9]+)?|"
-      "\\.[0-9_]+([eE][-+]?[0-9]+)?|[0-9][0-9_]*(:[0-5]?[0-9])+(\\.[0-9_]*)?|\\.(inf|Inf|INF)|"
-      "\\.(nan|NaN|NAN))");
-  static const std::regex k_word(
-      "y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|"
-      "null|Null|NULL|~|<<|=");
-  static const std::regex k_date("[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?");
-  if (value.empty() || std::regex_match(value, k_number) || std::regex_match(value, k_word) ||
-      std::regex_match(value, k_date)) {
-    return true;
-  }
-  if (std::string_view("-?:,[]{}#&*!|>'\"%@`").find(value.front()) != std::string_view::npos) {
-    return true;
-  }
-  for (char c : value) {
-    const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      std::string_view("._-/:@+=").find(c) != std::string_view::npos;
-    if (!safe) {
-      return true;
-    }
-  }
-  return value.back() == ':';
-}
-
-/// A scalar as YAML text: in `quote` when it is a quote character, else plain when that reads
-/// back as the same string, else double-quoted.
-std::string render(const std::string& value, char quote = 0) {
-  if (quote == 0 && !needs_quotes(value)) {
-    return value;
-  }
-  std::string out(1, quote == '\'' ? '\'' : '"');
-  for (char c : value) {
-    if (quote == '\'') {
-      out += c == '\'' ? std::string("''") : std::string(1, c);
-    } else if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else {
-      out += c;
-    }
-  }
-  out += out.front();
-  return out;
-}
-
 /// Applies non-overlapping edits; at one position, insertions go first, in their order. A text
 /// without a final newline keeps having none.
-Result<std::string> apply(std::string_view text, std::vector<Edit> edits) {
-  std::stable_sort(edits.begin(), edits.end(), [](const Edit& a, const Edit& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-  });
-  std::string out;
-  std::size_t at = 0;
-  for (const auto& edit : edits) {
-    if (edit.begin < at || edit.end < edit.begin || edit.end > text.size()) {
-      return make_error(ErrorKind::internal, "overlapping edits of a kustomization");
-    }
-    out.append(text.substr(at, edit.begin - at));
-    out += edit.text;
-    at = edit.end;
-  }
-  out.append(text.substr(at));
-  if (!text.empty() && !text.ends_with('\n') && out.ends_with('\n')) {
-    out.pop_back();
-    if (out.ends_with('\r')) {
-      out.pop_back();
+Result<std::string> apply_keeping_eof(std::string_view text, std::vector<Edit> edits) {
+  auto out = splice::apply(text, std::move(edits));
+  if (out && !text.empty() && !text.ends_with('\n') && out->ends_with('\n')) {
+    out->pop_back();
+    if (out->ends_with('\r')) {
+      out->pop_back();
     }
   }
   return out;
@@ -780,7 +710,7 @@ Result<std::string> set_image(std::string_view text, const std::string& file,
   if (edits.empty()) {
     return std::string(text);
   }
-  auto edited = apply(text, std::move(edits));
+  auto edited = apply_keeping_eof(text, std::move(edits));
   if (!edited) {
     return edited.error();
   }
