@@ -384,15 +384,7 @@ class Attempt {
   Result<void> plan() {
     // The candidate: --image for a first stage (other images as the target has them),
     // else everything the source stage's target holds; for a rollback, an earlier one.
-    if (m_request.rollback) {
-      auto held = read_target(m_pipeline, *m_stage, m_root);
-      if (!held) {
-        return held.error();
-      }
-      if (auto found = find_rollback_candidate(*held); !found) {
-        return found.error();
-      }
-    } else if (m_stage->from) {
+    if (m_stage->from && !m_request.rollback) {
       const pipeline::Stage* source = m_pipeline.find_stage(*m_stage->from);
       auto candidate = candidate_in(m_pipeline, *source, m_root);
       if (!candidate) {
@@ -403,6 +395,11 @@ class Attempt {
     auto held = read_target(m_pipeline, *m_stage, m_root);
     if (!held) {
       return held.error();
+    }
+    if (m_request.rollback) {
+      if (auto found = find_rollback_candidate(*held); !found) {
+        return found.error();
+      }
     }
     m_planned = *held;
     for (const auto& image : m_pipeline.images) {

@@ -183,8 +183,16 @@ std::vector<std::string> manifest_names(const pipeline::ImageSpec& image) {
   return out;
 }
 
-void add(TargetImages& out, const std::string& name, const image::Reference& reference) {
-  auto& found = out[name];
+/// What a target holds, and which images each of its files holds.
+struct Held {
+  TargetImages images;
+  std::map<std::string, std::set<std::string>> by_file;
+};
+
+void add(Held& out, const std::string& file, const std::string& name,
+         const image::Reference& reference) {
+  out.by_file[file].insert(name);
+  auto& found = out.images[name];
   if (std::find(found.begin(), found.end(), reference) == found.end()) {
     found.push_back(reference);
   }
@@ -202,7 +210,7 @@ image::Reference with_repository(image::Reference reference, const pipeline::Ima
 }
 
 Result<void> read_place(const pipeline::Pipeline& pipeline, const Place& place,
-                        const std::string& text, TargetImages& out) {
+                        const std::string& text, Held& out) {
   switch (place.kind) {
     case Kind::kustomize:
       for (const auto& image : pipeline.images) {
@@ -211,7 +219,7 @@ Result<void> read_place(const pipeline::Pipeline& pipeline, const Place& place,
           return reference.error();
         }
         if (reference->has_value()) {
-          add(out, image.name, **reference);
+          add(out, place.file, image.name, **reference);
         }
       }
       break;
@@ -222,7 +230,7 @@ Result<void> read_place(const pipeline::Pipeline& pipeline, const Place& place,
           return reference.error();
         }
         if (reference->has_value()) {
-          add(out, name, with_repository(**reference, *pipeline.find_image(name)));
+          add(out, place.file, name, with_repository(**reference, *pipeline.find_image(name)));
         }
       }
       break;
@@ -234,7 +242,7 @@ Result<void> read_place(const pipeline::Pipeline& pipeline, const Place& place,
             return references.error();
           }
           for (const auto& reference : *references) {
-            add(out, image.name, reference);
+            add(out, place.file, image.name, reference);
           }
         }
       }
@@ -245,7 +253,7 @@ Result<void> read_place(const pipeline::Pipeline& pipeline, const Place& place,
         return references.error();
       }
       for (const auto& [name, reference] : *references) {
-        add(out, name, reference);
+        add(out, place.file, name, reference);
       }
       break;
     }
@@ -276,9 +284,9 @@ Result<std::vector<std::string>> target_paths(const pipeline::Pipeline& pipeline
 
 namespace {
 
-Result<TargetImages> read_places(const pipeline::Pipeline& pipeline,
-                                 const std::vector<Place>& places, Texts& texts) {
-  TargetImages out;
+Result<Held> read_places(const pipeline::Pipeline& pipeline, const std::vector<Place>& places,
+                         Texts& texts) {
+  Held out;
   for (const auto& place : places) {
     auto text = texts.get(place.file);
     if (!text) {
@@ -300,7 +308,11 @@ Result<TargetImages> read_target(const pipeline::Pipeline& pipeline, const pipel
     return places.error();
   }
   Texts texts(root);
-  return read_places(pipeline, *places, texts);
+  auto held = read_places(pipeline, *places, texts);
+  if (!held) {
+    return held.error();
+  }
+  return std::move(held->images);
 }
 
 Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
@@ -316,7 +328,7 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
     return held.error();
   }
   std::set<std::string> placed;
-  for (const auto& [name, references] : *held) {
+  for (const auto& [name, references] : held->images) {
     placed.insert(name);
   }
   for (const auto& place : *places) {
@@ -329,14 +341,8 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
       case Kind::kustomize:
         for (const auto& [name, reference] : images) {
           const pipeline::ImageSpec& image = *pipeline.find_image(name);
-          if (held->contains(name)) {
-            auto current = overlay::get_image(text, place.file, image.match);
-            if (!current) {
-              return current.error();
-            }
-            if (!current->has_value()) {
-              continue;  // the image lives elsewhere in the target
-            }
+          if (held->images.contains(name) && !held->by_file[place.file].contains(name)) {
+            continue;  // the image lives elsewhere in the target
           }
           auto edited = overlay::set_image(text, place.file, image.match, reference);
           if (!edited) {
