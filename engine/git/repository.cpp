@@ -543,39 +543,89 @@ std::optional<fs::path> local_path(const std::string& url) {
   return fs::path(url);
 }
 
-/// Moves `ref` of the repository at `path` to `id` if it still is an ancestor of `id` (or
-/// absent), atomically, and drops the `incoming` ref the objects came under.
-Result<void> swap_local_ref(const fs::path& path, const std::string& ref,
-                            const std::string& incoming, const git_oid& id,
-                            const std::string& doing, const std::string& moved_on) {
+/// Pushes `id` to `ref` of the repository at `path` on this machine: writes a pack of what
+/// it lacks into its object store, then moves `ref` to `id` if it still is an ancestor of `id`
+/// (or absent), atomically, by git's ref lock. No ref is created on the way: a temporary ref
+/// would show in another push's listing and could vanish under it.
+Result<void> push_local(git_repository* local, const fs::path& path, const std::string& ref,
+                        const git_oid& id, const std::string& doing,
+                        const std::string& moved_on) {
   git_repository* raw = nullptr;
   if (git_repository_open_bare(&raw, path.c_str()) < 0 &&
       git_repository_open(&raw, path.c_str()) < 0) {
     return failure(doing);
   }
   const std::unique_ptr<git_repository, void (*)(git_repository*)> remote(raw, git_repository_free);
-  const auto drop_incoming = [&] { git_reference_remove(remote.get(), incoming.c_str()); };
+  git_odb* raw_remote_odb = nullptr;
+  git_odb* raw_local_odb = nullptr;
+  if (git_repository_odb(&raw_remote_odb, remote.get()) < 0) {
+    return failure(doing);
+  }
+  const std::unique_ptr<git_odb, void (*)(git_odb*)> remote_odb(raw_remote_odb, git_odb_free);
+  if (git_repository_odb(&raw_local_odb, local) < 0) {
+    return failure(doing);
+  }
+  const std::unique_ptr<git_odb, void (*)(git_odb*)> local_odb(raw_local_odb, git_odb_free);
+
   git_oid current;
   const int code = git_reference_name_to_id(&current, remote.get(), ref.c_str());
+  if (code < 0 && code != GIT_ENOTFOUND) {
+    return failure(doing);
+  }
+  const bool exists = code == 0;
+  if (exists && git_oid_equal(&current, &id)) {
+    return {};
+  }
+  // A head this repository does not have cannot be an ancestor of `id`.
+  if (exists && git_odb_exists(local_odb.get(), &current) == 0) {
+    return make_error(ErrorKind::conflict, redact(doing + ": " + moved_on));
+  }
+
+  // What the remote lacks: everything reachable from `id` but not from its head.
+  git_revwalk* raw_walk = nullptr;
+  if (git_revwalk_new(&raw_walk, local) < 0) {
+    return failure(doing);
+  }
+  const RevwalkPtr walk(raw_walk);
+  if (git_revwalk_push(walk.get(), &id) < 0 ||
+      (exists && git_revwalk_hide(walk.get(), &current) < 0)) {
+    return failure(doing);
+  }
+  git_packbuilder* raw_pack = nullptr;
+  if (git_packbuilder_new(&raw_pack, local) < 0) {
+    return failure(doing);
+  }
+  const std::unique_ptr<git_packbuilder, void (*)(git_packbuilder*)> pack(raw_pack,
+                                                                          git_packbuilder_free);
+  if (git_packbuilder_insert_walk(pack.get(), walk.get()) < 0) {
+    return failure(doing);
+  }
+  if (git_packbuilder_object_count(pack.get()) > 0) {
+    git_buf objects{};
+    if (git_repository_item_path(&objects, remote.get(), GIT_REPOSITORY_ITEM_OBJECTS) < 0) {
+      return failure(doing);
+    }
+    const std::string pack_dir = std::string(objects.ptr) + "pack";
+    git_buf_dispose(&objects);
+    if (git_packbuilder_write(pack.get(), pack_dir.c_str(), 0, nullptr, nullptr) < 0) {
+      return failure(doing);
+    }
+    if (git_odb_refresh(remote_odb.get()) < 0) {
+      return failure(doing);
+    }
+  }
+
   git_reference* moved = nullptr;
   int swapped = 0;
-  if (code == GIT_ENOTFOUND) {
+  if (!exists) {
     swapped = git_reference_create(&moved, remote.get(), ref.c_str(), &id, 0, "push");
-  } else if (code < 0) {
-    drop_incoming();
-    return failure(doing);
-  } else if (git_oid_equal(&current, &id)) {
-    drop_incoming();
-    return {};
-  } else if (git_graph_descendant_of(remote.get(), &id, &current) != 1) {
-    drop_incoming();
+  } else if (git_graph_descendant_of(local, &id, &current) != 1) {
     return make_error(ErrorKind::conflict, redact(doing + ": " + moved_on));
   } else {
     swapped = git_reference_create_matching(&moved, remote.get(), ref.c_str(), &id, 1, &current,
                                             "push");
   }
   git_reference_free(moved);
-  drop_incoming();
   if (swapped == GIT_EMODIFIED || swapped == GIT_EEXISTS || swapped == GIT_ELOCKED) {
     return make_error(ErrorKind::conflict, redact(doing + ": " + moved_on));
   }
@@ -615,26 +665,16 @@ Result<void> Repository::push(const std::string& remote_name, const std::string&
     return failure(doing);
   }
 
-  // libgit2 writes the refs of a remote on this machine without looking at what they hold
-  // at that instant, so two pushes at once could both fast-forward from the same commit and
-  // one update would be lost. There, the objects go under a private ref first, and the branch
-  // then moves by compare-and-swap (git's own ref lock), as a git server does.
-  const std::optional<fs::path> local_remote = force ? std::nullopt : local_path(context.url);
-  const std::string incoming = "refs/promote/incoming/" + to_hex(&local_id);
-  std::string refspec = local_remote ? "+" + local + ":" + incoming
-                                     : (force ? "+" : "") + local + ":" + local;
-  char* specs[] = {refspec.data()};
-  const git_strarray refspecs{specs, 1};
-  git_push_options options;
-  git_push_options_init(&options, GIT_PUSH_OPTIONS_VERSION);
-  options.callbacks = remote_callbacks(context);
-  const int pushed = git_remote_push(remote.get(), &refspecs, &options);
   const std::string moved_on =
       "the remote has changes not present locally; fetch them and try again";
-  if (local_remote && pushed == 0 && context.rejected.empty()) {
-    if (auto swapped = swap_local_ref(*local_remote, local, incoming, local_id, doing, moved_on);
-        !swapped) {
-      return swapped;
+  // libgit2 writes the refs of a remote on this machine without looking at what they hold
+  // at that instant, so two pushes at once could both fast-forward from the same commit and
+  // one update would be lost. There promote writes the objects itself and moves the branch by
+  // compare-and-swap (git's own ref lock), as a git server does.
+  if (const std::optional<fs::path> local_remote = force ? std::nullopt : local_path(context.url)) {
+    if (auto pushed = push_local(m_repository.get(), *local_remote, local, local_id, doing, moved_on);
+        !pushed) {
+      return pushed;
     }
     // What a push to the branch itself would have done: the remote-tracking ref follows.
     const std::string tracking = "refs/remotes/" + remote_name + "/" + branch;
@@ -646,6 +686,13 @@ Result<void> Repository::push(const std::string& remote_name, const std::string&
     git_reference_free(updated);
     return {};
   }
+  std::string refspec = (force ? "+" : "") + local + ":" + local;
+  char* specs[] = {refspec.data()};
+  const git_strarray refspecs{specs, 1};
+  git_push_options options;
+  git_push_options_init(&options, GIT_PUSH_OPTIONS_VERSION);
+  options.callbacks = remote_callbacks(context);
+  const int pushed = git_remote_push(remote.get(), &refspecs, &options);
   if (pushed == GIT_ENONFASTFORWARD) {
     return make_error(ErrorKind::conflict, redact(doing + ": " + moved_on));
   }
