@@ -1,3 +1,17 @@
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
 #include "engine/cli/app.hpp"
 
-int main(int argc, char** argv) { return promote::cli::main(argc, argv); }
+// Everything promote owns is closed when cli::main returns (history, clones, files). The exit
+// itself skips the library destructors and atexit handlers: a gate's blocking work abandoned
+// after a timeout or a fail-fast may still run on a worker thread, and OpenSSL's cleanup at exit
+// would pull its state from under it (a crash seen as exit 139 after a blocked dry run).
+int main(int argc, char** argv) {
+  const int code = promote::cli::main(argc, argv);
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  std::_Exit(code);
+}
