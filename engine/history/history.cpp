@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <tuple>
 #include <cstdio>
 #include <system_error>
 #include <thread>
@@ -34,10 +37,16 @@ constexpr const char* k_schema_v3 =
 constexpr const char* k_schema_v4 =
 #include "history-v4.sql.inc"
     ;
-constexpr const char* k_migrations[] = {k_schema_v1, k_schema_v2, k_schema_v3, k_schema_v4};
+constexpr const char* k_schema_v5 =
+#include "history-v5.sql.inc"
+    ;
+constexpr const char* k_migrations[] = {k_schema_v1, k_schema_v2, k_schema_v3, k_schema_v4,
+                                        k_schema_v5};
 static_assert(std::size(k_migrations) == k_schema_version);
 
 constexpr int k_busy_timeout_ms = 10'000;
+
+void seal_v5(SQLite::Database& db);
 
 Error open_error(const std::filesystem::path& path, const std::string& what) {
   return make_error(ErrorKind::input,
@@ -192,6 +201,9 @@ Result<History> History::open(const std::filesystem::path& path) {
         continue;
       }
       db->exec(k_migrations[step]);
+      if (step + 1 == 5) {
+        seal_v5(*db);
+      }
       db->exec("PRAGMA user_version = " + std::to_string(step + 1));
       transaction.commit();
     }
@@ -206,6 +218,380 @@ Result<History> History::open(const std::filesystem::path& path) {
   }
 }
 
+namespace {
+
+// The columns of a promotion row, in the order `read_promotion` reads them.
+constexpr const char* k_promotion_columns =
+    "p.id, p.pipeline, p.stage, p.from_stage, p.candidate_id, p.images, p.outcome, p.actor, "
+    "p.reason, p.ci_provider, p.ci_run_url, p.commit_id, p.error, p.started_at, p.finished_at, "
+    "p.break_glass, p.pull_request, p.rollback_of, p.gates_skipped, p.previous, p.files, p.hash, "
+    "p.seq";
+
+// Reads rows of a history that promote wrote, remembering the first value it did not write.
+class RowReader {
+ public:
+  explicit RowReader(std::function<Error(const std::string&)> failure)
+      : m_failure(std::move(failure)) {}
+
+  nlohmann::json json(const std::string& owner, const char* column, const std::string& text) {
+    auto value = nlohmann::json::parse(text, nullptr, false);
+    if (value.is_discarded()) {
+      fail(owner + ": " + column + ": invalid JSON");
+    }
+    return value;
+  }
+
+  Clock::time_point time(const std::string& owner, const char* column, const std::string& text) {
+    auto value = parse_time(text);
+    if (!value) {
+      fail(owner + ": " + column + ": " + value.error().message);
+      return {};
+    }
+    return *value;
+  }
+
+  // A row selected with k_promotion_columns, without its gates.
+  PromotionRecord promotion(SQLite::Statement& row) {
+    PromotionRecord record;
+    record.id = row.getColumn(0).getString();
+    const std::string owner = "promotion " + record.id;
+    record.pipeline = row.getColumn(1).getString();
+    record.stage = row.getColumn(2).getString();
+    record.from = row.getColumn(3).getString();
+    record.candidate_id = row.getColumn(4).getString();
+    record.images = json(owner, "images", row.getColumn(5).getString());
+    record.outcome = row.getColumn(6).getString();
+    record.actor = row.getColumn(7).getString();
+    record.reason = row.getColumn(8).getString();
+    record.ci_provider = row.getColumn(9).getString();
+    record.ci_run_url = row.getColumn(10).getString();
+    record.commit = row.getColumn(11).getString();
+    record.error = row.getColumn(12).getString();
+    record.started = time(owner, "started_at", row.getColumn(13).getString());
+    record.finished = time(owner, "finished_at", row.getColumn(14).getString());
+    record.break_glass = row.getColumn(15).getInt() != 0;
+    record.pull_request = row.getColumn(16).getString();
+    record.rollback_of = row.getColumn(17).getString();
+    record.gates_skipped = row.getColumn(18).getInt() != 0;
+    record.previous = json(owner, "previous", row.getColumn(19).getString());
+    const nlohmann::json files = json(owner, "files", row.getColumn(20).getString());
+    if (files.is_array()) {
+      for (const auto& file : files) {
+        record.files.push_back(file.is_string() ? file.get<std::string>() : file.dump());
+      }
+    }
+    record.hash = row.getColumn(21).getString();
+    return record;
+  }
+
+  // A gate row (position, name, use, status, summary, details, config, retry_after_seconds
+  // from column `first` on) appended to `record`.
+  void gate(PromotionRecord& record, SQLite::Statement& row, int first) {
+    GateRecord& gate = record.gates.emplace_back();
+    if (row.getColumn(first).getInt64() != static_cast<long long>(record.gates.size() - 1)) {
+      fail("promotion " + record.id + " has a gap in its gate positions");
+    }
+    gate.name = row.getColumn(first + 1).getString();
+    gate.use = row.getColumn(first + 2).getString();
+    gate.status = row.getColumn(first + 3).getString();
+    gate.summary = row.getColumn(first + 4).getString();
+    gate.details = json("promotion " + record.id, "details", row.getColumn(first + 5).getString());
+    gate.config = json("promotion " + record.id, "config", row.getColumn(first + 6).getString());
+    if (!row.getColumn(first + 7).isNull()) {
+      gate.retry_after_seconds = row.getColumn(first + 7).getInt64();
+    }
+  }
+
+  // An evidence row (gate_position, path, sha256 from column `first` on) added to `record`.
+  void evidence(PromotionRecord& record, SQLite::Statement& row, int first) {
+    const long long position = row.getColumn(first).getInt64();
+    if (position < 0 || position >= static_cast<long long>(record.gates.size())) {
+      fail("promotion " + record.id + " has evidence for a gate it does not have");
+      return;
+    }
+    record.gates[static_cast<std::size_t>(position)].evidence.push_back(
+        {row.getColumn(first + 1).getString(), row.getColumn(first + 2).getString()});
+  }
+
+  ApprovalRecord approval(SQLite::Statement& row) {
+    ApprovalRecord approval{row.getColumn(0).getString(), row.getColumn(1).getString(),
+                            row.getColumn(2).getString(), row.getColumn(3).getString(),
+                            row.getColumn(4).getString(), row.getColumn(5).getString(),
+                            {},                           row.getColumn(7).getString()};
+    approval.at = time("approval by " + approval.actor, "at", row.getColumn(6).getString());
+    return approval;
+  }
+
+  HoldRecord hold(SQLite::Statement& row) {
+    HoldRecord hold{row.getColumn(0).getString(), row.getColumn(1).getString(),
+                    row.getColumn(2).getString(), row.getColumn(3).getString(),
+                    row.getColumn(4).getString(), {},
+                    row.getColumn(6).getString()};
+    hold.at = time(hold.action + " of " + hold.stage, "at", row.getColumn(5).getString());
+    return hold;
+  }
+
+  void fail(const std::string& what) {
+    if (!m_bad) {
+      m_bad = m_failure(what);
+    }
+  }
+
+  const std::optional<Error>& bad() const { return m_bad; }
+
+ private:
+  std::function<Error(const std::string&)> m_failure;
+  std::optional<Error> m_bad;
+};
+
+constexpr const char* k_approval_columns =
+    "pipeline, stage, candidate_id, decision, actor, reason, at, hash, seq";
+constexpr const char* k_hold_columns = "pipeline, stage, action, actor, reason, at, hash, seq";
+
+// The hash of the newest row of `table` ('' when it is empty).
+std::string last_hash(SQLite::Database& db, const std::string& table) {
+  SQLite::Statement select(db, "SELECT hash FROM " + table + " ORDER BY seq DESC LIMIT 1");
+  return select.executeStep() ? select.getColumn(0).getString() : std::string();
+}
+
+// The reference without its digest and tag: "ghcr.io/acme/api".
+std::string repository_of(std::string reference) {
+  if (const auto at = reference.find('@'); at != std::string::npos) {
+    reference.resize(at);
+  }
+  const auto slash = reference.rfind('/');
+  if (const auto colon = reference.rfind(':');
+      colon != std::string::npos && (slash == std::string::npos || colon > slash)) {
+    reference.resize(colon);
+  }
+  return reference;
+}
+
+void insert_images(SQLite::Database& db, const std::string& id, const nlohmann::json& images) {
+  if (!images.is_object()) {
+    return;
+  }
+  SQLite::Statement insert(db,
+                           "INSERT INTO promotion_images (promotion_id, name, reference, "
+                           "repository) VALUES (?, ?, ?, ?)");
+  for (const auto& [name, value] : images.items()) {
+    const std::string reference = value.is_string() ? value.get<std::string>() : value.dump();
+    insert.reset();
+    insert.bind(1, id);
+    insert.bind(2, name);
+    insert.bind(3, reference);
+    insert.bind(4, repository_of(reference));
+    insert.exec();
+  }
+}
+
+// Inserts one promotion with its gates, evidence and images, chained after the newest row.
+void insert_promotion(SQLite::Database& db, const PromotionRecord& record) {
+  const std::string hash =
+      chain_hash(last_hash(db, "promotions"), util::dump_json(to_json(record)));
+  SQLite::Statement promotion(
+      db,
+      "INSERT INTO promotions (id, pipeline, stage, from_stage, candidate_id, images, outcome, "
+      "actor, reason, ci_provider, ci_run_url, commit_id, error, started_at, finished_at, "
+      "break_glass, pull_request, rollback_of, gates_skipped, previous, files, hash) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  promotion.bind(1, record.id);
+  promotion.bind(2, record.pipeline);
+  promotion.bind(3, record.stage);
+  promotion.bind(4, record.from);
+  promotion.bind(5, record.candidate_id);
+  promotion.bind(6, util::dump_json(record.images));
+  promotion.bind(7, record.outcome);
+  promotion.bind(8, record.actor);
+  promotion.bind(9, record.reason);
+  promotion.bind(10, record.ci_provider);
+  promotion.bind(11, record.ci_run_url);
+  promotion.bind(12, record.commit);
+  promotion.bind(13, record.error);
+  promotion.bind(14, format_time(record.started));
+  promotion.bind(15, format_time(record.finished));
+  promotion.bind(16, record.break_glass ? 1 : 0);
+  promotion.bind(17, record.pull_request);
+  promotion.bind(18, record.rollback_of);
+  promotion.bind(19, record.gates_skipped ? 1 : 0);
+  promotion.bind(20, util::dump_json(record.previous));
+  promotion.bind(21, util::dump_json(nlohmann::json(record.files)));
+  promotion.bind(22, hash);
+  promotion.exec();
+
+  SQLite::Statement gate(
+      db,
+      "INSERT INTO gate_verdicts (promotion_id, position, name, use, status, summary, details, "
+      "config, retry_after_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  SQLite::Statement evidence(
+      db,
+      "INSERT INTO evidence (promotion_id, gate_position, position, path, sha256) "
+      "VALUES (?, ?, ?, ?, ?)");
+  for (std::size_t g = 0; g < record.gates.size(); ++g) {
+    const GateRecord& verdict = record.gates[g];
+    gate.reset();
+    gate.bind(1, record.id);
+    gate.bind(2, static_cast<std::int64_t>(g));
+    gate.bind(3, verdict.name);
+    gate.bind(4, verdict.use);
+    gate.bind(5, verdict.status);
+    gate.bind(6, verdict.summary);
+    gate.bind(7, util::dump_json(verdict.details));
+    gate.bind(8, util::dump_json(verdict.config));
+    if (verdict.retry_after_seconds) {
+      gate.bind(9, static_cast<std::int64_t>(*verdict.retry_after_seconds));
+    } else {
+      gate.bind(9);
+    }
+    gate.exec();
+    for (std::size_t e = 0; e < verdict.evidence.size(); ++e) {
+      evidence.reset();
+      evidence.bind(1, record.id);
+      evidence.bind(2, static_cast<std::int64_t>(g));
+      evidence.bind(3, static_cast<std::int64_t>(e));
+      evidence.bind(4, verdict.evidence[e].path);
+      evidence.bind(5, verdict.evidence[e].sha256);
+      evidence.exec();
+    }
+  }
+  insert_images(db, record.id, record.images);
+}
+
+void insert_approval(SQLite::Database& db, const ApprovalRecord& approval) {
+  SQLite::Statement insert(db,
+                           "INSERT INTO approvals (pipeline, stage, candidate_id, decision, "
+                           "actor, reason, at, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  insert.bind(1, approval.pipeline);
+  insert.bind(2, approval.stage);
+  insert.bind(3, approval.candidate_id);
+  insert.bind(4, approval.decision);
+  insert.bind(5, approval.actor);
+  insert.bind(6, approval.reason);
+  insert.bind(7, format_time(approval.at));
+  insert.bind(8, chain_hash(last_hash(db, "approvals"), util::dump_json(to_json(approval))));
+  insert.exec();
+}
+
+void insert_hold(SQLite::Database& db, const HoldRecord& hold) {
+  SQLite::Statement insert(db,
+                           "INSERT INTO holds (pipeline, stage, action, actor, reason, at, hash) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?)");
+  insert.bind(1, hold.pipeline);
+  insert.bind(2, hold.stage);
+  insert.bind(3, hold.action);
+  insert.bind(4, hold.actor);
+  insert.bind(5, hold.reason);
+  insert.bind(6, format_time(hold.at));
+  insert.bind(7, chain_hash(last_hash(db, "holds"), util::dump_json(to_json(hold))));
+  insert.exec();
+}
+
+// Walks the promotions in seq order with their gates and evidence, by three cursors that
+// advance together (one pass over each table, whatever its size).
+class PromotionScan {
+ public:
+  PromotionScan(SQLite::Database& db, RowReader& reader)
+      : m_reader(reader),
+        m_rows(db, std::string("SELECT ") + k_promotion_columns + " FROM promotions p ORDER BY p.seq"),
+        m_gates(db,
+                "SELECT p.seq, g.position, g.name, g.use, g.status, g.summary, g.details, "
+                "g.config, g.retry_after_seconds FROM promotions p JOIN gate_verdicts g ON "
+                "g.promotion_id = p.id ORDER BY p.seq, g.position"),
+        m_evidence(db,
+                   "SELECT p.seq, e.gate_position, e.path, e.sha256 FROM promotions p JOIN "
+                   "evidence e ON e.promotion_id = p.id ORDER BY p.seq, e.gate_position, "
+                   "e.position") {
+    m_gate_row = m_gates.executeStep();
+    m_evidence_row = m_evidence.executeStep();
+  }
+
+  // The next promotion and its seq, or false at the end.
+  bool next(PromotionRecord& record, long long& seq) {
+    if (!m_rows.executeStep()) {
+      return false;
+    }
+    record = m_reader.promotion(m_rows);
+    seq = m_rows.getColumn(22).getInt64();
+    while (m_gate_row && m_gates.getColumn(0).getInt64() <= seq) {
+      if (m_gates.getColumn(0).getInt64() == seq) {
+        m_reader.gate(record, m_gates, 1);
+      }
+      m_gate_row = m_gates.executeStep();
+    }
+    while (m_evidence_row && m_evidence.getColumn(0).getInt64() <= seq) {
+      if (m_evidence.getColumn(0).getInt64() == seq) {
+        m_reader.evidence(record, m_evidence, 1);
+      }
+      m_evidence_row = m_evidence.executeStep();
+    }
+    return true;
+  }
+
+ private:
+  RowReader& m_reader;
+  SQLite::Statement m_rows;
+  SQLite::Statement m_gates;
+  SQLite::Statement m_evidence;
+  bool m_gate_row = false;
+  bool m_evidence_row = false;
+};
+
+// Migration 5 for the rows written before it: their images in promotion_images, and the
+// hash chain of each table.
+void seal_v5(SQLite::Database& db) {
+  RowReader reader([](const std::string& what) {
+    return make_error(ErrorKind::input, "cannot migrate the history: " + what);
+  });
+  std::vector<std::pair<long long, PromotionRecord>> promotions;
+  {
+    PromotionScan scan(db, reader);
+    PromotionRecord record;
+    long long seq = 0;
+    while (scan.next(record, seq)) {
+      promotions.emplace_back(seq, std::move(record));
+    }
+  }
+  if (reader.bad()) {
+    throw std::runtime_error(reader.bad()->message);
+  }
+  std::string previous;
+  SQLite::Statement update(db, "UPDATE promotions SET hash = ? WHERE seq = ?");
+  for (const auto& [seq, record] : promotions) {
+    insert_images(db, record.id, record.images);
+    previous = chain_hash(previous, util::dump_json(to_json(record)));
+    update.reset();
+    update.bind(1, previous);
+    update.bind(2, static_cast<std::int64_t>(seq));
+    update.exec();
+  }
+  const auto seal = [&](const std::string& table, const char* columns, auto read) {
+    SQLite::Statement select(db, "SELECT " + std::string(columns) + " FROM " + table +
+                                     " ORDER BY seq");
+    std::vector<std::pair<long long, std::string>> rows;
+    const int seq_column = select.getColumnCount() - 1;
+    while (select.executeStep()) {
+      rows.emplace_back(select.getColumn(seq_column).getInt64(),
+                        util::dump_json(to_json(read(select))));
+    }
+    if (reader.bad()) {
+      throw std::runtime_error(reader.bad()->message);
+    }
+    SQLite::Statement set(db, "UPDATE " + table + " SET hash = ? WHERE seq = ?");
+    std::string last;
+    for (const auto& [seq, canonical] : rows) {
+      last = chain_hash(last, canonical);
+      set.reset();
+      set.bind(1, last);
+      set.bind(2, static_cast<std::int64_t>(seq));
+      set.exec();
+    }
+  };
+  seal("approvals", k_approval_columns, [&](SQLite::Statement& row) { return reader.approval(row); });
+  seal("holds", k_hold_columns, [&](SQLite::Statement& row) { return reader.hold(row); });
+}
+
+}  // namespace
+
 Result<void> History::record(const PromotionRecord& record) {
   const auto failure = [&](ErrorKind kind, const std::string& what) {
     return make_error(kind, "cannot record promotion " + record.id + " in history database " +
@@ -216,67 +602,7 @@ Result<void> History::record(const PromotionRecord& record) {
   }
   try {
     SQLite::Transaction transaction(*m_db, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement promotion(
-        *m_db,
-        "INSERT INTO promotions (id, pipeline, stage, from_stage, candidate_id, images, outcome, "
-        "actor, reason, ci_run_url, commit_id, error, started_at, finished_at, break_glass, "
-        "pull_request, rollback_of, gates_skipped) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    promotion.bind(1, record.id);
-    promotion.bind(2, record.pipeline);
-    promotion.bind(3, record.stage);
-    promotion.bind(4, record.from);
-    promotion.bind(5, record.candidate_id);
-    promotion.bind(6, util::dump_json(record.images));
-    promotion.bind(7, record.outcome);
-    promotion.bind(8, record.actor);
-    promotion.bind(9, record.reason);
-    promotion.bind(10, record.ci_run_url);
-    promotion.bind(11, record.commit);
-    promotion.bind(12, record.error);
-    promotion.bind(13, format_time(record.started));
-    promotion.bind(14, format_time(record.finished));
-    promotion.bind(15, record.break_glass ? 1 : 0);
-    promotion.bind(16, record.pull_request);
-    promotion.bind(17, record.rollback_of);
-    promotion.bind(18, record.gates_skipped ? 1 : 0);
-    promotion.exec();
-
-    SQLite::Statement gate(
-        *m_db,
-        "INSERT INTO gate_verdicts (promotion_id, position, name, use, status, summary, details, "
-        "config, retry_after_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    SQLite::Statement evidence(
-        *m_db,
-        "INSERT INTO evidence (promotion_id, gate_position, position, path, sha256) "
-        "VALUES (?, ?, ?, ?, ?)");
-    for (std::size_t g = 0; g < record.gates.size(); ++g) {
-      const GateRecord& verdict = record.gates[g];
-      gate.reset();
-      gate.bind(1, record.id);
-      gate.bind(2, static_cast<std::int64_t>(g));
-      gate.bind(3, verdict.name);
-      gate.bind(4, verdict.use);
-      gate.bind(5, verdict.status);
-      gate.bind(6, verdict.summary);
-      gate.bind(7, util::dump_json(verdict.details));
-      gate.bind(8, util::dump_json(verdict.config));
-      if (verdict.retry_after_seconds) {
-        gate.bind(9, static_cast<std::int64_t>(*verdict.retry_after_seconds));
-      } else {
-        gate.bind(9);
-      }
-      gate.exec();
-      for (std::size_t e = 0; e < verdict.evidence.size(); ++e) {
-        evidence.reset();
-        evidence.bind(1, record.id);
-        evidence.bind(2, static_cast<std::int64_t>(g));
-        evidence.bind(3, static_cast<std::int64_t>(e));
-        evidence.bind(4, verdict.evidence[e].path);
-        evidence.bind(5, verdict.evidence[e].sha256);
-        evidence.exec();
-      }
-    }
+    insert_promotion(*m_db, record);
     transaction.commit();
     return {};
   } catch (const SQLite::Exception& e) {
@@ -295,27 +621,34 @@ Result<std::vector<PromotionRecord>> History::list(const Query& query) const {
     return make_error(ErrorKind::internal,
                       "cannot read history database " + m_path.string() + ": it is closed");
   }
-  std::string sql =
-      "SELECT id, pipeline, stage, from_stage, candidate_id, images, outcome, actor, reason, "
-      "ci_run_url, commit_id, error, started_at, finished_at, break_glass, pull_request, "
-      "rollback_of, gates_skipped FROM promotions "
-      "WHERE 1";
+  std::string sql = std::string("SELECT ") + k_promotion_columns + " FROM promotions p WHERE 1";
   if (query.id) {
-    sql += " AND id = :id";
+    sql += " AND p.id = :id";
   }
   if (query.stage) {
-    sql += " AND stage = :stage";
+    sql += " AND p.stage = :stage";
   }
   if (query.outcome) {
-    sql += " AND outcome = :outcome";
+    sql += " AND p.outcome = :outcome";
   }
   if (query.candidate_id) {
-    sql += " AND candidate_id = :candidate";
+    sql += " AND p.candidate_id = :candidate";
+  }
+  if (query.actor) {
+    sql += " AND p.actor = :actor";
+  }
+  if (query.image) {
+    sql +=
+        " AND EXISTS (SELECT 1 FROM promotion_images i WHERE i.promotion_id = p.id AND "
+        "(i.name = :image OR i.repository = :image OR i.reference = :image))";
   }
   if (query.since) {
-    sql += " AND started_at >= :since";
+    sql += " AND p.started_at >= :since";
   }
-  sql += " ORDER BY started_at DESC, seq DESC";
+  if (query.until) {
+    sql += " AND p.started_at < :until";
+  }
+  sql += " ORDER BY p.started_at DESC, p.seq DESC";
   if (query.limit > 0) {
     sql += " LIMIT :limit";
   }
@@ -323,20 +656,22 @@ Result<std::vector<PromotionRecord>> History::list(const Query& query) const {
     // One read transaction, so that the promotions and their gates come from one snapshot.
     SQLite::Transaction transaction(*m_db, SQLite::TransactionBehavior::DEFERRED);
     SQLite::Statement select(*m_db, sql);
-    if (query.id) {
-      select.bind(":id", *query.id);
-    }
-    if (query.stage) {
-      select.bind(":stage", *query.stage);
-    }
-    if (query.outcome) {
-      select.bind(":outcome", *query.outcome);
-    }
-    if (query.candidate_id) {
-      select.bind(":candidate", *query.candidate_id);
-    }
+    const auto bind = [&](const char* name, const std::optional<std::string>& value) {
+      if (value) {
+        select.bind(name, *value);
+      }
+    };
+    bind(":id", query.id);
+    bind(":stage", query.stage);
+    bind(":outcome", query.outcome);
+    bind(":candidate", query.candidate_id);
+    bind(":actor", query.actor);
+    bind(":image", query.image);
     if (query.since) {
       select.bind(":since", format_time(*query.since));
+    }
+    if (query.until) {
+      select.bind(":until", format_time(*query.until));
     }
     if (query.limit > 0) {
       select.bind(":limit", static_cast<std::int64_t>(query.limit));
@@ -350,79 +685,262 @@ Result<std::vector<PromotionRecord>> History::list(const Query& query) const {
         "SELECT gate_position, path, sha256 FROM evidence WHERE promotion_id = ? "
         "ORDER BY gate_position, position");
 
+    RowReader reader(failure);
     std::vector<PromotionRecord> found;
-    std::optional<Error> bad;
-    const auto json_column = [&](const std::string& id, const char* column,
-                                 const std::string& text) {
-      auto value = nlohmann::json::parse(text, nullptr, false);
-      if (value.is_discarded()) {
-        bad = failure("promotion " + id + ": " + column + ": invalid JSON");
-      }
-      return value;
-    };
-    const auto time_column = [&](const std::string& id, const char* column,
-                                 const std::string& text) {
-      auto value = parse_time(text);
-      if (!value) {
-        bad = failure("promotion " + id + ": " + column + ": " + value.error().message);
-        return Clock::time_point{};
-      }
-      return *value;
-    };
     while (select.executeStep()) {
-      PromotionRecord& record = found.emplace_back();
-      record.id = select.getColumn(0).getString();
-      record.pipeline = select.getColumn(1).getString();
-      record.stage = select.getColumn(2).getString();
-      record.from = select.getColumn(3).getString();
-      record.candidate_id = select.getColumn(4).getString();
-      record.images = json_column(record.id, "images", select.getColumn(5).getString());
-      record.outcome = select.getColumn(6).getString();
-      record.actor = select.getColumn(7).getString();
-      record.reason = select.getColumn(8).getString();
-      record.ci_run_url = select.getColumn(9).getString();
-      record.commit = select.getColumn(10).getString();
-      record.error = select.getColumn(11).getString();
-      record.started = time_column(record.id, "started_at", select.getColumn(12).getString());
-      record.finished = time_column(record.id, "finished_at", select.getColumn(13).getString());
-      record.break_glass = select.getColumn(14).getInt() != 0;
-      record.pull_request = select.getColumn(15).getString();
-      record.rollback_of = select.getColumn(16).getString();
-      record.gates_skipped = select.getColumn(17).getInt() != 0;
-
-      gates.reset();
-      gates.bind(1, record.id);
-      while (gates.executeStep()) {
-        GateRecord& gate = record.gates.emplace_back();
-        if (gates.getColumn(0).getInt64() != static_cast<long long>(record.gates.size() - 1)) {
-          bad = failure("promotion " + record.id + " has a gap in its gate positions");
+      PromotionRecord& record = found.emplace_back(reader.promotion(select));
+      if (query.with_gates) {
+        gates.reset();
+        gates.bind(1, record.id);
+        while (gates.executeStep()) {
+          reader.gate(record, gates, 0);
         }
-        gate.name = gates.getColumn(1).getString();
-        gate.use = gates.getColumn(2).getString();
-        gate.status = gates.getColumn(3).getString();
-        gate.summary = gates.getColumn(4).getString();
-        gate.details = json_column(record.id, "details", gates.getColumn(5).getString());
-        gate.config = json_column(record.id, "config", gates.getColumn(6).getString());
-        if (!gates.getColumn(7).isNull()) {
-          gate.retry_after_seconds = gates.getColumn(7).getInt64();
+        evidence.reset();
+        evidence.bind(1, record.id);
+        while (evidence.executeStep()) {
+          reader.evidence(record, evidence, 0);
         }
       }
-      evidence.reset();
-      evidence.bind(1, record.id);
-      while (evidence.executeStep()) {
-        const long long position = evidence.getColumn(0).getInt64();
-        if (position < 0 || position >= static_cast<long long>(record.gates.size())) {
-          bad = failure("promotion " + record.id + " has evidence for a gate it does not have");
-          continue;
-        }
-        record.gates[static_cast<std::size_t>(position)].evidence.push_back(
-            {evidence.getColumn(1).getString(), evidence.getColumn(2).getString()});
-      }
-      if (bad) {
-        return *bad;
+      if (reader.bad()) {
+        return *reader.bad();
       }
     }
     transaction.commit();
+    return found;
+  } catch (const std::exception& e) {
+    return failure(e.what());
+  }
+}
+
+Result<Verification> History::verify() const {
+  const auto failure = [&](const std::string& what) {
+    return make_error(ErrorKind::input,
+                      "cannot read history database " + m_path.string() + ": " + what);
+  };
+  if (!m_db) {
+    return failure("it is closed");
+  }
+  Verification result;
+  try {
+    SQLite::Transaction transaction(*m_db, SQLite::TransactionBehavior::DEFERRED);
+    // A row that promote wrote but cannot read back breaks the chain where it stands.
+    std::optional<std::string> unreadable;
+    RowReader reader([&](const std::string& what) {
+      unreadable = what;
+      return failure(what);
+    });
+    // Checks one row against the chain; false once the chain is broken.
+    std::string previous;
+    long long expected_seq = 1;
+    const auto check = [&](const std::string& table, long long seq, const std::string& id,
+                           const std::string& canonical, const std::string& stored) {
+      if (seq != expected_seq) {
+        result.broken = ChainBreak{table, expected_seq, "",
+                                   "row " + std::to_string(expected_seq) + " is missing"};
+        return false;
+      }
+      ++expected_seq;
+      previous = chain_hash(previous, canonical);
+      if (unreadable) {
+        result.broken = ChainBreak{table, seq, id, "it holds a value promote did not write (" +
+                                                       *unreadable + ")"};
+        return false;
+      }
+      if (previous != stored) {
+        result.broken = ChainBreak{table, seq, id,
+                                   "its hash does not match its content or the row before it"};
+        return false;
+      }
+      return true;
+    };
+    // Rows may not be missing at the end either: AUTOINCREMENT remembers the highest seq.
+    const auto check_end = [&](const std::string& table) {
+      SQLite::Statement highest(*m_db, "SELECT seq FROM sqlite_sequence WHERE name = ?");
+      highest.bind(1, table);
+      if (highest.executeStep() && highest.getColumn(0).getInt64() >= expected_seq) {
+        const long long last = highest.getColumn(0).getInt64();
+        result.broken = ChainBreak{
+            table, expected_seq, "",
+            expected_seq == last ? "row " + std::to_string(last) + " is missing"
+                                 : "rows " + std::to_string(expected_seq) + " to " +
+                                       std::to_string(last) + " are missing"};
+        return false;
+      }
+      return true;
+    };
+
+    {
+      PromotionScan scan(*m_db, reader);
+      PromotionRecord record;
+      long long seq = 0;
+      while (scan.next(record, seq)) {
+        ++result.promotions;
+        if (!check("promotions", seq, record.id, util::dump_json(to_json(record)), record.hash)) {
+          return result;
+        }
+      }
+      result.head = previous;
+    }
+    // Gate verdicts and evidence whose promotion is gone or was renamed.
+    for (const char* table : {"gate_verdicts", "evidence"}) {
+      SQLite::Statement orphans(*m_db, std::string("SELECT promotion_id FROM ") + table +
+                                           " WHERE promotion_id NOT IN (SELECT id FROM "
+                                           "promotions) LIMIT 1");
+      if (orphans.executeStep()) {
+        result.broken = ChainBreak{table, 0, orphans.getColumn(0).getString(),
+                                   "it holds rows of a promotion that is not in the history"};
+        return result;
+      }
+    }
+    if (!check_end("promotions")) {
+      return result;
+    }
+    const auto walk = [&](const std::string& table, const char* columns, std::size_t& count,
+                          auto read) {
+      previous.clear();
+      expected_seq = 1;
+      SQLite::Statement select(*m_db,
+                               "SELECT " + std::string(columns) + " FROM " + table + " ORDER BY seq");
+      const int seq_column = select.getColumnCount() - 1;
+      while (select.executeStep()) {
+        ++count;
+        const auto value = read(select);
+        if (!check(table, select.getColumn(seq_column).getInt64(), "",
+                   util::dump_json(to_json(value)), value.hash)) {
+          return false;
+        }
+      }
+      return check_end(table);
+    };
+    if (walk("approvals", k_approval_columns, result.approvals,
+             [&](SQLite::Statement& row) { return reader.approval(row); })) {
+      walk("holds", k_hold_columns, result.holds,
+           [&](SQLite::Statement& row) { return reader.hold(row); });
+    }
+    return result;
+  } catch (const std::exception& e) {
+    return failure(e.what());
+  }
+}
+
+Result<MergeCount> History::merge(std::vector<PromotionRecord> promotions,
+                                  std::vector<ApprovalRecord> approvals,
+                                  std::vector<HoldRecord> holds) {
+  const auto failure = [&](ErrorKind kind, const std::string& what) {
+    return make_error(kind, "cannot add records to history database " + m_path.string() +
+                                ": " + what);
+  };
+  if (!m_db) {
+    return failure(ErrorKind::internal, "the database is closed");
+  }
+  std::sort(promotions.begin(), promotions.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.started, a.id) < std::tie(b.started, b.id);
+  });
+  const auto by_time = [](const auto& a, const auto& b) {
+    return std::make_pair(a.at, util::dump_json(to_json(a))) <
+           std::make_pair(b.at, util::dump_json(to_json(b)));
+  };
+  std::sort(approvals.begin(), approvals.end(), by_time);
+  std::sort(holds.begin(), holds.end(), by_time);
+  MergeCount added;
+  try {
+    SQLite::Transaction transaction(*m_db, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement known(*m_db, "SELECT 1 FROM promotions WHERE id = ?");
+    for (const PromotionRecord& record : promotions) {
+      known.reset();
+      known.bind(1, record.id);
+      if (!known.executeStep()) {
+        insert_promotion(*m_db, record);
+        ++added.promotions;
+      }
+    }
+    SQLite::Statement known_approval(
+        *m_db,
+        "SELECT 1 FROM approvals WHERE pipeline = ? AND stage = ? AND candidate_id = ? AND "
+        "decision = ? AND actor = ? AND reason = ? AND at = ?");
+    for (const ApprovalRecord& approval : approvals) {
+      known_approval.reset();
+      known_approval.bind(1, approval.pipeline);
+      known_approval.bind(2, approval.stage);
+      known_approval.bind(3, approval.candidate_id);
+      known_approval.bind(4, approval.decision);
+      known_approval.bind(5, approval.actor);
+      known_approval.bind(6, approval.reason);
+      known_approval.bind(7, format_time(approval.at));
+      if (!known_approval.executeStep()) {
+        insert_approval(*m_db, approval);
+        ++added.approvals;
+      }
+    }
+    SQLite::Statement known_hold(*m_db,
+                                 "SELECT 1 FROM holds WHERE pipeline = ? AND stage = ? AND "
+                                 "action = ? AND actor = ? AND reason = ? AND at = ?");
+    for (const HoldRecord& hold : holds) {
+      known_hold.reset();
+      known_hold.bind(1, hold.pipeline);
+      known_hold.bind(2, hold.stage);
+      known_hold.bind(3, hold.action);
+      known_hold.bind(4, hold.actor);
+      known_hold.bind(5, hold.reason);
+      known_hold.bind(6, format_time(hold.at));
+      if (!known_hold.executeStep()) {
+        insert_hold(*m_db, hold);
+        ++added.holds;
+      }
+    }
+    transaction.commit();
+    return added;
+  } catch (const SQLite::Exception& e) {
+    return failure(write_error_kind(e), e.what());
+  } catch (const std::exception& e) {
+    return failure(ErrorKind::internal, e.what());
+  }
+}
+
+Result<std::vector<ApprovalRecord>> History::all_approvals() const {
+  const auto failure = [&](const std::string& what) {
+    return make_error(ErrorKind::input, "cannot read approvals from history database " +
+                                            m_path.string() + ": " + what);
+  };
+  if (!m_db) {
+    return failure("it is closed");
+  }
+  try {
+    SQLite::Statement select(*m_db, std::string("SELECT ") + k_approval_columns +
+                                        " FROM approvals ORDER BY seq");
+    RowReader reader(failure);
+    std::vector<ApprovalRecord> found;
+    while (select.executeStep()) {
+      found.push_back(reader.approval(select));
+    }
+    if (reader.bad()) {
+      return *reader.bad();
+    }
+    return found;
+  } catch (const std::exception& e) {
+    return failure(e.what());
+  }
+}
+
+Result<std::vector<HoldRecord>> History::all_holds() const {
+  const auto failure = [&](const std::string& what) {
+    return make_error(ErrorKind::input, "cannot read holds from history database " +
+                                            m_path.string() + ": " + what);
+  };
+  if (!m_db) {
+    return failure("it is closed");
+  }
+  try {
+    SQLite::Statement select(*m_db,
+                             std::string("SELECT ") + k_hold_columns + " FROM holds ORDER BY seq");
+    RowReader reader(failure);
+    std::vector<HoldRecord> found;
+    while (select.executeStep()) {
+      found.push_back(reader.hold(select));
+    }
+    if (reader.bad()) {
+      return *reader.bad();
+    }
     return found;
   } catch (const std::exception& e) {
     return failure(e.what());
@@ -470,17 +988,9 @@ Result<void> History::record_approval(const ApprovalRecord& approval) {
     return failure(ErrorKind::internal, "the database is closed");
   }
   try {
-    SQLite::Statement insert(*m_db,
-                             "INSERT INTO approvals (pipeline, stage, candidate_id, decision, "
-                             "actor, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)");
-    insert.bind(1, approval.pipeline);
-    insert.bind(2, approval.stage);
-    insert.bind(3, approval.candidate_id);
-    insert.bind(4, approval.decision);
-    insert.bind(5, approval.actor);
-    insert.bind(6, approval.reason);
-    insert.bind(7, format_time(approval.at));
-    insert.exec();
+    SQLite::Transaction transaction(*m_db, SQLite::TransactionBehavior::IMMEDIATE);
+    insert_approval(*m_db, approval);
+    transaction.commit();
     return {};
   } catch (const SQLite::Exception& e) {
     return failure(write_error_kind(e), e.what());
@@ -533,16 +1043,9 @@ Result<void> History::record_hold(const HoldRecord& hold) {
     return failure(ErrorKind::internal, "the database is closed");
   }
   try {
-    SQLite::Statement insert(*m_db,
-                             "INSERT INTO holds (pipeline, stage, action, actor, reason, at) "
-                             "VALUES (?, ?, ?, ?, ?, ?)");
-    insert.bind(1, hold.pipeline);
-    insert.bind(2, hold.stage);
-    insert.bind(3, hold.action);
-    insert.bind(4, hold.actor);
-    insert.bind(5, hold.reason);
-    insert.bind(6, format_time(hold.at));
-    insert.exec();
+    SQLite::Transaction transaction(*m_db, SQLite::TransactionBehavior::IMMEDIATE);
+    insert_hold(*m_db, hold);
+    transaction.commit();
     return {};
   } catch (const SQLite::Exception& e) {
     return failure(write_error_kind(e), e.what());
@@ -568,7 +1071,7 @@ Result<std::optional<HoldRecord>> History::hold(const std::string& pipeline,
       return std::optional<HoldRecord>();
     }
     HoldRecord hold{pipeline, stage, "hold", select.getColumn(1).getString(),
-                    select.getColumn(2).getString(), {}};
+                    select.getColumn(2).getString(), {}, ""};
     auto at = parse_time(select.getColumn(3).getString());
     if (!at) {
       return failure("hold of " + stage + ": at: " + at.error().message);

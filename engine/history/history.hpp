@@ -1,6 +1,7 @@
 #pragma once
 // The promotion history: every attempt, its gate verdicts and their evidence, in SQLite.
-// The schema is documented in schemas/history-v1.sql and the migrations after it.
+// The schema is documented in schemas/history-v1.sql and the migrations after it; the hash
+// chain that makes edits evident in schemas/history-v5.sql.
 
 #include <chrono>
 #include <cstddef>
@@ -50,6 +51,7 @@ struct PromotionRecord {
   std::string outcome;       ///< promoted|proposed|no-op|blocked|pending|error
   std::string actor;
   std::string reason;        ///< free text, may be ""
+  std::string ci_provider;   ///< "github", "gitlab" or ""
   std::string ci_run_url;    ///< may be ""
   std::string commit;        ///< may be ""
   std::string error;         ///< error message when outcome is error, else ""
@@ -60,6 +62,9 @@ struct PromotionRecord {
   std::string pull_request;       ///< web URL of the pull/merge request, or ""
   std::string rollback_of;        ///< a rollback: the promotion whose candidate it put back
   bool gates_skipped = false;     ///< a rollback with --skip-gates
+  nlohmann::json previous = nlohmann::json::object();  ///< image -> what the target held before
+  std::vector<std::string> files;  ///< the files the promotion changed (or would have)
+  std::string hash;  ///< the chain hash, set by History (ignored by `record`)
 };
 
 /// One `promote approve` or `promote reject`.
@@ -71,6 +76,7 @@ struct ApprovalRecord {
   std::string actor;
   std::string reason;
   std::chrono::system_clock::time_point at;
+  std::string hash{};  ///< the chain hash, set by History (ignored by `record_approval`)
 };
 
 /// One `promote hold` or `promote release` of a stage.
@@ -81,6 +87,7 @@ struct HoldRecord {
   std::string actor;
   std::string reason;
   std::chrono::system_clock::time_point at;
+  std::string hash{};  ///< the chain hash, set by History (ignored by `record_hold`)
 };
 
 /// Which promotions `History::list` returns; unset fields match everything.
@@ -89,12 +96,63 @@ struct Query {
   std::optional<std::string> stage;
   std::optional<std::string> outcome;
   std::optional<std::string> candidate_id;
+  std::optional<std::string> actor;
+  /// An image: its name in the pipeline ("api"), its repository ("ghcr.io/acme/api") or the
+  /// whole reference.
+  std::optional<std::string> image;
   std::optional<std::chrono::system_clock::time_point> since;  ///< started at or after
+  std::optional<std::chrono::system_clock::time_point> until;  ///< started before
   std::size_t limit = 0;                                        ///< 0: no limit
+  bool with_gates = true;  ///< false: leave `gates` empty (a listing that does not show them)
 };
 
+/// Where `History::verify` found the chain broken.
+struct ChainBreak {
+  std::string table;  ///< "promotions", "approvals" or "holds"
+  long long seq = 0;  ///< the row's seq (for a missing row: the seq that is missing)
+  std::string id;     ///< the promotion id, or "" for the other tables
+  std::string why;    ///< "its hash does not match its content", "row 12 is missing", ...
+};
+
+/// What `History::verify` checked.
+struct Verification {
+  std::size_t promotions = 0;
+  std::size_t approvals = 0;
+  std::size_t holds = 0;
+  std::string head;  ///< the hash of the newest promotion ("" when there is none)
+  std::optional<ChainBreak> broken;  ///< the first break, in table order
+};
+
+/// What `History::merge` did.
+struct MergeCount {
+  std::size_t promotions = 0;
+  std::size_t approvals = 0;
+  std::size_t holds = 0;
+};
+
+/// A record as the canonical JSON object promote hashes and writes to git notes: every field,
+/// times as format_time text; a promotion with its gates and evidence in order.
+nlohmann::json to_json(const PromotionRecord& record);
+nlohmann::json to_json(const ApprovalRecord& approval);
+nlohmann::json to_json(const HoldRecord& hold);
+
+/// The record a `to_json` object holds; fails (input) on a missing field, a wrong type or a
+/// bad time, naming the field.
+Result<PromotionRecord> promotion_from_json(const nlohmann::json& value);
+Result<ApprovalRecord> approval_from_json(const nlohmann::json& value);
+Result<HoldRecord> hold_from_json(const nlohmann::json& value);
+
+/// One line of the git note refs/notes/promote: {"promotion": {...}}, {"approval": {...}} or
+/// {"hold": {...}}, compact, sorted keys, no newline.
+std::string note_line(const PromotionRecord& record);
+std::string note_line(const ApprovalRecord& approval);
+std::string note_line(const HoldRecord& hold);
+
+/// The next chain hash: sha256 hex of `previous` followed by `canonical`.
+std::string chain_hash(const std::string& previous, const std::string& canonical);
+
 /// The schema version this build creates and understands.
-inline constexpr int k_schema_version = 4;
+inline constexpr int k_schema_version = 5;
 
 /// A time as ISO-8601 UTC with milliseconds ('2026-11-23T18:32:00.123Z'), truncated to the
 /// millisecond; such strings sort as the times do.
@@ -149,6 +207,21 @@ class History {
   /// The hold in force on `stage` of `pipeline` (its newest row, when that is a hold).
   Result<std::optional<HoldRecord>> hold(const std::string& pipeline,
                                          const std::string& stage) const;
+
+  /// Recomputes the hash chain of every table and checks that no row is missing (seq runs
+  /// from 1 without a gap up to the highest ever given out). Fails (input) only when the
+  /// database cannot be read; a broken chain is reported in the result.
+  Result<Verification> verify() const;
+
+  /// Adds the records it does not hold yet (promotions by id, approvals and holds by their
+  /// content), in the order of their times, in one transaction; returns how many were added.
+  /// For `promote history sync`, which reads them from the git notes.
+  Result<MergeCount> merge(std::vector<PromotionRecord> promotions,
+                           std::vector<ApprovalRecord> approvals, std::vector<HoldRecord> holds);
+
+  /// Every approval and every hold or release, oldest first.
+  Result<std::vector<ApprovalRecord>> all_approvals() const;
+  Result<std::vector<HoldRecord>> all_holds() const;
 
   /// The schema version of the database, after migration.
   int schema_version() const { return m_schema_version; }

@@ -15,6 +15,7 @@
 #include "engine/promoter/workspace.hpp"
 #include "engine/scheduler/scheduler.hpp"
 #include "engine/util/actor.hpp"
+#include "engine/util/ci.hpp"
 #include "engine/util/files.hpp"
 #include "engine/util/time.hpp"
 
@@ -167,6 +168,8 @@ history::PromotionRecord to_record(const PromotionResult& result) {
   record.outcome = to_string(result.outcome);
   record.actor = result.actor;
   record.reason = result.reason;
+  record.ci_provider = result.ci_provider;
+  record.ci_run_url = result.ci_run_url;
   record.commit = result.commit;
   record.error = result.error ? result.error->message : "";
   record.started = result.started;
@@ -175,6 +178,13 @@ history::PromotionRecord to_record(const PromotionResult& result) {
   record.pull_request = result.pull_request;
   record.rollback_of = result.rollback_of;
   record.gates_skipped = result.gates_skipped;
+  for (const auto& [name, reference] : result.previous) {
+    record.previous[name] = reference;
+  }
+  for (const auto& change : result.changes) {
+    record.files.push_back(change.path);
+  }
+  std::sort(record.files.begin(), record.files.end());
   for (const auto& gate : result.gates) {
     history::GateRecord row;
     row.name = gate.name;
@@ -244,6 +254,9 @@ class Attempt {
     }
     m_result.actor = m_request.actor.empty() ? util::current_actor() : m_request.actor;
     m_result.reason = m_request.reason;
+    const util::CiRun ci = util::detect_ci();
+    m_result.ci_provider = ci.provider;
+    m_result.ci_run_url = ci.run_url;
     m_result.break_glass = m_request.break_glass;
     if (auto planned = plan(); !planned) {
       if (planned.error().kind == ErrorKind::usage || planned.error().kind == ErrorKind::config) {

@@ -93,6 +93,8 @@ struct PromotionResult {
   bool gates_skipped = false;  ///< promote rollback --skip-gates
   std::string actor;
   std::string reason;
+  std::string ci_provider;  ///< "github", "gitlab" or "" (see util::detect_ci)
+  std::string ci_run_url;   ///< the CI run or job page, or ""
   bool break_glass = false;  ///< --break-glass was given
   std::string branch;
   std::optional<Error> error;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/util/json.hpp"
 #include "tests/support/support.hpp"
 
 namespace {
@@ -159,7 +160,7 @@ TEST_SUITE("history") {
     CHECK(db.tableExists("approvals"));
   }
 
-  TEST_CASE("the schema the code migrates to is exactly schemas/history-v1.sql then v2") {
+  TEST_CASE("the schema the code migrates to is exactly schemas/history-v1.sql to v5") {
     TempDir dir;
     const fs::path file = dir / "history.db";
     REQUIRE(history::History::open(file).has_value());
@@ -167,7 +168,8 @@ TEST_SUITE("history") {
 
     SQLite::Database fresh(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     for (const char* name :
-         {"history-v1.sql", "history-v2.sql", "history-v3.sql", "history-v4.sql"}) {
+         {"history-v1.sql", "history-v2.sql", "history-v3.sql", "history-v4.sql",
+          "history-v5.sql"}) {
       fresh.exec(promote::test::read_text(fs::path(PROMOTE_SOURCE_DIR) / "schemas" / name));
     }
 
@@ -229,6 +231,11 @@ TEST_SUITE("history") {
                                     at("2026-02-01T00:00:00.000Z")})
                 .has_value());
     CHECK(store->approvals("prod", k_candidate_a).value().size() == 1);
+    // Migration 5 chained the old row and indexed its image.
+    CHECK_FALSE(store->verify().value().broken.has_value());
+    history::Query by_image;
+    by_image.image = "ghcr.io/acme/api";
+    CHECK(ids(store->list(by_image).value()) == std::vector<std::string>{"new-1", "old-1"});
   }
 
   TEST_CASE("a stage is held while its newest hold row is a hold") {
@@ -755,5 +762,206 @@ TEST_SUITE("history") {
     }
     CHECK(from_child == 50);
     CHECK(count_rows(file, "evidence") == 100);
+    // Each insert chained after the row really before it, whoever wrote that.
+    const auto verified = store.verify().value();
+    CHECK(verified.promotions == 100);
+    CHECK_FALSE(verified.broken.has_value());
+  }
+
+  TEST_CASE("every record chains: verify recomputes each table's hashes") {
+    TempDir dir;
+    auto store = history::History::open(dir / "history.db").value();
+    auto first = promotion("p-1", "prod", "promoted", "2026-03-01T00:00:00.000Z");
+    history::GateRecord gate;
+    gate.name = "tests";
+    gate.use = "junit";
+    gate.status = "pass";
+    gate.summary = "52 passed";
+    gate.details = {{"passed", 52}, {"rate", 0.1}};
+    gate.config = {{"path", "reports/*.xml"}};
+    gate.evidence = {{"reports/a.xml", std::string(64, 'e')}};
+    first.gates = {gate};
+    first.previous = {{"api", "ghcr.io/acme/api:1.4.1"}};
+    first.files = {"k8s/overlays/prod/kustomization.yaml"};
+    REQUIRE(store.record(first).has_value());
+    REQUIRE(store.record(promotion("p-2", "prod", "blocked", "2026-03-01T00:01:00.000Z"))
+                .has_value());
+    REQUIRE(store.record_approval({"shop", "prod", k_candidate_a, "approve", "bob", "ok",
+                                   at("2026-03-01T00:02:00.000Z")})
+                .has_value());
+    REQUIRE(store.record_hold({"shop", "prod", "hold", "carol", "INC-1",
+                               at("2026-03-01T00:03:00.000Z")})
+                .has_value());
+
+    const auto verified = store.verify().value();
+    CHECK(verified.promotions == 2);
+    CHECK(verified.approvals == 1);
+    CHECK(verified.holds == 1);
+    CHECK_FALSE(verified.broken.has_value());
+    const auto rows = store.list({}).value();
+    REQUIRE(rows.size() == 2);
+    CHECK(verified.head == rows[0].hash);
+    // The chain by hand: the first row's hash covers its canonical JSON alone.
+    CHECK(rows[1].hash ==
+          history::chain_hash("", promote::util::dump_json(history::to_json(rows[1]))));
+    CHECK(rows[0].hash ==
+          history::chain_hash(rows[1].hash, promote::util::dump_json(history::to_json(rows[0]))));
+    CHECK(rows[1].previous == first.previous);
+    CHECK(rows[1].files == first.files);
+  }
+
+  TEST_CASE("verify names the first edited, deleted or reordered row") {
+    TempDir dir;
+    const fs::path file = dir / "history.db";
+    const auto fill = [&] {
+      fs::remove(file);
+      fs::remove(fs::path(file.string() + "-wal"));
+      fs::remove(fs::path(file.string() + "-shm"));
+      auto store = history::History::open(file).value();
+      for (int i = 1; i <= 4; ++i) {
+        auto record = promotion("p-" + std::to_string(i), "prod", "promoted",
+                                "2026-03-01T00:0" + std::to_string(i) + ":00.000Z");
+        history::GateRecord gate;
+        gate.name = "tests";
+        gate.use = "junit";
+        gate.status = "pass";
+        gate.details = {{"i", i}};
+        gate.config = nlohmann::json::object();
+        record.gates = {gate};
+        REQUIRE(store.record(record).has_value());
+      }
+    };
+    const auto broken_after = [&](const std::string& sql) {
+      fill();
+      {
+        SQLite::Database db(file, SQLite::OPEN_READWRITE);
+        db.exec(sql);
+      }
+      return history::History::open(file).value().verify().value().broken;
+    };
+    auto edited = broken_after("UPDATE promotions SET actor = 'mallory' WHERE id = 'p-2'");
+    REQUIRE(edited.has_value());
+    CHECK(edited->table == "promotions");
+    CHECK(edited->seq == 2);
+    CHECK(edited->id == "p-2");
+
+    auto verdict = broken_after("UPDATE gate_verdicts SET status = 'fail' WHERE promotion_id = 'p-3'");
+    REQUIRE(verdict.has_value());
+    CHECK(verdict->id == "p-3");
+
+    auto deleted = broken_after(
+        "DELETE FROM gate_verdicts WHERE promotion_id = 'p-2'; DELETE FROM promotions WHERE id = 'p-2'");
+    REQUIRE(deleted.has_value());
+    CHECK(deleted->seq == 2);
+    CHECK(deleted->why == "row 2 is missing");
+
+    auto last = broken_after(
+        "DELETE FROM gate_verdicts WHERE promotion_id = 'p-4'; DELETE FROM promotions WHERE id = 'p-4'");
+    REQUIRE(last.has_value());
+    CHECK(last->why == "row 4 is missing");
+
+    // Two rows swap places, hashes and all.
+    auto swapped = broken_after(
+        "UPDATE promotions SET seq = 100 WHERE seq = 2; UPDATE promotions SET seq = 2 WHERE seq = 3;"
+        "UPDATE promotions SET seq = 3 WHERE seq = 100;");
+    REQUIRE(swapped.has_value());
+    CHECK(swapped->seq == 2);
+    CHECK(swapped->id == "p-3");
+
+    auto rehashed = broken_after("UPDATE promotions SET hash = 'x' || substr(hash, 2) WHERE id = 'p-1'");
+    REQUIRE(rehashed.has_value());
+    CHECK(rehashed->seq == 1);
+
+    CHECK_FALSE(broken_after("SELECT 1").has_value());
+  }
+
+  TEST_CASE("records survive their JSON: to_json and from_json round-trip") {
+    auto record = promotion("p-1", "prod", "promoted", "2026-03-01T00:00:00.123Z");
+    record.ci_provider = "github";
+    record.ci_run_url = "https://github.com/acme/shop/actions/runs/1";
+    record.pull_request = "https://github.com/acme/shop/pull/7";
+    history::GateRecord gate;
+    gate.name = "soak";
+    gate.use = "soak";
+    gate.status = "pending";
+    gate.details = {{"left", "1h"}};
+    gate.config = {{"min", "2h"}};
+    gate.retry_after_seconds = 3600;
+    gate.evidence = {{"a.json", std::string(64, 'a')}};
+    record.gates = {gate};
+    const auto back = history::promotion_from_json(history::to_json(record)).value();
+    CHECK(history::to_json(back) == history::to_json(record));
+    CHECK(back.gates.at(0).retry_after_seconds == 3600);
+
+    auto missing = history::to_json(record);
+    missing.erase("outcome");
+    auto refused = history::promotion_from_json(missing);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().message == "promotion p-1: outcome is missing");
+    auto wrong = history::to_json(record);
+    wrong["started"] = 5;
+    CHECK(history::promotion_from_json(wrong).error().message ==
+          "promotion p-1: started is not a string");
+
+    const history::ApprovalRecord approval{"shop", "prod", k_candidate_a, "approve", "bob", "ok",
+                                           at("2026-03-01T00:02:00.000Z")};
+    CHECK(history::to_json(history::approval_from_json(history::to_json(approval)).value()) ==
+          history::to_json(approval));
+    CHECK(history::note_line(approval).find('\n') == std::string::npos);
+  }
+
+  TEST_CASE("merge adds only what the history lacks, oldest first, and keeps the chain") {
+    TempDir dir;
+    auto store = history::History::open(dir / "history.db").value();
+    REQUIRE(store.record(promotion("p-2", "prod", "promoted", "2026-03-01T00:02:00.000Z"))
+                .has_value());
+    const history::ApprovalRecord approval{"shop", "prod", k_candidate_a, "approve", "bob", "ok",
+                                           at("2026-03-01T00:02:00.000Z")};
+    REQUIRE(store.record_approval(approval).has_value());
+    auto added = store
+                     .merge({promotion("p-3", "prod", "blocked", "2026-03-01T00:03:00.000Z"),
+                             promotion("p-2", "prod", "promoted", "2026-03-01T00:02:00.000Z"),
+                             promotion("p-1", "dev", "promoted", "2026-03-01T00:01:00.000Z")},
+                            {approval}, {{"shop", "prod", "hold", "carol", "INC-1",
+                                          at("2026-03-01T00:03:00.000Z")}})
+                     .value();
+    CHECK(added.promotions == 2);
+    CHECK(added.approvals == 0);
+    CHECK(added.holds == 1);
+    CHECK(ids(store.list({}).value()) == std::vector<std::string>{"p-3", "p-2", "p-1"});
+    CHECK_FALSE(store.verify().value().broken.has_value());
+    // Again: nothing new.
+    auto again = store.merge({promotion("p-1", "dev", "promoted", "2026-03-01T00:01:00.000Z")},
+                             {approval}, {});
+    CHECK(again.value().promotions == 0);
+  }
+
+  TEST_CASE("list filters by actor, image and until") {
+    TempDir dir;
+    auto store = history::History::open(dir / "history.db").value();
+    auto a = promotion("a", "prod", "promoted", "2026-03-01T00:00:00.000Z");
+    auto b = promotion("b", "prod", "promoted", "2026-03-02T00:00:00.000Z");
+    b.actor = "bob";
+    b.images = {{"web", "registry.example:5000/acme/web:2.0@sha256:" + std::string(64, 'd')}};
+    REQUIRE(store.record(a).has_value());
+    REQUIRE(store.record(b).has_value());
+    history::Query query;
+    query.actor = "bob";
+    CHECK(ids(store.list(query).value()) == std::vector<std::string>{"b"});
+    for (const std::string& image : std::vector<std::string>{"web", "registry.example:5000/acme/web",
+          "registry.example:5000/acme/web:2.0@sha256:" + std::string(64, 'd')}) {
+      history::Query by_image;
+      by_image.image = image;
+      CHECK(ids(store.list(by_image).value()) == std::vector<std::string>{"b"});
+    }
+    history::Query by_repository;
+    by_repository.image = "ghcr.io/acme/api";
+    CHECK(ids(store.list(by_repository).value()) == std::vector<std::string>{"a"});
+    history::Query until;
+    until.until = at("2026-03-02T00:00:00.000Z");
+    CHECK(ids(store.list(until).value()) == std::vector<std::string>{"a"});
+    history::Query bare;
+    bare.with_gates = false;
+    CHECK(store.list(bare).value().size() == 2);
   }
 }

@@ -1,0 +1,264 @@
+// The canonical JSON of the history's records: what the hash chain covers and what the git
+// notes hold, so that a record read back from either is the record that was written.
+
+#include <string>
+#include <utility>
+
+#include "engine/history/history.hpp"
+#include "engine/util/hash.hpp"
+#include "engine/util/json.hpp"
+
+namespace promote::history {
+
+namespace {
+
+using nlohmann::json;
+
+/// Reads the fields of one JSON object, remembering the first problem.
+class Fields {
+ public:
+  Fields(const json& value, std::string what) : m_value(value), m_what(std::move(what)) {
+    if (!value.is_object()) {
+      fail("", "is not an object");
+    }
+  }
+
+  std::string text(const char* key) {
+    const json* found = find(key);
+    if (found != nullptr && !found->is_string()) {
+      fail(key, "is not a string");
+    }
+    return found != nullptr && found->is_string() ? found->get<std::string>() : std::string();
+  }
+
+  bool flag(const char* key) {
+    const json* found = find(key);
+    if (found != nullptr && !found->is_boolean()) {
+      fail(key, "is not true or false");
+    }
+    return found != nullptr && found->is_boolean() && found->get<bool>();
+  }
+
+  json object(const char* key) {
+    const json* found = find(key);
+    if (found != nullptr && !found->is_object()) {
+      fail(key, "is not an object");
+    }
+    return found != nullptr && found->is_object() ? *found : json::object();
+  }
+
+  json array(const char* key) {
+    const json* found = find(key);
+    if (found != nullptr && !found->is_array()) {
+      fail(key, "is not an array");
+    }
+    return found != nullptr && found->is_array() ? *found : json::array();
+  }
+
+  std::chrono::system_clock::time_point time(const char* key) {
+    const std::string value = text(key);
+    if (m_error) {
+      return {};
+    }
+    auto parsed = parse_time(value);
+    if (!parsed) {
+      fail(key, parsed.error().message);
+      return {};
+    }
+    return *parsed;
+  }
+
+  /// An optional integer: absent or null is nullopt.
+  std::optional<long long> integer(const char* key) {
+    const auto it = m_value.is_object() ? m_value.find(key) : m_value.end();
+    if (it == m_value.end() || it->is_null()) {
+      return std::nullopt;
+    }
+    if (!it->is_number_integer()) {
+      fail(key, "is not an integer");
+      return std::nullopt;
+    }
+    return it->get<long long>();
+  }
+
+  void fail(const std::string& key, const std::string& why) {
+    if (!m_error) {
+      m_error = make_error(ErrorKind::input,
+                           m_what + (key.empty() ? "" : ": " + key) + " " + why);
+    }
+  }
+
+  const std::optional<Error>& error() const { return m_error; }
+
+ private:
+  const json* find(const char* key) {
+    if (!m_value.is_object()) {
+      return nullptr;
+    }
+    const auto it = m_value.find(key);
+    if (it == m_value.end()) {
+      fail(key, "is missing");
+      return nullptr;
+    }
+    return &*it;
+  }
+
+  const json& m_value;
+  std::string m_what;
+  std::optional<Error> m_error;
+};
+
+}  // namespace
+
+json to_json(const PromotionRecord& record) {
+  json gates = json::array();
+  for (const GateRecord& gate : record.gates) {
+    json evidence = json::array();
+    for (const EvidenceRecord& file : gate.evidence) {
+      evidence.push_back({{"path", file.path}, {"sha256", file.sha256}});
+    }
+    gates.push_back({{"name", gate.name},
+                     {"use", gate.use},
+                     {"status", gate.status},
+                     {"summary", gate.summary},
+                     {"details", gate.details},
+                     {"config", gate.config},
+                     {"evidence", std::move(evidence)},
+                     {"retry_after_seconds", gate.retry_after_seconds
+                                                 ? json(*gate.retry_after_seconds)
+                                                 : json(nullptr)}});
+  }
+  return {{"id", record.id},
+          {"pipeline", record.pipeline},
+          {"stage", record.stage},
+          {"from", record.from},
+          {"candidate_id", record.candidate_id},
+          {"images", record.images},
+          {"outcome", record.outcome},
+          {"actor", record.actor},
+          {"reason", record.reason},
+          {"ci_provider", record.ci_provider},
+          {"ci_run_url", record.ci_run_url},
+          {"commit", record.commit},
+          {"error", record.error},
+          {"started", format_time(record.started)},
+          {"finished", format_time(record.finished)},
+          {"break_glass", record.break_glass},
+          {"pull_request", record.pull_request},
+          {"rollback_of", record.rollback_of},
+          {"gates_skipped", record.gates_skipped},
+          {"previous", record.previous},
+          {"files", record.files},
+          {"gates", std::move(gates)}};
+}
+
+json to_json(const ApprovalRecord& approval) {
+  return {{"pipeline", approval.pipeline},     {"stage", approval.stage},
+          {"candidate_id", approval.candidate_id}, {"decision", approval.decision},
+          {"actor", approval.actor},           {"reason", approval.reason},
+          {"at", format_time(approval.at)}};
+}
+
+json to_json(const HoldRecord& hold) {
+  return {{"pipeline", hold.pipeline}, {"stage", hold.stage},   {"action", hold.action},
+          {"actor", hold.actor},       {"reason", hold.reason}, {"at", format_time(hold.at)}};
+}
+
+Result<PromotionRecord> promotion_from_json(const json& value) {
+  const auto id = value.is_object() ? value.find("id") : value.end();
+  Fields fields(value, id != value.end() && id->is_string()
+                           ? "promotion " + id->get<std::string>()
+                           : std::string("promotion record"));
+  PromotionRecord record;
+  record.id = fields.text("id");
+  record.pipeline = fields.text("pipeline");
+  record.stage = fields.text("stage");
+  record.from = fields.text("from");
+  record.candidate_id = fields.text("candidate_id");
+  record.images = fields.object("images");
+  record.outcome = fields.text("outcome");
+  record.actor = fields.text("actor");
+  record.reason = fields.text("reason");
+  record.ci_provider = fields.text("ci_provider");
+  record.ci_run_url = fields.text("ci_run_url");
+  record.commit = fields.text("commit");
+  record.error = fields.text("error");
+  record.started = fields.time("started");
+  record.finished = fields.time("finished");
+  record.break_glass = fields.flag("break_glass");
+  record.pull_request = fields.text("pull_request");
+  record.rollback_of = fields.text("rollback_of");
+  record.gates_skipped = fields.flag("gates_skipped");
+  record.previous = fields.object("previous");
+  for (const json& file : fields.array("files")) {
+    if (!file.is_string()) {
+      fields.fail("files", "holds something that is not a string");
+      break;
+    }
+    record.files.push_back(file.get<std::string>());
+  }
+  for (const json& gate_value : fields.array("gates")) {
+    Fields gate_fields(gate_value, "promotion " + record.id + ": gate");
+    GateRecord& gate = record.gates.emplace_back();
+    gate.name = gate_fields.text("name");
+    gate.use = gate_fields.text("use");
+    gate.status = gate_fields.text("status");
+    gate.summary = gate_fields.text("summary");
+    gate.details = gate_fields.object("details");
+    gate.config = gate_fields.object("config");
+    gate.retry_after_seconds = gate_fields.integer("retry_after_seconds");
+    for (const json& file : gate_fields.array("evidence")) {
+      Fields file_fields(file, "promotion " + record.id + ": evidence");
+      gate.evidence.push_back({file_fields.text("path"), file_fields.text("sha256")});
+      if (file_fields.error()) {
+        return *file_fields.error();
+      }
+    }
+    if (gate_fields.error()) {
+      return *gate_fields.error();
+    }
+  }
+  if (fields.error()) {
+    return *fields.error();
+  }
+  return record;
+}
+
+Result<ApprovalRecord> approval_from_json(const json& value) {
+  Fields fields(value, "approval record");
+  ApprovalRecord approval{fields.text("pipeline"), fields.text("stage"),
+                          fields.text("candidate_id"), fields.text("decision"),
+                          fields.text("actor"), fields.text("reason"), fields.time("at"), ""};
+  if (fields.error()) {
+    return *fields.error();
+  }
+  return approval;
+}
+
+Result<HoldRecord> hold_from_json(const json& value) {
+  Fields fields(value, "hold record");
+  HoldRecord hold{fields.text("pipeline"), fields.text("stage"), fields.text("action"),
+                  fields.text("actor"),    fields.text("reason"), fields.time("at"), ""};
+  if (fields.error()) {
+    return *fields.error();
+  }
+  return hold;
+}
+
+std::string note_line(const PromotionRecord& record) {
+  return util::dump_json(json{{"promotion", to_json(record)}});
+}
+
+std::string note_line(const ApprovalRecord& approval) {
+  return util::dump_json(json{{"approval", to_json(approval)}});
+}
+
+std::string note_line(const HoldRecord& hold) {
+  return util::dump_json(json{{"hold", to_json(hold)}});
+}
+
+std::string chain_hash(const std::string& previous, const std::string& canonical) {
+  return util::sha256_hex(previous + canonical);
+}
+
+}  // namespace promote::history
