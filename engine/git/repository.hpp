@@ -107,6 +107,42 @@ class Repository {
   /// reached, or when it refuses the credentials (see the class comment).
   Result<void> push(const std::string& remote, const std::string& branch, bool force = false);
 
+  /// Pushes the local ref `ref` ("refs/notes/promote") to the same ref of `remote`, as `push`
+  /// does a branch (a compare-and-swap unless `force`; `ErrorKind::conflict` when the remote
+  /// holds commits that are not present locally).
+  Result<void> push_ref(const std::string& remote, const std::string& ref, bool force = false);
+
+  /// Fetches the ref `remote_ref` of `remote` into the local ref `local_ref` (replacing what
+  /// it held). Returns false, changing nothing, when the remote has no such ref; fails when
+  /// the remote cannot be reached.
+  Result<bool> fetch_ref(const std::string& remote, const std::string& remote_ref,
+                         const std::string& local_ref);
+
+  /// The git note of `commit_id` under `notes_ref` ("refs/notes/promote"), or nullopt when it
+  /// has none (or there are no notes yet).
+  Result<std::optional<std::string>> note(const std::string& notes_ref,
+                                          const std::string& commit_id) const;
+
+  /// Adds `lines` (each without a newline) to the note of `commit_id` under `notes_ref`,
+  /// after those it holds, leaving out any line it holds already; one notes commit by `who`
+  /// (none when nothing is new). The ref moves by compare-and-swap, so two writers on this
+  /// repository at once both land.
+  Result<void> append_note(const std::string& notes_ref, const std::string& commit_id,
+                           const std::vector<std::string>& lines, const Signature& who);
+
+  /// Makes `notes_ref` hold every note line of `other_ref` and its own: the notes commit of
+  /// `other_ref` plus one notes commit with the lines only `notes_ref` had, so that a push of
+  /// `notes_ref` over `other_ref` fast-forwards. `notes_ref` simply takes `other_ref` when it
+  /// has no lines of its own. Nothing changes when `other_ref` does not exist.
+  Result<void> rebase_notes(const std::string& notes_ref, const std::string& other_ref,
+                            const Signature& who);
+
+  /// Visits every note under `notes_ref` (annotated commit id, text); none when the ref does
+  /// not exist.
+  Result<void> for_each_note(
+      const std::string& notes_ref,
+      const std::function<void(const std::string& commit_id, const std::string& text)>& visit) const;
+
   /// Fetches `branch` of `remote` into refs/remotes/<remote>/<branch>; fails when the
   /// remote cannot be reached or has no such branch.
   Result<void> fetch(const std::string& remote, const std::string& branch);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/history/history.hpp"
+#include "engine/promoter/ledger.hpp"
 #include "engine/promoter/promotion.hpp"
 #include "engine/promoter/workspace.hpp"
 #include "engine/util/actor.hpp"
@@ -104,11 +105,12 @@ Result<DecisionResult> decide(const DecisionRequest& request, const pipeline::Ga
   if (!history) {
     return history.error();
   }
-  if (auto recorded = history->record_approval({result.pipeline, result.stage, result.candidate_id,
-                                                verb, result.actor, result.reason, result.at});
-      !recorded) {
+  const history::ApprovalRecord record{result.pipeline, result.stage, result.candidate_id, verb,
+                                       result.actor,    result.reason, result.at};
+  if (auto recorded = history->record_approval(record); !recorded) {
     return recorded.error();
   }
+  result.warning = publish_on_head(pipeline, history::note_line(record));
   return result;
 }
 

@@ -51,6 +51,7 @@ struct DecisionResult {
   std::string reason;
   std::chrono::system_clock::time_point at;
   std::filesystem::path history;  ///< the database it was recorded in
+  std::string warning;  ///< why the git note (refs/notes/promote) was not written, or ""
 };
 
 /// Records an approval or a rejection. Fails (usage) on an unknown stage, a malformed

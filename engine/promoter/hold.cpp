@@ -1,6 +1,7 @@
 #include "engine/promoter/hold.hpp"
 
 #include "engine/history/history.hpp"
+#include "engine/promoter/ledger.hpp"
 #include "engine/promoter/promotion.hpp"
 #include "engine/util/actor.hpp"
 #include "engine/util/time.hpp"
@@ -43,12 +44,12 @@ Result<HoldResult> set_hold(const HoldRequest& request, const pipeline::GateCata
   }
   HoldResult result{loaded->name, stage->name, request.hold, util::current_actor(),
                     request.reason, std::chrono::system_clock::now()};
-  if (auto recorded = history->record_hold({result.pipeline, result.stage,
-                                            request.hold ? "hold" : "release", result.actor,
-                                            result.reason, result.at});
-      !recorded) {
+  const history::HoldRecord record{result.pipeline, result.stage, request.hold ? "hold" : "release",
+                                   result.actor,    result.reason, result.at};
+  if (auto recorded = history->record_hold(record); !recorded) {
     return recorded.error();
   }
+  result.warning = publish_on_head(*loaded, history::note_line(record));
   return result;
 }
 

@@ -27,6 +27,7 @@ struct HoldResult {
   std::string actor;
   std::string reason;
   std::chrono::system_clock::time_point at;
+  std::string warning{};  ///< why the git note (refs/notes/promote) was not written, or ""
 };
 
 /// Holds or releases a stage, as the current actor. Fails (usage) on an unknown stage, a

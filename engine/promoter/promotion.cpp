@@ -9,6 +9,7 @@
 #include "engine/git/repository.hpp"
 #include "engine/history/history.hpp"
 #include "engine/promoter/approve.hpp"
+#include "engine/promoter/ledger.hpp"
 #include "engine/promoter/proposal.hpp"
 #include "engine/promoter/targets.hpp"
 #include "engine/promoter/timeline.hpp"
@@ -792,6 +793,27 @@ class Attempt {
     return {};
   }
 
+  // The record as a line of the git note on the commit that promoted (else on the branch's
+  // head), pushed to the remote; a failure is a warning; the history has the record.
+  void publish(const history::PromotionRecord& record) {
+    if (m_repository == nullptr) {
+      return;
+    }
+    std::string commit = m_result.commit;
+    if (commit.empty()) {
+      auto head = m_repository->resolve("HEAD");
+      if (!head || !*head) {
+        return;
+      }
+      commit = **head;
+    }
+    if (auto published = publish_note(*m_repository, remote(), commit, history::note_line(record));
+        !published) {
+      m_result.warnings.push_back("the record was not written to the git notes (" +
+                                  std::string(k_notes_ref) + "): " + published.error().message);
+    }
+  }
+
   void restore() {
     for (const auto& change : m_result.changes) {
       (void)util::write_file_atomic(m_root / change.path, change.before);
@@ -808,9 +830,10 @@ class Attempt {
     m_result.finished = std::chrono::system_clock::now();
     if (!m_request.dry_run) {
       const fs::path path = history_path(m_pipeline.file, m_request.history_path);
+      const history::PromotionRecord record = to_record(m_result);
+      publish(record);
       auto history = history::History::open(path);
-      Result<void> recorded = history ? history->record(to_record(m_result))
-                                      : Result<void>(history.error());
+      Result<void> recorded = history ? history->record(record) : Result<void>(history.error());
       if (!recorded) {
         m_result.warnings.push_back("the attempt was not recorded in the history: " +
                                     recorded.error().message);

@@ -145,6 +145,7 @@ nlohmann::json history_json(const std::vector<history::PromotionRecord>& records
                    {"actor", record.actor},
                    {"reason", record.reason},
                    {"break_glass", record.break_glass},
+                   {"ci_provider", record.ci_provider},
                    {"ci_run_url", record.ci_run_url},
                    {"commit", record.commit},
                    {"pull_request", record.pull_request},
@@ -153,6 +154,9 @@ nlohmann::json history_json(const std::vector<history::PromotionRecord>& records
                    {"error", record.error},
                    {"started_at", history::format_time(record.started)},
                    {"finished_at", history::format_time(record.finished)},
+                   {"previous", record.previous},
+                   {"files", record.files},
+                   {"hash", record.hash},
                    {"gates", gates}});
   }
   return out;
@@ -165,10 +169,21 @@ std::string promotion_text(const history::PromotionRecord& record) {
       << "  stage      " << (record.from.empty() ? "" : record.from + " -> ") << record.stage << "\n"
       << "  outcome    " << record.outcome << "\n"
       << "  candidate  " << record.candidate_id << "\n";
+  // The diff in short: each image from what the target held to the candidate's.
   if (record.images.is_object()) {
     for (const auto& [name, reference] : record.images.items()) {
-      out << "    " << name << "  " << (reference.is_string() ? reference.get<std::string>() : "")
+      const std::string to = reference.is_string() ? reference.get<std::string>() : "";
+      const auto before = record.previous.find(name);
+      const std::string from =
+          before != record.previous.end() && before->is_string() ? before->get<std::string>() : "";
+      out << "    " << name << "  " << (from.empty() || from == to ? to : from + " -> " + to)
           << "\n";
+    }
+  }
+  if (!record.files.empty()) {
+    out << "  files      " << record.files.size() << " changed\n";
+    for (const auto& file : record.files) {
+      out << "    " << file << "\n";
     }
   }
   out << "  actor      " << record.actor << "\n";
@@ -178,8 +193,9 @@ std::string promotion_text(const history::PromotionRecord& record) {
   if (record.break_glass) {
     out << "  override   break-glass (closed time windows let through)\n";
   }
-  if (!record.ci_run_url.empty()) {
-    out << "  run        " << record.ci_run_url << "\n";
+  if (!record.ci_run_url.empty() || !record.ci_provider.empty()) {
+    out << "  run        " << (record.ci_provider.empty() ? "" : record.ci_provider + " ")
+        << record.ci_run_url << "\n";
   }
   out << "  started    " << history::format_time(record.started) << "\n"
       << "  finished   " << history::format_time(record.finished) << "\n";
@@ -195,6 +211,9 @@ std::string promotion_text(const history::PromotionRecord& record) {
   }
   if (!record.error.empty()) {
     out << "  error      " << record.error << "\n";
+  }
+  if (!record.hash.empty()) {
+    out << "  hash       " << record.hash << "\n";
   }
   out << "gates" << (record.gates.empty() ? ": none\n" : "\n");
   for (const auto& gate : record.gates) {

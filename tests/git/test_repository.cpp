@@ -809,3 +809,57 @@ TEST_SUITE("git") {
     }
   }
 }
+
+TEST_SUITE("git") {
+  TEST_CASE("notes: lines are appended once, pushed, fetched and laid on top of another's") {
+    Fixture fixture;
+    Repository repository = fixture.open();
+    const Signature who{"Promote Test", "promote@test.example"};
+    const std::string head = repository.resolve("HEAD").value().value();
+    const std::string ref = "refs/notes/promote";
+    CHECK(repository.note(ref, head).value() == std::nullopt);
+    REQUIRE(repository.append_note(ref, head, {"{\"a\":1}"}, who).has_value());
+    REQUIRE(repository.append_note(ref, head, {"{\"a\":1}", "{\"b\":2}"}, who).has_value());
+    CHECK(repository.note(ref, head).value() == "{\"a\":1}\n{\"b\":2}\n");
+    CHECK(fixture.git("notes --ref=promote show HEAD") == "{\"a\":1}\n{\"b\":2}");
+
+    // Nothing to fetch yet; then a push, and the remote has it.
+    CHECK(repository.fetch_ref("origin", ref, "refs/promote/fetched").value() == false);
+    REQUIRE(repository.push_ref("origin", ref).has_value());
+    CHECK(trim(sh("git --git-dir=remote.git notes --ref=promote show main", fixture.dir.path())) ==
+          "{\"a\":1}\n{\"b\":2}");
+
+    // Another clone adds its own line and pushes first: ours is refused, then laid on theirs.
+    sh("git clone -q remote.git other && cd other && git fetch -q origin "
+       "refs/notes/promote:refs/notes/promote && " + k_git +
+           "notes --ref=promote append -m '{\"c\":3}' HEAD && git push -q origin refs/notes/promote",
+       fixture.dir.path());
+    REQUIRE(repository.append_note(ref, head, {"{\"d\":4}"}, who).has_value());
+    const auto refused = repository.push_ref("origin", ref);
+    REQUIRE(refused.has_error());
+    CHECK(refused.error().kind == promote::ErrorKind::conflict);
+    CHECK(repository.fetch_ref("origin", ref, "refs/promote/fetched").value() == true);
+    REQUIRE(repository.rebase_notes(ref, "refs/promote/fetched", who).has_value());
+    REQUIRE(repository.push_ref("origin", ref).has_value());
+    const std::string merged =
+        trim(sh("git --git-dir=remote.git notes --ref=promote show main", fixture.dir.path()));
+    for (const char* line : {"{\"a\":1}", "{\"b\":2}", "{\"c\":3}", "{\"d\":4}"}) {
+      CHECK(merged.find(line) != std::string::npos);
+    }
+    std::vector<std::string> annotated;
+    REQUIRE(repository
+                .for_each_note(ref, [&](const std::string& commit, const std::string& text) {
+                  annotated.push_back(commit);
+                  CHECK(text.find("{\"c\":3}") != std::string::npos);
+                })
+                .has_value());
+    CHECK(annotated == std::vector<std::string>{head});
+    // Laying ours on an older copy of theirs loses no line and adds none.
+    const auto before = repository.note(ref, head).value();
+    REQUIRE(repository.rebase_notes(ref, "refs/promote/fetched", who).has_value());
+    CHECK(repository.note(ref, head).value() == before);
+    // A missing ref to lay ours on changes nothing.
+    REQUIRE(repository.rebase_notes(ref, "refs/promote/none", who).has_value());
+    CHECK(repository.note(ref, head).value() == before);
+  }
+}

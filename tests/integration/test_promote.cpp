@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/integration/shop.hpp"
 #include "tests/support/support.hpp"
 
 namespace fs = std::filesystem;
@@ -13,52 +14,8 @@ using promote::test::write_text;
 
 namespace {
 
-const std::string k_examples = std::string(PROMOTE_SOURCE_DIR) + "/examples";
-
-// A scratch copy of the demo GitOps repository, pushed to a local bare remote.
-struct Shop {
-  promote::test::TempDir dir;
-  fs::path remote = dir / "remote.git";
-  fs::path repo = dir / "shop";
-
-  Shop() {
-    sh("git init -q --bare -b main remote.git && mkdir shop && cp -r '" + k_examples + "/k8s' '" +
-           k_examples + "/reports' '" + k_examples +
-           "/promote.yaml' shop/ && cd shop && git init -q -b main && "
-           "git config user.name 'Shop CI' && git config user.email ci@shop.example && "
-           "printf '.promote/\\n' > .gitignore && git add -A && git commit -q -m init && "
-           "git remote add origin ../remote.git && git push -q -u origin main",
-       dir.path());
-  }
-
-  CommandResult promote(std::vector<std::string> args,
-                        const std::map<std::string, std::string>& env = {}) const {
-    args.insert(args.begin(), promote::test::promote_binary().string());
-    std::map<std::string, std::string> environment = {
-        {"GITHUB_ACTOR", ""}, {"GITLAB_USER_LOGIN", ""}, {"PROMOTE_ACTOR", "shop-ci"},
-        {"PROMOTE_HISTORY", ""}, {"NO_COLOR", "1"}};
-    for (const auto& [name, value] : env) {
-      environment[name] = value;
-    }
-    return promote::test::run(args, repo, environment);
-  }
-
-  nlohmann::json promote_json(std::vector<std::string> args) const {
-    args.push_back("--output");
-    args.push_back("json");
-    const CommandResult result = promote(args);
-    INFO("stderr: " << result.err);
-    return nlohmann::json::parse(result.out);
-  }
-
-  std::string remote_head() const { return sh("git --git-dir=remote.git rev-parse main", dir.path()); }
-  std::string overlay(const std::string& stage) const {
-    return read_text(repo / "k8s/overlays" / stage / "kustomization.yaml");
-  }
-  nlohmann::json history() const {
-    return nlohmann::json::parse(promote({"history", "--output", "json"}).out);
-  }
-};
+using promote::test::Shop;
+using promote::test::k_examples;
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

@@ -1,0 +1,152 @@
+#include "engine/promoter/ledger.hpp"
+
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/git/repository.hpp"
+#include "engine/pipeline/pipeline.hpp"
+#include "engine/promoter/workspace.hpp"
+#include "engine/util/actor.hpp"
+
+namespace promote::promoter {
+
+namespace {
+
+// Where the remote's notes are fetched to before ours are laid on top.
+constexpr const char* k_fetched_ref = "refs/promote/remote-notes";
+constexpr int k_attempts = 8;
+
+git::Signature signature(const git::Repository& repository) {
+  if (auto configured = repository.default_signature()) {
+    return *configured;
+  }
+  return {util::current_actor(), "promote@localhost"};
+}
+
+Result<bool> fetch_and_rebase(git::Repository& repository, const std::string& remote,
+                              const git::Signature& who) {
+  auto fetched = repository.fetch_ref(remote, k_notes_ref, k_fetched_ref);
+  if (!fetched) {
+    return fetched.error();
+  }
+  if (*fetched) {
+    if (auto rebased = repository.rebase_notes(k_notes_ref, k_fetched_ref, who); !rebased) {
+      return rebased.error();
+    }
+  }
+  return *fetched;
+}
+
+}  // namespace
+
+Result<void> publish_note(git::Repository& repository, const std::string& remote,
+                          const std::string& commit_id, const std::string& line) {
+  const git::Signature who = signature(repository);
+  std::mt19937 random(std::random_device{}());
+  for (int attempt = 1;; ++attempt) {
+    if (auto fetched = fetch_and_rebase(repository, remote, who); !fetched) {
+      return fetched.error();
+    }
+    if (auto added = repository.append_note(k_notes_ref, commit_id, {line}, who); !added) {
+      return added;
+    }
+    auto pushed = repository.push_ref(remote, k_notes_ref);
+    if (pushed || pushed.error().kind != ErrorKind::conflict || attempt == k_attempts) {
+      return pushed;
+    }
+    // Another run pushed its notes meanwhile: wait a little (jittered), then lay ours on theirs.
+    const int base_ms = 50 << std::min(attempt, 5);
+    std::this_thread::sleep_for(std::chrono::milliseconds(
+        std::uniform_int_distribution<int>(base_ms / 2, base_ms)(random)));
+  }
+}
+
+std::string publish_on_head(const pipeline::Pipeline& pipeline, const std::string& line) {
+  const auto warning = [](const std::string& why) {
+    return "the record was not written to the git notes (" + std::string(k_notes_ref) +
+           "): " + why;
+  };
+  auto workspace = Workspace::open(pipeline);
+  if (!workspace) {
+    return warning(workspace.error().message);
+  }
+  auto head = workspace->repository().resolve("HEAD");
+  if (!head || !*head) {
+    return warning(head ? "the branch has no commit" : head.error().message);
+  }
+  const std::string remote = pipeline.repository.is_local() ? pipeline.repository.remote : "origin";
+  if (auto published = publish_note(workspace->repository(), remote, **head, line); !published) {
+    return warning(published.error().message);
+  }
+  return "";
+}
+
+Result<SyncResult> sync_history(git::Repository& repository, const std::string& remote,
+                                history::History& history) {
+  SyncResult result;
+  auto fetched = fetch_and_rebase(repository, remote, signature(repository));
+  if (!fetched) {
+    return fetched.error();
+  }
+  result.fetched = *fetched;
+  std::vector<history::PromotionRecord> promotions;
+  std::vector<history::ApprovalRecord> approvals;
+  std::vector<history::HoldRecord> holds;
+  auto read = repository.for_each_note(
+      k_notes_ref, [&](const std::string& commit_id, const std::string& text) {
+        ++result.notes;
+        std::size_t start = 0;
+        int line_number = 0;
+        while (start < text.size()) {
+          const std::size_t end = std::min(text.find('\n', start), text.size());
+          const std::string line = text.substr(start, end - start);
+          start = end + 1;
+          ++line_number;
+          if (line.empty()) {
+            continue;
+          }
+          const std::string where =
+              "note on " + commit_id.substr(0, 12) + ", line " + std::to_string(line_number);
+          const auto value = nlohmann::json::parse(line, nullptr, false);
+          if (value.is_discarded() || !value.is_object() || value.size() != 1) {
+            result.problems.push_back(where + ": not a record promote wrote");
+            continue;
+          }
+          const std::string kind = value.begin().key();
+          const nlohmann::json& body = value.begin().value();
+          std::optional<Error> bad;
+          if (kind == "promotion") {
+            auto record = history::promotion_from_json(body);
+            record ? promotions.push_back(std::move(*record)) : void(bad = record.error());
+          } else if (kind == "approval") {
+            auto record = history::approval_from_json(body);
+            record ? approvals.push_back(std::move(*record)) : void(bad = record.error());
+          } else if (kind == "hold") {
+            auto record = history::hold_from_json(body);
+            record ? holds.push_back(std::move(*record)) : void(bad = record.error());
+          } else {
+            result.problems.push_back(where + ": unknown record kind '" + kind + "'");
+            continue;
+          }
+          if (bad) {
+            result.problems.push_back(where + ": " + bad->message);
+            continue;
+          }
+          ++result.records;
+        }
+      });
+  if (!read) {
+    return read.error();
+  }
+  auto added = history.merge(std::move(promotions), std::move(approvals), std::move(holds));
+  if (!added) {
+    return added.error();
+  }
+  result.added = *added;
+  return result;
+}
+
+}  // namespace promote::promoter
