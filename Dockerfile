@@ -8,7 +8,7 @@ RUN apt-get update \
        g++ cmake ninja-build pkg-config \
        libboost1.81-dev libboost-system1.81-dev libboost-url1.81-dev \
        nlohmann-json3-dev libgit2-dev libsqlitecpp-dev libsqlite3-dev \
-       libyaml-cpp-dev libpugixml-dev libcli11-dev libssl-dev \
+       libyaml-cpp-dev libpugixml-dev libcli11-dev libssl-dev libspdlog-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -20,7 +20,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
        ca-certificates libgit2-1.5 libsqlite3-0 libboost-url1.81.0 libssl3 \
-       libyaml-cpp0.7 libpugixml1v5 \
+       libyaml-cpp0.7 libpugixml1v5 libspdlog1.10 libfmt9 \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/promote /usr/local/bin/promote
 # The action's entry point: its inputs (PROMOTE_ACTION_* variables, set in action.yml) as

@@ -11,7 +11,7 @@ build_packages=(
   g++ cmake ninja-build pkg-config git ccache
   libboost1.81-dev libboost-system1.81-dev libboost-url1.81-dev
   nlohmann-json3-dev libgit2-dev libsqlitecpp-dev libsqlite3-dev
-  libyaml-cpp-dev libpugixml-dev libcli11-dev libssl-dev
+  libyaml-cpp-dev libpugixml-dev libcli11-dev libssl-dev libspdlog-dev
 )
 test_packages=(
   doctest-dev python3 python3-jsonschema python3-yaml sqlite3

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -95,6 +96,9 @@ struct GateContext {
   std::string actor = {};             ///< who promotes (util::current_actor unless --actor)
   const ApprovalBook* approvals = nullptr;  ///< null: approvals cannot be read
   bool break_glass = false;           ///< an override of time windows was asked for
+  /// Told one line on what a long evaluation is doing ("prometheus: sample 2 of 5 ..."), for
+  /// a progress line; may be empty. Called on the gate's own thread.
+  std::function<void(const std::string&)> progress = {};
 };
 
 /// One configured gate (one `use:` entry of a stage). Built by a factory that has

@@ -412,7 +412,7 @@ std::optional<std::string> env(const std::string& name) {
 
 }  // namespace
 
-asio::awaitable<Verdict> PrometheusGate::evaluate(const GateContext&) {
+asio::awaitable<Verdict> PrometheusGate::evaluate(const GateContext& context) {
   const PrometheusConfig& config = m_config;
   const std::string url = query_url();
   json details = {{"url", url},
@@ -491,6 +491,13 @@ asio::awaitable<Verdict> PrometheusGate::evaluate(const GateContext&) {
     }
     sample.record["index"] = index;
     details["samples"].push_back(sample.record);
+    if (context.progress && config.samples > 1) {
+      context.progress("prometheus: sample " + std::to_string(index) + " of " +
+                       std::to_string(config.samples) + ": " + sample.description +
+                       (index < config.samples
+                            ? "; next in " + format_seconds(config.interval)
+                            : std::string()));
+    }
 
     switch (sample.kind) {
       case Sample::Kind::empty: {

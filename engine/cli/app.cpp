@@ -6,15 +6,23 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <mutex>
 
+#include "engine/cli/completion.hpp"
+#include "engine/cli/when.hpp"
 #include "engine/history/history.hpp"
 #include "engine/promoter/approve.hpp"
 #include "engine/promoter/hold.hpp"
+#include "engine/promoter/ledger.hpp"
 #include "engine/promoter/promotion.hpp"
 #include "engine/promoter/status.hpp"
+#include "engine/promoter/workspace.hpp"
+#include "engine/report/ci.hpp"
+#include "engine/report/dora.hpp"
 #include "engine/report/report.hpp"
 #include "engine/report/tables.hpp"
 #include "engine/util/json.hpp"
+#include "engine/util/log.hpp"
 #include "engine/util/time.hpp"
 #include "gates/registry.hpp"
 
@@ -44,6 +52,7 @@ Examples:
   promote validate -f promote.yaml
   promote status --output json
   promote history --stage prod --output csv
+  promote report --since 90d --output html > dora.html   DORA figures per stage
 
 Exit codes: 0 promoted, proposed (pull request open), no-op or passed; 1 blocked
 by a gate; 2 usage or configuration error; 3 pending (run again later); 4 error.
@@ -68,6 +77,11 @@ struct Options {
   bool rollback = false;
   std::string rollback_to;
   bool skip_gates = false;
+  std::string image;
+  std::string outcome;
+  std::string since;
+  std::string until;
+  std::size_t limit = 100;
 };
 
 std::optional<std::chrono::seconds> duration_flag(const std::string& flag,
@@ -95,6 +109,37 @@ std::optional<fs::path> history_flag(const Options& options) {
   return fs::path(options.history);
 }
 
+/// A progress line on stderr: on a terminal one line redrawn in place (cleared at the end),
+/// elsewhere one plain line per message, where a `tick` (the same wait, a second later) is
+/// left out. Safe to call from the gates' threads.
+class ProgressLine {
+ public:
+  explicit ProgressLine(bool live) : m_live(live) {}
+
+  void show(const std::string& line, bool tick) {
+    const std::lock_guard lock(m_mutex);
+    if (m_live) {
+      std::cerr << "\r\033[2Kpromote: " << line << std::flush;
+      m_shown = true;
+    } else if (!tick) {
+      std::cerr << "promote: " << line << "\n";
+    }
+  }
+
+  void clear() {
+    const std::lock_guard lock(m_mutex);
+    if (m_shown) {
+      std::cerr << "\r\033[2K" << std::flush;
+      m_shown = false;
+    }
+  }
+
+ private:
+  std::mutex m_mutex;
+  bool m_live;
+  bool m_shown = false;
+};
+
 /// A promotion, or with `explain` a dry run told as an explanation.
 int run_promote(const Options& options, bool explain = false) {
   promoter::Request request;
@@ -107,11 +152,24 @@ int run_promote(const Options& options, bool explain = false) {
   request.reason = options.reason;
   request.break_glass = options.break_glass;
   const bool json = options.output == "json";
-  bool waited = false;
+  // In CI (not for explain): the step summary, outputs and annotations under GitHub Actions,
+  // the JUnit report and dotenv file under GitLab CI. Workflow commands go to stderr, which
+  // the runner reads as it reads stdout, so --output json stays one document on stdout. A
+  // file that cannot be written is a warning and leaves the exit code alone.
+  auto ci_warn = [](const std::vector<std::string>& problems) {
+    for (const auto& problem : problems) {
+      std::cerr << "promote: warning: " << problem << "\n";
+    }
+  };
+  auto failed = [&](const Error& error) {
+    if (!explain) {
+      ci_warn(report::write_ci_error(error, options.to, std::cerr));
+    }
+    return fail(error, json);
+  };
   if (options.break_glass && options.reason.empty()) {
-    return fail(make_error(ErrorKind::usage,
-                           "--break-glass needs --reason: say why the time windows are overridden"),
-                json);
+    return failed(make_error(
+        ErrorKind::usage, "--break-glass needs --reason: say why the time windows are overridden"));
   }
   request.rollback = options.rollback;
   request.rollback_to = options.rollback_to;
@@ -123,7 +181,7 @@ int run_promote(const Options& options, bool explain = false) {
   if (!options.wait_merged.empty()) {
     request.wait_merged = duration_flag("--wait-merged", options.wait_merged, bad_flag);
     if (!request.wait_merged) {
-      return fail(bad_flag, json);
+      return failed(bad_flag);
     }
     // Ask about ten times over the wait, every 1 to 15 seconds.
     request.merge_poll = std::clamp(*request.wait_merged / 10, std::chrono::seconds(1),
@@ -132,36 +190,36 @@ int run_promote(const Options& options, bool explain = false) {
   if (!options.wait.empty()) {
     request.wait = duration_flag("--wait", options.wait, bad_flag);
     if (!request.wait) {
-      return fail(bad_flag, json);
+      return failed(bad_flag);
     }
   }
-  if (request.wait || request.wait_merged) {
-    request.on_wait = [live = isatty(STDERR_FILENO) == 1 && std::getenv("CI") == nullptr,
-                       &waited](const promoter::WaitProgress& progress) {
-      const std::string line = "waiting " + pipeline::format_duration(progress.next_check) +
-                               " for " + progress.waiting_for + "; " +
-                               pipeline::format_duration(progress.left) + " left";
-      if (live) {
-        // One line, redrawn every second, cleared when the wait ends.
-        std::cerr << "\r\033[2Kpromote: " << line << std::flush;
-        waited = true;
-      } else if (!progress.tick) {
-        std::cerr << "promote: " << line << "\n";
-      }
-    };
+  // What promote waits for (soak, a merge) and what a long gate does (metric samples): one
+  // line redrawn in place on a terminal, plain lines in CI or into a file.
+  ProgressLine progress(isatty(STDERR_FILENO) == 1 && std::getenv("CI") == nullptr);
+  if (util::verbosity() != util::Verbosity::quiet) {
+    if (request.wait || request.wait_merged) {
+      request.on_wait = [&progress](const promoter::WaitProgress& wait) {
+        progress.show("waiting " + pipeline::format_duration(wait.next_check) + " for " +
+                          wait.waiting_for + "; " + pipeline::format_duration(wait.left) +
+                          " left",
+                      wait.tick);
+      };
+    }
+    request.on_progress = [&progress](const std::string& line) { progress.show(line, false); };
   }
   auto result = promoter::promote(request, gates::Catalog::for_pipeline(options.file));
-  if (waited) {
-    std::cerr << "\r\033[2K" << std::flush;
-  }
+  progress.clear();
   if (!result) {
-    return fail(result.error(), json);
+    return failed(result.error());
+  }
+  if (!explain) {
+    ci_warn(report::write_ci_outputs(*result, std::cerr));
   }
   if (explain && !json) {
     std::cout << report::explain_text(*result);
   } else if (json) {
     std::cout << util::dump_json(report::to_json(*result), 2) << "\n";
-  } else {
+  } else if (util::verbosity() != util::Verbosity::quiet) {
     std::cout << report::render_text(*result, {report::use_color(STDOUT_FILENO)});
   }
   return result->exit_code();
@@ -171,10 +229,40 @@ Result<pipeline::Pipeline> load(const Options& options) {
   return pipeline::load(options.file, gates::Catalog::for_pipeline(options.file));
 }
 
+// `promote validate`: every problem of the pipeline file (exit 2), or what it defines.
 int run_validate(const Options& options) {
+  const bool json = options.output == "json";
   auto loaded = load(options);
   if (!loaded) {
-    return fail(loaded.error(), false);
+    return fail(loaded.error(), json);
+  }
+  if (json) {
+    nlohmann::json images = nlohmann::json::array();
+    for (const auto& image : loaded->images) {
+      images.push_back({{"name", image.name}, {"repository", image.repository}});
+    }
+    nlohmann::json stages = nlohmann::json::array();
+    for (const auto& stage : loaded->stages) {
+      nlohmann::json gates = nlohmann::json::array();
+      for (const auto& gate : stage.gates) {
+        gates.push_back(gate.name);
+      }
+      stages.push_back(
+          {{"name", stage.name},
+           {"from", stage.from ? nlohmann::json(*stage.from) : nlohmann::json()},
+           {"strategy",
+            stage.strategy == pipeline::Strategy::pull_request ? "pull-request" : "commit"},
+           {"targets", stage.target.paths()},
+           {"gates", gates}});
+    }
+    std::cout << util::dump_json({{"file", options.file},
+                                  {"ok", true},
+                                  {"pipeline", loaded->name},
+                                  {"images", images},
+                                  {"stages", stages}},
+                                 2)
+              << "\n";
+    return 0;
   }
   std::size_t gates = 0;
   for (const auto& stage : loaded->stages) {
@@ -204,22 +292,46 @@ int run_status(const Options& options) {
   return 0;
 }
 
-int run_history(const Options& options) {
+// The history database of the pipeline, which must exist already.
+Result<history::History> open_history(const Options& options) {
   const fs::path path = promoter::history_path(options.file, history_flag(options));
-  const bool json = options.output == "json";
   if (!fs::exists(path)) {
-    return fail(make_error(ErrorKind::usage, "no history at " + path.string() +
-                                                 " (nothing promoted yet, or give --history)"),
-                json);
+    return make_error(ErrorKind::usage, "no history at " + path.string() +
+                                            " (nothing promoted yet, or give --history; "
+                                            "promote history sync rebuilds it from git)");
   }
-  auto history = history::History::open(path);
+  return history::History::open(path);
+}
+
+int run_history(const Options& options) {
+  const bool json = options.output == "json";
+  history::Query query;
+  const auto now = std::chrono::system_clock::now();
+  for (const auto& [flag, text, bound, field] :
+       {std::tuple{"--since", &options.since, Bound::since, &query.since},
+        std::tuple{"--until", &options.until, Bound::until, &query.until}}) {
+    if (!text->empty()) {
+      auto when = parse_when(flag, *text, bound, now);
+      if (!when) {
+        return fail(when.error(), json);
+      }
+      *field = *when;
+    }
+  }
+  auto history = open_history(options);
   if (!history) {
     return fail(history.error(), json);
   }
-  history::Query query;
-  if (!options.stage.empty()) {
-    query.stage = options.stage;
-  }
+  const auto set = [](std::optional<std::string>& field, const std::string& value) {
+    if (!value.empty()) {
+      field = value;
+    }
+  };
+  set(query.stage, options.stage);
+  set(query.image, options.image);
+  set(query.actor, options.actor);
+  set(query.outcome, options.outcome);
+  query.limit = options.limit;
   auto records = history->list(query);
   if (!records) {
     return fail(records.error(), json);
@@ -230,8 +342,102 @@ int run_history(const Options& options) {
     std::cout << report::history_csv(*records);
   } else {
     std::cout << report::history_table(*records);
+    if (options.limit > 0 && records->size() == options.limit &&
+        util::verbosity() != util::Verbosity::quiet) {
+      std::cerr << "promote: the newest " << options.limit
+                << " shown; --limit N for more, --limit 0 for all\n";
+    }
   }
   return 0;
+}
+
+// `promote history sync`: the records in the git notes added to the history.
+int run_sync(const Options& options) {
+  const bool json = options.output == "json";
+  auto loaded = load(options);
+  if (!loaded) {
+    return fail(loaded.error(), json);
+  }
+  auto workspace = promoter::Workspace::open(
+      *loaded, options.workdir.empty() ? std::nullopt : std::optional<fs::path>(options.workdir));
+  if (!workspace) {
+    return fail(workspace.error(), json);
+  }
+  const fs::path path = promoter::history_path(options.file, history_flag(options));
+  auto history = history::History::open(path);
+  if (!history) {
+    return fail(history.error(), json);
+  }
+  const std::string remote =
+      loaded->repository.is_local() ? loaded->repository.remote : std::string("origin");
+  auto synced = promoter::sync_history(workspace->repository(), remote, *history);
+  if (!synced) {
+    return fail(synced.error(), json);
+  }
+  for (const auto& problem : synced->problems) {
+    std::cerr << "promote: warning: " << problem << "\n";
+  }
+  if (json) {
+    std::cout << util::dump_json({{"history", path.string()},
+                                  {"remote", remote},
+                                  {"notes_ref", promoter::k_notes_ref},
+                                  {"notes", synced->notes},
+                                  {"records", synced->records},
+                                  {"added",
+                                   {{"promotions", synced->added.promotions},
+                                    {"approvals", synced->added.approvals},
+                                    {"holds", synced->added.holds}}},
+                                  {"problems", synced->problems}},
+                                 2)
+              << "\n";
+  } else if (util::verbosity() != util::Verbosity::quiet) {
+    std::cout << "synced " << path.string() << " with " << promoter::k_notes_ref << " of "
+              << remote << ": " << synced->records << " records in " << synced->notes
+              << " notes; added " << synced->added.promotions << " promotions, "
+              << synced->added.approvals << " approvals, " << synced->added.holds
+              << " holds or releases\n";
+  }
+  return 0;
+}
+
+// `promote audit verify`: exit 0 when the hash chain holds, 1 when it is broken.
+int run_verify(const Options& options) {
+  const bool json = options.output == "json";
+  auto history = open_history(options);
+  if (!history) {
+    return fail(history.error(), json);
+  }
+  auto verified = history->verify();
+  if (!verified) {
+    return fail(verified.error(), json);
+  }
+  const auto& broken = verified->broken;
+  if (json) {
+    nlohmann::json document{{"history", history->path().string()},
+                            {"ok", !broken.has_value()},
+                            {"promotions", verified->promotions},
+                            {"approvals", verified->approvals},
+                            {"holds", verified->holds},
+                            {"head", verified->head},
+                            {"broken", nullptr}};
+    if (broken) {
+      document["broken"] = {{"table", broken->table},
+                            {"seq", broken->seq},
+                            {"id", broken->id},
+                            {"why", broken->why}};
+    }
+    std::cout << util::dump_json(document, 2) << "\n";
+  } else if (broken) {
+    std::cout << history->path().string() << ": the hash chain is broken at " << broken->table
+              << " row " << broken->seq << (broken->id.empty() ? "" : " (promotion " + broken->id + ")")
+              << ": " << broken->why << "\n";
+  } else {
+    std::cout << history->path().string() << ": the hash chain holds: " << verified->promotions
+              << " promotions" << (verified->head.empty() ? "" : " (head " + verified->head.substr(0, 12) + ")")
+              << ", " << verified->approvals << " approvals, " << verified->holds
+              << " holds or releases\n";
+  }
+  return broken ? 1 : 0;
 }
 
 // `promote history show ID` and `promote explain ID`: a recorded attempt, read back.
@@ -285,6 +491,9 @@ int run_decide(const Options& options, bool approve) {
   if (!decided) {
     return fail(decided.error(), json);
   }
+  if (!decided->warning.empty()) {
+    std::cerr << "promote: warning: " << decided->warning << "\n";
+  }
   if (json) {
     std::cout << util::dump_json(nlohmann::json{{"pipeline", decided->pipeline},
                                 {"stage", decided->stage},
@@ -296,7 +505,7 @@ int run_decide(const Options& options, bool approve) {
                                 {"at", util::format_utc(decided->at)}},
                                  2)
               << "\n";
-  } else {
+  } else if (util::verbosity() != util::Verbosity::quiet) {
     std::cout << (approve ? "approved" : "rejected") << " candidate "
               << decided->candidate_id.substr(0, 12) << " for " << decided->stage << " as "
               << decided->actor;
@@ -325,6 +534,9 @@ int run_hold(const Options& options, bool hold) {
   if (!done) {
     return fail(done.error(), json);
   }
+  if (!done->warning.empty()) {
+    std::cerr << "promote: warning: " << done->warning << "\n";
+  }
   if (json) {
     std::cout << util::dump_json(nlohmann::json{{"pipeline", done->pipeline},
                                                 {"stage", done->stage},
@@ -334,9 +546,103 @@ int run_hold(const Options& options, bool hold) {
                                                 {"at", util::format_utc(done->at)}},
                                  2)
               << "\n";
-  } else {
+  } else if (util::verbosity() != util::Verbosity::quiet) {
     std::cout << (hold ? "held " : "released ") << done->stage << " as " << done->actor
               << (done->reason.empty() ? "" : ": " + done->reason) << "\n";
+  }
+  return 0;
+}
+
+// `promote report`: the DORA figures of each stage over --since .. --until, from the history.
+int run_report(const Options& options) {
+  const bool json = options.output == "json";
+  const auto now = std::chrono::system_clock::now();
+  auto since = parse_when("--since", options.since.empty() ? "90d" : options.since, Bound::since, now);
+  if (!since) {
+    return fail(since.error(), json);
+  }
+  auto until = options.until.empty() ? Result<std::chrono::system_clock::time_point>(now)
+                                     : parse_when("--until", options.until, Bound::until, now);
+  if (!until) {
+    return fail(until.error(), json);
+  }
+  if (*until < *since) {
+    return fail(make_error(ErrorKind::usage, "--until " + util::format_utc(*until) +
+                                                 " is before --since " + util::format_utc(*since)),
+                json);
+  }
+  // The stage order is the pipeline's; without a pipeline file, the history's.
+  std::optional<pipeline::Pipeline> loaded;
+  if (fs::exists(options.file)) {
+    auto pipeline = load(options);
+    if (!pipeline) {
+      return fail(pipeline.error(), json);
+    }
+    loaded = std::move(*pipeline);
+  }
+  const fs::path path = promoter::history_path(options.file, history_flag(options));
+  if (!fs::exists(path)) {
+    return fail(make_error(ErrorKind::usage, "no history at " + path.string() +
+                                                 " (nothing promoted yet, or give --history)"),
+                json);
+  }
+  auto history = history::History::open(path);
+  if (!history) {
+    return fail(history.error(), json);
+  }
+  // Every record, not only the window's: lead times reach back to the first stage.
+  auto records = history->list(history::Query{});
+  if (!records) {
+    return fail(records.error(), json);
+  }
+  std::vector<std::string> stages;
+  if (loaded) {
+    std::erase_if(*records, [&](const history::PromotionRecord& record) {
+      return record.pipeline != loaded->name;
+    });
+    for (const auto& stage : loaded->stages) {
+      stages.push_back(stage.name);
+    }
+  } else {
+    stages = report::stages_in_history(*records);
+  }
+  auto dora = report::dora(*records, stages, *since, *until);
+  if (loaded) {
+    dora.pipeline = loaded->name;
+  }
+  if (!options.stage.empty()) {
+    std::erase_if(dora.stages, [&](const report::StageFigures& figures) {
+      return figures.name != options.stage;
+    });
+    if (dora.stages.empty()) {
+      std::string known;
+      for (const auto& name : stages) {
+        known += (known.empty() ? "" : ", ") + name;
+      }
+      return fail(make_error(ErrorKind::usage, "no stage '" + options.stage + "' (stages: " +
+                                                   (known.empty() ? "none" : known) + ")"),
+                  json);
+    }
+  }
+  if (json) {
+    std::cout << util::dump_json(report::dora_json(dora), 2) << "\n";
+  } else if (options.output == "html") {
+    std::cout << report::dora_html(dora);
+  } else {
+    std::cout << report::dora_text(dora);
+  }
+  return 0;
+}
+
+// `promote __complete stages`: the stage names of the pipeline file, one a line, for the
+// completion scripts; prints nothing when the file cannot be loaded.
+int run_complete_stages(const Options& options) {
+  auto loaded = load(options);
+  if (!loaded) {
+    return 1;
+  }
+  for (const auto& stage : loaded->stages) {
+    std::cout << stage.name << "\n";
   }
   return 0;
 }
@@ -353,6 +659,13 @@ int main(int argc, char** argv) {
                "promote"};
   app.footer(k_examples);
   app.set_version_flag("--version", std::string("promote ") + PROMOTE_VERSION);
+  // Given before or after a command: `promote -q --to prod`, `promote history sync -v`.
+  app.fallthrough();
+  bool quiet = false;
+  bool verbose = false;
+  app.add_flag("-q,--quiet", quiet,
+               "print no report on success (errors and warnings still go to stderr)");
+  app.add_flag("-v,--verbose", verbose, "tell each step on stderr, with the time");
   add_file_option(app, options);
   app.add_option("--to", options.to, "the stage to promote into");
   app.add_option("--image", options.images,
@@ -434,8 +747,11 @@ int main(int argc, char** argv) {
   }
 
   auto* validate = app.add_subcommand("validate", "check a pipeline file and report every problem");
-  validate->footer("\nExample:\n  promote validate -f promote.yaml\n");
+  validate->footer(
+      "\nExamples:\n  promote validate -f promote.yaml\n  promote validate --output json\n");
   add_file_option(*validate, options);
+  validate->add_option("--output", options.output, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
 
   auto* status = app.add_subcommand("status", "show the candidate each stage holds, and since when");
   status->footer("\nExamples:\n  promote status\n  promote status --output json\n");
@@ -446,12 +762,50 @@ int main(int argc, char** argv) {
 
   auto* history = app.add_subcommand("history", "list recorded promotion attempts, newest first");
   history->footer(
-      "\nExamples:\n  promote history\n  promote history --stage prod --output csv\n");
+      "\nExamples:\n  promote history\n  promote history --stage prod --since 30d\n"
+      "  promote history --image api --outcome promoted --output csv\n"
+      "  promote history --actor alice --since 2026-11-01 --until 2026-11-30 --limit 0\n"
+      "  promote history show 20261123T193339Z-62326450\n  promote history sync\n");
   add_file_option(*history, options);
   history->add_option("--history", options.history, "history database");
   history->add_option("--stage", options.stage, "only this stage");
+  history->add_option("--image", options.image,
+                      "only promotions of this image (its name, repository or reference)");
+  history->add_option("--actor", options.actor, "only promotions by this actor");
+  history->add_option("--outcome", options.outcome, "only this outcome")
+      ->check(CLI::IsMember({"promoted", "proposed", "no-op", "blocked", "pending", "error"}));
+  history->add_option("--since", options.since, "started at or after: 30d, 2026-11-01 or a UTC time")
+      ->type_name("WHEN");
+  history->add_option("--until", options.until, "started before (a date: up to its end)")
+      ->type_name("WHEN");
+  history->add_option("--limit", options.limit, "at most this many, newest first (0: all)")
+      ->capture_default_str();
   history->add_option("--output", options.output, "table, json or csv")
       ->check(CLI::IsMember({"table", "text", "json", "csv"}));
+
+  auto* sync = history->add_subcommand(
+      "sync", "add the records kept in git (refs/notes/promote) that the history lacks");
+  sync->footer(
+      "\nExamples:\n  promote history sync                  rebuild a lost history from the "
+      "repository\n  promote history sync --output json\n");
+  add_file_option(*sync, options);
+  sync->add_option("--history", options.history, "history database");
+  sync->add_option("--workdir", options.workdir, "where a remote repository is kept");
+  sync->add_option("--output", options.output, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+
+  auto* audit = app.add_subcommand("audit", "check the history for tampering");
+  audit->require_subcommand(1);
+  audit->footer("\nExample:\n  promote audit verify\n");
+  auto* verify = audit->add_subcommand(
+      "verify", "recompute the history's hash chain; exit 1 and name the first bad row if broken");
+  verify->footer(
+      "\nExamples:\n  promote audit verify\n  promote audit verify --history "
+      "audit-copy.db --output json\n");
+  add_file_option(*verify, options);
+  verify->add_option("--history", options.history, "history database");
+  verify->add_option("--output", options.output, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
 
   auto* show = history->add_subcommand("show", "one recorded attempt: gates, details, evidence");
   show->footer("\nExample:\n  promote history show 20261123T193339Z-62326450\n");
@@ -485,11 +839,70 @@ int main(int argc, char** argv) {
   add_file_option(*explain, options);
   explain->add_option("--history", options.history, "history database");
 
+  auto* report_command = app.add_subcommand(
+      "report", "DORA figures per stage from the history: deployment frequency, lead time, "
+                "change failure rate, time to restore");
+  report_command->footer(
+      "\nExamples:\n  promote report                                    the last 90 days\n"
+      "  promote report --since 30d --stage prod\n"
+      "  promote report --since 2026-10-01 --until 2026-12-31 --output json\n"
+      "  promote report --output html > dora.html          one file, charts included\n");
+  add_file_option(*report_command, options);
+  report_command->add_option("--history", options.history, "history database");
+  report_command->add_option("--since", options.since,
+                             "start of the window: 90d (default), 2026-11-01 or a UTC time");
+  report_command->add_option("--until", options.until,
+                             "end of the window (default now; a date: up to its end)");
+  report_command->add_option("--stage", options.stage, "only this stage");
+  report_command->add_option("--output", options.output, "text, json or html")
+      ->check(CLI::IsMember({"text", "json", "html"}));
+
+  std::string completion_shell;
+  auto* completion = app.add_subcommand("completion", "print a shell completion script");
+  completion->footer(
+      "\nExamples:\n  source <(promote completion bash)                 in ~/.bashrc\n"
+      "  source <(promote completion zsh)                  in ~/.zshrc\n"
+      "  promote completion fish > ~/.config/fish/completions/promote.fish\n");
+  completion->add_option("shell", completion_shell, "bash, zsh or fish")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh", "fish"}));
+  auto* man = app.add_subcommand("man", "print the man page (roff), made from this help");
+  man->footer("\nExamples:\n  promote man > promote.1 && man -l promote.1\n");
+  // Hidden (no group): what the completion scripts ask at completion time.
+  std::string complete_what;
+  auto* complete = app.add_subcommand("__complete", "values for the completion scripts");
+  complete->group("");
+  complete->add_option("what", complete_what, "stages")->required()->check(CLI::IsMember({"stages"}));
+  add_file_option(*complete, options);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
+  }
+  if (quiet && verbose) {
+    std::cerr << "promote: --quiet and --verbose do not go together\n";
+    return 2;
+  }
+  util::set_verbosity(quiet     ? util::Verbosity::quiet
+                      : verbose ? util::Verbosity::verbose
+                                : util::Verbosity::normal);
+  if (*report_command) {
+    return run_report(options);
+  }
+  if (*completion) {
+    std::cout << (completion_shell == "bash"  ? bash_completion(app)
+                  : completion_shell == "zsh" ? zsh_completion(app)
+                                              : fish_completion(app));
+    return 0;
+  }
+  if (*man) {
+    std::cout << man_page(app, PROMOTE_VERSION);
+    return 0;
+  }
+  if (*complete) {
+    return run_complete_stages(options);
   }
   if (*validate) {
     return run_validate(options);
@@ -527,12 +940,19 @@ int main(int argc, char** argv) {
   if (*show || *explain) {
     return run_show(options);
   }
+  if (*sync) {
+    return run_sync(options);
+  }
+  if (*verify) {
+    return run_verify(options);
+  }
   if (*history) {
     return run_history(options);
   }
   if (options.to.empty()) {
     std::cerr << "promote: give --to STAGE, or a command (validate, status, history, approve, "
-                 "reject, hold, release, rollback, plan, explain); see --help\n";
+                 "reject, hold, release, rollback, plan, explain, audit, report, completion, "
+                 "man); see --help\n";
     return 2;
   }
   return run_promote(options);

@@ -12,19 +12,13 @@
 #include <sstream>
 
 #include "engine/git/repository.hpp"
+#include "engine/util/secrets.hpp"
 
 namespace promote::git {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-/// Variables whose values are secrets: no message may hold them (PROMOTE_FORGE_TOKEN is the
-/// forge API's, listed so that a message never shows it either).
-constexpr std::array k_secret_variables = {"PROMOTE_GIT_TOKEN",  "GITHUB_TOKEN",
-                                           "GITLAB_TOKEN",       "CI_JOB_TOKEN",
-                                           "GITEA_TOKEN",        "PROMOTE_SSH_KEY_PASSPHRASE",
-                                           "PROMOTE_FORGE_TOKEN"};
 
 std::string env(const char* name) {
   const char* value = std::getenv(name);
@@ -41,7 +35,7 @@ std::string lower(std::string text) {
 }  // namespace
 
 std::string redact(std::string text) {
-  for (const char* variable : k_secret_variables) {
+  for (const char* variable : util::k_secret_variables) {
     const std::string secret = env(variable);
     if (secret.empty()) {
       continue;

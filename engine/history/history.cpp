@@ -13,6 +13,7 @@
 #include <thread>
 #include <utility>
 
+#include "engine/history/canonical.hpp"
 #include "engine/util/json.hpp"
 
 namespace promote::history {
@@ -212,6 +213,9 @@ Result<History> History::open(const std::filesystem::path& path) {
       return too_new();
     }
     db->exec("PRAGMA foreign_keys = ON");
+    // A page cache of 64 MiB (SQLite's default is 2 MiB): an audit-sized history is gigabytes,
+    // and its indexes are written and read all over.
+    db->exec("PRAGMA cache_size = -65536");
     return History(path, std::move(db), version);
   } catch (const std::exception& e) {
     return open_error(path, e.what());
@@ -387,8 +391,8 @@ void insert_images(SQLite::Database& db, const std::string& id, const nlohmann::
 
 // Inserts one promotion with its gates, evidence and images, chained after the newest row.
 void insert_promotion(SQLite::Database& db, const PromotionRecord& record) {
-  const std::string hash =
-      chain_hash(last_hash(db, "promotions"), util::dump_json(to_json(record)));
+  const detail::PromotionText text = detail::text_of(record);
+  const std::string hash = chain_hash(last_hash(db, "promotions"), detail::canonical(text));
   SQLite::Statement promotion(
       db,
       "INSERT INTO promotions (id, pipeline, stage, from_stage, candidate_id, images, outcome, "
@@ -400,7 +404,7 @@ void insert_promotion(SQLite::Database& db, const PromotionRecord& record) {
   promotion.bind(3, record.stage);
   promotion.bind(4, record.from);
   promotion.bind(5, record.candidate_id);
-  promotion.bind(6, util::dump_json(record.images));
+  promotion.bind(6, text.images_json);
   promotion.bind(7, record.outcome);
   promotion.bind(8, record.actor);
   promotion.bind(9, record.reason);
@@ -408,14 +412,14 @@ void insert_promotion(SQLite::Database& db, const PromotionRecord& record) {
   promotion.bind(11, record.ci_run_url);
   promotion.bind(12, record.commit);
   promotion.bind(13, record.error);
-  promotion.bind(14, format_time(record.started));
-  promotion.bind(15, format_time(record.finished));
+  promotion.bind(14, text.started);
+  promotion.bind(15, text.finished);
   promotion.bind(16, record.break_glass ? 1 : 0);
   promotion.bind(17, record.pull_request);
   promotion.bind(18, record.rollback_of);
   promotion.bind(19, record.gates_skipped ? 1 : 0);
-  promotion.bind(20, util::dump_json(record.previous));
-  promotion.bind(21, util::dump_json(nlohmann::json(record.files)));
+  promotion.bind(20, text.previous_json);
+  promotion.bind(21, text.files_json);
   promotion.bind(22, hash);
   promotion.exec();
 
@@ -436,8 +440,8 @@ void insert_promotion(SQLite::Database& db, const PromotionRecord& record) {
     gate.bind(4, verdict.use);
     gate.bind(5, verdict.status);
     gate.bind(6, verdict.summary);
-    gate.bind(7, util::dump_json(verdict.details));
-    gate.bind(8, util::dump_json(verdict.config));
+    gate.bind(7, text.gates[g].details_json);
+    gate.bind(8, text.gates[g].config_json);
     if (verdict.retry_after_seconds) {
       gate.bind(9, static_cast<std::int64_t>(*verdict.retry_after_seconds));
     } else {
@@ -536,6 +540,91 @@ class PromotionScan {
   bool m_evidence_row = false;
 };
 
+// The promotions in seq order as the texts they store, with their gates and evidence: what
+// the hash chain covers, read without parsing any JSON (three cursors, one pass each).
+class TextScan {
+ public:
+  explicit TextScan(SQLite::Database& db)
+      : m_rows(db, std::string("SELECT ") + k_promotion_columns + " FROM promotions p ORDER BY p.seq"),
+        m_gates(db,
+                "SELECT p.seq, g.position, g.name, g.use, g.status, g.summary, g.details, "
+                "g.config, g.retry_after_seconds FROM promotions p JOIN gate_verdicts g ON "
+                "g.promotion_id = p.id ORDER BY p.seq, g.position"),
+        m_evidence(db,
+                   "SELECT p.seq, e.gate_position, e.path, e.sha256 FROM promotions p JOIN "
+                   "evidence e ON e.promotion_id = p.id ORDER BY p.seq, e.gate_position, "
+                   "e.position") {
+    m_gate_row = m_gates.executeStep();
+    m_evidence_row = m_evidence.executeStep();
+  }
+
+  // The next promotion, its seq and stored hash, or false at the end.
+  bool next(detail::PromotionText& text, long long& seq, std::string& hash) {
+    if (!m_rows.executeStep()) {
+      return false;
+    }
+    const auto column = [&](int index) { return m_rows.getColumn(index).getString(); };
+    text.id = column(0);
+    text.pipeline = column(1);
+    text.stage = column(2);
+    text.from = column(3);
+    text.candidate_id = column(4);
+    text.images_json = column(5);
+    text.outcome = column(6);
+    text.actor = column(7);
+    text.reason = column(8);
+    text.ci_provider = column(9);
+    text.ci_run_url = column(10);
+    text.commit = column(11);
+    text.error = column(12);
+    text.started = column(13);
+    text.finished = column(14);
+    text.break_glass = m_rows.getColumn(15).getInt() != 0;
+    text.pull_request = column(16);
+    text.rollback_of = column(17);
+    text.gates_skipped = m_rows.getColumn(18).getInt() != 0;
+    text.previous_json = column(19);
+    text.files_json = column(20);
+    hash = column(21);
+    seq = m_rows.getColumn(22).getInt64();
+    text.gates.clear();
+    // A gate or evidence row out of place is left out; the hash then shows it.
+    while (m_gate_row && m_gates.getColumn(0).getInt64() <= seq) {
+      if (m_gates.getColumn(0).getInt64() == seq &&
+          m_gates.getColumn(1).getInt64() == static_cast<long long>(text.gates.size())) {
+        detail::GateText& gate = text.gates.emplace_back();
+        gate.name = m_gates.getColumn(2).getString();
+        gate.use = m_gates.getColumn(3).getString();
+        gate.status = m_gates.getColumn(4).getString();
+        gate.summary = m_gates.getColumn(5).getString();
+        gate.details_json = m_gates.getColumn(6).getString();
+        gate.config_json = m_gates.getColumn(7).getString();
+        if (!m_gates.getColumn(8).isNull()) {
+          gate.retry_after_seconds = m_gates.getColumn(8).getInt64();
+        }
+      }
+      m_gate_row = m_gates.executeStep();
+    }
+    while (m_evidence_row && m_evidence.getColumn(0).getInt64() <= seq) {
+      const long long position = m_evidence.getColumn(1).getInt64();
+      if (m_evidence.getColumn(0).getInt64() == seq && position >= 0 &&
+          position < static_cast<long long>(text.gates.size())) {
+        text.gates[static_cast<std::size_t>(position)].evidence.emplace_back(
+            m_evidence.getColumn(2).getString(), m_evidence.getColumn(3).getString());
+      }
+      m_evidence_row = m_evidence.executeStep();
+    }
+    return true;
+  }
+
+ private:
+  SQLite::Statement m_rows;
+  SQLite::Statement m_gates;
+  SQLite::Statement m_evidence;
+  bool m_gate_row = false;
+  bool m_evidence_row = false;
+};
+
 // Migration 5 for the rows written before it: their images in promotion_images, and the
 // hash chain of each table.
 void seal_v5(SQLite::Database& db) {
@@ -554,15 +643,32 @@ void seal_v5(SQLite::Database& db) {
   if (reader.bad()) {
     throw std::runtime_error(reader.bad()->message);
   }
+  // Each row's JSON texts are rewritten as promote writes them now (compact, keys sorted), so
+  // that the canonical record can embed them as they are.
   std::string previous;
-  SQLite::Statement update(db, "UPDATE promotions SET hash = ? WHERE seq = ?");
+  SQLite::Statement update(
+      db, "UPDATE promotions SET images = ?, previous = ?, files = ?, hash = ? WHERE seq = ?");
+  SQLite::Statement update_gate(
+      db, "UPDATE gate_verdicts SET details = ?, config = ? WHERE promotion_id = ? AND position = ?");
   for (const auto& [seq, record] : promotions) {
     insert_images(db, record.id, record.images);
-    previous = chain_hash(previous, util::dump_json(to_json(record)));
+    const detail::PromotionText text = detail::text_of(record);
+    previous = chain_hash(previous, detail::canonical(text));
     update.reset();
-    update.bind(1, previous);
-    update.bind(2, static_cast<std::int64_t>(seq));
+    update.bind(1, text.images_json);
+    update.bind(2, text.previous_json);
+    update.bind(3, text.files_json);
+    update.bind(4, previous);
+    update.bind(5, static_cast<std::int64_t>(seq));
     update.exec();
+    for (std::size_t g = 0; g < text.gates.size(); ++g) {
+      update_gate.reset();
+      update_gate.bind(1, text.gates[g].details_json);
+      update_gate.bind(2, text.gates[g].config_json);
+      update_gate.bind(3, record.id);
+      update_gate.bind(4, static_cast<std::int64_t>(g));
+      update_gate.exec();
+    }
   }
   const auto seal = [&](const std::string& table, const char* columns, auto read) {
     SQLite::Statement select(db, "SELECT " + std::string(columns) + " FROM " + table +
@@ -723,8 +829,7 @@ Result<Verification> History::verify() const {
   Verification result;
   try {
     SQLite::Transaction transaction(*m_db, SQLite::TransactionBehavior::DEFERRED);
-    // A row that promote wrote but cannot read back breaks the chain where it stands.
-    std::optional<std::string> unreadable;
+    std::optional<std::string> unreadable;  // an approval or hold promote cannot read back
     RowReader reader([&](const std::string& what) {
       unreadable = what;
       return failure(what);
@@ -770,12 +875,13 @@ Result<Verification> History::verify() const {
     };
 
     {
-      PromotionScan scan(*m_db, reader);
-      PromotionRecord record;
+      TextScan scan(*m_db);
+      detail::PromotionText text;
       long long seq = 0;
-      while (scan.next(record, seq)) {
+      std::string hash;
+      while (scan.next(text, seq, hash)) {
         ++result.promotions;
-        if (!check("promotions", seq, record.id, util::dump_json(to_json(record)), record.hash)) {
+        if (!check("promotions", seq, text.id, detail::canonical(text), hash)) {
           return result;
         }
       }

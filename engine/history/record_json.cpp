@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "engine/history/canonical.hpp"
 #include "engine/history/history.hpp"
 #include "engine/util/hash.hpp"
 #include "engine/util/json.hpp"
@@ -262,3 +263,152 @@ std::string chain_hash(const std::string& previous, const std::string& canonical
 }
 
 }  // namespace promote::history
+
+namespace promote::history::detail {
+
+namespace {
+
+/// Appends `text` as a JSON string exactly as util::dump_json writes one: plain printable
+/// ASCII as it is, anything else (escapes, UTF-8, invalid bytes) through the JSON writer.
+void append_string(std::string& out, const std::string& text) {
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte >= 0x7f || c == '"' || c == '\\') {
+      out += util::dump_json(nlohmann::json(text));
+      return;
+    }
+  }
+  out += '"';
+  out += text;
+  out += '"';
+}
+
+/// Writes one JSON object's members in the order given (which must be sorted).
+class ObjectWriter {
+ public:
+  explicit ObjectWriter(std::string& out) : m_out(out) { m_out += '{'; }
+  ~ObjectWriter() { m_out += '}'; }
+  ObjectWriter(const ObjectWriter&) = delete;
+  ObjectWriter& operator=(const ObjectWriter&) = delete;
+
+  std::string& key(const char* name) {
+    if (!m_first) {
+      m_out += ',';
+    }
+    m_first = false;
+    m_out += '"';
+    m_out += name;
+    m_out += "\":";
+    return m_out;
+  }
+  void string(const char* name, const std::string& value) { append_string(key(name), value); }
+  void raw(const char* name, const std::string& json) { key(name) += json; }
+  void flag(const char* name, bool value) { key(name) += value ? "true" : "false"; }
+
+ private:
+  std::string& m_out;
+  bool m_first = true;
+};
+
+}  // namespace
+
+PromotionText text_of(const PromotionRecord& record) {
+  PromotionText text{record.id,
+                     record.pipeline,
+                     record.stage,
+                     record.from,
+                     record.candidate_id,
+                     util::dump_json(record.images),
+                     record.outcome,
+                     record.actor,
+                     record.reason,
+                     record.ci_provider,
+                     record.ci_run_url,
+                     record.commit,
+                     record.error,
+                     format_time(record.started),
+                     format_time(record.finished),
+                     record.break_glass,
+                     record.pull_request,
+                     record.rollback_of,
+                     record.gates_skipped,
+                     util::dump_json(record.previous),
+                     util::dump_json(nlohmann::json(record.files)),
+                     {}};
+  for (const GateRecord& gate : record.gates) {
+    GateText& out = text.gates.emplace_back();
+    out.name = gate.name;
+    out.use = gate.use;
+    out.status = gate.status;
+    out.summary = gate.summary;
+    out.details_json = util::dump_json(gate.details);
+    out.config_json = util::dump_json(gate.config);
+    out.retry_after_seconds = gate.retry_after_seconds;
+    for (const EvidenceRecord& file : gate.evidence) {
+      out.evidence.emplace_back(file.path, file.sha256);
+    }
+  }
+  return text;
+}
+
+std::string canonical(const PromotionText& text) {
+  std::string out;
+  out.reserve(1024);
+  {
+    ObjectWriter record(out);
+    record.string("actor", text.actor);
+    record.flag("break_glass", text.break_glass);
+    record.string("candidate_id", text.candidate_id);
+    record.string("ci_provider", text.ci_provider);
+    record.string("ci_run_url", text.ci_run_url);
+    record.string("commit", text.commit);
+    record.string("error", text.error);
+    record.raw("files", text.files_json);
+    record.string("finished", text.finished);
+    record.string("from", text.from);
+    std::string& gates = record.key("gates");
+    gates += '[';
+    for (std::size_t g = 0; g < text.gates.size(); ++g) {
+      const GateText& gate = text.gates[g];
+      if (g > 0) {
+        gates += ',';
+      }
+      ObjectWriter object(gates);
+      object.raw("config", gate.config_json);
+      object.raw("details", gate.details_json);
+      std::string& evidence = object.key("evidence");
+      evidence += '[';
+      for (std::size_t e = 0; e < gate.evidence.size(); ++e) {
+        if (e > 0) {
+          evidence += ',';
+        }
+        ObjectWriter file(evidence);
+        file.string("path", gate.evidence[e].first);
+        file.string("sha256", gate.evidence[e].second);
+      }
+      evidence += ']';
+      object.string("name", gate.name);
+      object.raw("retry_after_seconds", gate.retry_after_seconds
+                                            ? std::to_string(*gate.retry_after_seconds)
+                                            : std::string("null"));
+      object.string("status", gate.status);
+      object.string("summary", gate.summary);
+      object.string("use", gate.use);
+    }
+    gates += ']';
+    record.flag("gates_skipped", text.gates_skipped);
+    record.string("id", text.id);
+    record.raw("images", text.images_json);
+    record.string("outcome", text.outcome);
+    record.string("pipeline", text.pipeline);
+    record.raw("previous", text.previous_json);
+    record.string("pull_request", text.pull_request);
+    record.string("reason", text.reason);
+    record.string("rollback_of", text.rollback_of);
+    record.string("stage", text.stage);
+    record.string("started", text.started);
+  }
+  return out;
+}
+
+}  // namespace promote::history::detail

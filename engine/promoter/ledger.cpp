@@ -17,7 +17,7 @@ namespace {
 
 // Where the remote's notes are fetched to before ours are laid on top.
 constexpr const char* k_fetched_ref = "refs/promote/remote-notes";
-constexpr int k_attempts = 8;
+constexpr int k_attempts = 12;
 
 git::Signature signature(const git::Repository& repository) {
   if (auto configured = repository.default_signature()) {

@@ -26,7 +26,7 @@ inline constexpr const char* k_notes_ref = "refs/notes/promote";
 
 /// Adds `line` (a history::note_line) to the note of `commit_id` and pushes the notes to
 /// `remote`. When the remote's notes moved on, they are fetched and ours are laid on top
-/// (every line is kept), then pushed again, up to 8 times.
+/// (every line is kept), then pushed again, up to 12 times.
 Result<void> publish_note(git::Repository& repository, const std::string& remote,
                           const std::string& commit_id, const std::string& line);
 

@@ -17,6 +17,7 @@
 #include "engine/scheduler/scheduler.hpp"
 #include "engine/util/actor.hpp"
 #include "engine/util/ci.hpp"
+#include "engine/util/log.hpp"
 #include "engine/util/files.hpp"
 #include "engine/util/time.hpp"
 
@@ -229,6 +230,9 @@ class Attempt {
       return usage(message);
     }
     m_result.from = m_stage->from.value_or("");
+    util::debug("pipeline " + m_pipeline.name + " (" + m_pipeline.file.string() + "): " +
+                std::to_string(m_pipeline.stages.size()) + " stages; promotion " +
+                m_result.promotion_id + " into " + m_stage->name);
     if (auto flags = parse_image_flags(m_pipeline, m_request.images); !flags) {
       return flags.error();
     } else {
@@ -438,6 +442,8 @@ class Attempt {
     if (auto changed = compute_changes(); !changed) {
       return changed.error();
     }
+    util::debug("candidate " + m_result.candidate.short_id() + ": " +
+                std::to_string(m_result.changes.size()) + " files to change");
     if (!m_result.changes.empty() && !m_request.dry_run) {
       std::vector<std::string> paths;
       for (const auto& change : m_result.changes) {
@@ -562,10 +568,13 @@ class Attempt {
     context.actor = m_result.actor;
     context.approvals = &approvals;
     context.break_glass = m_request.break_glass;
+    context.progress = m_request.on_progress;
     auto verdicts =
         scheduler::evaluate(m_stage->gates, context, scheduler::options_for(*m_stage));
     for (std::size_t i = 0; i < verdicts.size(); ++i) {
       const auto& spec = m_stage->gates[i];
+      util::debug("gate " + spec.name + " (" + spec.use + "): " + to_string(verdicts[i].status) +
+                  ": " + verdicts[i].summary);
       m_result.gates.push_back(GateResult{spec.name, spec.use,
                                           spec.gate ? spec.gate->config() : nlohmann::json(),
                                           std::move(verdicts[i])});
@@ -581,8 +590,11 @@ class Attempt {
       m_result.push_attempts = attempt;
       auto landed = commit_and_push();
       if (landed) {
+        util::debug("pushed " + m_result.commit.substr(0, 12) + " to " + remote() + "/" +
+                    m_pipeline.repository.branch + " (push " + std::to_string(attempt) + ")");
         return true;
       }
+      util::debug("push " + std::to_string(attempt) + " refused: " + landed.error().message);
       if (landed.error().kind != ErrorKind::conflict || attempt >= k_push_attempts) {
         return landed.error();
       }
@@ -807,6 +819,8 @@ class Attempt {
       }
       commit = **head;
     }
+    util::debug("record " + record.id + " (" + record.outcome + ") to " + k_notes_ref +
+                " on " + commit.substr(0, 12) + ", pushed to " + remote());
     if (auto published = publish_note(*m_repository, remote(), commit, history::note_line(record));
         !published) {
       m_result.warnings.push_back("the record was not written to the git notes (" +
@@ -833,6 +847,7 @@ class Attempt {
       const history::PromotionRecord record = to_record(m_result);
       publish(record);
       auto history = history::History::open(path);
+      util::debug("record " + record.id + " in " + path.string());
       Result<void> recorded = history ? history->record(record) : Result<void>(history.error());
       if (!recorded) {
         m_result.warnings.push_back("the attempt was not recorded in the history: " +

@@ -46,6 +46,9 @@ struct Request {
   /// Told, under --wait, what is being waited for: once when a wait starts (`tick` false),
   /// then about once a second while it lasts (`tick` true), for a live progress line.
   std::function<void(const WaitProgress&)> on_wait;
+  /// Told what a long gate evaluation is doing (metric samples), one line at a time, from
+  /// the gate's thread; may be empty.
+  std::function<void(const std::string&)> on_progress;
   /// --wait-merged: for strategy pull-request, wait this long for the pull request to be
   /// merged (promoted) or closed (error); still open then: pending.
   std::optional<std::chrono::seconds> wait_merged;

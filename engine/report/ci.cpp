@@ -16,6 +16,7 @@
 #include "engine/pipeline/config_node.hpp"
 #include "engine/util/files.hpp"
 #include "engine/util/json.hpp"
+#include "engine/util/secrets.hpp"
 #include "engine/util/time.hpp"
 
 namespace promote::report {
@@ -27,16 +28,6 @@ namespace {
 using promoter::Outcome;
 using promoter::PromotionResult;
 using Status = Verdict::Status;
-
-/// Variables promote itself reads whose values are secrets (engine/git/credentials.cpp and
-/// engine/forge/forge.cpp read them).
-constexpr std::array k_secret_variables = {"PROMOTE_GIT_TOKEN",
-                                           "PROMOTE_FORGE_TOKEN",
-                                           "GITHUB_TOKEN",
-                                           "GITLAB_TOKEN",
-                                           "CI_JOB_TOKEN",
-                                           "GITEA_TOKEN",
-                                           "PROMOTE_SSH_KEY_PASSPHRASE"};
 
 constexpr std::size_t k_details_limit = 16 * 1024;  ///< of a gate's details in a JUnit body
 constexpr std::size_t k_dotenv_value_limit = 1024;  ///< GitLab takes 5 KiB for the whole file
@@ -57,7 +48,7 @@ bool is_true(const char* name) {
 /// configurations name (http `headers.*.env`, prometheus `auth.bearer_env` and
 /// `auth.password_env`, an external gate's `env`).
 std::vector<std::string> secret_variables(const std::vector<promoter::GateResult>& gates) {
-  std::vector<std::string> names(k_secret_variables.begin(), k_secret_variables.end());
+  std::vector<std::string> names(util::k_secret_variables.begin(), util::k_secret_variables.end());
   auto add = [&names](const nlohmann::json& name) {
     if (name.is_string() && !name.get<std::string>().empty() &&
         std::find(names.begin(), names.end(), name.get<std::string>()) == names.end()) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/history/canonical.hpp"
 #include "engine/util/json.hpp"
 #include "tests/support/support.hpp"
 
@@ -873,6 +874,36 @@ TEST_SUITE("history") {
     CHECK(rehashed->seq == 1);
 
     CHECK_FALSE(broken_after("SELECT 1").has_value());
+  }
+
+  TEST_CASE("the canonical text is byte for byte the JSON writer's, whatever the strings hold") {
+    auto record = promotion("p-\"1\"", "prod", "promoted", "2026-03-01T00:00:00.123Z");
+    record.actor = "Zoë \\ \"the\" <admin>\n\t\x01\x7f";
+    record.reason = std::string("bad \xff\xfe utf-8 \xe2\x82 cut");
+    record.images = {{"api", "ghcr.io/acme/api:1.4.2@sha256:" + std::string(64, 'a')},
+                     {"ünïcode", "x/y:1"}};
+    record.previous = {{"api", "ghcr.io/acme/api:1.4.1"}};
+    record.files = {"k8s/a b.yaml", "k8s/\u00e9.yaml"};
+    history::GateRecord gate;
+    gate.name = "metrics \"p99\"";
+    gate.use = "prometheus";
+    gate.status = "warn";
+    gate.summary = "0.1 < 0.5 \xe2\x9c\x93";
+    gate.details = {{"value", 0.1}, {"big", 12345678901234LL}, {"neg", -0.0},
+                    {"nested", {{"z", nullptr}, {"a", {1, 2.5, "three"}}}}};
+    gate.config = nlohmann::json::object();
+    gate.retry_after_seconds = 60;
+    gate.evidence = {{"reports/\"q\".json", std::string(64, 'f')}};
+    record.gates = {gate, gate};
+    record.gates[1].retry_after_seconds.reset();
+    record.gates[1].evidence.clear();
+    CHECK(history::detail::canonical(history::detail::text_of(record)) ==
+          promote::util::dump_json(history::to_json(record)));
+    // And a row written with those strings verifies.
+    TempDir dir;
+    auto store = history::History::open(dir / "history.db").value();
+    REQUIRE(store.record(record).has_value());
+    CHECK_FALSE(store.verify().value().broken.has_value());
   }
 
   TEST_CASE("records survive their JSON: to_json and from_json round-trip") {

@@ -7,6 +7,7 @@
 #include <future>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "tests/support/support.hpp"
 
@@ -356,10 +357,12 @@ TEST_SUITE("integration") {
     int promoted = 0, no_ops = 0, conflicts = 0, retries = 0;
     std::map<std::string, nlohmann::json> by_commit;  // the promotions that landed
     std::vector<int> conflicted;
+    std::set<std::string> attempts;  // every runner's promotion id
     for (std::size_t k = 0; k < futures.size(); ++k) {
       const CommandResult result = futures[k].get();
       INFO("runner " << k << ": " << result.out << result.err);
       const auto doc = nlohmann::json::parse(result.out);
+      attempts.insert(doc["promotion_id"].get<std::string>());
       retries += std::max(0, doc["push_attempts"].get<int>() - 1);
       if (doc["outcome"] == "promoted") {
         CHECK(result.exit_code == 0);
@@ -420,6 +423,19 @@ TEST_SUITE("integration") {
     for (const auto& [image, reference] : by_commit[head]["candidate"]["images"].items()) {
       CHECK(reference.get<std::string>() == "ghcr.io/acme/" + image + ":" + final_tag(image));
     }
+    // Every runner's record reached the remote's notes, though all pushed them at once.
+    const std::string notes = sh(
+        "for c in $(git --git-dir=remote.git notes --ref=promote list | cut -d' ' -f2); do "
+        "git --git-dir=remote.git notes --ref=promote show $c; done",
+        dir.path());
+    std::set<std::string> noted;
+    std::istringstream lines(notes);
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.empty()) {
+        noted.insert(nlohmann::json::parse(line)["promotion"]["id"].get<std::string>());
+      }
+    }
+    CHECK(noted == attempts);
     MESSAGE("16 concurrent promotions: " << promoted << " promoted, " << no_ops << " no-op, "
                                          << conflicts << " conflicts, " << retries
                                          << " push retries, " << lost << " lost updates");
