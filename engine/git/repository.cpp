@@ -1185,6 +1185,29 @@ Result<std::string> note_text(git_repository* repository, git_commit* notes,
   return std::string(text == nullptr ? "" : text);
 }
 
+/// Calls `visit` with each commit annotated in the notes commit `notes`, until it fails.
+Result<void> each_note(git_commit* notes, const std::string& doing,
+                       const std::function<Result<void>(const git_oid&)>& visit) {
+  git_note_iterator* raw_iterator = nullptr;
+  if (git_note_commit_iterator_new(&raw_iterator, notes) < 0) {
+    return failure(doing);
+  }
+  const std::unique_ptr<git_note_iterator, void (*)(git_note_iterator*)> iterator(
+      raw_iterator, git_note_iterator_free);
+  git_oid blob;
+  git_oid annotated;
+  int code = 0;
+  while ((code = git_note_next(&blob, &annotated, iterator.get())) == 0) {
+    if (auto visited = visit(annotated); !visited) {
+      return visited;
+    }
+  }
+  if (code != GIT_ITEROVER) {
+    return failure(doing);
+  }
+  return {};
+}
+
 std::vector<std::string> note_lines(const std::string& text) {
   std::vector<std::string> lines;
   std::size_t start = 0;
@@ -1346,16 +1369,7 @@ Result<void> Repository::rebase_notes(const std::string& notes_ref, const std::s
   // The lines only ours holds, note by note.
   std::vector<std::pair<git_oid, std::string>> missing;
   if (*ours) {
-    git_note_iterator* raw_iterator = nullptr;
-    if (git_note_commit_iterator_new(&raw_iterator, ours->get()) < 0) {
-      return failure(doing);
-    }
-    const std::unique_ptr<git_note_iterator, void (*)(git_note_iterator*)> iterator(
-        raw_iterator, git_note_iterator_free);
-    git_oid blob;
-    git_oid annotated;
-    int code = 0;
-    while ((code = git_note_next(&blob, &annotated, iterator.get())) == 0) {
+    auto walked = each_note(ours->get(), doing, [&](const git_oid& annotated) -> Result<void> {
       auto mine = note_text(m_repository.get(), ours->get(), annotated, doing);
       auto theirs = note_text(m_repository.get(), other->get(), annotated, doing);
       if (!mine || !theirs) {
@@ -1364,9 +1378,10 @@ Result<void> Repository::rebase_notes(const std::string& notes_ref, const std::s
       if (std::string text = with_lines(*theirs, note_lines(*mine)); !text.empty()) {
         missing.emplace_back(annotated, std::move(text));
       }
-    }
-    if (code != GIT_ITEROVER) {
-      return failure(doing);
+      return {};
+    });
+    if (!walked) {
+      return walked;
     }
   }
   auto tip = write_notes(m_repository.get(), other->get(), missing, who, doing);
@@ -1393,26 +1408,14 @@ Result<void> Repository::for_each_note(
   if (!*notes) {
     return {};
   }
-  git_note_iterator* raw_iterator = nullptr;
-  if (git_note_commit_iterator_new(&raw_iterator, notes->get()) < 0) {
-    return failure(doing);
-  }
-  const std::unique_ptr<git_note_iterator, void (*)(git_note_iterator*)> iterator(
-      raw_iterator, git_note_iterator_free);
-  git_oid blob;
-  git_oid annotated;
-  int code = 0;
-  while ((code = git_note_next(&blob, &annotated, iterator.get())) == 0) {
+  return each_note(notes->get(), doing, [&](const git_oid& annotated) -> Result<void> {
     auto text = note_text(m_repository.get(), notes->get(), annotated, doing);
     if (!text) {
       return text.error();
     }
     visit(to_hex(&annotated), *text);
-  }
-  if (code != GIT_ITEROVER) {
-    return failure(doing);
-  }
-  return {};
+    return {};
+  });
 }
 
 std::string trailer(std::string_view message, std::string_view key) {
