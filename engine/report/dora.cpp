@@ -1,4 +1,5 @@
 #include "engine/report/dora.hpp"
+#include "engine/report/tables.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -332,28 +333,6 @@ std::string with_band(const std::string& value, const std::optional<std::string>
   return band ? value + " (" + *band + ")" : value;
 }
 
-std::string align_rows(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()));
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      widths[i] = std::max(widths[i], row[i].size());
-    }
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) {
-        line.append(widths[i] - row[i].size() + 2, ' ');
-      }
-    }
-    out += line + "\n";
-  }
-  return out;
-}
-
 std::string window_days(const DoraReport& report) {
   const double days =
       report.since < report.until
@@ -397,7 +376,7 @@ std::string dora_text(const DoraReport& report) {
                     std::to_string(stage.outcomes.at("pending")),
                     std::to_string(stage.outcomes.at("error"))});
   }
-  out += align_rows(rows);
+  out += align_columns(rows);
   bool any_gate = false;
   for (const auto& stage : report.stages) {
     if (stage.failing_gates.empty()) {

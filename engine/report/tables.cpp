@@ -8,28 +8,6 @@ namespace promote::report {
 
 namespace {
 
-// Left-aligned columns separated by two spaces.
-std::string align(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()));
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      widths[i] = std::max(widths[i], row[i].size());
-    }
-  }
-  std::ostringstream out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) {
-        line.append(widths[i] - row[i].size() + 2, ' ');
-      }
-    }
-    out << line << "\n";
-  }
-  return out.str();
-}
 
 std::string images_text(const nlohmann::json& images) {
   std::string out;
@@ -73,6 +51,28 @@ std::string gates_text(const history::PromotionRecord& record) {
 
 }  // namespace
 
+std::string align_columns(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  }
+  std::ostringstream out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) {
+        line.append(widths[i] - row[i].size() + 2, ' ');
+      }
+    }
+    out << line << "\n";
+  }
+  return out.str();
+}
+
 std::string history_table(const std::vector<history::PromotionRecord>& records) {
   std::vector<std::vector<std::string>> rows = {
       {"STARTED", "STAGE", "FROM", "OUTCOME", "CANDIDATE", "IMAGES", "GATES", "ACTOR", "COMMIT"}};
@@ -86,7 +86,7 @@ std::string history_table(const std::vector<history::PromotionRecord>& records) 
   if (records.empty()) {
     return "no promotions recorded\n";
   }
-  return align(rows);
+  return align_columns(rows);
 }
 
 std::string history_csv(const std::vector<history::PromotionRecord>& records) {
@@ -254,7 +254,7 @@ std::string status_table(const std::vector<promoter::StageStatus>& stages) {
                                   : "-",
                     stage.entered ? stage.entered->source : "-"});
   }
-  return align(rows);
+  return align_columns(rows);
 }
 
 nlohmann::json status_json(const std::string& pipeline,

@@ -11,6 +11,9 @@
 
 namespace promote::report {
 
+/// Rows as left-aligned columns separated by two spaces, one line each.
+std::string align_columns(const std::vector<std::vector<std::string>>& rows);
+
 /// History rows as an aligned text table, newest first.
 std::string history_table(const std::vector<history::PromotionRecord>& records);
 /// History rows as CSV (RFC 4180 quoting), with a header line.
