@@ -3,6 +3,8 @@
 #   ./setup.sh demo    install the build dependencies, build, run the demo promotion
 #   ./setup.sh test    install the build and test dependencies, build, run every test
 #   ./setup.sh bench   build in Release and run the benchmarks (tests/bench)
+#   ./setup.sh sanitize          build with clang, AddressSanitizer and UBSan; run every test
+#   ./setup.sh fuzz [SECONDS]    the same build; run each libFuzzer target SECONDS (default 60)
 # Needs root (or sudo) for apt-get; everything else stays in this checkout.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -18,6 +20,10 @@ test_packages=(
   prometheus prometheus-pushgateway
   openssh-server openssh-client
 )
+
+# clang and its runtimes for the sanitized build and libFuzzer; llvm-14 for llvm-symbolizer,
+# which turns sanitizer reports into file:line stacks.
+sanitize_packages=(clang libclang-rt-14-dev llvm-14)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -60,10 +66,39 @@ run_tests() {
   ctest --test-dir build-test --output-on-failure -j2
 }
 
+# One clang build serves both: everything with -fsanitize=address,undefined at -O1, plus
+# libFuzzer's coverage instrumentation; only the fuzz targets link libFuzzer itself.
+configure_sanitized() {
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON \
+    -DCMAKE_CXX_COMPILER=clang++ -DPROMOTE_SANITIZE=ON -DPROMOTE_FUZZ=ON >/dev/null
+}
+
+sanitize() {
+  install "${build_packages[@]}" "${test_packages[@]}" "${sanitize_packages[@]}"
+  command -v kubectl >/dev/null || install kubernetes-client || true
+  as_root mkdir -p /run/sshd
+  configure_sanitized
+  cmake --build build-asan -j2
+  # A sanitizer report fails the test that triggered it (UBSan aborts, ASan exits non-zero).
+  ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=0:check_initialization_order=1 \
+    LSAN_OPTIONS=suppressions=$PWD/tests/sanitizers/lsan.supp:print_suppressions=0 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure -j2
+}
+
+fuzz() {
+  install "${build_packages[@]}" "${sanitize_packages[@]}"
+  configure_sanitized
+  cmake --build build-asan --target fuzz -j2
+  bash tests/fuzz/run "${1:-60}" build-asan 2
+}
+
 bench() {
-  install "${build_packages[@]}" libxml2-utils
+  # The peers each figure is measured beside: xmllint, jq, curl, git; Prometheus to query;
+  # python3 writes the generated inputs.
+  install "${build_packages[@]}" doctest-dev libxml2-utils jq curl prometheus python3
   build build-bench Release -DBUILD_TESTING=ON
-  cmake --build build-bench --target bench -j2
+  cmake --build build-bench --target promote bench -j2
   bash tests/bench/run build-bench
 }
 
@@ -71,5 +106,7 @@ case "${1:-}" in
   demo) demo ;;
   test) run_tests ;;
   bench) bench ;;
-  *) echo "usage: $0 demo|test|bench" >&2; exit 2 ;;
+  sanitize) sanitize ;;
+  fuzz) fuzz "${2:-60}" ;;
+  *) echo "usage: $0 demo|test|bench|sanitize|fuzz [SECONDS]" >&2; exit 2 ;;
 esac

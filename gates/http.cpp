@@ -16,6 +16,7 @@
 
 #include "engine/http/client.hpp"
 #include "engine/util/hash.hpp"
+#include "engine/util/json.hpp"
 #include "gates/prometheus.hpp"
 
 namespace promote::gates {
@@ -386,6 +387,12 @@ class HttpGate : public Gate {
     details["json_pointer"] = pointer;
     const std::string of =
         " in the response of " + config.method + " " + http::redact_url(config.url);
+    if (const std::size_t deep = util::json_too_deep(response.body); deep != std::string::npos) {
+      return make(Status::error, "json_pointer",
+                  "the response of " + config.method + " " + http::redact_url(config.url) +
+                      " nests more than " + std::to_string(util::k_max_json_depth) +
+                      " levels deep (at byte " + std::to_string(deep) + ")");
+    }
     const json document = json::parse(response.body, nullptr, false);
     if (document.is_discarded()) {
       const std::string type = printable(response.header("Content-Type"), 100);

@@ -629,6 +629,11 @@ Verdict judge(const JunitConfig& config, const fs::path& base_dir) {
   JunitTally tally;
   for (const std::string& path : *paths) {
     const fs::path full = fs::path(path).is_absolute() ? fs::path(path) : base_dir / path;
+    if (util::leaves_through_symlink(base_dir, path)) {
+      return error_verdict(make_error(ErrorKind::input, path + ": leads out of the repository "
+                                                               "through a symlink"),
+                           {{"file", path}, {"files", files}}, evidence);
+    }
     auto data = util::read_file(full);
     if (!data) {
       return error_verdict(data.error(), {{"file", path}, {"files", files}}, evidence);

@@ -11,6 +11,9 @@
 #include <cstdlib>
 #include <limits>
 
+#include "engine/util/json.hpp"
+#include "engine/util/secrets.hpp"
+
 namespace promote::gates {
 
 namespace asio = boost::asio;
@@ -191,6 +194,10 @@ Result<QueryResult> parse_query_response(std::string_view body, const std::strin
   auto bad = [&](const std::string& what) {
     return make_error(ErrorKind::http, label + ": " + what);
   };
+  if (const std::size_t deep = util::json_too_deep(body); deep != std::string_view::npos) {
+    return bad("the response nests more than " + std::to_string(util::k_max_json_depth) +
+               " levels deep (at byte " + std::to_string(deep) + ")");
+  }
   const json document = json::parse(body, nullptr, false);
   if (document.is_discarded() || !document.is_object()) {
     return bad("the response is not a JSON object");
@@ -454,6 +461,12 @@ asio::awaitable<Verdict> PrometheusGate::evaluate(const GateContext& context) {
     }
     request.headers.emplace_back("Authorization", http::basic_authorization(*user, *password));
   }
+  // A server (or a proxy before it) may quote what it was sent: none of it gets out.
+  std::vector<std::string> secrets = util::secret_values({config.bearer_env, config.password_env});
+  if (const auto user = env(config.username_env), password = env(config.password_env);
+      !config.username_env.empty() && user && password) {
+    secrets.insert(secrets.begin(), util::base64(*user + ":" + *password));
+  }
 
   auto executor = co_await asio::this_coro::executor;
   asio::steady_timer timer(executor);
@@ -472,14 +485,15 @@ asio::awaitable<Verdict> PrometheusGate::evaluate(const GateContext& context) {
     Sample sample;
     auto response = co_await m_fetch(request);
     if (!response) {
-      sample.description = response.error().message;
+      sample.description = util::scrub(response.error().message, secrets);
     } else {
       const std::string label = http::redact_url(url);
-      auto parsed = parse_query_response(response->body, label);
+      const std::string body = util::scrub(std::move(response->body), secrets);
+      auto parsed = parse_query_response(body, label);
       const bool ok_status = response->status >= 200 && response->status < 300;
-      if (!ok_status && (parsed || response->body.find("\"error\"") == std::string::npos)) {
+      if (!ok_status && (parsed || body.find("\"error\"") == std::string::npos)) {
         sample.description = label + ": HTTP " + std::to_string(response->status) + ": " +
-                             response->body.substr(0, 200);
+                             body.substr(0, 200);
       } else if (!parsed) {
         sample.description = parsed.error().message;
       } else {

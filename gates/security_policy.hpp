@@ -54,6 +54,44 @@ using ReportParser = Result<ScanReport> (*)(std::string_view text, const std::st
 /// when the text is not JSON.
 Result<nlohmann::json> parse_json_text(std::string_view text, const std::string& label);
 
+/// One step of the path to a value of a streamed JSON document: a member name (parent an
+/// object) or a position (parent an array).
+struct JsonStep {
+  std::string key;
+  std::size_t index = 0;
+  bool in_array = false;
+};
+
+/// What a streamed document's handler wants done with a value that starts.
+enum class JsonAction {
+  skip,     ///< read past it
+  capture,  ///< build it whole (a DOM of that value alone) and hand it to on_captured
+  descend,  ///< walk into it (objects and arrays only; a scalar is captured)
+};
+
+/// The kind of a value that starts.
+enum class JsonKind { object, array, scalar };
+
+/// Receives a JSON document value by value from stream_json, which keeps in memory only
+/// the path to the current value and what the handler captures. Paths are empty for the
+/// root; `path.back()` names the value.
+class JsonStreamHandler {
+ public:
+  virtual ~JsonStreamHandler() = default;
+  /// A value starts at `path`: skip it, capture it or walk into it.
+  virtual JsonAction on_value(const std::vector<JsonStep>& path, JsonKind kind) = 0;
+  /// A captured value, whole.
+  virtual void on_captured(const std::vector<JsonStep>& path, nlohmann::json value) = 0;
+  /// A container walked into ends.
+  virtual void on_end(const std::vector<JsonStep>& path) = 0;
+};
+
+/// Streams JSON text through `handler` (nlohmann's SAX parser: no DOM of the whole
+/// document). Fails (input) exactly as parse_json_text does on empty or malformed text;
+/// the handler may then have seen the values before the error.
+Result<void> stream_json(std::string_view text, const std::string& label,
+                         JsonStreamHandler& handler);
+
 /// Fails (input) with "LABEL: what" for a document that is JSON but not the expected shape.
 Error shape_error(const std::string& label, const std::string& what);
 

@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "engine/util/hash.hpp"
+#include "engine/util/secrets.hpp"
 
 namespace promote::plugins {
 
@@ -697,7 +698,11 @@ class PluginGate : public Gate {
       co_return Verdict::make(Status::error, run.error().message,
                               {{"program", m_program.string()}});
     }
+    // The plugin may print what it was given: none of it reaches a report or a record.
+    const std::vector<std::string> secrets = util::secret_values(m_env);
     Verdict verdict = interpret(*run, m_program.string());
+    verdict.summary = util::scrub(std::move(verdict.summary), secrets);
+    util::scrub_json(verdict.details, secrets);
     verdict.evidence.push_back(Evidence{m_program.string(), run->program_sha256});
     co_return verdict;
   }

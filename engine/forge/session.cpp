@@ -7,6 +7,7 @@
 
 #include "engine/forge/provider.hpp"
 #include "engine/util/json.hpp"
+#include "engine/util/secrets.hpp"
 
 namespace promote::forge::detail {
 
@@ -187,14 +188,11 @@ Session::Session(const Settings& settings, Token token)
 }
 
 std::string Session::scrub(std::string text) const {
-  if (m_token.value.empty()) {
-    return text;
+  std::vector<std::string> secrets = util::secret_values();
+  if (!m_token.value.empty()) {
+    secrets.insert(secrets.begin(), m_token.value);
   }
-  for (auto at = text.find(m_token.value); at != std::string::npos;
-       at = text.find(m_token.value, at + 3)) {
-    text.replace(at, m_token.value.size(), "***");
-  }
-  return text;
+  return util::scrub(std::move(text), secrets);
 }
 
 Error Session::fail(ErrorKind kind, const std::string& text) const {

@@ -35,15 +35,7 @@ std::string lower(std::string text) {
 }  // namespace
 
 std::string redact(std::string text) {
-  for (const char* variable : util::k_secret_variables) {
-    const std::string secret = env(variable);
-    if (secret.empty()) {
-      continue;
-    }
-    for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at)) {
-      text.replace(at, secret.size(), "***");
-    }
-  }
+  text = util::scrub_secrets(std::move(text));
   for (auto scheme = text.find("://"); scheme != std::string::npos;
        scheme = text.find("://", scheme + 3)) {
     const auto start = scheme + 3;

@@ -1,6 +1,7 @@
 #include "engine/git/repository.hpp"
 
 #include <git2.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cctype>
@@ -18,7 +19,17 @@ namespace fs = std::filesystem;
 namespace {
 
 void ensure_init() {
-  static const int k_init = git_libgit2_init();
+  static const int k_init = [] {
+    const int count = git_libgit2_init();
+    // https remotes are verified against the CA file the HTTP client takes, when one is set.
+    for (const char* variable : {"PROMOTE_CA_FILE", "SSL_CERT_FILE"}) {
+      if (const char* file = std::getenv(variable); file != nullptr && *file != '\0') {
+        git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, file, static_cast<const char*>(nullptr));
+        break;
+      }
+    }
+    return count;
+  }();
   (void)k_init;
 }
 
@@ -428,6 +439,7 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
     return failure(doing);
   }
   std::vector<bool> on_disk;
+  std::vector<git_index_entry> stored;  // what each file on disk was stored as
   const util::Within within(root);
   for (const auto& file : *files) {
     if (!within(fs::path(file).parent_path())) {
@@ -464,6 +476,7 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
     if (git_index_add(index.get(), &entry) < 0) {
       return failure(doing + ": cannot stage '" + file + "'");
     }
+    stored.push_back(entry);
   }
   git_oid tree_id;
   if (git_index_write_tree_to(&tree_id, index.get(), repository) < 0) {
@@ -501,10 +514,35 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
   if (git_index_read(real_index.get(), 0) < 0) {
     return failure(staging);
   }
-  for (std::size_t i = 0; i < files->size(); ++i) {
+  // The blobs stored above, with the files' stat data (as git add records them), so the
+  // files are neither read nor hashed again.
+  for (std::size_t i = 0, next = 0; i < files->size(); ++i) {
     const char* file = (*files)[i].c_str();
-    const int code = on_disk[i] ? git_index_add_bypath(real_index.get(), file)
-                                : git_index_remove_bypath(real_index.get(), file);
+    struct stat info {};
+    int code = 0;
+    if (!on_disk[i]) {
+      code = git_index_remove_bypath(real_index.get(), file);
+    } else if (::lstat((root / file).c_str(), &info) != 0) {
+      code = git_index_add_bypath(real_index.get(), file);
+      ++next;
+    } else {
+      git_index_entry entry = stored[next++];
+      entry.ctime = {static_cast<int32_t>(info.st_ctim.tv_sec),
+                     static_cast<uint32_t>(info.st_ctim.tv_nsec)};
+      entry.mtime = {static_cast<int32_t>(info.st_mtim.tv_sec),
+                     static_cast<uint32_t>(info.st_mtim.tv_nsec)};
+      entry.dev = static_cast<uint32_t>(info.st_dev);
+      entry.ino = static_cast<uint32_t>(info.st_ino);
+      entry.uid = info.st_uid;
+      entry.gid = info.st_gid;
+      entry.file_size = static_cast<uint32_t>(info.st_size);
+      entry.path = file;
+      code = git_index_add(real_index.get(), &entry);
+      if (code == 0) {
+        code = git_index_conflict_remove(real_index.get(), file);
+        code = code == GIT_ENOTFOUND ? 0 : code;
+      }
+    }
     if (code < 0) {
       return failure(staging);
     }
@@ -813,7 +851,8 @@ namespace {
 
 /// Walks the commits reachable from HEAD, newest first, until `visit` returns false or fails.
 Result<void> walk_commits(git_repository* repository,
-                          const std::function<Result<bool>(const git_commit*)>& visit) {
+                          const std::function<Result<bool>(const git_commit*)>& visit,
+                          const git_oid* from = nullptr) {
   const std::string doing = "cannot walk the history";
   git_revwalk* raw = nullptr;
   if (git_revwalk_new(&raw, repository) < 0) {
@@ -823,15 +862,21 @@ Result<void> walk_commits(git_repository* repository,
   if (git_revwalk_sorting(walker.get(), GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME) < 0) {
     return failure(doing);
   }
-  const int unborn = git_repository_head_unborn(repository);
-  if (unborn < 0) {
-    return failure(doing);
-  }
-  if (unborn == 1) {
-    return {};
-  }
-  if (git_revwalk_push_head(walker.get()) < 0) {
-    return failure(doing);
+  if (from != nullptr) {
+    if (git_revwalk_push(walker.get(), from) < 0) {
+      return failure(doing);
+    }
+  } else {
+    const int unborn = git_repository_head_unborn(repository);
+    if (unborn < 0) {
+      return failure(doing);
+    }
+    if (unborn == 1) {
+      return {};
+    }
+    if (git_revwalk_push_head(walker.get()) < 0) {
+      return failure(doing);
+    }
   }
   git_oid id;
   int code = 0;
@@ -861,6 +906,18 @@ Result<void> Repository::walk(const std::function<bool(const CommitInfo&)>& visi
   return walk_commits(m_repository.get(), [&](const git_commit* commit) -> Result<bool> {
     return visit(commit_info(commit));
   });
+}
+
+Result<void> Repository::walk_from(const std::string& commit_id,
+                                   const std::function<bool(const CommitInfo&)>& visit) const {
+  git_oid from;
+  if (git_oid_fromstrn(&from, commit_id.data(), commit_id.size()) < 0 || commit_id.size() != 40) {
+    return make_error(ErrorKind::git, "cannot walk the history from '" + commit_id +
+                                          "': not a commit id");
+  }
+  return walk_commits(
+      m_repository.get(),
+      [&](const git_commit* commit) -> Result<bool> { return visit(commit_info(commit)); }, &from);
 }
 
 Result<std::optional<CommitInfo>> Repository::last_change(

@@ -155,6 +155,11 @@ class Repository {
   /// returns false; visits nothing before the first commit.
   Result<void> walk(const std::function<bool(const CommitInfo&)>& visit) const;
 
+  /// `walk` from the commit `commit_id` (40 hex) instead of HEAD; fails when it is not a
+  /// commit of this repository.
+  Result<void> walk_from(const std::string& commit_id,
+                         const std::function<bool(const CommitInfo&)>& visit) const;
+
   /// The newest commit reachable from HEAD that changed anything under `paths` (compared
   /// with its first parent; a root commit changes all it contains), or nullopt.
   Result<std::optional<CommitInfo>> last_change(const std::vector<std::string>& paths) const;

@@ -294,7 +294,8 @@ Result<std::optional<Proxy>> find_proxy(const Target& target, const std::string&
   if (value.find("://") == std::string::npos) {
     value = "http://" + value;
   }
-  auto fail = [&](const std::string& why) {
+  // Named captures: clang 14 cannot capture a structured binding.
+  auto fail = [&what, &value = value, &variable = variable](const std::string& why) {
     return make_error(ErrorKind::http, what + ": the proxy " + redact_url(value) + " (from " +
                                            variable + ") " + why);
   };

@@ -13,6 +13,28 @@ constexpr std::size_t k_max_tag_length = 128;
 constexpr std::size_t k_sha256_hex_length = 64;
 constexpr std::size_t k_min_digest_hex_length = 32;
 constexpr std::size_t k_shown_digest_hex = 12;
+constexpr std::size_t k_max_quoted = 200;  ///< bytes of a bad reference an error quotes
+
+// The reference as an error quotes it: bytes outside printable ASCII as \xNN (no terminal
+// escape or invalid UTF-8 gets through), cut after k_max_quoted bytes.
+std::string quoted(std::string_view text) {
+  static constexpr char k_hex[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < text.size() && i < k_max_quoted; ++i) {
+    const auto u = static_cast<unsigned char>(text[i]);
+    if (u < 0x20 || u >= 0x7f) {
+      out += "\\x";
+      out += k_hex[u >> 4];
+      out += k_hex[u & 0xf];
+    } else {
+      out += text[i];
+    }
+  }
+  if (text.size() > k_max_quoted) {
+    out += "... (" + std::to_string(text.size()) + " bytes)";
+  }
+  return out;
+}
 
 bool is_lower_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
@@ -147,16 +169,16 @@ std::optional<std::string> digest_problem(std::string_view digest) {
   if (digest.empty()) {
     return "digest is empty";
   }
-  const std::string quoted = "digest '" + std::string(digest) + "' is invalid";
+  const std::string invalid = "digest '" + quoted(digest) + "' is invalid";
   const std::size_t colon = digest.find(':');
   if (colon == std::string_view::npos) {
-    return quoted + " (expected algorithm:hex, e.g. sha256: and 64 hex digits)";
+    return invalid + " (expected algorithm:hex, e.g. sha256: and 64 hex digits)";
   }
   const std::string_view algorithm = digest.substr(0, colon);
   const std::string_view hex = digest.substr(colon + 1);
   if (algorithm == "sha256") {
     if (hex.size() != k_sha256_hex_length || !std::all_of(hex.begin(), hex.end(), is_hex_lower)) {
-      return quoted + " (sha256 needs exactly 64 lower-case hex digits)";
+      return invalid + " (sha256 needs exactly 64 lower-case hex digits)";
     }
     return std::nullopt;
   }
@@ -176,7 +198,7 @@ std::optional<std::string> digest_problem(std::string_view digest) {
     hex_ok = hex_ok && (is_alnum(c) || c == '=' || c == '_' || c == '-');
   }
   if (!algorithm_ok || !hex_ok) {
-    return quoted + " (expected algorithm:hex, e.g. sha256: and 64 hex digits)";
+    return invalid + " (expected algorithm:hex, e.g. sha256: and 64 hex digits)";
   }
   return std::nullopt;
 }
@@ -256,7 +278,7 @@ std::string Reference::version() const {
 Result<Reference> parse(std::string_view text) {
   const auto fail = [&](const std::string& why) -> Result<Reference> {
     return make_error(ErrorKind::input,
-                      "invalid image reference '" + std::string(text) + "': " + why);
+                      "invalid image reference '" + quoted(text) + "': " + why);
   };
   if (text.empty()) {
     return fail("it is empty");

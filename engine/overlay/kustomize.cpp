@@ -744,6 +744,29 @@ Result<std::string> set_image(std::string_view text, const std::string& file,
   if (before != after || !documents_kept) {
     return guard_failed("other entries or documents changed");
   }
+  // Every other top-level value reads as before: lines added after a last line without a line
+  // break would give a block scalar ending there a final newline.
+  if (parsed->root.IsMap() && reparsed->root.IsMap()) {
+    auto old_entry = parsed->root.begin();
+    auto new_entry = reparsed->root.begin();
+    for (; old_entry != parsed->root.end(); ++old_entry, ++new_entry) {
+      while (new_entry != reparsed->root.end() && new_entry->first.IsScalar() &&
+             new_entry->first.Scalar() == "images" &&
+             !(old_entry->first.IsScalar() && old_entry->first.Scalar() == "images")) {
+        ++new_entry;
+      }
+      if (new_entry == reparsed->root.end()) {
+        return guard_failed("other entries or documents changed");
+      }
+      if (old_entry->first.IsScalar() && old_entry->first.Scalar() == "images") {
+        continue;
+      }
+      if (YAML::Dump(old_entry->first) != YAML::Dump(new_entry->first) ||
+          YAML::Dump(old_entry->second) != YAML::Dump(new_entry->second)) {
+        return guard_failed("the value of '" + YAML::Dump(old_entry->first) + "' changed");
+      }
+    }
+  }
   return edited;
 }
 

@@ -1,9 +1,11 @@
 #include "engine/overlay/splice.hpp"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/parser.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -31,22 +33,75 @@ class ProgressCheck : public YAML::EventHandler {
     }
     m_started = true;
     m_last = mark;
+    m_sizes.clear();
+    m_open.clear();
+    m_aliased = 0;
   }
   void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t anchor) override { leaf(anchor); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    const auto it = m_sizes.find(anchor);
+    if (it == m_sizes.end()) {
+      throw YAML::ParserException(mark, "an alias that refers to a value containing itself");
+    }
+    m_aliased = std::min(m_aliased + it->second, k_max_aliased_nodes + 1);
+    if (m_aliased > k_max_aliased_nodes) {
+      throw YAML::ParserException(mark, "its aliases expand to more than " +
+                                            std::to_string(k_max_aliased_nodes) +
+                                            " values (an alias bomb?)");
+    }
+    add(it->second);
+  }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                const std::string&) override {
+    leaf(anchor);
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    m_open.push_back({anchor, 1});
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    m_open.push_back({anchor, 1});
+  }
+  void OnMapEnd() override { close(); }
 
  private:
+  /// How many values the aliases of one document may stand for in all, counted as if each
+  /// alias were a copy of its anchored value.
+  static constexpr std::uint64_t k_max_aliased_nodes = 100000;
+
+  struct Open {
+    YAML::anchor_t anchor;
+    std::uint64_t size;  ///< values in it so far, aliases expanded
+  };
+
+  void add(std::uint64_t size) {
+    if (!m_open.empty()) {
+      m_open.back().size = std::min(m_open.back().size + size, k_max_aliased_nodes + 1);
+    }
+  }
+  void leaf(YAML::anchor_t anchor) {
+    if (anchor != YAML::NullAnchor) {
+      m_sizes[anchor] = 1;
+    }
+    add(1);
+  }
+  void close() {
+    const Open done = m_open.back();
+    m_open.pop_back();
+    if (done.anchor != YAML::NullAnchor) {
+      m_sizes[done.anchor] = done.size;
+    }
+    add(done.size);
+  }
+
   bool m_started = false;
   YAML::Mark m_last;
+  std::map<YAML::anchor_t, std::uint64_t> m_sizes;  ///< the size of each anchored value that ended
+  std::vector<Open> m_open;
+  std::uint64_t m_aliased = 0;
 };
 
 bool is_null_token(std::string_view token) {
@@ -154,9 +209,21 @@ Error error_at(const std::string& file, const YAML::Mark& mark, const std::strin
 }
 
 Result<std::vector<YAML::Node>> load_all(std::string_view text, const std::string& file) {
+  // YAML allows no NUL; yaml-cpp would keep it in a scalar.
+  if (const std::size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    YAML::Mark mark;
+    const std::size_t line_start = text.rfind('\n', nul);
+    mark.line = static_cast<int>(std::count(text.begin(), text.begin() + nul, '\n'));
+    mark.column = static_cast<int>(line_start == std::string_view::npos ? nul : nul - line_start - 1);
+    return error_at(file, mark, "a NUL byte, which YAML does not allow");
+  }
   try {
     ProgressCheck::run(text);
     return YAML::LoadAll(std::string(text));
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp says only "bad file" here.
+    return error_at(file, e.mark,
+                    "the YAML nests too deeply (" + std::to_string(e.depth()) + " levels)");
   } catch (const YAML::Exception& e) {
     if (e.mark.is_null()) {
       return make_error(ErrorKind::input, file + ": " + e.msg);

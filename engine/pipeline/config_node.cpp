@@ -12,17 +12,44 @@ void Diagnostics::add(const Location& where, const std::string& message) {
 }
 
 Error Diagnostics::to_error() const {
+  // A hostile file can hold a problem on every line; the first hundred say enough.
+  constexpr std::size_t k_max_reported = 100;
   std::string text;
-  for (const auto& message : m_messages) {
+  for (std::size_t i = 0; i < m_messages.size() && i < k_max_reported; ++i) {
     if (!text.empty()) {
       text += '\n';
     }
-    text += message;
+    text += m_messages[i];
+  }
+  if (m_messages.size() > k_max_reported) {
+    text += "\n... and " + std::to_string(m_messages.size() - k_max_reported) + " more problems";
   }
   return make_error(ErrorKind::config, text);
 }
 
 namespace {
+
+// A name or value from the file as a message quotes it: control bytes (terminal escapes) as
+// \xNN, cut after 120 bytes.
+std::string excerpt(std::string_view text) {
+  constexpr std::size_t k_max_excerpt = 120;
+  static constexpr char k_hex[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < text.size() && i < k_max_excerpt; ++i) {
+    const auto u = static_cast<unsigned char>(text[i]);
+    if (u < 0x20 || u == 0x7f) {
+      out += "\\x";
+      out += k_hex[u >> 4];
+      out += k_hex[u & 0xf];
+    } else {
+      out += text[i];
+    }
+  }
+  if (text.size() > k_max_excerpt) {
+    out += "... (" + std::to_string(text.size()) + " bytes)";
+  }
+  return out;
+}
 
 // Optimal string alignment distance: Levenshtein plus the swap of two adjacent letters
 // as one edit, the commonest typo ("junti" for "junit", "form" for "from").
@@ -50,7 +77,7 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 
 std::string quoted(const YAML::Node& node) {
   if (node.IsScalar()) {
-    return "'" + node.Scalar() + "'";
+    return "'" + excerpt(node.Scalar()) + "'";
   }
   if (node.IsSequence()) {
     return "a list";
@@ -109,10 +136,10 @@ bool ConfigNode::expect_map(std::string_view what, const std::vector<std::string
     }
     const std::string& name = pair.first.Scalar();
     if (!seen.insert(name).second) {
-      key.error("duplicate field '" + name + "' in " + std::string(what));
+      key.error("duplicate field '" + excerpt(name) + "' in " + std::string(what));
     }
     if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-      std::string message = "unknown field '" + name + "' in " + std::string(what);
+      std::string message = "unknown field '" + excerpt(name) + "' in " + std::string(what);
       if (const std::string close = did_you_mean(name, allowed); !close.empty()) {
         message += " (did you mean '" + close + "'?)";
       }

@@ -1,6 +1,5 @@
 #include "engine/pipeline/pipeline.hpp"
 
-#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <map>
@@ -8,6 +7,7 @@
 #include <set>
 
 #include "engine/image/reference.hpp"
+#include "engine/overlay/splice.hpp"
 #include "engine/util/files.hpp"
 
 namespace promote::pipeline {
@@ -90,18 +90,13 @@ class Loader {
     if (!text) {
       return make_error(ErrorKind::config, text.error().message);
     }
-    std::vector<YAML::Node> documents;
-    try {
-      documents = YAML::LoadAll(*text);
-    } catch (const YAML::DeepRecursion& e) {
-      // yaml-cpp says only "bad file" here.
-      const Location where{m_label, e.mark.line + 1, e.mark.column + 1};
-      return make_error(ErrorKind::config, where.to_string() + ": the YAML nests too deeply (" +
-                                               std::to_string(e.depth()) + " levels)");
-    } catch (const YAML::Exception& e) {
-      const Location where{m_label, e.mark.line + 1, e.mark.column + 1};
-      return make_error(ErrorKind::config, where.to_string() + ": " + e.msg);
+    // The overlays' loader: it also stops on nesting, alias bombs and the stray tokens on
+    // which yaml-cpp alone would loop for ever.
+    auto loaded = overlay::splice::load_all(*text, m_label);
+    if (!loaded) {
+      return make_error(ErrorKind::config, loaded.error().message);
     }
+    std::vector<YAML::Node> documents = std::move(*loaded);
     // A second document would otherwise be ignored without a word.
     if (documents.size() > 1) {
       ConfigNode(documents[1], m_label, m_diagnostics)
@@ -410,8 +405,9 @@ class Loader {
           continue;
         }
         overlay::HelmImage paths;
+        const auto& value_paths = value;  // clang 14 cannot capture a structured binding
         const auto part = [&](const char* field, std::string& out) {
-          if (auto node = value.get(field)) {
+          if (auto node = value_paths.get(field)) {
             if (auto text = node->as_string(std::string("target.helm[].images.") + field)) {
               out = *text;
             }

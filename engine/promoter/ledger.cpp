@@ -10,6 +10,7 @@
 #include "engine/pipeline/pipeline.hpp"
 #include "engine/promoter/workspace.hpp"
 #include "engine/util/actor.hpp"
+#include "engine/util/fault.hpp"
 
 namespace promote::promoter {
 
@@ -53,6 +54,7 @@ Result<void> publish_note(git::Repository& repository, const std::string& remote
     if (auto added = repository.append_note(k_notes_ref, commit_id, {line}, who); !added) {
       return added;
     }
+    util::fault_point("before-note-push");
     auto pushed = repository.push_ref(remote, k_notes_ref);
     if (pushed || pushed.error().kind != ErrorKind::conflict || attempt == k_attempts) {
       return pushed;
@@ -62,6 +64,36 @@ Result<void> publish_note(git::Repository& repository, const std::string& remote
     std::this_thread::sleep_for(std::chrono::milliseconds(
         std::uniform_int_distribution<int>(base_ms / 2, base_ms)(random)));
   }
+}
+
+Result<std::optional<std::string>> noted_promotion(git::Repository& repository,
+                                                   const std::string& remote,
+                                                   const std::string& commit_id,
+                                                   const std::string& promotion_id) {
+  if (auto fetched = fetch_and_rebase(repository, remote, signature(repository)); !fetched) {
+    return fetched.error();
+  }
+  auto note = repository.note(k_notes_ref, commit_id);
+  if (!note) {
+    return note.error();
+  }
+  std::optional<std::string> found;
+  if (!*note) {
+    return found;
+  }
+  std::size_t start = 0;
+  const std::string& text = **note;
+  while (start < text.size() && !found) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    std::string line = text.substr(start, end - start);
+    start = end + 1;
+    const auto value = nlohmann::json::parse(line, nullptr, false);
+    if (value.is_object() && value.contains("promotion") && value["promotion"].is_object() &&
+        value["promotion"].value("id", "") == promotion_id) {
+      found = std::move(line);
+    }
+  }
+  return found;
 }
 
 std::string publish_on_head(const pipeline::Pipeline& pipeline, const std::string& line) {

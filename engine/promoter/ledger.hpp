@@ -5,6 +5,7 @@
 // repository (`promote history sync`).
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,14 @@ inline constexpr const char* k_notes_ref = "refs/notes/promote";
 /// (every line is kept), then pushed again, up to 12 times.
 Result<void> publish_note(git::Repository& repository, const std::string& remote,
                           const std::string& commit_id, const std::string& line);
+
+/// Fetches the remote's notes, lays the local ones on top, and returns the line of the note
+/// of `commit_id` that records promotion `promotion_id`, or nullopt when there is none.
+/// Fails when the remote cannot be reached.
+Result<std::optional<std::string>> noted_promotion(git::Repository& repository,
+                                                   const std::string& remote,
+                                                   const std::string& commit_id,
+                                                   const std::string& promotion_id);
 
 /// publish_note on the head of the pipeline's branch, for a record that made no commit (an
 /// approval, a hold): opens (or clones) the pipeline's repository. Returns a warning to show,

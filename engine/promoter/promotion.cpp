@@ -11,12 +11,14 @@
 #include "engine/promoter/approve.hpp"
 #include "engine/promoter/ledger.hpp"
 #include "engine/promoter/proposal.hpp"
+#include "engine/promoter/recovery.hpp"
 #include "engine/promoter/targets.hpp"
 #include "engine/promoter/timeline.hpp"
 #include "engine/promoter/workspace.hpp"
 #include "engine/scheduler/scheduler.hpp"
 #include "engine/util/actor.hpp"
 #include "engine/util/ci.hpp"
+#include "engine/util/fault.hpp"
 #include "engine/util/log.hpp"
 #include "engine/util/files.hpp"
 #include "engine/util/time.hpp"
@@ -309,7 +311,25 @@ class Attempt {
   }
 
   Result<void> open_repository() {
-    auto workspace = Workspace::open(m_pipeline, m_request.workdir);
+    // A promotion an earlier run left half done (it crashed or was killed) is finished or
+    // undone first, before this one looks at the repository (see recovery.hpp).
+    const auto settle = [&](git::Repository& repository) -> Result<void> {
+      for (const auto& lock : remove_stale_locks(repository.workdir() / ".git")) {
+        m_result.warnings.push_back("removed " + lock + ", left by a git writer that is gone");
+      }
+      auto recovered =
+          recover_interrupted(repository, remote(), m_pipeline.repository.branch, m_pipeline.name,
+                              history_path(m_pipeline.file, m_request.history_path));
+      if (!recovered) {
+        return recovered.error();
+      }
+      for (const auto& line : *recovered) {
+        util::debug(line);
+        m_result.warnings.push_back(line);
+      }
+      return {};
+    };
+    auto workspace = Workspace::open(m_pipeline, m_request.workdir, settle);
     if (!workspace) {
       return workspace.error();
     }
@@ -722,6 +742,7 @@ class Attempt {
         return pushed.error();
       }
     }
+    util::fault_point("pr-after-push");
     forge::Proposal proposal{branch, m_pipeline.repository.branch, commit_subject(m_result),
                              proposal_body(m_result), "promote/" + m_stage->name + "/"};
     auto opened = forge::open_or_update(*settings, proposal);
@@ -730,6 +751,7 @@ class Attempt {
                                   commit->id.substr(0, 12) + "), but no pull request is open for it");
       return opened.error();
     }
+    util::fault_point("pr-after-create");
     m_result.commit = commit->id;  // only now: the commit is proposed
     m_result.pull_request = opened->url;
     m_result.superseded = opened->superseded;
@@ -772,14 +794,36 @@ class Attempt {
     if (!head) {
       return head.error();
     }
-    std::vector<std::string> paths;
+    // The journal first: a crash from here on is finished or undone by the next run.
+    history::PromotionRecord intent = to_record(m_result);
+    intent.finished = std::chrono::system_clock::now();
+    std::vector<JournalFile> journal;
     for (const auto& change : m_result.changes) {
-      if (auto written = util::write_file_atomic(m_root / change.path, change.after); !written) {
-        restore();
-        return written.error();
-      }
-      paths.push_back(change.path);
+      journal.push_back({change.path, change.after});
     }
+    if (auto journaled =
+            write_journal(history_path(m_pipeline.file, m_request.history_path), intent,
+                          head->value_or(""), journal);
+        !journaled) {
+      return journaled.error();
+    }
+    std::vector<std::string> paths;
+    {
+      util::DeferredFlush flush;  // one flush for all the files: the journal can undo them
+      for (const auto& change : m_result.changes) {
+        if (auto written = util::write_file_atomic(m_root / change.path, change.after);
+            !written) {
+          restore();
+          return written.error();
+        }
+        paths.push_back(change.path);
+      }
+      if (auto flushed = flush.flush(); !flushed) {
+        restore();
+        return flushed.error();
+      }
+    }
+    util::fault_point("after-edit");
     git::Signature who{m_result.actor, "promote@localhost"};
     if (auto configured = m_repository->default_signature()) {
       who = *configured;
@@ -790,6 +834,7 @@ class Attempt {
       return commit.error();
     }
     m_result.commit = *commit;
+    util::fault_point("after-commit");
     if (auto pushed = m_repository->push(remote(), m_pipeline.repository.branch);
         !pushed) {
       // Nothing reached the remote: take the local commit back, so a rerun starts clean.
@@ -802,6 +847,7 @@ class Attempt {
       m_result.commit.clear();
       return pushed.error();
     }
+    util::fault_point("after-push");
     return {};
   }
 
@@ -846,10 +892,14 @@ class Attempt {
       const fs::path path = history_path(m_pipeline.file, m_request.history_path);
       const history::PromotionRecord record = to_record(m_result);
       publish(record);
+      util::fault_point("after-note");
       auto history = history::History::open(path);
       util::debug("record " + record.id + " in " + path.string());
       Result<void> recorded = history ? history->record(record) : Result<void>(history.error());
-      if (!recorded) {
+      util::fault_point("after-history");
+      if (recorded) {
+        drop_journal(path, record.id);
+      } else {
         m_result.warnings.push_back("the attempt was not recorded in the history: " +
                                     recorded.error().message);
         if (m_result.outcome != Outcome::error) {

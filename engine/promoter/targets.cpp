@@ -149,6 +149,10 @@ class Texts {
   Result<std::string*> get(const std::string& file) {
     auto it = m_files.find(file);
     if (it == m_files.end()) {
+      // A file of the target (a kustomization in a named directory) may itself be a symlink.
+      if (!util::is_within(m_root, file)) {
+        return make_error(ErrorKind::config, file + ": leads out of the repository through a symlink");
+      }
       auto text = util::read_file(m_root / file, k_max_target_file);
       if (!text) {
         return text.error();

@@ -1,6 +1,7 @@
 #include "engine/promoter/workspace.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -31,7 +32,9 @@ std::string repository_key(std::string url) {
 /// The kept clone in `dir` (--workdir): cloned when `dir` is absent or empty; otherwise it must
 /// be a clone of the pipeline's repository on its branch, which is fetched and moved to the
 /// remote branch's head. Anything else in `dir` is refused and left as it is.
-Result<git::Repository> open_workdir(const pipeline::RepositorySpec& spec, const fs::path& given) {
+Result<git::Repository> open_workdir(
+    const pipeline::RepositorySpec& spec, const fs::path& given,
+    const std::function<Result<void>(git::Repository&)>& settle) {
   const fs::path dir = fs::absolute(given).lexically_normal();
   const std::string shown = "--workdir " + given.string();
   std::error_code ec;
@@ -42,7 +45,46 @@ Result<git::Repository> open_workdir(const pipeline::RepositorySpec& spec, const
                                             "for the first run");
   }
   if (!exists || fs::is_empty(dir, ec)) {
-    return git::Repository::clone(spec.url, dir, spec.branch, spec.provider);
+    // Cloned beside the directory, then renamed into place: a run killed during the clone
+    // leaves no half-made clone there (and the next run removes what it left beside it).
+    const std::string staging_prefix = "." + dir.filename().string() + ".promote-clone-";
+    fs::create_directories(dir.parent_path(), ec);
+    for (const auto& item : fs::directory_iterator(dir.parent_path(), ec)) {
+      const std::string name = item.path().filename().string();
+      if (name.starts_with(staging_prefix)) {
+        const long pid = std::atol(name.c_str() + staging_prefix.size());
+        if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+          fs::remove_all(item.path(), ec);
+        }
+      }
+    }
+    const fs::path staging = dir.parent_path() / (staging_prefix + std::to_string(::getpid()));
+    fs::remove_all(staging, ec);
+    {
+      auto made = git::Repository::clone(spec.url, staging, spec.branch, spec.provider);
+      if (!made) {
+        fs::remove_all(staging, ec);
+        return made.error();
+      }
+    }
+    if (exists) {
+      fs::remove(dir, ec);
+    }
+    if (::rename(staging.c_str(), dir.c_str()) != 0) {
+      const std::string why = std::strerror(errno);
+      fs::remove_all(staging, ec);
+      return make_error(ErrorKind::input, shown + ": cannot move the clone into place: " + why);
+    }
+    auto cloned = git::Repository::open(dir);
+    if (cloned) {
+      cloned->set_provider(spec.provider);
+    }
+    if (cloned && settle) {
+      if (auto settled = settle(*cloned); !settled) {
+        return settled.error();
+      }
+    }
+    return cloned;
   }
   const std::string other =
       shown + " holds something other than a clone of " + git::redact(spec.url) + " (";
@@ -83,6 +125,11 @@ Result<git::Repository> open_workdir(const pipeline::RepositorySpec& spec, const
     return make_error(ErrorKind::git, "the remote branch " + spec.branch +
                                           " is missing after a fetch into " + dir.string());
   }
+  if (settle) {
+    if (auto settled = settle(*repository); !settled) {
+      return settled.error();
+    }
+  }
   if (auto moved = repository->move_to(**head); !moved) {
     return make_error(moved.error().kind,
                       shown + " cannot take origin/" + spec.branch + ": " + moved.error().message +
@@ -114,10 +161,28 @@ Result<int> lock_workdir(const fs::path& given) {
   return fd;
 }
 
+/// Removes the temporary clones of runs that are gone (killed before their Workspace could
+/// remove its own): "promote-clone-PID-XXXXXX" whose PID no longer exists.
+void sweep_dead_clones() {
+  std::error_code ec;
+  for (const auto& item : fs::directory_iterator(fs::temp_directory_path(ec), ec)) {
+    const std::string name = item.path().filename().string();
+    const std::string prefix = "promote-clone-";
+    if (!name.starts_with(prefix)) {
+      continue;
+    }
+    const long pid = std::atol(name.c_str() + prefix.size());
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+      fs::remove_all(item.path(), ec);
+    }
+  }
+}
+
 }  // namespace
 
 Result<Workspace> Workspace::open(const pipeline::Pipeline& pipeline,
-                                  const std::optional<fs::path>& workdir) {
+                                  const std::optional<fs::path>& workdir,
+                                  const std::function<Result<void>(git::Repository&)>& settle) {
   Workspace workspace;
   if (workdir) {
     if (pipeline.repository.is_local()) {
@@ -131,7 +196,7 @@ Result<Workspace> Workspace::open(const pipeline::Pipeline& pipeline,
       return lock.error();
     }
     workspace.m_lock = *lock;  // released by the destructor, also on the failures below
-    auto repository = open_workdir(pipeline.repository, *workdir);
+    auto repository = open_workdir(pipeline.repository, *workdir, settle);
     if (!repository) {
       return repository.error();
     }
@@ -156,8 +221,16 @@ Result<Workspace> Workspace::open(const pipeline::Pipeline& pipeline,
     }
     repository->set_provider(pipeline.repository.provider);
     workspace.m_repository.emplace(std::move(*repository));
+    if (settle) {
+      if (auto settled = settle(*workspace.m_repository); !settled) {
+        return settled.error();
+      }
+    }
   } else {
-    std::string pattern = (fs::temp_directory_path() / "promote-clone-XXXXXX").string();
+    sweep_dead_clones();
+    std::string pattern = (fs::temp_directory_path() /
+                           ("promote-clone-" + std::to_string(::getpid()) + "-XXXXXX"))
+                              .string();
     if (::mkdtemp(pattern.data()) == nullptr) {
       return make_error(ErrorKind::internal, "cannot create a temporary directory for the clone");
     }
@@ -169,6 +242,11 @@ Result<Workspace> Workspace::open(const pipeline::Pipeline& pipeline,
       return repository.error();
     }
     workspace.m_repository.emplace(std::move(*repository));
+    if (settle) {
+      if (auto settled = settle(*workspace.m_repository); !settled) {
+        return settled.error();
+      }
+    }
   }
   workspace.m_root = fs::weakly_canonical(workspace.m_repository->workdir());
   return workspace;

@@ -3,6 +3,7 @@
 // (repository.url "."), or a temporary clone of a remote repository.
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 
 #include "engine/error.hpp"
@@ -23,8 +24,12 @@ class Workspace {
   /// for a local pipeline, and on one
   /// that holds anything but a clone of the pipeline's URL on its branch (left untouched);
   /// fails with a conflict when local commits or changes in it block the move.
-  static Result<Workspace> open(const pipeline::Pipeline& pipeline,
-                                const std::optional<std::filesystem::path>& workdir = {});
+  /// `settle`, when given, runs on the repository once it is open (for a kept workdir: after
+  /// the fetch, before the move), to undo what an interrupted run left there; its failure is
+  /// the open's.
+  static Result<Workspace> open(
+      const pipeline::Pipeline& pipeline, const std::optional<std::filesystem::path>& workdir = {},
+      const std::function<Result<void>(git::Repository&)>& settle = {});
 
   Workspace(Workspace&& other) noexcept;
   Workspace& operator=(Workspace&&) = delete;

@@ -44,39 +44,14 @@ bool is_true(const char* name) {
 // ---------------------------------------------------------------------------------------
 // Secrets
 
-/// The names of the variables whose values are secrets: promote's own, and those the gates'
-/// configurations name (http `headers.*.env`, prometheus `auth.bearer_env` and
-/// `auth.password_env`, an external gate's `env`).
+/// The names of the variables the gates' configurations name as holding secrets (promote's
+/// own are added by util::secret_values).
 std::vector<std::string> secret_variables(const std::vector<promoter::GateResult>& gates) {
-  std::vector<std::string> names(util::k_secret_variables.begin(), util::k_secret_variables.end());
-  auto add = [&names](const nlohmann::json& name) {
-    if (name.is_string() && !name.get<std::string>().empty() &&
-        std::find(names.begin(), names.end(), name.get<std::string>()) == names.end()) {
-      names.push_back(name.get<std::string>());
-    }
-  };
+  std::vector<std::string> names;
   for (const auto& gate : gates) {
-    const nlohmann::json& config = gate.config;
-    if (!config.is_object()) {
-      continue;
-    }
-    if (auto headers = config.find("headers"); headers != config.end() && headers->is_object()) {
-      for (const auto& [header, value] : headers->items()) {
-        if (value.is_object() && value.contains("env")) {
-          add(value["env"]);
-        }
-      }
-    }
-    if (auto auth = config.find("auth"); auth != config.end() && auth->is_object()) {
-      for (const char* key : {"bearer_env", "password_env"}) {
-        if (auth->contains(key)) {
-          add((*auth)[key]);
-        }
-      }
-    }
-    if (auto variables = config.find("env"); variables != config.end() && variables->is_array()) {
-      for (const auto& name : *variables) {
-        add(name);
+    for (auto& name : util::secret_variables_of(gate.config)) {
+      if (std::find(names.begin(), names.end(), name) == names.end()) {
+        names.push_back(std::move(name));
       }
     }
   }
@@ -91,56 +66,21 @@ std::string trim(const std::string& text) {
   return text.substr(first, text.find_last_not_of(" \t") + 1 - first);
 }
 
-/// The secret values that are set: each whole value and, for a value of several lines, each
-/// line (the runner masks line by line), longest first.
-std::vector<std::string> secret_values(const std::vector<std::string>& names) {
-  std::vector<std::string> values;
-  auto add = [&values](const std::string& value) {
-    if (!value.empty() && std::find(values.begin(), values.end(), value) == values.end()) {
-      values.push_back(value);
-    }
-  };
-  for (const auto& name : names) {
-    const std::string value = env(name.c_str());
-    if (trim(value).empty()) {
-      continue;
-    }
-    add(value);
-    std::size_t start = 0;
-    while (start <= value.size()) {
-      auto end = value.find_first_of("\r\n", start);
-      if (end == std::string::npos) {
-        end = value.size();
-      }
-      if (end != value.size() || start != 0) {
-        add(trim(value.substr(start, end - start)));
-      }
-      start = end + 1;
-    }
-  }
-  std::sort(values.begin(), values.end(),
-            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
-  return values;
-}
-
 /// Everything written by this file goes through here: valid UTF-8 with no secret in it.
 class Scrubber {
  public:
-  explicit Scrubber(std::vector<std::string> secrets) : m_secrets(std::move(secrets)) {}
-  const std::vector<std::string>& secrets() const { return m_secrets; }
+  explicit Scrubber(const std::vector<std::string>& names)
+      : m_secrets(util::secret_values(names)), m_masks(util::secret_values(names, false)) {}
+  /// The values the runner is told to mask (it masks their encoded forms itself).
+  const std::vector<std::string>& masks() const { return m_masks; }
 
   std::string operator()(const std::string& text) const {
-    std::string out = util::valid_utf8(text);
-    for (const auto& secret : m_secrets) {
-      for (auto at = out.find(secret); at != std::string::npos; at = out.find(secret, at + 3)) {
-        out.replace(at, secret.size(), "***");
-      }
-    }
-    return out;
+    return util::scrub(util::valid_utf8(text), m_secrets);
   }
 
  private:
   std::vector<std::string> m_secrets;
+  std::vector<std::string> m_masks;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -444,7 +384,7 @@ void command(std::ostream& out, const char* name, const std::string& title,
 }
 
 void github_commands(const Attempt& attempt, const Scrubber& scrub, std::ostream& out) {
-  for (const auto& secret : scrub.secrets()) {
+  for (const auto& secret : scrub.masks()) {
     out << "::add-mask::" << escape_command_data(secret) << "\n";
   }
   const PromotionResult& result = attempt.result;
@@ -715,7 +655,7 @@ std::vector<std::string> write(const Attempt& attempt, std::ostream& commands) {
   if (!on_github && !on_gitlab) {
     return problems;
   }
-  const Scrubber scrub(secret_values(secret_variables(attempt.result.gates)));
+  const Scrubber scrub(secret_variables(attempt.result.gates));
   if (on_github) {
     github(attempt, scrub, commands, problems);
   }

@@ -21,6 +21,7 @@
 #include "engine/pipeline/config_node.hpp"
 #include "engine/scheduler/blocking.hpp"
 #include "engine/util/json.hpp"
+#include "engine/util/secrets.hpp"
 
 namespace promote::scheduler {
 
@@ -179,6 +180,10 @@ class Evaluation {
     // the history and JSON output as valid UTF-8.
     verdict.summary = util::valid_utf8(verdict.summary);
     verdict.details = util::valid_utf8(verdict.details);
+    // ... and with no secret promote or the gate reads (what a server or program echoed).
+    const auto secrets = util::secret_values(util::secret_variables_of(spec.gate->config()));
+    verdict.summary = util::scrub(std::move(verdict.summary), secrets);
+    util::scrub_json(verdict.details, secrets);
     m_verdicts[index] = std::move(verdict);
   }
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -37,6 +38,34 @@ Result<std::string> read_file(const fs::path& path, std::uintmax_t max_bytes) {
   return data;
 }
 
+namespace {
+
+thread_local DeferredFlush* t_deferred = nullptr;
+
+}  // namespace
+
+DeferredFlush::DeferredFlush() : m_outer(t_deferred) { t_deferred = this; }
+
+DeferredFlush::~DeferredFlush() { t_deferred = m_outer; }
+
+Result<void> DeferredFlush::flush() {
+  for (const fs::path& directory : m_directories) {
+    const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || ::syncfs(fd) != 0) {
+      const int error = errno;
+      if (fd >= 0) {
+        ::close(fd);
+      }
+      return make_error(ErrorKind::input,
+                        directory.string() + ": flush failed: " + std::strerror(error));
+    }
+    ::close(fd);
+  }
+  m_directories.clear();
+  m_devices.clear();
+  return {};
+}
+
 Result<void> write_file_atomic(const fs::path& path, const std::string& data) {
   const auto fail = [&](const std::string& what) -> Error {
     return make_error(ErrorKind::input, path.string() + ": " + what + ": " + std::strerror(errno));
@@ -67,7 +96,17 @@ Result<void> write_file_atomic(const fs::path& path, const std::string& data) {
     }
     written += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  DeferredFlush* const deferred = t_deferred;
+  if (deferred != nullptr) {
+    struct stat written_to {};
+    const bool known = ::fstat(fd, &written_to) == 0;
+    if (!known || std::find(deferred->m_devices.begin(), deferred->m_devices.end(),
+                            written_to.st_dev) == deferred->m_devices.end()) {
+      deferred->m_devices.push_back(known ? written_to.st_dev : dev_t{});
+      deferred->m_directories.push_back(path.has_parent_path() ? path.parent_path() : ".");
+    }
+  }
+  if ((deferred == nullptr && ::fsync(fd) != 0) || ::close(fd) != 0) {
     Error error = fail("flush failed");
     ::unlink(temp.c_str());
     return error;
@@ -108,5 +147,14 @@ bool Within::operator()(const fs::path& path) const {
 }
 
 bool is_within(const fs::path& root, const fs::path& path) { return Within(root)(path); }
+
+bool leaves_through_symlink(const fs::path& root, const std::string& relative) {
+  const fs::path path(relative);
+  const fs::path normal = path.lexically_normal();
+  if (path.is_absolute() || (!normal.empty() && *normal.begin() == "..")) {
+    return false;
+  }
+  return !is_within(root, path);
+}
 
 }  // namespace promote::util

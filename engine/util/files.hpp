@@ -1,8 +1,11 @@
 #pragma once
 // Small file-system helpers shared by the modules.
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "engine/error.hpp"
 
@@ -16,9 +19,37 @@ Result<std::string> read_file(const std::filesystem::path& path,
 /// flushed, then renamed over the target (file mode kept when the target exists).
 Result<void> write_file_atomic(const std::filesystem::path& path, const std::string& data);
 
+/// While one is alive, write_file_atomic calls on this thread leave out their per-file
+/// flush (the temporary file is renamed at once) and flush() makes every file written
+/// meanwhile durable with one syncfs of their file system: for writing many files behind a
+/// journal that can finish or undo them after a crash. Destroying it unflushed only ends
+/// the deferral.
+class DeferredFlush {
+ public:
+  DeferredFlush();
+  ~DeferredFlush();
+  DeferredFlush(const DeferredFlush&) = delete;
+  DeferredFlush& operator=(const DeferredFlush&) = delete;
+
+  /// Flushes the file systems of the files written since construction (or the last
+  /// flush); fails (input) naming the directory when the flush fails.
+  Result<void> flush();
+
+ private:
+  friend Result<void> write_file_atomic(const std::filesystem::path&, const std::string&);
+  std::vector<std::filesystem::path> m_directories;  ///< one per file system written to
+  std::vector<dev_t> m_devices;
+  DeferredFlush* m_outer = nullptr;
+};
+
 /// Whether `path` (relative or absolute) lies inside `root` once both are made
 /// absolute and lexically normal, following the symlinks that exist on disk.
 bool is_within(const std::filesystem::path& root, const std::filesystem::path& path);
+
+/// Whether `relative`, a path that stays under `root` as written (no leading `..`, not
+/// absolute), ends up outside it once the symlinks on disk are followed: a file in the
+/// repository that points at one outside. False for absolute paths and `..` as written.
+bool leaves_through_symlink(const std::filesystem::path& root, const std::string& relative);
 
 /// `is_within` for many paths under one root, which is resolved once.
 class Within {

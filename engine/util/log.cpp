@@ -6,6 +6,8 @@
 #include <atomic>
 #include <memory>
 
+#include "engine/util/secrets.hpp"
+
 namespace promote::util {
 
 namespace {
@@ -33,7 +35,7 @@ Verbosity verbosity() { return g_verbosity; }
 
 void debug(std::string_view message) {
   if (g_verbosity == Verbosity::verbose) {
-    logger().debug("{}", message);
+    logger().debug("{}", scrub_secrets(std::string(message)));
   }
 }
 

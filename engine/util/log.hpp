@@ -13,7 +13,8 @@ void set_verbosity(Verbosity verbosity);
 Verbosity verbosity();
 
 /// One step, with the time, on stderr under --verbose; nothing otherwise. Never pass a
-/// secret or a URL that may hold one (see git::redact).
+/// secret or a URL that may hold one (see git::redact); the values of the variables of
+/// util::k_secret_variables are hidden all the same.
 void debug(std::string_view message);
 
 }  // namespace promote::util

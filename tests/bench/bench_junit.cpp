@@ -1,13 +1,15 @@
 // Parses a generated 100,000-testcase JUnit report repeatedly with parse_junit and prints
 // its size, throughput and the peak resident set size before and after parsing.
 //
-//   bench_junit [runs]   (default 20)
+//   bench_junit [runs]          (default 20)
+//   bench_junit --write FILE    writes the generated report to FILE instead
 
 #include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 
 #include "gates/junit.hpp"
@@ -71,6 +73,11 @@ std::string generate() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--write") {
+    std::ofstream out(argv[2], std::ios::binary);
+    out << generate();
+    return out.good() ? 0 : 1;
+  }
   const int runs = argc > 1 ? std::atoi(argv[1]) : 20;
   if (runs <= 0) {
     std::fprintf(stderr, "usage: bench_junit [runs > 0]\n");

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One image promoted into 500 service overlays in one commit, in a repository of 20,000
 # files, beside git's own `git add -A && git commit` (and `git push`) of the same change made
-# by sed, in the same run, on copies of the same repository. Prints the median of 5 rounds.
+# by sed, in the same run, on copies of the same repository. Prints the median of 5 rounds,
+# and last a line "result PROMOTE_NS COMMIT_NS PUSH_NS SAME" for tests/bench/run.
 #
 #   tests/bench/bench_overlays.sh PROMOTE_BINARY
 set -euo pipefail
@@ -83,3 +84,4 @@ printf '%-58s %10s\n' "git add -A && git commit (the same change, made by sed)" 
 printf '%-58s %10s\n' "git push" "$(ms "$push_ms")"
 awk -v a="$ours_ms" -v b="$commit_ms" -v c="$push_ms" \
   'BEGIN {printf "promote / (git add + commit): %.2fx;  promote / (git add + commit + push): %.2fx\n", a / b, a / (b + c)}'
+echo "result $ours_ms $commit_ms $push_ms $same"

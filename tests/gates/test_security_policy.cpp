@@ -169,7 +169,8 @@ TEST_SUITE("gates") {
     for (auto [on_empty, name] :
          {std::pair{Verdict::Status::error, "error"}, std::pair{Verdict::Status::fail, "fail"},
           std::pair{Verdict::Status::pending, "pending"}}) {
-      CAPTURE(name);
+      const auto& case_name = name;  // clang 14 cannot capture a structured binding
+      CAPTURE(case_name);
       policy.on_empty = on_empty;
       const Verdict verdict = judge_findings(policy, report, {}, k_now);
       CHECK(status(verdict) == name);

@@ -167,7 +167,8 @@ TEST_SUITE("image") {
          "a valid host[:port]"},
     };
     for (const auto& [text, message] : cases) {
-      CAPTURE(text);
+      const auto& case_text = text;  // clang 14 cannot capture a structured binding
+      CAPTURE(case_text);
       CHECK(error_of(text) == message);
     }
   }

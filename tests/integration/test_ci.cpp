@@ -642,7 +642,8 @@ TEST_SUITE("integration") {
                {"github-workflow.json", {workflow}},
                {"gitlab-ci.json", {gitlab, gitlab_template}}}) {
         const CommandResult result = check_schema(schema, files);
-        INFO(schema << ": " << result.out << result.err);
+        const auto& case_schema = schema;  // clang 14 cannot capture a structured binding
+        INFO(case_schema << ": " << result.out << result.err);
         CHECK(result.exit_code == 0);
         CHECK(count(result.out, "OK ") == files.size());
       }
@@ -666,7 +667,8 @@ TEST_SUITE("integration") {
                                     "  resource-group: staging")}};
       for (const auto& [schema, file] : cases) {
         const CommandResult result = check_schema(schema, {file});
-        INFO(schema << ": " << result.out << result.err);
+        const auto& case_schema = schema;  // clang 14 cannot capture a structured binding
+        INFO(case_schema << ": " << result.out << result.err);
         CHECK(result.exit_code == 1);
         CHECK(result.out.starts_with("INVALID " + file.string()));
       }

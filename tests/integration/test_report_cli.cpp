@@ -387,7 +387,8 @@ TEST_SUITE("integration") {
         {"completion", "source <(promote completion bash)"},
         {"man", "promote man > promote.1"}};
     for (const auto& [command, example] : commands) {
-      CAPTURE(command);
+      const auto& case_command = command;  // clang 14 cannot capture a structured binding
+      CAPTURE(case_command);
       const CommandResult help = shop.promote({command, "--help"});
       CHECK(help.exit_code == 0);
       CHECK(contains(help.out, example));

@@ -396,7 +396,8 @@ TEST_SUITE("overlay") {
         {"image: &i a/b:v1\nalso: *i\n", k_one_string, "a/b:v1"},
     };
     for (const auto& [text, where, target] : cases) {
-      CAPTURE(text);
+      const auto& case_text = text;  // clang 14 cannot capture a structured binding
+      CAPTURE(case_text);
       CHECK(set_ok(text, where, target) == text);
     }
   }
@@ -514,7 +515,8 @@ TEST_SUITE("overlay") {
         {"Image:\r\n  tag: v2 # t\r\n  pullPolicy: Always", "line 1 changed outside any value"},
     };
     for (const auto& [after, why] : refused) {
-      CAPTURE(after);
+      const auto& case_after = after;  // clang 14 cannot capture a structured binding
+      CAPTURE(case_after);
       auto guarded = only_values_changed(before, after, edits, "v.yaml");
       REQUIRE(guarded.has_error());
       CHECK(guarded.error().kind == promote::ErrorKind::internal);

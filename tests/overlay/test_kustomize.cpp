@@ -383,7 +383,8 @@ TEST_SUITE("overlay") {
         {"images:\n- name: app\n  newTag: 1.10\n", "app:1.10"},
     };
     for (const auto& [text, target] : cases) {
-      CAPTURE(text);
+      const auto& case_text = text;  // clang 14 cannot capture a structured binding
+      CAPTURE(case_text);
       CHECK(set_ok(text, "app", target) == text);
     }
   }
@@ -609,5 +610,17 @@ spec:
     CHECK(promote::test::read_text(overlay / "kustomization.yaml") ==
           "# prod\r\nresources:\r\n  - ../../base\r\nimages:\r\n  - name: ghcr.io/acme/api\r\n"
           "    newName: ghcr.io/acme/api\r\n    newTag: \"0123\"\r\n");
+  }
+
+  // Found by tests/fuzz/fuzz_kustomize: appending `images:` gave the patch a final newline.
+  TEST_CASE("set_image refuses to add images after a block scalar that ends the file") {
+    const std::string text = "resources: [a.yaml]\npatches:\n  - patch: |\n      - op: add";
+    auto edited = set_image(text, "kustomization.yaml", "nginx", reference_of("nginx:1.25"));
+    REQUIRE(edited.has_error());
+    CHECK(edited.error().message ==
+          "kustomization.yaml: editing image 'nginx' did not give the expected YAML (the value of "
+          "'patches' changed)");
+    CHECK(set_ok(text + "\n", "nginx", "nginx:1.25") ==
+          text + "\nimages:\n  - name: nginx\n    newTag: \"1.25\"\n");
   }
 }

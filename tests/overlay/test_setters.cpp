@@ -218,7 +218,8 @@ TEST_SUITE("overlay") {
     const std::vector<std::pair<std::string, int>> expected_files = {
         {"Kustomization", 2}, {"kustomization.yml", 4}, {"marked.yaml", 1}};
     for (const auto& [name, edits] : expected_files) {
-      CAPTURE(name);
+      const auto& case_name = name;  // clang 14 cannot capture a structured binding
+      CAPTURE(case_name);
       const auto [edited, count] =
           set_ok(promote::test::read_text(dir / "original" / name), images);
       CHECK(edited == promote::test::read_text(dir / "expected" / name));

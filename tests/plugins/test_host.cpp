@@ -395,7 +395,8 @@ TEST_SUITE("plugins") {
     const fs::path program = write_script(
         dir / "promote-gate-example",
         "env | sed 's/=.*//' | sort > names\n"
-        "printf '{\"status\":\"pass\",\"summary\":\"%s\"}' \"$PROMOTE_TEST_PASSED\"\n");
+        "printf '%s' \"$PROMOTE_TEST_PASSED\" > value\n"
+        "printf '{\"status\":\"pass\",\"summary\":\"got %s\"}' \"$PROMOTE_TEST_PASSED\"\n");
     Diagnostics diagnostics;
     auto gate = make_gate(program, "env: [PROMOTE_TEST_PASSED, PROMOTE_TEST_UNSET]\nlevel: 2\n",
                           diagnostics);
@@ -404,7 +405,9 @@ TEST_SUITE("plugins") {
     ::unsetenv("PROMOTE_TEST_PASSED");
     ::unsetenv("PROMOTE_TEST_SECRET_TOKEN");
     CHECK(verdict.status == Status::pass);
-    CHECK(verdict.summary == "visible");
+    CHECK(read_text(dir / "value") == "visible");
+    // What the gate names may be a secret: its value never comes back out.
+    CHECK(verdict.summary == "got ***");
     const std::string names = read_text(dir / "names");
     CHECK(names.find("PROMOTE_TEST_PASSED\n") != std::string::npos);
     CHECK(names.find("PROMOTE_TEST_SECRET_TOKEN") == std::string::npos);
@@ -421,6 +424,44 @@ TEST_SUITE("plugins") {
     CHECK(gate->config() == nlohmann::json{{"level", 2},
                                            {"plugin", program.string()},
                                            {"env", {"PROMOTE_TEST_PASSED", "PROMOTE_TEST_UNSET"}}});
+  }
+
+  TEST_CASE("a plugin that echoes a secret has it hidden in its summary, details and stderr") {
+    TempDir dir;
+    const std::string declared = "tok-declared-5b7e1c";
+    const std::string github = "ghp_plugin9d2f4a";
+    ::setenv("PROMOTE_TEST_DECLARED", declared.c_str(), 1);
+    ::setenv("GITHUB_TOKEN", github.c_str(), 1);
+    // The plugin never gets GITHUB_TOKEN (it does not name it), but may know it otherwise.
+    const std::string echo =
+        "printf '{\"status\":\"fail\",\"summary\":\"sent %s and " + github +
+        "\",\"details\":{\"url\":\"https://u:tok-declared-5b7e1c@h/\",'"
+        " \"$PROMOTE_TEST_DECLARED\"\n"
+        "printf '\"%s\":[\"%s\"],\"encoded\":\"tok-declared-5b7e1c%%21\",'"
+        " \"$PROMOTE_TEST_DECLARED\" \"$PROMOTE_TEST_DECLARED\"\n"
+        "printf '\"basic\":\"%s\"}}' \"$(printf %s \"$PROMOTE_TEST_DECLARED\" | base64)\"\n";
+    SUBCASE("in the verdict it prints") {
+      const Verdict verdict = run_script(dir, echo, "env: [PROMOTE_TEST_DECLARED]\n");
+      CHECK(verdict.status == Status::fail);
+      CHECK(verdict.summary == "sent *** and ***");
+      const nlohmann::json& details = verdict.details.at("details");
+      CHECK(details.at("url") == "https://u:***@h/");
+      CHECK(details.at("***") == nlohmann::json::array({"***"}));
+      CHECK(details.at("basic") == "***");
+      CHECK(details.at("encoded") == "***%21");
+    }
+    SUBCASE("on its stderr, when it fails") {
+      const Verdict verdict = run_script(
+          dir, "echo \"cannot log in with $PROMOTE_TEST_DECLARED (" + github + ")\" >&2\nexit 3\n",
+          "env: [PROMOTE_TEST_DECLARED]\n");
+      CHECK(verdict.status == Status::error);
+      CHECK(verdict.summary ==
+            "promote-gate-example exited with status 3: cannot log in with *** (***)");
+      CHECK(verdict.details.at("stderr_tail") ==
+            nlohmann::json::array({"cannot log in with *** (***)"}));
+    }
+    ::unsetenv("PROMOTE_TEST_DECLARED");
+    ::unsetenv("GITHUB_TOKEN");
   }
 
   TEST_CASE("a plugin that cannot be started is an error") {

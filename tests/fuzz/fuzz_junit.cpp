@@ -1,0 +1,28 @@
+// Fuzzes the JUnit reader: parse_junit never crashes, and the counts it gives are consistent
+// (none negative, each test case one outcome, flaky ones among the passed); a tally of the
+// document added twice agrees with it.
+#include "gates/junit.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t size) {
+  using promote::fuzz::require;
+  const std::string_view xml = promote::fuzz::as_text(data, size);
+  const auto counts = promote::gates::parse_junit(xml, "report.xml");
+  if (!counts) {
+    require(!counts.error().message.empty(), "an error without a message");
+    return 0;
+  }
+  require(counts->failures >= 0 && counts->errors >= 0 && counts->skipped >= 0 &&
+              counts->flaky >= 0,
+          "a negative count");
+  require(counts->passed() >= 0, "more outcomes than test cases");
+  require(counts->flaky <= counts->passed(), "more flaky tests than passed ones");
+  promote::gates::JunitTally tally;
+  const auto first = tally.add(xml, "a.xml");
+  require(first.has_value() && first->tests == counts->tests, "the tally counts otherwise");
+  const auto second = tally.add(xml, "b.xml");
+  require(second.has_value(), "the same document fails the second time");
+  require(tally.totals().passed() >= 0 && tally.totals().tests <= 2 * counts->tests,
+          "the tally of two documents is inconsistent");
+  return 0;
+}

@@ -1,0 +1,50 @@
+// Many files written behind one flush (util::DeferredFlush).
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <random>
+
+#include "engine/util/files.hpp"
+
+namespace fs = std::filesystem;
+
+TEST_SUITE("util") {
+  TEST_CASE("under a DeferredFlush files are in place at once and flushed together") {
+    std::random_device random;
+    const fs::path dir = fs::temp_directory_path() / ("promote-flush-" + std::to_string(random()));
+    fs::create_directories(dir / "a");
+    fs::create_directories(dir / "b");
+    {
+      promote::util::DeferredFlush flush;
+      REQUIRE(promote::util::write_file_atomic(dir / "a" / "x.yaml", "one\n").has_value());
+      REQUIRE(promote::util::write_file_atomic(dir / "b" / "y.yaml", "two\n").has_value());
+      CHECK(promote::util::read_file(dir / "a" / "x.yaml").value() == "one\n");
+      CHECK(promote::util::read_file(dir / "b" / "y.yaml").value() == "two\n");
+      CHECK(std::distance(fs::directory_iterator(dir / "a"), fs::directory_iterator()) == 1);
+      CHECK(flush.flush().has_value());
+      CHECK(flush.flush().has_value());  // nothing left to flush
+    }
+    SUBCASE("a flush that cannot reach the directory written to fails naming it") {
+      promote::util::DeferredFlush flush;
+      REQUIRE(promote::util::write_file_atomic(dir / "a" / "z.yaml", "three\n").has_value());
+      fs::remove_all(dir / "a");
+      auto flushed = flush.flush();
+      REQUIRE_FALSE(flushed.has_value());
+      CHECK(flushed.error().message == (dir / "a").string() +
+                                           ": flush failed: No such file or directory");
+    }
+    SUBCASE("nested deferrals: the inner one flushes only what was written in its time") {
+      promote::util::DeferredFlush outer;
+      REQUIRE(promote::util::write_file_atomic(dir / "a" / "x.yaml", "1\n").has_value());
+      {
+        promote::util::DeferredFlush inner;
+        REQUIRE(promote::util::write_file_atomic(dir / "b" / "y.yaml", "2\n").has_value());
+        fs::remove_all(dir / "a");
+        CHECK(inner.flush().has_value());
+      }
+      CHECK_FALSE(outer.flush().has_value());  // still the outer one's directory
+    }
+    fs::remove_all(dir);
+  }
+}
