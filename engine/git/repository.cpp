@@ -564,8 +564,8 @@ std::optional<Signature> Repository::default_signature() const {
 
 namespace {
 
-/// The directory of a remote on this machine ("/srv/git/x.git", "file:///srv/git/x.git"),
-/// or nullopt for a network remote.
+}  // namespace
+
 std::optional<fs::path> local_path(const std::string& url) {
   if (url.starts_with("file://")) {
     return fs::path(url.substr(7));
@@ -580,6 +580,8 @@ std::optional<fs::path> local_path(const std::string& url) {
   }
   return fs::path(url);
 }
+
+namespace {
 
 /// Pushes `id` to `ref` of the repository at `path` on this machine: writes a pack of what
 /// it lacks into its object store, then moves `ref` to `id` if it still is an ancestor of `id`

@@ -18,6 +18,10 @@ struct git_repository;
 
 namespace promote::git {
 
+/// The directory of a remote on this machine ("/srv/git/x.git", "file:///srv/git/x.git"),
+/// or nullopt for a network remote.
+std::optional<std::filesystem::path> local_path(const std::string& url);
+
 /// Who made a commit.
 struct Signature {
   std::string name;

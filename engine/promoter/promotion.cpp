@@ -317,6 +317,17 @@ class Attempt {
       for (const auto& lock : remove_stale_locks(repository.workdir() / ".git")) {
         m_result.warnings.push_back("removed " + lock + ", left by a git writer that is gone");
       }
+      // A run killed while it moved a ref of a remote on this machine (promote writes those
+      // refs itself, see git::Repository::push_ref) leaves that remote's lock behind as well.
+      if (auto url = repository.remote_url(remote()); url && *url) {
+        if (auto path = git::local_path(**url)) {
+          const fs::path git_dir = fs::exists(*path / ".git") ? *path / ".git" : *path;
+          for (const auto& lock : remove_stale_locks(git_dir)) {
+            m_result.warnings.push_back("removed " + lock + " of " + remote() +
+                                        ", left by a git writer that is gone");
+          }
+        }
+      }
       auto recovered =
           recover_interrupted(repository, remote(), m_pipeline.repository.branch, m_pipeline.name,
                               history_path(m_pipeline.file, m_request.history_path));

@@ -485,6 +485,32 @@ TEST_SUITE("integration") {
     }
   }
 
+  TEST_CASE("lock files a killed push left in a remote on this machine are removed by the next run") {
+    // promote moves the refs of a remote on this machine itself (under git's ref lock); a run
+    // killed while it held the lock of the branch or of the notes leaves it behind, and every
+    // later push would be refused as if the remote had moved on (found by the kill -9 loop).
+    for (const Mode mode : {Mode::local, Mode::workdir, Mode::fresh}) {
+      INFO(name_of(mode));
+      Rig rig(mode);
+      REQUIRE(rig.promote_to({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.5.0"}).exit_code == 0);
+      const std::string main_id = remote_git(rig, "rev-parse main");
+      const std::string notes_id = remote_git(rig, "rev-parse refs/notes/promote");
+      test::write_text(rig.shop.remote / "refs/heads/main.lock", main_id + "\n");
+      test::write_text(rig.shop.remote / "refs/notes/promote.lock", notes_id + "\n");
+      const CommandResult next =
+          rig.promote_to({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.5.1", "--output", "json"});
+      INFO(next.err);
+      REQUIRE(next.exit_code == 0);
+      const std::string warnings = json::parse(next.out)["warnings"].dump();
+      CHECK(contains(warnings, "refs/heads/main.lock of origin, left by a git writer that is gone"));
+      CHECK(contains(warnings, "refs/notes/promote.lock of origin"));
+      CHECK(!fs::exists(rig.shop.remote / "refs/heads/main.lock"));
+      CHECK(contains(remote_git(rig, "show main:k8s/overlays/dev/kustomization.yaml"),
+                     "newTag: 1.5.1"));
+      check_converged(rig, std::string(name_of(mode)) + ", stale remote locks");
+    }
+  }
+
   TEST_CASE("a crashed run's journal is left alone while its process lives" *
             doctest::skip(!hooks_built())) {
     Rig rig(Mode::fresh);
