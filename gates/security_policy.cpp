@@ -136,6 +136,9 @@ Result<nlohmann::json> parse_json_text(std::string_view text, const std::string&
     return Result<nlohmann::json>(boost::system::in_place_value, std::move(document));
   } catch (const nlohmann::json::parse_error& error) {
     return syntax_error(text, error.byte, error.what(), label);
+  } catch (const nlohmann::json::out_of_range& error) {
+    // A number too large for a double ("1e630"): the parser says so without a position.
+    return make_error(ErrorKind::input, label + ": " + error.what());
   }
 }
 
