@@ -28,6 +28,8 @@
 #include <mutex>
 #include <optional>
 
+#include "engine/util/secrets.hpp"
+
 namespace promote::http {
 
 /// How a refused server certificate is told; `worth_retrying` looks for it.
@@ -525,42 +527,10 @@ std::string redact_url(std::string_view url) {
   return std::string(copy.buffer());
 }
 
-std::string form_encode(std::string_view value) {
-  static constexpr char k_hex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(value.size());
-  for (const char c : value) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (std::isalnum(byte) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += k_hex[byte >> 4];
-      out += k_hex[byte & 0x0F];
-    }
-  }
-  return out;
-}
+std::string form_encode(std::string_view value) { return util::percent_encode(value); }
 
 std::string basic_authorization(std::string_view user, std::string_view password) {
-  static constexpr char k_alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  const std::string plain = std::string(user) + ":" + std::string(password);
-  std::string out = "Basic ";
-  for (std::size_t i = 0; i < plain.size(); i += 3) {
-    const std::size_t n = std::min<std::size_t>(3, plain.size() - i);
-    unsigned chunk = 0;
-    for (std::size_t j = 0; j < 3; ++j) {
-      chunk <<= 8;
-      if (j < n) {
-        chunk |= static_cast<unsigned char>(plain[i + j]);
-      }
-    }
-    for (std::size_t j = 0; j < 4; ++j) {
-      out += j <= n ? k_alphabet[(chunk >> (18 - 6 * j)) & 0x3F] : '=';
-    }
-  }
-  return out;
+  return "Basic " + util::base64(std::string(user) + ":" + std::string(password));
 }
 
 asio::awaitable<Result<Response>> request(Request request) {

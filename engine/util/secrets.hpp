@@ -34,7 +34,11 @@ inline std::string trim_blanks(std::string_view text) {
   return std::string(text.substr(first, text.find_last_not_of(" \t") + 1 - first));
 }
 
-inline std::string percent_encoded(std::string_view text) {
+}  // namespace detail
+
+/// `text` with every byte but the unreserved ones of RFC 3986 (letters, digits, `-._~`) as
+/// `%XX` (upper-case hex), as a URL path segment or query value carries it.
+inline std::string percent_encode(std::string_view text) {
   static constexpr char k_hex[] = "0123456789ABCDEF";
   std::string out;
   for (const char c : text) {
@@ -50,8 +54,6 @@ inline std::string percent_encoded(std::string_view text) {
   }
   return out;
 }
-
-}  // namespace detail
 
 /// `text` in standard base64 with padding (as HTTP basic authentication sends it).
 inline std::string base64(std::string_view text) {
@@ -96,7 +98,7 @@ inline std::vector<std::string> secret_values(const std::vector<std::string>& na
   const auto add_forms = [&add, encoded](const std::string& value) {
     add(value);
     if (encoded) {
-      add(detail::percent_encoded(value));
+      add(percent_encode(value));
       add(base64(value));
     }
   };

@@ -57,22 +57,6 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-std::string percent(const std::string& text) {
-  static constexpr char k_hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (std::isalnum(byte) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += k_hex[byte >> 4];
-      out += k_hex[byte & 15];
-    }
-  }
-  return out;
-}
-
 // Each secret as it may show: itself, percent-encoded (upper and lower case hex), base64,
 // and base64 of the basic-auth pair it is sent in.
 std::vector<std::pair<std::string, std::string>> forbidden_forms() {
@@ -82,11 +66,11 @@ std::vector<std::pair<std::string, std::string>> forbidden_forms() {
   values.emplace_back("bad forge token", k_bad_forge_token);
   for (const auto& [name, value] : values) {
     out.emplace_back(name, value);
-    std::string lower = percent(value);
+    std::string lower = promote::util::percent_encode(value);
     for (char& c : lower) {
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
-    out.emplace_back(name + " (percent-encoded)", percent(value));
+    out.emplace_back(name + " (percent-encoded)", promote::util::percent_encode(value));
     out.emplace_back(name + " (percent-encoded, lower case)", lower);
     out.emplace_back(name + " (base64)", promote::util::base64(value));
     out.emplace_back(name + " (basic auth)",
