@@ -173,45 +173,46 @@ bool named(const pugi::xml_node& node, const char* name) {
   return std::strcmp(node.name(), name) == 0;
 }
 
-// A test case's outcome by precedence, and whether it passed only after flaky runs.
-std::pair<JunitTally::Outcome, bool> judge_testcase(const pugi::xml_node& testcase) {
-  using Outcome = JunitTally::Outcome;
+// What the child elements of a test case said about it.
+struct CaseMarks {
   bool error = false;
   bool failure = false;
   bool rerun_error = false;
   bool rerun_failure = false;
   bool skipped = false;
   bool flaky = false;
-  for (pugi::xml_node child = testcase.first_child(); child; child = child.next_sibling()) {
-    if (child.type() != pugi::node_element) {
-      continue;
-    }
-    const char* name = child.name();
-    if (std::strcmp(name, "error") == 0) {
+
+  void mark(std::string_view child) {
+    if (child == "error") {
       error = true;
-    } else if (std::strcmp(name, "failure") == 0) {
+    } else if (child == "failure") {
       failure = true;
-    } else if (std::strcmp(name, "skipped") == 0) {
+    } else if (child == "skipped") {
       skipped = true;
-    } else if (std::strcmp(name, "flakyFailure") == 0 || std::strcmp(name, "flakyError") == 0) {
+    } else if (child == "flakyFailure" || child == "flakyError") {
       flaky = true;
-    } else if (std::strcmp(name, "rerunFailure") == 0) {
+    } else if (child == "rerunFailure") {
       rerun_failure = true;
-    } else if (std::strcmp(name, "rerunError") == 0) {
+    } else if (child == "rerunError") {
       rerun_error = true;
     }
   }
-  if (error || (rerun_error && !failure)) {
-    return {Outcome::errored, false};
+
+  /// The test case's outcome by precedence, and whether it passed only after flaky runs.
+  std::pair<JunitTally::Outcome, bool> judge() const {
+    using Outcome = JunitTally::Outcome;
+    if (error || (rerun_error && !failure)) {
+      return {Outcome::errored, false};
+    }
+    if (failure || rerun_failure) {
+      return {Outcome::failed, false};
+    }
+    if (skipped) {
+      return {Outcome::skipped, false};
+    }
+    return {Outcome::passed, flaky};
   }
-  if (failure || rerun_failure) {
-    return {Outcome::failed, false};
-  }
-  if (skipped) {
-    return {Outcome::skipped, false};
-  }
-  return {Outcome::passed, flaky};
-}
+};
 
 std::size_t name_hash(std::string_view name) {
   return std::hash<std::string_view>()(name);
@@ -287,16 +288,289 @@ void JunitTally::record(const TestId& id, Outcome outcome, bool flaky) {
   }
 }
 
-Result<JunitCounts> parse_junit(std::string_view xml, const std::string& label) {
-  JunitTally tally;
-  return tally.add(xml, label);
+// Both readers report each element as it starts (its name and its `name` and `classname`
+// attributes) and as it ends. The records are made in document order, since a rerun follows
+// the attempt it repeats: a test case when it ends (nothing is recorded inside one), an
+// `<error>` or `<failure>` directly under a suite when it starts.
+class JunitTally::Walk {
+ public:
+  Walk(JunitTally& all, JunitTally& document) : m_all(all), m_document(document) {}
+
+  /// False for a root that is not a suite (nothing is recorded then).
+  bool start(std::string_view element, std::string_view name, std::string_view classname) {
+    if (m_open.empty()) {
+      m_open.push_back(Kind::suite);
+      return element == "testsuites" || element == "testsuite";
+    }
+    Kind kind = Kind::other;
+    switch (m_open.back()) {
+      case Kind::suite:
+        if (element == "testcase") {
+          kind = Kind::testcase;
+          m_case = CaseMarks{};
+          m_name = name;
+          m_classname = classname;
+        } else if (element == "testsuite" || element == "testsuites") {
+          kind = Kind::suite;
+        } else if (element == "error" || element == "failure") {
+          record(TestId{}, Outcome::errored, false);
+        }
+        break;
+      case Kind::testcase:
+        m_case.mark(element);
+        break;
+      case Kind::other:
+        break;
+    }
+    m_open.push_back(kind);
+    return true;
+  }
+
+  void end() {
+    const Kind kind = m_open.back();
+    m_open.pop_back();
+    if (kind == Kind::testcase) {
+      finish_testcase();
+    }
+  }
+
+ private:
+  enum class Kind : unsigned char { suite, testcase, other };
+
+  void finish_testcase() {
+    const auto [outcome, flaky] = m_case.judge();
+    // Only a failure, a flaky pass, or a pass that may follow a failure of the same name
+    // needs the test's identity (this document's failures are among this tally's).
+    TestId id;
+    const bool passed = outcome == Outcome::passed;
+    if (outcome != Outcome::skipped && (!passed || flaky || !m_all.m_unresolved.empty())) {
+      id.name = m_name;
+      id.name_hash = name_hash(id.name);
+      id.identified =
+          !id.name.empty() && (!passed || flaky || m_all.maybe_unresolved(id.name_hash));
+      if (id.identified || flaky) {
+        id.classname = m_classname;
+        id.hash = test_hash(id.classname, id.name_hash);
+      }
+    }
+    record(id, outcome, flaky);
+  }
+
+  void record(const TestId& id, Outcome outcome, bool flaky) {
+    m_document.record(id, outcome, flaky);
+    m_all.record(id, outcome, flaky);
+  }
+
+  JunitTally& m_all;
+  JunitTally& m_document;
+  std::vector<Kind> m_open;  ///< one per open element, the root first
+  CaseMarks m_case;          ///< of the open test case
+  std::string_view m_name;
+  std::string_view m_classname;
+};
+
+namespace {
+
+bool is_name_start(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || u == '_' || u == ':' || u >= 0x80;
 }
 
-Result<JunitCounts> JunitTally::add(std::string_view xml, const std::string& label) {
+bool is_name_char(char c) {
+  return is_name_start(c) || (c >= '0' && c <= '9') || c == '-' || c == '.';
+}
+
+// The streaming reader. It takes a strict subset of what pugixml reads, and for each
+// document it takes the two agree on every element: a UTF-8 document (BOM allowed) with no
+// NUL byte; before and after the root only white space, comments and processing
+// instructions; inside, text, comments and CDATA; start tags whose attributes are each
+// preceded by white space and quoted without a '<'; end tags that match. It returns false
+// as soon as the document leaves that subset (having perhaps walked part of it).
+template <typename Walker>
+bool stream_elements(std::string_view xml, Walker& walk) {
+  const char* p = xml.data() + (has_utf8_bom(xml) ? 3 : 0);
+  const char* const end = xml.data() + xml.size();
+  if (std::memchr(p, '\0', static_cast<std::size_t>(end - p)) != nullptr) {
+    return false;
+  }
+  const auto find = [&](const char* from, std::string_view what) -> const char* {
+    const std::string_view rest(from, static_cast<std::size_t>(end - from));
+    const std::size_t at = rest.find(what);
+    return at == std::string_view::npos ? nullptr : from + at + what.size();
+  };
+  const auto skip_space = [&] {
+    const char* start = p;
+    while (p < end && is_space(*p)) {
+      ++p;
+    }
+    return p != start;
+  };
+  const auto read_name = [&]() -> std::string_view {
+    const char* start = p;
+    if (p < end && is_name_start(*p)) {
+      ++p;
+      while (p < end && is_name_char(*p)) {
+        ++p;
+      }
+    }
+    return {start, static_cast<std::size_t>(p - start)};
+  };
+  // Where the name of each open element starts (its end is the first byte not of a name).
+  std::vector<const char*> open;
+  const auto open_name = [&] {
+    const char* name_end = open.back();
+    while (name_end < end && is_name_char(*name_end)) {
+      ++name_end;
+    }
+    return std::string_view(open.back(), static_cast<std::size_t>(name_end - open.back()));
+  };
+  bool root_seen = false;
+  while (p < end) {
+    if (*p != '<') {
+      if (open.empty()) {
+        if (!is_space(*p)) {
+          return false;
+        }
+        ++p;
+        continue;
+      }
+      p = static_cast<const char*>(std::memchr(p, '<', static_cast<std::size_t>(end - p)));
+      if (p == nullptr) {
+        return false;
+      }
+      continue;
+    }
+    const std::string_view rest(p, static_cast<std::size_t>(end - p));
+    if (rest.starts_with("<?")) {
+      // Processing instructions and the declaration, only outside the root.
+      p += 2;
+      if (!open.empty() || read_name().empty() || (p = find(p, "?>")) == nullptr) {
+        return false;
+      }
+    } else if (rest.starts_with("<!--")) {
+      if ((p = find(p + 4, "-->")) == nullptr) {
+        return false;
+      }
+    } else if (rest.starts_with("<![CDATA[")) {
+      if (open.empty() || (p = find(p + 9, "]]>")) == nullptr) {
+        return false;
+      }
+    } else if (rest.starts_with("</")) {
+      p += 2;
+      if (open.empty() || read_name() != open_name()) {
+        return false;
+      }
+      skip_space();
+      if (p == end || *p != '>') {
+        return false;
+      }
+      ++p;
+      open.pop_back();
+      walk.end();
+    } else {
+      ++p;
+      if (open.empty() && root_seen) {
+        return false;
+      }
+      const std::string_view element = read_name();
+      if (element.empty()) {
+        return false;
+      }
+      std::string_view name;
+      std::string_view classname;
+      bool named = false;
+      bool classnamed = false;
+      bool empty = false;
+      while (true) {
+        const bool spaced = skip_space();
+        if (p == end) {
+          return false;
+        }
+        if (*p == '>') {
+          ++p;
+          break;
+        }
+        if (*p == '/') {
+          if (end - p < 2 || p[1] != '>') {
+            return false;
+          }
+          p += 2;
+          empty = true;
+          break;
+        }
+        const std::string_view attribute = read_name();
+        if (!spaced || attribute.empty()) {
+          return false;
+        }
+        skip_space();
+        if (p == end || *p != '=') {
+          return false;
+        }
+        ++p;
+        skip_space();
+        if (p == end || (*p != '"' && *p != '\'')) {
+          return false;
+        }
+        const char quote = *p++;
+        const char* close =
+            static_cast<const char*>(std::memchr(p, quote, static_cast<std::size_t>(end - p)));
+        if (close == nullptr) {
+          return false;
+        }
+        const std::string_view value(p, static_cast<std::size_t>(close - p));
+        if (value.find('<') != std::string_view::npos) {
+          return false;
+        }
+        p = close + 1;
+        if (attribute == "name" && !named) {
+          name = value;
+          named = true;
+        } else if (attribute == "classname" && !classnamed) {
+          classname = value;
+          classnamed = true;
+        }
+      }
+      if (!walk.start(element, name, classname)) {
+        return false;
+      }
+      root_seen = true;
+      if (empty) {
+        walk.end();
+      } else {
+        open.push_back(element.data());
+      }
+    }
+  }
+  return root_seen && open.empty();
+}
+
+}  // namespace
+
+Result<JunitCounts> parse_junit(std::string_view xml, const std::string& label,
+                                JunitReader reader) {
+  JunitTally tally;
+  return tally.add(xml, label, reader);
+}
+
+Result<JunitCounts> JunitTally::add(std::string_view xml, const std::string& label,
+                                    JunitReader reader) {
   if (xml.empty()) {
     return input_error(label, "the file is empty");
   }
   const bool exact = !is_wide(xml);
+  if (reader != JunitReader::tree) {
+    // What the streaming reader recorded before it gave up is taken back.
+    JunitTally before = *this;
+    JunitTally this_document;
+    Walk walk(*this, this_document);
+    if (exact && stream_elements(xml, walk)) {
+      return this_document.m_totals;
+    }
+    *this = std::move(before);
+    if (reader == JunitReader::streaming_only) {
+      return input_error(label, "outside the streaming reader's subset");
+    }
+  }
   pugi::xml_document document;
   const pugi::xml_parse_result result = document.load_buffer(
       xml.data(), xml.size(), k_parse_options, exact ? pugi::encoding_utf8 : pugi::encoding_auto);
@@ -328,44 +602,24 @@ Result<JunitCounts> JunitTally::add(std::string_view xml, const std::string& lab
                                    "found <") +
                            root.name() + ">");
   }
-  // In document order, since a rerun follows the attempt it repeats; the stack holds the
-  // next sibling to visit at each depth, so that deep nesting cannot overflow.
+  // The tree in document order; the stack holds the next sibling to visit at each depth, so
+  // that deep nesting cannot overflow, and the end of a list of children ends their parent.
   JunitTally this_document;
+  Walk walk(*this, this_document);
+  walk.start(root.name(), {}, {});
   std::vector<pugi::xml_node> stack{root.first_child()};
   while (!stack.empty()) {
-    const pugi::xml_node child = stack.back();
-    if (!child) {
+    const pugi::xml_node node = stack.back();
+    if (!node) {
       stack.pop_back();
+      walk.end();
       continue;
     }
-    stack.back() = child.next_sibling();
-    if (child.type() != pugi::node_element) {
-      continue;
-    }
-    if (named(child, "testcase")) {
-      const auto [outcome, flaky] = judge_testcase(child);
-      // Only a failure, a flaky pass or a pass that may follow a failure needs the test's
-      // identity; this document's unresolved failures are among this tally's.
-      // Only a failure, a flaky pass, or a pass that may follow a failure of the same name
-      // needs the test's identity (this document's failures are among this tally's).
-      TestId id;
-      const bool passed = outcome == Outcome::passed;
-      if (outcome != Outcome::skipped && (!passed || flaky || !m_unresolved.empty())) {
-        id.name = child.attribute("name").value();
-        id.name_hash = name_hash(id.name);
-        id.identified = !id.name.empty() && (!passed || flaky || maybe_unresolved(id.name_hash));
-        if (id.identified || flaky) {
-          id.classname = child.attribute("classname").value();
-          id.hash = test_hash(id.classname, id.name_hash);
-        }
-      }
-      this_document.record(id, outcome, flaky);
-      record(id, outcome, flaky);
-    } else if (named(child, "testsuite") || named(child, "testsuites")) {
-      stack.push_back(child.first_child());
-    } else if (named(child, "error") || named(child, "failure")) {
-      this_document.record(TestId{}, Outcome::errored, false);
-      record(TestId{}, Outcome::errored, false);
+    stack.back() = node.next_sibling();
+    if (node.type() == pugi::node_element) {
+      walk.start(node.name(), node.attribute("name").value(),
+                 node.attribute("classname").value());
+      stack.push_back(node.first_child());
     }
   }
   return this_document.m_totals;

@@ -42,7 +42,17 @@ struct JunitCounts {
 /// directly under a suite counts as one errored test. Fails (input) with
 /// "LABEL:LINE:COL: what" when the document is empty, malformed, truncated, has a DTD
 /// (refused outright: no entity is ever expanded) or another root element.
-Result<JunitCounts> parse_junit(std::string_view xml, const std::string& label);
+///
+/// Two readers give the same counts. The streaming one reads UTF-8 documents in one pass
+/// without building a tree (memory: a few bytes per open element); it takes only a strict
+/// subset of XML, and on anything outside it (a UTF-16 or UTF-32 document, a DTD, a
+/// malformed or truncated document, an unexpected root) the document is read again by
+/// pugixml into a tree, which also names the problem. `JunitReader::tree` skips the first;
+/// `JunitReader::streaming_only` (for tests) fails with "LABEL: outside the streaming
+/// reader's subset" instead of handing over.
+enum class JunitReader { streaming, tree, streaming_only };
+Result<JunitCounts> parse_junit(std::string_view xml, const std::string& label,
+                                JunitReader reader = JunitReader::streaming);
 
 /// Counts the test cases of several JUnit documents, in the order they are added, and finds
 /// the flaky tests. A test is identified by the `classname` and `name` of its test cases
@@ -57,7 +67,8 @@ class JunitTally {
 
   /// Counts one document (the rules of parse_junit) and returns its counts on its own;
   /// on failure nothing is counted.
-  Result<JunitCounts> add(std::string_view xml, const std::string& label);
+  Result<JunitCounts> add(std::string_view xml, const std::string& label,
+                          JunitReader reader = JunitReader::streaming);
   /// The counts of every document added.
   const JunitCounts& totals() const { return m_totals; }
   /// The flaky tests, "classname.name" (or the name alone), in the order found.
@@ -83,6 +94,9 @@ class JunitTally {
   };
 
   static constexpr std::size_t k_filter_bits = std::size_t{1} << 16;
+
+  /// Turns a document's elements, as either reader meets them, into records.
+  class Walk;
 
   void record(const TestId& id, Outcome outcome, bool flaky);
   /// False when no failure of a test with a name of this hash was ever recorded.

@@ -1,6 +1,6 @@
-// Fuzzes the JUnit reader: parse_junit never crashes, and the counts it gives are consistent
-// (none negative, each test case one outcome, flaky ones among the passed); a tally of the
-// document added twice agrees with it.
+// Fuzzes the JUnit reader: parse_junit never crashes, its streaming reader and the tree agree,
+// and the counts it gives are consistent (none negative, each test case one outcome, flaky
+// ones among the passed); a tally of the document added twice agrees with it.
 #include "gates/junit.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
@@ -8,6 +8,18 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
   using promote::fuzz::require;
   const std::string_view xml = promote::fuzz::as_text(data, size);
   const auto counts = promote::gates::parse_junit(xml, "report.xml");
+  // The streaming reader (or the tree it hands over to) and the tree alone agree.
+  const auto tree =
+      promote::gates::parse_junit(xml, "report.xml", promote::gates::JunitReader::tree);
+  require(counts.has_value() == tree.has_value(), "the readers disagree on whether it parses");
+  if (counts) {
+    require(counts->tests == tree->tests && counts->failures == tree->failures &&
+                counts->errors == tree->errors && counts->skipped == tree->skipped &&
+                counts->flaky == tree->flaky,
+            "the readers count otherwise");
+  } else {
+    require(counts.error().message == tree.error().message, "the readers' errors differ");
+  }
   if (!counts) {
     require(!counts.error().message.empty(), "an error without a message");
     return 0;

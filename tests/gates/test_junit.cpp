@@ -51,9 +51,13 @@ JunitCounts counts(long long tests, long long failures, long long errors, long l
   return JunitCounts{tests, failures, errors, skipped, flaky};
 }
 
+// The counts of both readers, which must agree.
 std::string parse_ok(const std::string& xml) {
   auto result = parse_junit(xml, "report.xml");
   REQUIRE_MESSAGE(result.has_value(), (result ? "" : result.error().message));
+  auto tree = parse_junit(xml, "report.xml", promote::gates::JunitReader::tree);
+  REQUIRE(tree.has_value());
+  CHECK(show(*tree) == show(*result));
   return show(*result);
 }
 
@@ -215,6 +219,72 @@ TEST_SUITE("gates") {
         CHECK(show(*result) == show(item.counts));
       }
     }
+  }
+
+  TEST_CASE("the streaming reader takes every valid corpus file and agrees with the tree" *
+            doctest::skip(!promote::test::has_corpus())) {
+    using promote::gates::JunitReader;
+    using promote::gates::JunitTally;
+    const fs::path dir = *promote::test::corpus_dir() / "junit";
+    JunitTally streamed;
+    JunitTally tree;
+    for (const CorpusCase& item : k_corpus) {
+      if (item.error != nullptr) {
+        continue;
+      }
+      CAPTURE(item.file);
+      const std::string xml = promote::test::read_text(dir / item.file);
+      auto fast = streamed.add(xml, item.file, JunitReader::streaming_only);
+      REQUIRE_MESSAGE(fast.has_value(), (fast ? "" : fast.error().message));
+      auto slow = tree.add(xml, item.file, JunitReader::tree);
+      REQUIRE(slow.has_value());
+      CHECK(show(*fast) == show(*slow));
+    }
+    CHECK(show(streamed.totals()) == show(tree.totals()));
+    CHECK(streamed.flaky_tests() == tree.flaky_tests());
+    CHECK(streamed.totals().flaky > 0);
+  }
+
+  TEST_CASE("the streaming reader hands over what lies outside its subset") {
+    using promote::gates::JunitReader;
+    const auto outside = [](const std::string& xml) {
+      auto result = parse_junit(xml, "report.xml", JunitReader::streaming_only);
+      return !result && result.error().message == "report.xml: outside the streaming reader's subset";
+    };
+    CHECK_FALSE(outside("<testsuite><testcase name='a'/><![CDATA[<x>]]><!-- <y> --></testsuite>"));
+    CHECK_FALSE(outside("\xEF\xBB\xBF<?xml version='1.0'?>\n<testsuites/>\n<!-- end -->\n"));
+    CHECK(outside("<testsuite><testcase name=\"a\"b=\"c\"/></testsuite>"));  // no space
+    CHECK(outside("<testsuite><testcase name=\"<\"/></testsuite>"));
+    CHECK(outside("<testsuite><?pi inside?></testsuite>"));
+    CHECK(outside("<testsuite></testsuites>"));
+    CHECK(outside("<testsuite/><testsuite/>"));
+    CHECK(outside("<suites/>"));
+    CHECK(outside("<!DOCTYPE x><testsuite/>"));
+    CHECK(outside(std::string("<testsuite>\0</testsuite>", 25)));
+    CHECK(outside("<testsuite><testcase"));
+    // Each of these reads the same through the tree as through the whole reader.
+    for (const char* xml : {"<testsuite><testcase name=\"a\"b=\"c\"/></testsuite>",
+                            "<testsuite><testcase name='a' name='b'><failure/></testcase>"
+                            "<testcase name='a'/></testsuite>"}) {
+      CAPTURE(xml);
+      auto whole = parse_junit(xml, "report.xml");
+      auto tree = parse_junit(xml, "report.xml", JunitReader::tree);
+      REQUIRE(whole.has_value() == tree.has_value());
+      CHECK((whole ? show(*whole) : whole.error().message) ==
+            (tree ? show(*tree) : tree.error().message));
+    }
+  }
+
+  TEST_CASE("a document the streaming reader gave up on midway leaves the tally as it was") {
+    using promote::gates::JunitTally;
+    JunitTally tally;
+    REQUIRE(tally.add("<testsuite><testcase name='a' classname='c'><failure/></testcase>"
+                      "</testsuite>", "a.xml").has_value());
+    // The pass of test a would make it a rerun, but the document breaks later.
+    CHECK_FALSE(tally.add("<testsuite><testcase name='a' classname='c'/><testcase></testsuite>",
+                          "b.xml").has_value());
+    CHECK(show(tally.totals()) == show(counts(1, 1, 0, 0, 0)));
+    CHECK(tally.flaky_tests().empty());
   }
 
   // --- parse_junit: outcomes -----------------------------------------------------------------
