@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian machine for promote and runs it.
 #   ./setup.sh demo    install the build dependencies, build, run the demo promotion
-#   ./setup.sh test    install the build and test dependencies, build, run every test
-#   ./setup.sh bench   build in Release and run the benchmarks (tests/bench)
-#   ./setup.sh sanitize          build with clang, AddressSanitizer and UBSan; run every test
+#   ./setup.sh test    install the build and test dependencies; build everything with clang,
+#                      AddressSanitizer and UBSan; run every test
 #   ./setup.sh fuzz [SECONDS]    the same build; run each libFuzzer target SECONDS (default 60)
+#   ./setup.sh bench   build in Release and run the benchmarks (tests/bench)
 # Needs root (or sudo) for apt-get; everything else stays in this checkout.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -21,8 +21,8 @@ test_packages=(
   openssh-server openssh-client
 )
 
-# clang and its runtimes for the sanitized build and libFuzzer; llvm-14 for llvm-symbolizer,
-# which turns sanitizer reports into file:line stacks.
+# clang and its runtimes for the sanitized test build and libFuzzer; llvm-14 for
+# llvm-symbolizer, which turns sanitizer reports into file:line stacks.
 sanitize_packages=(clang libclang-rt-14-dev llvm-14)
 
 as_root() {
@@ -56,30 +56,24 @@ demo() {
   bash examples/demo.sh "$PWD/build/promote"
 }
 
-run_tests() {
-  install "${build_packages[@]}" "${test_packages[@]}"
-  # The kustomize rendering tests use the real kubectl where it can be had.
-  command -v kubectl >/dev/null || install kubernetes-client || true
-  # The SSH remote tests start their own sshd on 127.0.0.1, which needs this directory.
-  as_root mkdir -p /run/sshd
-  build build-test RelWithDebInfo -DBUILD_TESTING=ON
-  ctest --test-dir build-test --output-on-failure -j2
-}
-
-# One clang build serves both: everything with -fsanitize=address,undefined at -O1, plus
-# libFuzzer's coverage instrumentation; only the fuzz targets link libFuzzer itself.
-configure_sanitized() {
+# The tests build with clang, AddressSanitizer and UBSan (and libFuzzer's coverage in the
+# engine, so the same build serves ./setup.sh fuzz): a memory error or undefined behaviour
+# fails the test that meets it. llvm-14 brings llvm-symbolizer for file:line stacks.
+configure_tests() {
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON \
     -DCMAKE_CXX_COMPILER=clang++ -DPROMOTE_SANITIZE=ON -DPROMOTE_FUZZ=ON >/dev/null
 }
 
-sanitize() {
-  install "${build_packages[@]}" "${test_packages[@]}" "${sanitize_packages[@]}"
+run_tests() {
+  install "${build_packages[@]}" "${sanitize_packages[@]}" "${test_packages[@]}"
+  # The kustomize rendering tests use the real kubectl where it can be had.
   command -v kubectl >/dev/null || install kubernetes-client || true
+  # The SSH remote tests start their own sshd on 127.0.0.1, which needs this directory.
   as_root mkdir -p /run/sshd
-  configure_sanitized
+  configure_tests
   cmake --build build-asan -j2
-  # A sanitizer report fails the test that triggered it (UBSan aborts, ASan exits non-zero).
+  # UBSan aborts the test that meets undefined behaviour; ASan fails it on a memory error
+  # or a leak (suppressed only in the third-party libraries of tests/sanitizers/lsan.supp).
   ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=0:check_initialization_order=1 \
     LSAN_OPTIONS=suppressions=$PWD/tests/sanitizers/lsan.supp:print_suppressions=0 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -88,7 +82,7 @@ sanitize() {
 
 fuzz() {
   install "${build_packages[@]}" "${sanitize_packages[@]}"
-  configure_sanitized
+  configure_tests
   cmake --build build-asan --target fuzz -j2
   bash tests/fuzz/run "${1:-60}" build-asan 2
 }
@@ -106,7 +100,6 @@ case "${1:-}" in
   demo) demo ;;
   test) run_tests ;;
   bench) bench ;;
-  sanitize) sanitize ;;
   fuzz) fuzz "${2:-60}" ;;
-  *) echo "usage: $0 demo|test|bench|sanitize|fuzz [SECONDS]" >&2; exit 2 ;;
+  *) echo "usage: $0 demo|test|fuzz [SECONDS]|bench" >&2; exit 2 ;;
 esac
