@@ -441,7 +441,7 @@ class Attempt {
       }
       m_result.candidate = std::move(*candidate);
     }
-    auto held = read_target(m_pipeline, *m_stage, m_root);
+    auto held = read_target(m_pipeline, *m_stage, m_root, &m_reading);
     if (!held) {
       return held.error();
     }
@@ -493,7 +493,7 @@ class Attempt {
   }
 
   Result<void> compute_changes() {
-    auto changes = edit_target(m_pipeline, *m_stage, m_root, m_edits);
+    auto changes = edit_target(m_pipeline, *m_stage, m_root, m_edits, &m_reading);
     if (!changes) {
       return changes.error();
     }
@@ -663,7 +663,7 @@ class Attempt {
     if (auto moved = m_repository->move_to(**head); !moved) {
       return moved.error();
     }
-    auto held = read_target(m_pipeline, *m_stage, m_root);
+    auto held = read_target(m_pipeline, *m_stage, m_root, &m_reading);
     if (!held) {
       return held.error();
     }
@@ -927,6 +927,7 @@ class Attempt {
   std::map<std::string, image::Reference> m_flags;
   std::map<std::string, image::Reference> m_edits;  ///< what the promotion sets: image -> reference
   TargetImages m_planned;  ///< what the target held when the promotion was planned
+  TargetReading m_reading;  ///< the target as last read, for the edits made on it
   std::optional<Workspace> m_workspace;
   git::Repository* m_repository = nullptr;
   fs::path m_root;

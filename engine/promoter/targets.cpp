@@ -305,8 +305,24 @@ Result<Held> read_places(const pipeline::Pipeline& pipeline, const std::vector<P
 
 }  // namespace
 
-Result<TargetImages> read_target(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
-                                 const fs::path& root) {
+struct TargetReading::State {
+  const pipeline::Stage* stage;
+  fs::path root;
+  std::vector<Place> places;
+  Texts texts;
+  Held held;
+};
+
+TargetReading::TargetReading() = default;
+TargetReading::~TargetReading() = default;
+TargetReading::TargetReading(TargetReading&&) noexcept = default;
+TargetReading& TargetReading::operator=(TargetReading&&) noexcept = default;
+
+namespace {
+
+Result<std::unique_ptr<TargetReading::State>> read_state(const pipeline::Pipeline& pipeline,
+                                                         const pipeline::Stage& stage,
+                                                         const fs::path& root) {
   auto places = places_of(pipeline, stage, root);
   if (!places) {
     return places.error();
@@ -316,26 +332,50 @@ Result<TargetImages> read_target(const pipeline::Pipeline& pipeline, const pipel
   if (!held) {
     return held.error();
   }
-  return std::move(held->images);
+  return std::make_unique<TargetReading::State>(TargetReading::State{
+      &stage, root, std::move(*places), std::move(texts), std::move(*held)});
+}
+
+}  // namespace
+
+Result<TargetImages> read_target(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
+                                 const fs::path& root, TargetReading* keep) {
+  auto state = read_state(pipeline, stage, root);
+  if (!state) {
+    return state.error();
+  }
+  TargetImages images = (*state)->held.images;
+  if (keep != nullptr) {
+    keep->state = std::move(*state);
+  }
+  return images;
 }
 
 Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
                                             const pipeline::Stage& stage, const fs::path& root,
-                                            const std::map<std::string, image::Reference>& images) {
-  auto places = places_of(pipeline, stage, root);
-  if (!places) {
-    return places.error();
+                                            const std::map<std::string, image::Reference>& images,
+                                            TargetReading* reading) {
+  std::unique_ptr<TargetReading::State> state;
+  if (reading != nullptr && reading->state && reading->state->stage == &stage &&
+      reading->state->root == root) {
+    state = std::move(reading->state);
+  } else {
+    auto read = read_state(pipeline, stage, root);
+    if (!read) {
+      return read.error();
+    }
+    state = std::move(*read);
   }
-  Texts texts(root);
-  auto held = read_places(pipeline, *places, texts);
-  if (!held) {
-    return held.error();
+  if (reading != nullptr) {
+    reading->state.reset();
   }
+  Texts& texts = state->texts;
+  Held& held = state->held;
   std::set<std::string> placed;
-  for (const auto& [name, references] : held->images) {
+  for (const auto& [name, references] : held.images) {
     placed.insert(name);
   }
-  for (const auto& place : *places) {
+  for (const auto& place : state->places) {
     auto found = texts.get(place.file);
     if (!found) {
       return found.error();
@@ -345,7 +385,7 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
       case Kind::kustomize:
         for (const auto& [name, reference] : images) {
           const pipeline::ImageSpec& image = *pipeline.find_image(name);
-          if (held->images.contains(name) && !held->by_file[place.file].contains(name)) {
+          if (held.images.contains(name) && !held.by_file[place.file].contains(name)) {
             continue;  // the image lives elsewhere in the target
           }
           auto edited = overlay::set_image(text, place.file, image.match, reference);

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,20 +39,36 @@ Result<std::vector<std::string>> target_paths(const pipeline::Pipeline& pipeline
                                               const pipeline::Stage& stage,
                                               const std::filesystem::path& root);
 
-/// Reads the stage's target under `root`. Fails (input) when a path does not exist, a file is
-/// malformed or too large, or a value is not an image reference; (config) when a path leads out
-/// of the repository.
+/// A stage's target as read_target read it: its files and where each image lives. Given to
+/// edit_target, which consumes it, it spares reading and parsing every file a second time.
+class TargetReading {
+ public:
+  struct State;
+  TargetReading();
+  ~TargetReading();
+  TargetReading(TargetReading&&) noexcept;
+  TargetReading& operator=(TargetReading&&) noexcept;
+
+  std::unique_ptr<State> state;
+};
+
+/// Reads the stage's target under `root`; with `keep`, keeps what it read there. Fails
+/// (input) when a path does not exist, a file is malformed or too large, or a value is not an
+/// image reference; (config) when a path leads out of the repository.
 Result<TargetImages> read_target(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
-                                 const std::filesystem::path& root);
+                                 const std::filesystem::path& root, TargetReading* keep = nullptr);
 
 /// The changes that make the stage's target hold `images` (pipeline image name -> reference):
 /// every place each image has is set (a kustomization gets a new images: entry only when the
 /// image has no place anywhere in the target). Only files that change are returned, in path
 /// order. Fails (config) when an image has no place in the target, and as `read_target`; on any
-/// failure no change is returned.
+/// failure no change is returned. `reading`, when it holds what read_target read of this stage
+/// under this root (with nothing written there since), is used instead of reading again, and
+/// is emptied.
 Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
                                             const pipeline::Stage& stage,
                                             const std::filesystem::path& root,
-                                            const std::map<std::string, image::Reference>& images);
+                                            const std::map<std::string, image::Reference>& images,
+                                            TargetReading* reading = nullptr);
 
 }  // namespace promote::promoter
