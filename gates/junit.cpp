@@ -398,6 +398,9 @@ bool stream_elements(std::string_view xml, Walker& walk) {
     const std::size_t at = rest.find(what);
     return at == std::string_view::npos ? nullptr : from + at + what.size();
   };
+  const auto looking_at = [&](std::string_view what) {
+    return std::string_view(p, static_cast<std::size_t>(end - p)).starts_with(what);
+  };
   const auto skip_space = [&] {
     const char* start = p;
     while (p < end && is_space(*p)) {
@@ -440,22 +443,23 @@ bool stream_elements(std::string_view xml, Walker& walk) {
       }
       continue;
     }
-    const std::string_view rest(p, static_cast<std::size_t>(end - p));
-    if (rest.starts_with("<?")) {
-      // Processing instructions and the declaration, only outside the root.
+    if (looking_at("<?")) {
+      // Processing instructions and the declaration, only outside the root; the target is
+      // followed by white space or the end.
       p += 2;
-      if (!open.empty() || read_name().empty() || (p = find(p, "?>")) == nullptr) {
+      if (!open.empty() || read_name().empty() || p == end ||
+          (!is_space(*p) && !looking_at("?>")) || (p = find(p, "?>")) == nullptr) {
         return false;
       }
-    } else if (rest.starts_with("<!--")) {
+    } else if (looking_at("<!--")) {
       if ((p = find(p + 4, "-->")) == nullptr) {
         return false;
       }
-    } else if (rest.starts_with("<![CDATA[")) {
+    } else if (looking_at("<![CDATA[")) {
       if (open.empty() || (p = find(p + 9, "]]>")) == nullptr) {
         return false;
       }
-    } else if (rest.starts_with("</")) {
+    } else if (looking_at("</")) {
       p += 2;
       if (open.empty() || read_name() != open_name()) {
         return false;
@@ -617,8 +621,7 @@ Result<JunitCounts> JunitTally::add(std::string_view xml, const std::string& lab
     }
     stack.back() = node.next_sibling();
     if (node.type() == pugi::node_element) {
-      walk.start(node.name(), node.attribute("name").value(),
-                 node.attribute("classname").value());
+      walk.start(node.name(), node.attribute("name").value(), node.attribute("classname").value());
       stack.push_back(node.first_child());
     }
   }

@@ -249,13 +249,16 @@ TEST_SUITE("gates") {
     using promote::gates::JunitReader;
     const auto outside = [](const std::string& xml) {
       auto result = parse_junit(xml, "report.xml", JunitReader::streaming_only);
-      return !result && result.error().message == "report.xml: outside the streaming reader's subset";
+      return !result &&
+             result.error().message == "report.xml: outside the streaming reader's subset";
     };
     CHECK_FALSE(outside("<testsuite><testcase name='a'/><![CDATA[<x>]]><!-- <y> --></testsuite>"));
     CHECK_FALSE(outside("\xEF\xBB\xBF<?xml version='1.0'?>\n<testsuites/>\n<!-- end -->\n"));
     CHECK(outside("<testsuite><testcase name=\"a\"b=\"c\"/></testsuite>"));  // no space
     CHECK(outside("<testsuite><testcase name=\"<\"/></testsuite>"));
     CHECK(outside("<testsuite><?pi inside?></testsuite>"));
+    CHECK(outside("<?pi!x?><testsuite/>"));  // pugixml refuses it: bad processing instruction
+    CHECK_FALSE(outside("<?pi?><?pi x?>\n<testsuite/>"));
     CHECK(outside("<testsuite></testsuites>"));
     CHECK(outside("<testsuite/><testsuite/>"));
     CHECK(outside("<suites/>"));
@@ -264,6 +267,7 @@ TEST_SUITE("gates") {
     CHECK(outside("<testsuite><testcase"));
     // Each of these reads the same through the tree as through the whole reader.
     for (const char* xml : {"<testsuite><testcase name=\"a\"b=\"c\"/></testsuite>",
+                            "<?pi!x?><testsuite><testcase/></testsuite>",
                             "<testsuite><testcase name='a' name='b'><failure/></testcase>"
                             "<testcase name='a'/></testsuite>"}) {
       CAPTURE(xml);
@@ -278,11 +282,15 @@ TEST_SUITE("gates") {
   TEST_CASE("a document the streaming reader gave up on midway leaves the tally as it was") {
     using promote::gates::JunitTally;
     JunitTally tally;
-    REQUIRE(tally.add("<testsuite><testcase name='a' classname='c'><failure/></testcase>"
-                      "</testsuite>", "a.xml").has_value());
+    REQUIRE(tally
+                .add("<testsuite><testcase name='a' classname='c'><failure/></testcase>"
+                     "</testsuite>",
+                     "a.xml")
+                .has_value());
     // The pass of test a would make it a rerun, but the document breaks later.
-    CHECK_FALSE(tally.add("<testsuite><testcase name='a' classname='c'/><testcase></testsuite>",
-                          "b.xml").has_value());
+    CHECK_FALSE(
+        tally.add("<testsuite><testcase name='a' classname='c'/><testcase></testsuite>", "b.xml")
+            .has_value());
     CHECK(show(tally.totals()) == show(counts(1, 1, 0, 0, 0)));
     CHECK(tally.flaky_tests().empty());
   }
