@@ -42,13 +42,17 @@ bool is_yaml(const fs::path& path) {
 /// (symlinks followed) and checked to stay inside it.
 class Resolver {
  public:
-  Resolver(const fs::path& root, fs::path base)
-      : m_root(fs::weakly_canonical(root)), m_base(std::move(base)) {}
+  Resolver(const fs::path& root, const fs::path& base)
+      : m_root(fs::weakly_canonical(root)), m_base(fs::weakly_canonical(base)) {}
 
   /// `path` (relative to the base, or absolute) relative to the root in git's form, or
   /// nullopt when it leads out.
   std::optional<std::string> relative(const fs::path& path) const {
-    const fs::path canonical = fs::weakly_canonical(path.is_absolute() ? path : m_base / path);
+    std::error_code ec;
+    const fs::path canonical = util::canonical_below(m_base, path, ec);
+    if (ec) {
+      throw fs::filesystem_error("cannot resolve", m_base / path, ec);
+    }
     const fs::path inside = canonical.lexically_relative(m_root);
     const std::string text = inside.generic_string();
     if (inside.empty() || text == ".." || text.starts_with("../")) {
@@ -74,8 +78,8 @@ Result<std::vector<std::string>> files_of(const Resolver& resolver, const std::s
   const fs::path absolute = resolver.root() / *relative;
   std::error_code error;
   if (!fs::exists(absolute, error)) {
-    return make_error(ErrorKind::input, "stage '" + stage.name + "': target path '" + path +
-                                            "' does not exist");
+    return make_error(ErrorKind::input,
+                      "stage '" + stage.name + "': target path '" + path + "' does not exist");
   }
   std::vector<std::string> out;
   if (!fs::is_directory(absolute, error)) {
@@ -116,8 +120,8 @@ Result<std::vector<Place>> places_of(const pipeline::Pipeline& pipeline,
     if (!file) {
       return file.error();
     }
-    out.push_back(Place{Kind::kustomize, (*relative == "." ? "" : *relative + "/") +
-                                             file->filename().string()});
+    out.push_back(Place{Kind::kustomize,
+                        (*relative == "." ? "" : *relative + "/") + file->filename().string()});
   }
   for (const auto& values : stage.target.helm) {
     const auto relative = resolver.relative(values.file);
@@ -144,14 +148,15 @@ Result<std::vector<Place>> places_of(const pipeline::Pipeline& pipeline,
 /// The target's files, read once, with their edited contents.
 class Texts {
  public:
-  explicit Texts(fs::path root) : m_root(std::move(root)) {}
+  explicit Texts(fs::path root) : m_root(std::move(root)), m_within(m_root) {}
 
   Result<std::string*> get(const std::string& file) {
     auto it = m_files.find(file);
     if (it == m_files.end()) {
       // A file of the target (a kustomization in a named directory) may itself be a symlink.
-      if (!util::is_within(m_root, file)) {
-        return make_error(ErrorKind::config, file + ": leads out of the repository through a symlink");
+      if (!m_within(file)) {
+        return make_error(ErrorKind::config,
+                          file + ": leads out of the repository through a symlink");
       }
       auto text = util::read_file(m_root / file, k_max_target_file);
       if (!text) {
@@ -174,6 +179,7 @@ class Texts {
 
  private:
   fs::path m_root;
+  util::Within m_within;
   std::map<std::string, std::pair<std::string, std::string>> m_files;  // before, after
 };
 
@@ -272,8 +278,7 @@ fs::path target_base(const pipeline::Pipeline& pipeline, const fs::path& root) {
 }
 
 Result<std::vector<std::string>> target_paths(const pipeline::Pipeline& pipeline,
-                                              const pipeline::Stage& stage,
-                                              const fs::path& root) {
+                                              const pipeline::Stage& stage, const fs::path& root) {
   const Resolver resolver(root, target_base(pipeline, root));
   std::vector<std::string> out;
   for (const auto& path : stage.target.paths()) {
@@ -332,8 +337,8 @@ Result<std::unique_ptr<TargetReading::State>> read_state(const pipeline::Pipelin
   if (!held) {
     return held.error();
   }
-  return std::make_unique<TargetReading::State>(TargetReading::State{
-      &stage, root, std::move(*places), std::move(texts), std::move(*held)});
+  return std::make_unique<TargetReading::State>(
+      TargetReading::State{&stage, root, std::move(*places), std::move(texts), std::move(*held)});
 }
 
 }  // namespace

@@ -44,9 +44,13 @@ thread_local DeferredFlush* t_deferred = nullptr;
 
 }  // namespace
 
-DeferredFlush::DeferredFlush() : m_outer(t_deferred) { t_deferred = this; }
+DeferredFlush::DeferredFlush() : m_outer(t_deferred) {
+  t_deferred = this;
+}
 
-DeferredFlush::~DeferredFlush() { t_deferred = m_outer; }
+DeferredFlush::~DeferredFlush() {
+  t_deferred = m_outer;
+}
 
 Result<void> DeferredFlush::flush() {
   for (const fs::path& directory : m_directories) {
@@ -119,6 +123,36 @@ Result<void> write_file_atomic(const fs::path& path, const std::string& data) {
   return {};
 }
 
+fs::path canonical_below(const fs::path& base, const fs::path& relative, std::error_code& ec) {
+  ec.clear();
+  const auto resolve_all = [&] { return fs::weakly_canonical(base / relative, ec); };
+  if (relative.empty() || relative.is_absolute()) {
+    return resolve_all();
+  }
+  fs::path out = base;
+  bool exists = true;  // past the first missing component, the rest is only appended
+  for (const fs::path& part : relative) {
+    const std::string& name = part.native();
+    if (name.empty() || name == "." || name == "..") {
+      return resolve_all();
+    }
+    out /= part;
+    if (!exists) {
+      continue;
+    }
+    struct stat info {};
+    if (::lstat(out.c_str(), &info) != 0) {
+      if (errno != ENOENT) {
+        return resolve_all();
+      }
+      exists = false;
+    } else if (S_ISLNK(info.st_mode)) {
+      return resolve_all();
+    }
+  }
+  return out;
+}
+
 Within::Within(const fs::path& root) {
   std::error_code ec;
   m_base = fs::weakly_canonical(fs::absolute(root), ec);
@@ -132,7 +166,7 @@ bool Within::operator()(const fs::path& path) const {
     return false;
   }
   std::error_code ec;
-  const fs::path resolved = fs::weakly_canonical(path.is_absolute() ? path : m_base / path, ec);
+  const fs::path resolved = canonical_below(m_base, path, ec);
   if (ec) {
     return false;
   }
@@ -146,7 +180,9 @@ bool Within::operator()(const fs::path& path) const {
   return true;
 }
 
-bool is_within(const fs::path& root, const fs::path& path) { return Within(root)(path); }
+bool is_within(const fs::path& root, const fs::path& path) {
+  return Within(root)(path);
+}
 
 bool leaves_through_symlink(const fs::path& root, const std::string& relative) {
   const fs::path path(relative);

@@ -51,6 +51,13 @@ bool is_within(const std::filesystem::path& root, const std::filesystem::path& p
 /// repository that points at one outside. False for absolute paths and `..` as written.
 bool leaves_through_symlink(const std::filesystem::path& root, const std::string& relative);
 
+/// `std::filesystem::weakly_canonical(base / relative)` for a `base` that is already absolute
+/// and canonical, at the cost of one lstat per component of `relative` (weakly_canonical
+/// resolves every component from `/`). It falls back to weakly_canonical when `relative` is
+/// absolute or holds `.`, `..` or a symlink, or when a component cannot be looked at.
+std::filesystem::path canonical_below(const std::filesystem::path& base,
+                                      const std::filesystem::path& relative, std::error_code& ec);
+
 /// `is_within` for many paths under one root, which is resolved once.
 class Within {
  public:
