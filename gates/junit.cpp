@@ -169,10 +169,6 @@ std::string element_position(std::string_view xml, const pugi::xml_node& node,
   return position(xml, offset - 1, label);
 }
 
-bool named(const pugi::xml_node& node, const char* name) {
-  return std::strcmp(node.name(), name) == 0;
-}
-
 // What the child elements of a test case said about it.
 struct CaseMarks {
   bool error = false;
@@ -600,17 +596,16 @@ Result<JunitCounts> JunitTally::add(std::string_view xml, const std::string& lab
     }
     root = node;
   }
-  if (!named(root, "testsuites") && !named(root, "testsuite")) {
+  // The tree in document order; the stack holds the next sibling to visit at each depth, so
+  // that deep nesting cannot overflow, and the end of a list of children ends their parent.
+  JunitTally this_document;
+  Walk walk(*this, this_document);
+  if (!walk.start(root.name(), {}, {})) {
     return input_error(element_position(xml, root, label, exact),
                        std::string("expected <testsuites> or <testsuite> as the root element, "
                                    "found <") +
                            root.name() + ">");
   }
-  // The tree in document order; the stack holds the next sibling to visit at each depth, so
-  // that deep nesting cannot overflow, and the end of a list of children ends their parent.
-  JunitTally this_document;
-  Walk walk(*this, this_document);
-  walk.start(root.name(), {}, {});
   std::vector<pugi::xml_node> stack{root.first_child()};
   while (!stack.empty()) {
     const pugi::xml_node node = stack.back();
