@@ -6,7 +6,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <map>
+#include <optional>
 #include <set>
+#include <string_view>
 #include <system_error>
 
 #include "engine/git/credentials.hpp"
@@ -28,6 +31,10 @@ void ensure_init() {
         break;
       }
     }
+    // Trees up to 1 MiB stay in the object cache (libgit2 keeps those up to 4 KiB): a
+    // directory of 500 services is a 17 KiB tree, looked up once per file below it.
+    git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, std::size_t{1} << 20);
+    git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
     return count;
   }();
   (void)k_init;
@@ -51,6 +58,7 @@ using SignaturePtr = Owned<git_signature, git_signature_free>;
 using StatusListPtr = Owned<git_status_list, git_status_list_free>;
 using TreeEntryPtr = Owned<git_tree_entry, git_tree_entry_free>;
 using TreePtr = Owned<git_tree, git_tree_free>;
+using TreeBuilderPtr = Owned<git_treebuilder, git_treebuilder_free>;
 
 std::string last_error() {
   const git_error* error = git_error_last();
@@ -236,6 +244,122 @@ Result<bool> changes_under(const git_commit* commit, const std::vector<std::stri
   return false;
 }
 
+/// One file of a new tree: the blob `id` with `mode` (0: the mode it has in the base tree, a
+/// regular file when it is new), or removed when `id` is nullopt.
+struct TreeEdit {
+  std::string path;  ///< normal, relative, '/'-separated (see repository_path)
+  std::optional<git_oid> id;
+  git_filemode_t mode = static_cast<git_filemode_t>(0);
+};
+
+/// The directories of a set of edits, as a tree of names.
+struct EditNode {
+  std::map<std::string, EditNode, std::less<>> directories;
+  std::map<std::string, const TreeEdit*, std::less<>> files;
+};
+
+/// Writes `tree` (null: none) with the edits of `node` made; nullopt when nothing is left in
+/// it, since git keeps no empty directory.
+Result<std::optional<git_oid>> write_edited(git_repository* repository, const git_tree* tree,
+                                            const EditNode& node, const std::string& doing) {
+  git_treebuilder* raw_builder = nullptr;
+  if (git_treebuilder_new(&raw_builder, repository, tree) < 0) {
+    return failure(doing);
+  }
+  const TreeBuilderPtr builder(raw_builder);
+  const auto existing = [&](const std::string& name) -> const git_tree_entry* {
+    return tree == nullptr ? nullptr : git_tree_entry_byname(tree, name.c_str());
+  };
+  const auto remove = [&](const std::string& name) {
+    const int code = git_treebuilder_remove(builder.get(), name.c_str());
+    return code == 0 || code == GIT_ENOTFOUND;
+  };
+  for (const auto& [name, edit] : node.files) {
+    if (!edit->id) {
+      if (!remove(name)) {
+        return failure(doing + ": cannot remove '" + edit->path + "'");
+      }
+      continue;
+    }
+    git_filemode_t mode = edit->mode;
+    if (mode == 0) {
+      const git_tree_entry* entry = existing(name);
+      mode = entry != nullptr && git_tree_entry_type(entry) == GIT_OBJECT_BLOB
+                 ? git_tree_entry_filemode(entry)
+                 : GIT_FILEMODE_BLOB;
+    }
+    if (git_treebuilder_insert(nullptr, builder.get(), name.c_str(), &*edit->id, mode) < 0) {
+      return failure(doing + ": cannot stage '" + edit->path + "'");
+    }
+  }
+  for (const auto& [name, child] : node.directories) {
+    TreePtr subtree;
+    if (const git_tree_entry* entry = existing(name);
+        entry != nullptr && git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
+      git_tree* raw_tree = nullptr;
+      if (git_tree_lookup(&raw_tree, repository, git_tree_entry_id(entry)) < 0) {
+        return failure(doing);
+      }
+      subtree.reset(raw_tree);
+    }
+    auto written = write_edited(repository, subtree.get(), child, doing);
+    if (!written) {
+      return written.error();
+    }
+    if (!*written) {
+      if (!remove(name)) {
+        return failure(doing);
+      }
+    } else if (git_treebuilder_insert(nullptr, builder.get(), name.c_str(), &**written,
+                                      GIT_FILEMODE_TREE) < 0) {
+      return failure(doing);
+    }
+  }
+  if (git_treebuilder_entrycount(builder.get()) == 0) {
+    return std::nullopt;
+  }
+  git_oid id;
+  if (git_treebuilder_write(&id, builder.get()) < 0) {
+    return failure(doing);
+  }
+  return id;
+}
+
+/// The id of the tree `base` (null: the empty tree) with `edits` made. Only the trees on the
+/// edited paths are read and written, where an index made from `base` would read all of them
+/// (and write them again to rebuild its cache of trees): a promotion into 500 overlays of a
+/// 20,000-file repository reads 1,500 trees instead of 4,000.
+Result<git_oid> edit_tree(git_repository* repository, const git_tree* base,
+                          const std::vector<TreeEdit>& edits, const std::string& doing) {
+  EditNode root;
+  for (const auto& edit : edits) {
+    EditNode* node = &root;
+    std::string_view rest = edit.path;
+    for (auto slash = rest.find('/'); slash != std::string_view::npos; slash = rest.find('/')) {
+      node = &node->directories[std::string(rest.substr(0, slash))];
+      rest.remove_prefix(slash + 1);
+    }
+    node->files[std::string(rest)] = &edit;
+  }
+  auto written = write_edited(repository, base, root, doing);
+  if (!written) {
+    return written.error();
+  }
+  if (*written) {
+    return **written;
+  }
+  git_treebuilder* raw_builder = nullptr;  // everything was removed: the empty tree
+  git_oid empty;
+  if (git_treebuilder_new(&raw_builder, repository, nullptr) < 0) {
+    return failure(doing);
+  }
+  const TreeBuilderPtr builder(raw_builder);
+  if (git_treebuilder_write(&empty, builder.get()) < 0) {
+    return failure(doing);
+  }
+  return empty;
+}
+
 }  // namespace
 
 void Repository::Free::operator()(git_repository* repository) const {
@@ -312,6 +436,63 @@ fs::path Repository::workdir() const {
 namespace {
 
 /// The short name of the branch HEAD points at, or an explanation without a prefix.
+/// Of `files` (read a moment ago as `as_read`), those not known to be as HEAD has them. A file
+/// is known to be when its contents hash to the blob HEAD and the index both hold, and its
+/// size and mode on disk are those recorded; the rest is left to a status walk, which knows
+/// filters and core.filemode.
+Result<std::vector<std::string>> not_known_clean(git_repository* repository, const fs::path& root,
+                                                 const std::vector<std::string>& files,
+                                                 const std::vector<std::string_view>& as_read,
+                                                 const std::string& doing) {
+  git_oid head_id;
+  const int head_code = git_reference_name_to_id(&head_id, repository, "HEAD");
+  if (head_code < 0) {
+    return is_missing(head_code) ? Result<std::vector<std::string>>(files) : failure(doing);
+  }
+  git_commit* raw_commit = nullptr;
+  if (git_commit_lookup(&raw_commit, repository, &head_id) < 0) {
+    return failure(doing);
+  }
+  const CommitPtr head(raw_commit);
+  git_tree* raw_tree = nullptr;
+  if (git_commit_tree(&raw_tree, head.get()) < 0) {
+    return failure(doing);
+  }
+  const TreePtr tree(raw_tree);
+  git_index* raw_index = nullptr;
+  if (git_repository_index(&raw_index, repository) < 0) {
+    return failure(doing);
+  }
+  const IndexPtr index(raw_index);
+  if (git_index_read(index.get(), 0) < 0) {
+    return failure(doing);
+  }
+  std::vector<std::string> unsure;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const std::string& file = files[i];
+    auto in_head = entry_at(tree.get(), file);
+    if (!in_head) {
+      return in_head.error();
+    }
+    const git_index_entry* staged = git_index_get_bypath(index.get(), file.c_str(), 0);
+    struct stat info {};
+    git_oid read_id;
+    const bool clean =
+        in_head->has_value() && staged != nullptr && (*in_head)->second == staged->mode &&
+        git_oid_equal(&(*in_head)->first, &staged->id) &&
+        ::lstat((root / file).c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
+        static_cast<std::size_t>(info.st_size) == as_read[i].size() &&
+        staged->mode == ((info.st_mode & S_IXUSR) != 0 ? GIT_FILEMODE_BLOB_EXECUTABLE
+                                                        : GIT_FILEMODE_BLOB) &&
+        git_odb_hash(&read_id, as_read[i].data(), as_read[i].size(), GIT_OBJECT_BLOB) == 0 &&
+        git_oid_equal(&read_id, &staged->id);
+    if (!clean) {
+      unsure.push_back(file);
+    }
+  }
+  return unsure;
+}
+
 Result<std::string> head_branch(git_repository* repository, const std::string& doing) {
   git_reference* raw = nullptr;
   if (git_reference_lookup(&raw, repository, "HEAD") < 0) {
@@ -339,11 +520,24 @@ Result<std::string> Repository::current_branch() const {
 }
 
 Result<std::vector<std::string>> Repository::dirty_paths(
-    const std::vector<std::string>& paths) const {
+    const std::vector<std::string>& paths, const std::vector<std::string_view>& as_read) const {
   const std::string doing = "cannot list the changed files in " + workdir().string();
   auto prefixes = repository_paths(paths, doing, true);
   if (!prefixes) {
     return prefixes.error();
+  }
+  if (!as_read.empty()) {
+    if (as_read.size() != prefixes->size()) {
+      return problem(doing, "the contents given are not those of the paths given");
+    }
+    auto unsure = not_known_clean(m_repository.get(), workdir(), *prefixes, as_read, doing);
+    if (!unsure) {
+      return unsure.error();
+    }
+    if (unsure->empty()) {
+      return std::vector<std::string>{};
+    }
+    prefixes = std::move(*unsure);
   }
   git_status_options options;
   git_status_options_init(&options, GIT_STATUS_OPTIONS_VERSION);
@@ -429,17 +623,9 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
     parent_tree.reset(raw_tree);
   }
 
-  // Build the tree from HEAD plus these files only, so that whatever else is staged stays out.
-  git_index* raw_index = nullptr;
-  if (git_index_new(&raw_index) < 0) {
-    return failure(doing);
-  }
-  const IndexPtr index(raw_index);
-  if (parent_tree && git_index_read_tree(index.get(), parent_tree.get()) < 0) {
-    return failure(doing);
-  }
-  std::vector<bool> on_disk;
-  std::vector<git_index_entry> stored;  // what each file on disk was stored as
+  // The tree of HEAD with these files only, so that whatever else is staged stays out.
+  std::vector<TreeEdit> edits;
+  edits.reserve(files->size());
   const util::Within within(root);
   for (const auto& file : *files) {
     if (!within(fs::path(file).parent_path())) {
@@ -453,40 +639,32 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
     if (status.type() == fs::file_type::directory) {
       return problem(doing, "'" + file + "' is a directory; list the files in it");
     }
-    on_disk.push_back(fs::exists(status));
-    if (!on_disk.back()) {
-      const int code = git_index_remove(index.get(), file.c_str(), 0);
-      if (code < 0 && code != GIT_ENOTFOUND) {
-        return failure(doing + ": cannot remove '" + file + "'");
-      }
+    TreeEdit& edit = edits.emplace_back(TreeEdit{file, std::nullopt});
+    if (!fs::exists(status)) {
       continue;
     }
-    git_index_entry entry{};
-    if (git_blob_create_from_workdir(&entry.id, repository, file.c_str()) < 0) {
+    git_oid id;
+    if (git_blob_create_from_workdir(&id, repository, file.c_str()) < 0) {
       return failure(doing + ": cannot store '" + file + "'");
     }
+    edit.id = id;
     if (status.type() == fs::file_type::symlink) {
-      entry.mode = GIT_FILEMODE_LINK;
+      edit.mode = GIT_FILEMODE_LINK;
     } else if ((status.permissions() & fs::perms::owner_exec) != fs::perms::none) {
-      entry.mode = GIT_FILEMODE_BLOB_EXECUTABLE;
+      edit.mode = GIT_FILEMODE_BLOB_EXECUTABLE;
     } else {
-      entry.mode = GIT_FILEMODE_BLOB;
+      edit.mode = GIT_FILEMODE_BLOB;
     }
-    entry.path = file.c_str();
-    if (git_index_add(index.get(), &entry) < 0) {
-      return failure(doing + ": cannot stage '" + file + "'");
-    }
-    stored.push_back(entry);
   }
-  git_oid tree_id;
-  if (git_index_write_tree_to(&tree_id, index.get(), repository) < 0) {
-    return failure(doing);
+  auto tree_id = edit_tree(repository, parent_tree.get(), edits, doing);
+  if (!tree_id) {
+    return tree_id.error();
   }
-  if (parent_tree && git_oid_equal(&tree_id, git_tree_id(parent_tree.get()))) {
+  if (parent_tree && git_oid_equal(&*tree_id, git_tree_id(parent_tree.get()))) {
     return problem(doing, "nothing to commit; the files are as in HEAD");
   }
   git_tree* raw_tree = nullptr;
-  if (git_tree_lookup(&raw_tree, repository, &tree_id) < 0) {
+  if (git_tree_lookup(&raw_tree, repository, &*tree_id) < 0) {
     return failure(doing);
   }
   const TreePtr tree(raw_tree);
@@ -507,6 +685,7 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
 
   const std::string staging = "committed " + id + " but cannot stage it in the index of " +
                               root.string();
+  git_index* raw_index = nullptr;
   if (git_repository_index(&raw_index, repository) < 0) {
     return failure(staging);
   }
@@ -516,17 +695,18 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
   }
   // The blobs stored above, with the files' stat data (as git add records them), so the
   // files are neither read nor hashed again.
-  for (std::size_t i = 0, next = 0; i < files->size(); ++i) {
-    const char* file = (*files)[i].c_str();
+  for (const TreeEdit& edit : edits) {
+    const char* file = edit.path.c_str();
     struct stat info {};
     int code = 0;
-    if (!on_disk[i]) {
+    if (!edit.id) {
       code = git_index_remove_bypath(real_index.get(), file);
     } else if (::lstat((root / file).c_str(), &info) != 0) {
       code = git_index_add_bypath(real_index.get(), file);
-      ++next;
     } else {
-      git_index_entry entry = stored[next++];
+      git_index_entry entry{};
+      entry.id = *edit.id;
+      entry.mode = edit.mode;
       entry.ctime = {static_cast<int32_t>(info.st_ctim.tv_sec),
                      static_cast<uint32_t>(info.st_ctim.tv_nsec)};
       entry.mtime = {static_cast<int32_t>(info.st_mtim.tv_sec),
@@ -582,6 +762,43 @@ std::optional<fs::path> local_path(const std::string& url) {
 }
 
 namespace {
+
+/// Writes the pack `builder` makes into `pack_dir` (with its index), as git_packbuilder_write
+/// does, but hands the pack to the indexer in large pieces: libgit2's indexer maps and unmaps
+/// the pack file once per piece it is given, and git_packbuilder_write gives it one object at
+/// a time (2,000 maps of a growing file for a promotion into 500 overlays).
+/// Returns libgit2's code: negative on failure, with its error set.
+int write_pack(git_packbuilder* builder, const std::string& pack_dir, git_odb* odb) {
+  git_indexer_options options;
+  git_indexer_options_init(&options, GIT_INDEXER_OPTIONS_VERSION);
+  git_indexer* raw = nullptr;
+  if (const int code = git_indexer_new(&raw, pack_dir.c_str(), 0, odb, &options); code < 0) {
+    return code;
+  }
+  const std::unique_ptr<git_indexer, void (*)(git_indexer*)> indexer(raw, git_indexer_free);
+  struct Pending {
+    git_indexer* indexer;
+    git_indexer_progress progress{};
+    std::string buffer;
+    int flush() {
+      const int code = git_indexer_append(indexer, buffer.data(), buffer.size(), &progress);
+      buffer.clear();
+      return code;
+    }
+  } pending{indexer.get()};
+  constexpr std::size_t k_piece = 8u << 20;
+  pending.buffer.reserve(64u << 10);
+  const auto collect = [](void* data, std::size_t size, void* payload) -> int {
+    auto& into = *static_cast<Pending*>(payload);
+    into.buffer.append(static_cast<const char*>(data), size);
+    return into.buffer.size() >= k_piece ? into.flush() : 0;
+  };
+  int code = git_packbuilder_foreach(builder, collect, &pending);
+  if (code == 0 && !pending.buffer.empty()) {
+    code = pending.flush();
+  }
+  return code < 0 ? code : git_indexer_commit(indexer.get(), &pending.progress);
+}
 
 /// Pushes `id` to `ref` of the repository at `path` on this machine: writes a pack of what
 /// it lacks into its object store, then moves `ref` to `id` if it still is an ancestor of `id`
@@ -647,7 +864,7 @@ Result<void> push_local(git_repository* local, const fs::path& path, const std::
     }
     const std::string pack_dir = std::string(objects.ptr) + "pack";
     git_buf_dispose(&objects);
-    if (git_packbuilder_write(pack.get(), pack_dir.c_str(), 0, nullptr, nullptr) < 0) {
+    if (write_pack(pack.get(), pack_dir, remote_odb.get()) < 0) {
       return failure(doing);
     }
     if (git_odb_refresh(remote_odb.get()) < 0) {
@@ -1104,36 +1321,23 @@ Result<Repository::CommitOnBranch> Repository::commit_on_branch(
     return failure(doing);
   }
   const TreePtr parent_tree(raw_tree);
-  git_index* raw_index = nullptr;
-  if (git_index_new(&raw_index) < 0) {
-    return failure(doing);
-  }
-  const IndexPtr index(raw_index);
-  if (git_index_read_tree(index.get(), parent_tree.get()) < 0) {
-    return failure(doing);
-  }
+  std::vector<TreeEdit> edits;
   for (const auto& [path, contents] : files) {
     auto normal = repository_path(path, doing, false);
     if (!normal) {
       return normal.error();
     }
-    git_index_entry entry{};
-    entry.path = normal->c_str();
-    entry.mode = GIT_FILEMODE_BLOB;
-    if (const git_index_entry* existing = git_index_get_bypath(index.get(), normal->c_str(), 0);
-        existing != nullptr) {
-      entry.mode = existing->mode;
-    }
-    // An in-memory index has no repository to store contents in: write the blob first.
-    if (git_blob_create_from_buffer(&entry.id, repository, contents.data(), contents.size()) < 0 ||
-        git_index_add(index.get(), &entry) < 0) {
+    git_oid id;
+    if (git_blob_create_from_buffer(&id, repository, contents.data(), contents.size()) < 0) {
       return failure(doing);
     }
+    edits.push_back(TreeEdit{std::move(*normal), id});  // keeps the file's mode
   }
-  git_oid tree_id;
-  if (git_index_write_tree_to(&tree_id, index.get(), repository) < 0) {
-    return failure(doing);
+  auto edited = edit_tree(repository, parent_tree.get(), edits, doing);
+  if (!edited) {
+    return edited.error();
   }
+  const git_oid tree_id = *edited;
   if (reuse) {
     // The same change on the same parent already exists: keep that commit.
     git_oid reuse_id;

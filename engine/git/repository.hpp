@@ -91,7 +91,12 @@ class Repository {
   /// Sorted paths (relative to the workdir) under any of `paths` (relative files or
   /// directories, "." for all) that differ from HEAD in the index or the working tree,
   /// untracked files included, ignored ones not. Fails on a path outside the repository.
-  Result<std::vector<std::string>> dirty_paths(const std::vector<std::string>& paths) const;
+  /// `as_read`, when not empty, holds the contents of each of `paths` (files, in that order)
+  /// as the caller read them a moment ago: a file whose contents, size and mode are those HEAD
+  /// and the index both hold is clean without the walk of HEAD's trees a status takes.
+  Result<std::vector<std::string>> dirty_paths(
+      const std::vector<std::string>& paths,
+      const std::vector<std::string_view>& as_read = {}) const;
 
   /// Commits exactly these files as they are on disk (a missing file is deleted) on the
   /// current branch, author and committer `who` at the current time, and stages them in

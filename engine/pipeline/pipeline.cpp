@@ -58,7 +58,11 @@ std::vector<std::string> Pipeline::image_names() const {
   return out;
 }
 
-std::string escapes_root(const fs::path& root, const std::string& relative) {
+namespace {
+
+/// escapes_root against a root already resolved (null: no symlink check, for a repository
+/// that is not on disk yet).
+std::string escapes_root(const util::Within* within, const std::string& relative) {
   const fs::path path(relative);
   if (relative.empty()) {
     return "is empty";
@@ -70,10 +74,20 @@ std::string escapes_root(const fs::path& root, const std::string& relative) {
   if (!normal.empty() && *normal.begin() == "..") {
     return "leaves the repository (..)";
   }
-  if (!root.empty() && !util::is_within(root, path)) {
+  if (within != nullptr && !(*within)(path)) {
     return "leads out of the repository through a symlink";
   }
   return "";
+}
+
+}  // namespace
+
+std::string escapes_root(const fs::path& root, const std::string& relative) {
+  if (root.empty()) {
+    return escapes_root(static_cast<const util::Within*>(nullptr), relative);
+  }
+  const util::Within within(root);
+  return escapes_root(&within, relative);
 }
 
 namespace {
@@ -339,8 +353,14 @@ class Loader {
   std::optional<std::string> read_target_path(const ConfigNode& node, const std::string& text,
                                               const Pipeline& pipeline) {
     // A remote repository is not on disk yet: its symlinks are checked after the clone.
-    const fs::path root = pipeline.repository.is_local() ? pipeline.base_dir : fs::path();
-    if (const std::string reason = escapes_root(root, text); !reason.empty()) {
+    const util::Within* within = nullptr;
+    if (pipeline.repository.is_local()) {
+      if (!m_within) {
+        m_within.emplace(pipeline.base_dir);  // the root resolved once for all the paths
+      }
+      within = &*m_within;
+    }
+    if (const std::string reason = escapes_root(within, text); !reason.empty()) {
       node.error("target path '" + text + "' " + reason);
       return std::nullopt;
     }
@@ -595,6 +615,7 @@ class Loader {
 
   std::string m_label;
   const GateCatalog& m_gates;
+  std::optional<util::Within> m_within;
   Diagnostics m_diagnostics;
 };
 

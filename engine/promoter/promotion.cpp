@@ -477,10 +477,12 @@ class Attempt {
                 std::to_string(m_result.changes.size()) + " files to change");
     if (!m_result.changes.empty() && !m_request.dry_run) {
       std::vector<std::string> paths;
+      std::vector<std::string_view> as_read;
       for (const auto& change : m_result.changes) {
         paths.push_back(change.path);
+        as_read.push_back(change.before);
       }
-      auto dirty = m_repository->dirty_paths(paths);
+      auto dirty = m_repository->dirty_paths(paths, as_read);
       if (!dirty) {
         return dirty.error();
       }

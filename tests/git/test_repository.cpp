@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <optional>
 #include <mutex>
@@ -271,6 +272,46 @@ TEST_SUITE("git") {
     }
   }
 
+  TEST_CASE("dirty paths given the contents as read: a file is clean only as HEAD and the index hold it") {
+    Fixture fixture;
+    const Repository repository = fixture.open();
+    const std::string dev = "k8s/dev/kustomization.yaml";
+    const std::string prod = "k8s/prod/kustomization.yaml";
+    const auto dirty = [&](const std::string& read_dev, const std::string& read_prod) {
+      return repository.dirty_paths({dev, prod}, {read_dev, read_prod}).value();
+    };
+    SUBCASE("the files as committed") { CHECK(dirty("tag: 1\n", "tag: 1\n").empty()); }
+    SUBCASE("a change on disk") {
+      write_text(fixture.work() / prod, "tag: 5\n");
+      CHECK(dirty("tag: 1\n", "tag: 5\n") == std::vector<std::string>{prod});
+    }
+    SUBCASE("contents that are not those on disk are checked on disk") {
+      CHECK(dirty("tag: 2\n", "tag: 1\n").empty());
+    }
+    SUBCASE("a staged change whose file is back as in HEAD") {
+      write_text(fixture.work() / dev, "tag: 2\n");
+      fixture.git("add " + dev);
+      write_text(fixture.work() / dev, "tag: 1\n");
+      CHECK(dirty("tag: 1\n", "tag: 1\n") == std::vector<std::string>{dev});
+    }
+    SUBCASE("a file made executable") {
+      fs::permissions(fixture.work() / dev, fs::perms::owner_exec, fs::perm_options::add);
+      CHECK(dirty("tag: 1\n", "tag: 1\n") == std::vector<std::string>{dev});
+    }
+    SUBCASE("a file removed from the index") {
+      fixture.git("rm -q --cached " + prod);
+      CHECK(dirty("tag: 1\n", "tag: 1\n") == std::vector<std::string>{prod});
+    }
+    SUBCASE("an untracked file") {
+      write_text(fixture.work() / "k8s/dev/new.yaml", "new\n");
+      CHECK(repository.dirty_paths({"k8s/dev/new.yaml"}, {"new\n"}).value() ==
+            std::vector<std::string>{"k8s/dev/new.yaml"});
+    }
+    SUBCASE("contents for some of the paths only are refused") {
+      CHECK(repository.dirty_paths({dev, prod}, {"tag: 1\n"}).has_error());
+    }
+  }
+
   TEST_CASE("a commit holds exactly the given files and leaves the rest alone") {
     Fixture fixture;
     Repository repository = fixture.open();
@@ -299,6 +340,48 @@ TEST_SUITE("git") {
     CHECK(sh("git status --porcelain", fixture.work()) ==
           "M  k8s/prod/kustomization.yaml\n?? notes.txt\n");
     CHECK(repository.dirty_paths({"k8s/dev"}).value().empty());
+  }
+
+  TEST_CASE("a commit edits only the trees on the files' paths, as git would have written them") {
+    Fixture fixture;
+    Repository repository = fixture.open();
+    const std::string before = fixture.git("rev-parse HEAD:k8s/prod");
+    // Removing the only files of a directory removes the directory; new nested directories
+    // appear; an executable file is stored as one.
+    fs::remove(fixture.work() / "README");
+    fs::remove(fixture.work() / "k8s/dev/kustomization.yaml");
+    fs::remove(fixture.work() / "k8s/dev/old.yaml");
+    write_text(fixture.work() / "apps/a/b/deploy.sh", "#!/bin/sh\n");
+    fs::permissions(fixture.work() / "apps/a/b/deploy.sh", fs::perms::owner_exec,
+                    fs::perm_options::add);
+    write_text(fixture.work() / "apps/a/c.yaml", "c\n");
+    const auto id = repository.commit({"README", "k8s/dev/kustomization.yaml", "k8s/dev/old.yaml",
+                                       "apps/a/b/deploy.sh", "apps/a/c.yaml"},
+                                      "m", Signature{"A", "a@e"});
+    REQUIRE(id.has_value());
+    CHECK(sh("git ls-tree -r --format='%(objectmode) %(path)' HEAD", fixture.work()) ==
+          "100644 .gitignore\n"
+          "100755 apps/a/b/deploy.sh\n"
+          "100644 apps/a/c.yaml\n"
+          "100644 k8s/prod/kustomization.yaml\n");
+    CHECK(fixture.git("ls-tree -d --name-only HEAD k8s/") == "k8s/prod");
+    CHECK(fixture.git("rev-parse HEAD:k8s/prod") == before);
+    // The same tree as git's own index makes of the working tree.
+    CHECK(fixture.git("write-tree") == fixture.git("rev-parse HEAD^{tree}"));
+    CHECK(fixture.git("status --porcelain") == "");
+    CHECK(sh("git fsck --strict --no-dangling 2>&1", fixture.work()) == "");
+
+    SUBCASE("removing every file leaves the empty tree") {
+      fs::remove_all(fixture.work() / "apps");
+      fs::remove(fixture.work() / "k8s/prod/kustomization.yaml");
+      fs::remove(fixture.work() / ".gitignore");
+      REQUIRE(repository
+                  .commit({".gitignore", "apps/a/b/deploy.sh", "apps/a/c.yaml",
+                           "k8s/prod/kustomization.yaml"},
+                          "all gone", Signature{"A", "a@e"})
+                  .has_value());
+      CHECK(fixture.git("rev-parse HEAD^{tree}") == "4b825dc642cb6eb9a060e54bf8d69288fbee4904");
+    }
   }
 
   TEST_CASE("the first commit of a new repository has no parent") {
@@ -384,6 +467,33 @@ TEST_SUITE("git") {
     CHECK(trim(sh("git --git-dir=remote.git log --format='%H %s' main", fixture.dir.path())) ==
           id + " bump dev\n" + fixture.git("rev-parse HEAD~1") + " init");
     CHECK(repository.resolve("origin/main").value() == id);
+  }
+
+  TEST_CASE("a push of a pack larger than the pieces it is indexed in arrives whole") {
+    Fixture fixture;
+    Repository repository = fixture.open();
+    // 20 MiB that do not compress: the pack goes to the remote's indexer in three pieces.
+    std::string noise(20u << 20, '\0');
+    std::uint64_t state = 0x9e3779b97f4a7c15ULL;
+    for (char& byte : noise) {
+      state ^= state << 13;
+      state ^= state >> 7;
+      state ^= state << 17;
+      byte = static_cast<char>(state);
+    }
+    write_text(fixture.work() / "big.bin", noise);
+    write_text(fixture.work() / "k8s/dev/kustomization.yaml", "tag: 2\n");
+    const std::string id =
+        repository.commit({"big.bin", "k8s/dev/kustomization.yaml"}, "big", Signature{"A", "a@e"})
+            .value();
+    REQUIRE(repository.push("origin", "main").has_value());
+    CHECK(trim(sh("git --git-dir=remote.git rev-parse main", fixture.dir.path())) == id);
+    CHECK(trim(sh("git --git-dir=remote.git fsck --strict --no-dangling 2>&1",
+                  fixture.dir.path())) == "");
+    CHECK(trim(sh("git --git-dir=remote.git rev-parse main:big.bin", fixture.dir.path())) ==
+          fixture.git("rev-parse HEAD:big.bin"));
+    CHECK(trim(sh("git --git-dir=remote.git cat-file -s main:big.bin", fixture.dir.path())) ==
+          std::to_string(noise.size()));
   }
 
   TEST_CASE("a push fails clearly when the remote moved on") {
