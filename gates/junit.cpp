@@ -886,12 +886,12 @@ Verdict judge(const JunitConfig& config, const fs::path& base_dir) {
                                                                "through a symlink"),
                            {{"file", path}, {"files", files}}, evidence);
     }
-    auto data = util::read_file(full);
-    if (!data) {
-      return error_verdict(data.error(), {{"file", path}, {"files", files}}, evidence);
+    auto bytes = util::map_file(full);
+    if (!bytes) {
+      return error_verdict(bytes.error(), {{"file", path}, {"files", files}}, evidence);
     }
-    evidence.push_back(Evidence{path, util::sha256_hex(*data)});
-    auto counts = tally.add(*data, path);
+    evidence.push_back(Evidence{path, util::sha256_hex(bytes->view())});
+    auto counts = tally.add(bytes->view(), path);
     if (!counts) {
       return error_verdict(counts.error(), {{"file", path}, {"files", files}}, evidence);
     }

@@ -1174,22 +1174,23 @@ Verdict evaluate_security(const SecurityPolicy& policy, ReportParser parser,
                                                                "through a symlink"),
                            {{"file", path}, {"files", files}}, evidence);
     }
-    auto data = util::read_file(full_path(path));
-    if (!data) {
-      return error_verdict(data.error(), {{"file", path}, {"files", files}}, evidence);
+    auto bytes = util::map_file(full_path(path));
+    if (!bytes) {
+      return error_verdict(bytes.error(), {{"file", path}, {"files", files}}, evidence);
     }
-    evidence.push_back(Evidence{path, util::sha256_hex(*data)});
+    const std::string_view data = bytes->view();
+    evidence.push_back(Evidence{path, util::sha256_hex(data)});
     // Parsers hold a frame per level: deeper text costs far more memory than its size.
-    if (const std::size_t deep = util::json_too_deep(*data); deep != std::string::npos) {
+    if (const std::size_t deep = util::json_too_deep(data); deep != std::string::npos) {
       return error_verdict(
-          make_error(ErrorKind::input, location_of(*data, deep, path).to_string() +
+          make_error(ErrorKind::input, location_of(data, deep, path).to_string() +
                                            ": the JSON nests more than " +
                                            std::to_string(util::k_max_json_depth) + " levels deep"),
           {{"file", path}, {"files", files}}, evidence);
     }
     Result<ScanReport> report = make_error(ErrorKind::internal, "");
     try {
-      report = parser(*data, path);
+      report = parser(data, path);
     } catch (const std::exception& e) {
       report = make_error(ErrorKind::internal,
                           path + ": unexpected failure while reading the report: " + e.what());

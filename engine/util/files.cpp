@@ -1,6 +1,7 @@
 #include "engine/util/files.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <utility>
 
 namespace promote::util {
 
@@ -36,6 +38,59 @@ Result<std::string> read_file(const fs::path& path, std::uintmax_t max_bytes) {
     return make_error(ErrorKind::input, path.string() + ": short read");
   }
   return data;
+}
+
+FileBytes::FileBytes(FileBytes&& other) noexcept
+    : m_mapped(std::exchange(other.m_mapped, nullptr)),
+      m_size(std::exchange(other.m_size, 0)),
+      m_read(std::move(other.m_read)) {}
+
+FileBytes& FileBytes::operator=(FileBytes&& other) noexcept {
+  if (this != &other) {
+    FileBytes gone(std::move(*this));
+    m_mapped = std::exchange(other.m_mapped, nullptr);
+    m_size = std::exchange(other.m_size, 0);
+    m_read = std::move(other.m_read);
+  }
+  return *this;
+}
+
+FileBytes::~FileBytes() {
+  if (m_mapped != nullptr) {
+    ::munmap(const_cast<char*>(m_mapped), m_size);
+  }
+}
+
+Result<FileBytes> map_file(const fs::path& path, std::uintmax_t max_bytes) {
+  const auto read = [&]() -> Result<FileBytes> {
+    auto text = read_file(path, max_bytes);
+    if (!text) {
+      return text.error();
+    }
+    FileBytes bytes;
+    bytes.m_read = std::move(*text);
+    return bytes;
+  };
+  // O_NONBLOCK: opening a FIFO would wait for a writer.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  struct stat info {};
+  if (fd < 0 || ::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode) || info.st_size <= 0 ||
+      static_cast<std::uintmax_t>(info.st_size) > max_bytes) {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    return read();  // its messages, and what cannot be mapped: empty files, pipes
+  }
+  const auto size = static_cast<std::size_t>(info.st_size);
+  void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  ::close(fd);
+  if (mapped == MAP_FAILED) {
+    return read();
+  }
+  FileBytes bytes;
+  bytes.m_mapped = static_cast<const char*>(mapped);
+  bytes.m_size = size;
+  return bytes;
 }
 
 namespace {

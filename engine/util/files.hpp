@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/error.hpp"
@@ -14,6 +15,34 @@ namespace promote::util {
 /// Reads a whole file; fails (input) when it cannot be opened or is larger than `max_bytes`.
 Result<std::string> read_file(const std::filesystem::path& path,
                               std::uintmax_t max_bytes = 64u << 20);
+
+/// A file's bytes, read-only, as map_file gives them.
+class FileBytes {
+ public:
+  FileBytes() = default;
+  FileBytes(FileBytes&& other) noexcept;
+  FileBytes& operator=(FileBytes&& other) noexcept;
+  FileBytes(const FileBytes&) = delete;
+  FileBytes& operator=(const FileBytes&) = delete;
+  ~FileBytes();
+
+  std::string_view view() const {
+    return m_mapped != nullptr ? std::string_view(m_mapped, m_size) : std::string_view(m_read);
+  }
+
+ private:
+  friend Result<FileBytes> map_file(const std::filesystem::path&, std::uintmax_t);
+  const char* m_mapped = nullptr;  ///< the mapping, or null when the bytes were read
+  std::size_t m_size = 0;
+  std::string m_read;
+};
+
+/// Reads a whole file as read_file does (the same limit and messages), mapped from the page
+/// cache when it can be: no zero-filled buffer and no copy, which for a report of tens of MB
+/// costs more than parsing it. A file truncated by another process while it is mapped ends
+/// this one (SIGBUS), as it would git's packs: for the reports of a finished test run.
+Result<FileBytes> map_file(const std::filesystem::path& path,
+                           std::uintmax_t max_bytes = 64u << 20);
 
 /// Writes `data` to `path` atomically: a temporary file in the same directory,
 /// flushed, then renamed over the target (file mode kept when the target exists).

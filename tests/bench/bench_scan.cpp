@@ -19,13 +19,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string kind = argv[1];
-  auto text = promote::util::read_file(argv[2]);
-  if (!text) {
-    std::fprintf(stderr, "%s\n", text.error().message.c_str());
+  auto bytes = promote::util::map_file(argv[2]);
+  if (!bytes) {
+    std::fprintf(stderr, "%s\n", bytes.error().message.c_str());
     return 4;
   }
+  const std::string_view text = bytes->view();
   if (kind == "junit") {
-    auto counts = promote::gates::parse_junit(*text, argv[2]);
+    auto counts = promote::gates::parse_junit(text, argv[2]);
     if (!counts) {
       std::fprintf(stderr, "%s\n", counts.error().message.c_str());
       return 4;
@@ -35,7 +36,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (kind == "trivy") {
-    auto report = promote::gates::parse_trivy(*text, argv[2]);
+    auto report = promote::gates::parse_trivy(text, argv[2]);
     if (!report) {
       std::fprintf(stderr, "%s\n", report.error().message.c_str());
       return 4;
