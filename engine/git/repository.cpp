@@ -34,6 +34,7 @@ void ensure_init() {
     // Trees up to 1 MiB stay in the object cache (libgit2 keeps those up to 4 KiB): a
     // directory of 500 services is a 17 KiB tree, looked up once per file below it.
     git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, std::size_t{1} << 20);
+    // Objects read are not hashed again to check them, as git does not (git fsck does).
     git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
     return count;
   }();
@@ -435,7 +436,6 @@ fs::path Repository::workdir() const {
 
 namespace {
 
-/// The short name of the branch HEAD points at, or an explanation without a prefix.
 /// Of `files` (read a moment ago as `as_read`), those not known to be as HEAD has them. A file
 /// is known to be when its contents hash to the blob HEAD and the index both hold, and its
 /// size and mode on disk are those recorded; the rest is left to a status walk, which knows
@@ -493,6 +493,7 @@ Result<std::vector<std::string>> not_known_clean(git_repository* repository, con
   return unsure;
 }
 
+/// The short name of the branch HEAD points at, or an explanation without a prefix.
 Result<std::string> head_branch(git_repository* repository, const std::string& doing) {
   git_reference* raw = nullptr;
   if (git_reference_lookup(&raw, repository, "HEAD") < 0) {
