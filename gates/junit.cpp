@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <pugixml.hpp>
 #include <set>
 #include <system_error>
@@ -354,7 +355,9 @@ class JunitTally::Walk {
 
   void record(const TestId& id, Outcome outcome, bool flaky) {
     m_document.record(id, outcome, flaky);
-    m_all.record(id, outcome, flaky);
+    if (&m_all != &m_document) {
+      m_all.record(id, outcome, flaky);
+    }
   }
 
   JunitTally& m_all;
@@ -559,14 +562,26 @@ Result<JunitCounts> JunitTally::add(std::string_view xml, const std::string& lab
   }
   const bool exact = !is_wide(xml);
   if (reader != JunitReader::tree) {
-    // What the streaming reader recorded before it gave up is taken back.
-    JunitTally before = *this;
-    JunitTally this_document;
-    Walk walk(*this, this_document);
-    if (exact && stream_elements(xml, walk)) {
-      return this_document.m_totals;
+    // The first document's tally is the whole tally: it is recorded once, and there is
+    // nothing to take back. Otherwise, what the streaming reader recorded before it gave up
+    // is taken back.
+    const bool first = m_totals.tests == 0 && m_unresolved.empty() && m_flaky.empty();
+    std::optional<JunitTally> before;
+    if (!first) {
+      before = *this;
     }
-    *this = std::move(before);
+    JunitTally this_document;
+    Walk walk(first ? this_document : *this, this_document);
+    if (exact && stream_elements(xml, walk)) {
+      const JunitCounts counts = this_document.m_totals;
+      if (first) {
+        *this = std::move(this_document);
+      }
+      return counts;
+    }
+    if (before) {
+      *this = std::move(*before);
+    }
     if (reader == JunitReader::streaming_only) {
       return input_error(label, "outside the streaming reader's subset");
     }

@@ -295,6 +295,22 @@ TEST_SUITE("gates") {
     CHECK(tally.flaky_tests().empty());
   }
 
+  TEST_CASE("a first document the streaming reader gave up on midway leaves the tally empty") {
+    using promote::gates::JunitTally;
+    JunitTally tally;
+    CHECK_FALSE(tally
+                    .add("<testsuite><testcase name='a' classname='c'><failure/></testcase>"
+                         "<testcase></testsuite>",
+                         "a.xml")
+                    .has_value());
+    CHECK(show(tally.totals()) == show(counts(0, 0, 0, 0, 0)));
+    // The failure of test a was not kept: its pass is a plain pass, not the rerun of one.
+    REQUIRE(tally.add("<testsuite><testcase name='a' classname='c'/></testsuite>", "b.xml")
+                .has_value());
+    CHECK(show(tally.totals()) == show(counts(1, 0, 0, 0, 0)));
+    CHECK(tally.flaky_tests().empty());
+  }
+
   // --- parse_junit: outcomes -----------------------------------------------------------------
 
   TEST_CASE("each test case has one outcome: error over failure over skipped over passed") {

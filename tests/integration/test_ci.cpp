@@ -25,9 +25,7 @@ using promote::test::write_text;
 
 const fs::path k_source = PROMOTE_SOURCE_DIR;
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using promote::test::contains;
 
 std::size_t count(const std::string& text, const std::string& part) {
   std::size_t found = 0;

@@ -49,9 +49,7 @@ bool hooks_built() {
   return built;
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using promote::test::contains;
 
 std::string trim_end(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {

@@ -134,9 +134,7 @@ struct GateRepo {
   }
 };
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using promote::test::contains;
 
 // --- a real Prometheus ------------------------------------------------------------------
 

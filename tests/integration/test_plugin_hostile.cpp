@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/integration/shop.hpp"
 #include "tests/support/support.hpp"
 
 namespace fs = std::filesystem;
@@ -30,12 +31,10 @@ using test::write_text;
 
 namespace {
 
-const std::string k_examples = std::string(PROMOTE_SOURCE_DIR) + "/examples";
+using promote::test::k_examples;
 constexpr const char* k_address_space_kib = "1048576";  // 1 GiB
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using promote::test::contains;
 
 // Whether process `pid` has ended (gone, or a zombie) within five seconds: a bounded wait
 // on a pidfd, not a sleep.

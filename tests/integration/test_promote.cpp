@@ -17,9 +17,7 @@ namespace {
 using promote::test::Shop;
 using promote::test::k_examples;
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using promote::test::contains;
 
 }  // namespace
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tests/support/servers/https_api.hpp"
+#include "tests/integration/shop.hpp"
 #include "tests/support/support.hpp"
 
 namespace fs = std::filesystem;
@@ -27,11 +28,9 @@ using test::write_text;
 namespace {
 
 constexpr const char* k_token = "tok-PR-7c1e5a93d0";
-const std::string k_examples = std::string(PROMOTE_SOURCE_DIR) + "/examples";
+using promote::test::k_examples;
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using promote::test::contains;
 
 std::string str(const json& value) {
   return value.is_string() ? value.get<std::string>() : std::string();

@@ -19,9 +19,7 @@ namespace {
 constexpr const char* k_token = "ghp_right-token-4242";
 constexpr const char* k_wrong = "ghp_wrong-token-1717";
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using promote::test::contains;
 
 struct RemoteOverHttp {
   promote::test::TempDir dir;

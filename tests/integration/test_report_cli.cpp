@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "tests/integration/shop.hpp"
 #include "tests/support/support.hpp"
 
 namespace fs = std::filesystem;
@@ -18,7 +19,7 @@ using promote::test::write_text;
 
 namespace {
 
-const std::string k_examples = std::string(PROMOTE_SOURCE_DIR) + "/examples";
+using promote::test::k_examples;
 const std::string k_nasty = "<script>alert('x')</script>";
 
 // A scratch copy of the demo GitOps repository, pushed to a local bare remote.
@@ -66,9 +67,7 @@ struct Shop {
   }
 };
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using promote::test::contains;
 
 const nlohmann::json& stage(const nlohmann::json& doc, const std::string& name) {
   for (const auto& figures : doc["stages"]) {

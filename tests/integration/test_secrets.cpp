@@ -53,9 +53,7 @@ constexpr const char* k_bad_forge_token = "tokBADF-4b5a6978";
 constexpr const char* k_git_user = "x-access-token";
 constexpr const char* k_prom_user = "prom-reader";
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using promote::test::contains;
 
 // Each secret as it may show: itself, percent-encoded (upper and lower case hex), base64,
 // and base64 of the basic-auth pair it is sent in.

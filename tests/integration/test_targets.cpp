@@ -19,9 +19,7 @@ using promote::test::write_text;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using promote::test::contains;
 
 CommandResult run_promote(const fs::path& cwd, std::vector<std::string> args,
                           const std::map<std::string, std::string>& env = {}) {

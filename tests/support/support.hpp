@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace promote::test {
@@ -61,6 +62,11 @@ std::string sh(const std::string& script, const fs::path& cwd = {});
 
 /// The promote binary built with the tests.
 fs::path promote_binary();
+
+/// Whether `part` occurs in `text`.
+inline bool contains(const std::string& text, std::string_view part) {
+  return text.find(part) != std::string::npos;
+}
 
 /// Whole-file read and write.
 std::string read_text(const fs::path& path);
