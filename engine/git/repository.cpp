@@ -34,8 +34,6 @@ void ensure_init() {
     // Trees up to 1 MiB stay in the object cache (libgit2 keeps those up to 4 KiB): a
     // directory of 500 services is a 17 KiB tree, looked up once per file below it.
     git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, std::size_t{1} << 20);
-    // Objects read are not hashed again to check them, as git does not (git fsck does).
-    git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
     return count;
   }();
   (void)k_init;
