@@ -258,9 +258,10 @@ struct EditNode {
 };
 
 /// Writes `tree` (null: none) with the edits of `node` made; nullopt when nothing is left in
-/// it, since git keeps no empty directory.
+/// it, since git keeps no empty directory (the root is written empty: `is_root`).
 Result<std::optional<git_oid>> write_edited(git_repository* repository, const git_tree* tree,
-                                            const EditNode& node, const std::string& doing) {
+                                            const EditNode& node, const std::string& doing,
+                                            bool is_root) {
   git_treebuilder* raw_builder = nullptr;
   if (git_treebuilder_new(&raw_builder, repository, tree) < 0) {
     return failure(doing);
@@ -301,7 +302,7 @@ Result<std::optional<git_oid>> write_edited(git_repository* repository, const gi
       }
       subtree.reset(raw_tree);
     }
-    auto written = write_edited(repository, subtree.get(), child, doing);
+    auto written = write_edited(repository, subtree.get(), child, doing, false);
     if (!written) {
       return written.error();
     }
@@ -314,7 +315,7 @@ Result<std::optional<git_oid>> write_edited(git_repository* repository, const gi
       return failure(doing);
     }
   }
-  if (git_treebuilder_entrycount(builder.get()) == 0) {
+  if (!is_root && git_treebuilder_entrycount(builder.get()) == 0) {
     return std::nullopt;
   }
   git_oid id;
@@ -340,23 +341,11 @@ Result<git_oid> edit_tree(git_repository* repository, const git_tree* base,
     }
     node->files[std::string(rest)] = &edit;
   }
-  auto written = write_edited(repository, base, root, doing);
+  auto written = write_edited(repository, base, root, doing, true);
   if (!written) {
     return written.error();
   }
-  if (*written) {
-    return **written;
-  }
-  git_treebuilder* raw_builder = nullptr;  // everything was removed: the empty tree
-  git_oid empty;
-  if (git_treebuilder_new(&raw_builder, repository, nullptr) < 0) {
-    return failure(doing);
-  }
-  const TreeBuilderPtr builder(raw_builder);
-  if (git_treebuilder_write(&empty, builder.get()) < 0) {
-    return failure(doing);
-  }
-  return empty;
+  return **written;
 }
 
 }  // namespace
