@@ -431,21 +431,13 @@ Result<std::vector<std::string>> not_known_clean(git_repository* repository, con
                                                  const std::vector<std::string>& files,
                                                  const std::vector<std::string_view>& as_read,
                                                  const std::string& doing) {
-  git_oid head_id;
-  const int head_code = git_reference_name_to_id(&head_id, repository, "HEAD");
+  git_object* raw_tree = nullptr;
+  const int head_code = git_revparse_single(&raw_tree, repository, "HEAD^{tree}");
   if (head_code < 0) {
     return is_missing(head_code) ? Result<std::vector<std::string>>(files) : failure(doing);
   }
-  git_commit* raw_commit = nullptr;
-  if (git_commit_lookup(&raw_commit, repository, &head_id) < 0) {
-    return failure(doing);
-  }
-  const CommitPtr head(raw_commit);
-  git_tree* raw_tree = nullptr;
-  if (git_commit_tree(&raw_tree, head.get()) < 0) {
-    return failure(doing);
-  }
-  const TreePtr tree(raw_tree);
+  const ObjectPtr tree_object(raw_tree);
+  const auto* tree = reinterpret_cast<const git_tree*>(tree_object.get());
   git_index* raw_index = nullptr;
   if (git_repository_index(&raw_index, repository) < 0) {
     return failure(doing);
@@ -457,7 +449,7 @@ Result<std::vector<std::string>> not_known_clean(git_repository* repository, con
   std::vector<std::string> unsure;
   for (std::size_t i = 0; i < files.size(); ++i) {
     const std::string& file = files[i];
-    auto in_head = entry_at(tree.get(), file);
+    auto in_head = entry_at(tree, file);
     if (!in_head) {
       return in_head.error();
     }

@@ -310,6 +310,13 @@ TEST_SUITE("git") {
     SUBCASE("contents for some of the paths only are refused") {
       CHECK(repository.dirty_paths({dev, prod}, {"tag: 1\n"}).has_error());
     }
+    SUBCASE("before the first commit every file is new") {
+      TempDir dir;
+      sh("git init -q -b main", dir.path());
+      write_text(dir / "a.yaml", "a\n");
+      const Repository fresh = Repository::open(dir.path()).value();
+      CHECK(fresh.dirty_paths({"a.yaml"}, {"a\n"}).value() == std::vector<std::string>{"a.yaml"});
+    }
   }
 
   TEST_CASE("a commit holds exactly the given files and leaves the rest alone") {
