@@ -423,6 +423,19 @@ fs::path Repository::workdir() const {
 
 namespace {
 
+/// The repository's index, read again from disk if it changed there.
+Result<IndexPtr> current_index(git_repository* repository, const std::string& doing) {
+  git_index* raw_index = nullptr;
+  if (git_repository_index(&raw_index, repository) < 0) {
+    return failure(doing);
+  }
+  IndexPtr index(raw_index);
+  if (git_index_read(index.get(), 0) < 0) {
+    return failure(doing);
+  }
+  return index;
+}
+
 /// Of `files` (read a moment ago as `as_read`), those not known to be as HEAD has them. A file
 /// is known to be when its contents hash to the blob HEAD and the index both hold, and its
 /// size and mode on disk are those recorded; the rest is left to a status walk, which knows
@@ -438,13 +451,9 @@ Result<std::vector<std::string>> not_known_clean(git_repository* repository, con
   }
   const ObjectPtr tree_object(raw_tree);
   const auto* tree = reinterpret_cast<const git_tree*>(tree_object.get());
-  git_index* raw_index = nullptr;
-  if (git_repository_index(&raw_index, repository) < 0) {
-    return failure(doing);
-  }
-  const IndexPtr index(raw_index);
-  if (git_index_read(index.get(), 0) < 0) {
-    return failure(doing);
+  auto index = current_index(repository, doing);
+  if (!index) {
+    return index.error();
   }
   std::vector<std::string> unsure;
   for (std::size_t i = 0; i < files.size(); ++i) {
@@ -453,7 +462,7 @@ Result<std::vector<std::string>> not_known_clean(git_repository* repository, con
     if (!in_head) {
       return in_head.error();
     }
-    const git_index_entry* staged = git_index_get_bypath(index.get(), file.c_str(), 0);
+    const git_index_entry* staged = git_index_get_bypath(index->get(), file.c_str(), 0);
     struct stat info {};
     git_oid read_id;
     const bool clean =
@@ -665,14 +674,11 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
 
   const std::string staging = "committed " + id + " but cannot stage it in the index of " +
                               root.string();
-  git_index* raw_index = nullptr;
-  if (git_repository_index(&raw_index, repository) < 0) {
-    return failure(staging);
+  auto index = current_index(repository, staging);
+  if (!index) {
+    return index.error();
   }
-  const IndexPtr real_index(raw_index);
-  if (git_index_read(real_index.get(), 0) < 0) {
-    return failure(staging);
-  }
+  git_index* real_index = index->get();
   // The blobs stored above, with the files' stat data (as git add records them), so the
   // files are neither read nor hashed again.
   for (const TreeEdit& edit : edits) {
@@ -680,9 +686,9 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
     struct stat info {};
     int code = 0;
     if (!edit.id) {
-      code = git_index_remove_bypath(real_index.get(), file);
+      code = git_index_remove_bypath(real_index, file);
     } else if (::lstat((root / file).c_str(), &info) != 0) {
-      code = git_index_add_bypath(real_index.get(), file);
+      code = git_index_add_bypath(real_index, file);
     } else {
       git_index_entry entry{};
       entry.id = *edit.id;
@@ -697,9 +703,9 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
       entry.gid = info.st_gid;
       entry.file_size = static_cast<uint32_t>(info.st_size);
       entry.path = file;
-      code = git_index_add(real_index.get(), &entry);
+      code = git_index_add(real_index, &entry);
       if (code == 0) {
-        code = git_index_conflict_remove(real_index.get(), file);
+        code = git_index_conflict_remove(real_index, file);
         code = code == GIT_ENOTFOUND ? 0 : code;
       }
     }
@@ -707,7 +713,7 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
       return failure(staging);
     }
   }
-  if (git_index_write(real_index.get()) < 0) {
+  if (git_index_write(real_index) < 0) {
     return failure(staging);
   }
   return id;
