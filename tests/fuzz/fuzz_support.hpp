@@ -109,10 +109,15 @@ inline void require_only_values_changed(
     const std::string where = "line " + std::to_string(i + 1) +
                               " changed outside an image value: '" + std::string(a) + "' -> '" +
                               std::string(b) + "'";
-    // A key with no value (`digest:`) is given one after a single space.
-    const bool fills_empty = prefix == a.size() - suffix && prefix > 0 && a[prefix - 1] == ':' &&
-                             prefix < b.size() - suffix && b[prefix] == ' ';
-    for (std::size_t k = prefix + (fills_empty ? 1 : 0); k < b.size() - suffix; ++k) {
+    // A key with no value (`digest:`) is given one after a single space; one whose comment
+    // follows (`digest: # pinned`), the value and a single space before the comment.
+    const bool inserted = prefix == a.size() - suffix && prefix < b.size() - suffix;
+    const bool fills_empty = inserted && prefix > 0 && a[prefix - 1] == ':' && b[prefix] == ' ';
+    const bool fills_before_comment = inserted && prefix > 1 && a[prefix - 2] == ':' &&
+                                      a[prefix - 1] == ' ' && prefix < a.size() &&
+                                      a[prefix] == '#' && b[b.size() - suffix - 1] == ' ';
+    for (std::size_t k = prefix + (fills_empty ? 1 : 0);
+         k < b.size() - suffix - (fills_before_comment ? 1 : 0); ++k) {
       require(is_reference_char(b[k]), where);
     }
     const bool quoted = prefix > 0 && (a[prefix - 1] == '"' || a[prefix - 1] == '\'');
@@ -127,7 +132,8 @@ inline void require_only_values_changed(
 }
 
 /// Which values a tree rendering leaves out: called with the dotted path of a map value or
-/// sequence item, its key ("" for an item) and its node.
+/// sequence item, its key ("" for an item) and its node (for an empty map value, its key's
+/// node: yaml-cpp marks an empty value where the next token stands, often on the next line).
 using Mask = std::function<bool(const std::string& path, const std::string& key,
                                 const YAML::Node& node)>;
 
@@ -163,7 +169,7 @@ inline void render_tree(const YAML::Node& node, const Mask& mask, const std::str
             entry.first.IsScalar() ? entry.first.Scalar() : std::string("<complex>");
         const std::string child = path.empty() ? key : path + "." + key;
         // A masked value is left out with its key: an edit may add such a key.
-        if (mask && mask(child, key, entry.second)) {
+        if (mask && mask(child, key, entry.second.IsNull() ? entry.first : entry.second)) {
           continue;
         }
         out += key + ":";
