@@ -20,7 +20,10 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
   for (std::size_t at = text.find(marker); at != std::string_view::npos;
        at = text.find(marker, at + 1)) {
     marked_lines.insert(static_cast<int>(std::count(text.begin(), text.begin() + at, '\n')));
-    const std::size_t colon = text.find(':', at + marker.size() + 1);
+    // The colon after the key, then the one between NAMESPACE and NAME.
+    const std::size_t after_key = text.find(':', at + marker.size());
+    const std::size_t colon =
+        after_key == std::string_view::npos ? after_key : text.find(':', after_key + 1);
     if (colon == std::string_view::npos || images.size() >= 8) {
       continue;
     }

@@ -109,15 +109,25 @@ inline void require_only_values_changed(
     const std::string where = "line " + std::to_string(i + 1) +
                               " changed outside an image value: '" + std::string(a) + "' -> '" +
                               std::string(b) + "'";
-    // A key with no value (`digest:`) is given one after a single space; one whose comment
-    // follows (`digest: # pinned`), the value and a single space before the comment.
-    const bool inserted = prefix == a.size() - suffix && prefix < b.size() - suffix;
-    const bool fills_empty = inserted && prefix > 0 && a[prefix - 1] == ':' && b[prefix] == ' ';
-    const bool fills_before_comment = inserted && prefix > 1 && a[prefix - 2] == ':' &&
-                                      a[prefix - 1] == ' ' && prefix < a.size() &&
-                                      a[prefix] == '#' && b[b.size() - suffix - 1] == ' ';
-    for (std::size_t k = prefix + (fills_empty ? 1 : 0);
-         k < b.size() - suffix - (fills_before_comment ? 1 : 0); ++k) {
+    // A key with no value is given one: at the end of the line (`digest:`) after a blank, or
+    // before its comment (`digest:  # pinned`) with blanks on either side, so the run that
+    // differs may hold blanks at its ends; what lies between them is the reference.
+    std::size_t from = prefix;
+    std::size_t to = b.size() - suffix;
+    if (prefix == a.size() - suffix && prefix < to) {
+      const std::size_t key_end = a.find_last_not_of(" \t", prefix - 1);
+      const std::size_t rest = a.find_first_not_of(" \t", prefix);
+      const bool after_key = prefix > 0 && key_end != std::string_view::npos && a[key_end] == ':';
+      const bool before_comment = rest != std::string_view::npos && a[rest] == '#';
+      while (after_key && from < to && (b[from] == ' ' || b[from] == '\t')) {
+        ++from;
+      }
+      while (after_key && before_comment && to > from && (b[to - 1] == ' ' || b[to - 1] == '\t')) {
+        --to;
+      }
+      require(from < to, where);
+    }
+    for (std::size_t k = from; k < to; ++k) {
       require(is_reference_char(b[k]), where);
     }
     const bool quoted = prefix > 0 && (a[prefix - 1] == '"' || a[prefix - 1] == '\'');
@@ -133,7 +143,8 @@ inline void require_only_values_changed(
 
 /// Which values a tree rendering leaves out: called with the dotted path of a map value or
 /// sequence item, its key ("" for an item) and its node (for an empty map value, its key's
-/// node: yaml-cpp marks an empty value where the next token stands, often on the next line).
+/// node: yaml-cpp marks an empty value where the next token stands, often on the next line);
+/// by `render_documents` also with path "" for a document that is a scalar.
 using Mask = std::function<bool(const std::string& path, const std::string& key,
                                 const YAML::Node& node)>;
 
@@ -199,7 +210,11 @@ inline std::vector<std::string> render_documents(std::string_view text, const Ma
   std::vector<std::string> out;
   for (const auto& document : load_documents(text, &parsed)) {
     out.emplace_back();
-    render_tree(document, mask, "", 0, out.back());
+    if (document.IsScalar() && mask && mask("", "", document)) {
+      out.back() = "<masked>;";
+    } else {
+      render_tree(document, mask, "", 0, out.back());
+    }
   }
   return out;
 }
