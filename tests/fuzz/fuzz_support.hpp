@@ -65,6 +65,39 @@ inline std::vector<std::string_view> lines_of(std::string_view text) {
   return lines;
 }
 
+/// Whether position `at` of `line` lies inside a quoted scalar: one whose opening quote starts a
+/// value (at the line's start, after a key's colon, a flow indicator or an item's dash) and is not
+/// closed before `at`.
+inline bool inside_quotes(std::string_view line, std::size_t at) {
+  char open = 0;
+  for (std::size_t k = 0; k < at && k < line.size(); ++k) {
+    const char c = line[k];
+    if (open == 0) {
+      std::size_t before = k;  // past the blanks before `c`
+      while (before > 0 && (line[before - 1] == ' ' || line[before - 1] == '\t')) {
+        --before;
+      }
+      const bool starts_value =
+          before == 0 || std::string_view(":[{,").find(line[before - 1]) != std::string_view::npos ||
+          (line[before - 1] == '-' && before < k);
+      if ((c == '"' || c == '\'') && starts_value) {
+        open = c;
+      } else if (c == '#' && (k == 0 || line[k - 1] == ' ' || line[k - 1] == '\t')) {
+        return false;  // the rest of the line is a comment
+      }
+    } else if (open == '"' && c == '\\') {
+      ++k;  // an escaped character
+    } else if (c == open) {
+      if (open == '\'' && k + 1 < line.size() && line[k + 1] == '\'') {
+        ++k;  // '' is a quote inside single quotes
+      } else {
+        open = 0;
+      }
+    }
+  }
+  return open != 0;
+}
+
 /// Requires `after` to have the lines of `before`, where each changed line differs only in one
 /// run that `after` fills with image-reference characters (a value and its quotes); lines for which
 /// `may_insert` holds may be added to `after` (a `digest:` key a Helm edit adds).
@@ -130,7 +163,7 @@ inline void require_only_values_changed(
     for (std::size_t k = from; k < to; ++k) {
       require(is_reference_char(b[k]), where);
     }
-    const bool quoted = prefix > 0 && (a[prefix - 1] == '"' || a[prefix - 1] == '\'');
+    const bool quoted = inside_quotes(a, prefix);
     for (std::size_t k = prefix; k < a.size() - suffix && !quoted; ++k) {
       require(a[k] != '#' || (k > 0 && a[k - 1] != ' ' && a[k - 1] != '\t'), where);
     }
