@@ -142,8 +142,8 @@ inline void require_only_values_changed(
     const std::string where = "line " + std::to_string(i + 1) +
                               " changed outside an image value: '" + std::string(a) + "' -> '" +
                               std::string(b) + "'";
-    // A key with no value is given one: at the end of the line (`digest:`) after a blank, or
-    // before its comment (`digest:  # pinned`) with blanks on either side, so the run that
+    // A key with no value is given one, at the end of the line (`digest:`, `digest: `) or
+    // before its comment (`digest:  # pinned`), with blanks on either side: the run that
     // differs may hold blanks at its ends; what lies between them is the reference.
     std::size_t from = prefix;
     std::size_t to = b.size() - suffix;
@@ -151,11 +151,11 @@ inline void require_only_values_changed(
       const std::size_t key_end = a.find_last_not_of(" \t", prefix - 1);
       const std::size_t rest = a.find_first_not_of(" \t", prefix);
       const bool after_key = prefix > 0 && key_end != std::string_view::npos && a[key_end] == ':';
-      const bool before_comment = rest != std::string_view::npos && a[rest] == '#';
+      const bool nothing_after = rest == std::string_view::npos || a[rest] == '#';
       while (after_key && from < to && (b[from] == ' ' || b[from] == '\t')) {
         ++from;
       }
-      while (after_key && before_comment && to > from && (b[to - 1] == ' ' || b[to - 1] == '\t')) {
+      while (after_key && nothing_after && to > from && (b[to - 1] == ' ' || b[to - 1] == '\t')) {
         --to;
       }
       require(from < to, where);
