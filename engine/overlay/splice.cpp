@@ -310,7 +310,8 @@ Span locate_scalar(const Source& source, const YAML::Node& node) {
   if (node.Tag() != "?") {
     return {Shape::tagged, begin, begin, 0};
   }
-  if (value.empty() || value.find('\n') != std::string::npos ||
+  // A lone carriage return breaks the line for YAML; yaml-cpp keeps it in a plain scalar.
+  if (value.empty() || value.find_first_of("\n\r") != std::string::npos ||
       text.substr(begin, value.size()) != value) {
     return {Shape::multi_line, begin, begin, 0};
   }

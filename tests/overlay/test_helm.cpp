@@ -421,6 +421,11 @@ TEST_SUITE("overlay") {
     CHECK(set_error("image:\n  tag: \"v1\n    more\"\n", k_tag_only, "a/b:v2") ==
           "values.yaml:2:3: cannot edit image.tag in place: its value is not a single-line plain "
           "or quoted scalar");
+    // A lone carriage return breaks the line for YAML, though yaml-cpp keeps it in the value:
+    // replacing the value would take the line break with it.
+    CHECK(set_error("image:\n  tag: v1\r\r\nother: 1\r\n", k_tag_only, "a/b:v2") ==
+          "values.yaml:2:3: cannot edit image.tag in place: its value is not a single-line plain "
+          "or quoted scalar");
     CHECK(set_error("image:\n  repository: a/b\n", k_repository_tag, "a/b:v2") ==
           "values.yaml:1:1: image.tag is not in the file: 'image' has no key 'tag'; promote does "
           "not add keys, add it to the file first");
