@@ -763,9 +763,9 @@ int write_pack(git_packbuilder* builder, const std::string& pack_dir, git_odb* o
   }
   const std::unique_ptr<git_indexer, void (*)(git_indexer*)> indexer(raw, git_indexer_free);
   struct Pending {
-    git_indexer* indexer;
+    git_indexer* indexer = nullptr;
     git_indexer_progress progress{};
-    std::string buffer;
+    std::string buffer{};
     int flush() {
       const int code = git_indexer_append(indexer, buffer.data(), buffer.size(), &progress);
       buffer.clear();
