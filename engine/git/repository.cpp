@@ -1152,6 +1152,34 @@ Result<std::optional<CommitInfo>> Repository::last_change(
   return found;
 }
 
+Result<void> Repository::export_tree(const std::string& revision,
+                                     const std::filesystem::path& dir) const {
+  const std::string doing = "cannot write the files of " + revision;
+  git_object* raw = nullptr;
+  const int code = git_revparse_single(&raw, m_repository.get(), revision.c_str());
+  if (is_missing(code)) {
+    return problem(doing, "no such revision");
+  }
+  if (code < 0) {
+    return failure(doing);
+  }
+  const ObjectPtr object(raw);
+  git_object* raw_tree = nullptr;
+  if (git_object_peel(&raw_tree, object.get(), GIT_OBJECT_TREE) < 0) {
+    return failure(doing);
+  }
+  const ObjectPtr tree(raw_tree);
+  git_checkout_options options;
+  git_checkout_options_init(&options, GIT_CHECKOUT_OPTIONS_VERSION);
+  options.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX;
+  const std::string target = dir.string();
+  options.target_directory = target.c_str();
+  if (git_checkout_tree(m_repository.get(), tree.get(), &options) < 0) {
+    return failure(doing);
+  }
+  return {};
+}
+
 Result<std::optional<std::string>> Repository::read_file(const std::string& revision,
                                                          const std::string& path) const {
   const std::string doing = "cannot read " + path + " at " + revision;

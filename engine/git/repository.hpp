@@ -173,6 +173,12 @@ class Repository {
   /// with its first parent; a root commit changes all it contains), or nullopt.
   Result<std::optional<CommitInfo>> last_change(const std::vector<std::string>& paths) const;
 
+  /// Writes the files of `revision`'s tree into `dir` (an empty directory outside the working
+  /// tree), leaving the working tree, the index and HEAD alone: a stage's files as they were
+  /// at a commit, for the readers that take a directory. Fails (git) when the revision is
+  /// unknown or the files cannot be written.
+  Result<void> export_tree(const std::string& revision, const std::filesystem::path& dir) const;
+
   /// Contents of the file `path` at `revision`, or nullopt when it does not exist there;
   /// fails when the revision does not exist or `path` is a directory.
   Result<std::optional<std::string>> read_file(const std::string& revision,

@@ -359,11 +359,13 @@ class Attempt {
       current.images[name] = references.front();
     }
     std::optional<std::pair<std::string, Candidate>> found;
+    std::optional<std::pair<std::string, std::string>> first;  // the oldest promote commit: id, Promote-Id
     auto walked = m_repository->walk([&](const git::CommitInfo& commit) {
       if (git::trailer(commit.message, "Promote-Stage") != m_stage->name) {
         return true;
       }
       const std::string id = git::trailer(commit.message, "Promote-Id");
+      first.emplace(commit.id, id);
       Candidate candidate = images_in_message(commit.message);
       if (candidate.images.empty()) {
         return true;
@@ -377,6 +379,17 @@ class Attempt {
     });
     if (!walked) {
       return walked.error();
+    }
+    if (!found && m_request.rollback_to.empty() && first) {
+      // Only promotions of what the stage holds now: put back what its files held before the
+      // first of them.
+      auto before = candidate_before(first->first);
+      if (!before) {
+        return before.error();
+      }
+      if (*before) {
+        found.emplace("before:" + first->second, std::move(**before));
+      }
     }
     if (!found && !m_request.rollback_to.empty()) {
       const fs::path path = history_path(m_pipeline.file, m_request.history_path);
@@ -412,6 +425,45 @@ class Attempt {
     m_result.rollback_of = found->first;
     m_result.candidate = std::move(found->second);
     return {};
+  }
+
+  // What the stage's target held at the parent of `commit` (its files written out of git into
+  // a temporary directory and read as read_target reads them); nullopt when the commit has no
+  // parent. Fails when the target did not hold every pipeline image there.
+  Result<std::optional<Candidate>> candidate_before(const std::string& commit) {
+    auto parent = m_repository->resolve(commit + "^");
+    if (!parent) {
+      return parent.error();
+    }
+    if (!parent->has_value()) {
+      return std::optional<Candidate>();
+    }
+    std::string dir = (fs::temp_directory_path() / "promote-before-XXXXXX").string();
+    if (::mkdtemp(dir.data()) == nullptr) {
+      return make_error(ErrorKind::internal, "cannot create a temporary directory");
+    }
+    struct Remove {
+      fs::path dir;
+      ~Remove() {
+        std::error_code ignored;
+        fs::remove_all(dir, ignored);
+      }
+    } remove{dir};
+    if (auto exported = m_repository->export_tree(**parent, dir); !exported) {
+      return exported.error();
+    }
+    pipeline::Pipeline then = m_pipeline;
+    if (m_pipeline.repository.is_local()) {
+      then.base_dir =
+          fs::path(dir) / fs::weakly_canonical(m_pipeline.base_dir).lexically_relative(m_root);
+    }
+    auto candidate = candidate_in(then, *then.find_stage(m_stage->name), dir);
+    if (!candidate) {
+      return make_error(candidate.error().kind,
+                        "cannot tell what '" + m_stage->name + "' held before its first promotion (" +
+                            (*parent)->substr(0, 12) + "): " + candidate.error().message);
+    }
+    return std::optional<Candidate>(std::move(*candidate));
   }
 
   // The pipeline images listed in a promote commit's body ("api: ghcr.io/acme/api:1.4.2").
@@ -451,10 +503,23 @@ class Attempt {
       }
     }
     m_planned = *held;
+    for (const auto& warning : target_warnings(m_reading)) {
+      m_result.warnings.push_back(warning);
+    }
     for (const auto& image : m_pipeline.images) {
       const auto current = held->find(image.name);
       if (current != held->end()) {
         m_result.previous[image.name] = current->second.front().to_string();
+        if (current->second.size() > 1) {
+          std::string values;
+          for (const auto& reference : current->second) {
+            values += (values.empty() ? "" : ", ") + reference.to_string();
+          }
+          m_result.warnings.push_back("stage '" + m_stage->name + "' holds " + image.name +
+                                      " at " + std::to_string(current->second.size()) +
+                                      " values (" + values +
+                                      "); this promotion sets every place to one");
+        }
       }
       if (m_stage->from || m_request.rollback) {
         continue;

@@ -7,6 +7,7 @@
 
 #include "engine/overlay/helm.hpp"
 #include "engine/overlay/kustomize.hpp"
+#include "engine/overlay/kustomize_graph.hpp"
 #include "engine/overlay/manifests.hpp"
 #include "engine/overlay/setters.hpp"
 #include "engine/util/files.hpp"
@@ -26,6 +27,7 @@ struct Place {
   Kind kind;
   std::string file;  ///< relative to the root
   const pipeline::HelmTarget* helm = nullptr;
+  std::string dir;  ///< kustomize: the overlay directory, relative to the root ("" for the root)
 };
 
 Error outside(const pipeline::Stage& stage, const std::string& path) {
@@ -120,15 +122,17 @@ Result<std::vector<Place>> places_of(const pipeline::Pipeline& pipeline,
     if (!file) {
       return file.error();
     }
+    const std::string dir_name = *relative == "." ? "" : *relative;
     out.push_back(Place{Kind::kustomize,
-                        (*relative == "." ? "" : *relative + "/") + file->filename().string()});
+                        (dir_name.empty() ? "" : dir_name + "/") + file->filename().string(),
+                        nullptr, dir_name});
   }
   for (const auto& values : stage.target.helm) {
     const auto relative = resolver.relative(values.file);
     if (!relative) {
       return outside(stage, values.file);
     }
-    out.push_back(Place{Kind::helm, *relative, &values});
+    out.push_back(Place{Kind::helm, *relative, &values, ""});
   }
   for (const auto& [paths, kind] : {std::pair{&stage.target.manifests, Kind::manifests},
                                     std::pair{&stage.target.setters, Kind::setters}}) {
@@ -138,7 +142,7 @@ Result<std::vector<Place>> places_of(const pipeline::Pipeline& pipeline,
         return files.error();
       }
       for (auto& file : *files) {
-        out.push_back(Place{kind, std::move(file)});
+        out.push_back(Place{kind, std::move(file), nullptr, ""});
       }
     }
   }
@@ -165,6 +169,40 @@ class Texts {
       it = m_files.emplace(file, std::pair{*text, *text}).first;
     }
     return &it->second.second;
+  }
+
+  /// Whether none of the files has been edited.
+  bool unchanged(const std::vector<std::string>& files) const {
+    return std::all_of(files.begin(), files.end(), [&](const std::string& file) {
+      const auto it = m_files.find(file);
+      return it == m_files.end() || it->second.first == it->second.second;
+    });
+  }
+
+  /// The repository as the kustomize renderer reads it: files as edited so far.
+  overlay::RepositoryFiles view() {
+    overlay::RepositoryFiles files;
+    files.read = [this](const std::string& file) -> Result<const std::string*> {
+      auto text = get(file);
+      if (!text) {
+        return text.error();
+      }
+      return *text;
+    };
+    files.type = [this](const std::string& path) -> Result<overlay::RepositoryFiles::Type> {
+      if (!path.empty() && !m_within(path)) {
+        return make_error(ErrorKind::config,
+                          path + ": leads out of the repository through a symlink");
+      }
+      std::error_code error;
+      const auto status = fs::status(path.empty() ? m_root : m_root / path, error);
+      if (fs::is_directory(status)) {
+        return overlay::RepositoryFiles::Type::directory;
+      }
+      return fs::is_regular_file(status) ? overlay::RepositoryFiles::Type::file
+                                         : overlay::RepositoryFiles::Type::missing;
+    };
+    return files;
   }
 
   std::vector<FileChange> changes() const {
@@ -197,6 +235,8 @@ std::vector<std::string> manifest_names(const pipeline::ImageSpec& image) {
 struct Held {
   TargetImages images;
   std::map<std::string, std::set<std::string>> by_file;
+  std::map<std::string, overlay::Rendering> renderings;  ///< per kustomization file
+  std::vector<std::string> warnings;
 };
 
 void add(Held& out, const std::string& file, const std::string& name,
@@ -219,19 +259,72 @@ image::Reference with_repository(image::Reference reference, const pipeline::Ima
   return reference;
 }
 
-Result<void> read_place(const pipeline::Pipeline& pipeline, const Place& place,
-                        const std::string& text, Held& out) {
+/// Whether a value kustomize renders is the pipeline image: its name (kustomize's, without tag
+/// and digest) is the image's match or repository.
+bool is_image(const pipeline::ImageSpec& image, const std::string& value) {
+  const std::string name = overlay::split_image(value).name;
+  return name == image.match || name == image.repository;
+}
+
+/// The images an overlay renders, wherever they are set; an image no resource renders is taken
+/// from the overlay's own images: entry, if it has one (its resources may be remote).
+Result<void> read_kustomize(const pipeline::Pipeline& pipeline, const Place& place, Texts& texts,
+                            Held& out) {
+  auto rendering = overlay::render_images(place.dir, texts.view());
+  if (!rendering) {
+    return rendering.error();
+  }
+  for (const auto& warning : rendering->warnings) {
+    if (std::find(out.warnings.begin(), out.warnings.end(), warning) == out.warnings.end()) {
+      out.warnings.push_back(warning);
+    }
+  }
+  for (const auto& image : pipeline.images) {
+    bool rendered = false;
+    for (const auto& found : rendering->images) {
+      if (!is_image(image, found.value)) {
+        continue;
+      }
+      auto reference = image::parse(found.value);
+      if (!reference) {
+        return make_error(ErrorKind::input, found.origin.where() + ": " + found.resource + " " +
+                                                found.container + ": " +
+                                                reference.error().message);
+      }
+      add(out, place.file, image.name, *reference);
+      rendered = true;
+    }
+    if (rendered) {
+      continue;
+    }
+    auto text = texts.get(place.file);
+    if (!text) {
+      return text.error();
+    }
+    auto reference = overlay::get_image(**text, place.file, image.match);
+    if (!reference) {
+      return reference.error();
+    }
+    if (reference->has_value()) {
+      add(out, place.file, image.name, **reference);
+    }
+  }
+  out.renderings[place.file] = std::move(*rendering);
+  return {};
+}
+
+Result<void> read_place(const pipeline::Pipeline& pipeline, const Place& place, Texts& texts,
+                        Held& out) {
+  if (place.kind == Kind::kustomize) {
+    return read_kustomize(pipeline, place, texts, out);
+  }
+  auto got = texts.get(place.file);
+  if (!got) {
+    return got.error();
+  }
+  const std::string& text = **got;
   switch (place.kind) {
     case Kind::kustomize:
-      for (const auto& image : pipeline.images) {
-        auto reference = overlay::get_image(text, place.file, image.match);
-        if (!reference) {
-          return reference.error();
-        }
-        if (reference->has_value()) {
-          add(out, place.file, image.name, **reference);
-        }
-      }
       break;
     case Kind::helm:
       for (const auto& [name, paths] : place.helm->images) {
@@ -297,15 +390,141 @@ Result<Held> read_places(const pipeline::Pipeline& pipeline, const std::vector<P
                          Texts& texts) {
   Held out;
   for (const auto& place : places) {
-    auto text = texts.get(place.file);
-    if (!text) {
-      return text.error();
-    }
-    if (auto read = read_place(pipeline, place, **text, out); !read) {
+    if (auto read = read_place(pipeline, place, texts, out); !read) {
       return read.error();
     }
   }
   return out;
+}
+
+}  // namespace
+
+namespace {
+
+/// `old` (an image as a file spells it) made to say `target`: when both name one repository,
+/// the file's spelling of it is kept and only the tag and digest change.
+std::string respelled(const std::string& old, const image::Reference& target) {
+  const std::string name = overlay::split_image(old).name;
+  if (name != target.repository()) {
+    return target.to_string();
+  }
+  return name + (target.tag.empty() ? "" : ":" + target.tag) +
+         (target.digest.empty() ? "" : "@" + target.digest);
+}
+
+/// Sets the images in an overlay where each is rendered from: an images: entry of the overlay
+/// (or of a file below it) is edited; a value set by a patch or a resource below the overlay is
+/// changed there; a value that comes from outside the overlay (a shared base or Component) gets
+/// an images: entry in the overlay's kustomization, which is never shared. An image the overlay
+/// does not render is given an entry there.
+Result<void> edit_kustomize(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
+                            const Place& place, Texts& texts, Held& held,
+                            const std::map<std::string, image::Reference>& images,
+                            std::set<std::string>& placed) {
+  auto cached = held.renderings.find(place.file);
+  if (cached == held.renderings.end() || !texts.unchanged(cached->second.files)) {
+    auto rendering = overlay::render_images(place.dir, texts.view());
+    if (!rendering) {
+      return rendering.error();
+    }
+    cached = held.renderings.insert_or_assign(place.file, std::move(*rendering)).first;
+  }
+  const overlay::Rendering& rendering = cached->second;
+  const auto own = [&](const std::string& file) {
+    return place.dir.empty() || file.starts_with(place.dir + "/");
+  };
+  std::map<std::string, std::vector<std::pair<overlay::ImageOrigin, std::string>>> values;
+  // (file, entry name) -> the image name and reference its entry is set to
+  std::map<std::pair<std::string, std::string>, std::pair<std::string, image::Reference>> entries;
+  const auto set_entry = [&](const std::string& file, const std::string& entry,
+                             const std::string& name,
+                             const image::Reference& reference) -> Result<void> {
+    const auto [found, added] = entries.try_emplace({file, entry}, name, reference);
+    if (!added && found->second.second != reference) {
+      return make_error(ErrorKind::usage,
+                        "stage '" + stage.name + "': images '" + found->second.first + "' and '" +
+                            name + "' are both set by the images: entry '" + entry + "' of " +
+                            file + ", to " + found->second.second.to_string() + " and " +
+                            reference.to_string() + "; one place cannot hold both");
+    }
+    return {};
+  };
+  for (const auto& [name, reference] : images) {
+    const pipeline::ImageSpec& image = *pipeline.find_image(name);
+    if (held.images.contains(name) && !held.by_file[place.file].contains(name)) {
+      continue;  // the image lives elsewhere in the target
+    }
+    placed.insert(name);
+    bool rendered = false;
+    for (const auto& found : rendering.images) {
+      if (!is_image(image, found.value)) {
+        continue;
+      }
+      rendered = true;
+      std::vector<const overlay::ImageOrigin*> patches;
+      for (const auto& patch : found.patched_by) {
+        if (own(patch.file) &&
+            std::none_of(patches.begin(), patches.end(), [&](const overlay::ImageOrigin* seen) {
+              return seen->where() == patch.where();
+            })) {
+          patches.push_back(&patch);
+        }
+      }
+      if (patches.size() > 1) {
+        return make_error(ErrorKind::input,
+                          "stage '" + stage.name + "': the image of " + found.resource + " " +
+                              found.container + " is set by " + patches[0]->describe() +
+                              " and by " + patches[1]->describe() +
+                              "; promote cannot tell which one to change: keep one");
+      }
+      const overlay::ImageOrigin& origin = found.origin;
+      Result<void> done;
+      if (!own(origin.file)) {
+        done = set_entry(place.file, overlay::split_image(found.value).name, name, reference);
+      } else if (origin.kind == overlay::ImageOrigin::Kind::images_entry) {
+        done = set_entry(origin.file, origin.entry, name, reference);
+      } else if (!origin.editable) {
+        return make_error(ErrorKind::input,
+                          origin.where() + ": the image of " + found.resource + " " +
+                              found.container +
+                              " is set here, in a value promote cannot change in place (an "
+                              "alias, an anchor, a tag, a block or several lines)");
+      } else {
+        values[origin.file].emplace_back(origin, respelled(found.value, reference));
+      }
+      if (!done) {
+        return done.error();
+      }
+    }
+    if (!rendered) {
+      if (auto done = set_entry(place.file, image.match, name, reference); !done) {
+        return done.error();
+      }
+    }
+  }
+  for (const auto& [file, edits] : values) {
+    auto text = texts.get(file);
+    if (!text) {
+      return text.error();
+    }
+    auto edited = overlay::set_values(**text, file, edits);
+    if (!edited) {
+      return edited.error();
+    }
+    **text = std::move(*edited);
+  }
+  for (const auto& [where, wanted] : entries) {
+    auto text = texts.get(where.first);
+    if (!text) {
+      return text.error();
+    }
+    auto edited = overlay::set_image(**text, where.first, where.second, wanted.second);
+    if (!edited) {
+      return edited.error();
+    }
+    **text = std::move(*edited);
+  }
+  return {};
 }
 
 }  // namespace
@@ -388,17 +607,9 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
     std::string& text = **found;
     switch (place.kind) {
       case Kind::kustomize:
-        for (const auto& [name, reference] : images) {
-          const pipeline::ImageSpec& image = *pipeline.find_image(name);
-          if (held.images.contains(name) && !held.by_file[place.file].contains(name)) {
-            continue;  // the image lives elsewhere in the target
-          }
-          auto edited = overlay::set_image(text, place.file, image.match, reference);
-          if (!edited) {
-            return edited.error();
-          }
-          text = std::move(*edited);
-          placed.insert(name);
+        if (auto edited = edit_kustomize(pipeline, stage, place, texts, held, images, placed);
+            !edited) {
+          return edited.error();
         }
         break;
       case Kind::helm:
@@ -448,7 +659,40 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
                             "manifest or a $imagepolicy marker");
     }
   }
+  // What is recorded is what the files hold: the edited target, read back as read_target
+  // reads it, must render every image as asked.
+  auto after = read_places(pipeline, state->places, texts);
+  if (!after) {
+    return after.error();
+  }
+  for (const auto& [name, target] : images) {
+    const image::Reference& wanted = target;
+    const auto now = after->images.find(name);
+    const bool right =
+        now != after->images.end() &&
+        std::all_of(now->second.begin(), now->second.end(), [&](const image::Reference& held_now) {
+          return held_now.tag == wanted.tag && held_now.digest == wanted.digest &&
+                 (held_now.path.empty() || held_now.repository() == wanted.repository());
+        });
+    if (!right) {
+      std::string holds;
+      if (now != after->images.end()) {
+        for (const auto& reference : now->second) {
+          holds += (holds.empty() ? "" : " and ") + reference.to_string();
+        }
+      }
+      return make_error(ErrorKind::input,
+                        "stage '" + stage.name + "': after its edits the target would hold " +
+                            name + " as " + (holds.empty() ? "nothing" : holds) + ", not " +
+                            wanted.to_string() + "; nothing was written");
+    }
+  }
   return texts.changes();
+}
+
+/// Warnings of reading a target (remote resources skipped), deduplicated, in order.
+std::vector<std::string> target_warnings(const TargetReading& reading) {
+  return reading.state ? reading.state->held.warnings : std::vector<std::string>();
 }
 
 }  // namespace promote::promoter

@@ -71,4 +71,8 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
                                             const std::map<std::string, image::Reference>& images,
                                             TargetReading* reading = nullptr);
 
+/// What reading the target warned of (a remote resource that was not fetched), as kept in
+/// `reading` by read_target.
+std::vector<std::string> target_warnings(const TargetReading& reading);
+
 }  // namespace promote::promoter

@@ -1,0 +1,576 @@
+#include "engine/overlay/kustomize_graph.hpp"
+
+#include <algorithm>
+#include <array>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "engine/overlay/kustomize_model.hpp"
+
+namespace promote::overlay {
+
+namespace {
+
+using kmodel::Container;
+using kmodel::Resource;
+using kmodel::scalar_at;
+using kmodel::Text;
+
+constexpr std::array<std::string_view, 3> k_kustomization_names = {
+    "kustomization.yaml", "kustomization.yml", "Kustomization"};
+/// Kinds that have no namespace and that kustomize's namespace transformer leaves alone.
+const std::set<std::string, std::less<>> k_cluster_kinds = {
+    "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
+    "PersistentVolume", "StorageClass", "PriorityClass", "APIService",
+    "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"};
+constexpr int k_max_depth = 64;
+
+/// `dir/entry` made lexically normal, in git's form; nullopt when it leaves the root.
+std::optional<std::string> join(const std::string& dir, const std::string& entry) {
+  const std::filesystem::path joined =
+      (std::filesystem::path(dir.empty() ? "." : dir) / entry).lexically_normal();
+  std::string text = joined.generic_string();
+  while (text.size() > 1 && text.back() == '/') {
+    text.pop_back();
+  }
+  if (text == ".") {
+    return std::string();
+  }
+  if (text == ".." || text.starts_with("../") || joined.is_absolute()) {
+    return std::nullopt;
+  }
+  return text;
+}
+
+/// Whether a `resources:` entry is a remote target kustomize would fetch.
+bool is_remote(const std::string& entry) {
+  return entry.find("://") != std::string::npos || entry.starts_with("git@") ||
+         entry.starts_with("github.com/") || entry.starts_with("gitlab.com/") ||
+         entry.starts_with("bitbucket.org/") || entry.find("?ref=") != std::string::npos;
+}
+
+/// The entries of a list-of-strings field, with their nodes.
+std::vector<YAML::Node> list_of(const YAML::Node& map, std::string_view key) {
+  std::vector<YAML::Node> out;
+  const YAML::Node node = kmodel::walk(map, {std::string(key)});
+  if (node.IsDefined() && node.IsSequence()) {
+    for (const auto& item : node) {
+      out.push_back(item);
+    }
+  }
+  return out;
+}
+
+class Renderer {
+ public:
+  Renderer(std::string top, const RepositoryFiles& files)
+      : m_top(std::move(top)), m_files(files) {}
+
+  Result<Rendering> run() {
+    std::vector<Resource> resources;
+    auto kustomization = build(m_top, false, resources, nullptr, 0);
+    if (!kustomization) {
+      return kustomization.error();
+    }
+    m_out.kustomization = *kustomization;
+    for (const auto& resource : resources) {
+      for (const auto& [key, list] : {std::pair{"initContainers", &resource.init_containers},
+                                      std::pair{"containers", &resource.containers}}) {
+        for (const Container& container : *list) {
+          if (!container.image.present) {
+            continue;
+          }
+          RenderedImage image;
+          image.resource = resource.kind + "/" + resource.name;
+          image.container = std::string(key) + "[" + container.name + "]";
+          image.value = container.image.value;
+          image.origin = container.image.origin;
+          image.patched_by = container.image.patched_by;
+          m_out.images.push_back(std::move(image));
+        }
+      }
+    }
+    return std::move(m_out);
+  }
+
+ private:
+  /// The parsed documents of a file, kept for the origins that point into it.
+  struct Loaded {
+    std::unique_ptr<splice::Source> source;
+    std::vector<YAML::Node> documents;
+  };
+
+  Result<Loaded*> load(const std::string& file) {
+    if (auto found = m_loaded.find(file); found != m_loaded.end()) {
+      return &found->second;
+    }
+    auto text = m_files.read(file);
+    if (!text) {
+      return text.error();
+    }
+    m_out.files.push_back(file);
+    auto documents = splice::load_all(**text, file);
+    if (!documents) {
+      return documents.error();
+    }
+    Loaded loaded{std::make_unique<splice::Source>(**text), std::move(*documents)};
+    return &m_loaded.emplace(file, std::move(loaded)).first->second;
+  }
+
+  Text text_of(const std::string& file, const Loaded& loaded) const {
+    Text text;
+    text.file = file;
+    text.file_source = loaded.source.get();
+    return text;
+  }
+
+  /// The text of an inline patch: a literal block in `owner` at `node`.
+  Text inline_text(const Text& owner, const YAML::Node& node) const {
+    Text text = owner;
+    text.content = node.Scalar();
+    text.is_inline = true;
+    // The block's content starts on the line after its `|` header; its indentation is that of
+    // its first line that is not blank.
+    const auto [line, column] = owner.position(node.Mark());
+    (void)column;
+    text.first_line = line;  // 0-based line after the header
+    text.indent = 0;
+    if (owner.file_source != nullptr) {
+      for (int at = text.first_line; at < owner.file_source->line_count(); ++at) {
+        const std::string_view content = owner.file_source->line_text(at);
+        const auto first = content.find_first_not_of(' ');
+        if (first != std::string_view::npos && content[first] != '\r') {
+          text.indent = first;
+          break;
+        }
+      }
+    }
+    return text;
+  }
+
+  /// Resources of a file: its documents that are maps with a kind (and a List's items).
+  Result<void> read_resources(const std::string& file, std::vector<Resource>& out) {
+    auto loaded = load(file);
+    if (!loaded) {
+      return loaded.error();
+    }
+    const Text text = text_of(file, **loaded);
+    std::vector<YAML::Node> documents = (*loaded)->documents;
+    for (std::size_t i = 0; i < documents.size(); ++i) {
+      const YAML::Node& document = documents[i];
+      if (!document.IsMap()) {
+        continue;
+      }
+      if (scalar_at(document, "kind") == "List") {
+        for (const auto& item : list_of(document, "items")) {
+          documents.push_back(item);
+        }
+        continue;
+      }
+      Resource resource;
+      resource.api_version = scalar_at(document, "apiVersion");
+      resource.kind = scalar_at(document, "kind");
+      const YAML::Node metadata = kmodel::walk(document, {"metadata"});
+      resource.name = scalar_at(metadata, "name");
+      resource.ns = scalar_at(metadata, "namespace");
+      resource.names.push_back(resource.name);
+      resource.namespaces.push_back(resource.ns);
+      for (const auto& [key, into] : {std::pair{"labels", &resource.labels},
+                                      std::pair{"annotations", &resource.annotations}}) {
+        const YAML::Node map = kmodel::walk(metadata, {key});
+        if (map.IsDefined() && map.IsMap()) {
+          for (const auto& pair : map) {
+            if (pair.first.IsScalar() && pair.second.IsScalar()) {
+              (*into)[pair.first.Scalar()] = pair.second.Scalar();
+            }
+          }
+        }
+      }
+      resource.pod_path = kmodel::find_pod_path(document);
+      if (!resource.pod_path.empty()) {
+        const YAML::Node pod = kmodel::walk(document, resource.pod_path);
+        for (const auto key : {"initContainers", "containers"}) {
+          const YAML::Node list = kmodel::walk(pod, {key});
+          if (!list.IsDefined()) {
+            continue;
+          }
+          auto containers = kmodel::read_containers(text, list, ImageOrigin::Kind::resource);
+          if (!containers) {
+            return containers.error();
+          }
+          *resource.list(key) = std::move(*containers);
+        }
+      }
+      out.push_back(std::move(resource));
+    }
+    return {};
+  }
+
+  /// The kustomization file in `dir`; `why` (an entry that names the directory) labels the error.
+  Result<std::string> find(const std::string& dir, const Text* from, const YAML::Node* why) {
+    for (const auto name : k_kustomization_names) {
+      const std::string file = dir.empty() ? std::string(name) : dir + "/" + std::string(name);
+      auto type = m_files.type(file);
+      if (!type) {
+        return type.error();
+      }
+      if (*type == RepositoryFiles::Type::file) {
+        return file;
+      }
+    }
+    const std::string what = "no kustomization.yaml in '" + (dir.empty() ? "." : dir) + "'";
+    if (from != nullptr && why != nullptr) {
+      return from->error_at(why->Mark(), what);
+    }
+    return make_error(ErrorKind::input, what);
+  }
+
+  /// Builds the kustomization (or Component) in `dir` into `resources`; returns its file.
+  Result<std::string> build(const std::string& dir, bool component,
+                            std::vector<Resource>& resources, const Text* from,
+                            const YAML::Node* why) {
+    if (static_cast<int>(m_stack.size()) >= k_max_depth ||
+        std::find(m_stack.begin(), m_stack.end(), dir) != m_stack.end()) {
+      const std::string what = "the kustomization in '" + dir + "' includes itself";
+      return from != nullptr && why != nullptr ? from->error_at(why->Mark(), what)
+                                               : make_error(ErrorKind::input, what);
+    }
+    auto file = find(dir, from, why);
+    if (!file) {
+      return file.error();
+    }
+    auto loaded = load(*file);
+    if (!loaded) {
+      return loaded.error();
+    }
+    const Text text = text_of(*file, **loaded);
+    YAML::Node root;
+    for (const auto& document : (*loaded)->documents) {
+      if (!document.IsNull()) {
+        root.reset(document);
+        break;
+      }
+    }
+    if (root.IsNull()) {
+      return *file;
+    }
+    if (!root.IsMap()) {
+      return text.error_at(root.Mark(), "a kustomization must be a map");
+    }
+    const bool is_component = scalar_at(root, "kind") == "Component";
+    if (is_component != component) {
+      const std::string what = component ? "'" + dir + "' is listed in components: but is not a "
+                                           "kind: Component"
+                                         : "'" + dir + "' is a Component: list it in components:";
+      return from != nullptr && why != nullptr ? from->error_at(why->Mark(), what)
+                                               : make_error(ErrorKind::input, what);
+    }
+    m_stack.push_back(dir);
+    std::vector<YAML::Node> entries = list_of(root, "resources");
+    for (const auto& base : list_of(root, "bases")) {
+      entries.push_back(base);
+    }
+    for (const auto& entry : entries) {
+      if (auto added = add_resource(dir, text, entry, resources); !added) {
+        return added.error();
+      }
+    }
+    for (const auto& entry : list_of(root, "components")) {
+      if (!entry.IsScalar()) {
+        return text.error_at(entry.Mark(), "a components: entry must be a path");
+      }
+      if (is_remote(entry.Scalar())) {
+        warn_remote(text, entry);
+        continue;
+      }
+      const auto path = join(dir, entry.Scalar());
+      if (!path) {
+        return outside(text, entry);
+      }
+      if (auto built = build(*path, true, resources, &text, &entry); !built) {
+        return built.error();
+      }
+    }
+    if (auto transformed = transform(dir, text, root, resources); !transformed) {
+      return transformed.error();
+    }
+    m_stack.pop_back();
+    return *file;
+  }
+
+  void warn_remote(const Text& text, const YAML::Node& entry) {
+    const auto [line, column] = text.position(entry.Mark());
+    m_out.warnings.push_back(text.file + ":" + std::to_string(line) + ":" +
+                             std::to_string(column) + ": remote resource '" + entry.Scalar() +
+                             "' is not fetched; images it holds are not seen");
+  }
+
+  Error outside(const Text& text, const YAML::Node& entry) const {
+    const auto [line, column] = text.position(entry.Mark());
+    return make_error(ErrorKind::config, text.file + ":" + std::to_string(line) + ":" +
+                                             std::to_string(column) + ": '" + entry.Scalar() +
+                                             "' leads out of the repository");
+  }
+
+  Result<void> add_resource(const std::string& dir, const Text& text, const YAML::Node& entry,
+                            std::vector<Resource>& resources) {
+    if (!entry.IsScalar()) {
+      return text.error_at(entry.Mark(), "a resources: entry must be a path");
+    }
+    if (is_remote(entry.Scalar())) {
+      warn_remote(text, entry);
+      return {};
+    }
+    const auto path = join(dir, entry.Scalar());
+    if (!path) {
+      return outside(text, entry);
+    }
+    auto type = m_files.type(*path);
+    if (!type) {
+      return type.error();
+    }
+    switch (*type) {
+      case RepositoryFiles::Type::missing: {
+        // kustomize would stop here; promote reads on, as an overlay's images: still says what
+        // it sets, and names the hole.
+        const auto [line, column] = text.position(entry.Mark());
+        m_out.warnings.push_back(text.file + ":" + std::to_string(line) + ":" +
+                                 std::to_string(column) + ": resource '" + entry.Scalar() +
+                                 "' does not exist; images it would hold are not seen");
+        return {};
+      }
+      case RepositoryFiles::Type::file: return read_resources(*path, resources);
+      case RepositoryFiles::Type::directory: {
+        std::vector<Resource> built;
+        if (auto done = build(*path, false, built, &text, &entry); !done) {
+          return done.error();
+        }
+        for (auto& resource : built) {
+          resources.push_back(std::move(resource));
+        }
+        return {};
+      }
+    }
+    return {};
+  }
+
+  /// The documents of a patch given by `path:` (a file next to the kustomization) or inline.
+  Result<std::pair<Text, std::vector<YAML::Node>>> patch_documents(const std::string& dir,
+                                                                   const Text& text,
+                                                                   const YAML::Node& node,
+                                                                   bool inline_patch) {
+    if (!node.IsScalar()) {
+      return text.error_at(node.Mark(), "a patch must be a path or a patch's text");
+    }
+    if (inline_patch) {
+      Text inner = inline_text(text, node);
+      auto documents = splice::load_all(inner.content, text.file);
+      if (!documents) {
+        return text.error_at(node.Mark(), "this inline patch is not valid YAML: " +
+                                              documents.error().message);
+      }
+      return std::pair{std::move(inner), std::move(*documents)};
+    }
+    const auto path = join(dir, node.Scalar());
+    if (!path) {
+      return outside(text, node);
+    }
+    auto type = m_files.type(*path);
+    if (!type) {
+      return type.error();
+    }
+    if (*type != RepositoryFiles::Type::file) {
+      return text.error_at(node.Mark(), "patch file '" + node.Scalar() + "' does not exist");
+    }
+    auto loaded = load(*path);
+    if (!loaded) {
+      return loaded.error();
+    }
+    return std::pair{text_of(*path, **loaded), (*loaded)->documents};
+  }
+
+  static bool looks_inline(const YAML::Node& node) {
+    return node.IsScalar() && node.Scalar().find('\n') != std::string::npos;
+  }
+
+  Result<void> transform(const std::string& dir, const Text& text, const YAML::Node& root,
+                         std::vector<Resource>& resources) {
+    // kustomize's order: patchesStrategicMerge, patches, namespace, prefix and suffix, labels,
+    // patchesJson6902, images.
+    for (const auto& entry : list_of(root, "patchesStrategicMerge")) {
+      auto patch = patch_documents(dir, text, entry, looks_inline(entry));
+      if (!patch) {
+        return patch.error();
+      }
+      for (const auto& document : patch->second) {
+        if (auto applied = kmodel::apply_strategic_merge(patch->first, document, nullptr,
+                                                         resources);
+            !applied) {
+          return applied;
+        }
+      }
+    }
+    for (const auto& entry : list_of(root, "patches")) {
+      if (entry.IsScalar()) {
+        // The older form: a path, or a strategic-merge patch's text.
+        auto patch = patch_documents(dir, text, entry, looks_inline(entry));
+        if (!patch) {
+          return patch.error();
+        }
+        for (const auto& document : patch->second) {
+          if (auto applied = kmodel::apply_strategic_merge(patch->first, document, nullptr,
+                                                           resources);
+              !applied) {
+            return applied;
+          }
+        }
+        continue;
+      }
+      if (!entry.IsMap()) {
+        return text.error_at(entry.Mark(), "a patches: entry must be a map");
+      }
+      const YAML::Node path = kmodel::walk(entry, {"path"});
+      const YAML::Node inline_patch = kmodel::walk(entry, {"patch"});
+      const YAML::Node target = kmodel::walk(entry, {"target"});
+      if (!path.IsDefined() && !inline_patch.IsDefined()) {
+        return text.error_at(entry.Mark(), "a patches: entry needs a path or a patch");
+      }
+      auto patch = patch_documents(dir, text, path.IsDefined() ? path : inline_patch,
+                                   !path.IsDefined());
+      if (!patch) {
+        return patch.error();
+      }
+      const bool has_target = target.IsDefined() && target.IsMap();
+      for (const auto& document : patch->second) {
+        if (document.IsSequence()) {
+          if (!has_target) {
+            return text.error_at(entry.Mark(), "a JSON6902 patch needs a target");
+          }
+          if (auto applied =
+                  kmodel::apply_json6902(patch->first, document, target, text, resources);
+              !applied) {
+            return applied;
+          }
+        } else if (auto applied = kmodel::apply_strategic_merge(
+                       patch->first, document, has_target ? &target : nullptr, resources);
+                   !applied) {
+          return applied;
+        }
+      }
+    }
+    rename(root, resources);
+    for (const auto& entry : list_of(root, "patchesJson6902")) {
+      const YAML::Node target = kmodel::walk(entry, {"target"});
+      const YAML::Node path = kmodel::walk(entry, {"path"});
+      const YAML::Node inline_patch = kmodel::walk(entry, {"patch"});
+      if (!target.IsDefined() || !target.IsMap() ||
+          (!path.IsDefined() && !inline_patch.IsDefined())) {
+        return text.error_at(entry.Mark(),
+                             "a patchesJson6902 entry needs a target and a path or a patch");
+      }
+      auto patch = patch_documents(dir, text, path.IsDefined() ? path : inline_patch,
+                                   !path.IsDefined());
+      if (!patch) {
+        return patch.error();
+      }
+      for (const auto& document : patch->second) {
+        if (auto applied =
+                kmodel::apply_json6902(patch->first, document, target, text, resources);
+            !applied) {
+          return applied;
+        }
+      }
+    }
+    for (const auto& entry : list_of(root, "images")) {
+      if (auto applied = kmodel::apply_image_entry(text, entry, resources); !applied) {
+        return applied;
+      }
+    }
+    return {};
+  }
+
+  /// namespace, namePrefix, nameSuffix, commonLabels and labels: what patch targets of the
+  /// layers above match against.
+  static void rename(const YAML::Node& root, std::vector<Resource>& resources) {
+    const std::string ns = scalar_at(root, "namespace");
+    const std::string prefix = scalar_at(root, "namePrefix");
+    const std::string suffix = scalar_at(root, "nameSuffix");
+    std::map<std::string, std::string> labels;
+    const YAML::Node common = kmodel::walk(root, {"commonLabels"});
+    if (common.IsDefined() && common.IsMap()) {
+      for (const auto& pair : common) {
+        if (pair.first.IsScalar() && pair.second.IsScalar()) {
+          labels[pair.first.Scalar()] = pair.second.Scalar();
+        }
+      }
+    }
+    for (const auto& item : list_of(root, "labels")) {
+      const YAML::Node pairs = kmodel::walk(item, {"pairs"});
+      if (pairs.IsDefined() && pairs.IsMap()) {
+        for (const auto& pair : pairs) {
+          if (pair.first.IsScalar() && pair.second.IsScalar()) {
+            labels[pair.first.Scalar()] = pair.second.Scalar();
+          }
+        }
+      }
+    }
+    for (auto& resource : resources) {
+      if (!ns.empty() && !k_cluster_kinds.contains(resource.kind)) {
+        resource.ns = ns;
+        resource.namespaces.push_back(ns);
+      }
+      if ((!prefix.empty() || !suffix.empty()) && resource.kind != "Namespace" &&
+          resource.kind != "CustomResourceDefinition") {
+        resource.name = prefix + resource.name + suffix;
+        resource.names.push_back(resource.name);
+      }
+      for (const auto& [key, value] : labels) {
+        resource.labels[key] = value;
+      }
+    }
+  }
+
+  std::string m_top;
+  const RepositoryFiles& m_files;
+  Rendering m_out;
+  std::map<std::string, Loaded> m_loaded;
+  std::vector<std::string> m_stack;
+};
+
+}  // namespace
+
+Result<Rendering> render_images(const std::string& dir, const RepositoryFiles& files) {
+  return Renderer(dir, files).run();
+}
+
+Result<std::string> set_values(std::string_view text, const std::string& file,
+                               const std::vector<std::pair<ImageOrigin, std::string>>& values) {
+  std::map<std::size_t, const std::pair<ImageOrigin, std::string>*> by_place;
+  std::vector<splice::Edit> edits;
+  for (const auto& value : values) {
+    const ImageOrigin& origin = value.first;
+    if (origin.file != file || !origin.editable || origin.end > text.size()) {
+      return make_error(ErrorKind::internal, origin.where() + ": not a value promote can edit");
+    }
+    const auto [found, added] = by_place.emplace(origin.begin, &value);
+    if (!added) {
+      if (found->second->second != value.second) {
+        return make_error(ErrorKind::input, origin.where() + ": this one value would have to be " +
+                                                found->second->second + " and " + value.second);
+      }
+      continue;
+    }
+    splice::Span span;
+    span.begin = origin.begin;
+    span.end = origin.end;
+    span.quote = origin.quote;
+    edits.push_back(splice::replace(span, value.second));
+  }
+  std::sort(edits.begin(), edits.end(),
+            [](const splice::Edit& a, const splice::Edit& b) { return a.begin < b.begin; });
+  return splice::splice(text, edits, file);
+}
+
+}  // namespace promote::overlay
