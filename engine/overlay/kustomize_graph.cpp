@@ -63,10 +63,29 @@ std::vector<YAML::Node> list_of(const YAML::Node& map, std::string_view key) {
   return out;
 }
 
+}  // namespace
+
+struct RenderCache::Entries {
+  struct Built {
+    std::string file;  ///< the directory's kustomization
+    std::vector<Resource> resources;
+    std::vector<std::string> files;
+    std::vector<std::string> warnings;
+  };
+  std::map<std::string, Built> by_dir;
+};
+
+RenderCache::RenderCache() : entries(std::make_unique<Entries>()) {}
+RenderCache::~RenderCache() = default;
+RenderCache::RenderCache(RenderCache&&) noexcept = default;
+RenderCache& RenderCache::operator=(RenderCache&&) noexcept = default;
+
+namespace {
+
 class Renderer {
  public:
-  Renderer(std::string top, const RepositoryFiles& files)
-      : m_top(std::move(top)), m_files(files) {}
+  Renderer(std::string top, const RepositoryFiles& files, RenderCache* cache)
+      : m_top(std::move(top)), m_files(files), m_cache(cache) {}
 
   Result<Rendering> run() {
     std::vector<Resource> resources;
@@ -150,8 +169,19 @@ class Renderer {
     return text;
   }
 
-  /// Resources of a file: its documents that are maps with a kind (and a List's items).
+  /// Resources of a file: its documents that are maps with a kind (and a List's items). A file
+  /// that does not hold the word "containers" has no image to render and is not parsed.
   Result<void> read_resources(const std::string& file, std::vector<Resource>& out) {
+    if (!m_loaded.contains(file)) {
+      auto text = m_files.read(file);
+      if (!text) {
+        return text.error();
+      }
+      if ((*text)->find("ontainers") == std::string::npos) {
+        m_out.files.push_back(file);
+        return {};
+      }
+    }
     auto loaded = load(file);
     if (!loaded) {
       return loaded.error();
@@ -227,10 +257,47 @@ class Renderer {
     return make_error(ErrorKind::input, what);
   }
 
-  /// Builds the kustomization (or Component) in `dir` into `resources`; returns its file.
+  /// Builds the kustomization (or Component) in `dir` into `resources`; returns its file. A
+  /// kustomization (not a Component, which transforms what it is added to) is taken from the
+  /// cache when it was built before.
   Result<std::string> build(const std::string& dir, bool component,
                             std::vector<Resource>& resources, const Text* from,
                             const YAML::Node* why) {
+    if (component || m_cache == nullptr) {
+      return build_here(dir, component, resources, from, why);
+    }
+    auto& cached = m_cache->entries->by_dir;
+    if (auto found = cached.find(dir); found != cached.end()) {
+      resources.insert(resources.end(), found->second.resources.begin(),
+                       found->second.resources.end());
+      m_out.files.insert(m_out.files.end(), found->second.files.begin(),
+                         found->second.files.end());
+      m_out.warnings.insert(m_out.warnings.end(), found->second.warnings.begin(),
+                            found->second.warnings.end());
+      return found->second.file;
+    }
+    const std::size_t files_before = m_out.files.size();
+    const std::size_t warnings_before = m_out.warnings.size();
+    const std::size_t resources_before = resources.size();
+    auto file = build_here(dir, component, resources, from, why);
+    if (!file) {
+      return file;
+    }
+    RenderCache::Entries::Built built;
+    built.file = *file;
+    built.resources.assign(resources.begin() + static_cast<std::ptrdiff_t>(resources_before),
+                           resources.end());
+    built.files.assign(m_out.files.begin() + static_cast<std::ptrdiff_t>(files_before),
+                       m_out.files.end());
+    built.warnings.assign(m_out.warnings.begin() + static_cast<std::ptrdiff_t>(warnings_before),
+                          m_out.warnings.end());
+    cached.emplace(dir, std::move(built));
+    return file;
+  }
+
+  Result<std::string> build_here(const std::string& dir, bool component,
+                                 std::vector<Resource>& resources, const Text* from,
+                                 const YAML::Node* why) {
     if (static_cast<int>(m_stack.size()) >= k_max_depth ||
         std::find(m_stack.begin(), m_stack.end(), dir) != m_stack.end()) {
       const std::string what = "the kustomization in '" + dir + "' includes itself";
@@ -534,6 +601,7 @@ class Renderer {
 
   std::string m_top;
   const RepositoryFiles& m_files;
+  RenderCache* m_cache;
   Rendering m_out;
   std::map<std::string, Loaded> m_loaded;
   std::vector<std::string> m_stack;
@@ -541,8 +609,9 @@ class Renderer {
 
 }  // namespace
 
-Result<Rendering> render_images(const std::string& dir, const RepositoryFiles& files) {
-  return Renderer(dir, files).run();
+Result<Rendering> render_images(const std::string& dir, const RepositoryFiles& files,
+                                RenderCache* cache) {
+  return Renderer(dir, files, cache).run();
 }
 
 Result<std::string> set_values(std::string_view text, const std::string& file,

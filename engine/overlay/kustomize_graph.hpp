@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -72,13 +73,27 @@ struct RepositoryFiles {
   std::function<Result<Type>(const std::string& path)> type;
 };
 
+/// Directories already rendered by render_images over the same files, kept between calls: a
+/// base that many overlays share is read once. Valid while no file changes.
+class RenderCache {
+ public:
+  RenderCache();
+  ~RenderCache();
+  RenderCache(RenderCache&&) noexcept;
+  RenderCache& operator=(RenderCache&&) noexcept;
+
+  struct Entries;
+  std::unique_ptr<Entries> entries;
+};
+
 /// Renders the images of the overlay in `dir` (relative to the root, "" for the root itself).
 /// Fails (input, FILE:LINE:COL) on a malformed kustomization, resource or patch, a resource or
 /// component that does not exist, a cycle, a patch operation that cannot be applied; (config)
 /// on a path that leads out of the repository; and (input) where kustomize's result cannot be
 /// known without more than promote models (a JSON6902 `move`/`copy` or a replacement of a whole
 /// pod spec that carries images, an unparsable label selector).
-Result<Rendering> render_images(const std::string& dir, const RepositoryFiles& files);
+Result<Rendering> render_images(const std::string& dir, const RepositoryFiles& files,
+                                RenderCache* cache = nullptr);
 
 /// `text` (of `file`) with each origin's value replaced by its new image; the origins must be
 /// editable and in this file. The quoting of each value is kept (a plain value YAML would read

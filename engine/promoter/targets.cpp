@@ -171,6 +171,8 @@ class Texts {
     return &it->second.second;
   }
 
+  const fs::path& root() const { return m_root; }
+
   /// Whether none of the files has been edited.
   bool unchanged(const std::vector<std::string>& files) const {
     return std::all_of(files.begin(), files.end(), [&](const std::string& file) {
@@ -237,6 +239,7 @@ struct Held {
   std::map<std::string, std::set<std::string>> by_file;
   std::map<std::string, overlay::Rendering> renderings;  ///< per kustomization file
   std::vector<std::string> warnings;
+  overlay::RenderCache cache;  ///< bases rendered while reading, for the other overlays
 };
 
 void add(Held& out, const std::string& file, const std::string& name,
@@ -266,11 +269,12 @@ bool is_image(const pipeline::ImageSpec& image, const std::string& value) {
   return name == image.match || name == image.repository;
 }
 
-/// The images an overlay renders, wherever they are set; an image no resource renders is taken
-/// from the overlay's own images: entry, if it has one (its resources may be remote).
+/// The images an overlay renders, wherever they are set. An image no resource renders is taken
+/// from the overlay's own images: entry, if it has one, only where the rendering cannot tell:
+/// when the overlay renders no container, or some of its resources could not be read.
 Result<void> read_kustomize(const pipeline::Pipeline& pipeline, const Place& place, Texts& texts,
                             Held& out) {
-  auto rendering = overlay::render_images(place.dir, texts.view());
+  auto rendering = overlay::render_images(place.dir, texts.view(), &out.cache);
   if (!rendering) {
     return rendering.error();
   }
@@ -294,7 +298,10 @@ Result<void> read_kustomize(const pipeline::Pipeline& pipeline, const Place& pla
       add(out, place.file, image.name, *reference);
       rendered = true;
     }
-    if (rendered) {
+    // An entry that no rendered image meets says nothing of what the overlay renders, unless
+    // the overlay's resources could not all be read (remote, missing) or it renders no
+    // container at all (its workloads come from elsewhere).
+    if (rendered || (!rendering->images.empty() && rendering->warnings.empty())) {
       continue;
     }
     auto text = texts.get(place.file);
@@ -430,8 +437,55 @@ Result<void> edit_kustomize(const pipeline::Pipeline& pipeline, const pipeline::
     cached = held.renderings.insert_or_assign(place.file, std::move(*rendering)).first;
   }
   const overlay::Rendering& rendering = cached->second;
-  const auto own = [&](const std::string& file) {
-    return place.dir.empty() || file.starts_with(place.dir + "/");
+  // The files other stages' overlays read are never edited: they are shared bases.
+  std::optional<std::map<std::string, std::string>> shared;  // file -> a stage that reads it
+  const auto shared_with = [&](const std::string& file) -> Result<std::string> {
+    if (!shared) {
+      shared.emplace();
+      for (const auto& other : pipeline.stages) {
+        if (other.name == stage.name) {
+          continue;
+        }
+        auto places = places_of(pipeline, other, texts.root());
+        if (!places) {
+          return places.error();
+        }
+        for (const auto& other_place : *places) {
+          if (other_place.kind != Kind::kustomize) {
+            continue;
+          }
+          // Only which files it reads counts here, which no edit of a value changes.
+          auto read = overlay::render_images(other_place.dir, texts.view(), &held.cache);
+          if (!read) {
+            continue;  // that stage's own problem, reported when it is read
+          }
+          for (const auto& file : read->files) {
+            shared->emplace(file, other.name);
+          }
+        }
+      }
+    }
+    const auto found = shared->find(file);
+    return found == shared->end() ? std::string() : found->second;
+  };
+  if (auto other = shared_with(place.file); !other) {
+    return other.error();
+  } else if (!other->empty()) {
+    return make_error(ErrorKind::config,
+                      stage.target.where.to_string() + ": the overlay of stage '" + stage.name +
+                          "' (" + place.dir + ") is also read by stage '" + *other +
+                          "': promote does not edit a base that stages share; give '" +
+                          stage.name + "' an overlay of its own over it");
+  }
+  const auto own = [&](const std::string& file) -> Result<bool> {
+    if (!place.dir.empty() && !file.starts_with(place.dir + "/")) {
+      return false;
+    }
+    auto other = shared_with(file);
+    if (!other) {
+      return other.error();
+    }
+    return other->empty();
   };
   std::map<std::string, std::vector<std::pair<overlay::ImageOrigin, std::string>>> values;
   // (file, entry name) -> the image name and reference its entry is set to
@@ -461,9 +515,18 @@ Result<void> edit_kustomize(const pipeline::Pipeline& pipeline, const pipeline::
         continue;
       }
       rendered = true;
+      if (auto now = image::parse(found.value);
+          now && now->tag == reference.tag && now->digest == reference.digest &&
+          now->repository() == reference.repository()) {
+        continue;  // already so
+      }
       std::vector<const overlay::ImageOrigin*> patches;
       for (const auto& patch : found.patched_by) {
-        if (own(patch.file) &&
+        auto mine = own(patch.file);
+        if (!mine) {
+          return mine.error();
+        }
+        if (*mine &&
             std::none_of(patches.begin(), patches.end(), [&](const overlay::ImageOrigin* seen) {
               return seen->where() == patch.where();
             })) {
@@ -478,8 +541,12 @@ Result<void> edit_kustomize(const pipeline::Pipeline& pipeline, const pipeline::
                               "; promote cannot tell which one to change: keep one");
       }
       const overlay::ImageOrigin& origin = found.origin;
+      auto mine = own(origin.file);
+      if (!mine) {
+        return mine.error();
+      }
       Result<void> done;
-      if (!own(origin.file)) {
+      if (!*mine) {
         done = set_entry(place.file, overlay::split_image(found.value).name, name, reference);
       } else if (origin.kind == overlay::ImageOrigin::Kind::images_entry) {
         done = set_entry(origin.file, origin.entry, name, reference);
@@ -681,10 +748,15 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
           holds += (holds.empty() ? "" : " and ") + reference.to_string();
         }
       }
-      return make_error(ErrorKind::input,
-                        "stage '" + stage.name + "': after its edits the target would hold " +
-                            name + " as " + (holds.empty() ? "nothing" : holds) + ", not " +
-                            wanted.to_string() + "; nothing was written");
+      const pipeline::ImageSpec& image = *pipeline.find_image(name);
+      return make_error(
+          ErrorKind::input,
+          "stage '" + stage.name + "': after its edits the target would hold " + name + " as " +
+              (holds.empty() ? "nothing (no container it renders has the image " + image.match +
+                                   "; where a base names it otherwise, give the image that name "
+                                   "as match:)"
+                             : holds) +
+              ", not " + wanted.to_string() + "; nothing was written");
     }
   }
   return texts.changes();

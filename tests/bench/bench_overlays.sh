@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One image promoted into 500 service overlays in one commit, in a repository of 20,000
-# files, beside git's own `git add -A && git commit` (and `git push`) of the same change made
+# files (each overlay over its service's base and a platform base all of them share, so that
+# promote reads what each overlay renders), beside git's own `git add -A && git commit` (and `git push`) of the same change made
 # by sed, in the same run, on copies of the same repository. Prints the median of 5 rounds,
 # and last a line "result PROMOTE_NS COMMIT_NS PUSH_NS SAME" for tests/bench/run.
 #
@@ -10,25 +11,45 @@ promote=$(realpath "$1")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 services=500
-files_per_service=40  # the kustomization and 39 other files: 20,000 in all
+files_per_service=40  # the overlay's kustomization and 39 files of its base: 20,000 in all
 
 /usr/bin/python3 - "$work/seed" "$services" "$files_per_service" <<'EOF'
 import os, sys
 root, services, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 stage = []
+# The runtime every service runs beside it: a base all 500 overlays share.
+platform = os.path.join(root, "platform", "base")
+os.makedirs(platform)
+with open(os.path.join(platform, "kustomization.yaml"), "w") as f:
+    f.write("resources:\n  - agent.yaml\n")
+with open(os.path.join(platform, "agent.yaml"), "w") as f:
+    f.write("apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: platform-agent\nspec:\n"
+            "  template:\n    spec:\n      containers:\n        - name: agent\n"
+            "          image: ghcr.io/acme/platform:1.0.0\n")
 for s in range(services):
     name = f"svc-{s:03d}"
     overlay = os.path.join(root, "services", name, "overlays", "prod")
     os.makedirs(overlay)
     with open(os.path.join(overlay, "kustomization.yaml"), "w") as f:
-        f.write(f"# {name}, production\nresources:\n  - ../../base\nnamespace: {name}\n"
+        f.write(f"# {name}, production\nresources:\n  - ../../base\n  - ../../../../platform/base\n"
+                f"namespace: {name}\n"
                 "images:\n  - name: ghcr.io/acme/platform  # the shared runtime\n"
                 "    newTag: 1.0.0\n"
                 f"  - name: ghcr.io/acme/{name}\n    newTag: 3.{s}.0\n")
+    # The service's own base: its kustomization, a Deployment (the service and the platform
+    # beside it) and ConfigMaps, 39 files in all.
     base = os.path.join(root, "services", name, "base")
     os.makedirs(base)
-    for i in range(per - 1):
-        with open(os.path.join(base, f"part-{i:02d}.yaml"), "w") as f:
+    parts = [f"part-{i:02d}.yaml" for i in range(per - 3)]
+    with open(os.path.join(base, "kustomization.yaml"), "w") as f:
+        f.write("resources:\n  - deployment.yaml\n" + "".join(f"  - {p}\n" for p in parts))
+    with open(os.path.join(base, "deployment.yaml"), "w") as f:
+        f.write(f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n"
+                "  template:\n    spec:\n      containers:\n"
+                f"        - name: app\n          image: ghcr.io/acme/{name}:3.0.0\n"
+                "        - name: platform\n          image: ghcr.io/acme/platform:0.9.0\n")
+    for i, part in enumerate(parts):
+        with open(os.path.join(base, part), "w") as f:
             f.write(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}-{i}\n"
                     f"data:\n  key: value-{s}-{i}\n")
     stage.append(f"      - services/{name}/overlays/prod\n")
