@@ -265,10 +265,11 @@ std::map<std::string, std::string> rollouts_files() {
   return files;
 }
 
-// argoproj/argocd-example-apps kustomize-guestbook and pre-post-sync: a base whose
-// kustomization puts apiVersion and kind last, under a namePrefix; an overlay with the legacy
-// bases:, a Job resource with an image of its own, and a patch listed as a plain string under
-// patches: that sets the image single-quoted.
+// argoproj/argocd-example-apps kustomize-guestbook, pre-post-sync and kustomized-helm: a base
+// whose kustomization puts apiVersion and kind last, under a namePrefix; an overlay with the
+// legacy bases:, a Job resource with an image of its own, and a patch file that sets the image
+// single-quoted (that repository lists it as a bare string under patches:, which the
+// kustomize of kubectl 1.32 no longer reads; promote reads both).
 std::map<std::string, std::string> guestbook_files() {
   return {
       {"promote.yaml",
@@ -286,7 +287,7 @@ std::map<std::string, std::string> guestbook_files() {
       {"envs/dev/kustomization.yaml", "resources:\n- ../../kustomize-guestbook\n"},
       {"envs/prod/kustomization.yaml",
        "namePrefix: prod-\n\nbases:\n- ../../kustomize-guestbook\n\nresources:\n"
-       "- pre-sync-job.yaml\n\npatches:\n- overlays/guestbook-deployment.yaml\n"},
+       "- pre-sync-job.yaml\n\npatches:\n- path: overlays/guestbook-deployment.yaml\n"},
       {"envs/prod/pre-sync-job.yaml",
        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: before\nspec:\n  template:\n    spec:\n"
        "      containers:\n      - name: sleep\n        image: alpine:latest\n"
@@ -450,7 +451,7 @@ TEST_SUITE("integration") {
     CHECK(layout.status_candidate("aks") == result["candidate"]["id"]);
   }
 
-  TEST_CASE("a patch listed as a string under patches: is promoted in place, keeping its quotes, "
+  TEST_CASE("a patch file under patches: is promoted in place, keeping its quotes, "
             "and a Job's own image is left alone" *
             doctest::skip(!has_kubectl())) {
     Layout layout(guestbook_files());
@@ -506,9 +507,10 @@ TEST_SUITE("integration") {
           "simple-deployment", "        image: docker.io/kostiscodefresh/simple-env-app:2.1\n");
       Layout layout(files);
       const CommandResult result = layout.promote({"--to", "staging"});
+      INFO(result.out << result.err);
       CHECK(result.exit_code == 4);
-      CHECK(contains(result.err,
-                     "stage 'staging': the image of Deployment/staging-simple-deployment "
+      CHECK(contains(result.out,
+                     "error: stage 'staging': the image of Deployment/staging-simple-deployment "
                      "containers[webserver-simple] is set by the strategic-merge patch at "
                      "envs/staging/version.yml:11:16 and by the strategic-merge patch at "
                      "envs/staging/settings.yml:11:16; promote cannot tell which one to change: "
@@ -535,14 +537,19 @@ TEST_SUITE("integration") {
       // microservices-demo's kubernetes-manifests name their images bare (`image: adservice`):
       // an images: entry for the full repository would match nothing.
       auto files = boutique_files();
+      files["promote.yaml"] =
+          "apiVersion: promote/v1\nkind: Pipeline\nmetadata: {name: boutique}\nimages:\n"
+          "  - {name: adservice, repository: " + k_registry + "adservice}\nstages:\n"
+          "  - {name: staging, target: {kustomize: kustomize/overlays/staging}}\n";
       files["kustomize/base/kustomization.yaml"] =
           "resources:\n- adservice.yaml\n- frontend.yaml\n";
       files["kustomize/overlays/staging/kustomization.yaml"] = "resources:\n- ../../base\n";
       Layout layout(files);
       const CommandResult result =
           layout.promote({"--to", "staging", "--image", "adservice=" + k_registry + "adservice:v1"});
+      INFO(result.out << result.err);
       CHECK(result.exit_code == 4);
-      CHECK(contains(result.err, "stage 'staging': after its edits the target would hold adservice "
+      CHECK(contains(result.out, "error: stage 'staging': after its edits the target would hold adservice "
                                  "as nothing (no container it renders has the image " +
                                      k_registry + "adservice; where a base names it otherwise, "
                                      "give the image that name as match:)"));
