@@ -17,7 +17,7 @@ using splice::Source;
 /// One string of a kustomize.images list, where it is.
 struct Entry {
   YAML::Node node;
-  std::string label;  ///< "spec.sources[1].kustomize.images[0]"
+  std::string label;   ///< "spec.sources[1].kustomize.images[0]"
   bool alias = false;  ///< the item is an alias (*name) of a node anchored elsewhere
 };
 
@@ -43,7 +43,10 @@ EntryText split(const std::string& text) {
 }
 
 std::string kind_of(const YAML::Node& node) {
-  return node.IsSequence() ? "a list" : node.IsMap() ? "a map" : node.IsNull() ? "empty" : "a string";
+  return node.IsSequence() ? "a list"
+         : node.IsMap()    ? "a map"
+         : node.IsNull()   ? "empty"
+                           : "a string";
 }
 
 std::string scalar_at(const YAML::Node& map, const char* key) {
@@ -57,8 +60,7 @@ std::string scalar_at(const YAML::Node& map, const char* key) {
 /// The value at `key` of a map when it is there and not null; fails when it is not of the kind
 /// `want` says ("map" or "list").
 Result<std::optional<YAML::Node>> child(const std::string& file, const YAML::Node& map,
-                                        const char* key, const std::string& path,
-                                        bool want_list) {
+                                        const char* key, const std::string& path, bool want_list) {
   const YAML::Node value = map[key];
   if (!value || value.IsNull()) {
     return std::optional<YAML::Node>();
@@ -247,9 +249,9 @@ Result<std::pair<std::string, int>> set_argocd_images(std::string_view text,
     }
     if (std::any_of(edits.begin(), edits.end(),
                     [&](const splice::Edit& edit) { return edit.begin == span.begin; })) {
-      return splice::error_at(file, entry.node.Mark(), "cannot edit " + entry.label +
-                                                           " in place: " +
-                                                           splice::describe(Shape::alias));
+      return splice::error_at(
+          file, entry.node.Mark(),
+          "cannot edit " + entry.label + " in place: " + splice::describe(Shape::alias));
     }
     edits.push_back(splice::replace(span, wanted));
   }

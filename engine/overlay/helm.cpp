@@ -58,12 +58,11 @@ Result<std::vector<Step>> parse_path(const std::string& path) {
       }
       const std::string inside = path.substr(i + 1, close - i - 1);
       if (const std::size_t equals = inside.find('='); equals != std::string::npos) {
-        if (equals == 0 || equals + 1 == inside.size() ||
-            inside.find_first_of(".[", 0) < equals) {
+        if (equals == 0 || equals + 1 == inside.size() || inside.find_first_of(".[", 0) < equals) {
           return fail("selects a list item with '[" + inside + "]': write [KEY=VALUE]");
         }
-        steps.push_back(Step{Step::Kind::select, inside.substr(0, equals), 0,
-                             inside.substr(equals + 1)});
+        steps.push_back(
+            Step{Step::Kind::select, inside.substr(0, equals), 0, inside.substr(equals + 1)});
       } else {
         if (inside.empty() || inside.size() > 6 ||
             inside.find_first_not_of("0123456789") != std::string::npos) {
@@ -176,15 +175,15 @@ Result<Parsed> load(std::string_view text, const std::string& file, const HelmDo
         continue;
       }
       if (found) {
-        return parsed.error_at(node.Mark(), "a second document has " + describe(document) +
-                                                "; name one document");
+        return parsed.error_at(
+            node.Mark(), "a second document has " + describe(document) + "; name one document");
       }
       found = node;
     }
     if (!found) {
-      return make_error(ErrorKind::input,
-                        file + ": no document has " + describe(document) + " (it has " +
-                            std::to_string(documents->size()) + " documents)");
+      return make_error(ErrorKind::input, file + ": no document has " + describe(document) +
+                                              " (it has " + std::to_string(documents->size()) +
+                                              " documents)");
     }
     parsed.root = *found;
     return parsed;
@@ -250,8 +249,8 @@ Result<std::optional<YAML::Node>> item_of(const Parsed& parsed, const YAML::Node
       // Spelled out: a YAML::Node converts from anything, an Error too.
       return Result<std::optional<YAML::Node>>(
           boost::system::in_place_error,
-          parsed.error_at(item.Mark(), "'" + path + "' has two items with " + step.key + "=" +
-                                           step.value));
+          parsed.error_at(item.Mark(),
+                          "'" + path + "' has two items with " + step.key + "=" + step.value));
     }
     found = item;
   }
@@ -476,8 +475,8 @@ Result<HelmReading> read_image(const Parsed& parsed, const HelmImage& where) {
     return reference.error();
   }
   HelmReading out;
-  if (*reference && (!where.image.empty() || !(*reference)->tag.empty() ||
-                     !(*reference)->digest.empty())) {
+  if (*reference &&
+      (!where.image.empty() || !(*reference)->tag.empty() || !(*reference)->digest.empty())) {
     out.reference = std::move(*reference);
     return out;
   }
@@ -607,8 +606,8 @@ Result<void> check_helm_image(const HelmImage& where) {
   const auto fail = [](const std::string& why) -> Result<void> {
     return make_error(ErrorKind::config, "helm image paths: " + why);
   };
-  for (const auto* path : {&where.image, &where.registry, &where.repository, &where.tag,
-                           &where.digest}) {
+  for (const auto* path :
+       {&where.image, &where.registry, &where.repository, &where.tag, &where.digest}) {
     if (path->empty()) {
       continue;
     }

@@ -191,9 +191,13 @@ TEST_SUITE("image") {
   }
 
   TEST_CASE("Docker Hub's spellings of a repository are one repository, in one canonical form") {
-    const std::vector<std::string> spellings = {
-        "redis", "library/redis", "docker.io/redis", "docker.io/library/redis",
-        "index.docker.io/redis", "index.docker.io/library/redis", "registry-1.docker.io/redis"};
+    const std::vector<std::string> spellings = {"redis",
+                                                "library/redis",
+                                                "docker.io/redis",
+                                                "docker.io/library/redis",
+                                                "index.docker.io/redis",
+                                                "index.docker.io/library/redis",
+                                                "registry-1.docker.io/redis"};
     for (const auto& text : spellings) {
       CAPTURE(text);
       const Reference reference = parse(text + ":7.0").value();

@@ -32,8 +32,7 @@ std::vector<std::string> images(std::string_view text, const std::string& match,
 }
 
 std::pair<std::string, int> set_ok(std::string_view text, const std::string& match,
-                                   const std::string& target,
-                                   const std::string& application = "") {
+                                   const std::string& target, const std::string& application = "") {
   auto edited = set_argocd_images(text, "app.yaml", match, reference_of(target), application);
   REQUIRE_MESSAGE(edited.has_value(), edited.error().message);
   return *edited;
@@ -63,7 +62,8 @@ spec:
         - api=ghcr.io/acme/api:1.4.1   # bumped by CI
         - "web:2.0.0"
         - redis:7.0
-        - 'worker=ghcr.io/acme/worker@)" + k_sha + R"('
+        - 'worker=ghcr.io/acme/worker@)" +
+                                  k_sha + R"('
   destination:
     server: https://kubernetes.default.svc
 )";
@@ -74,7 +74,8 @@ TEST_SUITE("overlay") {
   TEST_CASE("get_argocd_images reads each form of a kustomize.images entry") {
     CHECK(images(k_application, "api") == std::vector<std::string>{"ghcr.io/acme/api:1.4.1"});
     CHECK(images(k_application, "web") == std::vector<std::string>{"web:2.0.0"});
-    CHECK(images(k_application, "docker.io/library/redis") == std::vector<std::string>{"redis:7.0"});
+    CHECK(images(k_application, "docker.io/library/redis") ==
+          std::vector<std::string>{"redis:7.0"});
     CHECK(images(k_application, "worker") ==
           std::vector<std::string>{"ghcr.io/acme/worker@" + k_sha});
     CHECK(images(k_application, "ghcr.io/acme/api").empty());  // the entry's name is 'api'
@@ -110,20 +111,22 @@ TEST_SUITE("overlay") {
   }
 
   TEST_CASE("set_argocd_images edits spec.sources[] of a multi-source Application") {
-    const std::string text = "kind: Application\nmetadata: {name: shop}\nspec:\n  sources:\n"
-                             "  - repoURL: https://github.com/acme/deploy.git\n"
-                             "    kustomize: {images: [api=ghcr.io/acme/api:1]}\n"
-                             "  - ref: values\n"
-                             "---\nkind: Application\nmetadata: {name: other}\nspec:\n  source:\n"
-                             "    kustomize:\n      images: [api=ghcr.io/acme/api:1]\n";
+    const std::string text =
+        "kind: Application\nmetadata: {name: shop}\nspec:\n  sources:\n"
+        "  - repoURL: https://github.com/acme/deploy.git\n"
+        "    kustomize: {images: [api=ghcr.io/acme/api:1]}\n"
+        "  - ref: values\n"
+        "---\nkind: Application\nmetadata: {name: other}\nspec:\n  source:\n"
+        "    kustomize:\n      images: [api=ghcr.io/acme/api:1]\n";
     const auto [edited, count] = set_ok(text, "api", "ghcr.io/acme/api:2", "shop");
     CHECK(count == 1);
-    CHECK(edited == "kind: Application\nmetadata: {name: shop}\nspec:\n  sources:\n"
-                    "  - repoURL: https://github.com/acme/deploy.git\n"
-                    "    kustomize: {images: [api=ghcr.io/acme/api:2]}\n"
-                    "  - ref: values\n"
-                    "---\nkind: Application\nmetadata: {name: other}\nspec:\n  source:\n"
-                    "    kustomize:\n      images: [api=ghcr.io/acme/api:1]\n");
+    CHECK(edited ==
+          "kind: Application\nmetadata: {name: shop}\nspec:\n  sources:\n"
+          "  - repoURL: https://github.com/acme/deploy.git\n"
+          "    kustomize: {images: [api=ghcr.io/acme/api:2]}\n"
+          "  - ref: values\n"
+          "---\nkind: Application\nmetadata: {name: other}\nspec:\n  source:\n"
+          "    kustomize:\n      images: [api=ghcr.io/acme/api:1]\n");
     CHECK(set_ok(text, "api", "ghcr.io/acme/api:2").second == 2);
   }
 

@@ -260,15 +260,16 @@ TEST_SUITE("overlay") {
     CHECK(read(text, by_name) == "ghcr.io/acme/shop:1.2.3");
     CHECK(read(text, by_index) == "ghcr.io/acme/shop:1.2.3");
     const std::string edited = set_ok(text, by_name, "ghcr.io/acme/shop:1.10");
-    CHECK(edited == "spec:\n"
-                    "  source:\n"
-                    "    helm:\n"
-                    "      parameters:\n"
-                    "        - name: replicaCount\n"
-                    "          value: \"3\"\n"
-                    "        - name: image.tag   # dotted, as Argo CD writes it\n"
-                    "          value: \"1.10\"\n"
-                    "        - {name: image.repository, value: ghcr.io/acme/shop}\n");
+    CHECK(edited ==
+          "spec:\n"
+          "  source:\n"
+          "    helm:\n"
+          "      parameters:\n"
+          "        - name: replicaCount\n"
+          "          value: \"3\"\n"
+          "        - name: image.tag   # dotted, as Argo CD writes it\n"
+          "          value: \"1.10\"\n"
+          "        - {name: image.repository, value: ghcr.io/acme/shop}\n");
     CHECK(set_ok(text, by_index, "ghcr.io/acme/shop:1.10") == edited);
     // What is not there, and what is not a list, is named.
     const HelmImage absent{"", "", "", "spec.source.helm.parameters[name=tag].value", ""};
@@ -289,8 +290,9 @@ TEST_SUITE("overlay") {
     CHECK(check_helm_image({"", "", "", "p[0][1].value", ""}).has_value());
     const std::vector<std::pair<std::string, std::string>> refused = {
         {"p[0]", "'p[0]' ends with a list item: it must end with a key"},
-        {"p[x].value", "'p[x].value' selects a list item with '[x]': write an index [N] or "
-                       "[KEY=VALUE]"},
+        {"p[x].value",
+         "'p[x].value' selects a list item with '[x]': write an index [N] or "
+         "[KEY=VALUE]"},
         {"p[=a].value", "'p[=a].value' selects a list item with '[=a]': write [KEY=VALUE]"},
         {"p[name=a.value", "'p[name=a.value' has a '[' without its ']'"},
         {"p[0]x.value", "'p[0]x.value' has 'x' where a '.' or '[' must be"},
@@ -319,7 +321,8 @@ TEST_SUITE("overlay") {
     auto image = get_helm_image(text, "apps.yaml", tag, prod);
     REQUIRE_MESSAGE(image.has_value(), image.error().message);
     CHECK((*image)->tag == "0.9.0");
-    auto edited = set_helm_image(text, "apps.yaml", tag, reference_of("ghcr.io/acme/shop:1.0.0"), prod);
+    auto edited =
+        set_helm_image(text, "apps.yaml", tag, reference_of("ghcr.io/acme/shop:1.0.0"), prod);
     REQUIRE_MESSAGE(edited.has_value(), edited.error().message);
     CHECK(*edited == std::string(text).replace(text.rfind("0.9.0"), 5, "1.0.0"));
     // Without a choice, the first document.
@@ -357,8 +360,7 @@ TEST_SUITE("overlay") {
 
   TEST_CASE("set_helm_image keeps the spelling of a Docker Hub repository the file has") {
     CHECK(set_ok("image:\n  repository: redis\n  tag: \"7.0\"\n", k_repository_tag,
-                 "docker.io/library/redis:7.2") ==
-          "image:\n  repository: redis\n  tag: \"7.2\"\n");
+                 "docker.io/library/redis:7.2") == "image:\n  repository: redis\n  tag: \"7.2\"\n");
     CHECK(set_ok("image:\n  registry: docker.io\n  repository: bitnami/redis\n  tag: 7.0.1\n  "
                  "digest: \"\"\n",
                  k_bitnami, "bitnami/redis:7.2.0") ==

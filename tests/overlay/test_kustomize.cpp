@@ -199,8 +199,9 @@ TEST_SUITE("overlay") {
   }
 
   TEST_CASE("an entry that names the same Docker Hub repository is the image's, kept as written") {
-    const std::string text = "images:\n- name: redis\n  newTag: \"7.0\"\n- name: ghcr.io/acme/api\n"
-                             "  newTag: 1.0.0\n";
+    const std::string text =
+        "images:\n- name: redis\n  newTag: \"7.0\"\n- name: ghcr.io/acme/api\n"
+        "  newTag: 1.0.0\n";
     CHECK(read(text, "docker.io/library/redis") == "redis:7.0");
     CHECK(read(text, "library/redis") == "redis:7.0");
     CHECK(read(text, "quay.io/redis") == std::nullopt);
@@ -211,8 +212,9 @@ TEST_SUITE("overlay") {
                  "docker.io/library/redis:7.2") ==
           "images:\n- name: cache\n  newName: library/redis\n  newTag: \"7.2\"\n");
     // An exact name wins over another spelling.
-    CHECK(read("images:\n- name: redis\n  newTag: a\n- name: docker.io/library/redis\n  newTag: b\n",
-               "docker.io/library/redis") == "docker.io/library/redis:b");
+    CHECK(
+        read("images:\n- name: redis\n  newTag: a\n- name: docker.io/library/redis\n  newTag: b\n",
+             "docker.io/library/redis") == "docker.io/library/redis:b");
   }
 
   TEST_CASE("get_image reports malformed files with file, line and column") {

@@ -209,7 +209,8 @@ spec: {replicas: 2}
         "kind: Pod\nspec:\n  containers:\n  - image: redis:7.0 # cache\n"
         "  - image: \"docker.io/library/redis:7.0\"\n  - image: index.docker.io/redis\n"
         "  - image: ghcr.io/acme/redis:7.0\n";
-    const auto [edited, count] = set_ok(text, "docker.io/library/redis", "docker.io/library/redis:7.2");
+    const auto [edited, count] =
+        set_ok(text, "docker.io/library/redis", "docker.io/library/redis:7.2");
     CHECK(edited ==
           "kind: Pod\nspec:\n  containers:\n  - image: redis:7.2 # cache\n"
           "  - image: \"docker.io/library/redis:7.2\"\n  - image: index.docker.io/redis:7.2\n"
