@@ -275,6 +275,46 @@ std::string Reference::version() const {
   return text;
 }
 
+Reference Reference::canonical() const {
+  const bool docker_hub = registry.empty() || registry == "docker.io" ||
+                          registry == "index.docker.io" || registry == "registry-1.docker.io";
+  if (!docker_hub || path.empty()) {
+    return *this;
+  }
+  Reference out = *this;
+  out.registry = "docker.io";
+  if (path.find('/') == std::string::npos) {
+    out.path = "library/" + path;
+  }
+  return out;
+}
+
+bool Reference::same_repository(const Reference& other) const {
+  const Reference mine = canonical();
+  const Reference theirs = other.canonical();
+  return mine.registry == theirs.registry && mine.path == theirs.path;
+}
+
+Reference Reference::spelled_as(const Reference& written) const {
+  if (!same_repository(written)) {
+    return *this;
+  }
+  Reference out = *this;
+  out.registry = written.registry;
+  out.path = written.path;
+  return out;
+}
+
+bool same_repository(std::string_view first, std::string_view second) {
+  if (first == second) {
+    return true;
+  }
+  auto a = parse(first);
+  auto b = parse(second);
+  return a && b && a->tag.empty() && a->digest.empty() && b->tag.empty() && b->digest.empty() &&
+         a->same_repository(*b);
+}
+
 Result<Reference> parse(std::string_view text) {
   const auto fail = [&](const std::string& why) -> Result<Reference> {
     return make_error(ErrorKind::input,

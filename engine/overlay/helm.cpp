@@ -17,23 +17,86 @@ using splice::Source;
 /// The parts of an image in the order they are read and written.
 enum class Part { registry, repository, tag, digest, image };
 
-struct PartPath {
-  Part part;
-  std::string path;               ///< "image.tag"
-  std::vector<std::string> keys;  ///< {"image", "tag"}
+/// One step of a path: a map key, an item of a list by its index, or the item of a list whose
+/// key holds a value.
+struct Step {
+  enum class Kind { key, index, select };
+  Kind kind = Kind::key;
+  std::string key;        ///< key: the map key; select: the key of the item compared
+  std::size_t index = 0;  ///< index: the item's position, from 0
+  std::string value;      ///< select: the value that key must hold
+  bool operator==(const Step&) const = default;
 };
 
-std::vector<std::string> split_path(const std::string& path) {
-  std::vector<std::string> keys;
-  std::size_t start = 0;
+struct PartPath {
+  Part part;
+  std::string path;         ///< "image.tag", "parameters[name=image.tag].value"
+  std::vector<Step> steps;  ///< {key image, key tag}
+};
+
+/// The steps of a path, or why it is not one: keys separated by '.', each optionally followed by
+/// `[N]` (an item by index) or `[KEY=VALUE]` (the item whose KEY holds VALUE, which may contain
+/// dots), ending with a key.
+Result<std::vector<Step>> parse_path(const std::string& path) {
+  const auto fail = [&](const std::string& why) -> Result<std::vector<Step>> {
+    return make_error(ErrorKind::config, "'" + path + "' " + why);
+  };
+  std::vector<Step> steps;
+  std::size_t i = 0;
   while (true) {
-    const std::size_t dot = path.find('.', start);
-    keys.push_back(path.substr(start, dot == std::string::npos ? dot : dot - start));
-    if (dot == std::string::npos) {
-      return keys;
+    const std::size_t end = path.find_first_of(".[]", i);
+    const std::string key = path.substr(i, end == std::string::npos ? end : end - i);
+    if (key.empty()) {
+      return fail("has an empty key (keys that contain a dot cannot be named)");
     }
-    start = dot + 1;
+    steps.push_back(Step{Step::Kind::key, key, 0, ""});
+    i = end;
+    while (i != std::string::npos && path[i] == '[') {
+      const std::size_t close = path.find(']', i);
+      if (close == std::string::npos) {
+        return fail("has a '[' without its ']'");
+      }
+      const std::string inside = path.substr(i + 1, close - i - 1);
+      if (const std::size_t equals = inside.find('='); equals != std::string::npos) {
+        if (equals == 0 || equals + 1 == inside.size() || inside.find_first_of(".[", 0) < equals) {
+          return fail("selects a list item with '[" + inside + "]': write [KEY=VALUE]");
+        }
+        steps.push_back(
+            Step{Step::Kind::select, inside.substr(0, equals), 0, inside.substr(equals + 1)});
+      } else {
+        if (inside.empty() || inside.size() > 6 ||
+            inside.find_first_not_of("0123456789") != std::string::npos) {
+          return fail("selects a list item with '[" + inside +
+                      "]': write an index [N] or [KEY=VALUE]");
+        }
+        steps.push_back(Step{Step::Kind::index, "", std::stoul(inside), ""});
+      }
+      i = close + 1;
+      if (i == path.size()) {
+        return fail("ends with a list item: it must end with a key");
+      }
+    }
+    if (i == std::string::npos) {
+      return steps;
+    }
+    if (path[i] != '.') {
+      return fail("has '" + std::string(1, path[i]) + "' where a '.' or '[' must be");
+    }
+    ++i;
   }
+}
+
+/// A step as a path shows it after its parent's path.
+std::string step_text(const std::string& parent, const Step& step) {
+  switch (step.kind) {
+    case Step::Kind::key:
+      return parent.empty() ? step.key : parent + "." + step.key;
+    case Step::Kind::index:
+      return parent + "[" + std::to_string(step.index) + "]";
+    case Step::Kind::select:
+      return parent + "[" + step.key + "=" + step.value + "]";
+  }
+  return parent;
 }
 
 std::vector<PartPath> parts_of(const HelmImage& where) {
@@ -43,7 +106,8 @@ std::vector<PartPath> parts_of(const HelmImage& where) {
         std::pair{Part::tag, &where.tag}, std::pair{Part::digest, &where.digest},
         std::pair{Part::image, &where.image}}) {
     if (!path->empty()) {
-      parts.push_back({part, *path, split_path(*path)});
+      auto steps = parse_path(*path);  // checked by check_helm_image before any use
+      parts.push_back({part, *path, steps ? std::move(*steps) : std::vector<Step>{}});
     }
   }
   return parts;
@@ -72,33 +136,79 @@ struct Parsed {
   }
 };
 
-Result<Parsed> load(std::string_view text, const std::string& file) {
+/// The scalar at a key of a map node, or "" when there is none.
+std::string scalar_at(const YAML::Node& map, const char* key) {
+  if (!map.IsMap()) {
+    return "";
+  }
+  const YAML::Node value = map[key];
+  return value && value.IsScalar() ? value.Scalar() : "";
+}
+
+/// Whether a document is the one `document` chooses.
+bool chosen(const YAML::Node& node, const HelmDocument& document) {
+  return node.IsMap() && (document.kind.empty() || scalar_at(node, "kind") == document.kind) &&
+         (document.name.empty() || scalar_at(node["metadata"], "name") == document.name);
+}
+
+std::string describe(const HelmDocument& document) {
+  std::string out;
+  if (!document.kind.empty()) {
+    out = "kind '" + document.kind + "'";
+  }
+  if (!document.name.empty()) {
+    out += (out.empty() ? "" : " and ") + std::string("metadata.name '") + document.name + "'";
+  }
+  return out;
+}
+
+Result<Parsed> load(std::string_view text, const std::string& file, const HelmDocument& document) {
   auto documents = splice::load_all(text, file);
   if (!documents) {
     return documents.error();
   }
   Parsed parsed{file, Source(text), YAML::Node()};
-  const auto document = std::find_if(documents->begin(), documents->end(),
-                                     [](const YAML::Node& node) { return !node.IsNull(); });
-  if (document == documents->end()) {
+  if (!document.kind.empty() || !document.name.empty()) {
+    std::optional<YAML::Node> found;
+    for (const auto& node : *documents) {
+      if (!chosen(node, document)) {
+        continue;
+      }
+      if (found) {
+        return parsed.error_at(
+            node.Mark(), "a second document has " + describe(document) + "; name one document");
+      }
+      found = node;
+    }
+    if (!found) {
+      return make_error(ErrorKind::input, file + ": no document has " + describe(document) +
+                                              " (it has " + std::to_string(documents->size()) +
+                                              " documents)");
+    }
+    parsed.root = *found;
     return parsed;
   }
-  if (!document->IsMap()) {
-    return parsed.error_at(document->Mark(), "a values file must be a map");
+  const auto first = std::find_if(documents->begin(), documents->end(),
+                                  [](const YAML::Node& node) { return !node.IsNull(); });
+  if (first == documents->end()) {
+    return parsed;
   }
-  parsed.root = *document;
+  if (!first->IsMap()) {
+    return parsed.error_at(first->Mark(), "a values file must be a map");
+  }
+  parsed.root = *first;
   return parsed;
 }
 
-/// Where a path leads: to a key and its value, or to the map (or null) that lacks a key.
+/// Where a path leads: to a key and its value, or to the map, list (or null) that lacks a step.
 struct Lookup {
   bool found = false;
   YAML::Node map;  ///< the map holding the key
   YAML::Node key;
   YAML::Node value;
-  std::string parent;         ///< the dotted path of the map holding (or lacking) the key
-  YAML::Mark parent_mark;     ///< where that map's key is, or the top of the file
-  std::string missing;        ///< the key that is not there
+  std::string parent;         ///< the path of the map (or list) holding (or lacking) the step
+  YAML::Mark parent_mark;     ///< where that node's key (or item) is, or the top of the file
+  std::string missing;        ///< what is not there: "key 'tag'", "item [3]", ...
   bool merge_key = false;     ///< the map lacking the key has a '<<' merge key
   std::string through_alias;  ///< a path on the way that is an alias, when there is one
   YAML::Mark alias_mark;
@@ -108,20 +218,89 @@ std::string kind_of(const YAML::Node& node) {
   return node.IsSequence() ? "a list" : node.IsMap() ? "a map" : "a string";
 }
 
+std::string missing_step(const Step& step) {
+  switch (step.kind) {
+    case Step::Kind::key:
+      return "key '" + step.key + "'";
+    case Step::Kind::index:
+      return "item [" + std::to_string(step.index) + "]";
+    case Step::Kind::select:
+      return "item with " + step.key + "=" + step.value;
+  }
+  return "";
+}
+
+/// The item of a list a step chooses; nullopt when there is none. Fails when a `[KEY=VALUE]`
+/// step chooses two items.
+Result<std::optional<YAML::Node>> item_of(const Parsed& parsed, const YAML::Node& list,
+                                          const Step& step, const std::string& path) {
+  if (step.kind == Step::Kind::index) {
+    if (step.index >= list.size()) {
+      return std::optional<YAML::Node>();
+    }
+    return std::optional<YAML::Node>(list[step.index]);
+  }
+  std::optional<YAML::Node> found;
+  for (const YAML::Node& item : list) {
+    if (scalar_at(item, step.key.c_str()) != step.value) {
+      continue;
+    }
+    if (found) {
+      // Spelled out: a YAML::Node converts from anything, an Error too.
+      return Result<std::optional<YAML::Node>>(
+          boost::system::in_place_error,
+          parsed.error_at(item.Mark(),
+                          "'" + path + "' has two items with " + step.key + "=" + step.value));
+    }
+    found = item;
+  }
+  return found;
+}
+
 Result<Lookup> lookup(const Parsed& parsed, const PartPath& part) {
   Lookup out;
   YAML::Node node = parsed.root;
   out.parent_mark = parsed.root.IsNull() ? YAML::Mark() : parsed.root.Mark();
   out.parent_mark.line = std::max(out.parent_mark.line, 0);
   out.parent_mark.column = std::max(out.parent_mark.column, 0);
-  for (std::size_t i = 0; i < part.keys.size(); ++i) {
-    const std::string& key = part.keys[i];
+  const Source& source = parsed.source;
+  const std::string top = "the values file";
+  for (std::size_t i = 0; i < part.steps.size(); ++i) {
+    const Step& step = part.steps[i];
+    const bool last = i + 1 == part.steps.size();
     if (node.IsNull()) {
-      out.missing = key;
+      out.missing = missing_step(step);
       return out;
     }
+    if (step.kind != Step::Kind::key) {
+      if (!node.IsSequence()) {
+        return parsed.error_at(node.Mark(), "'" + out.parent + "' must be a list to hold " +
+                                                missing_step(step) + " (it is " + kind_of(node) +
+                                                ")");
+      }
+      auto item = item_of(parsed, node, step, out.parent);
+      if (!item) {
+        return item.error();
+      }
+      if (!*item) {
+        out.missing = missing_step(step);
+        return out;
+      }
+      const std::string path = step_text(out.parent, step);
+      // An alias item (`- *name`) has the mark of its anchor, before the list.
+      if (source.offset((*item)->Mark()) < source.offset(node.Mark()) &&
+          out.through_alias.empty()) {
+        out.through_alias = path;
+        out.alias_mark = out.parent_mark;
+      }
+      out.parent = path;
+      out.parent_mark = (*item)->Mark();
+      node.reset(**item);
+      continue;
+    }
+    const std::string& key = step.key;
     if (!node.IsMap()) {
-      return parsed.error_at(node.Mark(), (out.parent.empty() ? "the values file" : out.parent) +
+      return parsed.error_at(node.Mark(), (out.parent.empty() ? top : out.parent) +
                                               " must be a map to hold '" + key + "' (it is " +
                                               kind_of(node) + ")");
     }
@@ -138,25 +317,24 @@ Result<Lookup> lookup(const Parsed& parsed, const PartPath& part) {
       }
       if (match) {
         return parsed.error_at(pair.first.Mark(),
-                               (out.parent.empty() ? "the values file" : "'" + out.parent + "'") +
+                               (out.parent.empty() ? top : "'" + out.parent + "'") +
                                    " has the key '" + key + "' twice");
       }
       match.emplace(pair.first, pair.second);
     }
     if (!match) {
-      out.missing = key;
+      out.missing = missing_step(step);
       return out;
     }
     out.merge_key = false;
     const auto& [key_node, value] = *match;
-    const std::string path = out.parent.empty() ? key : out.parent + "." + key;
-    const Source& source = parsed.source;
+    const std::string path = step_text(out.parent, step);
     if (!value.IsNull() && source.offset(value.Mark()) < source.offset(key_node.Mark()) &&
-        out.through_alias.empty() && i + 1 < part.keys.size()) {
+        out.through_alias.empty() && !last) {
       out.through_alias = path;
       out.alias_mark = key_node.Mark();
     }
-    if (i + 1 == part.keys.size()) {
+    if (last) {
       out.found = true;
       out.map = node;
       out.key = key_node;
@@ -221,7 +399,8 @@ Result<Values> read_values(const Parsed& parsed, const std::vector<PartPath>& pa
   return values;
 }
 
-Result<std::optional<image::Reference>> read_image(const Parsed& parsed, const HelmImage& where) {
+Result<std::optional<image::Reference>> read_reference(const Parsed& parsed,
+                                                       const HelmImage& where) {
   const auto parts = parts_of(where);
   auto values = read_values(parsed, parts);
   if (!values) {
@@ -288,6 +467,79 @@ Result<std::optional<image::Reference>> read_image(const Parsed& parsed, const H
   return std::optional<image::Reference>(std::move(*reference));
 }
 
+/// The image as HelmReading has it: a tag or repository without tag and digest is no image, and
+/// an empty tag (or image string) says where it is.
+Result<HelmReading> read_image(const Parsed& parsed, const HelmImage& where) {
+  auto reference = read_reference(parsed, where);
+  if (!reference) {
+    return reference.error();
+  }
+  HelmReading out;
+  if (*reference &&
+      (!where.image.empty() || !(*reference)->tag.empty() || !(*reference)->digest.empty())) {
+    out.reference = std::move(*reference);
+    return out;
+  }
+  const auto parts = parts_of(where);
+  const PartPath* part = find_part(parts, where.image.empty() ? Part::tag : Part::image);
+  auto found = lookup(parsed, *part);
+  if (found && found->found) {
+    const YAML::Mark mark = found->value.IsNull() ? found->key.Mark() : found->value.Mark();
+    out.empty = Location{parsed.file, mark.line + 1, mark.column + 1}.to_string();
+  }
+  return out;
+}
+
+/// The repository as the file spells it, when it has one.
+std::optional<image::Reference> written_repository(const Parsed& parsed, const HelmImage& where) {
+  const auto parts = parts_of(where);
+  auto values = read_values(parsed, parts);
+  if (!values) {
+    return std::nullopt;
+  }
+  const auto get = [&](Part part) {
+    const auto it = values->text.find(part);
+    return it == values->text.end() ? std::string() : it->second;
+  };
+  std::string text = where.image.empty() ? get(Part::repository) : get(Part::image);
+  if (!get(Part::registry).empty() && !text.empty()) {
+    text = get(Part::registry) + "/" + text;
+  }
+  auto reference = image::parse(text);
+  if (!reference) {
+    return std::nullopt;
+  }
+  return *reference;
+}
+
+/// `target` with the file's spelling of its repository, when it is the same one (`redis` for
+/// docker.io/library/redis).
+image::Reference spelled_as_written(const Parsed& parsed, const HelmImage& where,
+                                    const image::Reference& target) {
+  const auto written = written_repository(parsed, where);
+  return written ? target.spelled_as(*written) : target;
+}
+
+/// What each part of the image must hold for `target`.
+std::map<Part, std::string> wanted_parts(const HelmImage& where, const image::Reference& target) {
+  std::map<Part, std::string> wanted;
+  if (!where.image.empty()) {
+    wanted[Part::image] = target.to_string();
+    return wanted;
+  }
+  if (!where.registry.empty()) {
+    wanted[Part::registry] = target.registry;
+    wanted[Part::repository] = target.path;
+  } else if (!where.repository.empty()) {
+    wanted[Part::repository] = target.repository();
+  }
+  wanted[Part::tag] = target.tag;
+  if (!where.digest.empty()) {
+    wanted[Part::digest] = target.digest;
+  }
+  return wanted;
+}
+
 /// The edit that adds `digest: value` on the line after the tag, when the digest path is a
 /// sibling of the tag path in a block map and the tag is a `key: value` on one line.
 Result<splice::Edit> add_digest(const Parsed& parsed, const PartPath& tag, const PartPath& digest,
@@ -296,10 +548,10 @@ Result<splice::Edit> add_digest(const Parsed& parsed, const PartPath& tag, const
   const auto refuse = [&](const std::string& why) -> Result<splice::Edit> {
     return parsed.error_at(missing.parent_mark,
                            digest.path + " is not in the file and promote cannot add it here (" +
-                               why + "); add '" + digest.keys.back() + ": \"\"' by hand");
+                               why + "); add '" + digest.steps.back().key + ": \"\"' by hand");
   };
-  if (tag.keys.size() != digest.keys.size() ||
-      !std::equal(tag.keys.begin(), tag.keys.end() - 1, digest.keys.begin())) {
+  if (tag.steps.size() != digest.steps.size() ||
+      !std::equal(tag.steps.begin(), tag.steps.end() - 1, digest.steps.begin())) {
     return refuse("it is not a sibling of " + tag.path);
   }
   auto found = lookup(parsed, tag);
@@ -329,7 +581,7 @@ Result<splice::Edit> add_digest(const Parsed& parsed, const PartPath& tag, const
     return refuse(tag.path + " shares its line with something else");
   }
   const std::string indent(static_cast<std::size_t>(found->key.Mark().column), ' ');
-  const std::string entry = digest.keys.back() + ": " + splice::render(value);
+  const std::string entry = digest.steps.back().key + ": " + splice::render(value);
   const std::string eol(source.eol());
   if (source.has_eol(line)) {
     const std::size_t at = source.next_line_begin(line);
@@ -341,7 +593,7 @@ Result<splice::Edit> add_digest(const Parsed& parsed, const PartPath& tag, const
 std::string missing_message(const PartPath& part, const Lookup& found) {
   std::string message = part.path + " is not in the file: " +
                         (found.parent.empty() ? "the values file" : "'" + found.parent + "'") +
-                        " has no key '" + found.missing + "'";
+                        " has no " + found.missing;
   if (found.merge_key) {
     message += " (keys that come from a '<<' merge key are not followed)";
   }
@@ -354,15 +606,16 @@ Result<void> check_helm_image(const HelmImage& where) {
   const auto fail = [](const std::string& why) -> Result<void> {
     return make_error(ErrorKind::config, "helm image paths: " + why);
   };
-  const auto parts = parts_of(where);
-  for (const auto& part : parts) {
-    for (const auto& key : part.keys) {
-      if (key.empty()) {
-        return fail("'" + part.path +
-                    "' has an empty key (keys that contain a dot cannot be named)");
-      }
+  for (const auto* path :
+       {&where.image, &where.registry, &where.repository, &where.tag, &where.digest}) {
+    if (path->empty()) {
+      continue;
+    }
+    if (auto steps = parse_path(*path); !steps) {
+      return fail(steps.error().message);
     }
   }
+  const auto parts = parts_of(where);
   for (std::size_t i = 0; i < parts.size(); ++i) {
     for (std::size_t j = i + 1; j < parts.size(); ++j) {
       if (parts[i].path == parts[j].path) {
@@ -387,55 +640,79 @@ Result<void> check_helm_image(const HelmImage& where) {
   return {};
 }
 
-Result<std::optional<image::Reference>> get_helm_image(std::string_view text,
-                                                       const std::string& file,
-                                                       const HelmImage& where) {
+Result<HelmReading> read_helm_image(std::string_view text, const std::string& file,
+                                    const HelmImage& where, const HelmDocument& document) {
   if (auto checked = check_paths(where, file); !checked) {
     return checked.error();
   }
-  auto parsed = load(text, file);
+  auto parsed = load(text, file, document);
   if (!parsed) {
     return parsed.error();
   }
   return read_image(*parsed, where);
 }
 
-Result<std::string> set_helm_image(std::string_view text, const std::string& file,
-                                   const HelmImage& where, const image::Reference& target) {
+Result<std::optional<image::Reference>> get_helm_image(std::string_view text,
+                                                       const std::string& file,
+                                                       const HelmImage& where,
+                                                       const HelmDocument& document) {
+  auto reading = read_helm_image(text, file, where, document);
+  if (!reading) {
+    return reading.error();
+  }
+  return std::move(reading->reference);
+}
+
+Result<std::vector<HelmValue>> helm_values(std::string_view text, const std::string& file,
+                                           const HelmImage& where, const image::Reference& target,
+                                           const HelmDocument& document) {
   if (auto checked = check_paths(where, file); !checked) {
     return checked.error();
   }
-  if (target.path.empty()) {
+  auto parsed = load(text, file, document);
+  if (!parsed) {
+    return parsed.error();
+  }
+  const auto wanted = wanted_parts(where, spelled_as_written(*parsed, where, target));
+  std::vector<HelmValue> out;
+  for (const auto& part : parts_of(where)) {
+    auto found = lookup(*parsed, part);
+    if (!found) {
+      return found.error();
+    }
+    std::string at;
+    if (found->found) {
+      const YAML::Mark mark = found->value.IsNull() ? found->key.Mark() : found->value.Mark();
+      at = Location{file, mark.line + 1, mark.column + 1}.to_string();
+    }
+    out.push_back(HelmValue{part.path, wanted.at(part.part), at});
+  }
+  return out;
+}
+
+Result<std::string> set_helm_image(std::string_view text, const std::string& file,
+                                   const HelmImage& where, const image::Reference& wanted_image,
+                                   const HelmDocument& document) {
+  if (auto checked = check_paths(where, file); !checked) {
+    return checked.error();
+  }
+  if (wanted_image.path.empty()) {
     return make_error(ErrorKind::input,
                       file + ": cannot set a helm image: the target reference has no repository");
   }
-  if (!target.digest.empty() && where.image.empty() && where.digest.empty()) {
+  if (!wanted_image.digest.empty() && where.image.empty() && where.digest.empty()) {
     return make_error(ErrorKind::input,
-                      file + ": cannot set " + where.tag + " to '" + target.to_string() +
+                      file + ": cannot set " + where.tag + " to '" + wanted_image.to_string() +
                           "': the target has a digest and the helm image has no digest path");
   }
-  auto parsed = load(text, file);
+  auto parsed = load(text, file, document);
   if (!parsed) {
     return parsed.error();
   }
   const Source& source = parsed->source;
   const auto parts = parts_of(where);
-
-  std::map<Part, std::string> wanted;
-  if (!where.image.empty()) {
-    wanted[Part::image] = target.to_string();
-  } else {
-    if (!where.registry.empty()) {
-      wanted[Part::registry] = target.registry;
-      wanted[Part::repository] = target.path;
-    } else if (!where.repository.empty()) {
-      wanted[Part::repository] = target.repository();
-    }
-    wanted[Part::tag] = target.tag;
-    if (!where.digest.empty()) {
-      wanted[Part::digest] = target.digest;
-    }
-  }
+  const image::Reference target = spelled_as_written(*parsed, where, wanted_image);
+  const std::map<Part, std::string> wanted = wanted_parts(where, target);
 
   std::vector<splice::Edit> edits;
   std::map<Part, std::string> expected;  // every part found, as it must read after the edit
@@ -504,7 +781,7 @@ Result<std::string> set_helm_image(std::string_view text, const std::string& fil
                                                parts.front().path +
                                                " did not give the expected YAML (" + why + ")");
   };
-  auto reparsed = load(*edited, file);
+  auto reparsed = load(*edited, file, document);
   if (!reparsed) {
     return guard_failed(reparsed.error().message);
   }

@@ -75,9 +75,19 @@ struct Parsed {
   Error error_at(const YAML::Mark& mark, const std::string& what) const {
     return splice::error_at(file, mark, what);
   }
-  const Entry* find(std::string_view name) const {
+  /// The entry named `name`, else (unless `exact`) one that names the same Docker Hub
+  /// repository (`redis` for `docker.io/library/redis`).
+  const Entry* find(std::string_view name, bool exact = false) const {
     for (const auto& entry : entries) {
       if (entry.name == name) {
+        return &entry;
+      }
+    }
+    for (const auto& entry : entries) {
+      if (exact) {
+        break;
+      }
+      if (image::same_repository(entry.name, name)) {
         return &entry;
       }
     }
@@ -171,7 +181,7 @@ Result<Parsed> load(std::string_view text, const std::string& file) {
     if (!entry) {
       return entry.error();
     }
-    if (const Entry* other = parsed.find(entry->name)) {
+    if (const Entry* other = parsed.find(entry->name, true)) {
       return parsed.error_at(item.Mark(), "images has two entries named '" + entry->name + "' (" +
                                               entry_label(*other) + " and " + entry_label(*entry) +
                                               ")");
@@ -607,7 +617,7 @@ Result<std::optional<image::Reference>> read_image(const Parsed& parsed, const s
   }
   std::string text = entry->get("newName").value_or("");
   if (text.empty()) {
-    text = match;
+    text = entry->name;
   }
   if (const auto tag = entry->get("newTag"); tag && !tag->empty()) {
     text += ":" + *tag;
@@ -684,9 +694,20 @@ Result<std::string> set_image(std::string_view text, const std::string& file,
   }
   const Entry* entry = parsed->find(match);
   const bool has_new_name = entry != nullptr && entry->fields.contains("newName");
-  const std::string repository = target.repository();
+  // The name the entry goes by, and the repository it renders as written.
+  const std::string name = entry != nullptr ? entry->name : match;
+  std::string written = has_new_name ? entry->get("newName").value_or("") : "";
+  if (written.empty()) {
+    written = name;
+  }
+  // Only the tag and digest change when the repository is the same one spelled another way.
+  image::Reference wanted = target;
+  if (auto current = image::parse(written)) {
+    wanted = target.spelled_as(*current);
+  }
+  const std::string repository = wanted.repository();
   std::optional<std::string> new_name;
-  if (repository != match || has_new_name) {
+  if (repository != name || has_new_name) {
     new_name = repository;
   }
   const auto optional = [](const std::string& value) {
@@ -703,7 +724,7 @@ Result<std::string> set_image(std::string_view text, const std::string& file,
         return done.error();
       }
     }
-  } else if (auto done = add_entry(*parsed, new_entry_fields(match, new_name, target), edits);
+  } else if (auto done = add_entry(*parsed, new_entry_fields(match, new_name, wanted), edits);
              !done) {
     return done.error();
   }
@@ -731,14 +752,14 @@ Result<std::string> set_image(std::string_view text, const std::string& file,
   if (!read_back) {
     return guard_failed(read_back.error().message);
   }
-  if (!*read_back || (*read_back)->to_string() != target.to_string()) {
+  if (!*read_back || (*read_back)->to_string() != wanted.to_string()) {
     return guard_failed("it reads back as '" + (*read_back ? (*read_back)->to_string() : "") +
-                        "', not '" + target.to_string() + "'");
+                        "', not '" + wanted.to_string() + "'");
   }
   auto before = summary(*parsed);
   auto after = summary(*reparsed);
-  before.erase(match);
-  after.erase(match);
+  before.erase(name);
+  after.erase(name);
   const bool documents_kept = parsed->document_count == reparsed->document_count ||
                               (parsed->document_count == 0 && reparsed->document_count == 1);
   if (before != after || !documents_kept) {

@@ -17,7 +17,9 @@ namespace promote::overlay {
 /// fails (input) when there is none, more than one, or `dir` is not a directory.
 Result<std::filesystem::path> find_kustomization(const std::filesystem::path& dir);
 
-/// What `images:` says about image `match` (its images[].name): repository = newName or match,
+/// What `images:` says about image `match` (its images[].name; an entry that names the same Docker
+/// Hub repository, `redis` for `docker.io/library/redis`, is the image's when no entry names it
+/// exactly): repository = newName or the entry's name as written,
 /// tag = newTag, digest = digest; nullopt when there is no entry. `file` labels error messages;
 /// fails (input) on malformed YAML, a malformed `images:` list or an entry that does not make a
 /// valid image reference.
@@ -25,7 +27,9 @@ Result<std::optional<image::Reference>> get_image(std::string_view text, const s
                                                   const std::string& match);
 
 /// Returns `text` edited so that image `match` renders as `target`: newName set to
-/// target.repository() when it differs from match (or when a newName is already present), newTag
+/// target.repository() when it differs from the entry's name (or when a newName is already
+/// present; a newName or name that spells the same Docker Hub repository differently is kept as
+/// written, only the tag and digest change), newTag
 /// set to target.tag (removed when the target has no tag), digest set to target.digest (removed
 /// when none). Adds the entry (and the `images:` key) when missing. Returns text unchanged
 /// (byte-identical) when it is already right. Fails (input, with file:line:col) when the YAML is

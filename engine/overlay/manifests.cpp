@@ -225,7 +225,7 @@ Result<std::optional<image::Reference>> matching(const std::string& file,
     }
     return std::optional<image::Reference>();
   }
-  if (reference->repository() != match) {
+  if (!image::same_repository(reference->repository(), match)) {
     return std::optional<image::Reference>();
   }
   return std::optional<image::Reference>(std::move(*reference));
@@ -291,7 +291,6 @@ Result<std::pair<std::string, int>> set_manifest_images(std::string_view text,
     return images.error();
   }
   const Source source(text);
-  const std::string wanted = target.to_string();
   std::vector<splice::Edit> edits;
   std::vector<std::string> expected;  // every container image as it must read after the edit
   for (const auto& image : *images) {
@@ -300,6 +299,8 @@ Result<std::pair<std::string, int>> set_manifest_images(std::string_view text,
       return reference.error();
     }
     const std::string& current = image.value.Scalar();
+    // Only the tag and digest change: `redis:7.0` stays spelled `redis`.
+    const std::string wanted = *reference ? target.spelled_as(**reference).to_string() : "";
     if (!*reference || current == wanted) {
       expected.push_back(current);
       continue;

@@ -7,8 +7,9 @@
 // The images are `containers[].image` and `initContainers[].image` of the pod spec of a Pod
 // (spec), a Deployment, StatefulSet, DaemonSet, ReplicaSet or Job (spec.template.spec) and a
 // CronJob (spec.jobTemplate.spec.template.spec), also as items of a `kind: List`. Documents of
-// other kinds are left alone. Repositories are compared as written: `nginx` and
-// `docker.io/library/nginx` are different repositories here.
+// other kinds are left alone. Docker Hub's spellings of a repository (`nginx`, `library/nginx`,
+// `docker.io/library/nginx`) are one repository; an edit keeps the spelling a value has and
+// changes only its tag and digest.
 
 #include <string>
 #include <string_view>

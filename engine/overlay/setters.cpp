@@ -354,13 +354,15 @@ Result<std::pair<std::string, int>> set_marked_images(
                               : std::string("the marker does not follow a single-line value on "
                                             "its line")));
     }
+    // A Docker Hub repository keeps the spelling the value has (`redis` stays `redis`).
+    const auto written = image::parse(marker.value->value);
     std::string wanted;
     switch (marker.field) {
       case Field::whole:
-        wanted = target.to_string();
+        wanted = written ? target.spelled_as(*written).to_string() : target.to_string();
         break;
       case Field::name:
-        wanted = target.repository();
+        wanted = written ? target.spelled_as(*written).repository() : target.repository();
         break;
       case Field::tag:
         wanted = target.tag;

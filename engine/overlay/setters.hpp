@@ -25,7 +25,9 @@ namespace promote::overlay {
 
 /// Returns `text` with every value marked for a policy NAME that is a key of `images` set from
 /// images[NAME] (the whole reference, its repository, its tag or its digest, as the marker says;
-/// written with the quotes the value had, a plain value YAML would read as a number quoted), and
+/// written with the quotes the value had, a plain value YAML would read as a number quoted; a
+/// repository the value spells differently but that is the same one, `redis` for
+/// `docker.io/library/redis`, keeps its spelling), and
 /// the number of values it changed; byte-identical with 0 when they all are right. The NAMESPACE
 /// part of a marker is not compared (it stays in the text); markers for other names are left
 /// alone. Fails (input, FILE:LINE:COL of the marker) on malformed YAML, a malformed marker

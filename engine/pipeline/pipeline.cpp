@@ -30,6 +30,9 @@ std::vector<std::string> Target::paths() const {
   }
   out.insert(out.end(), manifests.begin(), manifests.end());
   out.insert(out.end(), setters.begin(), setters.end());
+  for (const auto& applications : argocd) {
+    out.push_back(applications.path);
+  }
   return out;
 }
 
@@ -389,12 +392,33 @@ class Loader {
     return out;
   }
 
+  // `document: {kind: K, name: N}`: the document of a multi-document file that holds the values.
+  overlay::HelmDocument read_document(const ConfigNode& node) {
+    overlay::HelmDocument document;
+    if (!node.expect_map("target.helm[].document", {"kind", "name"})) {
+      return document;
+    }
+    if (auto kind = node.get("kind")) {
+      document.kind = kind->as_string("target.helm[].document.kind").value_or("");
+    }
+    if (auto name = node.get("name")) {
+      document.name = name->as_string("target.helm[].document.name").value_or("");
+    }
+    if (document.kind.empty() && document.name.empty()) {
+      node.error("'target.helm[].document' must give a kind, a name or both");
+    }
+    return document;
+  }
+
   void read_helm_target(const ConfigNode& node, Target& target, const Pipeline& pipeline) {
-    if (!node.expect_map("a target.helm entry", {"file", "images"})) {
+    if (!node.expect_map("a target.helm entry", {"file", "images", "document"})) {
       return;
     }
     HelmTarget helm;
     helm.where = node.location();
+    if (auto chosen = node.get("document")) {
+      helm.document = read_document(*chosen);
+    }
     if (auto file = node.require("file", "a target.helm entry")) {
       if (auto text = file->as_string("target.helm[].file")) {
         if (auto path = read_target_path(*file, *text, pipeline)) {
@@ -448,9 +472,45 @@ class Loader {
     target.helm.push_back(std::move(helm));
   }
 
+  // An Argo CD entry: a path, or {path: P, application: NAME}.
+  void read_argocd_target(const ConfigNode& node, Target& target, const Pipeline& pipeline) {
+    ArgoCdTarget applications;
+    applications.where = node.location();
+    if (!node.is_map()) {
+      if (auto text = node.as_string("target.argocd")) {
+        if (auto path = read_target_path(node, *text, pipeline)) {
+          applications.path = std::move(*path);
+          target.argocd.push_back(std::move(applications));
+        }
+      }
+      return;
+    }
+    if (!node.expect_map("a target.argocd entry", {"path", "application"})) {
+      return;
+    }
+    if (auto path_node = node.require("path", "a target.argocd entry")) {
+      if (auto text = path_node->as_string("target.argocd[].path")) {
+        if (auto path = read_target_path(*path_node, *text, pipeline)) {
+          applications.path = std::move(*path);
+        }
+      }
+    }
+    if (auto application = node.get("application")) {
+      if (auto name = application->as_string("target.argocd[].application")) {
+        if (name->empty()) {
+          application->error("'target.argocd[].application' must not be empty");
+        }
+        applications.application = *name;
+      }
+    }
+    if (!applications.path.empty()) {
+      target.argocd.push_back(std::move(applications));
+    }
+  }
+
   void read_target(const ConfigNode& node, Target& target, const Pipeline& pipeline) {
     target.where = node.location();
-    if (!node.expect_map("target", {"kustomize", "helm", "manifests", "setters"})) {
+    if (!node.expect_map("target", {"kustomize", "helm", "manifests", "setters", "argocd"})) {
       return;
     }
     bool any = false;
@@ -480,9 +540,24 @@ class Loader {
       target.setters = read_target_paths(*setters, "target.setters", pipeline);
       any = true;
     }
+    if (auto argocd = node.get("argocd")) {
+      if (argocd->is_sequence()) {
+        const auto items = argocd->items("target.argocd");
+        if (items.empty()) {
+          argocd->error("'target.argocd' must name at least one path");
+        }
+        for (const auto& item : items) {
+          read_argocd_target(item, target, pipeline);
+        }
+      } else {
+        read_argocd_target(*argocd, target, pipeline);
+      }
+      any = true;
+    }
     if (!any && node.yaml().size() == 0) {
-      node.error("'target' must name where the stage's images live: kustomize, helm, manifests "
-                 "or setters");
+      node.error(
+          "'target' must name where the stage's images live: kustomize, helm, manifests, "
+          "setters or argocd");
     }
   }
 

@@ -30,6 +30,14 @@ struct ImageSpec {
 struct HelmTarget {
   std::string file;  ///< relative to the repository root
   std::map<std::string, overlay::HelmImage> images;  ///< pipeline image name -> its value paths
+  overlay::HelmDocument document;  ///< the document of the file that holds them (`document:`)
+  Location where;
+};
+
+/// Argo CD Application files whose kustomize.images a stage's images are set in.
+struct ArgoCdTarget {
+  std::string path;         ///< a file, or a directory of *.yaml / *.yml; relative to the root
+  std::string application;  ///< only the Application with this metadata.name; "": every one
   Location where;
 };
 
@@ -40,6 +48,7 @@ struct Target {
   std::vector<HelmTarget> helm;        ///< values files
   std::vector<std::string> manifests;  ///< manifest files, or directories of *.yaml / *.yml
   std::vector<std::string> setters;    ///< files with $imagepolicy markers, or directories
+  std::vector<ArgoCdTarget> argocd;    ///< Argo CD Applications (spec.source(s).kustomize.images)
   Location where;
   /// Every path named, in the order above (directories as given).
   std::vector<std::string> paths() const;

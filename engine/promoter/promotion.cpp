@@ -79,6 +79,8 @@ constexpr int k_push_attempts = 12;
 
 Error usage(std::string message) { return make_error(ErrorKind::usage, std::move(message)); }
 
+/// What an empty image value (a chart's `tag: ""`) means, as messages say it.
+constexpr const char* k_empty_meaning = "a chart then deploys its appVersion";
 
 // Parses the --image flags into references of pipeline images.
 Result<std::map<std::string, image::Reference>> parse_image_flags(
@@ -107,7 +109,7 @@ Result<std::map<std::string, image::Reference>> parse_image_flags(
       return usage("--image " + name + ": '" + reference->to_string() +
                    "' needs a tag or a digest to promote");
     }
-    if (reference->repository() != spec->repository) {
+    if (!image::same_repository(reference->repository(), spec->repository)) {
       return usage("--image " + name + ": '" + reference->repository() +
                    "' is not the pipeline's repository for " + name + " ('" + spec->repository +
                    "')");
@@ -493,7 +495,8 @@ class Attempt {
       }
       m_result.candidate = std::move(*candidate);
     }
-    auto held = read_target(m_pipeline, *m_stage, m_root, &m_reading);
+    EmptyValues empty;
+    auto held = read_target(m_pipeline, *m_stage, m_root, &m_reading, &empty);
     if (!held) {
       return held.error();
     }
@@ -528,6 +531,10 @@ class Attempt {
         m_result.candidate.images[image.name] = flag->second;
       } else if (current != held->end()) {
         m_result.candidate.images[image.name] = current->second.front();
+      } else if (const auto at = empty.find(image.name); at != empty.end()) {
+        return usage("image '" + image.name + "' is not set in the target of stage '" +
+                     m_stage->name + "': the value at " + at->second + " is empty (" +
+                     k_empty_meaning + "); give it with --image " + image.name + "=REFERENCE");
       } else {
         return usage("image '" + image.name + "' is not set in the target of stage '" +
                      m_stage->name + "'; give it with --image " + image.name + "=REFERENCE");
@@ -1005,13 +1012,21 @@ class Attempt {
 
 Result<Candidate> candidate_in(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
                                const fs::path& root) {
-  auto held = read_target(pipeline, stage, root);
+  EmptyValues empty;
+  auto held = read_target(pipeline, stage, root, nullptr, &empty);
   if (!held) {
     return held.error();
   }
   Candidate candidate;
   for (const auto& image : pipeline.images) {
     const auto found = held->find(image.name);
+    if (found == held->end() && empty.contains(image.name)) {
+      return make_error(ErrorKind::input, "stage '" + stage.name + "' does not set image '" +
+                                              image.name + "': the value at " +
+                                              empty.at(image.name) + " is empty (" +
+                                              k_empty_meaning + "); promote a reference into '" +
+                                              stage.name + "' first, or write one there");
+    }
     if (found == held->end()) {
       return make_error(ErrorKind::input, "stage '" + stage.name + "' does not set image '" +
                                               image.name + "' (" + image.match +

@@ -5,6 +5,7 @@
 #include <set>
 #include <system_error>
 
+#include "engine/overlay/argocd.hpp"
 #include "engine/overlay/helm.hpp"
 #include "engine/overlay/kustomize.hpp"
 #include "engine/overlay/kustomize_graph.hpp"
@@ -20,7 +21,7 @@ namespace {
 
 constexpr std::uintmax_t k_max_target_file = 16u << 20;
 
-enum class Kind { kustomize, helm, manifests, setters };
+enum class Kind { kustomize, helm, manifests, setters, argocd };
 
 /// One file of the target and how it holds images.
 struct Place {
@@ -28,6 +29,7 @@ struct Place {
   std::string file;  ///< relative to the root
   const pipeline::HelmTarget* helm = nullptr;
   std::string dir;  ///< kustomize: the overlay directory, relative to the root ("" for the root)
+  const pipeline::ArgoCdTarget* argocd = nullptr;
 };
 
 Error outside(const pipeline::Stage& stage, const std::string& path) {
@@ -146,6 +148,15 @@ Result<std::vector<Place>> places_of(const pipeline::Pipeline& pipeline,
       }
     }
   }
+  for (const auto& applications : stage.target.argocd) {
+    auto files = files_of(resolver, applications.path, stage);
+    if (!files) {
+      return files.error();
+    }
+    for (auto& file : *files) {
+      out.push_back(Place{Kind::argocd, std::move(file), nullptr, "", &applications});
+    }
+  }
   return out;
 }
 
@@ -227,16 +238,18 @@ class Texts {
 /// that differs.
 std::vector<std::string> manifest_names(const pipeline::ImageSpec& image) {
   std::vector<std::string> out{image.match};
-  if (image.repository != image.match) {
+  if (!image::same_repository(image.repository, image.match)) {
     out.push_back(image.repository);
   }
   return out;
 }
 
-/// What a target holds, and which images each of its files holds.
+/// What a target holds, which images each of its files holds, and where an image's value is
+/// written empty.
 struct Held {
   TargetImages images;
   std::map<std::string, std::set<std::string>> by_file;
+  EmptyValues empty;
   std::map<std::string, overlay::Rendering> renderings;  ///< per kustomization file
   std::vector<std::string> warnings;
   overlay::RenderCache cache;  ///< bases rendered while reading, for the other overlays
@@ -246,7 +259,10 @@ void add(Held& out, const std::string& file, const std::string& name,
          const image::Reference& reference) {
   out.by_file[file].insert(name);
   auto& found = out.images[name];
-  if (std::find(found.begin(), found.end(), reference) == found.end()) {
+  // Docker Hub's spellings of one reference (`redis:7`, `docker.io/library/redis:7`) agree.
+  if (std::none_of(found.begin(), found.end(), [&](const image::Reference& known) {
+        return known.canonical() == reference.canonical();
+      })) {
     found.push_back(reference);
   }
 }
@@ -263,10 +279,18 @@ image::Reference with_repository(image::Reference reference, const pipeline::Ima
 }
 
 /// Whether a value kustomize renders is the pipeline image: its name (kustomize's, without tag
-/// and digest) is the image's match or repository.
+/// and digest) is the image's match or repository (in any of Docker Hub's spellings).
 bool is_image(const pipeline::ImageSpec& image, const std::string& value) {
   const std::string name = overlay::split_image(value).name;
-  return name == image.match || name == image.repository;
+  return image::same_repository(name, image.match) ||
+         image::same_repository(name, image.repository);
+}
+
+/// Whether a reference read from a target is `wanted`: the same repository (any spelling; a
+/// tag-only place has none), tag and digest.
+bool holds(const image::Reference& held, const image::Reference& wanted) {
+  return held.tag == wanted.tag && held.digest == wanted.digest &&
+         (held.path.empty() || held.same_repository(wanted));
 }
 
 /// The images an overlay renders, wherever they are set. An image no resource renders is taken
@@ -335,12 +359,15 @@ Result<void> read_place(const pipeline::Pipeline& pipeline, const Place& place, 
       break;
     case Kind::helm:
       for (const auto& [name, paths] : place.helm->images) {
-        auto reference = overlay::get_helm_image(text, place.file, paths);
-        if (!reference) {
-          return reference.error();
+        auto reading = overlay::read_helm_image(text, place.file, paths, place.helm->document);
+        if (!reading) {
+          return reading.error();
         }
-        if (reference->has_value()) {
-          add(out, place.file, name, with_repository(**reference, *pipeline.find_image(name)));
+        if (reading->reference) {
+          add(out, place.file, name,
+              with_repository(*reading->reference, *pipeline.find_image(name)));
+        } else if (!reading->empty.empty()) {
+          out.empty.emplace(name, reading->empty);
         }
       }
       break;
@@ -366,6 +393,78 @@ Result<void> read_place(const pipeline::Pipeline& pipeline, const Place& place, 
         add(out, place.file, name, reference);
       }
       break;
+    }
+    case Kind::argocd:
+      for (const auto& image : pipeline.images) {
+        auto references =
+            overlay::get_argocd_images(text, place.file, image.match, place.argocd->application);
+        if (!references) {
+          return references.error();
+        }
+        for (const auto& reference : *references) {
+          add(out, place.file, image.name, reference);
+        }
+      }
+      break;
+  }
+  return {};
+}
+
+/// Fails (config) when two images live in one place of this file (a Helm value, an entry or
+/// image of one kustomize, manifest or Argo CD name), at least one of them is being set, and
+/// `given` (the edits, and what the target holds for the other images) gives them different
+/// values: whichever were written last would win. Setter markers name one image each.
+Result<void> check_shared_places(const pipeline::Pipeline& pipeline, const Place& place,
+                                 const std::string& text,
+                                 const std::map<std::string, image::Reference>& given,
+                                 const std::map<std::string, image::Reference>& images) {
+  const auto setting = [&](const std::string& a, const std::string& b) {
+    return images.contains(a) || images.contains(b);
+  };
+  const auto conflict = [](const std::string& where, const std::string& first,
+                           const std::string& first_value, const std::string& second,
+                           const std::string& second_value, const std::string& what) {
+    return make_error(ErrorKind::config,
+                      where + ": images '" + first + "' and '" + second + "' both live at " + what +
+                          " and the candidate gives them different values ('" + first_value +
+                          "' for " + first + ", '" + second_value + "' for " + second +
+                          "); give them the same value, or each image a place of its own");
+  };
+  if (place.kind == Kind::helm) {
+    std::map<std::string, std::pair<std::string, overlay::HelmValue>> seen;  // path -> image, value
+    for (const auto& [name, paths] : place.helm->images) {
+      const auto wanted = given.find(name);
+      if (wanted == given.end()) {
+        continue;
+      }
+      auto values =
+          overlay::helm_values(text, place.file, paths, wanted->second, place.helm->document);
+      if (!values) {
+        return values.error();
+      }
+      for (auto& value : *values) {
+        const auto [it, inserted] = seen.emplace(value.path, std::pair{name, value});
+        if (!inserted && it->second.second.value != value.value &&
+            setting(it->second.first, name)) {
+          return conflict(value.where.empty() ? place.file : value.where, it->second.first,
+                          it->second.second.value, name, value.value, value.path);
+        }
+      }
+    }
+    return {};
+  }
+  if (place.kind == Kind::setters) {
+    return {};
+  }
+  for (auto first = given.begin(); first != given.end(); ++first) {
+    for (auto second = std::next(first); second != given.end(); ++second) {
+      const pipeline::ImageSpec& a = *pipeline.find_image(first->first);
+      const pipeline::ImageSpec& b = *pipeline.find_image(second->first);
+      if (setting(first->first, second->first) && image::same_repository(a.match, b.match) &&
+          first->second.canonical() != second->second.canonical()) {
+        return conflict(place.file, first->first, first->second.to_string(), second->first,
+                        second->second.to_string(), "'" + a.match + "'");
+      }
     }
   }
   return {};
@@ -411,12 +510,8 @@ namespace {
 /// `old` (an image as a file spells it) made to say `target`: when both name one repository,
 /// the file's spelling of it is kept and only the tag and digest change.
 std::string respelled(const std::string& old, const image::Reference& target) {
-  const std::string name = overlay::split_image(old).name;
-  if (name != target.repository()) {
-    return target.to_string();
-  }
-  return name + (target.tag.empty() ? "" : ":" + target.tag) +
-         (target.digest.empty() ? "" : "@" + target.digest);
+  auto written = image::parse(old);
+  return written ? target.spelled_as(*written).to_string() : target.to_string();
 }
 
 /// Sets the images in an overlay where each is rendered from: an images: entry of the overlay
@@ -515,9 +610,7 @@ Result<void> edit_kustomize(const pipeline::Pipeline& pipeline, const pipeline::
         continue;
       }
       rendered = true;
-      if (auto now = image::parse(found.value);
-          now && now->tag == reference.tag && now->digest == reference.digest &&
-          now->repository() == reference.repository()) {
+      if (auto now = image::parse(found.value); now && holds(*now, reference)) {
         continue;  // already so
       }
       std::vector<const overlay::ImageOrigin*> patches;
@@ -630,12 +723,15 @@ Result<std::unique_ptr<TargetReading::State>> read_state(const pipeline::Pipelin
 }  // namespace
 
 Result<TargetImages> read_target(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
-                                 const fs::path& root, TargetReading* keep) {
+                                 const fs::path& root, TargetReading* keep, EmptyValues* empty) {
   auto state = read_state(pipeline, stage, root);
   if (!state) {
     return state.error();
   }
   TargetImages images = (*state)->held.images;
+  if (empty != nullptr) {
+    *empty = (*state)->held.empty;
+  }
   if (keep != nullptr) {
     keep->state = std::move(*state);
   }
@@ -666,6 +762,20 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
   for (const auto& [name, references] : held.images) {
     placed.insert(name);
   }
+  // What the candidate gives each image: the edits, and for the others what the target holds.
+  std::map<std::string, image::Reference> given = images;
+  for (const auto& [name, references] : held.images) {
+    given.emplace(name, references.front());
+  }
+  for (const auto& place : state->places) {
+    auto found = texts.get(place.file);
+    if (!found) {
+      return found.error();
+    }
+    if (auto shared = check_shared_places(pipeline, place, **found, given, images); !shared) {
+      return shared.error();
+    }
+  }
   for (const auto& place : state->places) {
     auto found = texts.get(place.file);
     if (!found) {
@@ -685,11 +795,13 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
           if (wanted == images.end()) {
             continue;
           }
-          auto edited = overlay::set_helm_image(text, place.file, paths, wanted->second);
+          auto edited = overlay::set_helm_image(text, place.file, paths, wanted->second,
+                                                place.helm->document);
           if (!edited) {
             return edited.error();
           }
           text = std::move(*edited);
+          placed.insert(name);  // an empty value (a chart's `tag: ""`) is a place, too
         }
         break;
       case Kind::manifests:
@@ -711,6 +823,17 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
         text = std::move(edited->first);
         break;
       }
+      case Kind::argocd:
+        for (const auto& [name, reference] : images) {
+          auto edited =
+              overlay::set_argocd_images(text, place.file, pipeline.find_image(name)->match,
+                                         reference, place.argocd->application);
+          if (!edited) {
+            return edited.error();
+          }
+          text = std::move(edited->first);
+        }
+        break;
     }
   }
   for (const auto& [name, reference] : images) {
@@ -723,7 +846,8 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
                         stage.target.where.to_string() + ": stage '" + stage.name +
                             "' has no place for image '" + name + "' in its target (" + paths +
                             "): add it to a kustomization's images:, a helm images: entry, a "
-                            "manifest or a $imagepolicy marker");
+                            "manifest, a $imagepolicy marker or an Argo CD Application's "
+                            "kustomize.images");
     }
   }
   // What is recorded is what the files hold: the edited target, read back as read_target
@@ -737,10 +861,8 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
     const auto now = after->images.find(name);
     const bool right =
         now != after->images.end() &&
-        std::all_of(now->second.begin(), now->second.end(), [&](const image::Reference& held_now) {
-          return held_now.tag == wanted.tag && held_now.digest == wanted.digest &&
-                 (held_now.path.empty() || held_now.repository() == wanted.repository());
-        });
+        std::all_of(now->second.begin(), now->second.end(),
+                    [&](const image::Reference& held_now) { return holds(held_now, wanted); });
     if (!right) {
       std::string holds;
       if (now != after->images.end()) {

@@ -28,6 +28,10 @@ struct FileChange {
 /// not hold are absent.
 using TargetImages = std::map<std::string, std::vector<image::Reference>>;
 
+/// Where an image the target does not hold is written empty (a chart's `tag: ""`), by pipeline
+/// image name: FILE:LINE:COL of the value.
+using EmptyValues = std::map<std::string, std::string>;
+
 /// Where target paths resolve: the pipeline file's directory for a local repository (url "."),
 /// the root of the clone for a remote one.
 std::filesystem::path target_base(const pipeline::Pipeline& pipeline,
@@ -52,16 +56,20 @@ class TargetReading {
   std::unique_ptr<State> state;
 };
 
-/// Reads the stage's target under `root`; with `keep`, keeps what it read there. Fails
-/// (input) when a path does not exist, a file is malformed or too large, or a value is not an
-/// image reference; (config) when a path leads out of the repository.
+/// Reads the stage's target under `root`; with `keep`, keeps what it read there; with `empty`,
+/// says where images it does not hold are written empty. Fails (input) when a path does not
+/// exist, a file is malformed or too large, or a value is not an image reference; (config)
+/// when a path leads out of the repository.
 Result<TargetImages> read_target(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
-                                 const std::filesystem::path& root, TargetReading* keep = nullptr);
+                                 const std::filesystem::path& root, TargetReading* keep = nullptr,
+                                 EmptyValues* empty = nullptr);
 
 /// The changes that make the stage's target hold `images` (pipeline image name -> reference):
 /// every place each image has is set (a kustomization gets a new images: entry only when the
 /// image has no place anywhere in the target). Only files that change are returned, in path
-/// order. Fails (config) when an image has no place in the target, and as `read_target`; on any
+/// order. Fails (config) when an image has no place in the target, or when two images live in one
+/// place (a Helm value, one kustomize, manifest or Argo CD name) and `images` gives them
+/// different values, and as `read_target`; on any
 /// failure no change is returned. `reading`, when it holds what read_target read of this stage
 /// under this root (with nothing written there since), is used instead of reading again, and
 /// is emptied.

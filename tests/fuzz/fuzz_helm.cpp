@@ -1,8 +1,9 @@
 // Fuzzes the Helm values editor: the image's paths are taken from the first map of the input
-// that has a `tag` or `image` key; set_helm_image either fails cleanly or returns text that
-// differs from the input only inside those values (and an added `digest:` line), holds the same
-// YAML apart from them, reads back with the target's tag and digest, and is left as it is by the
-// same edit made again.
+// that has a `tag` or `image` key, found through maps and lists (a list item by its index, or
+// now and then by its `name`, as `parameters[name=image.tag].value`); set_helm_image either fails
+// cleanly or returns text that differs from the input only inside those values (and an added
+// `digest:` line), holds the same YAML apart from them, reads back with the target's tag and
+// digest, and is left as it is by the same edit made again.
 #include <algorithm>
 
 #include "engine/overlay/helm.hpp"
@@ -12,13 +13,39 @@ namespace {
 
 using promote::overlay::HelmImage;
 
-/// The first map (depth first) with a scalar `tag` or `image`, as the paths of one image.
-bool find_image(const YAML::Node& node, const std::string& path, int depth, HelmImage& out) {
-  if (depth > 16 || !node.IsMap()) {
+/// Whether a key can be a step of a helm path.
+bool nameable(const std::string& key) {
+  return !key.empty() && key.find_first_of(".[]") == std::string::npos;
+}
+
+/// The first map (depth first) with a scalar `tag` or `image`, as the paths of one image;
+/// `tree` is the same path as require_same_tree spells it (list items as ".N").
+bool find_image(const YAML::Node& node, const std::string& path, const std::string& tree, int depth,
+                HelmImage& out, std::string& out_tree) {
+  if (depth > 16) {
+    return false;
+  }
+  if (node.IsSequence() && !path.empty()) {
+    for (std::size_t i = 0; i < node.size() && i < 64; ++i) {
+      const YAML::Node item = node[i];
+      std::string step = "[" + std::to_string(i) + "]";
+      const YAML::Node name = item.IsMap() ? item["name"] : YAML::Node();
+      if (name && name.IsScalar() && !name.Scalar().empty() &&
+          name.Scalar().find(']') == std::string::npos && path.size() % 3 == 0) {
+        step = "[name=" + name.Scalar() + "]";
+      }
+      if (find_image(item, path + step, tree + "." + std::to_string(i), depth + 1, out, out_tree)) {
+        return true;
+      }
+    }
+    return false;
+  }
+  if (!node.IsMap()) {
     return false;
   }
   const auto has = [&](const char* key) { return node[key] && node[key].IsScalar(); };
   const std::string prefix = path.empty() ? "" : path + ".";
+  out_tree = tree;
   if (has("tag")) {
     out.tag = prefix + "tag";
     if (has("repository")) {
@@ -38,15 +65,26 @@ bool find_image(const YAML::Node& node, const std::string& path, int depth, Helm
     return true;
   }
   for (const auto& entry : node) {
-    if (!entry.first.IsScalar() || entry.first.Scalar().empty() ||
-        entry.first.Scalar().find('.') != std::string::npos) {
+    if (!entry.first.IsScalar() || !nameable(entry.first.Scalar())) {
       continue;
     }
-    if (find_image(entry.second, prefix + entry.first.Scalar(), depth + 1, out)) {
+    if (find_image(entry.second, prefix + entry.first.Scalar(),
+                   (tree.empty() ? "" : tree + ".") + entry.first.Scalar(), depth + 1, out,
+                   out_tree)) {
       return true;
     }
   }
   return false;
+}
+
+/// A helm path of `where` as require_same_tree spells it: the map's tree path and the last key.
+std::string tree_path(const std::string& path, const std::string& map_tree) {
+  if (path.empty()) {
+    return "";
+  }
+  const std::string key =
+      path.substr(path.rfind('.') == std::string::npos ? 0 : path.rfind('.') + 1);
+  return map_tree.empty() ? key : map_tree + "." + key;
 }
 
 }  // namespace
@@ -56,9 +94,11 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
   using fuzz::require;
   const std::string_view text = fuzz::as_text(data, size);
   HelmImage where;
+  std::string map_tree;
   const auto documents = fuzz::load_documents(text);
-  if (documents.empty() || !find_image(documents.front(), "", 0, where)) {
+  if (documents.empty() || !find_image(documents.front(), "", "", 0, where, map_tree)) {
     where = HelmImage{};
+    map_tree = "image";
   }
   if (where.tag.empty() && where.image.empty()) {
     where.repository = "image.repository";
@@ -76,8 +116,11 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
   fuzz::require_only_values_changed(text, *edited, [](std::string_view line) {
     return line.find("digest:") != std::string_view::npos;
   });
-  const std::vector<std::string> paths = {where.image, where.registry, where.repository,
-                                          where.tag, where.digest};
+  std::vector<std::string> paths;
+  for (const auto* path :
+       {&where.image, &where.registry, &where.repository, &where.tag, &where.digest}) {
+    paths.push_back(tree_path(*path, map_tree));
+  }
   fuzz::require_same_tree(text, *edited,
                           [&](const std::string& path, const std::string&, const YAML::Node&) {
                             return !path.empty() &&

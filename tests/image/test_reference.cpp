@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "engine/image/reference.hpp"
 #include "tests/support/support.hpp"
@@ -187,6 +188,45 @@ TEST_SUITE("image") {
     const Reference pinned{"", "app", "", k_sha};
     CHECK(pinned.version() == "@sha256:24a0c4b4a4c0…");
     CHECK(pinned.to_string() == "app@" + k_sha);
+  }
+
+  TEST_CASE("Docker Hub's spellings of a repository are one repository, in one canonical form") {
+    const std::vector<std::string> spellings = {"redis",
+                                                "library/redis",
+                                                "docker.io/redis",
+                                                "docker.io/library/redis",
+                                                "index.docker.io/redis",
+                                                "index.docker.io/library/redis",
+                                                "registry-1.docker.io/redis"};
+    for (const auto& text : spellings) {
+      CAPTURE(text);
+      const Reference reference = parse(text + ":7.0").value();
+      CHECK(reference.canonical().to_string() == "docker.io/library/redis:7.0");
+      CHECK(reference.to_string() == text + ":7.0");  // as written
+      for (const auto& other : spellings) {
+        CHECK(reference.same_repository(parse(other).value()));
+        CHECK(promote::image::same_repository(text, other));
+      }
+    }
+    CHECK(parse("acme/api").value().canonical().to_string() == "docker.io/acme/api");
+    CHECK(parse("docker.io/acme/api").value().same_repository(parse("acme/api").value()));
+    // Other registries are compared as written, and a bare name is not one of theirs.
+    CHECK(parse("ghcr.io/acme/api:1").value().canonical().to_string() == "ghcr.io/acme/api:1");
+    CHECK_FALSE(parse("ghcr.io/redis").value().same_repository(parse("redis").value()));
+    CHECK_FALSE(parse("quay.io/library/redis").value().same_repository(parse("redis").value()));
+    CHECK_FALSE(parse("redis").value().same_repository(parse("library/redis2").value()));
+    CHECK_FALSE(promote::image::same_repository("redis", "redis:7.0"));
+    CHECK_FALSE(promote::image::same_repository("Redis", "redis"));
+    CHECK(promote::image::same_repository("Redis", "Redis"));
+  }
+
+  TEST_CASE("a reference spelled as another keeps its tag and digest and takes the spelling") {
+    const Reference target = parse("docker.io/library/redis:7.2@" + k_sha).value();
+    CHECK(target.spelled_as(parse("redis:7.0").value()).to_string() == "redis:7.2@" + k_sha);
+    CHECK(target.spelled_as(parse("library/redis").value()).to_string() ==
+          "library/redis:7.2@" + k_sha);
+    // Another repository: nothing is taken.
+    CHECK(target.spelled_as(parse("ghcr.io/acme/redis:1").value()) == target);
   }
 
   TEST_CASE("kustomize's Split table agrees wherever the reference is valid by the grammar" *

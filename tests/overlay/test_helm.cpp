@@ -242,6 +242,152 @@ TEST_SUITE("overlay") {
           "digest)");
   }
 
+  TEST_CASE("a helm path steps into lists by index and by the value of a key") {
+    const std::string text =
+        "spec:\n"
+        "  source:\n"
+        "    helm:\n"
+        "      parameters:\n"
+        "        - name: replicaCount\n"
+        "          value: \"3\"\n"
+        "        - name: image.tag   # dotted, as Argo CD writes it\n"
+        "          value: \"1.2.3\"\n"
+        "        - {name: image.repository, value: ghcr.io/acme/shop}\n";
+    const HelmImage by_name{"", "", "spec.source.helm.parameters[name=image.repository].value",
+                            "spec.source.helm.parameters[name=image.tag].value", ""};
+    const HelmImage by_index{"", "", "spec.source.helm.parameters[2].value",
+                             "spec.source.helm.parameters[1].value", ""};
+    CHECK(read(text, by_name) == "ghcr.io/acme/shop:1.2.3");
+    CHECK(read(text, by_index) == "ghcr.io/acme/shop:1.2.3");
+    const std::string edited = set_ok(text, by_name, "ghcr.io/acme/shop:1.10");
+    CHECK(edited ==
+          "spec:\n"
+          "  source:\n"
+          "    helm:\n"
+          "      parameters:\n"
+          "        - name: replicaCount\n"
+          "          value: \"3\"\n"
+          "        - name: image.tag   # dotted, as Argo CD writes it\n"
+          "          value: \"1.10\"\n"
+          "        - {name: image.repository, value: ghcr.io/acme/shop}\n");
+    CHECK(set_ok(text, by_index, "ghcr.io/acme/shop:1.10") == edited);
+    // What is not there, and what is not a list, is named.
+    const HelmImage absent{"", "", "", "spec.source.helm.parameters[name=tag].value", ""};
+    CHECK(set_error(text, absent, "ghcr.io/acme/shop:1.10") ==
+          "values.yaml:4:7: spec.source.helm.parameters[name=tag].value is not in the file: "
+          "'spec.source.helm.parameters' has no item with name=tag; promote does not add keys, add "
+          "it to the file first");
+    CHECK(read(text, {"", "", "", "spec.source.helm.parameters[7].value", ""}) == std::nullopt);
+    CHECK(get_error(text, {"", "", "", "spec.source.helm[0].value", ""}) ==
+          "values.yaml:4:7: 'spec.source.helm' must be a list to hold item [0] (it is a map)");
+    CHECK(get_error("p:\n- {name: a, value: v1}\n- {name: a, value: v2}\n",
+                    {"", "", "", "p[name=a].value", ""}) ==
+          "values.yaml:3:3: 'p' has two items with name=a");
+  }
+
+  TEST_CASE("check_helm_image refuses list steps it cannot read") {
+    using promote::overlay::check_helm_image;
+    CHECK(check_helm_image({"", "", "", "p[0][1].value", ""}).has_value());
+    const std::vector<std::pair<std::string, std::string>> refused = {
+        {"p[0]", "'p[0]' ends with a list item: it must end with a key"},
+        {"p[x].value",
+         "'p[x].value' selects a list item with '[x]': write an index [N] or "
+         "[KEY=VALUE]"},
+        {"p[=a].value", "'p[=a].value' selects a list item with '[=a]': write [KEY=VALUE]"},
+        {"p[name=a.value", "'p[name=a.value' has a '[' without its ']'"},
+        {"p[0]x.value", "'p[0]x.value' has 'x' where a '.' or '[' must be"},
+        {"[0].value", "'[0].value' has an empty key (keys that contain a dot cannot be named)"},
+    };
+    for (const auto& entry : refused) {
+      const std::string& path = entry.first;
+      const std::string& message = entry.second;
+      CAPTURE(path);
+      auto checked = check_helm_image({"", "", "", path, ""});
+      REQUIRE(checked.has_error());
+      CHECK(checked.error().message == "helm image paths: " + message);
+    }
+  }
+
+  TEST_CASE("a helm document is chosen by kind and metadata.name in a multi-document file") {
+    using promote::overlay::HelmDocument;
+    const std::string text =
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: shop-staging}\n"
+        "spec: {source: {helm: {parameters: [{name: image.tag, value: \"1.0.0\"}]}}}\n"
+        "---\n"
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: shop-prod}\n"
+        "spec: {source: {helm: {parameters: [{name: image.tag, value: \"0.9.0\"}]}}}\n";
+    const HelmImage tag{"", "", "", "spec.source.helm.parameters[name=image.tag].value", ""};
+    const HelmDocument prod{"Application", "shop-prod"};
+    auto image = get_helm_image(text, "apps.yaml", tag, prod);
+    REQUIRE_MESSAGE(image.has_value(), image.error().message);
+    CHECK((*image)->tag == "0.9.0");
+    auto edited =
+        set_helm_image(text, "apps.yaml", tag, reference_of("ghcr.io/acme/shop:1.0.0"), prod);
+    REQUIRE_MESSAGE(edited.has_value(), edited.error().message);
+    CHECK(*edited == std::string(text).replace(text.rfind("0.9.0"), 5, "1.0.0"));
+    // Without a choice, the first document.
+    CHECK(read(text, tag) == ":1.0.0");
+    auto none = get_helm_image(text, "apps.yaml", tag, HelmDocument{"Application", "shop-dev"});
+    REQUIRE(none.has_error());
+    CHECK(none.error().message ==
+          "apps.yaml: no document has kind 'Application' and metadata.name 'shop-dev' (it has 2 "
+          "documents)");
+    auto two = get_helm_image(text, "apps.yaml", tag, HelmDocument{"Application", ""});
+    REQUIRE(two.has_error());
+    CHECK(two.error().message ==
+          "apps.yaml:6:1: a second document has kind 'Application'; name one document");
+  }
+
+  TEST_CASE("an empty tag reads as no image and says where it is; an edit sets it in its quotes") {
+    using promote::overlay::read_helm_image;
+    const std::string text = "image:\n  repository: ghcr.io/acme/api\n  tag: \"\"\n";
+    auto reading = read_helm_image(text, "values.yaml", k_repository_tag);
+    REQUIRE_MESSAGE(reading.has_value(), reading.error().message);
+    CHECK(reading->reference == std::nullopt);
+    CHECK(reading->empty == "values.yaml:3:8");
+    auto null_tag = read_helm_image("image:\n  tag:\n", "values.yaml", k_tag_only);
+    REQUIRE(null_tag.has_value());
+    CHECK(null_tag->empty == "values.yaml:2:3");
+    auto absent = read_helm_image("image:\n  repository: a\n", "values.yaml", k_repository_tag);
+    REQUIRE(absent.has_value());
+    CHECK(absent->reference == std::nullopt);
+    CHECK(absent->empty.empty());
+    CHECK(set_ok(text, k_repository_tag, "ghcr.io/acme/api:1.4.2") ==
+          "image:\n  repository: ghcr.io/acme/api\n  tag: \"1.4.2\"\n");
+    CHECK(set_ok("image:\n  tag: ''\n", k_tag_only, "ghcr.io/acme/api:1.4.2") ==
+          "image:\n  tag: '1.4.2'\n");
+  }
+
+  TEST_CASE("set_helm_image keeps the spelling of a Docker Hub repository the file has") {
+    CHECK(set_ok("image:\n  repository: redis\n  tag: \"7.0\"\n", k_repository_tag,
+                 "docker.io/library/redis:7.2") == "image:\n  repository: redis\n  tag: \"7.2\"\n");
+    CHECK(set_ok("image:\n  registry: docker.io\n  repository: bitnami/redis\n  tag: 7.0.1\n  "
+                 "digest: \"\"\n",
+                 k_bitnami, "bitnami/redis:7.2.0") ==
+          "image:\n  registry: docker.io\n  repository: bitnami/redis\n  tag: 7.2.0\n  digest: "
+          "\"\"\n");
+    CHECK(set_ok("image: library/redis:7.0\n", k_one_string, "redis:7.2") ==
+          "image: library/redis:7.2\n");
+  }
+
+  TEST_CASE("helm_values says what each path of an image must hold, and where it is") {
+    using promote::overlay::helm_values;
+    auto values = helm_values("image:\n  repository: redis\n  tag: \"7.0\"\n", "values.yaml",
+                              {"", "", "image.repository", "image.tag", "image.digest"},
+                              reference_of("docker.io/library/redis:7.2"));
+    REQUIRE_MESSAGE(values.has_value(), values.error().message);
+    REQUIRE(values->size() == 3);
+    CHECK((*values)[0].path == "image.repository");
+    CHECK((*values)[0].value == "redis");
+    CHECK((*values)[0].where == "values.yaml:2:15");
+    CHECK((*values)[1].path == "image.tag");
+    CHECK((*values)[1].value == "7.2");
+    CHECK((*values)[1].where == "values.yaml:3:8");
+    CHECK((*values)[2].path == "image.digest");
+    CHECK((*values)[2].value.empty());
+    CHECK((*values)[2].where.empty());
+  }
+
   TEST_CASE("set_helm_image edits only the bytes it must") {
     struct Case {
       std::string name;

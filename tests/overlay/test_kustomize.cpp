@@ -198,6 +198,25 @@ TEST_SUITE("overlay") {
     CHECK(**image == Reference{"ghcr.io", "acme/api", "1.4", ""});
   }
 
+  TEST_CASE("an entry that names the same Docker Hub repository is the image's, kept as written") {
+    const std::string text =
+        "images:\n- name: redis\n  newTag: \"7.0\"\n- name: ghcr.io/acme/api\n"
+        "  newTag: 1.0.0\n";
+    CHECK(read(text, "docker.io/library/redis") == "redis:7.0");
+    CHECK(read(text, "library/redis") == "redis:7.0");
+    CHECK(read(text, "quay.io/redis") == std::nullopt);
+    // A promotion changes the tag; the entry gains no newName for another spelling.
+    CHECK(set_ok(text, "docker.io/library/redis", "docker.io/library/redis:7.2") ==
+          "images:\n- name: redis\n  newTag: \"7.2\"\n- name: ghcr.io/acme/api\n  newTag: 1.0.0\n");
+    CHECK(set_ok("images:\n- name: cache\n  newName: library/redis\n  newTag: \"7.0\"\n", "cache",
+                 "docker.io/library/redis:7.2") ==
+          "images:\n- name: cache\n  newName: library/redis\n  newTag: \"7.2\"\n");
+    // An exact name wins over another spelling.
+    CHECK(
+        read("images:\n- name: redis\n  newTag: a\n- name: docker.io/library/redis\n  newTag: b\n",
+             "docker.io/library/redis") == "docker.io/library/redis:b");
+  }
+
   TEST_CASE("get_image reports malformed files with file, line and column") {
     CHECK(get_error("images:\n- name: [a\n", "a") == "k.yaml:3:1: end of sequence flow not found");
     CHECK(get_error("a: b\n  c: d\n", "a") == "k.yaml:2:4: illegal map value");

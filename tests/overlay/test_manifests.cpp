@@ -196,9 +196,28 @@ spec: {replicas: 2}
     CHECK(images(text, "ghcr.io/acme/api-worker") ==
           std::vector<std::string>{"ghcr.io/acme/api-worker:1.0"});
     CHECK(images(text, "api") == std::vector<std::string>{"api:1.0"});
-    CHECK(images(text, "docker.io/library/api").empty());
+    // Docker Hub's spellings of one repository are one repository; the value is as written.
+    CHECK(images(text, "docker.io/library/api") == std::vector<std::string>{"api:1.0"});
+    CHECK(images(text, "library/api") == std::vector<std::string>{"api:1.0"});
+    CHECK(images(text, "ghcr.io/api").empty());
     CHECK(images("", "api").empty());
     CHECK(images("just a scalar", "api").empty());
+  }
+
+  TEST_CASE("set_manifest_images keeps the spelling of a Docker Hub repository a value has") {
+    const std::string text =
+        "kind: Pod\nspec:\n  containers:\n  - image: redis:7.0 # cache\n"
+        "  - image: \"docker.io/library/redis:7.0\"\n  - image: index.docker.io/redis\n"
+        "  - image: ghcr.io/acme/redis:7.0\n";
+    const auto [edited, count] =
+        set_ok(text, "docker.io/library/redis", "docker.io/library/redis:7.2");
+    CHECK(edited ==
+          "kind: Pod\nspec:\n  containers:\n  - image: redis:7.2 # cache\n"
+          "  - image: \"docker.io/library/redis:7.2\"\n  - image: index.docker.io/redis:7.2\n"
+          "  - image: ghcr.io/acme/redis:7.0\n");
+    CHECK(count == 3);
+    // The pipeline may spell it short, too: the long spellings in the file stay long.
+    CHECK(set_ok(text, "redis", "redis:7.2").first == edited);
   }
 
   TEST_CASE("set_manifest_images edits only the bytes it must") {

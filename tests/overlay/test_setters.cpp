@@ -154,6 +154,24 @@ TEST_SUITE("overlay") {
     }
   }
 
+  TEST_CASE("set_marked_images keeps the spelling of a Docker Hub repository a value has") {
+    const std::string text =
+        "cache: redis:7.0 # {\"$imagepolicy\": \"flux-system:cache\"}\n"
+        "name: library/redis # {\"$imagepolicy\": \"flux-system:cache:name\"}\n"
+        "tag: \"7.0\" # {\"$imagepolicy\": \"flux-system:cache:tag\"}\n";
+    const auto [edited, count] = set_ok(text, {{"cache", "docker.io/library/redis:7.2"}});
+    CHECK(edited ==
+          "cache: redis:7.2 # {\"$imagepolicy\": \"flux-system:cache\"}\n"
+          "name: library/redis # {\"$imagepolicy\": \"flux-system:cache:name\"}\n"
+          "tag: \"7.2\" # {\"$imagepolicy\": \"flux-system:cache:tag\"}\n");
+    CHECK(count == 2);
+    // Another repository is written whole.
+    CHECK(set_ok(text, {{"cache", "ghcr.io/acme/redis:7.2"}}).first ==
+          "cache: ghcr.io/acme/redis:7.2 # {\"$imagepolicy\": \"flux-system:cache\"}\n"
+          "name: ghcr.io/acme/redis # {\"$imagepolicy\": \"flux-system:cache:name\"}\n"
+          "tag: \"7.2\" # {\"$imagepolicy\": \"flux-system:cache:tag\"}\n");
+  }
+
   TEST_CASE("set_marked_images refuses what it cannot set, naming file, line and column") {
     CHECK(set_error("base: &i x:v1\nimage: *i " + marker("ns:api") + "\n", {{"api", "x:v2"}}) ==
           "values.yaml:2:11: cannot set the value marked for 'api': its value is an alias (*name) "

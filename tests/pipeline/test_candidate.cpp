@@ -40,6 +40,24 @@ TEST_SUITE("pipeline") {
     CHECK(first.id() != second.id());
   }
 
+  TEST_CASE("Docker Hub's spellings of an image make one candidate id, from the canonical form") {
+    promote::Candidate written;
+    written.images["cache"] = reference_of("redis:7.0");
+    promote::Candidate full;
+    full.images["cache"] = reference_of("docker.io/library/redis:7.0");
+    promote::Candidate index;
+    index.images["cache"] = reference_of("index.docker.io/redis:7.0");
+    CHECK(written.canonical_json() == "{\"images\":{\"cache\":\"docker.io/library/redis:7.0\"}}");
+    CHECK(written.id() == full.id());
+    CHECK(written.id() == index.id());
+    CHECK(written.to_json()["images"]["cache"] == "redis:7.0");  // as written
+    // Images of other registries keep the id they always had.
+    promote::Candidate ghcr;
+    ghcr.images["api"] = reference_of("ghcr.io/acme/api:1.4.2");
+    CHECK(ghcr.id() ==
+          promote::util::sha256_hex("{\"images\":{\"api\":\"ghcr.io/acme/api:1.4.2\"}}"));
+  }
+
   TEST_CASE("sha256 of known input") {
     CHECK(promote::util::sha256_hex("") ==
           "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");

@@ -521,7 +521,7 @@ stages:
             "promote.yaml:7:5: missing required field 'target' in stage 'dev'");
       CHECK(errors(replace(k_minimal, "{kustomize: k8s/dev}", "{}")) ==
             "promote.yaml:8:13: 'target' must name where the stage's images live: kustomize, "
-            "helm, manifests or setters");
+            "helm, manifests, setters or argocd");
     }
     SUBCASE("gate fields") {
       CHECK(errors(k_minimal + "    gates:\n      - name: tests\n") ==
@@ -765,7 +765,7 @@ stages:
     SUBCASE("problems") {
       CHECK(errors(replace(k_minimal, "{kustomize: k8s/dev}", "{}")) ==
             "promote.yaml:8:13: 'target' must name where the stage's images live: kustomize, "
-            "helm, manifests or setters");
+            "helm, manifests, setters or argocd");
       CHECK(errors(replace(k_minimal, "{kustomize: k8s/dev}", "{kustomise: k8s/dev}")) ==
             "promote.yaml:8:14: unknown field 'kustomise' in target (did you mean 'kustomize'?)");
       CHECK(errors(replace(k_minimal, "{kustomize: k8s/dev}",
@@ -780,6 +780,54 @@ stages:
             "promote.yaml:8:26: target path '../x' leaves the repository (..)");
       CHECK(errors(replace(k_minimal, "{kustomize: k8s/dev}", "{setters: []}")) ==
             "promote.yaml:8:23: 'target.setters' must name at least one path");
+    }
+  }
+
+  TEST_CASE("Argo CD targets, helm list paths and a helm document") {
+    TempDir dir;
+    const auto pipeline =
+        loads(dir, replace(k_minimal, "    target: {kustomize: k8s/dev}\n", R"(    target:
+      argocd: [apps/dev, {path: apps/all.yaml, application: shop-dev}]
+      helm:
+        file: apps/all.yaml
+        document: {kind: Application, name: shop-dev}
+        images:
+          api: {tag: "spec.source.helm.parameters[name=image.tag].value"}
+)"));
+    const auto& target = pipeline.stages[0].target;
+    REQUIRE(target.argocd.size() == 2);
+    CHECK(target.argocd[0].path == "apps/dev");
+    CHECK(target.argocd[0].application.empty());
+    CHECK(target.argocd[1].path == "apps/all.yaml");
+    CHECK(target.argocd[1].application == "shop-dev");
+    CHECK(target.argocd[1].where.to_string() == dir.path().string() + "/promote.yaml:9:26");
+    REQUIRE(target.helm.size() == 1);
+    CHECK(target.helm[0].document == promote::overlay::HelmDocument{"Application", "shop-dev"});
+    CHECK(target.helm[0].images.at("api").tag ==
+          "spec.source.helm.parameters[name=image.tag].value");
+    CHECK(target.paths() == std::vector<std::string>{"apps/all.yaml", "apps/dev", "apps/all.yaml"});
+    CHECK(loads(dir, replace(k_minimal, "{kustomize: k8s/dev}", "{argocd: apps/dev.yaml}"))
+              .stages[0]
+              .target.argocd[0]
+              .path == "apps/dev.yaml");
+
+    SUBCASE("problems") {
+      CHECK(errors(replace(k_minimal, "{kustomize: k8s/dev}", "{argocd: []}")) ==
+            "promote.yaml:8:22: 'target.argocd' must name at least one path");
+      CHECK(errors(replace(k_minimal, "{kustomize: k8s/dev}",
+                           "{argocd: {path: a.yaml, app: shop}}")) ==
+            "promote.yaml:8:37: unknown field 'app' in a target.argocd entry");
+      CHECK(errors(replace(k_minimal, "{kustomize: k8s/dev}", "{argocd: {application: x}}")) ==
+            "promote.yaml:8:22: missing required field 'path' in a target.argocd entry");
+      CHECK(errors(replace(k_minimal, "{kustomize: k8s/dev}", "{argocd: [../a.yaml]}")) ==
+            "promote.yaml:8:23: target path '../a.yaml' leaves the repository (..)");
+      CHECK(errors(replace(k_minimal, "{kustomize: k8s/dev}",
+                           "{helm: {file: v.yaml, document: {}, images: {api: {tag: a.b}}}}")) ==
+            "promote.yaml:8:45: 'target.helm[].document' must give a kind, a name or both");
+      CHECK(errors(replace(k_minimal, "{kustomize: k8s/dev}",
+                           "{helm: {file: v.yaml, images: {api: {tag: \"p[tag].value\"}}}}")) ==
+            "promote.yaml:8:49: image 'api': helm image paths: 'p[tag].value' selects a list item "
+            "with '[tag]': write an index [N] or [KEY=VALUE]");
     }
   }
 
