@@ -462,36 +462,37 @@ class Renderer {
     return node.IsScalar() && node.Scalar().find('\n') != std::string::npos;
   }
 
+  /// A strategic-merge patch named by a path or given inline, each of its documents applied to
+  /// the resources it names.
+  Result<void> apply_strategic_merge(const std::string& dir, const Text& text,
+                                     const YAML::Node& entry, std::vector<Resource>& resources) {
+    auto patch = patch_documents(dir, text, entry, looks_inline(entry));
+    if (!patch) {
+      return patch.error();
+    }
+    for (const auto& document : patch->second) {
+      if (auto applied = kmodel::apply_strategic_merge(patch->first, document, nullptr, resources);
+          !applied) {
+        return applied;
+      }
+    }
+    return {};
+  }
+
   Result<void> transform(const std::string& dir, const Text& text, const YAML::Node& root,
                          std::vector<Resource>& resources) {
     // kustomize's order: patchesStrategicMerge, patches, namespace, prefix and suffix, labels,
     // patchesJson6902, images.
     for (const auto& entry : list_of(root, "patchesStrategicMerge")) {
-      auto patch = patch_documents(dir, text, entry, looks_inline(entry));
-      if (!patch) {
-        return patch.error();
-      }
-      for (const auto& document : patch->second) {
-        if (auto applied = kmodel::apply_strategic_merge(patch->first, document, nullptr,
-                                                         resources);
-            !applied) {
-          return applied;
-        }
+      if (auto applied = apply_strategic_merge(dir, text, entry, resources); !applied) {
+        return applied;
       }
     }
     for (const auto& entry : list_of(root, "patches")) {
       if (entry.IsScalar()) {
         // The older form: a path, or a strategic-merge patch's text.
-        auto patch = patch_documents(dir, text, entry, looks_inline(entry));
-        if (!patch) {
-          return patch.error();
-        }
-        for (const auto& document : patch->second) {
-          if (auto applied = kmodel::apply_strategic_merge(patch->first, document, nullptr,
-                                                           resources);
-              !applied) {
-            return applied;
-          }
+        if (auto applied = apply_strategic_merge(dir, text, entry, resources); !applied) {
+          return applied;
         }
         continue;
       }

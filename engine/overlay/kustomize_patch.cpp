@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "engine/overlay/kustomize_model.hpp"
+#include "engine/overlay/pattern.hpp"
 
 namespace promote::overlay {
 
@@ -205,28 +206,33 @@ namespace {
 
 constexpr std::array<std::string_view, 2> k_lists = {"initContainers", "containers"};
 
-/// A regular expression kustomize anchors at both ends; a pattern std::regex cannot read is
-/// compared as text.
-bool matches_pattern(const std::string& pattern, const std::string& value) {
+/// Whether a target field's pattern matches (an empty pattern matches all); nullopt when the
+/// pattern is of a syntax promote does not read.
+std::optional<bool> matches_pattern(const std::string& pattern, const std::string& value) {
   if (pattern.empty()) {
     return true;
   }
-  try {
-    return std::regex_match(value, std::regex(pattern));
-  } catch (const std::regex_error&) {
-    return pattern == value;
-  }
+  return match_pattern(pattern, value);
 }
 
-bool any_matches(const std::string& pattern, const std::vector<std::string>& values) {
-  return std::any_of(values.begin(), values.end(),
-                     [&](const std::string& value) { return matches_pattern(pattern, value); });
+std::optional<bool> any_matches(const std::string& pattern,
+                                const std::vector<std::string>& values) {
+  for (const auto& value : values) {
+    const auto matched = matches_pattern(pattern, value);
+    if (!matched || *matched) {
+      return matched;
+    }
+  }
+  return false;
 }
 
 /// A label selector, as Kubernetes writes them: `a=b`, `a==b`, `a!=b`, `a`, `!a`, `a in (x,y)`,
 /// `a notin (x,y)`, separated by commas. Returns nullopt when it cannot be read.
 std::optional<bool> selects(const std::string& selector,
                             const std::map<std::string, std::string>& labels) {
+  if (selector.size() > 4096) {
+    return std::nullopt;  // longer than any selector Kubernetes would take
+  }
   std::vector<std::string> terms;
   std::string term;
   int depth = 0;
@@ -292,15 +298,21 @@ std::optional<bool> selects(const std::string& selector,
 
 /// Whether a patch's `target:` selects the resource; an error when a selector cannot be read.
 Result<bool> selected(const Text& text, const YAML::Node& target, const Resource& resource) {
-  if (!matches_pattern(scalar_at(target, "group"), resource.group()) ||
-      !matches_pattern(scalar_at(target, "version"), resource.version()) ||
-      !matches_pattern(scalar_at(target, "kind"), resource.kind) ||
-      !any_matches(scalar_at(target, "name"), resource.names)) {
-    return false;
-  }
-  if (const std::string ns = scalar_at(target, "namespace");
-      !ns.empty() && !any_matches(ns, resource.namespaces)) {
-    return false;
+  for (const auto& [key, values] :
+       {std::pair{"group", std::vector<std::string>{resource.group()}},
+        std::pair{"version", std::vector<std::string>{resource.version()}},
+        std::pair{"kind", std::vector<std::string>{resource.kind}},
+        std::pair{"name", resource.names}, std::pair{"namespace", resource.namespaces}}) {
+    const std::string pattern = scalar_at(target, key);
+    const auto matched = any_matches(pattern, values);
+    if (!matched) {
+      return text.error_at(target.Mark(), std::string("promote cannot read the ") + key +
+                                              " pattern '" + pattern +
+                                              "' of this patch's target");
+    }
+    if (!*matched) {
+      return false;
+    }
   }
   for (const auto& [key, labels] :
        {std::pair{"labelSelector", &resource.labels},

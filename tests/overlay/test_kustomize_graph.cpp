@@ -249,6 +249,15 @@ TEST_SUITE("overlay") {
             "overlay/kustomization.yaml:4:5: promote cannot read the labelSelector 'tier in web' "
             "of this patch's target");
     }
+    SUBCASE("so is a name pattern of a syntax it does not read") {
+      tree.files["overlay/kustomization.yaml"] =
+          "resources: [../base]\npatches:\n- target:\n    name: (simple|other)-deployment\n"
+          "  patch: |\n    - op: replace\n      path: /spec/template/spec/containers/0/image\n"
+          "      value: acme/app:2\n";
+      CHECK(tree.error("overlay") ==
+            "overlay/kustomization.yaml:4:5: promote cannot read the name pattern "
+            "'(simple|other)-deployment' of this patch's target");
+    }
   }
 
   TEST_CASE("images: entries of each layer apply in order: base, component, overlay") {
