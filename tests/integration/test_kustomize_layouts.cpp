@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "tests/integration/scratch_repo.hpp"
 #include "tests/support/support.hpp"
 
 namespace fs = std::filesystem;
@@ -23,35 +24,12 @@ namespace {
 
 bool has_kubectl() { return promote::test::has_program("kubectl"); }
 
-// A GitOps repository made of the given files, pushed to a bare remote.
-struct Layout {
-  promote::test::TempDir dir;
-  fs::path repo = dir / "deploy";
+// A scratch repository of the layout's files, and what the tests ask of it.
+struct Layout : promote::test::ScratchRepo {
   std::map<std::string, std::string> files;
 
-  explicit Layout(std::map<std::string, std::string> contents) : files(std::move(contents)) {
-    for (const auto& [path, text] : files) {
-      fs::create_directories((repo / path).parent_path());
-      write_text(repo / path, text);
-    }
-    sh("git init -q --bare -b main remote.git && cd deploy && git init -q -b main && "
-       "git config user.name 'Deploy CI' && git config user.email ci@deploy.example && "
-       "printf '.promote/\\n' > .gitignore && git add -A && git commit -q -m init && "
-       "git remote add origin ../remote.git && git push -q -u origin main",
-       dir.path());
-  }
-
-  CommandResult promote(std::vector<std::string> args) const {
-    args.insert(args.begin(), promote::test::promote_binary().string());
-    return promote::test::run(args, repo,
-                              {{"GITHUB_ACTOR", ""},
-                               {"GITLAB_USER_LOGIN", ""},
-                               {"PROMOTE_ACTOR", "deploy-ci"},
-                               {"PROMOTE_HISTORY", ""},
-                               {"NO_COLOR", "1"},
-                               {"GITHUB_ACTIONS", ""},
-                               {"GITLAB_CI", ""}});
-  }
+  explicit Layout(std::map<std::string, std::string> contents)
+      : ScratchRepo(contents), files(std::move(contents)) {}
 
   nlohmann::json promote_json(std::vector<std::string> args, int exit_code = 0) const {
     args.push_back("--output");
@@ -61,8 +39,6 @@ struct Layout {
     REQUIRE(result.exit_code == exit_code);
     return nlohmann::json::parse(result.out);
   }
-
-  std::string file(const std::string& path) const { return read_text(repo / path); }
 
   std::string render(const std::string& overlay) const {
     const CommandResult built = promote::test::run({"kubectl", "kustomize", (repo / overlay).string()});

@@ -4,10 +4,12 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "engine/util/hash.hpp"
+#include "tests/integration/scratch_repo.hpp"
 #include "tests/support/support.hpp"
 
 namespace fs = std::filesystem;
@@ -20,34 +22,15 @@ using promote::test::write_text;
 namespace {
 
 /// A GitOps repository holding `files`, with the pipeline `pipeline`, pushed to a bare remote.
-struct Repo {
-  promote::test::TempDir dir;
-  fs::path repo = dir / "deploy";
-
-  Repo(const std::string& pipeline, const std::vector<std::pair<std::string, std::string>>& files) {
-    write_text(repo / "promote.yaml", pipeline);
-    for (const auto& [path, text] : files) {
-      fs::create_directories((repo / path).parent_path());
-      write_text(repo / path, text);
-    }
-    sh("git init -q --bare -b main remote.git && cd deploy && git init -q -b main && "
-       "git config user.name 'Deploy CI' && git config user.email ci@deploy.example && "
-       "printf '.promote/\\n' > .gitignore && git add -A && git commit -q -m init && "
-       "git remote add origin ../remote.git && git push -q -u origin main",
-       dir.path());
+struct Repo : promote::test::ScratchRepo {
+  static std::map<std::string, std::string> with_pipeline(
+      const std::string& pipeline, const std::vector<std::pair<std::string, std::string>>& files) {
+    std::map<std::string, std::string> out(files.begin(), files.end());
+    out["promote.yaml"] = pipeline;
+    return out;
   }
-
-  CommandResult promote(std::vector<std::string> args) const {
-    args.insert(args.begin(), promote::test::promote_binary().string());
-    return promote::test::run(args, repo,
-                              {{"GITHUB_ACTOR", ""},
-                               {"GITLAB_USER_LOGIN", ""},
-                               {"PROMOTE_ACTOR", "deploy-ci"},
-                               {"PROMOTE_HISTORY", ""},
-                               {"NO_COLOR", "1"}});
-  }
-  std::string file(const std::string& path) const { return read_text(repo / path); }
-  std::string head() const { return sh("git rev-parse HEAD", repo); }
+  Repo(const std::string& pipeline, const std::vector<std::pair<std::string, std::string>>& files)
+      : ScratchRepo(with_pipeline(pipeline, files)) {}
 };
 
 nlohmann::json json_of(const CommandResult& result) {
