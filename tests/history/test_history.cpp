@@ -22,6 +22,7 @@ using promote::test::TempDir;
 using TimePoint = std::chrono::system_clock::time_point;
 
 const std::string k_candidate_a(64, 'a');
+const history::PipelineId k_shop{"shop", ""};  // the records of every file of pipeline shop
 const std::string k_candidate_b =
     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -161,7 +162,7 @@ TEST_SUITE("history") {
     CHECK(db.tableExists("approvals"));
   }
 
-  TEST_CASE("the schema the code migrates to is exactly schemas/history-v1.sql to v5") {
+  TEST_CASE("the schema the code migrates to is exactly schemas/history-v1.sql to v6") {
     TempDir dir;
     const fs::path file = dir / "history.db";
     REQUIRE(history::History::open(file).has_value());
@@ -170,7 +171,7 @@ TEST_SUITE("history") {
     SQLite::Database fresh(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     for (const char* name :
          {"history-v1.sql", "history-v2.sql", "history-v3.sql", "history-v4.sql",
-          "history-v5.sql"}) {
+          "history-v5.sql", "history-v6.sql"}) {
       fresh.exec(promote::test::read_text(fs::path(PROMOTE_SOURCE_DIR) / "schemas" / name));
     }
 
@@ -231,7 +232,7 @@ TEST_SUITE("history") {
     REQUIRE(store->record_approval({"shop", "prod", k_candidate_a, "approve", "bob", "ok",
                                     at("2026-02-01T00:00:00.000Z")})
                 .has_value());
-    CHECK(store->approvals("prod", k_candidate_a).value().size() == 1);
+    CHECK(store->approvals(k_shop, "prod", k_candidate_a).value().size() == 1);
     // Migration 5 chained the old row and indexed its image.
     CHECK_FALSE(store->verify().value().broken.has_value());
     history::Query by_image;
@@ -247,17 +248,17 @@ TEST_SUITE("history") {
                          const std::string& time) {
       return store.record_hold({pipeline, stage, action, actor, "incident 42", at(time)});
     };
-    CHECK_FALSE(store.hold("shop", "prod").value().has_value());
+    CHECK_FALSE(store.hold(k_shop, "prod").value().has_value());
     REQUIRE(act("shop", "prod", "hold", "alice", "2026-03-01T10:00:00.000Z").has_value());
     REQUIRE(act("other", "prod", "release", "bob", "2026-03-01T10:01:00.000Z").has_value());
-    auto held = store.hold("shop", "prod").value();
+    auto held = store.hold(k_shop, "prod").value();
     REQUIRE(held.has_value());
     CHECK(held->actor == "alice");
     CHECK(held->reason == "incident 42");
     CHECK(held->at == at("2026-03-01T10:00:00.000Z"));
-    CHECK_FALSE(store.hold("shop", "staging").value().has_value());
+    CHECK_FALSE(store.hold(k_shop, "staging").value().has_value());
     REQUIRE(act("shop", "prod", "release", "bob", "2026-03-01T11:00:00.000Z").has_value());
-    CHECK_FALSE(store.hold("shop", "prod").value().has_value());
+    CHECK_FALSE(store.hold(k_shop, "prod").value().has_value());
     auto bad = act("shop", "prod", "pause", "eve", "2026-03-01T12:00:00.000Z");
     REQUIRE_FALSE(bad.has_value());
     CHECK(bad.error().kind == promote::ErrorKind::internal);
@@ -275,7 +276,7 @@ TEST_SUITE("history") {
     REQUIRE(decide("prod", k_candidate_b, "approve", "bob", "2026-03-01T10:01:00.000Z").has_value());
     REQUIRE(decide("staging", k_candidate_a, "approve", "carol", "2026-03-01T10:02:00.000Z").has_value());
     REQUIRE(decide("prod", k_candidate_a, "reject", "dave", "2026-03-01T10:03:00.000Z").has_value());
-    const auto found = store.approvals("prod", k_candidate_a).value();
+    const auto found = store.approvals(k_shop, "prod", k_candidate_a).value();
     REQUIRE(found.size() == 2);
     CHECK(found[0].actor == "alice");
     CHECK(found[0].decision == "approve");
@@ -283,13 +284,13 @@ TEST_SUITE("history") {
     CHECK(found[0].at == at("2026-03-01T10:00:00.000Z"));
     CHECK(found[1].actor == "dave");
     CHECK(found[1].decision == "reject");
-    CHECK(store.approvals("dev", k_candidate_a).value().empty());
+    CHECK(store.approvals(k_shop, "dev", k_candidate_a).value().empty());
     // The schema refuses what promote never writes.
     auto bad = decide("prod", k_candidate_a, "maybe", "eve", "2026-03-01T10:04:00.000Z");
     REQUIRE_FALSE(bad.has_value());
     CHECK(bad.error().kind == promote::ErrorKind::internal);
     CHECK_FALSE(decide("prod", "not-hex", "approve", "eve", "2026-03-01T10:04:00.000Z").has_value());
-    CHECK(store.approvals("prod", k_candidate_a).value().size() == 2);
+    CHECK(store.approvals(k_shop, "prod", k_candidate_a).value().size() == 2);
   }
 
   TEST_CASE("a recorded promotion lists back with every field, gate and evidence") {
@@ -478,7 +479,7 @@ TEST_SUITE("history") {
   TEST_CASE("entered picks the newest promoted row for the stage and candidate") {
     TempDir dir;
     auto store = history::History::open(dir / "history.db").value();
-    CHECK_FALSE(store.entered("prod", k_candidate_a).value().has_value());
+    CHECK_FALSE(store.entered(k_shop, "prod", k_candidate_a).value().has_value());
 
     auto first = promotion("p-1", "prod", "promoted", "2026-03-01T00:00:00.000Z");
     first.finished = at("2026-03-01T00:01:00.000Z");
@@ -492,16 +493,16 @@ TEST_SUITE("history") {
     for (const auto& record : {second, first, blocked, pending, staging, other}) {
       REQUIRE(store.record(record).has_value());
     }
-    auto entered = store.entered("prod", k_candidate_a);
+    auto entered = store.entered(k_shop, "prod", k_candidate_a);
     REQUIRE(entered.has_value());
     REQUIRE(entered->has_value());
     CHECK(history::format_time(**entered) == "2026-03-05T00:02:00.500Z");
-    CHECK(history::format_time(*store.entered("staging", k_candidate_a).value()) ==
+    CHECK(history::format_time(*store.entered(k_shop, "staging", k_candidate_a).value()) ==
           history::format_time(staging.finished));
-    CHECK(history::format_time(*store.entered("prod", k_candidate_b).value()) ==
+    CHECK(history::format_time(*store.entered(k_shop, "prod", k_candidate_b).value()) ==
           history::format_time(other.finished));
-    CHECK_FALSE(store.entered("staging", k_candidate_b).value().has_value());
-    CHECK_FALSE(store.entered("qa", k_candidate_a).value().has_value());
+    CHECK_FALSE(store.entered(k_shop, "staging", k_candidate_b).value().has_value());
+    CHECK_FALSE(store.entered(k_shop, "qa", k_candidate_a).value().has_value());
   }
 
   TEST_CASE("reopening a database keeps its rows and does not migrate it again") {
@@ -676,7 +677,7 @@ TEST_SUITE("history") {
     REQUIRE(listed.has_error());
     CHECK(listed.error().kind == ErrorKind::input);
     CHECK(listed.error().message == expected);
-    auto entered = store.entered("prod", k_candidate_a);
+    auto entered = store.entered(k_shop, "prod", k_candidate_a);
     REQUIRE(entered.has_error());
     CHECK(entered.error().message == expected);
   }
