@@ -942,6 +942,102 @@ TEST_SUITE("history") {
     CHECK(history::note_line(approval).find('\n') == std::string::npos);
   }
 
+  TEST_CASE("the records of several pipelines in one database are read per pipeline") {
+    TempDir dir;
+    auto store = history::History::open(dir / "history.db").value();
+    const history::PipelineId shop{"shop", "promote.yaml"};
+    const history::PipelineId twin{"shop", "twin/promote.yaml"};
+    const history::PipelineId eu{"shop-eu", "eu.yaml"};
+    auto mine = promotion("shop-1", "staging", "promoted", "2026-03-01T00:00:00.000Z");
+    mine.pipeline_file = shop.file;
+    auto theirs = promotion("eu-1", "staging", "promoted", "2026-03-02T00:00:00.000Z");
+    theirs.pipeline = eu.name;
+    theirs.pipeline_file = eu.file;
+    // Written before the file was kept: it counts for every pipeline named shop.
+    auto old = promotion("old-1", "prod", "promoted", "2026-02-01T00:00:00.000Z");
+    for (const auto& record : {mine, theirs, old}) {
+      REQUIRE(store.record(record).has_value());
+    }
+    const auto entered = [&](const history::PipelineId& id, const std::string& stage) {
+      auto at = store.entered(id, stage, k_candidate_a).value();
+      return at ? history::format_time(*at) : std::string("never");
+    };
+    CHECK(entered(shop, "staging") == "2026-03-01T00:00:03.000Z");
+    CHECK(entered(eu, "staging") == "2026-03-02T00:00:03.000Z");
+    CHECK(entered(twin, "staging") == "never");
+    CHECK(entered(twin, "prod") == "2026-02-01T00:00:03.000Z");
+    CHECK(entered(eu, "prod") == "never");
+    CHECK(entered({"shop", ""}, "staging") == "2026-03-01T00:00:03.000Z");
+
+    const auto listed = [&](const std::optional<history::PipelineId>& id) {
+      history::Query query;
+      query.pipeline = id;
+      return ids(store.list(query).value());
+    };
+    using List = std::vector<std::string>;
+    CHECK(listed(shop) == List{"shop-1", "old-1"});
+    CHECK(listed(twin) == List{"old-1"});
+    CHECK(listed(eu) == List{"eu-1"});
+    CHECK(listed(history::PipelineId{"shop", ""}) == List{"shop-1", "old-1"});
+    CHECK(listed(std::nullopt) == List{"eu-1", "shop-1", "old-1"});
+    history::Query by_id;
+    by_id.id = "eu-1";
+    CHECK(store.list(by_id).value().at(0).pipeline_file == "eu.yaml");
+
+    history::ApprovalRecord approval{"shop", "prod", k_candidate_a, "approve", "bob", "ok",
+                                     at("2026-03-01T00:02:00.000Z")};
+    approval.pipeline_file = shop.file;
+    REQUIRE(store.record_approval(approval).has_value());
+    CHECK(store.approvals(shop, "prod", k_candidate_a).value().size() == 1);
+    CHECK(store.approvals(shop, "prod", k_candidate_a).value().at(0).pipeline_file ==
+          "promote.yaml");
+    CHECK(store.approvals(twin, "prod", k_candidate_a).value().empty());
+    CHECK(store.approvals(eu, "prod", k_candidate_a).value().empty());
+
+    history::HoldRecord hold{"shop", "prod", "hold", "ops", "INC-1", at("2026-03-01T00:03:00.000Z")};
+    hold.pipeline_file = twin.file;
+    REQUIRE(store.record_hold(hold).has_value());
+    CHECK_FALSE(store.hold(shop, "prod").value().has_value());
+    REQUIRE(store.hold(twin, "prod").value().has_value());
+    CHECK(store.hold(twin, "prod").value()->pipeline_file == "twin/promote.yaml");
+    // A hold written before the file was kept holds every file of its name.
+    REQUIRE(store.record_hold({"shop", "dev", "hold", "ops", "INC-2",
+                               at("2026-03-01T00:04:00.000Z")})
+                .has_value());
+    CHECK(store.hold(shop, "dev").value().has_value());
+    CHECK(store.hold(twin, "dev").value().has_value());
+    CHECK_FALSE(store.hold(eu, "dev").value().has_value());
+    CHECK_FALSE(store.verify().value().broken.has_value());
+  }
+
+  TEST_CASE("the pipeline file is in the canonical record only when it is known") {
+    auto record = promotion("p-1", "prod", "promoted", "2026-03-01T00:00:00.123Z");
+    const std::string without = promote::util::dump_json(history::to_json(record));
+    CHECK(without.find("pipeline_file") == std::string::npos);
+    CHECK(history::detail::canonical(history::detail::text_of(record)) == without);
+    record.pipeline_file = "deploy/promote.yaml";
+    const std::string with = promote::util::dump_json(history::to_json(record));
+    CHECK(with.find(R"("pipeline":"shop","pipeline_file":"deploy/promote.yaml","previous")") !=
+          std::string::npos);
+    CHECK(history::detail::canonical(history::detail::text_of(record)) == with);
+    CHECK(history::promotion_from_json(history::to_json(record)).value().pipeline_file ==
+          "deploy/promote.yaml");
+    // A note line of an earlier promote has no pipeline_file: it reads back as "".
+    record.pipeline_file.clear();
+    CHECK(history::promotion_from_json(nlohmann::json::parse(without)).value().pipeline_file ==
+          "");
+    const history::HoldRecord hold{"shop", "prod", "hold", "ops", "INC-1",
+                                   at("2026-03-01T00:03:00.000Z"), "", "promote.yaml"};
+    CHECK(promote::util::dump_json(history::to_json(hold)) ==
+          R"({"action":"hold","actor":"ops","at":"2026-03-01T00:03:00.000Z","pipeline":"shop",)"
+          R"("pipeline_file":"promote.yaml","reason":"INC-1","stage":"prod"})");
+    CHECK(history::hold_from_json(history::to_json(hold)).value().pipeline_file == "promote.yaml");
+    auto wrong = history::to_json(hold);
+    wrong["pipeline_file"] = 7;
+    CHECK(history::hold_from_json(wrong).error().message ==
+          "hold record: pipeline_file is not a string");
+  }
+
   TEST_CASE("merge adds only what the history lacks, oldest first, and keeps the chain") {
     TempDir dir;
     auto store = history::History::open(dir / "history.db").value();

@@ -187,16 +187,10 @@ TEST_SUITE("integration") {
   TEST_CASE("two pipeline files with one name are two pipelines: a hold of one does not hold "
             "the other") {
     Shop shop;
-    // twin/promote.yaml: the shop's pipeline once more, under the same metadata.name, over its
-    // own overlays (dev, which has no gates, is all this case promotes into).
-    fs::create_directories(shop.repo / "twin");
-    std::string twin = promote::test::read_text(shop.repo / "promote.yaml");
-    for (const std::string stage : {"dev", "staging", "prod"}) {
-      const std::string from = "kustomize: k8s/overlays/" + stage;
-      twin.replace(twin.find(from), from.size(), "kustomize: k8s/twin/" + stage);
-    }
-    write_text(shop.repo / "twin/promote.yaml", twin);
-    sh("cp -r k8s/overlays k8s/twin && git add -A && git commit -q -m twin && git push -q",
+    // twin/promote.yaml: the shop's pipeline file once more (its metadata.name too), over a
+    // copy of the overlays beside it.
+    sh("mkdir twin && cp -r promote.yaml k8s twin/ && git add -A && git commit -q -m twin && "
+       "git push -q",
        shop.repo);
     REQUIRE(shop.promote({"hold", "--stage", "dev", "--reason", "INC-7"}).exit_code == 0);
     const CommandResult held = shop.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.5.0"});
@@ -234,9 +228,9 @@ TEST_SUITE("integration") {
     CHECK(listed(shop, {"--pipeline", "nobody"}).empty());
 
     const CommandResult table = shop.promote({"history", "--all-pipelines"});
-    CHECK(table.out.starts_with("STARTED               PIPELINE                STAGE"));
-    CHECK(contains(table.out, "Z  shop-eu (eu.yaml)       dev    "));
-    CHECK(contains(table.out, "Z  shop (promote.yaml)     dev    "));
+    CHECK(table.out.starts_with("STARTED               PIPELINE             STAGE  FROM"));
+    CHECK(contains(table.out, "Z  shop-eu (eu.yaml)    dev    -     promoted  "));
+    CHECK(contains(table.out, "Z  shop (promote.yaml)  dev    -     promoted  "));
     const CommandResult csv = shop.promote({"history", "--output", "csv"});
     CHECK(csv.out.starts_with("id,started_at,finished_at,pipeline,pipeline_file,stage,"));
     CHECK(contains(csv.out, ",shop,promote.yaml,dev,"));
@@ -244,7 +238,7 @@ TEST_SUITE("integration") {
 
     const CommandResult both = shop.promote({"history", "--pipeline", "shop", "--all-pipelines"});
     CHECK(both.exit_code == 2);
-    CHECK(contains(both.err, "--all-pipelines excludes --pipeline"));
+    CHECK(contains(both.err, "--pipeline excludes --all-pipelines"));
     // Without a pipeline file here (and no -f), the history of every pipeline.
     fs::rename(shop.repo / "promote.yaml", shop.repo / "main.yaml");
     CHECK(listed(shop, {"--history", (shop.repo / ".promote/history.db").string()}).size() == 2);
