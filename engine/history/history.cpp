@@ -44,8 +44,8 @@ constexpr const char* k_schema_v5 =
 constexpr const char* k_schema_v6 =
 #include "history-v6.sql.inc"
     ;
-constexpr const char* k_migrations[] = {k_schema_v1, k_schema_v2, k_schema_v3, k_schema_v4,
-                                        k_schema_v5, k_schema_v6};
+constexpr const char* k_migrations[] = {k_schema_v1, k_schema_v2, k_schema_v3,
+                                        k_schema_v4, k_schema_v5, k_schema_v6};
 static_assert(std::size(k_migrations) == k_schema_version);
 
 constexpr int k_busy_timeout_ms = 10'000;
@@ -234,7 +234,7 @@ namespace {
 // The columns of a promotion row, in the order `RowReader::promotion` reads them; those of
 // schema version 5 (which migration 5 reads) and the current ones.
 #define PROMOTE_PROMOTION_COLUMNS_V5                                                           \
-  "p.id, p.pipeline, p.stage, p.from_stage, p.candidate_id, p.images, p.outcome, p.actor, "   \
+  "p.id, p.pipeline, p.stage, p.from_stage, p.candidate_id, p.images, p.outcome, p.actor, "    \
   "p.reason, p.ci_provider, p.ci_run_url, p.commit_id, p.error, p.started_at, p.finished_at, " \
   "p.break_glass, p.pull_request, p.rollback_of, p.gates_skipped, p.previous, p.files, "       \
   "p.hash, p.seq"
@@ -1224,8 +1224,8 @@ Result<std::optional<HoldRecord>> History::hold(const PipelineId& pipeline,
   }
   try {
     SQLite::Statement select(*m_db, std::string("SELECT ") + k_hold_columns +
-                                        " FROM holds WHERE stage = :stage AND " +
-                                        belongs_sql("") + " ORDER BY seq DESC LIMIT 1");
+                                        " FROM holds WHERE stage = :stage AND " + belongs_sql("") +
+                                        " ORDER BY seq DESC LIMIT 1");
     select.bind(":stage", stage);
     bind_pipeline(select, pipeline);
     if (!select.executeStep() || select.getColumn(2).getString() != "hold") {

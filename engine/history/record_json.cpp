@@ -138,27 +138,27 @@ json to_json(const PromotionRecord& record) {
                                                  : json(nullptr)}});
   }
   json out = {{"id", record.id},
-          {"pipeline", record.pipeline},
-          {"stage", record.stage},
-          {"from", record.from},
-          {"candidate_id", record.candidate_id},
-          {"images", record.images},
-          {"outcome", record.outcome},
-          {"actor", record.actor},
-          {"reason", record.reason},
-          {"ci_provider", record.ci_provider},
-          {"ci_run_url", record.ci_run_url},
-          {"commit", record.commit},
-          {"error", record.error},
-          {"started", format_time(record.started)},
-          {"finished", format_time(record.finished)},
-          {"break_glass", record.break_glass},
-          {"pull_request", record.pull_request},
-          {"rollback_of", record.rollback_of},
-          {"gates_skipped", record.gates_skipped},
-          {"previous", record.previous},
-          {"files", record.files},
-          {"gates", std::move(gates)}};
+              {"pipeline", record.pipeline},
+              {"stage", record.stage},
+              {"from", record.from},
+              {"candidate_id", record.candidate_id},
+              {"images", record.images},
+              {"outcome", record.outcome},
+              {"actor", record.actor},
+              {"reason", record.reason},
+              {"ci_provider", record.ci_provider},
+              {"ci_run_url", record.ci_run_url},
+              {"commit", record.commit},
+              {"error", record.error},
+              {"started", format_time(record.started)},
+              {"finished", format_time(record.finished)},
+              {"break_glass", record.break_glass},
+              {"pull_request", record.pull_request},
+              {"rollback_of", record.rollback_of},
+              {"gates_skipped", record.gates_skipped},
+              {"previous", record.previous},
+              {"files", record.files},
+              {"gates", std::move(gates)}};
   if (!record.pipeline_file.empty()) {
     out["pipeline_file"] = record.pipeline_file;
   }
@@ -166,9 +166,12 @@ json to_json(const PromotionRecord& record) {
 }
 
 json to_json(const ApprovalRecord& approval) {
-  json out = {{"pipeline", approval.pipeline},     {"stage", approval.stage},
-              {"candidate_id", approval.candidate_id}, {"decision", approval.decision},
-              {"actor", approval.actor},           {"reason", approval.reason},
+  json out = {{"pipeline", approval.pipeline},
+              {"stage", approval.stage},
+              {"candidate_id", approval.candidate_id},
+              {"decision", approval.decision},
+              {"actor", approval.actor},
+              {"reason", approval.reason},
               {"at", format_time(approval.at)}};
   if (!approval.pipeline_file.empty()) {
     out["pipeline_file"] = approval.pipeline_file;
@@ -248,9 +251,14 @@ Result<PromotionRecord> promotion_from_json(const json& value) {
 
 Result<ApprovalRecord> approval_from_json(const json& value) {
   Fields fields(value, "approval record");
-  ApprovalRecord approval{fields.text("pipeline"), fields.text("stage"),
-                          fields.text("candidate_id"), fields.text("decision"),
-                          fields.text("actor"), fields.text("reason"), fields.time("at"), "",
+  ApprovalRecord approval{fields.text("pipeline"),
+                          fields.text("stage"),
+                          fields.text("candidate_id"),
+                          fields.text("decision"),
+                          fields.text("actor"),
+                          fields.text("reason"),
+                          fields.time("at"),
+                          "",
                           fields.optional_text("pipeline_file")};
   if (fields.error()) {
     return *fields.error();
@@ -260,8 +268,13 @@ Result<ApprovalRecord> approval_from_json(const json& value) {
 
 Result<HoldRecord> hold_from_json(const json& value) {
   Fields fields(value, "hold record");
-  HoldRecord hold{fields.text("pipeline"), fields.text("stage"), fields.text("action"),
-                  fields.text("actor"),    fields.text("reason"), fields.time("at"), "",
+  HoldRecord hold{fields.text("pipeline"),
+                  fields.text("stage"),
+                  fields.text("action"),
+                  fields.text("actor"),
+                  fields.text("reason"),
+                  fields.time("at"),
+                  "",
                   fields.optional_text("pipeline_file")};
   if (fields.error()) {
     return *fields.error();

@@ -106,9 +106,15 @@ Result<DecisionResult> decide(const DecisionRequest& request, const pipeline::Ga
   if (!history) {
     return history.error();
   }
-  const history::ApprovalRecord record{result.pipeline, result.stage,  result.candidate_id,
-                                       verb,            result.actor,  result.reason,
-                                       result.at,       "",            pipeline_identity(pipeline).file};
+  const history::ApprovalRecord record{result.pipeline,
+                                       result.stage,
+                                       result.candidate_id,
+                                       verb,
+                                       result.actor,
+                                       result.reason,
+                                       result.at,
+                                       "",
+                                       pipeline_identity(pipeline).file};
   if (auto recorded = history->record_approval(record); !recorded) {
     return recorded.error();
   }

@@ -46,9 +46,14 @@ Result<HoldResult> set_hold(const HoldRequest& request, const pipeline::GateCata
   }
   HoldResult result{loaded->name, stage->name, request.hold, util::current_actor(),
                     request.reason, std::chrono::system_clock::now()};
-  const history::HoldRecord record{result.pipeline, result.stage, request.hold ? "hold" : "release",
-                                   result.actor,    result.reason, result.at,
-                                   "",              id.file};
+  const history::HoldRecord record{result.pipeline,
+                                   result.stage,
+                                   request.hold ? "hold" : "release",
+                                   result.actor,
+                                   result.reason,
+                                   result.at,
+                                   "",
+                                   id.file};
   if (auto recorded = history->record_hold(record); !recorded) {
     return recorded.error();
   }

@@ -148,7 +148,8 @@ std::string commit_message(const PromotionResult& result) {
   for (const auto& [name, reference] : result.candidate.images) {
     message << name << ": " << reference.to_string() << "\n";
   }
-  message << "\n" << k_pipeline_trailer << ": " << result.pipeline << "\n"
+  message << "\n"
+          << k_pipeline_trailer << ": " << result.pipeline << "\n"
           << k_pipeline_file_trailer << ": " << result.pipeline_file << "\n"
           << "Promote-Stage: " << result.stage << "\n";
   if (!result.from.empty()) {
@@ -333,9 +334,8 @@ class Attempt {
           }
         }
       }
-      auto recovered =
-          recover_interrupted(repository, remote(), m_pipeline.repository.branch, m_id,
-                              history_path(m_pipeline.file, m_request.history_path));
+      auto recovered = recover_interrupted(repository, remote(), m_pipeline.repository.branch, m_id,
+                                           history_path(m_pipeline.file, m_request.history_path));
       if (!recovered) {
         return recovered.error();
       }

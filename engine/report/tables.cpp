@@ -74,19 +74,17 @@ std::string align_columns(const std::vector<std::vector<std::string>>& rows) {
 }
 
 std::string history_table(const std::vector<history::PromotionRecord>& records) {
-  std::vector<std::vector<std::string>> rows = {
-      {"STARTED", "PIPELINE", "STAGE", "FROM", "OUTCOME", "CANDIDATE", "IMAGES", "GATES", "ACTOR",
-       "COMMIT"}};
+  std::vector<std::vector<std::string>> rows = {{"STARTED", "PIPELINE", "STAGE", "FROM", "OUTCOME",
+                                                 "CANDIDATE", "IMAGES", "GATES", "ACTOR",
+                                                 "COMMIT"}};
   for (const auto& record : records) {
-    rows.push_back({history::format_time(record.started).substr(0, 19) + "Z",
-                    record.pipeline_file.empty()
-                        ? record.pipeline
-                        : record.pipeline + " (" + record.pipeline_file + ")",
-                    record.stage,
-                    record.from.empty() ? "-" : record.from, record.outcome,
-                    record.candidate_id.substr(0, 12), images_text(record.images),
-                    gates_text(record), record.actor,
-                    record.commit.empty() ? "-" : record.commit.substr(0, 12)});
+    rows.push_back(
+        {history::format_time(record.started).substr(0, 19) + "Z",
+         record.pipeline_file.empty() ? record.pipeline
+                                      : record.pipeline + " (" + record.pipeline_file + ")",
+         record.stage, record.from.empty() ? "-" : record.from, record.outcome,
+         record.candidate_id.substr(0, 12), images_text(record.images), gates_text(record),
+         record.actor, record.commit.empty() ? "-" : record.commit.substr(0, 12)});
   }
   if (records.empty()) {
     return "no promotions recorded\n";
@@ -174,7 +172,8 @@ std::string promotion_text(const history::PromotionRecord& record) {
   out << "promotion " << record.id << "\n"
       << "  pipeline   " << record.pipeline
       << (record.pipeline_file.empty() ? "" : " (" + record.pipeline_file + ")") << "\n"
-      << "  stage      " << (record.from.empty() ? "" : record.from + " -> ") << record.stage << "\n"
+      << "  stage      " << (record.from.empty() ? "" : record.from + " -> ") << record.stage
+      << "\n"
       << "  outcome    " << record.outcome << "\n"
       << "  candidate  " << record.candidate_id << "\n";
   // The diff in short: each image from what the target held to the candidate's.

@@ -169,9 +169,8 @@ TEST_SUITE("history") {
     SQLite::Database migrated(file, SQLite::OPEN_READONLY);
 
     SQLite::Database fresh(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    for (const char* name :
-         {"history-v1.sql", "history-v2.sql", "history-v3.sql", "history-v4.sql",
-          "history-v5.sql", "history-v6.sql"}) {
+    for (const char* name : {"history-v1.sql", "history-v2.sql", "history-v3.sql", "history-v4.sql",
+                             "history-v5.sql", "history-v6.sql"}) {
       fresh.exec(promote::test::read_text(fs::path(PROMOTE_SOURCE_DIR) / "schemas" / name));
     }
 
@@ -984,8 +983,8 @@ TEST_SUITE("history") {
     by_id.id = "eu-1";
     CHECK(store.list(by_id).value().at(0).pipeline_file == "eu.yaml");
 
-    history::ApprovalRecord approval{"shop", "prod", k_candidate_a, "approve", "bob", "ok",
-                                     at("2026-03-01T00:02:00.000Z")};
+    history::ApprovalRecord approval{
+        "shop", "prod", k_candidate_a, "approve", "bob", "ok", at("2026-03-01T00:02:00.000Z")};
     approval.pipeline_file = shop.file;
     REQUIRE(store.record_approval(approval).has_value());
     CHECK(store.approvals(shop, "prod", k_candidate_a).value().size() == 1);
@@ -994,16 +993,17 @@ TEST_SUITE("history") {
     CHECK(store.approvals(twin, "prod", k_candidate_a).value().empty());
     CHECK(store.approvals(eu, "prod", k_candidate_a).value().empty());
 
-    history::HoldRecord hold{"shop", "prod", "hold", "ops", "INC-1", at("2026-03-01T00:03:00.000Z")};
+    history::HoldRecord hold{"shop", "prod",  "hold",
+                             "ops",  "INC-1", at("2026-03-01T00:03:00.000Z")};
     hold.pipeline_file = twin.file;
     REQUIRE(store.record_hold(hold).has_value());
     CHECK_FALSE(store.hold(shop, "prod").value().has_value());
     REQUIRE(store.hold(twin, "prod").value().has_value());
     CHECK(store.hold(twin, "prod").value()->pipeline_file == "twin/promote.yaml");
     // A hold written before the file was kept holds every file of its name.
-    REQUIRE(store.record_hold({"shop", "dev", "hold", "ops", "INC-2",
-                               at("2026-03-01T00:04:00.000Z")})
-                .has_value());
+    REQUIRE(
+        store.record_hold({"shop", "dev", "hold", "ops", "INC-2", at("2026-03-01T00:04:00.000Z")})
+            .has_value());
     CHECK(store.hold(shop, "dev").value().has_value());
     CHECK(store.hold(twin, "dev").value().has_value());
     CHECK_FALSE(store.hold(eu, "dev").value().has_value());
@@ -1024,10 +1024,9 @@ TEST_SUITE("history") {
           "deploy/promote.yaml");
     // A note line of an earlier promote has no pipeline_file: it reads back as "".
     record.pipeline_file.clear();
-    CHECK(history::promotion_from_json(nlohmann::json::parse(without)).value().pipeline_file ==
-          "");
-    const history::HoldRecord hold{"shop", "prod", "hold", "ops", "INC-1",
-                                   at("2026-03-01T00:03:00.000Z"), "", "promote.yaml"};
+    CHECK(history::promotion_from_json(nlohmann::json::parse(without)).value().pipeline_file == "");
+    const history::HoldRecord hold{
+        "shop", "prod", "hold", "ops", "INC-1", at("2026-03-01T00:03:00.000Z"), "", "promote.yaml"};
     CHECK(promote::util::dump_json(history::to_json(hold)) ==
           R"({"action":"hold","actor":"ops","at":"2026-03-01T00:03:00.000Z","pipeline":"shop",)"
           R"("pipeline_file":"promote.yaml","reason":"INC-1","stage":"prod"})");

@@ -2,9 +2,9 @@
 // .promote/history.db and the git notes, and each reads only its own records (the history's
 // rows, the Promote-Pipeline trailers of the commits, the notes).
 #include <doctest/doctest.h>
-#include <nlohmann/json.hpp>
 
 #include <ctime>
+#include <nlohmann/json.hpp>
 
 #include "engine/util/hash.hpp"
 #include "tests/integration/shop.hpp"
@@ -99,9 +99,8 @@ std::vector<std::string> listed(const Shop& shop, std::vector<std::string> args)
   REQUIRE(result.exit_code == 0);
   std::vector<std::string> out;
   for (const auto& record : nlohmann::json::parse(result.out)) {
-    out.push_back(record["stage"].get<std::string>() + ":" +
-                  record["pipeline"].get<std::string>() + ":" +
-                  record["pipeline_file"].get<std::string>());
+    out.push_back(record["stage"].get<std::string>() + ":" + record["pipeline"].get<std::string>() +
+                  ":" + record["pipeline_file"].get<std::string>());
   }
   return out;
 }
@@ -111,8 +110,9 @@ using List = std::vector<std::string>;
 }  // namespace
 
 TEST_SUITE("integration") {
-  TEST_CASE("the soak of a pipeline counts from its own promotions, not from another pipeline's "
-            "into a stage of the same name") {
+  TEST_CASE(
+      "the soak of a pipeline counts from its own promotions, not from another pipeline's "
+      "into a stage of the same name") {
     Shop shop;
     shop_then_eu(shop);
     const std::string since_commit = "(last change of k8s/eu/staging)";
@@ -171,21 +171,21 @@ TEST_SUITE("integration") {
             0);
     const auto waiting = gate_of(shop, {"-f", "eu.yaml", "plan", "--to", "prod"}, "approval");
     CHECK(waiting["status"] == "pending");
-    REQUIRE(shop.promote({"-f", "eu.yaml", "approve", "--stage", "prod"},
-                         {{"PROMOTE_ACTOR", "alice"}})
-                .exit_code == 0);
-    CHECK(gate_of(shop, {"-f", "eu.yaml", "plan", "--to", "prod"}, "approval")["status"] ==
-          "pass");
-    const CommandResult rows = promote::test::run(
-        {"sqlite3", (shop.repo / ".promote/history.db").string(),
-         "SELECT pipeline || ':' || pipeline_file FROM approvals ORDER BY seq"});
+    REQUIRE(
+        shop.promote({"-f", "eu.yaml", "approve", "--stage", "prod"}, {{"PROMOTE_ACTOR", "alice"}})
+            .exit_code == 0);
+    CHECK(gate_of(shop, {"-f", "eu.yaml", "plan", "--to", "prod"}, "approval")["status"] == "pass");
+    const CommandResult rows =
+        promote::test::run({"sqlite3", (shop.repo / ".promote/history.db").string(),
+                            "SELECT pipeline || ':' || pipeline_file FROM approvals ORDER BY seq"});
     if (rows.exit_code == 0) {
       CHECK(rows.out == "shop:promote.yaml\nshop-eu:eu.yaml\n");
     }
   }
 
-  TEST_CASE("two pipeline files with one name are two pipelines: a hold of one does not hold "
-            "the other") {
+  TEST_CASE(
+      "two pipeline files with one name are two pipelines: a hold of one does not hold "
+      "the other") {
     Shop shop;
     // twin/promote.yaml: the shop's pipeline file once more (its metadata.name too), over a
     // copy of the overlays beside it.
@@ -193,7 +193,8 @@ TEST_SUITE("integration") {
        "git push -q",
        shop.repo);
     REQUIRE(shop.promote({"hold", "--stage", "dev", "--reason", "INC-7"}).exit_code == 0);
-    const CommandResult held = shop.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.5.0"});
+    const CommandResult held =
+        shop.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.5.0"});
     CHECK(held.exit_code == 3);
     const CommandResult twin_run = shop.promote(
         {"-f", "twin/promote.yaml", "--to", "dev", "--image", "api=ghcr.io/acme/api:1.5.0",
@@ -201,8 +202,9 @@ TEST_SUITE("integration") {
     INFO(twin_run.out << twin_run.err);
     CHECK(twin_run.exit_code == 0);
     const std::string message = sh("git log -1 --format=%B", shop.repo);
-    CHECK(contains(message, "\nPromote-Pipeline: shop\nPromote-Pipeline-File: twin/promote.yaml\n"
-                            "Promote-Stage: dev\n"));
+    CHECK(contains(message,
+                   "\nPromote-Pipeline: shop\nPromote-Pipeline-File: twin/promote.yaml\n"
+                   "Promote-Stage: dev\n"));
     CHECK(listed(shop, {"--all-pipelines"}) ==
           List{"dev:shop:twin/promote.yaml", "dev:shop:promote.yaml"});
     // --pipeline names a pipeline by its name: both files.
@@ -216,8 +218,9 @@ TEST_SUITE("integration") {
     REQUIRE(shop.promote({"-f", "eu.yaml", "--to", "dev", "--image", "web=ghcr.io/acme/web:2.4.0"})
                 .exit_code == 0);
     const std::string message = sh("git log -1 --format=%B", shop.repo);
-    CHECK(contains(message,
-                   "\nPromote-Pipeline: shop-eu\nPromote-Pipeline-File: eu.yaml\nPromote-Stage: dev\n"));
+    CHECK(contains(
+        message,
+        "\nPromote-Pipeline: shop-eu\nPromote-Pipeline-File: eu.yaml\nPromote-Stage: dev\n"));
 
     CHECK(listed(shop, {}) == List{"dev:shop:promote.yaml"});
     CHECK(listed(shop, {"-f", "eu.yaml"}) == List{"dev:shop-eu:eu.yaml"});
@@ -263,9 +266,10 @@ TEST_SUITE("integration") {
     const CommandResult synced = shop.promote({"history", "sync"});
     INFO(synced.out << synced.err);
     REQUIRE(synced.exit_code == 0);
-    CHECK(contains(synced.out, "; added 1 promotions, 0 approvals, 0 holds or releases of "
-                               "pipeline shop (promote.yaml); left out 1 records of other "
-                               "pipelines\n"));
+    CHECK(contains(synced.out,
+                   "; added 1 promotions, 0 approvals, 0 holds or releases of "
+                   "pipeline shop (promote.yaml); left out 1 records of other "
+                   "pipelines\n"));
     CHECK(listed(shop, {"--all-pipelines"}) == List{"dev:shop:promote.yaml"});
 
     const CommandResult eu = shop.promote({"-f", "eu.yaml", "history", "sync", "--output", "json"});
@@ -279,9 +283,10 @@ TEST_SUITE("integration") {
     CHECK(shop.promote({"audit", "verify"}).exit_code == 0);
   }
 
-  TEST_CASE("a history database of schema version 5 is migrated, keeps verifying, and its "
-            "records count for the pipeline of their name" *
-            doctest::skip(!promote::test::has_program("sqlite3"))) {
+  TEST_CASE(
+      "a history database of schema version 5 is migrated, keeps verifying, and its "
+      "records count for the pipeline of their name" *
+      doctest::skip(!promote::test::has_program("sqlite3"))) {
     Shop shop;
     add_eu(shop);
     const fs::path db = shop.repo / ".promote/history.db";
@@ -298,9 +303,9 @@ TEST_SUITE("integration") {
         R"("images":{"api":"ghcr.io/acme/api:1.0.0"},"outcome":"promoted","pipeline":"shop",)"
         R"("previous":{},"pull_request":"","reason":"","rollback_of":"","stage":"prod",)"
         R"("started":"2026-01-01T00:00:00.000Z"})";
-    const std::string approval = R"({"actor":"bob","at":"2026-01-01T00:00:01.000Z","candidate_id":")" +
-                                 candidate +
-                                 R"(","decision":"approve","pipeline":"shop","reason":"ok","stage":"prod"})";
+    const std::string approval =
+        R"({"actor":"bob","at":"2026-01-01T00:00:01.000Z","candidate_id":")" + candidate +
+        R"(","decision":"approve","pipeline":"shop","reason":"ok","stage":"prod"})";
     const std::string hold =
         R"({"action":"hold","actor":"ops","at":"2026-01-02T00:00:00.000Z","pipeline":"shop",)"
         R"("reason":"INC-1","stage":"prod"})";
@@ -312,25 +317,25 @@ TEST_SUITE("integration") {
       sql += promote::test::read_text(fs::path(PROMOTE_SOURCE_DIR) / "schemas" /
                                       ("history-v" + std::to_string(version) + ".sql"));
     }
-    sql += "PRAGMA user_version = 5;\n"
-           "INSERT INTO promotions (id, pipeline, stage, from_stage, candidate_id, images, "
-           "outcome, actor, reason, ci_run_url, commit_id, error, started_at, finished_at, hash) "
-           "VALUES ('20260101T000000Z-0000aaaa', 'shop', 'prod', 'staging', '" +
-           candidate +
-           "', '{\"api\":\"ghcr.io/acme/api:1.0.0\"}', 'promoted', 'alice', '', '', '', '', "
-           "'2026-01-01T00:00:00.000Z', '2026-01-01T00:00:03.000Z', '" +
-           hash(promotion) +
-           "');\n"
-           "INSERT INTO promotion_images VALUES ('20260101T000000Z-0000aaaa', 'api', "
-           "'ghcr.io/acme/api:1.0.0', 'ghcr.io/acme/api');\n"
-           "INSERT INTO approvals (pipeline, stage, candidate_id, decision, actor, reason, at, "
-           "hash) VALUES ('shop', 'prod', '" +
-           candidate + "', 'approve', 'bob', 'ok', '2026-01-01T00:00:01.000Z', '" +
-           hash(approval) +
-           "');\n"
-           "INSERT INTO holds (pipeline, stage, action, actor, reason, at, hash) VALUES ('shop', "
-           "'prod', 'hold', 'ops', 'INC-1', '2026-01-02T00:00:00.000Z', '" +
-           hash(hold) + "');\n";
+    sql +=
+        "PRAGMA user_version = 5;\n"
+        "INSERT INTO promotions (id, pipeline, stage, from_stage, candidate_id, images, "
+        "outcome, actor, reason, ci_run_url, commit_id, error, started_at, finished_at, hash) "
+        "VALUES ('20260101T000000Z-0000aaaa', 'shop', 'prod', 'staging', '" +
+        candidate +
+        "', '{\"api\":\"ghcr.io/acme/api:1.0.0\"}', 'promoted', 'alice', '', '', '', '', "
+        "'2026-01-01T00:00:00.000Z', '2026-01-01T00:00:03.000Z', '" +
+        hash(promotion) +
+        "');\n"
+        "INSERT INTO promotion_images VALUES ('20260101T000000Z-0000aaaa', 'api', "
+        "'ghcr.io/acme/api:1.0.0', 'ghcr.io/acme/api');\n"
+        "INSERT INTO approvals (pipeline, stage, candidate_id, decision, actor, reason, at, "
+        "hash) VALUES ('shop', 'prod', '" +
+        candidate + "', 'approve', 'bob', 'ok', '2026-01-01T00:00:01.000Z', '" + hash(approval) +
+        "');\n"
+        "INSERT INTO holds (pipeline, stage, action, actor, reason, at, hash) VALUES ('shop', "
+        "'prod', 'hold', 'ops', 'INC-1', '2026-01-02T00:00:00.000Z', '" +
+        hash(hold) + "');\n";
     const CommandResult built = promote::test::run({"sqlite3", db.string()}, {}, {}, sql);
     INFO(built.err);
     REQUIRE(built.exit_code == 0);
@@ -351,8 +356,9 @@ TEST_SUITE("integration") {
     // So does its hold: the shop's prod is held, eu's is not.
     CHECK(contains(shop.promote({"hold", "--stage", "prod", "--reason", "again"}).err,
                    "stage prod is already held by ops since 2026-01-02"));
-    REQUIRE(shop.promote({"-f", "eu.yaml", "hold", "--stage", "prod", "--reason", "INC-2"})
-                .exit_code == 0);
+    REQUIRE(
+        shop.promote({"-f", "eu.yaml", "hold", "--stage", "prod", "--reason", "INC-2"}).exit_code ==
+        0);
 
     // New records carry their file and chain on from the old ones.
     REQUIRE(shop.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.5.0"}).exit_code == 0);

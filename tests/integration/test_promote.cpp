@@ -328,8 +328,9 @@ TEST_SUITE("integration") {
     REQUIRE(staging.size() == 1);
     CHECK(staging[0]["stage"] == "staging");
     const std::string csv = shop.promote({"history", "--output", "csv"}).out;
-    CHECK(csv.starts_with("id,started_at,finished_at,pipeline,pipeline_file,stage,from,outcome,"
-                          "candidate_id,images,gates,actor,commit,error\n"));
+    CHECK(
+        csv.starts_with("id,started_at,finished_at,pipeline,pipeline_file,stage,from,outcome,"
+                        "candidate_id,images,gates,actor,commit,error\n"));
     CHECK(std::count(csv.begin(), csv.end(), '\n') == 3);
     CHECK(contains(csv, ",prod,staging,pending,"));
   }
