@@ -15,6 +15,7 @@
 #include "engine/promoter/hold.hpp"
 #include "engine/promoter/ledger.hpp"
 #include "engine/promoter/promotion.hpp"
+#include "engine/promoter/scope.hpp"
 #include "engine/promoter/status.hpp"
 #include "engine/promoter/workspace.hpp"
 #include "engine/report/ci.hpp"
@@ -60,6 +61,9 @@ by a gate; 2 usage or configuration error; 3 pending (run again later); 4 error.
 
 struct Options {
   std::string file = "promote.yaml";
+  bool file_given = false;  ///< -f was on the command line
+  std::string pipeline;     ///< history --pipeline NAME
+  bool all_pipelines = false;
   std::string to;
   std::vector<std::string> images;
   bool dry_run = false;
@@ -292,6 +296,17 @@ int run_status(const Options& options) {
   return 0;
 }
 
+// Every gate type, none of them built: for reading which pipeline a file is (its name) where
+// its gates do not matter, so that `history` needs no gate plugin installed.
+class AnyGate : public pipeline::GateCatalog {
+ public:
+  bool knows(std::string_view) const override { return true; }
+  std::unique_ptr<Gate> make(std::string_view, const pipeline::ConfigNode&) const override {
+    return nullptr;
+  }
+  std::vector<std::string> names() const override { return {}; }
+};
+
 // The history database of the pipeline, which must exist already.
 Result<history::History> open_history(const Options& options) {
   const fs::path path = promoter::history_path(options.file, history_flag(options));
@@ -317,6 +332,17 @@ int run_history(const Options& options) {
       }
       *field = *when;
     }
+  }
+  // Whose records: --pipeline NAME, every pipeline's, or those of the pipeline of -f (every
+  // pipeline's when there is no promote.yaml here and -f was not given).
+  if (!options.pipeline.empty()) {
+    query.pipeline = history::PipelineId{options.pipeline, ""};
+  } else if (!options.all_pipelines && (options.file_given || fs::exists(options.file))) {
+    auto loaded = pipeline::load(options.file, AnyGate());
+    if (!loaded) {
+      return fail(loaded.error(), json);
+    }
+    query.pipeline = promoter::pipeline_identity(*loaded);
   }
   auto history = open_history(options);
   if (!history) {
@@ -370,7 +396,8 @@ int run_sync(const Options& options) {
   }
   const std::string remote =
       loaded->repository.is_local() ? loaded->repository.remote : std::string("origin");
-  auto synced = promoter::sync_history(workspace->repository(), remote, *history);
+  const history::PipelineId id = promoter::pipeline_identity(*loaded);
+  auto synced = promoter::sync_history(workspace->repository(), remote, *history, id);
   if (!synced) {
     return fail(synced.error(), json);
   }
@@ -379,6 +406,9 @@ int run_sync(const Options& options) {
   }
   if (json) {
     std::cout << util::dump_json({{"history", path.string()},
+                                  {"pipeline", id.name},
+                                  {"pipeline_file", id.file},
+                                  {"other_pipelines", synced->other_pipelines},
                                   {"remote", remote},
                                   {"notes_ref", promoter::k_notes_ref},
                                   {"notes", synced->notes},
@@ -395,7 +425,11 @@ int run_sync(const Options& options) {
               << remote << ": " << synced->records << " records in " << synced->notes
               << " notes; added " << synced->added.promotions << " promotions, "
               << synced->added.approvals << " approvals, " << synced->added.holds
-              << " holds or releases\n";
+              << " holds or releases of pipeline " << id.name << " (" << id.file << ")";
+    if (synced->other_pipelines > 0) {
+      std::cout << "; left out " << synced->other_pipelines << " records of other pipelines";
+    }
+    std::cout << "\n";
   }
   return 0;
 }
@@ -590,16 +624,18 @@ int run_report(const Options& options) {
   if (!history) {
     return fail(history.error(), json);
   }
-  // Every record, not only the window's: lead times reach back to the first stage.
-  auto records = history->list(history::Query{});
+  // Every record of the pipeline, not only the window's: lead times reach back to the first
+  // stage.
+  history::Query query;
+  if (loaded) {
+    query.pipeline = promoter::pipeline_identity(*loaded);
+  }
+  auto records = history->list(query);
   if (!records) {
     return fail(records.error(), json);
   }
   std::vector<std::string> stages;
   if (loaded) {
-    std::erase_if(*records, [&](const history::PromotionRecord& record) {
-      return record.pipeline != loaded->name;
-    });
     for (const auto& stage : loaded->stages) {
       stages.push_back(stage.name);
     }
@@ -765,6 +801,7 @@ int main(int argc, char** argv) {
       "\nExamples:\n  promote history\n  promote history --stage prod --since 30d\n"
       "  promote history --image api --outcome promoted --output csv\n"
       "  promote history --actor alice --since 2026-11-01 --until 2026-11-30 --limit 0\n"
+      "  promote history --all-pipelines\n  promote history -f eu.yaml --stage prod\n"
       "  promote history show 20261123T193339Z-62326450\n  promote history sync\n");
   add_file_option(*history, options);
   history->add_option("--history", options.history, "history database");
@@ -782,6 +819,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   history->add_option("--output", options.output, "table, json or csv")
       ->check(CLI::IsMember({"table", "text", "json", "csv"}));
+  history->add_option("--pipeline", options.pipeline,
+                      "the records of the pipeline of this name (default: the pipeline of -f)")
+      ->type_name("NAME");
+  history->add_flag("--all-pipelines", options.all_pipelines,
+                    "the records of every pipeline in the database")
+      ->excludes("--pipeline");
 
   auto* sync = history->add_subcommand(
       "sync", "add the records kept in git (refs/notes/promote) that the history lacks");
@@ -947,6 +990,7 @@ int main(int argc, char** argv) {
     return run_verify(options);
   }
   if (*history) {
+    options.file_given = history->get_option("--file")->count() > 0;
     return run_history(options);
   }
   if (options.to.empty()) {

@@ -49,6 +49,7 @@ struct PromotionText {
   std::string previous_json;
   std::string files_json;
   std::vector<GateText> gates;
+  std::string pipeline_file;  ///< "" in a record written before it was kept (then left out)
 };
 
 /// The texts promote stores for `record`.

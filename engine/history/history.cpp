@@ -41,8 +41,11 @@ constexpr const char* k_schema_v4 =
 constexpr const char* k_schema_v5 =
 #include "history-v5.sql.inc"
     ;
-constexpr const char* k_migrations[] = {k_schema_v1, k_schema_v2, k_schema_v3, k_schema_v4,
-                                        k_schema_v5};
+constexpr const char* k_schema_v6 =
+#include "history-v6.sql.inc"
+    ;
+constexpr const char* k_migrations[] = {k_schema_v1, k_schema_v2, k_schema_v3,
+                                        k_schema_v4, k_schema_v5, k_schema_v6};
 static_assert(std::size(k_migrations) == k_schema_version);
 
 constexpr int k_busy_timeout_ms = 10'000;
@@ -97,6 +100,10 @@ std::optional<int> digits(std::string_view text, std::size_t at, std::size_t cou
 }
 
 }  // namespace
+
+bool belongs_to(const std::string& name, const std::string& file, const PipelineId& pipeline) {
+  return name == pipeline.name && (file.empty() || pipeline.file.empty() || file == pipeline.file);
+}
 
 std::string format_time(Clock::time_point time) {
   const auto ms = chrono::floor<chrono::milliseconds>(time);
@@ -224,12 +231,17 @@ Result<History> History::open(const std::filesystem::path& path) {
 
 namespace {
 
-// The columns of a promotion row, in the order `read_promotion` reads them.
-constexpr const char* k_promotion_columns =
-    "p.id, p.pipeline, p.stage, p.from_stage, p.candidate_id, p.images, p.outcome, p.actor, "
-    "p.reason, p.ci_provider, p.ci_run_url, p.commit_id, p.error, p.started_at, p.finished_at, "
-    "p.break_glass, p.pull_request, p.rollback_of, p.gates_skipped, p.previous, p.files, p.hash, "
-    "p.seq";
+// The columns of a promotion row, in the order `RowReader::promotion` reads them; those of
+// schema version 5 (which migration 5 reads) and the current ones.
+#define PROMOTE_PROMOTION_COLUMNS_V5                                                           \
+  "p.id, p.pipeline, p.stage, p.from_stage, p.candidate_id, p.images, p.outcome, p.actor, "    \
+  "p.reason, p.ci_provider, p.ci_run_url, p.commit_id, p.error, p.started_at, p.finished_at, " \
+  "p.break_glass, p.pull_request, p.rollback_of, p.gates_skipped, p.previous, p.files, "       \
+  "p.hash, p.seq"
+constexpr const char* k_promotion_columns_v5 = PROMOTE_PROMOTION_COLUMNS_V5;
+constexpr const char* k_promotion_columns = PROMOTE_PROMOTION_COLUMNS_V5 ", p.pipeline_file";
+#undef PROMOTE_PROMOTION_COLUMNS_V5
+constexpr int k_pipeline_file_column = 23;
 
 // Reads rows of a history that promote wrote, remembering the first value it did not write.
 class RowReader {
@@ -285,6 +297,9 @@ class RowReader {
       }
     }
     record.hash = row.getColumn(21).getString();
+    if (row.getColumnCount() > k_pipeline_file_column) {
+      record.pipeline_file = row.getColumn(k_pipeline_file_column).getString();
+    }
     return record;
   }
 
@@ -317,21 +332,29 @@ class RowReader {
         {row.getColumn(first + 1).getString(), row.getColumn(first + 2).getString()});
   }
 
+  // A row selected with k_approval_columns (or its version 5 form, without pipeline_file).
   ApprovalRecord approval(SQLite::Statement& row) {
     ApprovalRecord approval{row.getColumn(0).getString(), row.getColumn(1).getString(),
                             row.getColumn(2).getString(), row.getColumn(3).getString(),
                             row.getColumn(4).getString(), row.getColumn(5).getString(),
                             {},                           row.getColumn(7).getString()};
     approval.at = time("approval by " + approval.actor, "at", row.getColumn(6).getString());
+    if (row.getColumnCount() > 9) {
+      approval.pipeline_file = row.getColumn(8).getString();
+    }
     return approval;
   }
 
+  // A row selected with k_hold_columns (or its version 5 form, without pipeline_file).
   HoldRecord hold(SQLite::Statement& row) {
     HoldRecord hold{row.getColumn(0).getString(), row.getColumn(1).getString(),
                     row.getColumn(2).getString(), row.getColumn(3).getString(),
                     row.getColumn(4).getString(), {},
                     row.getColumn(6).getString()};
     hold.at = time(hold.action + " of " + hold.stage, "at", row.getColumn(5).getString());
+    if (row.getColumnCount() > 8) {
+      hold.pipeline_file = row.getColumn(7).getString();
+    }
     return hold;
   }
 
@@ -348,9 +371,27 @@ class RowReader {
   std::optional<Error> m_bad;
 };
 
-constexpr const char* k_approval_columns =
+// The columns RowReader::approval and RowReader::hold read, seq last; as of schema version 5
+// (which migration 5 reads) and now.
+constexpr const char* k_approval_columns_v5 =
     "pipeline, stage, candidate_id, decision, actor, reason, at, hash, seq";
-constexpr const char* k_hold_columns = "pipeline, stage, action, actor, reason, at, hash, seq";
+constexpr const char* k_approval_columns =
+    "pipeline, stage, candidate_id, decision, actor, reason, at, hash, pipeline_file, seq";
+constexpr const char* k_hold_columns_v5 = "pipeline, stage, action, actor, reason, at, hash, seq";
+constexpr const char* k_hold_columns =
+    "pipeline, stage, action, actor, reason, at, hash, pipeline_file, seq";
+
+// The SQL condition that a row (its columns named with `prefix`: "p." or "") belongs to the
+// pipeline bound to :pipeline and :pipeline_file (see belongs_to).
+std::string belongs_sql(const std::string& prefix) {
+  return "(" + prefix + "pipeline = :pipeline AND (:pipeline_file = '' OR " + prefix +
+         "pipeline_file IN ('', :pipeline_file)))";
+}
+
+void bind_pipeline(SQLite::Statement& statement, const PipelineId& pipeline) {
+  statement.bind(":pipeline", pipeline.name);
+  statement.bind(":pipeline_file", pipeline.file);
+}
 
 // The hash of the newest row of `table` ('' when it is empty).
 std::string last_hash(SQLite::Database& db, const std::string& table) {
@@ -397,8 +438,9 @@ void insert_promotion(SQLite::Database& db, const PromotionRecord& record) {
       db,
       "INSERT INTO promotions (id, pipeline, stage, from_stage, candidate_id, images, outcome, "
       "actor, reason, ci_provider, ci_run_url, commit_id, error, started_at, finished_at, "
-      "break_glass, pull_request, rollback_of, gates_skipped, previous, files, hash) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "break_glass, pull_request, rollback_of, gates_skipped, previous, files, hash, "
+      "pipeline_file) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   promotion.bind(1, record.id);
   promotion.bind(2, record.pipeline);
   promotion.bind(3, record.stage);
@@ -421,6 +463,7 @@ void insert_promotion(SQLite::Database& db, const PromotionRecord& record) {
   promotion.bind(20, text.previous_json);
   promotion.bind(21, text.files_json);
   promotion.bind(22, hash);
+  promotion.bind(23, record.pipeline_file);
   promotion.exec();
 
   SQLite::Statement gate(
@@ -464,7 +507,8 @@ void insert_promotion(SQLite::Database& db, const PromotionRecord& record) {
 void insert_approval(SQLite::Database& db, const ApprovalRecord& approval) {
   SQLite::Statement insert(db,
                            "INSERT INTO approvals (pipeline, stage, candidate_id, decision, "
-                           "actor, reason, at, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+                           "actor, reason, at, hash, pipeline_file) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
   insert.bind(1, approval.pipeline);
   insert.bind(2, approval.stage);
   insert.bind(3, approval.candidate_id);
@@ -473,13 +517,14 @@ void insert_approval(SQLite::Database& db, const ApprovalRecord& approval) {
   insert.bind(6, approval.reason);
   insert.bind(7, format_time(approval.at));
   insert.bind(8, chain_hash(last_hash(db, "approvals"), util::dump_json(to_json(approval))));
+  insert.bind(9, approval.pipeline_file);
   insert.exec();
 }
 
 void insert_hold(SQLite::Database& db, const HoldRecord& hold) {
   SQLite::Statement insert(db,
-                           "INSERT INTO holds (pipeline, stage, action, actor, reason, at, hash) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?)");
+                           "INSERT INTO holds (pipeline, stage, action, actor, reason, at, hash, "
+                           "pipeline_file) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   insert.bind(1, hold.pipeline);
   insert.bind(2, hold.stage);
   insert.bind(3, hold.action);
@@ -487,6 +532,7 @@ void insert_hold(SQLite::Database& db, const HoldRecord& hold) {
   insert.bind(5, hold.reason);
   insert.bind(6, format_time(hold.at));
   insert.bind(7, chain_hash(last_hash(db, "holds"), util::dump_json(to_json(hold))));
+  insert.bind(8, hold.pipeline_file);
   insert.exec();
 }
 
@@ -494,9 +540,9 @@ void insert_hold(SQLite::Database& db, const HoldRecord& hold) {
 // advance together (one pass over each table, whatever its size).
 class PromotionScan {
  public:
-  PromotionScan(SQLite::Database& db, RowReader& reader)
+  PromotionScan(SQLite::Database& db, RowReader& reader, const char* columns)
       : m_reader(reader),
-        m_rows(db, std::string("SELECT ") + k_promotion_columns + " FROM promotions p ORDER BY p.seq"),
+        m_rows(db, std::string("SELECT ") + columns + " FROM promotions p ORDER BY p.seq"),
         m_gates(db,
                 "SELECT p.seq, g.position, g.name, g.use, g.status, g.summary, g.details, "
                 "g.config, g.retry_after_seconds FROM promotions p JOIN gate_verdicts g ON "
@@ -587,6 +633,7 @@ class TextScan {
     text.files_json = column(20);
     hash = column(21);
     seq = m_rows.getColumn(22).getInt64();
+    text.pipeline_file = column(k_pipeline_file_column);
     text.gates.clear();
     // A gate or evidence row out of place is left out; the hash then shows it.
     while (m_gate_row && m_gates.getColumn(0).getInt64() <= seq) {
@@ -633,7 +680,7 @@ void seal_v5(SQLite::Database& db) {
   });
   std::vector<std::pair<long long, PromotionRecord>> promotions;
   {
-    PromotionScan scan(db, reader);
+    PromotionScan scan(db, reader, k_promotion_columns_v5);
     PromotionRecord record;
     long long seq = 0;
     while (scan.next(record, seq)) {
@@ -692,8 +739,9 @@ void seal_v5(SQLite::Database& db) {
       set.exec();
     }
   };
-  seal("approvals", k_approval_columns, [&](SQLite::Statement& row) { return reader.approval(row); });
-  seal("holds", k_hold_columns, [&](SQLite::Statement& row) { return reader.hold(row); });
+  seal("approvals", k_approval_columns_v5,
+       [&](SQLite::Statement& row) { return reader.approval(row); });
+  seal("holds", k_hold_columns_v5, [&](SQLite::Statement& row) { return reader.hold(row); });
 }
 
 }  // namespace
@@ -730,6 +778,9 @@ Result<std::vector<PromotionRecord>> History::list(const Query& query) const {
   std::string sql = std::string("SELECT ") + k_promotion_columns + " FROM promotions p WHERE 1";
   if (query.id) {
     sql += " AND p.id = :id";
+  }
+  if (query.pipeline) {
+    sql += " AND " + belongs_sql("p.");
   }
   if (query.stage) {
     sql += " AND p.stage = :stage";
@@ -768,6 +819,9 @@ Result<std::vector<PromotionRecord>> History::list(const Query& query) const {
       }
     };
     bind(":id", query.id);
+    if (query.pipeline) {
+      bind_pipeline(select, *query.pipeline);
+    }
     bind(":stage", query.stage);
     bind(":outcome", query.outcome);
     bind(":candidate", query.candidate_id);
@@ -963,7 +1017,7 @@ Result<MergeCount> History::merge(std::vector<PromotionRecord> promotions,
     SQLite::Statement known_approval(
         *m_db,
         "SELECT 1 FROM approvals WHERE pipeline = ? AND stage = ? AND candidate_id = ? AND "
-        "decision = ? AND actor = ? AND reason = ? AND at = ?");
+        "decision = ? AND actor = ? AND reason = ? AND at = ? AND pipeline_file = ?");
     for (const ApprovalRecord& approval : approvals) {
       known_approval.reset();
       known_approval.bind(1, approval.pipeline);
@@ -973,6 +1027,7 @@ Result<MergeCount> History::merge(std::vector<PromotionRecord> promotions,
       known_approval.bind(5, approval.actor);
       known_approval.bind(6, approval.reason);
       known_approval.bind(7, format_time(approval.at));
+      known_approval.bind(8, approval.pipeline_file);
       if (!known_approval.executeStep()) {
         insert_approval(*m_db, approval);
         ++added.approvals;
@@ -980,7 +1035,8 @@ Result<MergeCount> History::merge(std::vector<PromotionRecord> promotions,
     }
     SQLite::Statement known_hold(*m_db,
                                  "SELECT 1 FROM holds WHERE pipeline = ? AND stage = ? AND "
-                                 "action = ? AND actor = ? AND reason = ? AND at = ?");
+                                 "action = ? AND actor = ? AND reason = ? AND at = ? AND "
+                                 "pipeline_file = ?");
     for (const HoldRecord& hold : holds) {
       known_hold.reset();
       known_hold.bind(1, hold.pipeline);
@@ -989,6 +1045,7 @@ Result<MergeCount> History::merge(std::vector<PromotionRecord> promotions,
       known_hold.bind(4, hold.actor);
       known_hold.bind(5, hold.reason);
       known_hold.bind(6, format_time(hold.at));
+      known_hold.bind(7, hold.pipeline_file);
       if (!known_hold.executeStep()) {
         insert_hold(*m_db, hold);
         ++added.holds;
@@ -1053,7 +1110,8 @@ Result<std::vector<HoldRecord>> History::all_holds() const {
   }
 }
 
-Result<std::optional<Clock::time_point>> History::entered(const std::string& stage,
+Result<std::optional<Clock::time_point>> History::entered(const PipelineId& pipeline,
+                                                          const std::string& stage,
                                                           const std::string& candidate_id) const {
   const auto failure = [&](const std::string& what) {
     return make_error(ErrorKind::input,
@@ -1067,10 +1125,11 @@ Result<std::optional<Clock::time_point>> History::entered(const std::string& sta
     SQLite::Statement select(
         *m_db,
         "SELECT id, finished_at FROM promotions "
-        "WHERE stage = ? AND candidate_id = ? AND outcome = 'promoted' "
-        "ORDER BY finished_at DESC, seq DESC LIMIT 1");
-    select.bind(1, stage);
-    select.bind(2, candidate_id);
+        "WHERE stage = :stage AND candidate_id = :candidate AND outcome = 'promoted' AND " +
+            belongs_sql("") + " ORDER BY finished_at DESC, seq DESC LIMIT 1");
+    select.bind(":stage", stage);
+    select.bind(":candidate", candidate_id);
+    bind_pipeline(select, pipeline);
     if (!select.executeStep()) {
       return std::optional<Clock::time_point>();
     }
@@ -1103,7 +1162,8 @@ Result<void> History::record_approval(const ApprovalRecord& approval) {
   }
 }
 
-Result<std::vector<ApprovalRecord>> History::approvals(const std::string& stage,
+Result<std::vector<ApprovalRecord>> History::approvals(const PipelineId& pipeline,
+                                                       const std::string& stage,
                                                        const std::string& candidate_id) const {
   const auto failure = [&](const std::string& what) {
     return make_error(ErrorKind::input,
@@ -1114,25 +1174,20 @@ Result<std::vector<ApprovalRecord>> History::approvals(const std::string& stage,
     return failure("it is closed");
   }
   try {
-    SQLite::Statement select(*m_db,
-                             "SELECT pipeline, stage, candidate_id, decision, actor, reason, at "
-                             "FROM approvals WHERE stage = ? AND candidate_id = ? ORDER BY seq");
-    select.bind(1, stage);
-    select.bind(2, candidate_id);
+    SQLite::Statement select(*m_db, std::string("SELECT ") + k_approval_columns +
+                                        " FROM approvals WHERE stage = :stage AND candidate_id = "
+                                        ":candidate AND " +
+                                        belongs_sql("") + " ORDER BY seq");
+    select.bind(":stage", stage);
+    select.bind(":candidate", candidate_id);
+    bind_pipeline(select, pipeline);
+    RowReader reader(failure);
     std::vector<ApprovalRecord> found;
     while (select.executeStep()) {
-      ApprovalRecord& approval = found.emplace_back();
-      approval.pipeline = select.getColumn(0).getString();
-      approval.stage = select.getColumn(1).getString();
-      approval.candidate_id = select.getColumn(2).getString();
-      approval.decision = select.getColumn(3).getString();
-      approval.actor = select.getColumn(4).getString();
-      approval.reason = select.getColumn(5).getString();
-      auto at = parse_time(select.getColumn(6).getString());
-      if (!at) {
-        return failure("approval by " + approval.actor + ": at: " + at.error().message);
-      }
-      approval.at = *at;
+      found.push_back(reader.approval(select));
+    }
+    if (reader.bad()) {
+      return *reader.bad();
     }
     return found;
   } catch (const std::exception& e) {
@@ -1158,7 +1213,7 @@ Result<void> History::record_hold(const HoldRecord& hold) {
   }
 }
 
-Result<std::optional<HoldRecord>> History::hold(const std::string& pipeline,
+Result<std::optional<HoldRecord>> History::hold(const PipelineId& pipeline,
                                                 const std::string& stage) const {
   const auto failure = [&](const std::string& what) {
     return make_error(ErrorKind::input, "cannot read holds from history database " +
@@ -1168,21 +1223,19 @@ Result<std::optional<HoldRecord>> History::hold(const std::string& pipeline,
     return failure("it is closed");
   }
   try {
-    SQLite::Statement select(*m_db,
-                             "SELECT action, actor, reason, at FROM holds WHERE pipeline = ? AND "
-                             "stage = ? ORDER BY seq DESC LIMIT 1");
-    select.bind(1, pipeline);
-    select.bind(2, stage);
-    if (!select.executeStep() || select.getColumn(0).getString() != "hold") {
+    SQLite::Statement select(*m_db, std::string("SELECT ") + k_hold_columns +
+                                        " FROM holds WHERE stage = :stage AND " + belongs_sql("") +
+                                        " ORDER BY seq DESC LIMIT 1");
+    select.bind(":stage", stage);
+    bind_pipeline(select, pipeline);
+    if (!select.executeStep() || select.getColumn(2).getString() != "hold") {
       return std::optional<HoldRecord>();
     }
-    HoldRecord hold{pipeline, stage, "hold", select.getColumn(1).getString(),
-                    select.getColumn(2).getString(), {}, ""};
-    auto at = parse_time(select.getColumn(3).getString());
-    if (!at) {
-      return failure("hold of " + stage + ": at: " + at.error().message);
+    RowReader reader(failure);
+    HoldRecord hold = reader.hold(select);
+    if (reader.bad()) {
+      return *reader.bad();
     }
-    hold.at = *at;
     return std::optional<HoldRecord>(std::move(hold));
   } catch (const std::exception& e) {
     return failure(e.what());

@@ -1,7 +1,8 @@
 #pragma once
 // The promotion history: every attempt, its gate verdicts and their evidence, in SQLite.
 // The schema is documented in schemas/history-v1.sql and the migrations after it; the hash
-// chain that makes edits evident in schemas/history-v5.sql.
+// chain that makes edits evident in schemas/history-v5.sql; the records of several pipelines
+// in one database in schemas/history-v6.sql.
 
 #include <chrono>
 #include <cstddef>
@@ -21,6 +22,18 @@ class Database;
 }
 
 namespace promote::history {
+
+/// Which pipeline records belong to: its metadata.name and its file, relative to the root of
+/// the git working tree holding it, '/'-separated ("deploy/promote.yaml").
+struct PipelineId {
+  std::string name;
+  std::string file;  ///< "": any file (a pipeline named by its name alone)
+};
+
+/// Whether a record of pipeline `name` written from `file` belongs to `pipeline`: the names
+/// are equal, and the files are too unless one of them is "" (a record written before
+/// promote recorded the file counts for every pipeline of its name).
+bool belongs_to(const std::string& name, const std::string& file, const PipelineId& pipeline);
 
 /// A file a gate read, with the digest of its bytes.
 struct EvidenceRecord {
@@ -65,6 +78,7 @@ struct PromotionRecord {
   nlohmann::json previous = nlohmann::json::object();  ///< image -> what the target held before
   std::vector<std::string> files;  ///< the files the promotion changed (or would have)
   std::string hash;  ///< the chain hash, set by History (ignored by `record`)
+  std::string pipeline_file;  ///< PipelineId::file; "" in a record written before it was kept
 };
 
 /// One `promote approve` or `promote reject`.
@@ -77,6 +91,7 @@ struct ApprovalRecord {
   std::string reason;
   std::chrono::system_clock::time_point at;
   std::string hash{};  ///< the chain hash, set by History (ignored by `record_approval`)
+  std::string pipeline_file{};  ///< PipelineId::file; "" in a record written before it was kept
 };
 
 /// One `promote hold` or `promote release` of a stage.
@@ -88,11 +103,13 @@ struct HoldRecord {
   std::string reason;
   std::chrono::system_clock::time_point at;
   std::string hash{};  ///< the chain hash, set by History (ignored by `record_hold`)
+  std::string pipeline_file{};  ///< PipelineId::file; "" in a record written before it was kept
 };
 
 /// Which promotions `History::list` returns; unset fields match everything.
 struct Query {
   std::optional<std::string> id;  ///< one promotion, by its id
+  std::optional<PipelineId> pipeline;  ///< the records that belong to it (belongs_to)
   std::optional<std::string> stage;
   std::optional<std::string> outcome;
   std::optional<std::string> candidate_id;
@@ -131,13 +148,15 @@ struct MergeCount {
 };
 
 /// A record as the canonical JSON object promote hashes and writes to git notes: every field,
-/// times as format_time text; a promotion with its gates and evidence in order.
+/// times as format_time text; a promotion with its gates and evidence in order. The
+/// "pipeline_file" member is left out when it is "", so that a record written before it was
+/// kept has the canonical form (and hash) it had then.
 nlohmann::json to_json(const PromotionRecord& record);
 nlohmann::json to_json(const ApprovalRecord& approval);
 nlohmann::json to_json(const HoldRecord& hold);
 
-/// The record a `to_json` object holds; fails (input) on a missing field, a wrong type or a
-/// bad time, naming the field.
+/// The record a `to_json` object holds ("pipeline_file" may be missing: ""); fails (input) on
+/// a missing field, a wrong type or a bad time, naming the field.
 Result<PromotionRecord> promotion_from_json(const nlohmann::json& value);
 Result<ApprovalRecord> approval_from_json(const nlohmann::json& value);
 Result<HoldRecord> hold_from_json(const nlohmann::json& value);
@@ -152,7 +171,7 @@ std::string note_line(const HoldRecord& hold);
 std::string chain_hash(const std::string& previous, const std::string& canonical);
 
 /// The schema version this build creates and understands.
-inline constexpr int k_schema_version = 5;
+inline constexpr int k_schema_version = 6;
 
 /// A time as ISO-8601 UTC with milliseconds ('2026-11-23T18:32:00.123Z'), truncated to the
 /// millisecond; such strings sort as the times do.
@@ -187,25 +206,27 @@ class History {
   /// promote did not write.
   Result<std::vector<PromotionRecord>> list(const Query& query) const;
 
-  /// When `candidate_id` last entered `stage`: the finished time of the newest promotion with
-  /// outcome "promoted" for that stage and candidate, or nullopt when there is none.
+  /// When `candidate_id` last entered `stage` of `pipeline`: the finished time of the newest
+  /// promotion of that pipeline with outcome "promoted" for that stage and candidate, or
+  /// nullopt when there is none.
   Result<std::optional<std::chrono::system_clock::time_point>> entered(
-      const std::string& stage, const std::string& candidate_id) const;
+      const PipelineId& pipeline, const std::string& stage, const std::string& candidate_id) const;
 
   /// Adds an approval or a rejection. Fails (internal) when it breaks the schema (unknown
   /// decision, candidate id that is not 64 hex), (input) when the database cannot be written.
   Result<void> record_approval(const ApprovalRecord& approval);
 
-  /// Every approval and rejection of `candidate_id` for `stage`, oldest first.
-  Result<std::vector<ApprovalRecord>> approvals(const std::string& stage,
+  /// Every approval and rejection of `candidate_id` for `stage` of `pipeline`, oldest first.
+  Result<std::vector<ApprovalRecord>> approvals(const PipelineId& pipeline,
+                                                const std::string& stage,
                                                 const std::string& candidate_id) const;
 
   /// Adds a hold or a release. Fails (internal) when it breaks the schema (unknown action),
   /// (input) when the database cannot be written.
   Result<void> record_hold(const HoldRecord& hold);
 
-  /// The hold in force on `stage` of `pipeline` (its newest row, when that is a hold).
-  Result<std::optional<HoldRecord>> hold(const std::string& pipeline,
+  /// The hold in force on `stage` of `pipeline` (the newest of its rows, when that is a hold).
+  Result<std::optional<HoldRecord>> hold(const PipelineId& pipeline,
                                          const std::string& stage) const;
 
   /// Recomputes the hash chain of every table and checks that no row is missing (seq runs

@@ -32,6 +32,14 @@ class Fields {
     return found != nullptr && found->is_string() ? found->get<std::string>() : std::string();
   }
 
+  /// A string that may be missing (then "").
+  std::string optional_text(const char* key) {
+    if (!m_value.is_object() || !m_value.contains(key)) {
+      return {};
+    }
+    return text(key);
+  }
+
   bool flag(const char* key) {
     const json* found = find(key);
     if (found != nullptr && !found->is_boolean()) {
@@ -129,40 +137,55 @@ json to_json(const PromotionRecord& record) {
                                                  ? json(*gate.retry_after_seconds)
                                                  : json(nullptr)}});
   }
-  return {{"id", record.id},
-          {"pipeline", record.pipeline},
-          {"stage", record.stage},
-          {"from", record.from},
-          {"candidate_id", record.candidate_id},
-          {"images", record.images},
-          {"outcome", record.outcome},
-          {"actor", record.actor},
-          {"reason", record.reason},
-          {"ci_provider", record.ci_provider},
-          {"ci_run_url", record.ci_run_url},
-          {"commit", record.commit},
-          {"error", record.error},
-          {"started", format_time(record.started)},
-          {"finished", format_time(record.finished)},
-          {"break_glass", record.break_glass},
-          {"pull_request", record.pull_request},
-          {"rollback_of", record.rollback_of},
-          {"gates_skipped", record.gates_skipped},
-          {"previous", record.previous},
-          {"files", record.files},
-          {"gates", std::move(gates)}};
+  json out = {{"id", record.id},
+              {"pipeline", record.pipeline},
+              {"stage", record.stage},
+              {"from", record.from},
+              {"candidate_id", record.candidate_id},
+              {"images", record.images},
+              {"outcome", record.outcome},
+              {"actor", record.actor},
+              {"reason", record.reason},
+              {"ci_provider", record.ci_provider},
+              {"ci_run_url", record.ci_run_url},
+              {"commit", record.commit},
+              {"error", record.error},
+              {"started", format_time(record.started)},
+              {"finished", format_time(record.finished)},
+              {"break_glass", record.break_glass},
+              {"pull_request", record.pull_request},
+              {"rollback_of", record.rollback_of},
+              {"gates_skipped", record.gates_skipped},
+              {"previous", record.previous},
+              {"files", record.files},
+              {"gates", std::move(gates)}};
+  if (!record.pipeline_file.empty()) {
+    out["pipeline_file"] = record.pipeline_file;
+  }
+  return out;
 }
 
 json to_json(const ApprovalRecord& approval) {
-  return {{"pipeline", approval.pipeline},     {"stage", approval.stage},
-          {"candidate_id", approval.candidate_id}, {"decision", approval.decision},
-          {"actor", approval.actor},           {"reason", approval.reason},
-          {"at", format_time(approval.at)}};
+  json out = {{"pipeline", approval.pipeline},
+              {"stage", approval.stage},
+              {"candidate_id", approval.candidate_id},
+              {"decision", approval.decision},
+              {"actor", approval.actor},
+              {"reason", approval.reason},
+              {"at", format_time(approval.at)}};
+  if (!approval.pipeline_file.empty()) {
+    out["pipeline_file"] = approval.pipeline_file;
+  }
+  return out;
 }
 
 json to_json(const HoldRecord& hold) {
-  return {{"pipeline", hold.pipeline}, {"stage", hold.stage},   {"action", hold.action},
-          {"actor", hold.actor},       {"reason", hold.reason}, {"at", format_time(hold.at)}};
+  json out = {{"pipeline", hold.pipeline}, {"stage", hold.stage},   {"action", hold.action},
+              {"actor", hold.actor},       {"reason", hold.reason}, {"at", format_time(hold.at)}};
+  if (!hold.pipeline_file.empty()) {
+    out["pipeline_file"] = hold.pipeline_file;
+  }
+  return out;
 }
 
 Result<PromotionRecord> promotion_from_json(const json& value) {
@@ -173,6 +196,7 @@ Result<PromotionRecord> promotion_from_json(const json& value) {
   PromotionRecord record;
   record.id = fields.text("id");
   record.pipeline = fields.text("pipeline");
+  record.pipeline_file = fields.optional_text("pipeline_file");
   record.stage = fields.text("stage");
   record.from = fields.text("from");
   record.candidate_id = fields.text("candidate_id");
@@ -227,9 +251,15 @@ Result<PromotionRecord> promotion_from_json(const json& value) {
 
 Result<ApprovalRecord> approval_from_json(const json& value) {
   Fields fields(value, "approval record");
-  ApprovalRecord approval{fields.text("pipeline"), fields.text("stage"),
-                          fields.text("candidate_id"), fields.text("decision"),
-                          fields.text("actor"), fields.text("reason"), fields.time("at"), ""};
+  ApprovalRecord approval{fields.text("pipeline"),
+                          fields.text("stage"),
+                          fields.text("candidate_id"),
+                          fields.text("decision"),
+                          fields.text("actor"),
+                          fields.text("reason"),
+                          fields.time("at"),
+                          "",
+                          fields.optional_text("pipeline_file")};
   if (fields.error()) {
     return *fields.error();
   }
@@ -238,8 +268,14 @@ Result<ApprovalRecord> approval_from_json(const json& value) {
 
 Result<HoldRecord> hold_from_json(const json& value) {
   Fields fields(value, "hold record");
-  HoldRecord hold{fields.text("pipeline"), fields.text("stage"), fields.text("action"),
-                  fields.text("actor"),    fields.text("reason"), fields.time("at"), ""};
+  HoldRecord hold{fields.text("pipeline"),
+                  fields.text("stage"),
+                  fields.text("action"),
+                  fields.text("actor"),
+                  fields.text("reason"),
+                  fields.time("at"),
+                  "",
+                  fields.optional_text("pipeline_file")};
   if (fields.error()) {
     return *fields.error();
   }
@@ -334,7 +370,8 @@ PromotionText text_of(const PromotionRecord& record) {
                      record.gates_skipped,
                      util::dump_json(record.previous),
                      util::dump_json(nlohmann::json(record.files)),
-                     {}};
+                     {},
+                     record.pipeline_file};
   for (const GateRecord& gate : record.gates) {
     GateText& out = text.gates.emplace_back();
     out.name = gate.name;
@@ -401,6 +438,9 @@ std::string canonical(const PromotionText& text) {
     record.raw("images", text.images_json);
     record.string("outcome", text.outcome);
     record.string("pipeline", text.pipeline);
+    if (!text.pipeline_file.empty()) {  // left out of the records written before it was kept
+      record.string("pipeline_file", text.pipeline_file);
+    }
     record.raw("previous", text.previous_json);
     record.string("pull_request", text.pull_request);
     record.string("reason", text.reason);

@@ -5,6 +5,7 @@
 #include "engine/history/history.hpp"
 #include "engine/promoter/ledger.hpp"
 #include "engine/promoter/promotion.hpp"
+#include "engine/promoter/scope.hpp"
 #include "engine/promoter/workspace.hpp"
 #include "engine/util/actor.hpp"
 
@@ -28,7 +29,7 @@ Result<std::vector<Approval>> HistoryApprovals::decisions(const std::string& sta
   if (m_history == nullptr) {
     return std::vector<Approval>{};
   }
-  auto rows = m_history->approvals(stage, candidate_id);
+  auto rows = m_history->approvals(m_pipeline, stage, candidate_id);
   if (!rows) {
     return rows.error();
   }
@@ -105,8 +106,15 @@ Result<DecisionResult> decide(const DecisionRequest& request, const pipeline::Ga
   if (!history) {
     return history.error();
   }
-  const history::ApprovalRecord record{result.pipeline, result.stage, result.candidate_id, verb,
-                                       result.actor,    result.reason, result.at};
+  const history::ApprovalRecord record{result.pipeline,
+                                       result.stage,
+                                       result.candidate_id,
+                                       verb,
+                                       result.actor,
+                                       result.reason,
+                                       result.at,
+                                       "",
+                                       pipeline_identity(pipeline).file};
   if (auto recorded = history->record_approval(record); !recorded) {
     return recorded.error();
   }

@@ -10,23 +10,22 @@
 
 #include "engine/error.hpp"
 #include "engine/gate.hpp"
+#include "engine/history/history.hpp"
 #include "engine/pipeline/pipeline.hpp"
-
-namespace promote::history {
-class History;
-}
 
 namespace promote::promoter {
 
-/// The approvals kept in a history database; with no database, there are none.
+/// The approvals of one pipeline kept in a history database; with no database, there are none.
 class HistoryApprovals : public ApprovalBook {
  public:
-  explicit HistoryApprovals(const history::History* history) : m_history(history) {}
+  HistoryApprovals(const history::History* history, history::PipelineId pipeline)
+      : m_history(history), m_pipeline(std::move(pipeline)) {}
   Result<std::vector<Approval>> decisions(const std::string& stage,
                                           const std::string& candidate_id) const override;
 
  private:
   const history::History* m_history;
+  history::PipelineId m_pipeline;
 };
 
 struct DecisionRequest {

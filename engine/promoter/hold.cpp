@@ -3,6 +3,7 @@
 #include "engine/history/history.hpp"
 #include "engine/promoter/ledger.hpp"
 #include "engine/promoter/promotion.hpp"
+#include "engine/promoter/scope.hpp"
 #include "engine/util/actor.hpp"
 #include "engine/util/time.hpp"
 
@@ -29,7 +30,8 @@ Result<HoldResult> set_hold(const HoldRequest& request, const pipeline::GateCata
   if (!history) {
     return history.error();
   }
-  auto current = history->hold(loaded->name, stage->name);
+  const history::PipelineId id = pipeline_identity(*loaded);
+  auto current = history->hold(id, stage->name);
   if (!current) {
     return current.error();
   }
@@ -44,8 +46,14 @@ Result<HoldResult> set_hold(const HoldRequest& request, const pipeline::GateCata
   }
   HoldResult result{loaded->name, stage->name, request.hold, util::current_actor(),
                     request.reason, std::chrono::system_clock::now()};
-  const history::HoldRecord record{result.pipeline, result.stage, request.hold ? "hold" : "release",
-                                   result.actor,    result.reason, result.at};
+  const history::HoldRecord record{result.pipeline,
+                                   result.stage,
+                                   request.hold ? "hold" : "release",
+                                   result.actor,
+                                   result.reason,
+                                   result.at,
+                                   "",
+                                   id.file};
   if (auto recorded = history->record_hold(record); !recorded) {
     return recorded.error();
   }

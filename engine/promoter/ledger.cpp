@@ -117,7 +117,7 @@ std::string publish_on_head(const pipeline::Pipeline& pipeline, const std::strin
 }
 
 Result<SyncResult> sync_history(git::Repository& repository, const std::string& remote,
-                                history::History& history) {
+                                history::History& history, const history::PipelineId& pipeline) {
   SyncResult result;
   auto fetched = fetch_and_rebase(repository, remote, signature(repository));
   if (!fetched) {
@@ -150,15 +150,22 @@ Result<SyncResult> sync_history(git::Repository& repository, const std::string& 
           const std::string kind = value.begin().key();
           const nlohmann::json& body = value.begin().value();
           std::optional<Error> bad;
+          // Adds a record read back, when it is of this pipeline.
+          const auto take = [&](auto record, auto& into) {
+            if (!record) {
+              bad = record.error();
+            } else if (!history::belongs_to(record->pipeline, record->pipeline_file, pipeline)) {
+              ++result.other_pipelines;
+            } else {
+              into.push_back(std::move(*record));
+            }
+          };
           if (kind == "promotion") {
-            auto record = history::promotion_from_json(body);
-            record ? promotions.push_back(std::move(*record)) : void(bad = record.error());
+            take(history::promotion_from_json(body), promotions);
           } else if (kind == "approval") {
-            auto record = history::approval_from_json(body);
-            record ? approvals.push_back(std::move(*record)) : void(bad = record.error());
+            take(history::approval_from_json(body), approvals);
           } else if (kind == "hold") {
-            auto record = history::hold_from_json(body);
-            record ? holds.push_back(std::move(*record)) : void(bad = record.error());
+            take(history::hold_from_json(body), holds);
           } else {
             result.problems.push_back(where + ": unknown record kind '" + kind + "'");
             continue;

@@ -51,12 +51,13 @@ struct SyncResult {
   history::MergeCount added;
   std::vector<std::string> problems;  ///< lines that are not records promote wrote, skipped
   bool fetched = false;               ///< the remote had notes
+  std::size_t other_pipelines = 0;    ///< records of other pipelines, left out
 };
 
 /// Fetches the remote's notes and combines them with the local ones, then adds every record
-/// they hold that `history` lacks (history::History::merge). Fails when the remote cannot be
-/// reached or the history cannot be written.
+/// of `pipeline` (history::belongs_to) they hold that `history` lacks (history::History::merge).
+/// Fails when the remote cannot be reached or the history cannot be written.
 Result<SyncResult> sync_history(git::Repository& repository, const std::string& remote,
-                                history::History& history);
+                                history::History& history, const history::PipelineId& pipeline);
 
 }  // namespace promote::promoter

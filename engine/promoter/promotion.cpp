@@ -12,6 +12,7 @@
 #include "engine/promoter/ledger.hpp"
 #include "engine/promoter/proposal.hpp"
 #include "engine/promoter/recovery.hpp"
+#include "engine/promoter/scope.hpp"
 #include "engine/promoter/targets.hpp"
 #include "engine/promoter/timeline.hpp"
 #include "engine/promoter/workspace.hpp"
@@ -149,7 +150,10 @@ std::string commit_message(const PromotionResult& result) {
   for (const auto& [name, reference] : result.candidate.images) {
     message << name << ": " << reference.to_string() << "\n";
   }
-  message << "\nPromote-Stage: " << result.stage << "\n";
+  message << "\n"
+          << k_pipeline_trailer << ": " << result.pipeline << "\n"
+          << k_pipeline_file_trailer << ": " << result.pipeline_file << "\n"
+          << "Promote-Stage: " << result.stage << "\n";
   if (!result.from.empty()) {
     message << "Promote-From: " << result.from << "\n";
   }
@@ -167,6 +171,7 @@ history::PromotionRecord to_record(const PromotionResult& result) {
   history::PromotionRecord record;
   record.id = result.promotion_id;
   record.pipeline = result.pipeline;
+  record.pipeline_file = result.pipeline_file;
   record.stage = result.stage;
   record.from = result.from;
   record.candidate_id = result.candidate.id();
@@ -214,13 +219,14 @@ history::PromotionRecord to_record(const PromotionResult& result) {
 class Attempt {
  public:
   Attempt(const Request& request, pipeline::Pipeline pipeline)
-      : m_request(request), m_pipeline(std::move(pipeline)) {}
+      : m_request(request), m_pipeline(std::move(pipeline)), m_id(pipeline_identity(m_pipeline)) {}
 
   Result<PromotionResult> run() {
     m_result.started = std::chrono::system_clock::now();
     m_result.promotion_id = new_promotion_id(m_result.started);
     m_result.dry_run = m_request.dry_run;
     m_result.pipeline = m_pipeline.name;
+    m_result.pipeline_file = m_id.file;
     m_result.stage = m_request.stage;
     m_result.branch = m_pipeline.repository.branch;
 
@@ -330,9 +336,8 @@ class Attempt {
           }
         }
       }
-      auto recovered =
-          recover_interrupted(repository, remote(), m_pipeline.repository.branch, m_pipeline.name,
-                              history_path(m_pipeline.file, m_request.history_path));
+      auto recovered = recover_interrupted(repository, remote(), m_pipeline.repository.branch, m_id,
+                                           history_path(m_pipeline.file, m_request.history_path));
       if (!recovered) {
         return recovered.error();
       }
@@ -353,8 +358,8 @@ class Attempt {
   }
 
   // promote rollback: the candidate promotion `rollback_to` put into the stage, else the
-  // newest one the stage held before what it holds now, read from the promote commits
-  // (their message lists every image) and, for an id git does not know, the history.
+  // newest one the stage held before what it holds now, read from the promote commits of this
+  // pipeline (their message lists every image) and, for an id git does not know, the history.
   Result<void> find_rollback_candidate(const TargetImages& held) {
     Candidate current;
     for (const auto& [name, references] : held) {
@@ -363,7 +368,8 @@ class Attempt {
     std::optional<std::pair<std::string, Candidate>> found;
     std::optional<std::pair<std::string, std::string>> first;  // the oldest promote commit: id, Promote-Id
     auto walked = m_repository->walk([&](const git::CommitInfo& commit) {
-      if (git::trailer(commit.message, "Promote-Stage") != m_stage->name) {
+      if (git::trailer(commit.message, "Promote-Stage") != m_stage->name ||
+          !commit_of(commit.message, m_id)) {
         return true;
       }
       const std::string id = git::trailer(commit.message, "Promote-Id");
@@ -399,6 +405,7 @@ class Attempt {
         if (auto history = history::History::open(path)) {
           history::Query query;
           query.id = m_request.rollback_to;
+          query.pipeline = m_id;
           if (auto records = history->list(query); records && !records->empty()) {
             const history::PromotionRecord& record = records->front();
             if (record.stage != m_stage->name || record.outcome != "promoted") {
@@ -628,7 +635,7 @@ class Attempt {
   // a release; the gates are not run. Returns whether the stage is held (or its hold could
   // not be read, an error verdict).
   bool held(const history::History& history) {
-    auto hold = history.hold(m_pipeline.name, m_stage->name);
+    auto hold = history.hold(m_id, m_stage->name);
     if (hold && !hold->has_value()) {
       return false;
     }
@@ -668,7 +675,7 @@ class Attempt {
     const RepositoryTimeline timeline(m_pipeline, *m_repository, history ? &*history : nullptr);
     GateContext context{m_result.candidate, m_stage->name, m_stage->from, m_pipeline.base_dir,
                         timeline};
-    const HistoryApprovals approvals(history ? &*history : nullptr);
+    const HistoryApprovals approvals(history ? &*history : nullptr, m_id);
     context.pipeline = m_pipeline.name;
     context.actor = m_result.actor;
     context.approvals = &approvals;
@@ -997,6 +1004,7 @@ class Attempt {
 
   const Request& m_request;
   pipeline::Pipeline m_pipeline;
+  history::PipelineId m_id;  ///< whose records count (scope.hpp)
   const pipeline::Stage* m_stage = nullptr;
   std::map<std::string, image::Reference> m_flags;
   std::map<std::string, image::Reference> m_edits;  ///< what the promotion sets: image -> reference

@@ -81,6 +81,7 @@ struct PromotionResult {
   bool dry_run = false;
   std::string promotion_id;
   std::string pipeline;
+  std::string pipeline_file;  ///< the pipeline file, relative to its repository (scope.hpp)
   std::string stage;
   std::string from;
   Candidate candidate;

@@ -96,7 +96,7 @@ struct Entry {
 
 // The entries of `pipeline` whose process is gone; removes the temporary files of writers
 // that are gone.
-std::vector<Entry> orphans(const fs::path& dir, const std::string& pipeline) {
+std::vector<Entry> orphans(const fs::path& dir, const history::PipelineId& pipeline) {
   std::vector<Entry> out;
   std::error_code ec;
   for (const auto& item : fs::directory_iterator(dir, ec)) {
@@ -121,7 +121,7 @@ std::vector<Entry> orphans(const fs::path& dir, const std::string& pipeline) {
       continue;
     }
     auto record = history::promotion_from_json(value["record"]);
-    if (!record || record->pipeline != pipeline ||
+    if (!record || !history::belongs_to(record->pipeline, record->pipeline_file, pipeline) ||
         alive(value.value("pid", 0L), value.value("start", std::string()))) {
       continue;
     }
@@ -288,7 +288,7 @@ void drop_journal(const fs::path& history, const std::string& id) {
 Result<std::vector<std::string>> recover_interrupted(git::Repository& repository,
                                                      const std::string& remote,
                                                      const std::string& branch,
-                                                     const std::string& pipeline,
+                                                     const history::PipelineId& pipeline,
                                                      const fs::path& history) {
   std::vector<std::string> done;
   const fs::path dir = journal_dir(history);

@@ -54,7 +54,7 @@ std::vector<std::string> remove_stale_locks(const std::filesystem::path& git_dir
 Result<std::vector<std::string>> recover_interrupted(git::Repository& repository,
                                                      const std::string& remote,
                                                      const std::string& branch,
-                                                     const std::string& pipeline,
+                                                     const history::PipelineId& pipeline,
                                                      const std::filesystem::path& history);
 
 }  // namespace promote::promoter

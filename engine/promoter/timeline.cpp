@@ -1,5 +1,6 @@
 #include "engine/promoter/timeline.hpp"
 
+#include "engine/promoter/scope.hpp"
 #include "engine/promoter/targets.hpp"
 
 namespace promote::promoter {
@@ -9,7 +10,10 @@ namespace fs = std::filesystem;
 RepositoryTimeline::RepositoryTimeline(const pipeline::Pipeline& pipeline,
                                        const git::Repository& repository,
                                        const history::History* history)
-    : m_pipeline(pipeline), m_repository(repository), m_history(history) {}
+    : m_pipeline(pipeline),
+      m_repository(repository),
+      m_history(history),
+      m_id(pipeline_identity(pipeline)) {}
 
 Timeline::TimePoint RepositoryTimeline::now() const { return std::chrono::system_clock::now(); }
 
@@ -17,7 +21,7 @@ Result<std::optional<StageEntry>> RepositoryTimeline::entered(const std::string&
                                                               const Candidate& candidate) const {
   const std::string id = candidate.id();
   if (m_history != nullptr) {
-    auto at = m_history->entered(stage_name, id);
+    auto at = m_history->entered(m_id, stage_name, id);
     if (!at) {
       return at.error();
     }
@@ -27,7 +31,9 @@ Result<std::optional<StageEntry>> RepositoryTimeline::entered(const std::string&
   }
   std::optional<StageEntry> found;
   auto walked = m_repository.walk([&](const git::CommitInfo& commit) {
-    if (git::trailer(commit.message, "Promote-Stage") != stage_name) {
+    // Another pipeline's promotion into a stage of the same name says nothing of this one.
+    if (git::trailer(commit.message, "Promote-Stage") != stage_name ||
+        !commit_of(commit.message, m_id)) {
       return true;
     }
     if (git::trailer(commit.message, "Promote-Candidate") == id) {

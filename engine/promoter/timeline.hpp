@@ -15,16 +15,17 @@ namespace promote::promoter {
 
 class RepositoryTimeline : public Timeline {
  public:
-  /// `history` may be null (no database yet). `root` is the repository's working
-  /// directory; stage targets are read relative to it.
+  /// `history` may be null (no database yet). Stage targets are read relative to the
+  /// repository's working directory.
   RepositoryTimeline(const pipeline::Pipeline& pipeline, const git::Repository& repository,
                      const history::History* history);
 
   TimePoint now() const override;
-  /// In order: the newest "promoted" row of the history for (stage, candidate); the
-  /// newest commit whose Promote-Stage trailer names the stage, when its
-  /// Promote-Candidate is this candidate; the newest commit that changed the stage's
-  /// target (never earlier than the real entry, so soak is never over-counted).
+  /// In order, of this pipeline only (see scope.hpp): the newest "promoted" row of the
+  /// history for (stage, candidate); the newest promote commit of the pipeline whose
+  /// Promote-Stage trailer names the stage, when its Promote-Candidate is this candidate;
+  /// the newest commit that changed the stage's target (never earlier than the real entry,
+  /// so soak is never over-counted).
   Result<std::optional<StageEntry>> entered(const std::string& stage,
                                             const Candidate& candidate) const override;
 
@@ -32,6 +33,7 @@ class RepositoryTimeline : public Timeline {
   const pipeline::Pipeline& m_pipeline;
   const git::Repository& m_repository;
   const history::History* m_history;
+  history::PipelineId m_id;
 };
 
 }  // namespace promote::promoter

@@ -74,14 +74,17 @@ std::string align_columns(const std::vector<std::vector<std::string>>& rows) {
 }
 
 std::string history_table(const std::vector<history::PromotionRecord>& records) {
-  std::vector<std::vector<std::string>> rows = {
-      {"STARTED", "STAGE", "FROM", "OUTCOME", "CANDIDATE", "IMAGES", "GATES", "ACTOR", "COMMIT"}};
+  std::vector<std::vector<std::string>> rows = {{"STARTED", "PIPELINE", "STAGE", "FROM", "OUTCOME",
+                                                 "CANDIDATE", "IMAGES", "GATES", "ACTOR",
+                                                 "COMMIT"}};
   for (const auto& record : records) {
-    rows.push_back({history::format_time(record.started).substr(0, 19) + "Z", record.stage,
-                    record.from.empty() ? "-" : record.from, record.outcome,
-                    record.candidate_id.substr(0, 12), images_text(record.images),
-                    gates_text(record), record.actor,
-                    record.commit.empty() ? "-" : record.commit.substr(0, 12)});
+    rows.push_back(
+        {history::format_time(record.started).substr(0, 19) + "Z",
+         record.pipeline_file.empty() ? record.pipeline
+                                      : record.pipeline + " (" + record.pipeline_file + ")",
+         record.stage, record.from.empty() ? "-" : record.from, record.outcome,
+         record.candidate_id.substr(0, 12), images_text(record.images), gates_text(record),
+         record.actor, record.commit.empty() ? "-" : record.commit.substr(0, 12)});
   }
   if (records.empty()) {
     return "no promotions recorded\n";
@@ -91,13 +94,14 @@ std::string history_table(const std::vector<history::PromotionRecord>& records) 
 
 std::string history_csv(const std::vector<history::PromotionRecord>& records) {
   std::ostringstream out;
-  out << "id,started_at,finished_at,pipeline,stage,from,outcome,candidate_id,images,gates,actor,"
-         "commit,error\n";
+  out << "id,started_at,finished_at,pipeline,pipeline_file,stage,from,outcome,candidate_id,images,"
+         "gates,actor,commit,error\n";
   for (const auto& record : records) {
     const std::vector<std::string> fields = {record.id,
                                              history::format_time(record.started),
                                              history::format_time(record.finished),
                                              record.pipeline,
+                                             record.pipeline_file,
                                              record.stage,
                                              record.from,
                                              record.outcome,
@@ -137,6 +141,7 @@ nlohmann::json history_json(const std::vector<history::PromotionRecord>& records
     }
     out.push_back({{"id", record.id},
                    {"pipeline", record.pipeline},
+                   {"pipeline_file", record.pipeline_file},
                    {"stage", record.stage},
                    {"from", record.from},
                    {"candidate_id", record.candidate_id},
@@ -165,8 +170,10 @@ nlohmann::json history_json(const std::vector<history::PromotionRecord>& records
 std::string promotion_text(const history::PromotionRecord& record) {
   std::ostringstream out;
   out << "promotion " << record.id << "\n"
-      << "  pipeline   " << record.pipeline << "\n"
-      << "  stage      " << (record.from.empty() ? "" : record.from + " -> ") << record.stage << "\n"
+      << "  pipeline   " << record.pipeline
+      << (record.pipeline_file.empty() ? "" : " (" + record.pipeline_file + ")") << "\n"
+      << "  stage      " << (record.from.empty() ? "" : record.from + " -> ") << record.stage
+      << "\n"
       << "  outcome    " << record.outcome << "\n"
       << "  candidate  " << record.candidate_id << "\n";
   // The diff in short: each image from what the target held to the candidate's.

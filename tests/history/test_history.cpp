@@ -22,6 +22,7 @@ using promote::test::TempDir;
 using TimePoint = std::chrono::system_clock::time_point;
 
 const std::string k_candidate_a(64, 'a');
+const history::PipelineId k_shop{"shop", ""};  // the records of every file of pipeline shop
 const std::string k_candidate_b =
     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -161,16 +162,15 @@ TEST_SUITE("history") {
     CHECK(db.tableExists("approvals"));
   }
 
-  TEST_CASE("the schema the code migrates to is exactly schemas/history-v1.sql to v5") {
+  TEST_CASE("the schema the code migrates to is exactly schemas/history-v1.sql to v6") {
     TempDir dir;
     const fs::path file = dir / "history.db";
     REQUIRE(history::History::open(file).has_value());
     SQLite::Database migrated(file, SQLite::OPEN_READONLY);
 
     SQLite::Database fresh(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    for (const char* name :
-         {"history-v1.sql", "history-v2.sql", "history-v3.sql", "history-v4.sql",
-          "history-v5.sql"}) {
+    for (const char* name : {"history-v1.sql", "history-v2.sql", "history-v3.sql", "history-v4.sql",
+                             "history-v5.sql", "history-v6.sql"}) {
       fresh.exec(promote::test::read_text(fs::path(PROMOTE_SOURCE_DIR) / "schemas" / name));
     }
 
@@ -231,7 +231,7 @@ TEST_SUITE("history") {
     REQUIRE(store->record_approval({"shop", "prod", k_candidate_a, "approve", "bob", "ok",
                                     at("2026-02-01T00:00:00.000Z")})
                 .has_value());
-    CHECK(store->approvals("prod", k_candidate_a).value().size() == 1);
+    CHECK(store->approvals(k_shop, "prod", k_candidate_a).value().size() == 1);
     // Migration 5 chained the old row and indexed its image.
     CHECK_FALSE(store->verify().value().broken.has_value());
     history::Query by_image;
@@ -247,17 +247,17 @@ TEST_SUITE("history") {
                          const std::string& time) {
       return store.record_hold({pipeline, stage, action, actor, "incident 42", at(time)});
     };
-    CHECK_FALSE(store.hold("shop", "prod").value().has_value());
+    CHECK_FALSE(store.hold(k_shop, "prod").value().has_value());
     REQUIRE(act("shop", "prod", "hold", "alice", "2026-03-01T10:00:00.000Z").has_value());
     REQUIRE(act("other", "prod", "release", "bob", "2026-03-01T10:01:00.000Z").has_value());
-    auto held = store.hold("shop", "prod").value();
+    auto held = store.hold(k_shop, "prod").value();
     REQUIRE(held.has_value());
     CHECK(held->actor == "alice");
     CHECK(held->reason == "incident 42");
     CHECK(held->at == at("2026-03-01T10:00:00.000Z"));
-    CHECK_FALSE(store.hold("shop", "staging").value().has_value());
+    CHECK_FALSE(store.hold(k_shop, "staging").value().has_value());
     REQUIRE(act("shop", "prod", "release", "bob", "2026-03-01T11:00:00.000Z").has_value());
-    CHECK_FALSE(store.hold("shop", "prod").value().has_value());
+    CHECK_FALSE(store.hold(k_shop, "prod").value().has_value());
     auto bad = act("shop", "prod", "pause", "eve", "2026-03-01T12:00:00.000Z");
     REQUIRE_FALSE(bad.has_value());
     CHECK(bad.error().kind == promote::ErrorKind::internal);
@@ -275,7 +275,7 @@ TEST_SUITE("history") {
     REQUIRE(decide("prod", k_candidate_b, "approve", "bob", "2026-03-01T10:01:00.000Z").has_value());
     REQUIRE(decide("staging", k_candidate_a, "approve", "carol", "2026-03-01T10:02:00.000Z").has_value());
     REQUIRE(decide("prod", k_candidate_a, "reject", "dave", "2026-03-01T10:03:00.000Z").has_value());
-    const auto found = store.approvals("prod", k_candidate_a).value();
+    const auto found = store.approvals(k_shop, "prod", k_candidate_a).value();
     REQUIRE(found.size() == 2);
     CHECK(found[0].actor == "alice");
     CHECK(found[0].decision == "approve");
@@ -283,13 +283,13 @@ TEST_SUITE("history") {
     CHECK(found[0].at == at("2026-03-01T10:00:00.000Z"));
     CHECK(found[1].actor == "dave");
     CHECK(found[1].decision == "reject");
-    CHECK(store.approvals("dev", k_candidate_a).value().empty());
+    CHECK(store.approvals(k_shop, "dev", k_candidate_a).value().empty());
     // The schema refuses what promote never writes.
     auto bad = decide("prod", k_candidate_a, "maybe", "eve", "2026-03-01T10:04:00.000Z");
     REQUIRE_FALSE(bad.has_value());
     CHECK(bad.error().kind == promote::ErrorKind::internal);
     CHECK_FALSE(decide("prod", "not-hex", "approve", "eve", "2026-03-01T10:04:00.000Z").has_value());
-    CHECK(store.approvals("prod", k_candidate_a).value().size() == 2);
+    CHECK(store.approvals(k_shop, "prod", k_candidate_a).value().size() == 2);
   }
 
   TEST_CASE("a recorded promotion lists back with every field, gate and evidence") {
@@ -478,7 +478,7 @@ TEST_SUITE("history") {
   TEST_CASE("entered picks the newest promoted row for the stage and candidate") {
     TempDir dir;
     auto store = history::History::open(dir / "history.db").value();
-    CHECK_FALSE(store.entered("prod", k_candidate_a).value().has_value());
+    CHECK_FALSE(store.entered(k_shop, "prod", k_candidate_a).value().has_value());
 
     auto first = promotion("p-1", "prod", "promoted", "2026-03-01T00:00:00.000Z");
     first.finished = at("2026-03-01T00:01:00.000Z");
@@ -492,16 +492,16 @@ TEST_SUITE("history") {
     for (const auto& record : {second, first, blocked, pending, staging, other}) {
       REQUIRE(store.record(record).has_value());
     }
-    auto entered = store.entered("prod", k_candidate_a);
+    auto entered = store.entered(k_shop, "prod", k_candidate_a);
     REQUIRE(entered.has_value());
     REQUIRE(entered->has_value());
     CHECK(history::format_time(**entered) == "2026-03-05T00:02:00.500Z");
-    CHECK(history::format_time(*store.entered("staging", k_candidate_a).value()) ==
+    CHECK(history::format_time(*store.entered(k_shop, "staging", k_candidate_a).value()) ==
           history::format_time(staging.finished));
-    CHECK(history::format_time(*store.entered("prod", k_candidate_b).value()) ==
+    CHECK(history::format_time(*store.entered(k_shop, "prod", k_candidate_b).value()) ==
           history::format_time(other.finished));
-    CHECK_FALSE(store.entered("staging", k_candidate_b).value().has_value());
-    CHECK_FALSE(store.entered("qa", k_candidate_a).value().has_value());
+    CHECK_FALSE(store.entered(k_shop, "staging", k_candidate_b).value().has_value());
+    CHECK_FALSE(store.entered(k_shop, "qa", k_candidate_a).value().has_value());
   }
 
   TEST_CASE("reopening a database keeps its rows and does not migrate it again") {
@@ -676,7 +676,7 @@ TEST_SUITE("history") {
     REQUIRE(listed.has_error());
     CHECK(listed.error().kind == ErrorKind::input);
     CHECK(listed.error().message == expected);
-    auto entered = store.entered("prod", k_candidate_a);
+    auto entered = store.entered(k_shop, "prod", k_candidate_a);
     REQUIRE(entered.has_error());
     CHECK(entered.error().message == expected);
   }
@@ -939,6 +939,102 @@ TEST_SUITE("history") {
     CHECK(history::to_json(history::approval_from_json(history::to_json(approval)).value()) ==
           history::to_json(approval));
     CHECK(history::note_line(approval).find('\n') == std::string::npos);
+  }
+
+  TEST_CASE("the records of several pipelines in one database are read per pipeline") {
+    TempDir dir;
+    auto store = history::History::open(dir / "history.db").value();
+    const history::PipelineId shop{"shop", "promote.yaml"};
+    const history::PipelineId twin{"shop", "twin/promote.yaml"};
+    const history::PipelineId eu{"shop-eu", "eu.yaml"};
+    auto mine = promotion("shop-1", "staging", "promoted", "2026-03-01T00:00:00.000Z");
+    mine.pipeline_file = shop.file;
+    auto theirs = promotion("eu-1", "staging", "promoted", "2026-03-02T00:00:00.000Z");
+    theirs.pipeline = eu.name;
+    theirs.pipeline_file = eu.file;
+    // Written before the file was kept: it counts for every pipeline named shop.
+    auto old = promotion("old-1", "prod", "promoted", "2026-02-01T00:00:00.000Z");
+    for (const auto& record : {mine, theirs, old}) {
+      REQUIRE(store.record(record).has_value());
+    }
+    const auto entered = [&](const history::PipelineId& id, const std::string& stage) {
+      auto at = store.entered(id, stage, k_candidate_a).value();
+      return at ? history::format_time(*at) : std::string("never");
+    };
+    CHECK(entered(shop, "staging") == "2026-03-01T00:00:03.000Z");
+    CHECK(entered(eu, "staging") == "2026-03-02T00:00:03.000Z");
+    CHECK(entered(twin, "staging") == "never");
+    CHECK(entered(twin, "prod") == "2026-02-01T00:00:03.000Z");
+    CHECK(entered(eu, "prod") == "never");
+    CHECK(entered({"shop", ""}, "staging") == "2026-03-01T00:00:03.000Z");
+
+    const auto listed = [&](const std::optional<history::PipelineId>& id) {
+      history::Query query;
+      query.pipeline = id;
+      return ids(store.list(query).value());
+    };
+    using List = std::vector<std::string>;
+    CHECK(listed(shop) == List{"shop-1", "old-1"});
+    CHECK(listed(twin) == List{"old-1"});
+    CHECK(listed(eu) == List{"eu-1"});
+    CHECK(listed(history::PipelineId{"shop", ""}) == List{"shop-1", "old-1"});
+    CHECK(listed(std::nullopt) == List{"eu-1", "shop-1", "old-1"});
+    history::Query by_id;
+    by_id.id = "eu-1";
+    CHECK(store.list(by_id).value().at(0).pipeline_file == "eu.yaml");
+
+    history::ApprovalRecord approval{
+        "shop", "prod", k_candidate_a, "approve", "bob", "ok", at("2026-03-01T00:02:00.000Z")};
+    approval.pipeline_file = shop.file;
+    REQUIRE(store.record_approval(approval).has_value());
+    CHECK(store.approvals(shop, "prod", k_candidate_a).value().size() == 1);
+    CHECK(store.approvals(shop, "prod", k_candidate_a).value().at(0).pipeline_file ==
+          "promote.yaml");
+    CHECK(store.approvals(twin, "prod", k_candidate_a).value().empty());
+    CHECK(store.approvals(eu, "prod", k_candidate_a).value().empty());
+
+    history::HoldRecord hold{"shop", "prod",  "hold",
+                             "ops",  "INC-1", at("2026-03-01T00:03:00.000Z")};
+    hold.pipeline_file = twin.file;
+    REQUIRE(store.record_hold(hold).has_value());
+    CHECK_FALSE(store.hold(shop, "prod").value().has_value());
+    REQUIRE(store.hold(twin, "prod").value().has_value());
+    CHECK(store.hold(twin, "prod").value()->pipeline_file == "twin/promote.yaml");
+    // A hold written before the file was kept holds every file of its name.
+    REQUIRE(
+        store.record_hold({"shop", "dev", "hold", "ops", "INC-2", at("2026-03-01T00:04:00.000Z")})
+            .has_value());
+    CHECK(store.hold(shop, "dev").value().has_value());
+    CHECK(store.hold(twin, "dev").value().has_value());
+    CHECK_FALSE(store.hold(eu, "dev").value().has_value());
+    CHECK_FALSE(store.verify().value().broken.has_value());
+  }
+
+  TEST_CASE("the pipeline file is in the canonical record only when it is known") {
+    auto record = promotion("p-1", "prod", "promoted", "2026-03-01T00:00:00.123Z");
+    const std::string without = promote::util::dump_json(history::to_json(record));
+    CHECK(without.find("pipeline_file") == std::string::npos);
+    CHECK(history::detail::canonical(history::detail::text_of(record)) == without);
+    record.pipeline_file = "deploy/promote.yaml";
+    const std::string with = promote::util::dump_json(history::to_json(record));
+    CHECK(with.find(R"("pipeline":"shop","pipeline_file":"deploy/promote.yaml","previous")") !=
+          std::string::npos);
+    CHECK(history::detail::canonical(history::detail::text_of(record)) == with);
+    CHECK(history::promotion_from_json(history::to_json(record)).value().pipeline_file ==
+          "deploy/promote.yaml");
+    // A note line of an earlier promote has no pipeline_file: it reads back as "".
+    record.pipeline_file.clear();
+    CHECK(history::promotion_from_json(nlohmann::json::parse(without)).value().pipeline_file == "");
+    const history::HoldRecord hold{
+        "shop", "prod", "hold", "ops", "INC-1", at("2026-03-01T00:03:00.000Z"), "", "promote.yaml"};
+    CHECK(promote::util::dump_json(history::to_json(hold)) ==
+          R"({"action":"hold","actor":"ops","at":"2026-03-01T00:03:00.000Z","pipeline":"shop",)"
+          R"("pipeline_file":"promote.yaml","reason":"INC-1","stage":"prod"})");
+    CHECK(history::hold_from_json(history::to_json(hold)).value().pipeline_file == "promote.yaml");
+    auto wrong = history::to_json(hold);
+    wrong["pipeline_file"] = 7;
+    CHECK(history::hold_from_json(wrong).error().message ==
+          "hold record: pipeline_file is not a string");
   }
 
   TEST_CASE("merge adds only what the history lacks, oldest first, and keeps the chain") {

@@ -458,7 +458,9 @@ Snapshot snapshot(const Sandbox& box) {
   shot.refs = sh("git for-each-ref && git rev-parse HEAD && git symbolic-ref HEAD", box.repo());
   shot.remote_refs = sh("git --git-dir=remote.git for-each-ref", box.root());
   shot.status = sh("git status --porcelain --ignored", box.repo());
-  const Bounded history = run_bounded({"history", "--output", "json"}, box.repo(), box.root() / "home");
+  // Every pipeline's rows: the pipeline file may be the hostile input, and is not read then.
+  const Bounded history =
+      run_bounded({"history", "--all-pipelines", "--output", "json"}, box.repo(), box.root() / "home");
   const auto rows = nlohmann::json::parse(history.out, nullptr, false);
   REQUIRE(rows.is_array());
   shot.history = std::to_string(history.exit_code) + " " + std::to_string(rows.size());

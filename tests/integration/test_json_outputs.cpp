@@ -249,6 +249,7 @@ TEST_SUITE("integration") {
     const nlohmann::json record = {
         {"id", "20261123T183200Z-3f9a1c2b"},
         {"pipeline", "shop"},
+        {"pipeline_file", "promote.yaml"},
         {"stage", "staging"},
         {"from", "dev"},
         {"candidate_id", candidate},
@@ -338,6 +339,9 @@ TEST_SUITE("integration") {
          "$.broken"},
         {"history-sync.schema.json",
          {{"history", ".promote/history.db"},
+          {"pipeline", "shop"},
+          {"pipeline_file", "promote.yaml"},
+          {"other_pipelines", 0},
           {"remote", "origin"},
           {"notes_ref", "refs/notes/promote"},
           {"notes", 1},

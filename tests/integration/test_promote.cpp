@@ -328,7 +328,9 @@ TEST_SUITE("integration") {
     REQUIRE(staging.size() == 1);
     CHECK(staging[0]["stage"] == "staging");
     const std::string csv = shop.promote({"history", "--output", "csv"}).out;
-    CHECK(csv.starts_with("id,started_at,finished_at,pipeline,stage,from,outcome,candidate_id,images,gates,actor,commit,error\n"));
+    CHECK(
+        csv.starts_with("id,started_at,finished_at,pipeline,pipeline_file,stage,from,outcome,"
+                        "candidate_id,images,gates,actor,commit,error\n"));
     CHECK(std::count(csv.begin(), csv.end(), '\n') == 3);
     CHECK(contains(csv, ",prod,staging,pending,"));
   }
@@ -442,7 +444,8 @@ TEST_SUITE("integration") {
     fs::remove_all(shop.repo / "reports");
     const CommandResult show = shop.promote({"history", "show", id});
     CHECK(show.exit_code == 0);
-    CHECK(show.out.starts_with("promotion " + id + "\n  pipeline   shop\n  stage      dev -> staging\n"
+    CHECK(show.out.starts_with("promotion " + id +
+                               "\n  pipeline   shop (promote.yaml)\n  stage      dev -> staging\n"
                                "  outcome    promoted\n"));
     CHECK(contains(show.out, "  reason     release train 42\n"));
     CHECK(contains(show.out, "  junit (junit): pass: 103 tests: 98 passed, 5 skipped\n"));
