@@ -21,10 +21,16 @@ using kmodel::Text;
 constexpr std::array<std::string_view, 3> k_kustomization_names = {
     "kustomization.yaml", "kustomization.yml", "Kustomization"};
 /// Kinds that have no namespace and that kustomize's namespace transformer leaves alone.
-const std::set<std::string, std::less<>> k_cluster_kinds = {
-    "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
-    "PersistentVolume", "StorageClass", "PriorityClass", "APIService",
-    "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"};
+const std::set<std::string, std::less<>> k_cluster_kinds = {"Namespace",
+                                                            "ClusterRole",
+                                                            "ClusterRoleBinding",
+                                                            "CustomResourceDefinition",
+                                                            "PersistentVolume",
+                                                            "StorageClass",
+                                                            "PriorityClass",
+                                                            "APIService",
+                                                            "MutatingWebhookConfiguration",
+                                                            "ValidatingWebhookConfiguration"};
 constexpr int k_max_depth = 64;
 
 /// `dir/entry` made lexically normal, in git's form; nullopt when it leaves the root.
@@ -270,8 +276,7 @@ class Renderer {
     if (auto found = cached.find(dir); found != cached.end()) {
       resources.insert(resources.end(), found->second.resources.begin(),
                        found->second.resources.end());
-      m_out.files.insert(m_out.files.end(), found->second.files.begin(),
-                         found->second.files.end());
+      m_out.files.insert(m_out.files.end(), found->second.files.begin(), found->second.files.end());
       m_out.warnings.insert(m_out.warnings.end(), found->second.warnings.begin(),
                             found->second.warnings.end());
       return found->second.file;
@@ -328,8 +333,9 @@ class Renderer {
     }
     const bool is_component = scalar_at(root, "kind") == "Component";
     if (is_component != component) {
-      const std::string what = component ? "'" + dir + "' is listed in components: but is not a "
-                                           "kind: Component"
+      const std::string what = component ? "'" + dir +
+                                               "' is listed in components: but is not a "
+                                               "kind: Component"
                                          : "'" + dir + "' is a Component: list it in components:";
       return from != nullptr && why != nullptr ? from->error_at(why->Mark(), what)
                                                : make_error(ErrorKind::input, what);
@@ -369,8 +375,8 @@ class Renderer {
 
   void warn_remote(const Text& text, const YAML::Node& entry) {
     const auto [line, column] = text.position(entry.Mark());
-    m_out.warnings.push_back(text.file + ":" + std::to_string(line) + ":" +
-                             std::to_string(column) + ": remote resource '" + entry.Scalar() +
+    m_out.warnings.push_back(text.file + ":" + std::to_string(line) + ":" + std::to_string(column) +
+                             ": remote resource '" + entry.Scalar() +
                              "' is not fetched; images it holds are not seen");
   }
 
@@ -408,7 +414,8 @@ class Renderer {
                                  "' does not exist; images it would hold are not seen");
         return {};
       }
-      case RepositoryFiles::Type::file: return read_resources(*path, resources);
+      case RepositoryFiles::Type::file:
+        return read_resources(*path, resources);
       case RepositoryFiles::Type::directory: {
         std::vector<Resource> built;
         if (auto done = build(*path, false, built, &text, &entry); !done) {
@@ -435,8 +442,8 @@ class Renderer {
       Text inner = inline_text(text, node);
       auto documents = splice::load_all(inner.content, text.file);
       if (!documents) {
-        return text.error_at(node.Mark(), "this inline patch is not valid YAML: " +
-                                              documents.error().message);
+        return text.error_at(node.Mark(),
+                             "this inline patch is not valid YAML: " + documents.error().message);
       }
       return std::pair{std::move(inner), std::move(*documents)};
     }
@@ -505,8 +512,8 @@ class Renderer {
       if (!path.IsDefined() && !inline_patch.IsDefined()) {
         return text.error_at(entry.Mark(), "a patches: entry needs a path or a patch");
       }
-      auto patch = patch_documents(dir, text, path.IsDefined() ? path : inline_patch,
-                                   !path.IsDefined());
+      auto patch =
+          patch_documents(dir, text, path.IsDefined() ? path : inline_patch, !path.IsDefined());
       if (!patch) {
         return patch.error();
       }
@@ -538,14 +545,13 @@ class Renderer {
         return text.error_at(entry.Mark(),
                              "a patchesJson6902 entry needs a target and a path or a patch");
       }
-      auto patch = patch_documents(dir, text, path.IsDefined() ? path : inline_patch,
-                                   !path.IsDefined());
+      auto patch =
+          patch_documents(dir, text, path.IsDefined() ? path : inline_patch, !path.IsDefined());
       if (!patch) {
         return patch.error();
       }
       for (const auto& document : patch->second) {
-        if (auto applied =
-                kmodel::apply_json6902(patch->first, document, target, text, resources);
+        if (auto applied = kmodel::apply_json6902(patch->first, document, target, text, resources);
             !applied) {
           return applied;
         }

@@ -51,7 +51,7 @@ struct RenderedImage {
   std::string resource;   ///< "Deployment/api" as rendered (after prefixes)
   std::string container;  ///< "containers[api]" or "initContainers[init]"
   std::string value;      ///< the image as rendered
-  ImageOrigin origin;  ///< the place that set `value` last
+  ImageOrigin origin;     ///< the place that set `value` last
   /// Every patch that set this image on its way, in order (the last may be `origin`).
   std::vector<ImageOrigin> patched_by;
 };

@@ -21,9 +21,9 @@ namespace promote::overlay::kmodel {
 /// Text that YAML was parsed from: a whole file, or the content of a literal block in one (an
 /// inline patch), whose line i is the file's line `first_line + i` after `indent` bytes.
 struct Text {
-  std::string file;                          ///< relative to the repository root
+  std::string file;                             ///< relative to the repository root
   const splice::Source* file_source = nullptr;  ///< the whole file
-  std::string content;                       ///< inline only: the block's content
+  std::string content;                          ///< inline only: the block's content
   bool is_inline = false;
   int first_line = 0;
   std::size_t indent = 0;

@@ -17,10 +17,14 @@ std::string ImageOrigin::where() const {
 
 std::string ImageOrigin::describe() const {
   switch (kind) {
-    case Kind::resource: return "the resource at " + where();
-    case Kind::strategic_merge: return "the strategic-merge patch at " + where();
-    case Kind::json6902: return "the JSON6902 patch at " + where();
-    case Kind::images_entry: return "the images: entry '" + entry + "' at " + where();
+    case Kind::resource:
+      return "the resource at " + where();
+    case Kind::strategic_merge:
+      return "the strategic-merge patch at " + where();
+    case Kind::json6902:
+      return "the JSON6902 patch at " + where();
+    case Kind::images_entry:
+      return "the images: entry '" + entry + "' at " + where();
   }
   return where();
 }
@@ -307,16 +311,14 @@ Result<bool> selected(const Text& text, const YAML::Node& target, const Resource
     const auto matched = any_matches(pattern, values);
     if (!matched) {
       return text.error_at(target.Mark(), std::string("promote cannot read the ") + key +
-                                              " pattern '" + pattern +
-                                              "' of this patch's target");
+                                              " pattern '" + pattern + "' of this patch's target");
     }
     if (!*matched) {
       return false;
     }
   }
-  for (const auto& [key, labels] :
-       {std::pair{"labelSelector", &resource.labels},
-        std::pair{"annotationSelector", &resource.annotations}}) {
+  for (const auto& [key, labels] : {std::pair{"labelSelector", &resource.labels},
+                                    std::pair{"annotationSelector", &resource.annotations}}) {
     const std::string selector = scalar_at(target, key);
     if (selector.empty()) {
       continue;
@@ -342,9 +344,9 @@ Result<void> merge_list(const Text& text, const YAML::Node& patch_list,
   if (!patch_list.IsSequence()) {
     return text.error_at(patch_list.Mark(), "a container list in a patch must be a list");
   }
-  const bool replace = std::any_of(patch_list.begin(), patch_list.end(), [](const YAML::Node& item) {
-    return is_directive(item, "replace");
-  });
+  const bool replace =
+      std::any_of(patch_list.begin(), patch_list.end(),
+                  [](const YAML::Node& item) { return is_directive(item, "replace"); });
   if (replace) {
     YAML::Node kept(YAML::NodeType::Sequence);
     std::vector<Container> out;
@@ -384,9 +386,8 @@ Result<void> merge_list(const Text& text, const YAML::Node& patch_list,
       if (!image->second.IsScalar()) {
         return text.error_at(image->second.Mark(), "a container's image must be a string");
       }
-      existing->image.set(image->second.Scalar(),
-                          text.origin(ImageOrigin::Kind::strategic_merge, image->first,
-                                      image->second));
+      existing->image.set(image->second.Scalar(), text.origin(ImageOrigin::Kind::strategic_merge,
+                                                              image->first, image->second));
     }
   }
   return {};
@@ -432,11 +433,11 @@ Result<void> apply_strategic_merge(const Text& text, const YAML::Node& patch,
       }
       chosen = *pick;
     } else {
-      chosen = resource.kind == kind &&
-               std::find(resource.names.begin(), resource.names.end(), name) !=
-                   resource.names.end() &&
-               (ns.empty() || std::find(resource.namespaces.begin(), resource.namespaces.end(),
-                                        ns) != resource.namespaces.end());
+      chosen =
+          resource.kind == kind &&
+          std::find(resource.names.begin(), resource.names.end(), name) != resource.names.end() &&
+          (ns.empty() || std::find(resource.namespaces.begin(), resource.namespaces.end(), ns) !=
+                             resource.namespaces.end());
     }
     if (chosen && remove) {
       it = resources.erase(it);
@@ -460,8 +461,8 @@ std::vector<std::string> pointer_tokens(const std::string& pointer) {
   std::size_t start = 1;
   while (start <= pointer.size()) {
     const std::size_t slash = pointer.find('/', start);
-    std::string token = pointer.substr(start, slash == std::string::npos ? std::string::npos
-                                                                          : slash - start);
+    std::string token =
+        pointer.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
     for (std::size_t at; (at = token.find("~1")) != std::string::npos;) {
       token.replace(at, 2, "/");
     }
@@ -485,8 +486,8 @@ bool starts_with(const std::vector<std::string>& path, const std::vector<std::st
 bool holds_containers(const YAML::Node& node) {
   if (node.IsMap()) {
     for (const auto& pair : node) {
-      if (pair.first.IsScalar() && (pair.first.Scalar() == "containers" ||
-                                    pair.first.Scalar() == "initContainers")) {
+      if (pair.first.IsScalar() &&
+          (pair.first.Scalar() == "containers" || pair.first.Scalar() == "initContainers")) {
         return true;
       }
       if (holds_containers(pair.second)) {
@@ -515,8 +516,8 @@ Result<void> apply_operation(const Text& text, const YAML::Node& operation, Reso
   }
   const std::vector<std::string> tokens = pointer_tokens(path);
   const auto cannot_follow = [&](const std::string& why) {
-    return text.error_at(operation.Mark(), "promote cannot follow this JSON6902 '" + op +
-                                               "' of " + path + " on " + resource.kind + " '" +
+    return text.error_at(operation.Mark(), "promote cannot follow this JSON6902 '" + op + "' of " +
+                                               path + " on " + resource.kind + " '" +
                                                resource.name + "': " + why);
   };
   for (const auto key : k_lists) {
@@ -563,8 +564,8 @@ Result<void> apply_operation(const Text& text, const YAML::Node& operation, Reso
           !std::all_of(index_token.begin(), index_token.end(),
                        [](char c) { return c >= '0' && c <= '9'; }) ||
           index_token.size() > 6) {
-        return text.error_at(operation.Mark(), "JSON6902 path " + path +
-                                                   " does not name a container by its index");
+        return text.error_at(operation.Mark(),
+                             "JSON6902 path " + path + " does not name a container by its index");
       }
       index = std::stoul(index_token);
     }
@@ -650,8 +651,8 @@ Result<void> apply_image_entry(const Text& text, const YAML::Node& entry,
     return {};
   }
   auto name_key = entry_of(entry, "name");
-  ImageOrigin origin = text.origin(ImageOrigin::Kind::images_entry, name_key->first,
-                                   name_key->second);
+  ImageOrigin origin =
+      text.origin(ImageOrigin::Kind::images_entry, name_key->first, name_key->second);
   std::tie(origin.line, origin.column) = text.position(entry.Mark());
   origin.entry = name;
   for (auto& resource : resources) {

@@ -22,15 +22,21 @@ std::bitset<256> of(int (*test)(int)) {
   return out;
 }
 
-int is_word(int c) { return std::isalnum(c) != 0 || c == '_' ? 1 : 0; }
+int is_word(int c) {
+  return std::isalnum(c) != 0 || c == '_' ? 1 : 0;
+}
 
 /// The class an escape stands for (`\d`, `\w`, `\s`, or a punctuation character itself).
 std::optional<std::bitset<256>> escaped(char c) {
   switch (c) {
-    case 'd': return of(&isdigit);
-    case 'w': return of(&is_word);
-    case 's': return of(&isspace);
-    default: break;
+    case 'd':
+      return of(&isdigit);
+    case 'w':
+      return of(&is_word);
+    case 's':
+      return of(&isspace);
+    default:
+      break;
   }
   if (std::ispunct(static_cast<unsigned char>(c)) == 0) {
     return std::nullopt;
@@ -107,8 +113,8 @@ std::optional<std::vector<Atom>> compile(std::string_view pattern) {
         return std::nullopt;
       }
       atom.chars = *set;
-    } else if (c == '*' || c == '+' || c == '?' || c == '(' || c == ')' || c == '{' ||
-               c == '}' || c == '^' || c == '$') {
+    } else if (c == '*' || c == '+' || c == '?' || c == '(' || c == ')' || c == '{' || c == '}' ||
+               c == '^' || c == '$') {
       return std::nullopt;
     } else {
       atom.chars[static_cast<unsigned char>(c)] = true;
@@ -141,9 +147,15 @@ bool matches(const std::vector<Atom>& atoms, std::string_view text) {
     for (std::size_t i = n + 1; i-- > 0;) {
       const bool here = i < n && atom.chars[static_cast<unsigned char>(text[i])];
       switch (atom.repeat) {
-        case '1': row[i] = here && next[i + 1]; break;
-        case '?': row[i] = next[i] || (here && next[i + 1]); break;
-        default: row[i] = next[i] || (here && row[i + 1]); break;
+        case '1':
+          row[i] = here && next[i + 1];
+          break;
+        case '?':
+          row[i] = next[i] || (here && next[i + 1]);
+          break;
+        default:
+          row[i] = next[i] || (here && row[i + 1]);
+          break;
       }
     }
     next.swap(row);

@@ -3,9 +3,9 @@
 // with the real `kubectl kustomize` before and after: the rendered documents must differ only
 // in the promoted images. The repositories each fixture follows are named at the fixture.
 #include <doctest/doctest.h>
-#include <nlohmann/json.hpp>
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -22,7 +22,9 @@ using promote::test::write_text;
 
 namespace {
 
-bool has_kubectl() { return promote::test::has_program("kubectl"); }
+bool has_kubectl() {
+  return promote::test::has_program("kubectl");
+}
 
 // A scratch repository of the layout's files, and what the tests ask of it.
 struct Layout : promote::test::ScratchRepo {
@@ -41,7 +43,8 @@ struct Layout : promote::test::ScratchRepo {
   }
 
   std::string render(const std::string& overlay) const {
-    const CommandResult built = promote::test::run({"kubectl", "kustomize", (repo / overlay).string()});
+    const CommandResult built =
+        promote::test::run({"kubectl", "kustomize", (repo / overlay).string()});
     INFO(built.err);
     REQUIRE(built.exit_code == 0);
     return built.out;
@@ -130,7 +133,8 @@ std::map<std::string, std::string> codefresh_files() {
       {"base/deployment.yml",
        "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: simple-deployment\nspec:\n"
        "  replicas: 1\n  selector:\n    matchLabels:\n      app: trivial-go-web-app\n  template:\n"
-       "    metadata:\n      labels:\n        app: trivial-go-web-app\n    spec:\n      containers:\n"
+       "    metadata:\n      labels:\n        app: trivial-go-web-app\n    spec:\n      "
+       "containers:\n"
        "      - name: webserver-simple\n        imagePullPolicy: Always\n"
        "        image: docker.io/kostiscodefresh/simple-env-app:1.0\n        ports:\n"
        "        - containerPort: 8080\n"},
@@ -141,8 +145,9 @@ std::map<std::string, std::string> codefresh_files() {
        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n\npatchesStrategicMerge:\n"
        "- prod.yml\n"},
       {"variants/prod/prod.yml",
-       codefresh_patch("simple-deployment",
-                       "        env:\n        - name: ENV_TYPE\n          value: \"production\"\n")},
+       codefresh_patch(
+           "simple-deployment",
+           "        env:\n        - name: ENV_TYPE\n          value: \"production\"\n")},
       {"variants/non-prod/kustomization.yml",
        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n\npatchesStrategicMerge:\n"
        "- non-prod.yml\n"},
@@ -156,14 +161,16 @@ std::map<std::string, std::string> codefresh_files() {
     const std::string at = std::string("envs/") + env + "/";
     files[at + "kustomization.yml"] =
         std::string("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\n") +
-        "namespace: " + env + "\nnamePrefix: " + env + "-\n\nresources:\n- ../../base\n\n"
-        "components:\n  - ../../variants/" + variant +
-        "\n\npatchesStrategicMerge:\n- version.yml\n- settings.yml\n\n";
+        "namespace: " + env + "\nnamePrefix: " + env +
+        "-\n\nresources:\n- ../../base\n\n"
+        "components:\n  - ../../variants/" +
+        variant + "\n\npatchesStrategicMerge:\n- version.yml\n- settings.yml\n\n";
     files[at + "version.yml"] = codefresh_patch(
         "simple-deployment",
         std::string("        image: docker.io/kostiscodefresh/simple-env-app:") + tag + "\n");
-    files[at + "settings.yml"] = codefresh_patch(
-        "simple-deployment", "        env:\n        - name: UI_THEME\n          value: \"dark\"    \n");
+    files[at + "settings.yml"] =
+        codefresh_patch("simple-deployment",
+                        "        env:\n        - name: UI_THEME\n          value: \"dark\"    \n");
   }
   return files;
 }
@@ -187,19 +194,21 @@ std::map<std::string, std::string> podinfo_files() {
        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: backend\nspec:\n  selector:\n"
        "    matchLabels:\n      app: backend\n  template:\n    metadata:\n      labels:\n"
        "        app: backend\n    spec:\n      containers:\n      - name: backend\n"
-       "        image: " + image + "\n        command:\n        - ./podinfo\n"},
+       "        image: " +
+           image + "\n        command:\n        - ./podinfo\n"},
       {"deploy/bases/backend/cronjob.yaml",
        "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: warm-cache\nspec:\n"
        "  schedule: \"*/5 * * * *\"\n  jobTemplate:\n    spec:\n      template:\n        spec:\n"
-       "          initContainers:\n          - name: wait\n            image: " + image +
-       "\n          containers:\n          - name: warm\n            image: " + image +
-       "\n          restartPolicy: OnFailure\n"},
+       "          initContainers:\n          - name: wait\n            image: " +
+           image + "\n          containers:\n          - name: warm\n            image: " + image +
+           "\n          restartPolicy: OnFailure\n"},
       {"deploy/bases/cache/kustomization.yaml",
        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
        "  - redis.yaml\n"},
       {"deploy/bases/cache/redis.yaml",
        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: redis\nspec:\n  template:\n"
-       "    spec:\n      containers:\n        - name: redis\n          image: docker.io/redis:8.8.0\n"},
+       "    spec:\n      containers:\n        - name: redis\n          image: "
+       "docker.io/redis:8.8.0\n"},
   };
   for (const std::string env : {"dev", "staging"}) {
     files["deploy/overlays/" + env + "/kustomization.yaml"] =
@@ -225,7 +234,8 @@ std::map<std::string, std::string> rollouts_files() {
       {"argo-rollouts/bg/base/rollout.yaml",
        "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: gobg\nspec:\n"
        "  replicas: 2\n  strategy:\n    blueGreen:\n      activeService: gobg\n  template:\n"
-       "    spec:\n      containers:\n      - image: christianh814/gobg:green\n        name: gobg\n"},
+       "    spec:\n      containers:\n      - image: christianh814/gobg:green\n        name: "
+       "gobg\n"},
   };
   for (const auto& [env, colour] : {std::pair{"localhost", "green"}, std::pair{"aks", "blue"}}) {
     const std::string at = std::string("argo-rollouts/bg/overlays/") + env + "/";
@@ -236,7 +246,8 @@ std::map<std::string, std::string> rollouts_files() {
         "      kind: Rollout\n      name: gobg\n    patch: |-\n      - op: replace\n"
         "        path: /spec/template/spec/containers/0/image\n        value: christianh814/gobg:" +
         colour + "\n";
-    files[at + "namespace.yaml"] = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bluegreen\n";
+    files[at + "namespace.yaml"] =
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bluegreen\n";
   }
   return files;
 }
@@ -258,7 +269,8 @@ std::map<std::string, std::string> guestbook_files() {
        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"},
       {"kustomize-guestbook/guestbook-ui-deployment.yaml",
        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: guestbook-ui\nspec:\n"
-       "  template:\n    spec:\n      containers:\n      - image: gcr.io/google-samples/gb-frontend:v5\n"
+       "  template:\n    spec:\n      containers:\n      - image: "
+       "gcr.io/google-samples/gb-frontend:v5\n"
        "        name: guestbook-ui\n"},
       {"envs/dev/kustomization.yaml", "resources:\n- ../../kustomize-guestbook\n"},
       {"envs/prod/kustomization.yaml",
@@ -280,16 +292,24 @@ std::map<std::string, std::string> guestbook_files() {
 // init container, a Component that sets every tag, and overlays over base and Component; prod
 // also replaces the frontend's image by a JSON6902 patch file and has an images: entry whose
 // newName is its name (stefanprodan/gitops-istio).
-const std::vector<std::string> k_services = {
-    "adservice",       "cartservice",     "checkoutservice",       "currencyservice",
-    "emailservice",    "frontend",        "loadgenerator",         "paymentservice",
-    "productcatalogservice", "recommendationservice", "shippingservice"};
+const std::vector<std::string> k_services = {"adservice",
+                                             "cartservice",
+                                             "checkoutservice",
+                                             "currencyservice",
+                                             "emailservice",
+                                             "frontend",
+                                             "loadgenerator",
+                                             "paymentservice",
+                                             "productcatalogservice",
+                                             "recommendationservice",
+                                             "shippingservice"};
 const std::string k_registry = "us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo/";
 
 std::map<std::string, std::string> boutique_files() {
   std::string pipeline =
       "apiVersion: promote/v1\nkind: Pipeline\nmetadata: {name: boutique}\nimages:\n";
-  std::string base = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n";
+  std::string base =
+      "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n";
   std::string component =
       "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nimages:\n";
   std::map<std::string, std::string> files;
@@ -297,22 +317,31 @@ std::map<std::string, std::string> boutique_files() {
     pipeline += "  - {name: " + service + ", repository: " + k_registry + service + "}\n";
     base += "- " + service + ".yaml\n";
     component += "- name: " + k_registry + service + "\n  newTag: v0.10.6\n";
-    std::string text =
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + service +
-        "\nspec:\n  template:\n    spec:\n      serviceAccountName: " + service + "\n";
+    std::string text = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + service +
+                       "\nspec:\n  template:\n    spec:\n      serviceAccountName: " + service +
+                       "\n";
     if (service == "loadgenerator") {
-      text += "      initContainers:\n      - command: [/bin/sh]\n        name: frontend-check\n"
-              "        securityContext:\n          runAsUser: 1000\n        image: busybox:1.38.0@sha256:" +
-              std::string(64, 'f') + "\n";
+      text +=
+          "      initContainers:\n      - command: [/bin/sh]\n        name: frontend-check\n"
+          "        securityContext:\n          runAsUser: 1000\n        image: "
+          "busybox:1.38.0@sha256:" +
+          std::string(64, 'f') + "\n";
     }
-    text += "      containers:\n      - name: server\n        securityContext:\n"
-            "          privileged: false\n        image: " + service + "\n---\napiVersion: v1\n"
-            "kind: Service\nmetadata:\n  name: " + service + "\nspec:\n  ports:\n  - port: 80\n"
-            "---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: " + service + "\n";
+    text +=
+        "      containers:\n      - name: server\n        securityContext:\n"
+        "          privileged: false\n        image: " +
+        service +
+        "\n---\napiVersion: v1\n"
+        "kind: Service\nmetadata:\n  name: " +
+        service +
+        "\nspec:\n  ports:\n  - port: 80\n"
+        "---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: " +
+        service + "\n";
     if (service == "cartservice") {
-      text += "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: redis-cart\nspec:\n"
-              "  template:\n    spec:\n      containers:\n      - name: redis\n"
-              "        image: redis:alpine\n";
+      text +=
+          "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: redis-cart\nspec:\n"
+          "  template:\n    spec:\n      containers:\n      - name: redis\n"
+          "        image: redis:alpine\n";
     }
     files["kustomize/base/" + service + ".yaml"] = text;
   }
@@ -331,8 +360,8 @@ std::map<std::string, std::string> boutique_files() {
   files["kustomize/overlays/prod/kustomization.yaml"] =
       "resources:\n- ../../base\ncomponents:\n- ../../components/container-images-tag\n"
       "patches:\n- path: frontend-image.yaml\n  target:\n    kind: Deployment\n    name: frontend\n"
-      "images:\n- name: " + k_registry + "adservice\n  newName: " + k_registry +
-      "adservice\n  newTag: v0.10.5\n";
+      "images:\n- name: " +
+      k_registry + "adservice\n  newName: " + k_registry + "adservice\n  newTag: v0.10.5\n";
   files["kustomize/overlays/prod/frontend-image.yaml"] =
       "- op: replace\n  path: /spec/template/spec/containers/0/image\n  value: " + k_registry +
       "frontend:v0.10.5\n";
@@ -342,9 +371,10 @@ std::map<std::string, std::string> boutique_files() {
 }  // namespace
 
 TEST_SUITE("integration") {
-  TEST_CASE("an image set by an environment's own strategic-merge patch is promoted in that "
-            "patch, and the first promotion into a stage rolls back" *
-            doctest::skip(!has_kubectl())) {
+  TEST_CASE(
+      "an image set by an environment's own strategic-merge patch is promoted in that "
+      "patch, and the first promotion into a stage rolls back" *
+      doctest::skip(!has_kubectl())) {
     Layout layout(codefresh_files());
     const std::string before = layout.render("envs/staging");
     CHECK(contains(before, "image: docker.io/kostiscodefresh/simple-env-app:2.0"));
@@ -374,9 +404,10 @@ TEST_SUITE("integration") {
     }
   }
 
-  TEST_CASE("an overlay with no images: reads its images from its bases, and a promotion adds "
-            "an entry to the overlay, never to the shared base" *
-            doctest::skip(!has_kubectl())) {
+  TEST_CASE(
+      "an overlay with no images: reads its images from its bases, and a promotion adds "
+      "an entry to the overlay, never to the shared base" *
+      doctest::skip(!has_kubectl())) {
     Layout layout(podinfo_files());
     const std::string before = layout.render("deploy/overlays/dev");
     const CommandResult status = layout.promote({"status", "--output", "json"});
@@ -427,9 +458,10 @@ TEST_SUITE("integration") {
     CHECK(layout.status_candidate("aks") == result["candidate"]["id"]);
   }
 
-  TEST_CASE("a patch file under patches: is promoted in place, keeping its quotes, "
-            "and a Job's own image is left alone" *
-            doctest::skip(!has_kubectl())) {
+  TEST_CASE(
+      "a patch file under patches: is promoted in place, keeping its quotes, "
+      "and a Job's own image is left alone" *
+      doctest::skip(!has_kubectl())) {
     Layout layout(guestbook_files());
     const std::string before = layout.render("envs/prod");
     const auto result = layout.promote_json({"--to", "prod"});
@@ -442,9 +474,10 @@ TEST_SUITE("integration") {
               "gcr.io/google-samples/gb-frontend:v4 -> gcr.io/google-samples/gb-frontend:v5"});
   }
 
-  TEST_CASE("eleven images over a base and a Component: only the promoted ones change, each "
-            "where it is set" *
-            doctest::skip(!has_kubectl())) {
+  TEST_CASE(
+      "eleven images over a base and a Component: only the promoted ones change, each "
+      "where it is set" *
+      doctest::skip(!has_kubectl())) {
     Layout layout(boutique_files());
     const std::string staging_before = layout.render("kustomize/overlays/staging");
     const auto result = layout.promote_json(
@@ -462,8 +495,9 @@ TEST_SUITE("integration") {
     SUBCASE("prod changes its JSON6902 patch file, its images: entry and adds one entry") {
       const std::string prod_before = layout.render("kustomize/overlays/prod");
       const auto prod = layout.promote_json({"--to", "prod"});
-      CHECK(changed_paths(prod) ==
-            "kustomize/overlays/prod/frontend-image.yaml kustomize/overlays/prod/kustomization.yaml");
+      CHECK(
+          changed_paths(prod) ==
+          "kustomize/overlays/prod/frontend-image.yaml kustomize/overlays/prod/kustomization.yaml");
       CHECK(layout.file("kustomize/overlays/prod/frontend-image.yaml") ==
             replaced(layout.files.at("kustomize/overlays/prod/frontend-image.yaml"),
                      "frontend:v0.10.5", "frontend:v0.10.7"));
@@ -501,8 +535,8 @@ TEST_SUITE("integration") {
           "  - {name: dev, target: {kustomize: kustomize-guestbook}}\n"
           "  - {name: prod, from: dev, target: {kustomize: envs/prod}}\n";
       Layout layout(files);
-      const CommandResult result =
-          layout.promote({"--to", "dev", "--image", "frontend=gcr.io/google-samples/gb-frontend:v6"});
+      const CommandResult result = layout.promote(
+          {"--to", "dev", "--image", "frontend=gcr.io/google-samples/gb-frontend:v6"});
       CHECK(result.exit_code == 2);
       CHECK(contains(result.err,
                      "the overlay of stage 'dev' (kustomize-guestbook) is also read by stage "
@@ -515,20 +549,24 @@ TEST_SUITE("integration") {
       auto files = boutique_files();
       files["promote.yaml"] =
           "apiVersion: promote/v1\nkind: Pipeline\nmetadata: {name: boutique}\nimages:\n"
-          "  - {name: adservice, repository: " + k_registry + "adservice}\nstages:\n"
+          "  - {name: adservice, repository: " +
+          k_registry +
+          "adservice}\nstages:\n"
           "  - {name: staging, target: {kustomize: kustomize/overlays/staging}}\n";
       files["kustomize/base/kustomization.yaml"] =
           "resources:\n- adservice.yaml\n- frontend.yaml\n";
       files["kustomize/overlays/staging/kustomization.yaml"] = "resources:\n- ../../base\n";
       Layout layout(files);
-      const CommandResult result =
-          layout.promote({"--to", "staging", "--image", "adservice=" + k_registry + "adservice:v1"});
+      const CommandResult result = layout.promote(
+          {"--to", "staging", "--image", "adservice=" + k_registry + "adservice:v1"});
       INFO(result.out << result.err);
       CHECK(result.exit_code == 4);
-      CHECK(contains(result.out, "error: stage 'staging': after its edits the target would hold adservice "
-                                 "as nothing (no container it renders has the image " +
-                                     k_registry + "adservice; where a base names it otherwise, "
-                                     "give the image that name as match:)"));
+      CHECK(contains(result.out,
+                     "error: stage 'staging': after its edits the target would hold adservice "
+                     "as nothing (no container it renders has the image " +
+                         k_registry +
+                         "adservice; where a base names it otherwise, "
+                         "give the image that name as match:)"));
       CHECK(sh("git status --porcelain", layout.repo) == "");
     }
   }

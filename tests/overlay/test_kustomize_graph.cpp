@@ -86,10 +86,10 @@ spec:
 TEST_SUITE("overlay") {
   TEST_CASE("an overlay with no images: renders the image its base sets") {
     // stefanprodan/podinfo deploy/overlays/dev: a base per service, no images: in the overlay.
-    Tree tree{{{"base/kustomization.yaml", "resources: [deployment.yaml]\n"},
-               {"base/deployment.yaml", k_deployment},
-               {"overlays/dev/kustomization.yaml",
-                "namespace: dev\nresources:\n  - ../../base\n"}}};
+    Tree tree{
+        {{"base/kustomization.yaml", "resources: [deployment.yaml]\n"},
+         {"base/deployment.yaml", k_deployment},
+         {"overlays/dev/kustomization.yaml", "namespace: dev\nresources:\n  - ../../base\n"}}};
     const Rendering rendering = tree.render("overlays/dev");
     REQUIRE(rendering.images.size() == 1);
     const RenderedImage& image = rendering.images.front();
@@ -101,31 +101,34 @@ TEST_SUITE("overlay") {
     CHECK(rendering.kustomization == "overlays/dev/kustomization.yaml");
   }
 
-  TEST_CASE("an overlay's own strategic-merge patch sets the image after its base and "
-            "components") {
+  TEST_CASE(
+      "an overlay's own strategic-merge patch sets the image after its base and "
+      "components") {
     // kostis-codefresh/gitops-environment-promotion: envs/<env>/version.yml carries the image;
     // other patches of the same container and a Component do not.
-    Tree tree{{{"base/kustomization.yml", "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: "
-                                          "Kustomization\n\nresources:\n- deployment.yml"},
-               {"base/deployment.yml", k_deployment},
-               {"variants/prod/kustomization.yml",
-                "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n\n"
-                "patchesStrategicMerge:\n- prod.yml\n"},
-               {"variants/prod/prod.yml",
-                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: simple-deployment\n"
-                "spec:\n  template:\n    spec:\n      containers:\n      - name: webserver-simple\n"
-                "        env:\n        - name: ENV_TYPE\n          value: \"production\"\n"},
-               {"envs/prod-eu/kustomization.yml",
-                "namespace: prod\nnamePrefix: prod-eu-\n\nresources:\n- ../../base\n\ncomponents:\n"
-                "  - ../../variants/prod\n\npatchesStrategicMerge:\n- version.yml\n- settings.yml\n\n"},
-               {"envs/prod-eu/version.yml",
-                "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: simple-deployment\n"
-                "spec:\n  template:\n    spec:\n      containers:\n      - name: webserver-simple\n"
-                "        image: docker.io/kostiscodefresh/simple-env-app:3.0\n"},
-               {"envs/prod-eu/settings.yml",
-                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: simple-deployment\n"
-                "spec:\n  template:\n    spec:\n      containers:\n      - name: webserver-simple\n"
-                "        env:\n        - name: UI_THEME\n          value: \"dark\"    \n"}}};
+    Tree tree{
+        {{"base/kustomization.yml",
+          "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: "
+          "Kustomization\n\nresources:\n- deployment.yml"},
+         {"base/deployment.yml", k_deployment},
+         {"variants/prod/kustomization.yml",
+          "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n\n"
+          "patchesStrategicMerge:\n- prod.yml\n"},
+         {"variants/prod/prod.yml",
+          "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: simple-deployment\n"
+          "spec:\n  template:\n    spec:\n      containers:\n      - name: webserver-simple\n"
+          "        env:\n        - name: ENV_TYPE\n          value: \"production\"\n"},
+         {"envs/prod-eu/kustomization.yml",
+          "namespace: prod\nnamePrefix: prod-eu-\n\nresources:\n- ../../base\n\ncomponents:\n"
+          "  - ../../variants/prod\n\npatchesStrategicMerge:\n- version.yml\n- settings.yml\n\n"},
+         {"envs/prod-eu/version.yml",
+          "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: simple-deployment\n"
+          "spec:\n  template:\n    spec:\n      containers:\n      - name: webserver-simple\n"
+          "        image: docker.io/kostiscodefresh/simple-env-app:3.0\n"},
+         {"envs/prod-eu/settings.yml",
+          "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: simple-deployment\n"
+          "spec:\n  template:\n    spec:\n      containers:\n      - name: webserver-simple\n"
+          "        env:\n        - name: UI_THEME\n          value: \"dark\"    \n"}}};
     const Rendering rendering = tree.render("envs/prod-eu");
     REQUIRE(rendering.images.size() == 1);
     const RenderedImage& image = rendering.images.front();
@@ -172,22 +175,25 @@ TEST_SUITE("overlay") {
     CHECK(image.patched_by.front().file == "overlay/version.yaml");
   }
 
-  TEST_CASE("an inline JSON6902 replace of a Rollout's image, under bases:, is found in the "
-            "literal block") {
+  TEST_CASE(
+      "an inline JSON6902 replace of a Rollout's image, under bases:, is found in the "
+      "literal block") {
     // christianh814/gitops-examples argo-rollouts/bg/overlays/aks.
     const std::string overlay =
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: bluegreen\n\n"
         "bases:\n- ../../base\n\nresources:\n- ingress.yaml\n- github.com/acme/hooks/pricelist\n\n"
         "patchesJson6902:\n  - target:\n      version: v1alpha1\n      group: argoproj.io\n"
         "      kind: Rollout\n      name: gobg\n    patch: |-\n      - op: replace\n"
-        "        path: /spec/template/spec/containers/0/image\n        value: christianh814/gobg:blue\n";
-    Tree tree{{{"base/kustomization.yaml", "resources:\n- rollout.yaml\n"},
-               {"base/rollout.yaml",
-                "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: gobg\nspec:\n"
-                "  template:\n    spec:\n      containers:\n      - image: christianh814/gobg:green\n"
-                "        name: gobg\n"},
-               {"overlays/aks/ingress.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: x}\n"},
-               {"overlays/aks/kustomization.yaml", overlay}}};
+        "        path: /spec/template/spec/containers/0/image\n        value: "
+        "christianh814/gobg:blue\n";
+    Tree tree{
+        {{"base/kustomization.yaml", "resources:\n- rollout.yaml\n"},
+         {"base/rollout.yaml",
+          "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: gobg\nspec:\n"
+          "  template:\n    spec:\n      containers:\n      - image: christianh814/gobg:green\n"
+          "        name: gobg\n"},
+         {"overlays/aks/ingress.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: x}\n"},
+         {"overlays/aks/kustomization.yaml", overlay}}};
     const Rendering rendering = tree.render("overlays/aks");
     REQUIRE(rendering.images.size() == 1);
     const RenderedImage& image = rendering.images.front();
@@ -214,23 +220,26 @@ TEST_SUITE("overlay") {
                 "    image: docker.io/istio/proxyv2:1.20.0\n"}}};
     const Rendering rendering = tree.render("app");
     REQUIRE(rendering.images.size() == 2);
-    const RenderedImage& sidecar = image_of(rendering, "Deployment/simple-deployment", "containers[proxy]");
+    const RenderedImage& sidecar =
+        image_of(rendering, "Deployment/simple-deployment", "containers[proxy]");
     CHECK(sidecar.value == "docker.io/istio/proxyv2:1.20.0");
     CHECK(sidecar.origin.where() == "app/sidecar.yaml:5:12");
-    CHECK(image_of(rendering, "Deployment/simple-deployment", "containers[webserver-simple]").value ==
-          "docker.io/kostiscodefresh/simple-env-app:1.0");
+    CHECK(
+        image_of(rendering, "Deployment/simple-deployment", "containers[webserver-simple]").value ==
+        "docker.io/kostiscodefresh/simple-env-app:1.0");
   }
 
   TEST_CASE("patches: selects targets by kind, name pattern and labels, in the base's names") {
-    Tree tree{{{"base/kustomization.yaml",
-                "namePrefix: shop-\ncommonLabels: {tier: web}\nresources: [deployment.yaml]\n"},
-               {"base/deployment.yaml", k_deployment},
-               {"overlay/kustomization.yaml",
-                "resources: [../base]\npatches:\n- target:\n    kind: Deploy.*\n    labelSelector: "
-                "\"tier in (web,api),!legacy\"\n  patch: |\n    - op: replace\n      path: "
-                "/spec/template/spec/containers/0/image\n      value: 'acme/app:2'\n"
-                "- patch: |-\n    kind: Deployment\n    metadata: {name: simple-deployment}\n"
-                "    spec: {template: {spec: {containers: [{name: sidecar, image: acme/side:1}]}}}\n"}}};
+    Tree tree{
+        {{"base/kustomization.yaml",
+          "namePrefix: shop-\ncommonLabels: {tier: web}\nresources: [deployment.yaml]\n"},
+         {"base/deployment.yaml", k_deployment},
+         {"overlay/kustomization.yaml",
+          "resources: [../base]\npatches:\n- target:\n    kind: Deploy.*\n    labelSelector: "
+          "\"tier in (web,api),!legacy\"\n  patch: |\n    - op: replace\n      path: "
+          "/spec/template/spec/containers/0/image\n      value: 'acme/app:2'\n"
+          "- patch: |-\n    kind: Deployment\n    metadata: {name: simple-deployment}\n"
+          "    spec: {template: {spec: {containers: [{name: sidecar, image: acme/side:1}]}}}\n"}}};
     const Rendering rendering = tree.render("overlay");
     REQUIRE(rendering.images.size() == 2);
     const RenderedImage& app =
@@ -262,13 +271,16 @@ TEST_SUITE("overlay") {
 
   TEST_CASE("images: entries of each layer apply in order: base, component, overlay") {
     // GoogleCloudPlatform/microservices-demo: registry and tag components over one base.
-    Tree tree{{{"base/kustomization.yaml", "resources: [a.yaml]\nimages:\n- name: adservice\n"
-                                           "  newName: registry.example/boutique/adservice\n"},
+    Tree tree{{{"base/kustomization.yaml",
+                "resources: [a.yaml]\nimages:\n- name: adservice\n"
+                "  newName: registry.example/boutique/adservice\n"},
                {"base/a.yaml",
                 "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: adservice}\nspec:\n"
                 "  template:\n    spec:\n      initContainers:\n      - name: wait\n"
-                "        image: busybox:1.38.0@sha256:" + std::string(64, 'f') + "\n"
-                "      containers:\n      - name: server\n        image: adservice\n"},
+                "        image: busybox:1.38.0@sha256:" +
+                    std::string(64, 'f') +
+                    "\n"
+                    "      containers:\n      - name: server\n        image: adservice\n"},
                {"components/tag/kustomization.yaml",
                 "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nimages:\n"
                 "- name: registry.example/boutique/adservice\n  newTag: v0.10.6\n"},
@@ -305,7 +317,8 @@ TEST_SUITE("overlay") {
     SUBCASE("a cycle") {
       Tree tree{{{"a/kustomization.yaml", "resources: [../b]\n"},
                  {"b/kustomization.yaml", "resources:\n  - ../a\n"}}};
-      CHECK(tree.error("a") == "b/kustomization.yaml:2:5: the kustomization in 'a' includes itself");
+      CHECK(tree.error("a") ==
+            "b/kustomization.yaml:2:5: the kustomization in 'a' includes itself");
     }
     SUBCASE("a path out of the repository") {
       Tree tree{{{"a/kustomization.yaml", "resources: [../../elsewhere]\n"}}};
@@ -340,7 +353,8 @@ TEST_SUITE("overlay") {
             "copies containers");
     }
     SUBCASE("a missing resource is a warning; a missing patch file an error") {
-      Tree tree{{{"a/kustomization.yaml", "resources: [../base]\nimages:\n- name: x\n  newTag: '1'\n"}}};
+      Tree tree{
+          {{"a/kustomization.yaml", "resources: [../base]\nimages:\n- name: x\n  newTag: '1'\n"}}};
       const Rendering rendering = tree.render("a");
       CHECK(rendering.images.empty());
       REQUIRE(rendering.warnings.size() == 1);
@@ -348,7 +362,8 @@ TEST_SUITE("overlay") {
             "a/kustomization.yaml:1:13: resource '../base' does not exist; images it would hold "
             "are not seen");
       tree.files["a/kustomization.yaml"] = "patchesStrategicMerge:\n- version.yaml\n";
-      CHECK(tree.error("a") == "a/kustomization.yaml:2:3: patch file 'version.yaml' does not exist");
+      CHECK(tree.error("a") ==
+            "a/kustomization.yaml:2:3: patch file 'version.yaml' does not exist");
     }
   }
 
