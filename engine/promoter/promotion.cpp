@@ -2,8 +2,8 @@
 
 #include <cstdlib>
 #include <random>
-#include <thread>
 #include <sstream>
+#include <thread>
 
 #include "engine/git/diff.hpp"
 #include "engine/git/repository.hpp"
@@ -20,8 +20,8 @@
 #include "engine/util/actor.hpp"
 #include "engine/util/ci.hpp"
 #include "engine/util/fault.hpp"
-#include "engine/util/log.hpp"
 #include "engine/util/files.hpp"
+#include "engine/util/log.hpp"
 #include "engine/util/time.hpp"
 
 namespace promote::promoter {
@@ -366,7 +366,8 @@ class Attempt {
       current.images[name] = references.front();
     }
     std::optional<std::pair<std::string, Candidate>> found;
-    std::optional<std::pair<std::string, std::string>> first;  // the oldest promote commit: id, Promote-Id
+    // The oldest promote commit into the stage: its id and Promote-Id.
+    std::optional<std::pair<std::string, std::string>> first;
     auto walked = m_repository->walk([&](const git::CommitInfo& commit) {
       if (git::trailer(commit.message, "Promote-Stage") != m_stage->name ||
           !commit_of(commit.message, m_id)) {
@@ -468,9 +469,10 @@ class Attempt {
     }
     auto candidate = candidate_in(then, *then.find_stage(m_stage->name), dir);
     if (!candidate) {
-      return make_error(candidate.error().kind,
-                        "cannot tell what '" + m_stage->name + "' held before its first promotion (" +
-                            (*parent)->substr(0, 12) + "): " + candidate.error().message);
+      return make_error(candidate.error().kind, "cannot tell what '" + m_stage->name +
+                                                    "' held before its first promotion (" +
+                                                    (*parent)->substr(0, 12) +
+                                                    "): " + candidate.error().message);
     }
     return std::optional<Candidate>(std::move(*candidate));
   }
@@ -525,10 +527,9 @@ class Attempt {
           for (const auto& reference : current->second) {
             values += (values.empty() ? "" : ", ") + reference.to_string();
           }
-          m_result.warnings.push_back("stage '" + m_stage->name + "' holds " + image.name +
-                                      " at " + std::to_string(current->second.size()) +
-                                      " values (" + values +
-                                      "); this promotion sets every place to one");
+          m_result.warnings.push_back("stage '" + m_stage->name + "' holds " + image.name + " at " +
+                                      std::to_string(current->second.size()) + " values (" +
+                                      values + "); this promotion sets every place to one");
         }
       }
       if (m_stage->from || m_request.rollback) {

@@ -316,8 +316,7 @@ Result<void> read_kustomize(const pipeline::Pipeline& pipeline, const Place& pla
       auto reference = image::parse(found.value);
       if (!reference) {
         return make_error(ErrorKind::input, found.origin.where() + ": " + found.resource + " " +
-                                                found.container + ": " +
-                                                reference.error().message);
+                                                found.container + ": " + reference.error().message);
       }
       add(out, place.file, image.name, *reference);
       rendered = true;
@@ -569,8 +568,8 @@ Result<void> edit_kustomize(const pipeline::Pipeline& pipeline, const pipeline::
     return make_error(ErrorKind::config,
                       stage.target.where.to_string() + ": the overlay of stage '" + stage.name +
                           "' (" + place.dir + ") is also read by stage '" + *other +
-                          "': promote does not edit a base that stages share; give '" +
-                          stage.name + "' an overlay of its own over it");
+                          "': promote does not edit a base that stages share; give '" + stage.name +
+                          "' an overlay of its own over it");
   }
   const auto own = [&](const std::string& file) -> Result<bool> {
     if (!place.dir.empty() && !file.starts_with(place.dir + "/")) {
