@@ -1022,7 +1022,8 @@ class Attempt {
 Result<Candidate> candidate_in(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
                                const fs::path& root) {
   EmptyValues empty;
-  auto held = read_target(pipeline, stage, root, nullptr, &empty);
+  TargetReading reading;
+  auto held = read_target(pipeline, stage, root, &reading, &empty);
   if (!held) {
     return held.error();
   }
@@ -1037,9 +1038,14 @@ Result<Candidate> candidate_in(const pipeline::Pipeline& pipeline, const pipelin
                                               stage.name + "' first, or write one there");
     }
     if (found == held->end()) {
+      // What the target could not read may hold it: say what was skipped.
+      std::string skipped;
+      for (const auto& warning : target_warnings(reading)) {
+        skipped += "; " + warning;
+      }
       return make_error(ErrorKind::input, "stage '" + stage.name + "' does not set image '" +
                                               image.name + "' (" + image.match +
-                                              ") anywhere in its target");
+                                              ") anywhere in its target" + skipped);
     }
     if (found->second.size() > 1) {
       std::string values;

@@ -588,3 +588,28 @@ TEST_SUITE("integration") {
                    "newTag: green"));
   }
 }
+
+TEST_SUITE("integration") {
+  TEST_CASE("an image not found in an overlay with remote resources names what was not read") {
+    // christianh814/gitops-examples hooks/: a remote kustomize directory beside local Jobs.
+    promote::test::ScratchRepo repo(
+        {{"promote.yaml",
+          "apiVersion: promote/v1\nkind: Pipeline\nmetadata: {name: pricelist}\nimages:\n"
+          "  - {name: pricelist, repository: quay.io/redhatworkshops/pricelist}\nstages:\n"
+          "  - {name: hooks, target: {kustomize: hooks}}\n"},
+         {"hooks/kustomization.yaml",
+          "resources:\n- github.com/christianh814/gitops-examples/pricelist\n- job.yaml\n"},
+         {"hooks/job.yaml",
+          "apiVersion: batch/v1\nkind: Job\nmetadata: {name: presync}\nspec:\n  template:\n"
+          "    spec:\n      containers:\n      - name: hook\n        image: alpine:3.20\n"}});
+    const CommandResult status = repo.promote({"status", "--output", "json"});
+    INFO(status.out << status.err);
+    const auto doc = nlohmann::json::parse(status.out);
+    CHECK(doc["stages"][0]["candidate"].is_null());
+    CHECK(doc["stages"][0]["problem"] ==
+          "stage 'hooks' does not set image 'pricelist' (quay.io/redhatworkshops/pricelist) "
+          "anywhere in its target; hooks/kustomization.yaml:2:3: remote resource "
+          "'github.com/christianh814/gitops-examples/pricelist' is not fetched; images it holds "
+          "are not seen");
+  }
+}
