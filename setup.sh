@@ -50,18 +50,21 @@ build() {
   cmake --build "$dir" -j2
 }
 
+# PROMOTE_WERROR=ON (as CI sets it) makes a compiler warning fail the build.
 demo() {
   install "${build_packages[@]}"
-  build build Release -DBUILD_TESTING=OFF
+  build build Release -DBUILD_TESTING=OFF -DPROMOTE_WERROR="${PROMOTE_WERROR:-OFF}"
   bash examples/demo.sh "$PWD/build/promote"
 }
 
 # The tests build with clang, AddressSanitizer and UBSan (and libFuzzer's coverage in the
 # engine, so the same build serves ./setup.sh fuzz): a memory error or undefined behaviour
-# fails the test that meets it. llvm-14 brings llvm-symbolizer for file:line stacks.
+# fails the test that meets it. llvm-14 brings llvm-symbolizer for file:line stacks. A
+# compiler warning fails the build (PROMOTE_WERROR).
 configure_tests() {
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON \
-    -DCMAKE_CXX_COMPILER=clang++ -DPROMOTE_SANITIZE=ON -DPROMOTE_FUZZ=ON >/dev/null
+    -DCMAKE_CXX_COMPILER=clang++ -DPROMOTE_SANITIZE=ON -DPROMOTE_FUZZ=ON \
+    -DPROMOTE_WERROR=ON >/dev/null
 }
 
 run_tests() {

@@ -26,6 +26,7 @@ JunitCounts& JunitCounts::operator+=(const JunitCounts& other) {
   errors += other.errors;
   skipped += other.skipped;
   flaky += other.flaky;
+  disabled += other.disabled;
   return *this;
 }
 
@@ -178,6 +179,8 @@ struct CaseMarks {
   bool rerun_failure = false;
   bool skipped = false;
   bool flaky = false;
+  bool disabled = false;  ///< status="disabled" (CTest): the runner never ran it
+  bool not_run = false;   ///< status="notrun": disabled, unless a <skipped> says why (CTest)
 
   void mark(std::string_view child) {
     if (child == "error") {
@@ -203,6 +206,9 @@ struct CaseMarks {
     }
     if (failure || rerun_failure) {
       return {Outcome::failed, false};
+    }
+    if (disabled || (not_run && !skipped)) {
+      return {Outcome::disabled, false};
     }
     if (skipped) {
       return {Outcome::skipped, false};
@@ -236,8 +242,9 @@ bool JunitTally::maybe_unresolved(std::size_t name_hash) const {
 
 void JunitTally::record(const TestId& id, Outcome outcome, bool flaky) {
   ++m_totals.tests;
-  if (outcome == Outcome::skipped) {
+  if (outcome == Outcome::skipped || outcome == Outcome::disabled) {
     ++m_totals.skipped;
+    m_totals.disabled += outcome == Outcome::disabled ? 1 : 0;
     return;
   }
   const bool failed = outcome != Outcome::passed;
@@ -285,16 +292,17 @@ void JunitTally::record(const TestId& id, Outcome outcome, bool flaky) {
   }
 }
 
-// Both readers report each element as it starts (its name and its `name` and `classname`
-// attributes) and as it ends. The records are made in document order, since a rerun follows
-// the attempt it repeats: a test case when it ends (nothing is recorded inside one), an
+// Both readers report each element as it starts (its name and its `name`, `classname` and
+// `status` attributes) and as it ends. The records are made in document order, since a rerun
+// follows the attempt it repeats: a test case when it ends (nothing is recorded inside one), an
 // `<error>` or `<failure>` directly under a suite when it starts.
 class JunitTally::Walk {
  public:
   Walk(JunitTally& all, JunitTally& document) : m_all(all), m_document(document) {}
 
   /// False for a root that is not a suite (nothing is recorded then).
-  bool start(std::string_view element, std::string_view name, std::string_view classname) {
+  bool start(std::string_view element, std::string_view name, std::string_view classname,
+             std::string_view status) {
     if (m_open.empty()) {
       m_open.push_back(Kind::suite);
       return element == "testsuites" || element == "testsuite";
@@ -305,6 +313,11 @@ class JunitTally::Walk {
         if (element == "testcase") {
           kind = Kind::testcase;
           m_case = CaseMarks{};
+          // A test the runner disabled: CTest writes status="disabled", GoogleTest
+          // status="notrun" (result="suppressed"); neither adds a <skipped> child. CTest's
+          // own "notrun" (a skip return code, a missing executable) has one: skipped.
+          m_case.disabled = status == "disabled";
+          m_case.not_run = status == "notrun";
           m_name = name;
           m_classname = classname;
         } else if (element == "testsuite" || element == "testsuites") {
@@ -340,7 +353,8 @@ class JunitTally::Walk {
     // needs the test's identity (this document's failures are among this tally's).
     TestId id;
     const bool passed = outcome == Outcome::passed;
-    if (outcome != Outcome::skipped && (!passed || flaky || !m_all.m_unresolved.empty())) {
+    const bool skipped = outcome == Outcome::skipped || outcome == Outcome::disabled;
+    if (!skipped && (!passed || flaky || !m_all.m_unresolved.empty())) {
       id.name = m_name;
       id.name_hash = name_hash(id.name);
       id.identified =
@@ -481,8 +495,10 @@ bool stream_elements(std::string_view xml, Walker& walk) {
       }
       std::string_view name;
       std::string_view classname;
+      std::string_view status;
       bool named = false;
       bool classnamed = false;
+      bool statused = false;
       bool empty = false;
       while (true) {
         const bool spaced = skip_space();
@@ -531,9 +547,12 @@ bool stream_elements(std::string_view xml, Walker& walk) {
         } else if (attribute == "classname" && !classnamed) {
           classname = value;
           classnamed = true;
+        } else if (attribute == "status" && !statused) {
+          status = value;
+          statused = true;
         }
       }
-      if (!walk.start(element, name, classname)) {
+      if (!walk.start(element, name, classname, status)) {
         return false;
       }
       root_seen = true;
@@ -615,7 +634,7 @@ Result<JunitCounts> JunitTally::add(std::string_view xml, const std::string& lab
   // that deep nesting cannot overflow, and the end of a list of children ends their parent.
   JunitTally this_document;
   Walk walk(*this, this_document);
-  if (!walk.start(root.name(), {}, {})) {
+  if (!walk.start(root.name(), {}, {}, {})) {
     return input_error(element_position(xml, root, label, exact),
                        std::string("expected <testsuites> or <testsuite> as the root element, "
                                    "found <") +
@@ -631,7 +650,8 @@ Result<JunitCounts> JunitTally::add(std::string_view xml, const std::string& lab
     }
     stack.back() = node.next_sibling();
     if (node.type() == pugi::node_element) {
-      walk.start(node.name(), node.attribute("name").value(), node.attribute("classname").value());
+      walk.start(node.name(), node.attribute("name").value(), node.attribute("classname").value(),
+                 node.attribute("status").value());
       stack.push_back(node.first_child());
     }
   }
@@ -821,6 +841,7 @@ nlohmann::json counts_json(const JunitCounts& counts) {
           {"failures", counts.failures},
           {"errors", counts.errors},
           {"skipped", counts.skipped},
+          {"disabled", counts.disabled},
           {"flaky", counts.flaky}};
 }
 
@@ -832,7 +853,7 @@ std::string broken_threshold(const JunitConfig& config, const JunitCounts& total
     return plural(totals.tests, "test") + " found, fewer than the " +
            std::to_string(config.min_tests) + " required (min_tests)";
   }
-  if (rate < config.min_pass_rate) {
+  if (config.min_pass_rate && rate < *config.min_pass_rate) {
     std::string why;
     if (totals.failures > 0) {
       why = std::to_string(totals.failures) + " failed";
@@ -843,7 +864,7 @@ std::string broken_threshold(const JunitConfig& config, const JunitCounts& total
     why = why.empty() ? "all " + plural(totals.tests, "test") + " skipped"
                       : why + " of " + std::to_string(totals.tests);
     return "pass rate " + rate_percent(totals.passed(), considered) + " is below " +
-           threshold_percent(config.min_pass_rate) + " (" + why + ")";
+           threshold_percent(*config.min_pass_rate) + " (" + why + ")";
   }
   const long long failed = totals.failures + totals.errors;
   if (config.max_failures && failed > *config.max_failures) {
@@ -875,6 +896,9 @@ std::string pass_summary(const JunitCounts& totals) {
   }
   if (totals.skipped > 0) {
     text += ", " + std::to_string(totals.skipped) + " skipped";
+    if (totals.disabled > 0) {
+      text += " (" + std::to_string(totals.disabled) + " disabled)";
+    }
   }
   return text;
 }
@@ -918,8 +942,10 @@ Verdict judge(const JunitConfig& config, const fs::path& base_dir) {
   const long long considered = totals.tests - totals.skipped;
   nlohmann::json totals_json = counts_json(totals);
   totals_json["passed"] = totals.passed();
-  nlohmann::json thresholds = {{"min_pass_rate", config.min_pass_rate},
-                               {"min_tests", config.min_tests}};
+  nlohmann::json thresholds = {{"min_tests", config.min_tests}};
+  if (config.min_pass_rate) {
+    thresholds["min_pass_rate"] = *config.min_pass_rate;
+  }
   if (config.max_failures) {
     thresholds["max_failures"] = *config.max_failures;
   }
@@ -982,9 +1008,11 @@ boost::asio::awaitable<Verdict> JunitGate::evaluate(const GateContext& context) 
 
 nlohmann::json JunitGate::config() const {
   nlohmann::json out = {{"path", m_config.paths},
-                        {"min_pass_rate", m_config.min_pass_rate},
                         {"min_tests", m_config.min_tests},
                         {"on_empty", promote::to_string(m_config.on_empty)}};
+  if (m_config.min_pass_rate) {
+    out["min_pass_rate"] = *m_config.min_pass_rate;
+  }
   if (m_config.max_failures) {
     out["max_failures"] = *m_config.max_failures;
   }
@@ -1042,6 +1070,11 @@ std::unique_ptr<Gate> make_junit(const pipeline::ConfigNode& with) {
     return value;
   };
   config.max_failures = count("max_failures", 0);
+  if (config.max_failures && !with.get("min_pass_rate")) {
+    // The user bounded the failures and said nothing of the pass rate: the default 1.0
+    // would fail on the first failure and override the bound they wrote.
+    config.min_pass_rate.reset();
+  }
   config.max_skipped = count("max_skipped", 0);
   config.max_flaky = count("max_flaky", 0);
   if (auto min_tests = count("min_tests", 1)) {

@@ -18,13 +18,15 @@
 namespace promote::gates {
 
 /// The outcome counts of the test cases of one or more JUnit reports. Each test case has
-/// exactly one outcome; `flaky` counts passed tests that needed reruns.
+/// exactly one outcome; `flaky` counts passed tests that needed reruns, `disabled` the
+/// skipped ones that the runner disabled (never ran).
 struct JunitCounts {
   long long tests = 0;
   long long failures = 0;
   long long errors = 0;
   long long skipped = 0;
   long long flaky = 0;
+  long long disabled = 0;
 
   /// Tests that neither failed, errored nor were skipped (flaky ones included).
   long long passed() const { return tests - failures - errors - skipped; }
@@ -37,9 +39,11 @@ struct JunitCounts {
 /// The `<testcase>` elements present are counted, never the suite attributes. The root is
 /// `<testsuites>` or `<testsuite>`; suites nest at any depth. A test case's outcome is, by
 /// precedence: error (`<error>`, or `<rerunError>` alone) > failure (`<failure>`, or
-/// `<rerunFailure>` alone) > skipped (`<skipped>`) > passed; a passed test case with
-/// `<flakyFailure>` or `<flakyError>` also counts in `flaky`. An `<error>` or `<failure>`
-/// directly under a suite counts as one errored test. Fails (input) with
+/// `<rerunFailure>` alone) > skipped (`<skipped>`, or a test case the runner disabled: CTest's
+/// `status="disabled"`, GoogleTest's `status="notrun"` without `<skipped>`; those also count
+/// in `disabled`) > passed; a passed test case with `<flakyFailure>` or `<flakyError>` also
+/// counts in `flaky`. An `<error>` or `<failure>` directly under a suite counts as one errored
+/// test. Fails (input) with
 /// "LABEL:LINE:COL: what" when the document is empty, malformed, truncated, has a DTD
 /// (refused outright: no entity is ever expanded) or another root element.
 ///
@@ -63,7 +67,7 @@ Result<JunitCounts> parse_junit(std::string_view xml, const std::string& label,
 /// passes and then fails stays failed.
 class JunitTally {
  public:
-  enum class Outcome { passed, failed, errored, skipped };
+  enum class Outcome { passed, failed, errored, skipped, disabled };
 
   /// Counts one document (the rules of parse_junit) and returns its counts on its own;
   /// on failure nothing is counted.
@@ -111,7 +115,9 @@ class JunitTally {
 /// The validated `with:` block of a `junit` gate.
 struct JunitConfig {
   std::vector<std::string> paths;         ///< files or glob patterns (`*`, `?`, `[..]`, `**`)
-  double min_pass_rate = 1.0;             ///< passed / (tests - skipped), 0..1
+  /// Lowest passed / (tests - skipped), 0..1. Absent only when the user wrote max_failures
+  /// and no min_pass_rate: a written threshold is never overridden by another's default.
+  std::optional<double> min_pass_rate = 1.0;
   std::optional<long long> max_failures;  ///< most failed or errored tests allowed
   std::optional<long long> max_skipped;   ///< most skipped tests allowed
   long long min_tests = 1;                ///< fewest test cases (all reports together)
@@ -132,8 +138,9 @@ class JunitGate : public Gate {
   /// Reads every matching report (synchronously) relative to `context.base_dir`; the
   /// verdict's evidence lists each file read with the sha256 of its bytes.
   boost::asio::awaitable<Verdict> evaluate(const GateContext& context) override;
-  /// {"path": [...], "min_pass_rate": 1.0, "min_tests": 1, "on_empty": "error",
-  ///  "max_failures"?, "max_skipped"?, "max_flaky"?}.
+  /// {"path": [...], "min_pass_rate"?, "min_tests": 1, "on_empty": "error",
+  ///  "max_failures"?, "max_skipped"?, "max_flaky"?}: min_pass_rate is 1.0 unless written,
+  ///  and absent when max_failures alone is written.
   nlohmann::json config() const override;
 
  private:

@@ -838,7 +838,7 @@ std::optional<SecurityPolicy> read_security_policy(const pipeline::ConfigNode& w
         }
         auto value = field->as_string(key);
         if (value && value->empty()) {
-          field->error("'" + std::string(key) + "' must not be empty");
+          field->error(pipeline::in_quotes(key) + " must not be empty");
         }
         return value.value_or("");
       };

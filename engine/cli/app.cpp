@@ -293,7 +293,16 @@ int run_status(const Options& options) {
   } else {
     std::cout << report::status_table(*stages);
   }
-  return 0;
+  // A stage that cannot be read is an error, named on stderr, whatever the output.
+  int code = 0;
+  for (const auto& stage : *stages) {
+    if (!stage.candidate) {
+      std::cerr << "promote: stage '" << stage.name << "' cannot be read: " << stage.problem
+                << "\n";
+      code = exit_code(ErrorKind::input);
+    }
+  }
+  return code;
 }
 
 // Every gate type, none of them built: for reading which pipeline a file is (its name) where

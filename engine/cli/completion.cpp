@@ -184,7 +184,12 @@ std::string bash_completion(const CLI::App& app) {
       }
       std::vector<std::string> keys;
       for (const auto& name : option.names) {
-        keys.push_back("\"" + joined(command.path) + "|" + name + "\"");
+        // Appended, not "\"" + joined(...): GCC 12 warns falsely on that (-Wrestrict, GCC
+        // bug 105651), and CI builds with -Werror.
+        std::string key = "\"";
+        key += joined(command.path);
+        key += "|" + name + "\"";
+        keys.push_back(std::move(key));
       }
       out << "    " << joined(keys, "|") << ")\n      ";
       switch (option.kind) {

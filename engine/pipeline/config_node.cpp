@@ -27,6 +27,15 @@ Error Diagnostics::to_error() const {
   return make_error(ErrorKind::config, text);
 }
 
+std::string in_quotes(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out += '\'';
+  out += text;
+  out += '\'';
+  return out;
+}
+
 namespace {
 
 // A name or value from the file as a message quotes it: control bytes (terminal escapes) as
@@ -77,7 +86,7 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 
 std::string quoted(const YAML::Node& node) {
   if (node.IsScalar()) {
-    return "'" + excerpt(node.Scalar()) + "'";
+    return in_quotes(excerpt(node.Scalar()));
   }
   if (node.IsSequence()) {
     return "a list";
@@ -174,7 +183,7 @@ std::optional<ConfigNode> ConfigNode::require(std::string_view key, std::string_
 std::vector<ConfigNode> ConfigNode::items(std::string_view what) const {
   std::vector<ConfigNode> out;
   if (!m_node.IsSequence()) {
-    error("'" + std::string(what) + "' must be a list, got " + quoted(m_node));
+    error(in_quotes(what) + " must be a list, got " + quoted(m_node));
     return out;
   }
   for (const auto& item : m_node) {
@@ -186,7 +195,7 @@ std::vector<ConfigNode> ConfigNode::items(std::string_view what) const {
 std::vector<std::pair<ConfigNode, ConfigNode>> ConfigNode::entries(std::string_view what) const {
   std::vector<std::pair<ConfigNode, ConfigNode>> out;
   if (!m_node.IsMap()) {
-    error("'" + std::string(what) + "' must be a mapping, got " + quoted(m_node));
+    error(in_quotes(what) + " must be a mapping, got " + quoted(m_node));
     return out;
   }
   for (const auto& pair : m_node) {
@@ -198,7 +207,7 @@ std::vector<std::pair<ConfigNode, ConfigNode>> ConfigNode::entries(std::string_v
 
 std::optional<std::string> ConfigNode::as_string(std::string_view what) const {
   if (!m_node.IsScalar()) {
-    error("'" + std::string(what) + "' must be a string, got " + quoted(m_node));
+    error(in_quotes(what) + " must be a string, got " + quoted(m_node));
     return std::nullopt;
   }
   return m_node.Scalar();
@@ -213,7 +222,7 @@ std::optional<double> ConfigNode::as_number(std::string_view what) const {
       return value;
     }
   }
-  error("'" + std::string(what) + "' must be a number, got " + quoted(m_node));
+  error(in_quotes(what) + " must be a number, got " + quoted(m_node));
   return std::nullopt;
 }
 
@@ -226,7 +235,7 @@ std::optional<long long> ConfigNode::as_integer(std::string_view what) const {
       return value;
     }
   }
-  error("'" + std::string(what) + "' must be an integer, got " + quoted(m_node));
+  error(in_quotes(what) + " must be an integer, got " + quoted(m_node));
   return std::nullopt;
 }
 
@@ -240,7 +249,7 @@ std::optional<bool> ConfigNode::as_bool(std::string_view what) const {
       return false;
     }
   }
-  error("'" + std::string(what) + "' must be true or false, got " + quoted(m_node));
+  error(in_quotes(what) + " must be true or false, got " + quoted(m_node));
   return std::nullopt;
 }
 
@@ -250,7 +259,7 @@ std::optional<std::chrono::seconds> ConfigNode::as_duration(std::string_view wha
       return duration;
     }
   }
-  error("'" + std::string(what) + "' must be a duration such as 90s, 5m, 2h or 1d, got " +
+  error(in_quotes(what) + " must be a duration such as 90s, 5m, 2h or 1d, got " +
         quoted(m_node));
   return std::nullopt;
 }
@@ -260,7 +269,7 @@ std::optional<std::vector<std::string>> ConfigNode::as_string_list(std::string_v
     return std::vector<std::string>{m_node.Scalar()};
   }
   if (!m_node.IsSequence()) {
-    error("'" + std::string(what) + "' must be a string or a list of strings, got " +
+    error(in_quotes(what) + " must be a string or a list of strings, got " +
           quoted(m_node));
     return std::nullopt;
   }

@@ -30,6 +30,11 @@ class Diagnostics {
   std::vector<std::string> m_messages;
 };
 
+/// `text` in single quotes, as messages quote a field: "'what'". It appends rather than
+/// writing "'" + std::string(text): GCC 12 at -O2 and above warns falsely about that
+/// (-Wrestrict from inside <string>, GCC bug 105651), and CI builds with -Werror.
+std::string in_quotes(std::string_view text);
+
 /// The closest of `candidates` to `word` (edit distance at most a third of its length,
 /// and at least 1 allowed), or "" when none is close.
 std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);

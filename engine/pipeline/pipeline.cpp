@@ -168,7 +168,7 @@ class Loader {
   void expect_constant(const ConfigNode& node, std::string_view key, const std::string& value) {
     if (auto field = node.require(key, "the pipeline")) {
       if (auto text = field->as_string(key); text && *text != value) {
-        field->error("'" + std::string(key) + "' must be '" + value + "', got '" + *text + "'");
+        field->error(in_quotes(key) + " must be " + in_quotes(value) + ", got " + in_quotes(*text));
       }
     }
   }
@@ -179,8 +179,8 @@ class Loader {
       return {};
     }
     if (!std::regex_match(*text, k_name_pattern)) {
-      node.error("'" + std::string(what) + "' must be lower-case letters, digits and '-' (at most 63), got '" +
-                 *text + "'");
+      node.error(in_quotes(what) +
+                 " must be lower-case letters, digits and '-' (at most 63), got '" + *text + "'");
     }
     return *text;
   }

@@ -127,9 +127,13 @@ std::string proposal_branch(const PromotionResult& result) {
 }
 
 std::string commit_subject(const PromotionResult& result) {
-  std::string subject =
+  // Past this many changed images the subject only counts them: the body lists them all.
+  constexpr std::size_t k_images_named = 3;
+  const std::string head =
       (result.rollback_of.empty() ? "promote(" : "rollback(") + result.stage + "):";
+  std::string subject = head;
   std::string separator = " ";
+  std::size_t changed = 0;
   for (const auto& [name, reference] : result.candidate.images) {
     const auto before = result.previous.find(name);
     if (before != result.previous.end() && before->second == reference.to_string()) {
@@ -142,8 +146,9 @@ std::string commit_subject(const PromotionResult& result) {
     }
     subject += separator + name + " " + was + " -> " + reference.version();
     separator = ", ";
+    ++changed;
   }
-  return subject;
+  return changed > k_images_named ? head + " " + std::to_string(changed) + " images" : subject;
 }
 
 std::string proposal_body(const PromotionResult& result) {

@@ -27,7 +27,8 @@ Result<forge::Settings> forge_settings(const pipeline::Pipeline& pipeline,
 std::string proposal_branch(const PromotionResult& result);
 
 /// The subject of the promotion's commit, also the pull request's title:
-/// "promote(prod): api 1.4.1 -> 1.4.2, web 2.0.0 -> 2.1.0" (images that change).
+/// "promote(prod): api 1.4.1 -> 1.4.2, web 2.0.0 -> 2.1.0" (images that change); past three
+/// images that change, only their number: "promote(prod): 11 images" (the body lists them).
 std::string commit_subject(const PromotionResult& result);
 
 /// The pull request's Markdown body: the images before and after, the gate table, the files

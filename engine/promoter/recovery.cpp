@@ -56,7 +56,7 @@ bool alive(long pid, const std::string& start) {
 // Writes `data` to `path` by a temporary file named after this process, then a rename.
 Result<void> write_owned(const fs::path& path, const std::string& data) {
   const fs::path temp = path.parent_path() /
-                        ("." + path.filename().string() + "." + std::to_string(::getpid()) + ".tmp");
+                        (util::hidden_name(path) + "." + std::to_string(::getpid()) + ".tmp");
   const auto fail = [&](const std::string& what) -> Error {
     return make_error(ErrorKind::input, "cannot write the journal " + path.string() + ": " +
                                             what + ": " + std::strerror(errno));
@@ -185,7 +185,7 @@ Result<void> undo_local(git::Repository& repository, const Entry& entry) {
   std::error_code ec;
   for (const auto& [path, after] : entry.files) {
     const fs::path file = root / path;
-    const std::string prefix = "." + file.filename().string() + ".promote-";
+    const std::string prefix = util::hidden_name(file) + ".promote-";
     for (const auto& item : fs::directory_iterator(file.parent_path(), ec)) {
       const std::string name = item.path().filename().string();
       if (name.starts_with(prefix) && name.ends_with(".tmp")) {

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "engine/util/files.hpp"
 #include "engine/util/hash.hpp"
 
 namespace promote::promoter {
@@ -47,7 +48,7 @@ Result<git::Repository> open_workdir(
   if (!exists || fs::is_empty(dir, ec)) {
     // Cloned beside the directory, then renamed into place: a run killed during the clone
     // leaves no half-made clone there (and the next run removes what it left beside it).
-    const std::string staging_prefix = "." + dir.filename().string() + ".promote-clone-";
+    const std::string staging_prefix = util::hidden_name(dir) + ".promote-clone-";
     fs::create_directories(dir.parent_path(), ec);
     for (const auto& item : fs::directory_iterator(dir.parent_path(), ec)) {
       const std::string name = item.path().filename().string();

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "engine/pipeline/config_node.hpp"
+#include "engine/report/tables.hpp"
 #include "engine/util/files.hpp"
 #include "engine/util/json.hpp"
 #include "engine/util/secrets.hpp"
@@ -96,12 +97,17 @@ std::string outcome_of(const Attempt& attempt) {
   return attempt.attempted ? promoter::to_string(attempt.result.outcome) : "error";
 }
 
+// An empty candidate (none was resolved) has an id, of no images: it is never shown.
+bool has_candidate(const Attempt& attempt) {
+  return attempt.attempted && !attempt.result.candidate.images.empty();
+}
+
 std::string candidate_short(const Attempt& attempt) {
-  return attempt.attempted ? attempt.result.candidate.short_id() : "";
+  return has_candidate(attempt) ? attempt.result.candidate.short_id() : "";
 }
 
 std::string candidate_id(const Attempt& attempt) {
-  return attempt.attempted ? attempt.result.candidate.id() : "";
+  return has_candidate(attempt) ? attempt.result.candidate.id() : "";
 }
 
 /// The outputs, in order: name (GitHub), name (GitLab dotenv), value.
@@ -234,7 +240,7 @@ std::string github_summary(const Attempt& attempt, const Scrubber& scrub) {
   std::ostringstream out;
   out << "### " << marker(outcome) << " promote to "
       << md(result.stage.empty() ? "?" : result.stage) << ": " << outcome;
-  if (attempt.attempted) {
+  if (has_candidate(attempt)) {
     out << " (candidate " << code(candidate_short(attempt)) << ")";
   }
   if (result.dry_run) {
@@ -277,8 +283,10 @@ std::string github_summary(const Attempt& attempt, const Scrubber& scrub) {
     const std::string to = reference.to_string();
     const auto before = result.previous.find(name);
     out << "| " << md(name) << " | "
-        << (before == result.previous.end() ? "(not set)" : code(before->second)) << " | "
-        << (before != result.previous.end() && before->second == to ? "unchanged" : code(to))
+        << (before == result.previous.end() ? "(not set)" : code(short_reference(before->second)))
+        << " | "
+        << (before != result.previous.end() && before->second == to ? "unchanged"
+                                                                      : code(short_reference(to)))
         << " |\n";
   }
   out << "\n";

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "engine/pipeline/config_node.hpp"
+#include "engine/report/tables.hpp"
 #include "engine/util/time.hpp"
 
 namespace promote::report {
@@ -58,8 +59,12 @@ std::string render_text(const promoter::PromotionResult& result, const Style& st
   std::ostringstream out;
   out << "promote " << result.pipeline << ": "
       << (!result.rollback_of.empty() ? "(rollback)" : result.from.empty() ? "(images)" : result.from)
-      << " -> " << result.stage << "   candidate " << result.candidate.short_id()
-      << (result.dry_run ? "   (dry run)" : "") << "\n";
+      << " -> " << result.stage;
+  // An empty candidate (none was resolved) has an id, of no images: it is not shown.
+  if (!result.candidate.images.empty()) {
+    out << "   candidate " << result.candidate.short_id();
+  }
+  out << (result.dry_run ? "   (dry run)" : "") << "\n";
   std::size_t width = 0;
   for (const auto& [name, reference] : result.candidate.images) {
     width = std::max(width, name.size());
@@ -67,12 +72,13 @@ std::string render_text(const promoter::PromotionResult& result, const Style& st
   for (const auto& [name, reference] : result.candidate.images) {
     const auto before = result.previous.find(name);
     out << "  " << pad(name, width) << "  ";
+    const std::string to = short_reference(reference.to_string());
     if (before == result.previous.end()) {
-      out << "(not set) -> " << reference.to_string() << "\n";
+      out << "(not set) -> " << to << "\n";
     } else if (before->second == reference.to_string()) {
-      out << reference.to_string() << " (unchanged)\n";
+      out << to << " (unchanged)\n";
     } else {
-      out << before->second << " -> " << reference.to_string() << "\n";
+      out << short_reference(before->second) << " -> " << to << "\n";
     }
   }
   if (!result.gates.empty()) {
@@ -194,10 +200,13 @@ std::string explain_text(const promoter::PromotionResult& result) {
   std::ostringstream out;
   std::string images;
   for (const auto& [name, reference] : result.candidate.images) {
-    images += (images.empty() ? "" : ", ") + name + "=" + reference.version();
+    images += images.empty() ? "" : ", ";
+    images += image_cell(name, reference.to_string());
   }
-  out << result.stage << " would take candidate " << result.candidate.short_id() << " ("
-      << images << ")" << (result.from.empty() ? "" : " from " + result.from) << ": ";
+  out << result.stage << " would take "
+      << (images.empty() ? "no candidate"
+                         : "candidate " + result.candidate.short_id() + " (" + images + ")")
+      << (result.from.empty() ? "" : " from " + result.from) << ": ";
   switch (result.outcome) {
     case Outcome::no_op: out << "nothing to do, " << result.stage << " already holds it\n"; break;
     case Outcome::planned: out << "it would be promoted now (exit 0)\n"; break;

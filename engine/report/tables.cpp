@@ -1,13 +1,14 @@
 #include "engine/report/tables.hpp"
 
+#include <algorithm>
 #include <sstream>
 
+#include "engine/image/reference.hpp"
 #include "engine/util/json.hpp"
 
 namespace promote::report {
 
 namespace {
-
 
 std::string images_text(const nlohmann::json& images) {
   std::string out;
@@ -15,14 +16,10 @@ std::string images_text(const nlohmann::json& images) {
     return out;
   }
   for (const auto& [name, reference] : images.items()) {
-    const std::string text = reference.is_string() ? reference.get<std::string>() : "";
-    const auto colon = text.rfind(':');
-    const auto slash = text.rfind('/');
-    const std::string version =
-        colon != std::string::npos && (slash == std::string::npos || colon > slash)
-            ? text.substr(colon + 1)
-            : text;
-    out += (out.empty() ? "" : " ") + name + "=" + version;
+    if (!out.empty()) {
+      out += ' ';
+    }
+    out += image_cell(name, reference.is_string() ? reference.get<std::string>() : "");
   }
   return out;
 }
@@ -51,12 +48,34 @@ std::string gates_text(const history::PromotionRecord& record) {
 
 }  // namespace
 
+std::string short_reference(const std::string& reference) {
+  const auto parsed = image::parse(reference);
+  if (!parsed) {
+    return reference;
+  }
+  return parsed->repository() + (parsed->tag.empty() ? "" : ":") + parsed->version();
+}
+
+std::string image_cell(const std::string& name, const std::string& reference) {
+  const auto parsed = image::parse(reference);
+  if (!parsed || (parsed->tag.empty() && parsed->digest.empty())) {
+    return name + "=" + reference;
+  }
+  return name + (parsed->tag.empty() ? "" : "=") + parsed->version();
+}
+
 std::string align_columns(const std::vector<std::vector<std::string>>& rows) {
+  // Widths in characters, not bytes: a cut digest ends with "…", three bytes of UTF-8.
+  const auto width = [](const std::string& cell) {
+    return static_cast<std::size_t>(std::count_if(cell.begin(), cell.end(), [](char c) {
+      return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    }));
+  };
   std::vector<std::size_t> widths;
   for (const auto& row : rows) {
     widths.resize(std::max(widths.size(), row.size()));
     for (std::size_t i = 0; i < row.size(); ++i) {
-      widths[i] = std::max(widths[i], row[i].size());
+      widths[i] = std::max(widths[i], width(row[i]));
     }
   }
   std::ostringstream out;
@@ -65,7 +84,7 @@ std::string align_columns(const std::vector<std::vector<std::string>>& rows) {
     for (std::size_t i = 0; i < row.size(); ++i) {
       line += row[i];
       if (i + 1 < row.size()) {
-        line.append(widths[i] - row[i].size() + 2, ' ');
+        line.append(widths[i] - width(row[i]) + 2, ' ');
       }
     }
     out << line << "\n";
@@ -83,8 +102,10 @@ std::string history_table(const std::vector<history::PromotionRecord>& records) 
          record.pipeline_file.empty() ? record.pipeline
                                       : record.pipeline + " (" + record.pipeline_file + ")",
          record.stage, record.from.empty() ? "-" : record.from, record.outcome,
-         record.candidate_id.substr(0, 12), images_text(record.images), gates_text(record),
-         record.actor, record.commit.empty() ? "-" : record.commit.substr(0, 12)});
+         // An attempt that stopped before it had a candidate shows no id.
+         record.images.empty() ? "-" : record.candidate_id.substr(0, 12),
+         images_text(record.images), gates_text(record), record.actor,
+         record.commit.empty() ? "-" : record.commit.substr(0, 12)});
   }
   if (records.empty()) {
     return "no promotions recorded\n";

@@ -11,6 +11,14 @@
 
 namespace promote::report {
 
+/// A reference as a person reads it in tables and summaries: the digest cut to its first
+/// 12 hex and "…" ("ghcr.io/acme/api:1.4.2@sha256:1a2b3c4d5e6f…"); text that is no
+/// reference, as it is. JSON, commits, trailers, notes and the history keep full references.
+std::string short_reference(const std::string& reference);
+/// One image of an IMAGES column: "api=1.4.2", "api=1.4.2@sha256:1a2b3c4d5e6f…" or, for a
+/// digest alone, "api@sha256:1a2b3c4d5e6f…".
+std::string image_cell(const std::string& name, const std::string& reference);
+
 /// Rows as left-aligned columns separated by two spaces, one line each.
 std::string align_columns(const std::vector<std::vector<std::string>>& rows);
 

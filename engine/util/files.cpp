@@ -125,12 +125,18 @@ Result<void> DeferredFlush::flush() {
   return {};
 }
 
+std::string hidden_name(const fs::path& path) {
+  std::string name = ".";
+  name += path.filename().string();
+  return name;
+}
+
 Result<void> write_file_atomic(const fs::path& path, const std::string& data) {
   const auto fail = [&](const std::string& what) -> Error {
     return make_error(ErrorKind::input, path.string() + ": " + what + ": " + std::strerror(errno));
   };
   std::random_device random;
-  const fs::path temp = path.parent_path() / ("." + path.filename().string() + ".promote-" +
+  const fs::path temp = path.parent_path() / (hidden_name(path) + ".promote-" +
                                               std::to_string(random()) + ".tmp");
   mode_t mode = 0644;
   struct stat info {};

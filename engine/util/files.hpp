@@ -44,6 +44,12 @@ class FileBytes {
 Result<FileBytes> map_file(const std::filesystem::path& path,
                            std::uintmax_t max_bytes = 64u << 20);
 
+/// "." and the file name of `path`: how the names of the hidden files promote keeps beside
+/// it start (temporary files, journals, clones). It appends rather than writing
+/// "." + name.string(): GCC 12 at -O2 and above warns falsely about that (-Wrestrict from
+/// inside <string>, GCC bug 105651), and CI builds with -Werror.
+std::string hidden_name(const std::filesystem::path& path);
+
 /// Writes `data` to `path` atomically: a temporary file in the same directory,
 /// flushed, then renamed over the target (file mode kept when the target exists).
 Result<void> write_file_atomic(const std::filesystem::path& path, const std::string& data);

@@ -1,6 +1,7 @@
 // Fuzzes the JUnit reader: parse_junit never crashes, its streaming reader and the tree agree,
 // and the counts it gives are consistent (none negative, each test case one outcome, flaky
-// ones among the passed); a tally of the document added twice agrees with it.
+// ones among the passed, disabled ones among the skipped); a tally of the document added
+// twice agrees with it.
 #include "gates/junit.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
@@ -15,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
   if (counts) {
     require(counts->tests == tree->tests && counts->failures == tree->failures &&
                 counts->errors == tree->errors && counts->skipped == tree->skipped &&
-                counts->flaky == tree->flaky,
+                counts->flaky == tree->flaky && counts->disabled == tree->disabled,
             "the readers count otherwise");
   } else {
     require(counts.error().message == tree.error().message, "the readers' errors differ");
@@ -29,6 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
           "a negative count");
   require(counts->passed() >= 0, "more outcomes than test cases");
   require(counts->flaky <= counts->passed(), "more flaky tests than passed ones");
+  require(counts->disabled >= 0 && counts->disabled <= counts->skipped,
+          "more disabled tests than skipped ones");
   promote::gates::JunitTally tally;
   const auto first = tally.add(xml, "a.xml");
   require(first.has_value() && first->tests == counts->tests, "the tally counts otherwise");

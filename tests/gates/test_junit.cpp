@@ -43,12 +43,12 @@ class FakeTimeline : public Timeline {
 std::string show(const JunitCounts& c) {
   return std::to_string(c.tests) + " tests, " + std::to_string(c.failures) + " failures, " +
          std::to_string(c.errors) + " errors, " + std::to_string(c.skipped) + " skipped, " +
-         std::to_string(c.flaky) + " flaky";
+         std::to_string(c.flaky) + " flaky, " + std::to_string(c.disabled) + " disabled";
 }
 
 JunitCounts counts(long long tests, long long failures, long long errors, long long skipped,
-                   long long flaky) {
-  return JunitCounts{tests, failures, errors, skipped, flaky};
+                   long long flaky, long long disabled = 0) {
+  return JunitCounts{tests, failures, errors, skipped, flaky, disabled};
 }
 
 // The counts of both readers, which must agree.
@@ -67,6 +67,24 @@ std::string parse_error(const std::string& xml, const std::string& label = "repo
   CHECK(result.error().kind == ErrorKind::input);
   return result.error().message;
 }
+
+// A report as `ctest --output-junit` writes it (CMake 3.25): a passing, a failing, a
+// disabled (DISABLED property: status="disabled", no <skipped>) and a skipped test
+// (SKIP_RETURN_CODE: status="notrun" with <skipped>). The suite's own counts are kept.
+const char* k_ctest_report =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<testsuite name=\"(empty)\"\n\ttests=\"4\"\n\tfailures=\"1\"\n\tdisabled=\"1\"\n"
+    "\tskipped=\"1\"\n\thostname=\"\"\n\ttime=\"0\"\n\ttimestamp=\"2024-05-02T10:00:00\"\n\t>\n"
+    "\t<testcase name=\"passes\" classname=\"passes\" time=\"0.017\" status=\"run\">\n"
+    "\t\t<system-out></system-out>\n\t</testcase>\n"
+    "\t<testcase name=\"fails\" classname=\"fails\" time=\"0.011\" status=\"fail\">\n"
+    "\t\t<failure message=\"\"/>\n\t\t<system-out></system-out>\n\t</testcase>\n"
+    "\t<testcase name=\"off\" classname=\"off\" time=\"0\" status=\"disabled\">\n"
+    "\t\t<system-out>Disabled</system-out>\n\t</testcase>\n"
+    "\t<testcase name=\"skipped\" classname=\"skipped\" time=\"0.008\" status=\"notrun\">\n"
+    "\t\t<skipped message=\"SKIP_RETURN_CODE=77\"/>\n\t\t<system-out></system-out>\n"
+    "\t</testcase>\n"
+    "</testsuite>\n";
 
 // A JUnit report with that many test cases of each outcome in one suite.
 std::string report(int passed, int failed = 0, int errored = 0, int skipped = 0, int flaky = 0) {
@@ -360,6 +378,47 @@ TEST_SUITE("gates") {
   TEST_CASE("the test cases present are counted, whatever the suites claim") {
     CHECK(parse_ok("<testsuites tests=\"99\" failures=\"7\"><testsuite tests=\"50\" skipped=\"3\">"
                    "<testcase/></testsuite></testsuites>") == show(counts(1, 0, 0, 0, 0)));
+  }
+
+  TEST_CASE("tests a runner disabled are skipped and counted as disabled, never passed") {
+    SUBCASE("CTest: status=\"disabled\" without a <skipped> child") {
+      CHECK(parse_ok(k_ctest_report) == show(counts(4, 1, 0, 2, 0, 1)));
+    }
+    SUBCASE("GoogleTest: a DISABLED_ test is status=\"notrun\" result=\"suppressed\"") {
+      // The shape of googletest's own XML output test (gtest_xml_output_unittest.py).
+      CHECK(parse_ok("<testsuites tests=\"2\" failures=\"0\" disabled=\"1\" errors=\"0\">\n"
+                     "  <testsuite name=\"MixedResultTest\" tests=\"2\" disabled=\"1\">\n"
+                     "    <testcase name=\"Succeeds\" file=\"t.cc\" line=\"80\" status=\"run\" "
+                     "result=\"completed\" time=\"0\" classname=\"MixedResultTest\"/>\n"
+                     "    <testcase name=\"DISABLED_test\" file=\"t.cc\" line=\"96\" "
+                     "status=\"notrun\" result=\"suppressed\" time=\"0\" "
+                     "classname=\"MixedResultTest\"/>\n"
+                     "  </testsuite>\n</testsuites>\n") == show(counts(2, 0, 0, 1, 0, 1)));
+    }
+    SUBCASE("a disabled test case that failed or errored stays failed or errored") {
+      CHECK(parse_ok("<testsuite><testcase status='disabled'><failure/></testcase>"
+                     "<testcase status='notrun'><error/></testcase>"
+                     "<testcase status='disabled'><skipped/></testcase></testsuite>") ==
+            show(counts(3, 1, 1, 1, 0, 1)));
+    }
+    SUBCASE("only a test case's own status counts, the first one, exactly spelled") {
+      CHECK(parse_ok("<testsuite status='disabled'><testcase status='run' status='disabled'/>"
+                     "<testcase><properties status='disabled'/></testcase>"
+                     "<testcase status='Disabled'/></testsuite>") ==
+            show(counts(3, 0, 0, 0, 0, 0)));
+    }
+    SUBCASE("the readers agree on it, in the tally of several documents") {
+      using promote::gates::JunitReader;
+      using promote::gates::JunitTally;
+      JunitTally streamed;
+      JunitTally tree;
+      for (int i = 0; i < 2; ++i) {
+        REQUIRE(streamed.add(k_ctest_report, "ctest.xml", JunitReader::streaming_only).has_value());
+        REQUIRE(tree.add(k_ctest_report, "ctest.xml", JunitReader::tree).has_value());
+      }
+      CHECK(show(streamed.totals()) == show(counts(8, 2, 0, 4, 0, 2)));
+      CHECK(show(tree.totals()) == show(streamed.totals()));
+    }
   }
 
   TEST_CASE("suites nest at any depth under either root") {
@@ -675,11 +734,11 @@ TEST_SUITE("gates") {
     CHECK(verdict.details == nlohmann::json::parse(R"({
     "files": [
       {"path": "reports/junit/a.xml", "tests": 100, "failures": 0, "errors": 0, "skipped": 0,
-       "flaky": 0},
+       "disabled": 0, "flaky": 0},
       {"path": "reports/junit/b.xml", "tests": 20, "failures": 0, "errors": 0, "skipped": 2,
-       "flaky": 0}],
+       "disabled": 0, "flaky": 0}],
     "totals": {"tests": 120, "passed": 118, "failures": 0, "errors": 0, "skipped": 2,
-               "flaky": 0},
+               "disabled": 0, "flaky": 0},
     "pass_rate": 1.0,
     "thresholds": {"min_pass_rate": 1.0, "min_tests": 1}})"));
     CHECK_FALSE(verdict.retry_after.has_value());
@@ -755,6 +814,55 @@ TEST_SUITE("gates") {
           dir.path());
       CHECK(status(verdict) == "pass");
       CHECK(verdict.summary == "22 tests: 19 passed, 1 failed, 2 skipped");
+    }
+  }
+
+  TEST_CASE("disabled tests are skipped in the summary, the details and the thresholds") {
+    TempDir dir;
+    write_text(dir / "Testing/junit.xml", k_ctest_report);
+    const Verdict verdict = evaluate("path: Testing/junit.xml\nmin_pass_rate: 0.5", dir.path());
+    CHECK(status(verdict) == "pass");
+    CHECK(verdict.summary == "4 tests: 1 passed, 1 failed, 2 skipped (1 disabled)");
+    CHECK(verdict.details["totals"] == nlohmann::json::parse(R"({"tests": 4, "passed": 1,
+          "failures": 1, "errors": 0, "skipped": 2, "disabled": 1, "flaky": 0})"));
+    CHECK(verdict.details["files"][0]["disabled"] == 1);
+    CHECK(verdict.details["pass_rate"] == 0.5);
+    const Verdict strict =
+        evaluate("path: Testing/junit.xml\nmin_pass_rate: 0.5\nmax_skipped: 1", dir.path());
+    CHECK(status(strict) == "fail");
+    CHECK(strict.summary == "2 tests skipped, more than the 1 allowed (max_skipped)");
+  }
+
+  TEST_CASE("a threshold the user writes is never overridden by another's default") {
+    TempDir dir;
+    write_text(dir / "r.xml", report(19, 1));
+    SUBCASE("max_failures alone: no pass rate is required, one failure passes") {
+      const Verdict verdict = evaluate("path: r.xml\nmax_failures: 1", dir.path());
+      CHECK(status(verdict) == "pass");
+      CHECK(verdict.summary == "20 tests: 19 passed, 1 failed");
+      CHECK(verdict.details["thresholds"] ==
+            nlohmann::json::parse(R"({"min_tests": 1, "max_failures": 1})"));
+      const Verdict over = evaluate("path: r.xml\nmax_failures: 0", dir.path());
+      CHECK(status(over) == "fail");
+      CHECK(over.summary == "1 test failed or errored, more than the 0 allowed (max_failures)");
+    }
+    SUBCASE("both written: both apply") {
+      const Verdict verdict =
+          evaluate("path: r.xml\nmax_failures: 1\nmin_pass_rate: 0.99", dir.path());
+      CHECK(status(verdict) == "fail");
+      CHECK(verdict.summary == "pass rate 95% is below 99% (1 failed of 20)");
+    }
+    SUBCASE("neither written: the default pass rate of 1.0 applies") {
+      const Verdict verdict = evaluate("path: r.xml\nmax_skipped: 3", dir.path());
+      CHECK(status(verdict) == "fail");
+      CHECK(verdict.summary == "pass rate 95% is below 100% (1 failed of 20)");
+    }
+    SUBCASE("config() leaves out the pass rate that does not apply") {
+      Diagnostics diagnostics;
+      const auto gate = build("path: r.xml\nmax_failures: 2", diagnostics);
+      REQUIRE(gate != nullptr);
+      CHECK(gate->config() == nlohmann::json::parse(R"({"path":["r.xml"],"max_failures":2,
+              "min_tests":1,"on_empty":"error"})"));
     }
   }
 
@@ -895,7 +1003,7 @@ TEST_SUITE("gates") {
       CHECK(verdict.summary == "3 tests: 3 passed (2 flaky)");
       CHECK(verdict.details["pass_rate"] == 1.0);
       CHECK(verdict.details["totals"] == nlohmann::json::parse(R"({"tests": 3, "passed": 3,
-            "failures": 0, "errors": 0, "skipped": 0, "flaky": 2})"));
+            "failures": 0, "errors": 0, "skipped": 0, "disabled": 0, "flaky": 2})"));
       CHECK(verdict.details["flaky_tests"] ==
             nlohmann::json::parse(R"(["api.Orders.create", "api.Users.get"])"));
       CHECK(verdict.details["files"][0]["failures"] == 1);

@@ -259,9 +259,58 @@ const char* k_binary_stderr_plugin =
     "printf 'cannot read \\377 here\\n' >&2\n"
     "exit 1\n";
 
+// The JUnit report the real `ctest --output-junit` writes for three tests: one passes, one
+// fails, one has the DISABLED property (CTest writes it status="disabled", with no
+// <skipped> child).
+std::string ctest_junit_report() {
+  promote::test::TempDir project;
+  write_text(project / "CMakeLists.txt",
+             "cmake_minimum_required(VERSION 3.20)\n"
+             "project(runner NONE)\n"
+             "enable_testing()\n"
+             "add_test(NAME passes COMMAND true)\n"
+             "add_test(NAME fails COMMAND false)\n"
+             "add_test(NAME off COMMAND true)\n"
+             "set_tests_properties(off PROPERTIES DISABLED TRUE)\n");
+  sh("cmake -S . -B build >/dev/null && (ctest --test-dir build --output-junit junit.xml "
+     ">/dev/null 2>&1 || true)",
+     project.path());
+  return read_text(project / "build/junit.xml");
+}
+
 }  // namespace
 
 TEST_SUITE("integration") {
+  // --- junit ----------------------------------------------------------------------------
+
+  TEST_CASE("a CTest report: disabled tests are skipped, and max_failures alone allows one") {
+    const std::string report = ctest_junit_report();
+    REQUIRE(contains(report, "status=\"disabled\""));
+    GateRepo repo("      - use: junit\n"
+                  "        with: { path: Testing/junit.xml, max_failures: 1 }\n",
+                  {{"Testing/junit.xml", report}});
+    const auto run = repo.promote_prod();
+    repo.check_promoted(run);
+    REQUIRE(run.doc["gates"].size() == 1);
+    CHECK(run.doc["gates"][0]["status"] == "pass");
+    CHECK(run.doc["gates"][0]["summary"] == "3 tests: 1 passed, 1 failed, 1 skipped (1 disabled)");
+    CHECK(run.doc["gates"][0]["details"]["totals"]["disabled"] == 1);
+    CHECK_FALSE(run.doc["gates"][0]["details"]["thresholds"].contains("min_pass_rate"));
+  }
+
+  TEST_CASE("a CTest report's disabled test counts against max_skipped and blocks") {
+    GateRepo repo("      - use: junit\n"
+                  "        with: { path: Testing/junit.xml, max_failures: 1, max_skipped: 0 }\n",
+                  {{"Testing/junit.xml", ctest_junit_report()}});
+    const std::string remote = repo.remote_head();
+    const std::string local = repo.local_head();
+    const CommandResult result = repo.promote(
+        {"--to", "prod", "--image", "api=ghcr.io/acme/api:1.1.0"});
+    CHECK(result.exit_code == 1);
+    CHECK(contains(result.out, "1 test skipped, more than the 0 allowed (max_skipped)"));
+    repo.check_untouched(remote, local);
+  }
+
   // --- trivy ----------------------------------------------------------------------------
 
   TEST_CASE("a trivy report within its thresholds lets the promotion land") {
