@@ -1,6 +1,8 @@
 #pragma once
 // The one wrapper around libgit2: open or clone a repository, see what changed, commit,
-// push and fetch, and read its history. Only this module includes <git2.h>.
+// push and fetch, and read its history. Only this module includes <git2.h>. Repository is
+// defined by concern: repository.cpp (open, status, history), clone.cpp (clone, fetch,
+// move_to), commit.cpp, push.cpp and notes.cpp.
 
 #include <chrono>
 #include <filesystem>

@@ -1,0 +1,172 @@
+// The helpers that repository.cpp, clone.cpp, commit.cpp, push.cpp and notes.cpp share
+// (declared in libgit2.hpp): libgit2 set-up, errors, paths, remote callbacks, lookups.
+#include "engine/git/libgit2.hpp"
+
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
+
+#include "engine/git/repository.hpp"
+
+namespace promote::git::detail {
+
+namespace fs = std::filesystem;
+
+void ensure_init() {
+  static const int k_init = [] {
+    const int count = git_libgit2_init();
+    // https remotes are verified against the CA file the HTTP client takes, when one is set.
+    for (const char* variable : {"PROMOTE_CA_FILE", "SSL_CERT_FILE"}) {
+      if (const char* file = std::getenv(variable); file != nullptr && *file != '\0') {
+        git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, file, static_cast<const char*>(nullptr));
+        break;
+      }
+    }
+    // Trees up to 1 MiB stay in the object cache (libgit2 keeps those up to 4 KiB): a
+    // directory of 500 services is a 17 KiB tree, looked up once per file below it.
+    git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, std::size_t{1} << 20);
+    return count;
+  }();
+  (void)k_init;
+}
+
+std::string last_error() {
+  const git_error* error = git_error_last();
+  std::string message =
+      error != nullptr && error->message != nullptr ? error->message : "unknown libgit2 error";
+  while (!message.empty() && std::isspace(static_cast<unsigned char>(message.back()))) {
+    message.pop_back();
+  }
+  return message.empty() ? "unknown libgit2 error" : message;
+}
+
+Error failure(const std::string& doing) {
+  return make_error(ErrorKind::git, redact(doing + ": " + last_error()));
+}
+
+Error problem(const std::string& doing, const std::string& what) {
+  return make_error(ErrorKind::git, redact(doing + ": " + what));
+}
+
+std::string to_hex(const git_oid* id) {
+  char buffer[GIT_OID_HEXSZ + 1] = {};
+  git_oid_tostr(buffer, sizeof buffer, id);
+  return buffer;
+}
+
+bool is_missing(int code) { return code == GIT_ENOTFOUND || code == GIT_EUNBORNBRANCH; }
+
+Result<std::string> repository_path(const std::string& path, const std::string& doing,
+                                    bool allow_root) {
+  const fs::path given(path);
+  if (given.is_absolute()) {
+    return problem(doing, "path '" + path + "' is absolute; give it relative to the repository");
+  }
+  std::string normal = given.lexically_normal().generic_string();
+  while (!normal.empty() && normal.back() == '/') {
+    normal.pop_back();
+  }
+  if (normal == ".") {
+    normal.clear();
+  }
+  if (normal == ".." || normal.starts_with("../")) {
+    return problem(doing, "path '" + path + "' is outside the repository");
+  }
+  if (normal == ".git" || normal.starts_with(".git/")) {
+    return problem(doing, "path '" + path + "' is inside .git");
+  }
+  if (normal.empty() && !allow_root) {
+    return problem(doing, "path '" + path + "' is the repository root, not a file");
+  }
+  return normal;
+}
+
+Result<std::vector<std::string>> repository_paths(const std::vector<std::string>& paths,
+                                                  const std::string& doing, bool allow_root) {
+  std::vector<std::string> out;
+  for (const auto& path : paths) {
+    auto normal = repository_path(path, doing, allow_root);
+    if (!normal) {
+      return normal.error();
+    }
+    out.push_back(*normal);
+  }
+  return out;
+}
+
+namespace {
+
+int record_push_status(const char* refname, const char* status, void* payload) {
+  if (status != nullptr) {
+    static_cast<RemoteContext*>(payload)->rejected.emplace_back(refname, status);
+  }
+  return 0;
+}
+
+}  // namespace
+
+git_remote_callbacks remote_callbacks(RemoteContext& context) {
+  git_remote_callbacks callbacks;
+  git_remote_init_callbacks(&callbacks, GIT_REMOTE_CALLBACKS_VERSION);
+  callbacks.credentials = detail::acquire_credentials;
+  callbacks.certificate_check = detail::check_certificate;
+  callbacks.push_update_reference = record_push_status;
+  callbacks.payload = &context;
+  return callbacks;
+}
+
+Error remote_failure(const std::string& doing, const RemoteContext& context) {
+  if (!context.failure.empty()) {
+    return problem(doing, context.failure);
+  }
+  const std::string said = last_error();
+  const std::string hint = detail::ssh_hint(context, said);
+  return problem(doing, hint.empty() ? said : said + "; " + hint);
+}
+
+Result<IndexPtr> current_index(git_repository* repository, const std::string& doing) {
+  git_index* raw_index = nullptr;
+  if (git_repository_index(&raw_index, repository) < 0) {
+    return failure(doing);
+  }
+  IndexPtr index(raw_index);
+  if (git_index_read(index.get(), 0) < 0) {
+    return failure(doing);
+  }
+  return index;
+}
+
+Result<std::string> head_branch(git_repository* repository, const std::string& doing) {
+  git_reference* raw = nullptr;
+  if (git_reference_lookup(&raw, repository, "HEAD") < 0) {
+    return failure(doing);
+  }
+  const ReferencePtr head(raw);
+  if (git_reference_type(head.get()) != GIT_REFERENCE_SYMBOLIC) {
+    return problem(doing, "HEAD is detached at " +
+                              to_hex(git_reference_target(head.get())).substr(0, 12) +
+                              "; check out a branch first");
+  }
+  const std::string target = git_reference_symbolic_target(head.get());
+  constexpr std::string_view k_heads = "refs/heads/";
+  if (!target.starts_with(k_heads)) {
+    return problem(doing, "HEAD points at " + target + ", which is not a branch");
+  }
+  return target.substr(k_heads.size());
+}
+
+Result<std::pair<git_oid, ObjectPtr>> commit_object(git_repository* repository,
+                                                    const std::string& commit_id,
+                                                    const std::string& doing) {
+  git_oid id;
+  if (git_oid_fromstr(&id, commit_id.c_str()) < 0) {
+    return failure(doing);
+  }
+  git_object* raw = nullptr;
+  if (git_object_lookup(&raw, repository, &id, GIT_OBJECT_COMMIT) < 0) {
+    return failure(doing);
+  }
+  return std::pair<git_oid, ObjectPtr>{id, ObjectPtr(raw)};
+}
+
+}  // namespace promote::git::detail
