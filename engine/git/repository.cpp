@@ -384,11 +384,13 @@ Result<std::optional<CommitInfo>> Repository::last_change(
   return found;
 }
 
-Result<void> Repository::export_tree(const std::string& revision,
-                                     const std::filesystem::path& dir) const {
-  const std::string doing = "cannot write the files of " + revision;
+namespace {
+
+/// The tree of a revision (a commit, a tag, a tree); `doing` starts the error messages.
+Result<ObjectPtr> tree_of(git_repository* repository, const std::string& revision,
+                          const std::string& doing) {
   git_object* raw = nullptr;
-  const int code = git_revparse_single(&raw, m_repository.get(), revision.c_str());
+  const int code = git_revparse_single(&raw, repository, revision.c_str());
   if (is_missing(code)) {
     return problem(doing, "no such revision");
   }
@@ -400,13 +402,24 @@ Result<void> Repository::export_tree(const std::string& revision,
   if (git_object_peel(&raw_tree, object.get(), GIT_OBJECT_TREE) < 0) {
     return failure(doing);
   }
-  const ObjectPtr tree(raw_tree);
+  return ObjectPtr(raw_tree);
+}
+
+}  // namespace
+
+Result<void> Repository::export_tree(const std::string& revision,
+                                     const std::filesystem::path& dir) const {
+  const std::string doing = "cannot write the files of " + revision;
+  auto tree = tree_of(m_repository.get(), revision, doing);
+  if (!tree) {
+    return tree.error();
+  }
   git_checkout_options options;
   git_checkout_options_init(&options, GIT_CHECKOUT_OPTIONS_VERSION);
   options.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX;
   const std::string target = dir.string();
   options.target_directory = target.c_str();
-  if (git_checkout_tree(m_repository.get(), tree.get(), &options) < 0) {
+  if (git_checkout_tree(m_repository.get(), tree->get(), &options) < 0) {
     return failure(doing);
   }
   return {};
@@ -419,23 +432,13 @@ Result<std::optional<std::string>> Repository::read_file(const std::string& revi
   if (!file) {
     return file.error();
   }
-  git_object* raw = nullptr;
-  const int code = git_revparse_single(&raw, m_repository.get(), revision.c_str());
-  if (is_missing(code)) {
-    return problem(doing, "no such revision");
+  auto tree = tree_of(m_repository.get(), revision, doing);
+  if (!tree) {
+    return tree.error();
   }
-  if (code < 0) {
-    return failure(doing);
-  }
-  const ObjectPtr object(raw);
-  git_object* raw_tree = nullptr;
-  if (git_object_peel(&raw_tree, object.get(), GIT_OBJECT_TREE) < 0) {
-    return failure(doing);
-  }
-  const ObjectPtr tree(raw_tree);
   git_tree_entry* raw_entry = nullptr;
   const int found = git_tree_entry_bypath(
-      &raw_entry, reinterpret_cast<const git_tree*>(tree.get()), file->c_str());
+      &raw_entry, reinterpret_cast<const git_tree*>(tree->get()), file->c_str());
   if (found == GIT_ENOTFOUND) {
     return std::nullopt;
   }
