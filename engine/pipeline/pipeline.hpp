@@ -5,11 +5,11 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
-#include <utility>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/error.hpp"

@@ -49,8 +49,7 @@ class Checker {
 
  private:
   /// Whether `path` is there and is what `want` says; reports at `where` when it is not.
-  bool exists(const Location& where, const std::string& what, const std::string& path,
-              Want want) {
+  bool exists(const Location& where, const std::string& what, const std::string& path, Want want) {
     std::error_code error;
     const fs::file_status status = fs::status(m_base / path, error);
     if (!fs::exists(status)) {
@@ -115,8 +114,7 @@ class Checker {
     }
   }
 
-  void check_setters(const pipeline::Stage& stage, const Location& where,
-                     const std::string& path) {
+  void check_setters(const pipeline::Stage& stage, const Location& where, const std::string& path) {
     const auto names = m_pipeline.image_names();
     for (const auto& file : yaml_files(path)) {
       if (!m_setter_files.insert(file).second) {
@@ -137,7 +135,7 @@ class Checker {
           continue;
         }
         std::string message = "$imagepolicy marker names '" + marker.policy +
-                               "', which is no image of pipeline '" + m_pipeline.name + "'";
+                              "', which is no image of pipeline '" + m_pipeline.name + "'";
         if (auto close = pipeline::did_you_mean(marker.policy, names); !close.empty()) {
           message += " (did you mean '" + close + "'?)";
         }

@@ -2,6 +2,7 @@
 // is not there or not what its kind needs, a Helm value path that is not in its values file, a
 // setter marker that names no image of the pipeline, and a gate that cannot apply to its stage.
 #include <doctest/doctest.h>
+
 #include <nlohmann/json.hpp>
 
 #include "tests/support/support.hpp"
@@ -243,18 +244,19 @@ TEST_SUITE("integration") {
     CHECK(result.out == "");
     CHECK(result.err == expected);
     // The pipeline does not load for a promotion either: nothing is judged or written.
-    const CommandResult promote = promote::test::run(
-        {promote::test::promote_binary().string(), "--to", "dev", "--image",
-         "api=ghcr.io/acme/api:1.0.1"},
-        repo.dir.path(), {{"NO_COLOR", "1"}});
+    const CommandResult promote =
+        promote::test::run({promote::test::promote_binary().string(), "--to", "dev", "--image",
+                            "api=ghcr.io/acme/api:1.0.1"},
+                           repo.dir.path(), {{"NO_COLOR", "1"}});
     CHECK(promote.exit_code == 2);
     CHECK(promote.err == expected);
   }
 
   TEST_CASE("validate of a remote repository says its targets were not checked") {
     const Targets repo;
-    repo.edit_pipeline("metadata: {name: shop}\n",
-                       "metadata: {name: shop}\nrepository: {url: \"https://git.example.com/shop.git\"}\n");
+    repo.edit_pipeline(
+        "metadata: {name: shop}\n",
+        "metadata: {name: shop}\nrepository: {url: \"https://git.example.com/shop.git\"}\n");
     fs::remove_all(repo.dir / "overlays");
     const std::string note =
         "promote: note: the repository is remote (repository.url): the stages' targets were not "
