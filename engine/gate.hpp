@@ -110,6 +110,9 @@ class Gate {
   virtual boost::asio::awaitable<Verdict> evaluate(const GateContext& context) = 0;
   /// The gate's validated configuration, as recorded with its verdict.
   virtual nlohmann::json config() const = 0;
+  /// Whether the gate judges the stage the candidate comes from (soak), so that it cannot
+  /// apply to a stage without `from`; the pipeline loader refuses it there.
+  virtual bool needs_source() const { return false; }
 };
 
 }  // namespace promote

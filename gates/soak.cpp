@@ -18,6 +18,8 @@ class SoakGate : public Gate {
 
   nlohmann::json config() const override { return {{"min", pipeline::format_duration(m_min)}}; }
 
+  bool needs_source() const override { return true; }
+
  private:
   Verdict judge(const GateContext& context) const {
     if (!context.from) {

@@ -17,6 +17,7 @@
 #include "engine/promoter/promotion.hpp"
 #include "engine/promoter/scope.hpp"
 #include "engine/promoter/status.hpp"
+#include "engine/promoter/target_check.hpp"
 #include "engine/promoter/workspace.hpp"
 #include "engine/report/ci.hpp"
 #include "engine/report/dora.hpp"
@@ -240,6 +241,23 @@ int run_validate(const Options& options) {
   if (!loaded) {
     return fail(loaded.error(), json);
   }
+  // The targets are checked on disk where they are: beside the pipeline file. A remote
+  // repository is not cloned to validate it.
+  std::vector<std::string> notes;
+  if (loaded->repository.is_local()) {
+    pipeline::Diagnostics problems;
+    promoter::check_targets(*loaded, problems);
+    if (!problems.empty()) {
+      return fail(problems.to_error(), json);
+    }
+  } else {
+    notes.push_back(
+        "the repository is remote (repository.url): the stages' targets were not checked on "
+        "disk");
+  }
+  for (const auto& note : notes) {
+    std::cerr << "promote: note: " << note << "\n";
+  }
   if (json) {
     nlohmann::json images = nlohmann::json::array();
     for (const auto& image : loaded->images) {
@@ -263,7 +281,8 @@ int run_validate(const Options& options) {
                                   {"ok", true},
                                   {"pipeline", loaded->name},
                                   {"images", images},
-                                  {"stages", stages}},
+                                  {"stages", stages},
+                                  {"notes", notes}},
                                  2)
               << "\n";
     return 0;

@@ -590,14 +590,35 @@ Result<splice::Edit> add_digest(const Parsed& parsed, const PartPath& tag, const
   return splice::Edit{source.text().size(), source.text().size(), eol + indent + entry};
 }
 
-std::string missing_message(const PartPath& part, const Lookup& found) {
-  std::string message = part.path + " is not in the file: " +
-                        (found.parent.empty() ? "the values file" : "'" + found.parent + "'") +
+/// What a path lacks: "'image' has no key 'tag'", with a word on merge keys.
+std::string what_is_missing(const Lookup& found) {
+  std::string message = (found.parent.empty() ? "the values file" : "'" + found.parent + "'") +
                         " has no " + found.missing;
   if (found.merge_key) {
     message += " (keys that come from a '<<' merge key are not followed)";
   }
-  return message + "; promote does not add keys, add it to the file first";
+  return message;
+}
+
+std::string missing_message(const PartPath& part, const Lookup& found) {
+  return part.path + " is not in the file: " + what_is_missing(found) +
+         "; promote does not add keys, add it to the file first";
+}
+
+const char* part_name(Part part) {
+  switch (part) {
+    case Part::registry:
+      return "registry";
+    case Part::repository:
+      return "repository";
+    case Part::tag:
+      return "tag";
+    case Part::digest:
+      return "digest";
+    case Part::image:
+      return "image";
+  }
+  return "image";
 }
 
 }  // namespace
@@ -686,6 +707,34 @@ Result<std::vector<HelmValue>> helm_values(std::string_view text, const std::str
       at = Location{file, mark.line + 1, mark.column + 1}.to_string();
     }
     out.push_back(HelmValue{part.path, wanted.at(part.part), at});
+  }
+  return out;
+}
+
+Result<std::vector<HelmGap>> missing_helm_paths(std::string_view text, const std::string& file,
+                                                const HelmImage& where,
+                                                const HelmDocument& document) {
+  if (auto checked = check_paths(where, file); !checked) {
+    return checked.error();
+  }
+  auto parsed = load(text, file, document);
+  if (!parsed) {
+    return parsed.error();
+  }
+  std::vector<HelmGap> out;
+  for (const auto& part : parts_of(where)) {
+    if (part.part == Part::digest) {
+      continue;
+    }
+    auto found = lookup(*parsed, part);
+    if (!found) {
+      return found.error();
+    }
+    if (!found->found) {
+      const YAML::Mark& mark = found->parent_mark;
+      out.push_back(HelmGap{part_name(part.part), part.path, what_is_missing(*found),
+                            Location{file, mark.line + 1, mark.column + 1}});
+    }
   }
   return out;
 }

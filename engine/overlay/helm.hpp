@@ -95,6 +95,21 @@ Result<std::vector<HelmValue>> helm_values(std::string_view text, const std::str
                                            const HelmImage& where, const image::Reference& target,
                                            const HelmDocument& document = {});
 
+/// A value path of an image that a values file does not hold.
+struct HelmGap {
+  std::string part;     ///< "registry", "repository", "tag" or "image"
+  std::string path;     ///< as written in the pipeline ("image.tag")
+  std::string missing;  ///< what is not there: "'image' has no key 'tag'"
+  Location parent;      ///< where the nearest step of the path that is there is (top: 1:1)
+};
+
+/// Every path of `where` that the file does not hold, in the order registry, repository, tag,
+/// image; a missing digest key is not one (an edit adds it beside the tag). Fails as
+/// `read_helm_image`, but for values that are not image references.
+Result<std::vector<HelmGap>> missing_helm_paths(std::string_view text, const std::string& file,
+                                                const HelmImage& where,
+                                                const HelmDocument& document = {});
+
 /// Returns `text` edited so that the image reads back as `target`; byte-identical when it already
 /// does. A repository the file spells differently but that is the same one (`redis` for
 /// `docker.io/library/redis`) keeps its spelling: only the tag and digest change. An empty value

@@ -330,6 +330,19 @@ Result<std::map<std::string, image::Reference>> get_marked_images(
   return out;
 }
 
+Result<std::vector<SetterMarker>> list_markers(std::string_view text, const std::string& file) {
+  auto markers = find_markers(text, file);
+  if (!markers) {
+    return markers.error();
+  }
+  std::vector<SetterMarker> out;
+  for (const auto& marker : *markers) {
+    out.push_back(
+        SetterMarker{marker.policy, Location{file, marker.mark.line + 1, marker.mark.column + 1}});
+  }
+  return out;
+}
+
 Result<std::pair<std::string, int>> set_marked_images(
     std::string_view text, const std::string& file,
     const std::map<std::string, image::Reference>& images) {

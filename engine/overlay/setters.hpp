@@ -43,6 +43,15 @@ namespace promote::overlay {
 Result<std::map<std::string, image::Reference>> get_marked_images(
     std::string_view text, const std::string& file, const std::vector<std::string>& names);
 
+/// A `$imagepolicy` marker: the policy NAME it names, and where its '#' is.
+struct SetterMarker {
+  std::string policy;
+  Location where;
+};
+
+/// Every marker of the file, in file order. Fails as `get_marked_images` reads markers.
+Result<std::vector<SetterMarker>> list_markers(std::string_view text, const std::string& file);
+
 Result<std::pair<std::string, int>> set_marked_images(
     std::string_view text, const std::string& file,
     const std::map<std::string, image::Reference>& images);

@@ -36,6 +36,11 @@ std::vector<std::string> Target::paths() const {
   return out;
 }
 
+Location Target::where_of(const std::string& kind, const std::string& path) const {
+  const auto it = path_where.find({kind, path});
+  return it == path_where.end() ? where : it->second;
+}
+
 const ImageSpec* Pipeline::find_image(std::string_view image) const {
   for (const auto& candidate : images) {
     if (candidate.name == image) {
@@ -370,24 +375,28 @@ class Loader {
     return fs::path(text).lexically_normal().generic_string();
   }
 
-  std::vector<std::string> read_target_paths(const ConfigNode& node, const std::string& what,
-                                             const Pipeline& pipeline) {
+  // The paths of `target.KIND`, one or a list; where each is written goes to target.path_where.
+  std::vector<std::string> read_target_paths(const ConfigNode& node, const std::string& kind,
+                                             Target& target, const Pipeline& pipeline) {
+    const std::string what = "target." + kind;
     std::vector<std::string> out;
+    const auto add = [&](const ConfigNode& item) {
+      if (auto text = item.as_string(what)) {
+        if (auto path = read_target_path(item, *text, pipeline)) {
+          target.path_where.try_emplace({kind, *path}, item.location());
+          out.push_back(std::move(*path));
+        }
+      }
+    };
     if (node.is_sequence()) {
       if (node.items(what).empty()) {
         node.error("'" + what + "' must name at least one path");
       }
       for (const auto& item : node.items(what)) {
-        if (auto text = item.as_string(what)) {
-          if (auto path = read_target_path(item, *text, pipeline)) {
-            out.push_back(std::move(*path));
-          }
-        }
+        add(item);
       }
-    } else if (auto text = node.as_string(what)) {
-      if (auto path = read_target_path(node, *text, pipeline)) {
-        out.push_back(std::move(*path));
-      }
+    } else {
+      add(node);
     }
     return out;
   }
@@ -420,6 +429,7 @@ class Loader {
       helm.document = read_document(*chosen);
     }
     if (auto file = node.require("file", "a target.helm entry")) {
+      helm.file_where = file->location();
       if (auto text = file->as_string("target.helm[].file")) {
         if (auto path = read_target_path(*file, *text, pipeline)) {
           helm.file = std::move(*path);
@@ -454,6 +464,7 @@ class Loader {
           if (auto node = value_paths.get(field)) {
             if (auto text = node->as_string(std::string("target.helm[].images.") + field)) {
               out = *text;
+              helm.path_where.emplace(std::pair{*name, std::string(field)}, node->location());
             }
           }
         };
@@ -515,7 +526,7 @@ class Loader {
     }
     bool any = false;
     if (auto kustomize = node.get("kustomize")) {
-      target.kustomize = read_target_paths(*kustomize, "target.kustomize", pipeline);
+      target.kustomize = read_target_paths(*kustomize, "kustomize", target, pipeline);
       any = true;
     }
     if (auto helm = node.get("helm")) {
@@ -533,11 +544,11 @@ class Loader {
       any = true;
     }
     if (auto manifests = node.get("manifests")) {
-      target.manifests = read_target_paths(*manifests, "target.manifests", pipeline);
+      target.manifests = read_target_paths(*manifests, "manifests", target, pipeline);
       any = true;
     }
     if (auto setters = node.get("setters")) {
-      target.setters = read_target_paths(*setters, "target.setters", pipeline);
+      target.setters = read_target_paths(*setters, "setters", target, pipeline);
       any = true;
     }
     if (auto argocd = node.get("argocd")) {
@@ -643,6 +654,12 @@ class Loader {
         auto with = item.get("with");
         const ConfigNode config = with ? *with : ConfigNode::absent(item);
         spec.gate = m_gates.make(spec.use, config);
+        if (spec.gate && spec.gate->needs_source() && !stage.from) {
+          const std::string use = spec.name == spec.use ? "" : " (" + spec.use + ")";
+          item.error("gate '" + spec.name + "'" + use + " cannot apply to " + what +
+                     ": it judges the stage the candidate comes from, and the stage has no "
+                     "'from'");
+        }
       }
       stage.gates.push_back(std::move(spec));
     }

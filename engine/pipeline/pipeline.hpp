@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/error.hpp"
@@ -32,6 +33,9 @@ struct HelmTarget {
   std::map<std::string, overlay::HelmImage> images;  ///< pipeline image name -> its value paths
   overlay::HelmDocument document;  ///< the document of the file that holds them (`document:`)
   Location where;
+  Location file_where;  ///< where `file:` is written
+  /// Where each value path is written, by pipeline image name and part ("tag", "image", ...).
+  std::map<std::pair<std::string, std::string>, Location> path_where;
 };
 
 /// Argo CD Application files whose kustomize.images a stage's images are set in.
@@ -50,8 +54,14 @@ struct Target {
   std::vector<std::string> setters;    ///< files with $imagepolicy markers, or directories
   std::vector<ArgoCdTarget> argocd;    ///< Argo CD Applications (spec.source(s).kustomize.images)
   Location where;
+  /// Where each path of `kustomize`, `manifests` and `setters` is written in the pipeline file,
+  /// by kind and path: {"kustomize", "k8s/overlays/dev"}.
+  std::map<std::pair<std::string, std::string>, Location> path_where;
   /// Every path named, in the order above (directories as given).
   std::vector<std::string> paths() const;
+  /// Where a path of `kind` ("kustomize", "manifests", "setters") is written; `where` when it
+  /// is not known.
+  Location where_of(const std::string& kind, const std::string& path) const;
 };
 
 /// How a pull-request stage opens its pull/merge request.

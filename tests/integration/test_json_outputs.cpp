@@ -173,7 +173,8 @@ TEST_SUITE("integration") {
         {"name": "staging", "from": "dev", "strategy": "commit",
          "targets": ["k8s/overlays/staging"], "gates": ["junit", "trivy"]},
         {"name": "prod", "from": "staging", "strategy": "commit",
-         "targets": ["k8s/overlays/prod"], "gates": ["soak", "junit", "approval"]}]})"));
+         "targets": ["k8s/overlays/prod"], "gates": ["soak", "junit", "approval"]}],
+      "notes": []})"));
 
     // A pipeline with two problems: one error document, every problem a line of its message.
     write_text(shop.repo / "broken.yaml", broken_pipeline(shop));
@@ -361,7 +362,8 @@ TEST_SUITE("integration") {
              {"from", nullptr},
              {"strategy", "commit"},
              {"targets", {"k8s/overlays/dev"}},
-             {"gates", nlohmann::json::array()}}}}},
+             {"gates", nlohmann::json::array()}}}},
+          {"notes", nlohmann::json::array()}},
          "/stages/0/strategy",
          "merge",
          "$.stages[0].strategy"},

@@ -788,4 +788,38 @@ TEST_SUITE("overlay") {
     }
     CHECK(edited_blocks == 11);
   }
+
+  TEST_CASE("missing_helm_paths names each path the values file lacks and the nearest part there") {
+    const std::string text =
+        "api:\n  image:\n    repository: ghcr.io/acme/api\nparameters:\n  - {name: a, value: 1}\n";
+    const HelmImage where{"", "", "api.image.repository", "api.image.tag", "api.image.digest"};
+    auto gaps = promote::overlay::missing_helm_paths(text, "values.yaml", where);
+    REQUIRE(gaps.has_value());
+    REQUIRE(gaps->size() == 1);  // no digest: an edit adds it beside the tag
+    CHECK((*gaps)[0].part == "tag");
+    CHECK((*gaps)[0].path == "api.image.tag");
+    CHECK((*gaps)[0].missing == "'api.image' has no key 'tag'");
+    CHECK((*gaps)[0].parent.to_string() == "values.yaml:2:3");
+
+    const HelmImage listed{"parameters[name=b].value", "", "", "", ""};
+    gaps = promote::overlay::missing_helm_paths(text, "values.yaml", listed);
+    REQUIRE(gaps.has_value());
+    REQUIRE(gaps->size() == 1);
+    CHECK((*gaps)[0].missing == "'parameters' has no item with name=b");
+    CHECK((*gaps)[0].parent.to_string() == "values.yaml:4:1");
+
+    const HelmImage top{"", "", "", "chart.tag", ""};
+    gaps = promote::overlay::missing_helm_paths(text, "values.yaml", top);
+    REQUIRE(gaps.has_value());
+    REQUIRE(gaps->size() == 1);
+    CHECK((*gaps)[0].missing == "the values file has no key 'chart'");
+    CHECK((*gaps)[0].parent.to_string() == "values.yaml:1:1");
+
+    CHECK(promote::overlay::missing_helm_paths(text, "values.yaml", where, {"Application", ""})
+              .error()
+              .message == "values.yaml: no document has kind 'Application' (it has 1 documents)");
+    CHECK(promote::overlay::missing_helm_paths("api:\n  image:\n    repository: x\n    tag: 1\n",
+                                               "values.yaml", where)
+              ->empty());
+  }
 }

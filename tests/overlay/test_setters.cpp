@@ -275,4 +275,24 @@ TEST_SUITE("overlay") {
     }
     CHECK(files == 108);
   }
+
+  TEST_CASE("list_markers gives every marker's name and place, markers in text left out") {
+    const std::string text =
+        "image: ghcr.io/acme/api:1.0.0 # {\"$imagepolicy\": \"flux-system:api\"}\n"
+        "# tag: 1.0 # {\"$imagepolicy\": \"flux-system:old:tag\"}\n"
+        "note: \"x # {\\\"$imagepolicy\\\": \\\"ns:quoted\\\"}\"\n"
+        "tag: 2.0.0 # {\"$imagepolicy\": \"flux-system:web:tag\"}\n";
+    auto markers = promote::overlay::list_markers(text, "release.yaml");
+    REQUIRE(markers.has_value());
+    REQUIRE(markers->size() == 2);
+    CHECK((*markers)[0].policy == "api");
+    CHECK((*markers)[0].where.to_string() == "release.yaml:1:31");
+    CHECK((*markers)[1].policy == "web");
+    CHECK((*markers)[1].where.to_string() == "release.yaml:4:12");
+    CHECK(promote::overlay::list_markers("a: b # {\"$imagepolicy\": \"api\"}\n", "r.yaml")
+              .error()
+              .message ==
+          "r.yaml:1:6: malformed $imagepolicy marker {\"$imagepolicy\": \"api\"}: expected "
+          "\"NAMESPACE:NAME\" or \"NAMESPACE:NAME:tag|name|digest\"");
+  }
 }
