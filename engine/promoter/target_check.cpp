@@ -77,9 +77,9 @@ class Checker {
     if (auto found = overlay::find_kustomization(absolute); !found) {
       // The finder names the directory as it was given to it: name it as the pipeline does.
       std::string message = found.error().message;
-      const std::string named = "'" + absolute.string() + "'";
+      const std::string named = pipeline::in_quotes(absolute.string());
       if (const std::size_t at = message.find(named); at != std::string::npos) {
-        message.replace(at, named.size(), "'" + dir + "'");
+        message.replace(at, named.size(), pipeline::in_quotes(dir));
       }
       m_problems.add(where, "target.kustomize: " + message);
     }
