@@ -461,13 +461,15 @@ std::vector<std::string> pointer_tokens(const std::string& pointer) {
   std::size_t start = 1;
   while (start <= pointer.size()) {
     const std::size_t slash = pointer.find('/', start);
-    std::string token =
-        pointer.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    for (std::size_t at; (at = token.find("~1")) != std::string::npos;) {
-      token.replace(at, 2, "/");
-    }
-    for (std::size_t at; (at = token.find("~0")) != std::string::npos;) {
-      token.replace(at, 2, "~");
+    const std::size_t end = slash == std::string::npos ? pointer.size() : slash;
+    std::string token;
+    for (std::size_t at = start; at < end; ++at) {
+      if (pointer[at] == '~' && at + 1 < end &&
+          (pointer[at + 1] == '0' || pointer[at + 1] == '1')) {
+        token += pointer[++at] == '1' ? '/' : '~';
+      } else {
+        token += pointer[at];
+      }
     }
     out.push_back(std::move(token));
     if (slash == std::string::npos) {
