@@ -163,7 +163,7 @@ TEST_SUITE("integration") {
     CHECK(contains(five.last_commit_message(),
                    "promote(dev): 4 images\n\na: ghcr.io/acme/a:3.0.0\nb: ghcr.io/acme/b:3.0.0\n"
                    "c: ghcr.io/acme/c:3.0.0\nd: ghcr.io/acme/d:3.0.0\ne: ghcr.io/acme/e:1.0.0\n\n"
-                   "Promote-Stage: dev\n"));
+                   "Promote-Pipeline: "));
 
     REQUIRE(five.promote({"--to", "prod"}).exit_code == 0);
     CHECK(five.last_subject() == "promote(prod): 4 images\n");
