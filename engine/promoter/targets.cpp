@@ -169,7 +169,7 @@ class Texts {
     auto it = m_files.find(file);
     if (it == m_files.end()) {
       // A file of the target (a kustomization in a named directory) may itself be a symlink.
-      if (!m_within(file)) {
+      if (!inside(file)) {
         return make_error(ErrorKind::config,
                           file + ": leads out of the repository through a symlink");
       }
@@ -202,20 +202,28 @@ class Texts {
       }
       return *text;
     };
-    files.type = [this](const std::string& path) -> Result<overlay::RepositoryFiles::Type> {
-      if (!path.empty() && !m_within(path)) {
-        return make_error(ErrorKind::config,
-                          path + ": leads out of the repository through a symlink");
-      }
-      std::error_code error;
-      const auto status = fs::status(path.empty() ? m_root : m_root / path, error);
-      if (fs::is_directory(status)) {
-        return overlay::RepositoryFiles::Type::directory;
-      }
-      return fs::is_regular_file(status) ? overlay::RepositoryFiles::Type::file
-                                         : overlay::RepositoryFiles::Type::missing;
-    };
+    files.type = [this](const std::string& path) { return type(path); };
     return files;
+  }
+
+  /// What `path` (relative to the root, lexically normal) is on disk, once per path; fails
+  /// (config) when it leads out of the repository through a symlink.
+  Result<overlay::RepositoryFiles::Type> type(const std::string& path) {
+    using Type = overlay::RepositoryFiles::Type;
+    if (const auto found = m_types.find(path); found != m_types.end()) {
+      return found->second;
+    }
+    if (!path.empty() && !inside(path)) {
+      return make_error(ErrorKind::config,
+                        path + ": leads out of the repository through a symlink");
+    }
+    std::error_code error;
+    const auto status = fs::status(path.empty() ? m_root : m_root / path, error);
+    const Type type = fs::is_directory(status)      ? Type::directory
+                      : fs::is_regular_file(status) ? Type::file
+                                                    : Type::missing;
+    m_types.emplace(path, type);
+    return type;
   }
 
   std::vector<FileChange> changes() const {
@@ -229,9 +237,30 @@ class Texts {
   }
 
  private:
+  /// Whether `path` stays inside the root on disk: each directory on its way is looked at
+  /// once (one lstat), and only a symlink is resolved in full.
+  bool inside(const std::string& path) {
+    if (path.empty()) {
+      return true;
+    }
+    if (const auto found = m_inside.find(path); found != m_inside.end()) {
+      return found->second;
+    }
+    const auto slash = path.rfind('/');
+    bool ok = inside(slash == std::string::npos ? std::string() : path.substr(0, slash));
+    std::error_code error;
+    if (ok && fs::is_symlink(fs::symlink_status(m_root / path, error))) {
+      ok = m_within(path);
+    }
+    m_inside.emplace(path, ok);
+    return ok;
+  }
+
   fs::path m_root;
   util::Within m_within;
   std::map<std::string, std::pair<std::string, std::string>> m_files;  // before, after
+  std::map<std::string, bool> m_inside;                               // path -> stays inside
+  std::map<std::string, overlay::RepositoryFiles::Type> m_types;
 };
 
 /// The names a pipeline image goes by in manifests: its match name, and its repository when

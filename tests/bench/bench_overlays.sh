@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One image promoted into 500 service overlays in one commit, in a repository of 20,000
 # files (each overlay over its service's base and a platform base all of them share, so that
-# promote reads what each overlay renders), beside git's own `git add -A && git commit` (and `git push`) of the same change made
+# promote reads what each overlay renders: 1,503 files), beside git's own `git add -A && git commit` (and `git push`) of the same change made
 # by sed, in the same run, on copies of the same repository. Prints the median of 5 rounds,
 # and last a line "result PROMOTE_NS COMMIT_NS PUSH_NS SAME" for tests/bench/run.
 #
@@ -9,9 +9,9 @@
 set -euo pipefail
 promote=$(realpath "$1")
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 services=500
-files_per_service=40  # the overlay's kustomization and 39 files of its base: 20,000 in all
+files_per_service=40  # the overlay's kustomization, its base's two files, 37 others: 20,000 in all
 
 /usr/bin/python3 - "$work/seed" "$services" "$files_per_service" <<'EOF'
 import os, sys
@@ -36,20 +36,22 @@ for s in range(services):
                 "images:\n  - name: ghcr.io/acme/platform  # the shared runtime\n"
                 "    newTag: 1.0.0\n"
                 f"  - name: ghcr.io/acme/{name}\n    newTag: 3.{s}.0\n")
-    # The service's own base: its kustomization, a Deployment (the service and the platform
-    # beside it) and ConfigMaps, 39 files in all.
+    # The service's own base (its kustomization and a Deployment: the service and the platform
+    # beside it), and 37 more files of the service that no kustomization names.
     base = os.path.join(root, "services", name, "base")
     os.makedirs(base)
+    config = os.path.join(root, "services", name, "config")
+    os.makedirs(config)
     parts = [f"part-{i:02d}.yaml" for i in range(per - 3)]
     with open(os.path.join(base, "kustomization.yaml"), "w") as f:
-        f.write("resources:\n  - deployment.yaml\n" + "".join(f"  - {p}\n" for p in parts))
+        f.write("resources:\n  - deployment.yaml\n")
     with open(os.path.join(base, "deployment.yaml"), "w") as f:
         f.write(f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n"
                 "  template:\n    spec:\n      containers:\n"
                 f"        - name: app\n          image: ghcr.io/acme/{name}:3.0.0\n"
                 "        - name: platform\n          image: ghcr.io/acme/platform:0.9.0\n")
     for i, part in enumerate(parts):
-        with open(os.path.join(base, part), "w") as f:
+        with open(os.path.join(config, part), "w") as f:
             f.write(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}-{i}\n"
                     f"data:\n  key: value-{s}-{i}\n")
     stage.append(f"      - services/{name}/overlays/prod\n")
