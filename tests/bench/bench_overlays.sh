@@ -5,7 +5,7 @@
 # by sed, in the same run, on copies of the same repository. Prints the median of 5 rounds,
 # and last a line "result PROMOTE_NS COMMIT_NS PUSH_NS SAME" for tests/bench/run.
 #
-#   tests/bench/bench_overlays.sh PROMOTE_BINARY
+#   tests/bench/bench_overlays.sh PROMOTE_BINARY    (KEEP=1 keeps the scratch repositories, to profile)
 set -euo pipefail
 promote=$(realpath "$1")
 work=$(mktemp -d)
