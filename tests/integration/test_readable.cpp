@@ -4,10 +4,12 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "tests/integration/scratch_repo.hpp"
 #include "tests/support/support.hpp"
 
 namespace fs = std::filesystem;
@@ -37,46 +39,25 @@ std::string overlay(const std::string& tag) {
   return text;
 }
 
-// A GitOps repository with five images in two stages, dev and prod (from dev), pushed to a
-// bare remote.
-struct Five {
-  promote::test::TempDir dir;
-  fs::path repo = dir / "deploy";
-
-  Five() {
-    fs::create_directories(repo / "overlays/dev");
-    fs::create_directories(repo / "overlays/prod");
-    std::string pipeline =
-        "apiVersion: promote/v1\nkind: Pipeline\nmetadata: {name: readable}\nimages:\n";
-    for (const char* name : {"a", "b", "c", "d", "e"}) {
-      pipeline += "  - {name: " + std::string(name) + ", repository: ghcr.io/acme/" + name + "}\n";
-    }
-    pipeline +=
-        "stages:\n"
-        "  - name: dev\n    target: {kustomize: overlays/dev}\n"
-        "  - name: prod\n    from: dev\n    target: {kustomize: overlays/prod}\n";
-    write_text(repo / "promote.yaml", pipeline);
-    write_text(repo / "overlays/dev/kustomization.yaml", overlay("1.0.0"));
-    write_text(repo / "overlays/prod/kustomization.yaml", overlay("1.0.0"));
-    write_text(repo / ".gitignore", ".promote/\n");
-    sh("git init -q --bare -b main remote.git && cd deploy && git init -q -b main && "
-       "git config user.name 'Deploy CI' && git config user.email ci@deploy.example && "
-       "git add -A && git commit -q -m init && git remote add origin ../remote.git && "
-       "git push -q -u origin main",
-       dir.path());
+// The files of a GitOps repository with five images in two stages, dev and prod (from dev).
+std::map<std::string, std::string> five_files() {
+  std::string pipeline =
+      "apiVersion: promote/v1\nkind: Pipeline\nmetadata: {name: readable}\nimages:\n";
+  for (const char* name : {"a", "b", "c", "d", "e"}) {
+    pipeline += "  - {name: " + std::string(name) + ", repository: ghcr.io/acme/" + name + "}\n";
   }
+  pipeline +=
+      "stages:\n"
+      "  - name: dev\n    target: {kustomize: overlays/dev}\n"
+      "  - name: prod\n    from: dev\n    target: {kustomize: overlays/prod}\n";
+  return {{"promote.yaml", pipeline},
+          {"overlays/dev/kustomization.yaml", overlay("1.0.0")},
+          {"overlays/prod/kustomization.yaml", overlay("1.0.0")}};
+}
 
-  CommandResult promote(std::vector<std::string> args) const {
-    args.insert(args.begin(), promote::test::promote_binary().string());
-    return promote::test::run(args, repo,
-                              {{"GITHUB_ACTOR", ""},
-                               {"GITLAB_USER_LOGIN", ""},
-                               {"GITHUB_ACTIONS", ""},
-                               {"GITLAB_CI", ""},
-                               {"PROMOTE_ACTOR", "deploy-ci"},
-                               {"PROMOTE_HISTORY", ""},
-                               {"NO_COLOR", "1"}});
-  }
+// That repository, pushed to a bare remote.
+struct Five : promote::test::ScratchRepo {
+  Five() : ScratchRepo(five_files()) {}
 
   // Replaces an overlay by text that is no YAML, and commits it.
   void break_overlay(const std::string& stage) const {
