@@ -50,6 +50,9 @@ struct ScanReport {
 /// Parses a report's bytes; `label` names the file in error messages.
 using ReportParser = Result<ScanReport> (*)(std::string_view text, const std::string& label);
 
+/// "LABEL:LINE:COL" of a byte offset (0-based) into `text`; columns count bytes.
+Location location_of(std::string_view text, std::size_t offset, const std::string& label);
+
 /// Parses JSON text; fails (input) with "LABEL:LINE:COL: malformed JSON at byte N: what"
 /// when the text is not JSON.
 Result<nlohmann::json> parse_json_text(std::string_view text, const std::string& label);
