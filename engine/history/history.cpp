@@ -5,18 +5,21 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <stdexcept>
-#include <tuple>
-#include <cstdio>
 #include <system_error>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 #include "engine/history/canonical.hpp"
+#include "engine/history/rows.hpp"
 #include "engine/util/json.hpp"
 
 namespace promote::history {
+
+using namespace detail;
 
 namespace {
 
@@ -49,8 +52,6 @@ constexpr const char* k_migrations[] = {k_schema_v1, k_schema_v2, k_schema_v3,
 static_assert(std::size(k_migrations) == k_schema_version);
 
 constexpr int k_busy_timeout_ms = 10'000;
-
-void seal_v5(SQLite::Database& db);
 
 Error open_error(const std::filesystem::path& path, const std::string& what) {
   return make_error(ErrorKind::input,
@@ -231,156 +232,6 @@ Result<History> History::open(const std::filesystem::path& path) {
 
 namespace {
 
-// The columns of a promotion row, in the order `RowReader::promotion` reads them; those of
-// schema version 5 (which migration 5 reads) and the current ones.
-#define PROMOTE_PROMOTION_COLUMNS_V5                                                           \
-  "p.id, p.pipeline, p.stage, p.from_stage, p.candidate_id, p.images, p.outcome, p.actor, "    \
-  "p.reason, p.ci_provider, p.ci_run_url, p.commit_id, p.error, p.started_at, p.finished_at, " \
-  "p.break_glass, p.pull_request, p.rollback_of, p.gates_skipped, p.previous, p.files, "       \
-  "p.hash, p.seq"
-constexpr const char* k_promotion_columns_v5 = PROMOTE_PROMOTION_COLUMNS_V5;
-constexpr const char* k_promotion_columns = PROMOTE_PROMOTION_COLUMNS_V5 ", p.pipeline_file";
-#undef PROMOTE_PROMOTION_COLUMNS_V5
-constexpr int k_pipeline_file_column = 23;
-
-// Reads rows of a history that promote wrote, remembering the first value it did not write.
-class RowReader {
- public:
-  explicit RowReader(std::function<Error(const std::string&)> failure)
-      : m_failure(std::move(failure)) {}
-
-  nlohmann::json json(const std::string& owner, const char* column, const std::string& text) {
-    auto value = nlohmann::json::parse(text, nullptr, false);
-    if (value.is_discarded()) {
-      fail(owner + ": " + column + ": invalid JSON");
-    }
-    return value;
-  }
-
-  Clock::time_point time(const std::string& owner, const char* column, const std::string& text) {
-    auto value = parse_time(text);
-    if (!value) {
-      fail(owner + ": " + column + ": " + value.error().message);
-      return {};
-    }
-    return *value;
-  }
-
-  // A row selected with k_promotion_columns, without its gates.
-  PromotionRecord promotion(SQLite::Statement& row) {
-    PromotionRecord record;
-    record.id = row.getColumn(0).getString();
-    const std::string owner = "promotion " + record.id;
-    record.pipeline = row.getColumn(1).getString();
-    record.stage = row.getColumn(2).getString();
-    record.from = row.getColumn(3).getString();
-    record.candidate_id = row.getColumn(4).getString();
-    record.images = json(owner, "images", row.getColumn(5).getString());
-    record.outcome = row.getColumn(6).getString();
-    record.actor = row.getColumn(7).getString();
-    record.reason = row.getColumn(8).getString();
-    record.ci_provider = row.getColumn(9).getString();
-    record.ci_run_url = row.getColumn(10).getString();
-    record.commit = row.getColumn(11).getString();
-    record.error = row.getColumn(12).getString();
-    record.started = time(owner, "started_at", row.getColumn(13).getString());
-    record.finished = time(owner, "finished_at", row.getColumn(14).getString());
-    record.break_glass = row.getColumn(15).getInt() != 0;
-    record.pull_request = row.getColumn(16).getString();
-    record.rollback_of = row.getColumn(17).getString();
-    record.gates_skipped = row.getColumn(18).getInt() != 0;
-    record.previous = json(owner, "previous", row.getColumn(19).getString());
-    const nlohmann::json files = json(owner, "files", row.getColumn(20).getString());
-    if (files.is_array()) {
-      for (const auto& file : files) {
-        record.files.push_back(file.is_string() ? file.get<std::string>() : file.dump());
-      }
-    }
-    record.hash = row.getColumn(21).getString();
-    if (row.getColumnCount() > k_pipeline_file_column) {
-      record.pipeline_file = row.getColumn(k_pipeline_file_column).getString();
-    }
-    return record;
-  }
-
-  // A gate row (position, name, use, status, summary, details, config, retry_after_seconds
-  // from column `first` on) appended to `record`.
-  void gate(PromotionRecord& record, SQLite::Statement& row, int first) {
-    GateRecord& gate = record.gates.emplace_back();
-    if (row.getColumn(first).getInt64() != static_cast<long long>(record.gates.size() - 1)) {
-      fail("promotion " + record.id + " has a gap in its gate positions");
-    }
-    gate.name = row.getColumn(first + 1).getString();
-    gate.use = row.getColumn(first + 2).getString();
-    gate.status = row.getColumn(first + 3).getString();
-    gate.summary = row.getColumn(first + 4).getString();
-    gate.details = json("promotion " + record.id, "details", row.getColumn(first + 5).getString());
-    gate.config = json("promotion " + record.id, "config", row.getColumn(first + 6).getString());
-    if (!row.getColumn(first + 7).isNull()) {
-      gate.retry_after_seconds = row.getColumn(first + 7).getInt64();
-    }
-  }
-
-  // An evidence row (gate_position, path, sha256 from column `first` on) added to `record`.
-  void evidence(PromotionRecord& record, SQLite::Statement& row, int first) {
-    const long long position = row.getColumn(first).getInt64();
-    if (position < 0 || position >= static_cast<long long>(record.gates.size())) {
-      fail("promotion " + record.id + " has evidence for a gate it does not have");
-      return;
-    }
-    record.gates[static_cast<std::size_t>(position)].evidence.push_back(
-        {row.getColumn(first + 1).getString(), row.getColumn(first + 2).getString()});
-  }
-
-  // A row selected with k_approval_columns (or its version 5 form, without pipeline_file).
-  ApprovalRecord approval(SQLite::Statement& row) {
-    ApprovalRecord approval{row.getColumn(0).getString(), row.getColumn(1).getString(),
-                            row.getColumn(2).getString(), row.getColumn(3).getString(),
-                            row.getColumn(4).getString(), row.getColumn(5).getString(),
-                            {},                           row.getColumn(7).getString()};
-    approval.at = time("approval by " + approval.actor, "at", row.getColumn(6).getString());
-    if (row.getColumnCount() > 9) {
-      approval.pipeline_file = row.getColumn(8).getString();
-    }
-    return approval;
-  }
-
-  // A row selected with k_hold_columns (or its version 5 form, without pipeline_file).
-  HoldRecord hold(SQLite::Statement& row) {
-    HoldRecord hold{row.getColumn(0).getString(), row.getColumn(1).getString(),
-                    row.getColumn(2).getString(), row.getColumn(3).getString(),
-                    row.getColumn(4).getString(), {},
-                    row.getColumn(6).getString()};
-    hold.at = time(hold.action + " of " + hold.stage, "at", row.getColumn(5).getString());
-    if (row.getColumnCount() > 8) {
-      hold.pipeline_file = row.getColumn(7).getString();
-    }
-    return hold;
-  }
-
-  void fail(const std::string& what) {
-    if (!m_bad) {
-      m_bad = m_failure(what);
-    }
-  }
-
-  const std::optional<Error>& bad() const { return m_bad; }
-
- private:
-  std::function<Error(const std::string&)> m_failure;
-  std::optional<Error> m_bad;
-};
-
-// The columns RowReader::approval and RowReader::hold read, seq last; as of schema version 5
-// (which migration 5 reads) and now.
-constexpr const char* k_approval_columns_v5 =
-    "pipeline, stage, candidate_id, decision, actor, reason, at, hash, seq";
-constexpr const char* k_approval_columns =
-    "pipeline, stage, candidate_id, decision, actor, reason, at, hash, pipeline_file, seq";
-constexpr const char* k_hold_columns_v5 = "pipeline, stage, action, actor, reason, at, hash, seq";
-constexpr const char* k_hold_columns =
-    "pipeline, stage, action, actor, reason, at, hash, pipeline_file, seq";
-
 // The SQL condition that a row (its columns named with `prefix`: "p." or "") belongs to the
 // pipeline bound to :pipeline and :pipeline_file (see belongs_to).
 std::string belongs_sql(const std::string& prefix) {
@@ -412,7 +263,10 @@ std::string repository_of(std::string reference) {
   return reference;
 }
 
-void insert_images(SQLite::Database& db, const std::string& id, const nlohmann::json& images) {
+}  // namespace
+
+void detail::insert_images(SQLite::Database& db, const std::string& id,
+                           const nlohmann::json& images) {
   if (!images.is_object()) {
     return;
   }
@@ -429,6 +283,8 @@ void insert_images(SQLite::Database& db, const std::string& id, const nlohmann::
     insert.exec();
   }
 }
+
+namespace {
 
 // Inserts one promotion with its gates, evidence and images, chained after the newest row.
 void insert_promotion(SQLite::Database& db, const PromotionRecord& record) {
@@ -534,214 +390,6 @@ void insert_hold(SQLite::Database& db, const HoldRecord& hold) {
   insert.bind(7, chain_hash(last_hash(db, "holds"), util::dump_json(to_json(hold))));
   insert.bind(8, hold.pipeline_file);
   insert.exec();
-}
-
-// Walks the promotions in seq order with their gates and evidence, by three cursors that
-// advance together (one pass over each table, whatever its size).
-class PromotionScan {
- public:
-  PromotionScan(SQLite::Database& db, RowReader& reader, const char* columns)
-      : m_reader(reader),
-        m_rows(db, std::string("SELECT ") + columns + " FROM promotions p ORDER BY p.seq"),
-        m_gates(db,
-                "SELECT p.seq, g.position, g.name, g.use, g.status, g.summary, g.details, "
-                "g.config, g.retry_after_seconds FROM promotions p JOIN gate_verdicts g ON "
-                "g.promotion_id = p.id ORDER BY p.seq, g.position"),
-        m_evidence(db,
-                   "SELECT p.seq, e.gate_position, e.path, e.sha256 FROM promotions p JOIN "
-                   "evidence e ON e.promotion_id = p.id ORDER BY p.seq, e.gate_position, "
-                   "e.position") {
-    m_gate_row = m_gates.executeStep();
-    m_evidence_row = m_evidence.executeStep();
-  }
-
-  // The next promotion and its seq, or false at the end.
-  bool next(PromotionRecord& record, long long& seq) {
-    if (!m_rows.executeStep()) {
-      return false;
-    }
-    record = m_reader.promotion(m_rows);
-    seq = m_rows.getColumn(22).getInt64();
-    while (m_gate_row && m_gates.getColumn(0).getInt64() <= seq) {
-      if (m_gates.getColumn(0).getInt64() == seq) {
-        m_reader.gate(record, m_gates, 1);
-      }
-      m_gate_row = m_gates.executeStep();
-    }
-    while (m_evidence_row && m_evidence.getColumn(0).getInt64() <= seq) {
-      if (m_evidence.getColumn(0).getInt64() == seq) {
-        m_reader.evidence(record, m_evidence, 1);
-      }
-      m_evidence_row = m_evidence.executeStep();
-    }
-    return true;
-  }
-
- private:
-  RowReader& m_reader;
-  SQLite::Statement m_rows;
-  SQLite::Statement m_gates;
-  SQLite::Statement m_evidence;
-  bool m_gate_row = false;
-  bool m_evidence_row = false;
-};
-
-// The promotions in seq order as the texts they store, with their gates and evidence: what
-// the hash chain covers, read without parsing any JSON (three cursors, one pass each).
-class TextScan {
- public:
-  explicit TextScan(SQLite::Database& db)
-      : m_rows(db, std::string("SELECT ") + k_promotion_columns + " FROM promotions p ORDER BY p.seq"),
-        m_gates(db,
-                "SELECT p.seq, g.position, g.name, g.use, g.status, g.summary, g.details, "
-                "g.config, g.retry_after_seconds FROM promotions p JOIN gate_verdicts g ON "
-                "g.promotion_id = p.id ORDER BY p.seq, g.position"),
-        m_evidence(db,
-                   "SELECT p.seq, e.gate_position, e.path, e.sha256 FROM promotions p JOIN "
-                   "evidence e ON e.promotion_id = p.id ORDER BY p.seq, e.gate_position, "
-                   "e.position") {
-    m_gate_row = m_gates.executeStep();
-    m_evidence_row = m_evidence.executeStep();
-  }
-
-  // The next promotion, its seq and stored hash, or false at the end.
-  bool next(detail::PromotionText& text, long long& seq, std::string& hash) {
-    if (!m_rows.executeStep()) {
-      return false;
-    }
-    const auto column = [&](int index) { return m_rows.getColumn(index).getString(); };
-    text.id = column(0);
-    text.pipeline = column(1);
-    text.stage = column(2);
-    text.from = column(3);
-    text.candidate_id = column(4);
-    text.images_json = column(5);
-    text.outcome = column(6);
-    text.actor = column(7);
-    text.reason = column(8);
-    text.ci_provider = column(9);
-    text.ci_run_url = column(10);
-    text.commit = column(11);
-    text.error = column(12);
-    text.started = column(13);
-    text.finished = column(14);
-    text.break_glass = m_rows.getColumn(15).getInt() != 0;
-    text.pull_request = column(16);
-    text.rollback_of = column(17);
-    text.gates_skipped = m_rows.getColumn(18).getInt() != 0;
-    text.previous_json = column(19);
-    text.files_json = column(20);
-    hash = column(21);
-    seq = m_rows.getColumn(22).getInt64();
-    text.pipeline_file = column(k_pipeline_file_column);
-    text.gates.clear();
-    // A gate or evidence row out of place is left out; the hash then shows it.
-    while (m_gate_row && m_gates.getColumn(0).getInt64() <= seq) {
-      if (m_gates.getColumn(0).getInt64() == seq &&
-          m_gates.getColumn(1).getInt64() == static_cast<long long>(text.gates.size())) {
-        detail::GateText& gate = text.gates.emplace_back();
-        gate.name = m_gates.getColumn(2).getString();
-        gate.use = m_gates.getColumn(3).getString();
-        gate.status = m_gates.getColumn(4).getString();
-        gate.summary = m_gates.getColumn(5).getString();
-        gate.details_json = m_gates.getColumn(6).getString();
-        gate.config_json = m_gates.getColumn(7).getString();
-        if (!m_gates.getColumn(8).isNull()) {
-          gate.retry_after_seconds = m_gates.getColumn(8).getInt64();
-        }
-      }
-      m_gate_row = m_gates.executeStep();
-    }
-    while (m_evidence_row && m_evidence.getColumn(0).getInt64() <= seq) {
-      const long long position = m_evidence.getColumn(1).getInt64();
-      if (m_evidence.getColumn(0).getInt64() == seq && position >= 0 &&
-          position < static_cast<long long>(text.gates.size())) {
-        text.gates[static_cast<std::size_t>(position)].evidence.emplace_back(
-            m_evidence.getColumn(2).getString(), m_evidence.getColumn(3).getString());
-      }
-      m_evidence_row = m_evidence.executeStep();
-    }
-    return true;
-  }
-
- private:
-  SQLite::Statement m_rows;
-  SQLite::Statement m_gates;
-  SQLite::Statement m_evidence;
-  bool m_gate_row = false;
-  bool m_evidence_row = false;
-};
-
-// Migration 5 for the rows written before it: their images in promotion_images, and the
-// hash chain of each table.
-void seal_v5(SQLite::Database& db) {
-  RowReader reader([](const std::string& what) {
-    return make_error(ErrorKind::input, "cannot migrate the history: " + what);
-  });
-  std::vector<std::pair<long long, PromotionRecord>> promotions;
-  {
-    PromotionScan scan(db, reader, k_promotion_columns_v5);
-    PromotionRecord record;
-    long long seq = 0;
-    while (scan.next(record, seq)) {
-      promotions.emplace_back(seq, std::move(record));
-    }
-  }
-  if (reader.bad()) {
-    throw std::runtime_error(reader.bad()->message);
-  }
-  // Each row's JSON texts are rewritten as promote writes them now (compact, keys sorted), so
-  // that the canonical record can embed them as they are.
-  std::string previous;
-  SQLite::Statement update(
-      db, "UPDATE promotions SET images = ?, previous = ?, files = ?, hash = ? WHERE seq = ?");
-  SQLite::Statement update_gate(
-      db, "UPDATE gate_verdicts SET details = ?, config = ? WHERE promotion_id = ? AND position = ?");
-  for (const auto& [seq, record] : promotions) {
-    insert_images(db, record.id, record.images);
-    const detail::PromotionText text = detail::text_of(record);
-    previous = chain_hash(previous, detail::canonical(text));
-    update.reset();
-    update.bind(1, text.images_json);
-    update.bind(2, text.previous_json);
-    update.bind(3, text.files_json);
-    update.bind(4, previous);
-    update.bind(5, static_cast<std::int64_t>(seq));
-    update.exec();
-    for (std::size_t g = 0; g < text.gates.size(); ++g) {
-      update_gate.reset();
-      update_gate.bind(1, text.gates[g].details_json);
-      update_gate.bind(2, text.gates[g].config_json);
-      update_gate.bind(3, record.id);
-      update_gate.bind(4, static_cast<std::int64_t>(g));
-      update_gate.exec();
-    }
-  }
-  const auto seal = [&](const std::string& table, const char* columns, auto read) {
-    SQLite::Statement select(db, "SELECT " + std::string(columns) + " FROM " + table +
-                                     " ORDER BY seq");
-    std::vector<std::pair<long long, std::string>> rows;
-    const int seq_column = select.getColumnCount() - 1;
-    while (select.executeStep()) {
-      rows.emplace_back(select.getColumn(seq_column).getInt64(),
-                        util::dump_json(to_json(read(select))));
-    }
-    if (reader.bad()) {
-      throw std::runtime_error(reader.bad()->message);
-    }
-    SQLite::Statement set(db, "UPDATE " + table + " SET hash = ? WHERE seq = ?");
-    std::string last;
-    for (const auto& [seq, canonical] : rows) {
-      last = chain_hash(last, canonical);
-      set.reset();
-      set.bind(1, last);
-      set.bind(2, static_cast<std::int64_t>(seq));
-      set.exec();
-    }
-  };
-  seal("approvals", k_approval_columns_v5,
-       [&](SQLite::Statement& row) { return reader.approval(row); });
-  seal("holds", k_hold_columns_v5, [&](SQLite::Statement& row) { return reader.hold(row); });
 }
 
 }  // namespace
@@ -867,117 +515,6 @@ Result<std::vector<PromotionRecord>> History::list(const Query& query) const {
     }
     transaction.commit();
     return found;
-  } catch (const std::exception& e) {
-    return failure(e.what());
-  }
-}
-
-Result<Verification> History::verify() const {
-  const auto failure = [&](const std::string& what) {
-    return make_error(ErrorKind::input,
-                      "cannot read history database " + m_path.string() + ": " + what);
-  };
-  if (!m_db) {
-    return failure("it is closed");
-  }
-  Verification result;
-  try {
-    SQLite::Transaction transaction(*m_db, SQLite::TransactionBehavior::DEFERRED);
-    std::optional<std::string> unreadable;  // an approval or hold promote cannot read back
-    RowReader reader([&](const std::string& what) {
-      unreadable = what;
-      return failure(what);
-    });
-    // Checks one row against the chain; false once the chain is broken.
-    std::string previous;
-    long long expected_seq = 1;
-    const auto check = [&](const std::string& table, long long seq, const std::string& id,
-                           const std::string& canonical, const std::string& stored) {
-      if (seq != expected_seq) {
-        result.broken = ChainBreak{table, expected_seq, "",
-                                   "row " + std::to_string(expected_seq) + " is missing"};
-        return false;
-      }
-      ++expected_seq;
-      previous = chain_hash(previous, canonical);
-      if (unreadable) {
-        result.broken = ChainBreak{table, seq, id, "it holds a value promote did not write (" +
-                                                       *unreadable + ")"};
-        return false;
-      }
-      if (previous != stored) {
-        result.broken = ChainBreak{table, seq, id,
-                                   "its hash does not match its content or the row before it"};
-        return false;
-      }
-      return true;
-    };
-    // Rows may not be missing at the end either: AUTOINCREMENT remembers the highest seq.
-    const auto check_end = [&](const std::string& table) {
-      SQLite::Statement highest(*m_db, "SELECT seq FROM sqlite_sequence WHERE name = ?");
-      highest.bind(1, table);
-      if (highest.executeStep() && highest.getColumn(0).getInt64() >= expected_seq) {
-        const long long last = highest.getColumn(0).getInt64();
-        result.broken = ChainBreak{
-            table, expected_seq, "",
-            expected_seq == last ? "row " + std::to_string(last) + " is missing"
-                                 : "rows " + std::to_string(expected_seq) + " to " +
-                                       std::to_string(last) + " are missing"};
-        return false;
-      }
-      return true;
-    };
-
-    {
-      TextScan scan(*m_db);
-      detail::PromotionText text;
-      long long seq = 0;
-      std::string hash;
-      while (scan.next(text, seq, hash)) {
-        ++result.promotions;
-        if (!check("promotions", seq, text.id, detail::canonical(text), hash)) {
-          return result;
-        }
-      }
-      result.head = previous;
-    }
-    // Gate verdicts and evidence whose promotion is gone or was renamed.
-    for (const char* table : {"gate_verdicts", "evidence"}) {
-      SQLite::Statement orphans(*m_db, std::string("SELECT promotion_id FROM ") + table +
-                                           " WHERE promotion_id NOT IN (SELECT id FROM "
-                                           "promotions) LIMIT 1");
-      if (orphans.executeStep()) {
-        result.broken = ChainBreak{table, 0, orphans.getColumn(0).getString(),
-                                   "it holds rows of a promotion that is not in the history"};
-        return result;
-      }
-    }
-    if (!check_end("promotions")) {
-      return result;
-    }
-    const auto walk = [&](const std::string& table, const char* columns, std::size_t& count,
-                          auto read) {
-      previous.clear();
-      expected_seq = 1;
-      SQLite::Statement select(*m_db,
-                               "SELECT " + std::string(columns) + " FROM " + table + " ORDER BY seq");
-      const int seq_column = select.getColumnCount() - 1;
-      while (select.executeStep()) {
-        ++count;
-        const auto value = read(select);
-        if (!check(table, select.getColumn(seq_column).getInt64(), "",
-                   util::dump_json(to_json(value)), value.hash)) {
-          return false;
-        }
-      }
-      return check_end(table);
-    };
-    if (walk("approvals", k_approval_columns, result.approvals,
-             [&](SQLite::Statement& row) { return reader.approval(row); })) {
-      walk("holds", k_hold_columns, result.holds,
-           [&](SQLite::Statement& row) { return reader.hold(row); });
-    }
-    return result;
   } catch (const std::exception& e) {
     return failure(e.what());
   }
