@@ -76,6 +76,9 @@ struct PromotionRecord {
   std::string rollback_of;        ///< a rollback: the promotion whose candidate it put back
   bool gates_skipped = false;     ///< a rollback with --skip-gates
   nlohmann::json previous = nlohmann::json::object();  ///< image -> what the target held before
+  /// When the target held an image at several values before: what each place held,
+  /// [{"file": ..., "image": ..., "value": ...}] (PlaceValue); else an empty array.
+  nlohmann::json places = nlohmann::json::array();
   std::vector<std::string> files;  ///< the files the promotion changed (or would have)
   std::string hash;  ///< the chain hash, set by History (ignored by `record`)
   std::string pipeline_file;  ///< PipelineId::file; "" in a record written before it was kept

@@ -192,6 +192,9 @@ history::PromotionRecord to_record(const PromotionResult& result) {
   for (const auto& [name, reference] : result.previous) {
     record.previous[name] = reference;
   }
+  for (const auto& place : result.places) {
+    record.places.push_back({{"file", place.file}, {"image", place.image}, {"value", place.value}});
+  }
   for (const auto& change : result.changes) {
     record.files.push_back(change.path);
   }

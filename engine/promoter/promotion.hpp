@@ -75,6 +75,14 @@ struct GateResult {
   Verdict verdict;
 };
 
+/// What one place of a stage's target (a file it names; for an overlay, its kustomization)
+/// held for an image before a promotion.
+struct PlaceValue {
+  std::string file;   ///< relative to the repository root
+  std::string image;  ///< pipeline image name
+  std::string value;  ///< the reference as read
+};
+
 /// Everything that happened, for the report and the history.
 struct PromotionResult {
   Outcome outcome = Outcome::error;
@@ -86,6 +94,9 @@ struct PromotionResult {
   std::string from;
   Candidate candidate;
   std::map<std::string, std::string> previous;  ///< image name -> reference in the target before
+  /// When the target held an image at several values (its places disagreed): the value each
+  /// place held before, for those images, in the order of the target's files. Else empty.
+  std::vector<PlaceValue> places;
   std::vector<GateResult> gates;
   std::vector<FileChange> changes;
   std::string diff;  ///< unified diff of `changes`
