@@ -218,6 +218,53 @@ history::PromotionRecord to_record(const PromotionResult& result) {
   return record;
 }
 
+// The candidate a stage's target holds: the value of each pipeline image, kept in `reading`;
+// fails (input) when the target lacks an image. When its places disagree on an image, fails, or
+// with `disagreed`, takes the first value and names the image there.
+Result<Candidate> read_candidate(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
+                                 const fs::path& root, TargetReading* reading,
+                                 std::vector<std::string>* disagreed) {
+  EmptyValues empty;
+  auto held = read_target(pipeline, stage, root, reading, &empty);
+  if (!held) {
+    return held.error();
+  }
+  Candidate candidate;
+  for (const auto& image : pipeline.images) {
+    const auto found = held->find(image.name);
+    if (found == held->end() && empty.contains(image.name)) {
+      return make_error(ErrorKind::input, "stage '" + stage.name + "' does not set image '" +
+                                              image.name + "': the value at " +
+                                              empty.at(image.name) + " is empty (" +
+                                              k_empty_meaning + "); promote a reference into '" +
+                                              stage.name + "' first, or write one there");
+    }
+    if (found == held->end()) {
+      // What the target could not read may hold it: say what was skipped.
+      std::string skipped;
+      for (const auto& warning : target_warnings(*reading)) {
+        skipped += "; " + warning;
+      }
+      return make_error(ErrorKind::input, "stage '" + stage.name + "' does not set image '" +
+                                              image.name + "' (" + image.match +
+                                              ") anywhere in its target" + skipped);
+    }
+    if (found->second.size() > 1 && disagreed != nullptr) {
+      disagreed->push_back(image.name);
+    } else if (found->second.size() > 1) {
+      std::string values;
+      for (const auto& reference : found->second) {
+        values += (values.empty() ? "" : ", ") + reference.to_string();
+      }
+      return make_error(ErrorKind::input, "stage '" + stage.name +
+                                              "' does not agree with itself on image '" +
+                                              image.name + "': its target holds " + values);
+    }
+    candidate.images[image.name] = found->second.front();
+  }
+  return candidate;
+}
+
 // The promotion after the request and the pipeline have been checked.
 class Attempt {
  public:
@@ -371,6 +418,9 @@ class Attempt {
     std::optional<std::pair<std::string, Candidate>> found;
     // The oldest promote commit into the stage: its id and Promote-Id.
     std::optional<std::pair<std::string, std::string>> first;
+    // The newest one, when the stage holds what it put there: the promotion a rollback undoes.
+    std::optional<std::pair<std::string, std::string>> latest;
+    bool newest = true;
     auto walked = m_repository->walk([&](const git::CommitInfo& commit) {
       if (git::trailer(commit.message, "Promote-Stage") != m_stage->name ||
           !commit_of(commit.message, m_id)) {
@@ -382,6 +432,9 @@ class Attempt {
       if (candidate.images.empty()) {
         return true;
       }
+      if (std::exchange(newest, false) && candidate.id() == current.id()) {
+        latest.emplace(commit.id, id);
+      }
       if (!m_request.rollback_to.empty() ? id == m_request.rollback_to
                                           : candidate.id() != current.id()) {
         found.emplace(id, std::move(candidate));
@@ -392,15 +445,36 @@ class Attempt {
     if (!walked) {
       return walked.error();
     }
-    if (!found && m_request.rollback_to.empty() && first) {
+    if (m_request.rollback_to.empty() && (found ? latest : first)) {
       // Only promotions of what the stage holds now: put back what its files held before the
-      // first of them.
-      auto before = candidate_before(first->first);
-      if (!before) {
+      // first of them. And when the places of the target disagreed before the promotion being
+      // undone, put each back as it was then, rather than the candidate before it.
+      const auto& undone = found ? *latest : *first;
+      auto before = state_before(undone.first);
+      if (!before && !found) {
         return before.error();
       }
-      if (*before) {
-        found.emplace("before:" + first->second, std::move(**before));
+      if (before && *before && (!found || !(*before)->disagreed.empty())) {
+        if (!(*before)->disagreed.empty()) {
+          if (auto put = put_back_places(undone.first, **before); !put) {
+            return put.error();
+          }
+          std::string values;
+          for (const auto& [place, images] : (*before)->places) {
+            for (const auto& name : (*before)->disagreed) {
+              if (const auto held = images.find(name); held != images.end()) {
+                values += (values.empty() ? "" : ", ") + place + ": " + name;
+                for (std::size_t i = 0; i < held->second.size(); ++i) {
+                  values += (i == 0 ? " " : " and ") + held->second[i].to_string();
+                }
+              }
+            }
+          }
+          m_result.warnings.push_back("before promotion " + undone.second + ", stage '" +
+                                      m_stage->name + "' held different values at its places; " +
+                                      "this rollback puts each back as it was (" + values + ")");
+        }
+        found.emplace("before:" + undone.second, std::move((*before)->candidate));
       }
     }
     if (!found && !m_request.rollback_to.empty()) {
@@ -440,16 +514,40 @@ class Attempt {
     return {};
   }
 
+  // For the record: the value each place held, of the images whose places disagree.
+  void note_places(const TargetImages& held) {
+    m_result.places.clear();
+    for (const auto& [place, images] : target_places(m_reading)) {
+      for (const auto& [name, references] : images) {
+        if (held.at(name).size() < 2) {
+          continue;
+        }
+        for (const auto& reference : references) {
+          m_result.places.push_back(PlaceValue{place, name, reference.to_string()});
+        }
+      }
+    }
+  }
+
+  // What a stage's target held at the parent of a commit.
+  struct Before {
+    Candidate candidate;                 ///< the first value of each image
+    PlaceImages places;                  ///< what each place held
+    std::vector<std::string> disagreed;  ///< the images held at several values
+    /// per place with an image at several values: its files, with their text then
+    std::map<std::string, std::map<std::string, std::string>> files;
+  };
+
   // What the stage's target held at the parent of `commit` (its files written out of git into
   // a temporary directory and read as read_target reads them); nullopt when the commit has no
   // parent. Fails when the target did not hold every pipeline image there.
-  Result<std::optional<Candidate>> candidate_before(const std::string& commit) {
+  Result<std::optional<Before>> state_before(const std::string& commit) {
     auto parent = m_repository->resolve(commit + "^");
     if (!parent) {
       return parent.error();
     }
     if (!parent->has_value()) {
-      return std::optional<Candidate>();
+      return std::optional<Before>();
     }
     std::string dir = (fs::temp_directory_path() / "promote-before-XXXXXX").string();
     if (::mkdtemp(dir.data()) == nullptr) {
@@ -470,14 +568,60 @@ class Attempt {
       then.base_dir =
           fs::path(dir) / fs::weakly_canonical(m_pipeline.base_dir).lexically_relative(m_root);
     }
-    auto candidate = candidate_in(then, *then.find_stage(m_stage->name), dir);
+    Before before;
+    TargetReading reading;
+    auto candidate =
+        read_candidate(then, *then.find_stage(m_stage->name), dir, &reading, &before.disagreed);
     if (!candidate) {
-      return make_error(candidate.error().kind, "cannot tell what '" + m_stage->name +
-                                                    "' held before its first promotion (" +
-                                                    (*parent)->substr(0, 12) +
-                                                    "): " + candidate.error().message);
+      return make_error(candidate.error().kind,
+                        "cannot tell what '" + m_stage->name + "' held before promotion commit " +
+                            commit.substr(0, 12) + " (at " + (*parent)->substr(0, 12) +
+                            "): " + candidate.error().message);
     }
-    return std::optional<Candidate>(std::move(*candidate));
+    before.candidate = std::move(*candidate);
+    before.places = target_places(reading);
+    for (const auto& [place, images] : before.places) {
+      if (std::none_of(images.begin(), images.end(),
+                       [](const auto& image) { return image.second.size() > 1; })) {
+        continue;
+      }
+      for (const auto& file : place_files(reading, place)) {
+        auto text = util::read_file(fs::path(dir) / file, k_max_target_file);
+        if (!text) {
+          return text.error();
+        }
+        before.files[place][file] = std::move(*text);
+      }
+    }
+    return std::optional<Before>(std::move(before));
+  }
+
+  // A rollback of the promotion of `commit` that puts every place of the target back as it
+  // was before it: a place that held one value of an image gets it back; a place that held
+  // several is put back whole, its files as they were, when that promotion was the last to
+  // change them (else the edit fails, and nothing is written).
+  Result<void> put_back_places(const std::string& commit, const Before& before) {
+    m_place_edits = PlaceEdits();
+    for (const auto& [place, images] : before.places) {
+      const auto files = before.files.find(place);
+      if (files == before.files.end()) {
+        for (const auto& [name, references] : images) {
+          m_place_edits.values[place][name] = references.front();
+        }
+        continue;
+      }
+      m_place_edits.kept[place] = images;
+      for (const auto& [file, then] : files->second) {
+        auto written = m_repository->read_file(commit, file);
+        if (!written) {
+          return written.error();
+        }
+        if (written->has_value() && **written != then) {
+          m_place_edits.files[file] = PlaceEdits::Restore{std::move(**written), then};
+        }
+      }
+    }
+    return {};
   }
 
   // The pipeline images listed in a promote commit's body ("api: ghcr.io/acme/api:1.4.2").
@@ -518,6 +662,7 @@ class Attempt {
       }
     }
     m_planned = *held;
+    note_places(*held);
     for (const auto& warning : target_warnings(m_reading)) {
       m_result.warnings.push_back(warning);
     }
@@ -530,9 +675,13 @@ class Attempt {
           for (const auto& reference : current->second) {
             values += (values.empty() ? "" : ", ") + reference.to_string();
           }
-          m_result.warnings.push_back("stage '" + m_stage->name + "' holds " + image.name + " at " +
-                                      std::to_string(current->second.size()) + " values (" +
-                                      values + "); this promotion sets every place to one");
+          m_result.warnings.push_back(
+              "stage '" + m_stage->name + "' holds " + image.name + " at " +
+              std::to_string(current->second.size()) + " values (" + values + "); " +
+              (m_place_edits.values.empty() && m_place_edits.kept.empty()
+                   ? "this promotion sets every place to one"
+                   : "this rollback puts each place back as it was before promotion " +
+                         m_result.rollback_of.substr(std::string_view("before:").size())));
         }
       }
       if (m_stage->from || m_request.rollback) {
@@ -578,7 +727,7 @@ class Attempt {
   }
 
   Result<void> compute_changes() {
-    auto changes = edit_target(m_pipeline, *m_stage, m_root, m_edits, &m_reading);
+    auto changes = edit_target(m_pipeline, *m_stage, m_root, m_edits, &m_reading, &m_place_edits);
     if (!changes) {
       return changes.error();
     }
@@ -752,6 +901,7 @@ class Attempt {
     if (!held) {
       return held.error();
     }
+    note_places(*held);
     for (const auto& [name, wanted] : m_edits) {
       const auto now = held->find(name);
       if (now == held->end()) {
@@ -1014,6 +1164,7 @@ class Attempt {
   std::map<std::string, image::Reference> m_edits;  ///< what the promotion sets: image -> reference
   TargetImages m_planned;  ///< what the target held when the promotion was planned
   TargetReading m_reading;  ///< the target as last read, for the edits made on it
+  PlaceEdits m_place_edits;  ///< a rollback that puts each place back as it was
   std::optional<Workspace> m_workspace;
   git::Repository* m_repository = nullptr;
   fs::path m_root;
@@ -1024,44 +1175,8 @@ class Attempt {
 
 Result<Candidate> candidate_in(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
                                const fs::path& root) {
-  EmptyValues empty;
   TargetReading reading;
-  auto held = read_target(pipeline, stage, root, &reading, &empty);
-  if (!held) {
-    return held.error();
-  }
-  Candidate candidate;
-  for (const auto& image : pipeline.images) {
-    const auto found = held->find(image.name);
-    if (found == held->end() && empty.contains(image.name)) {
-      return make_error(ErrorKind::input, "stage '" + stage.name + "' does not set image '" +
-                                              image.name + "': the value at " +
-                                              empty.at(image.name) + " is empty (" +
-                                              k_empty_meaning + "); promote a reference into '" +
-                                              stage.name + "' first, or write one there");
-    }
-    if (found == held->end()) {
-      // What the target could not read may hold it: say what was skipped.
-      std::string skipped;
-      for (const auto& warning : target_warnings(reading)) {
-        skipped += "; " + warning;
-      }
-      return make_error(ErrorKind::input, "stage '" + stage.name + "' does not set image '" +
-                                              image.name + "' (" + image.match +
-                                              ") anywhere in its target" + skipped);
-    }
-    if (found->second.size() > 1) {
-      std::string values;
-      for (const auto& reference : found->second) {
-        values += (values.empty() ? "" : ", ") + reference.to_string();
-      }
-      return make_error(ErrorKind::input, "stage '" + stage.name +
-                                              "' does not agree with itself on image '" +
-                                              image.name + "': its target holds " + values);
-    }
-    candidate.images[image.name] = found->second.front();
-  }
-  return candidate;
+  return read_candidate(pipeline, stage, root, &reading, nullptr);
 }
 
 Result<PromotionResult> promote(const Request& request, const pipeline::GateCatalog& gates) {

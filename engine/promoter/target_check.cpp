@@ -7,6 +7,7 @@
 #include "engine/overlay/helm.hpp"
 #include "engine/overlay/kustomize.hpp"
 #include "engine/overlay/setters.hpp"
+#include "engine/promoter/targets.hpp"
 #include "engine/util/files.hpp"
 
 namespace promote::promoter {
@@ -14,8 +15,6 @@ namespace promote::promoter {
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr std::uintmax_t k_max_target_file = 16u << 20;  // as promotions read them
 
 /// What a target path must be.
 enum class Want { directory, file, either };

@@ -19,8 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::uintmax_t k_max_target_file = 16u << 20;
-
 enum class Kind { kustomize, helm, manifests, setters, argocd };
 
 /// One file of the target and how it holds images.
@@ -273,11 +271,11 @@ std::vector<std::string> manifest_names(const pipeline::ImageSpec& image) {
   return out;
 }
 
-/// What a target holds, which images each of its files holds, and where an image's value is
-/// written empty.
+/// What a target holds, what each of its places holds, and where an image's value is written
+/// empty.
 struct Held {
   TargetImages images;
-  std::map<std::string, std::set<std::string>> by_file;
+  PlaceImages places;
   EmptyValues empty;
   std::map<std::string, overlay::Rendering> renderings;  ///< per kustomization file
   std::vector<std::string> warnings;
@@ -286,13 +284,13 @@ struct Held {
 
 void add(Held& out, const std::string& file, const std::string& name,
          const image::Reference& reference) {
-  out.by_file[file].insert(name);
-  auto& found = out.images[name];
   // Docker Hub's spellings of one reference (`redis:7`, `docker.io/library/redis:7`) agree.
-  if (std::none_of(found.begin(), found.end(), [&](const image::Reference& known) {
-        return known.canonical() == reference.canonical();
-      })) {
-    found.push_back(reference);
+  for (auto* found : {&out.images[name], &out.places[file][name]}) {
+    if (std::none_of(found->begin(), found->end(), [&](const image::Reference& known) {
+          return known.canonical() == reference.canonical();
+        })) {
+      found->push_back(reference);
+    }
   }
 }
 
@@ -628,7 +626,7 @@ Result<void> edit_kustomize(const pipeline::Pipeline& pipeline, const pipeline::
   };
   for (const auto& [name, reference] : images) {
     const pipeline::ImageSpec& image = *pipeline.find_image(name);
-    if (held.images.contains(name) && !held.by_file[place.file].contains(name)) {
+    if (held.images.contains(name) && !held.places[place.file].contains(name)) {
       continue;  // the image lives elsewhere in the target
     }
     placed.insert(name);
@@ -769,7 +767,7 @@ Result<TargetImages> read_target(const pipeline::Pipeline& pipeline, const pipel
 Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
                                             const pipeline::Stage& stage, const fs::path& root,
                                             const std::map<std::string, image::Reference>& images,
-                                            TargetReading* reading) {
+                                            TargetReading* reading, const PlaceEdits* places) {
   std::unique_ptr<TargetReading::State> state;
   if (reading != nullptr && reading->state && reading->state->stage == &stage &&
       reading->state->root == root) {
@@ -786,41 +784,76 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
   }
   Texts& texts = state->texts;
   Held& held = state->held;
+  const PlaceEdits no_place_edits;
+  const PlaceEdits& own = places != nullptr ? *places : no_place_edits;
+  // Files put back whole come first; each must still hold what the promotion being undone wrote.
+  for (const auto& [file, restore] : own.files) {
+    auto text = texts.get(file);
+    if (!text) {
+      return text.error();
+    }
+    if (**text != restore.expected) {
+      return make_error(ErrorKind::conflict,
+                        file + ": changed since the promotion that is rolled back, and before it " +
+                            "held several values of one image, which promote can put back only " +
+                            "by putting the file back whole; nothing was written: roll back with " +
+                            "--to ID, or edit it by hand");
+    }
+    **text = restore.text;
+  }
   std::set<std::string> placed;
   for (const auto& [name, references] : held.images) {
     placed.insert(name);
   }
-  // What the candidate gives each image: the edits, and for the others what the target holds.
-  std::map<std::string, image::Reference> given = images;
-  for (const auto& [name, references] : held.images) {
-    given.emplace(name, references.front());
-  }
+  // What each place is given: the edits, with the place's own values over them.
+  const auto images_of = [&](const Place& place) {
+    std::map<std::string, image::Reference> out = images;
+    if (const auto values = own.values.find(place.file); values != own.values.end()) {
+      for (const auto& [name, reference] : values->second) {
+        out.insert_or_assign(name, reference);
+      }
+    }
+    return out;
+  };
   for (const auto& place : state->places) {
+    if (own.kept.contains(place.file)) {
+      continue;
+    }
     auto found = texts.get(place.file);
     if (!found) {
       return found.error();
     }
-    if (auto shared = check_shared_places(pipeline, place, **found, given, images); !shared) {
+    // What the candidate gives each image: the edits, and for the others what the target holds.
+    const auto edits = images_of(place);
+    std::map<std::string, image::Reference> given = edits;
+    for (const auto& [name, references] : held.images) {
+      given.emplace(name, references.front());
+    }
+    if (auto shared = check_shared_places(pipeline, place, **found, given, edits); !shared) {
       return shared.error();
     }
   }
   for (const auto& place : state->places) {
+    if (own.kept.contains(place.file)) {
+      continue;
+    }
     auto found = texts.get(place.file);
     if (!found) {
       return found.error();
     }
     std::string& text = **found;
+    const auto edits = images_of(place);
     switch (place.kind) {
       case Kind::kustomize:
-        if (auto edited = edit_kustomize(pipeline, stage, place, texts, held, images, placed);
+        if (auto edited = edit_kustomize(pipeline, stage, place, texts, held, edits, placed);
             !edited) {
           return edited.error();
         }
         break;
       case Kind::helm:
         for (const auto& [name, paths] : place.helm->images) {
-          const auto wanted = images.find(name);
-          if (wanted == images.end()) {
+          const auto wanted = edits.find(name);
+          if (wanted == edits.end()) {
             continue;
           }
           auto edited = overlay::set_helm_image(text, place.file, paths, wanted->second,
@@ -833,7 +866,7 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
         }
         break;
       case Kind::manifests:
-        for (const auto& [name, reference] : images) {
+        for (const auto& [name, reference] : edits) {
           for (const auto& match : manifest_names(*pipeline.find_image(name))) {
             auto edited = overlay::set_manifest_images(text, place.file, match, reference);
             if (!edited) {
@@ -844,7 +877,7 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
         }
         break;
       case Kind::setters: {
-        auto edited = overlay::set_marked_images(text, place.file, images);
+        auto edited = overlay::set_marked_images(text, place.file, edits);
         if (!edited) {
           return edited.error();
         }
@@ -852,7 +885,7 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
         break;
       }
       case Kind::argocd:
-        for (const auto& [name, reference] : images) {
+        for (const auto& [name, reference] : edits) {
           auto edited =
               overlay::set_argocd_images(text, place.file, pipeline.find_image(name)->match,
                                          reference, place.argocd->application);
@@ -879,18 +912,49 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
     }
   }
   // What is recorded is what the files hold: the edited target, read back as read_target
-  // reads it, must render every image as asked.
+  // reads it, must render every image as asked, at every place.
   auto after = read_places(pipeline, state->places, texts);
   if (!after) {
     return after.error();
   }
   for (const auto& [name, target] : images) {
-    const image::Reference& wanted = target;
     const auto now = after->images.find(name);
-    const bool right =
-        now != after->images.end() &&
-        std::all_of(now->second.begin(), now->second.end(),
-                    [&](const image::Reference& held_now) { return holds(held_now, wanted); });
+    bool right = now != after->images.end();
+    std::string wrong_place;  // a place given its own value that does not hold it
+    for (const auto& [file, held_there] : after->places) {
+      const auto there = held_there.find(name);
+      if (!right || there == held_there.end()) {
+        continue;
+      }
+      std::vector<image::Reference> wanted{target};
+      if (const auto kept = own.kept.find(file); kept != own.kept.end()) {
+        const auto values = kept->second.find(name);
+        wanted = values == kept->second.end() ? std::vector<image::Reference>() : values->second;
+      } else if (const auto values = own.values.find(file); values != own.values.end()) {
+        if (const auto value = values->second.find(name); value != values->second.end()) {
+          wanted = {value->second};
+        }
+      }
+      const auto in = [](const std::vector<image::Reference>& list, const image::Reference& one) {
+        return std::any_of(list.begin(), list.end(),
+                           [&](const image::Reference& other) { return holds(one, other); });
+      };
+      const bool same =
+          std::all_of(there->second.begin(), there->second.end(),
+                      [&](const image::Reference& held_now) { return in(wanted, held_now); }) &&
+          std::all_of(wanted.begin(), wanted.end(),
+                      [&](const image::Reference& value) { return in(there->second, value); });
+      if (!same) {
+        right = false;
+        if (wanted.size() != 1 || !holds(wanted.front(), target)) {
+          std::string values;
+          for (const auto& value : wanted) {
+            values += (values.empty() ? "" : " and ") + value.to_string();
+          }
+          wrong_place = file + " (it should hold " + (values.empty() ? "none" : values) + ")";
+        }
+      }
+    }
     if (!right) {
       std::string holds;
       if (now != after->images.end()) {
@@ -906,10 +970,39 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
                                    "; where a base names it otherwise, give the image that name "
                                    "as match:)"
                              : holds) +
-              ", not " + wanted.to_string() + "; nothing was written");
+              (wrong_place.empty() ? ", not " + target.to_string() : " at " + wrong_place) +
+              "; nothing was written");
     }
   }
   return texts.changes();
+}
+
+PlaceImages target_places(const TargetReading& reading) {
+  return reading.state ? reading.state->held.places : PlaceImages();
+}
+
+std::vector<std::string> place_files(const TargetReading& reading, const std::string& place) {
+  if (!reading.state) {
+    return {};
+  }
+  const auto& places = reading.state->places;
+  const auto found = std::find_if(places.begin(), places.end(),
+                                  [&](const Place& one) { return one.file == place; });
+  if (found == places.end()) {
+    return {};
+  }
+  const auto rendering = reading.state->held.renderings.find(place);
+  if (found->kind != Kind::kustomize || rendering == reading.state->held.renderings.end()) {
+    return {place};
+  }
+  std::vector<std::string> out;
+  for (const auto& file : rendering->second.files) {
+    if ((found->dir.empty() || file.starts_with(found->dir + "/")) &&
+        std::find(out.begin(), out.end(), file) == out.end()) {
+      out.push_back(file);
+    }
+  }
+  return out;
 }
 
 /// Warnings of reading a target (remote resources skipped), deduplicated, in order.

@@ -4,6 +4,7 @@
 // prod"), so it can be made again on a newer tree; it is all-or-nothing: it returns the new
 // contents of every file it changes, or an error and nothing.
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -16,6 +17,9 @@
 
 namespace promote::promoter {
 
+/// The largest target file promote reads (bytes).
+inline constexpr std::uintmax_t k_max_target_file = 16u << 20;
+
 /// A file the promotion changes, with its content before and after.
 struct FileChange {
   std::string path;  ///< relative to the repository root
@@ -27,6 +31,26 @@ struct FileChange {
 /// order of the target's files (one when the target agrees with itself). Images the target does
 /// not hold are absent.
 using TargetImages = std::map<std::string, std::vector<image::Reference>>;
+
+/// What each place of a target holds: place (a file the target names; for an overlay, its
+/// kustomization) -> pipeline image name -> the distinct references found there, in reading order.
+using PlaceImages = std::map<std::string, std::map<std::string, std::vector<image::Reference>>>;
+
+/// What a rollback puts back place by place (edit_target): a place may get its own value of an
+/// image, or be put back whole, byte for byte, as it was.
+struct PlaceEdits {
+  /// place -> image -> the reference that place gets instead of the one the edits give.
+  std::map<std::string, std::map<std::string, image::Reference>> values;
+  /// A file put back whole before any edit: it must still hold `expected` (what the promotion
+  /// being undone wrote), and gets `text` (what it held before that promotion).
+  struct Restore {
+    std::string expected;
+    std::string text;
+  };
+  std::map<std::string, Restore> files;  ///< path -> restore
+  /// Places put back whole by `files`: not edited, and read back as these values.
+  PlaceImages kept;
+};
 
 /// Where an image the target does not hold is written empty (a chart's `tag: ""`), by pipeline
 /// image name: FILE:LINE:COL of the value.
@@ -69,7 +93,8 @@ Result<TargetImages> read_target(const pipeline::Pipeline& pipeline, const pipel
 /// image has no place anywhere in the target). Only files that change are returned, in path
 /// order. Fails (config) when an image has no place in the target, or when two images live in one
 /// place (a Helm value, one kustomize, manifest or Argo CD name) and `images` gives them
-/// different values, and as `read_target`; on any
+/// different values, and as `read_target`; (conflict) when a file `places` puts back whole no
+/// longer holds what it expects. `places`, when given, says what differs place by place. On any
 /// failure no change is returned. `reading`, when it holds what read_target read of this stage
 /// under this root (with nothing written there since), is used instead of reading again, and
 /// is emptied.
@@ -77,7 +102,15 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
                                             const pipeline::Stage& stage,
                                             const std::filesystem::path& root,
                                             const std::map<std::string, image::Reference>& images,
-                                            TargetReading* reading = nullptr);
+                                            TargetReading* reading = nullptr,
+                                            const PlaceEdits* places = nullptr);
+
+/// What each place of the target held, as kept in `reading` by read_target.
+PlaceImages target_places(const TargetReading& reading);
+
+/// The files the values of one place (a key of PlaceImages) are written in, as kept in
+/// `reading`: an overlay's own files it reads (those below its directory), else the place itself.
+std::vector<std::string> place_files(const TargetReading& reading, const std::string& place);
 
 /// What reading the target warned of (a remote resource that was not fetched), as kept in
 /// `reading` by read_target.
