@@ -222,23 +222,27 @@ Within::Within(const fs::path& root) {
   }
 }
 
-bool Within::operator()(const fs::path& path) const {
+std::optional<std::string> Within::inside(const fs::path& path) const {
   if (m_base.empty()) {
-    return false;
+    return std::nullopt;
   }
   std::error_code ec;
   const fs::path resolved = canonical_below(m_base, path, ec);
   if (ec) {
-    return false;
+    return std::nullopt;
   }
   auto b = m_base.begin();
   auto r = resolved.begin();
   for (; b != m_base.end(); ++b, ++r) {
     if (r == resolved.end() || *r != *b) {
-      return false;
+      return std::nullopt;
     }
   }
-  return true;
+  fs::path below;
+  for (; r != resolved.end(); ++r) {
+    below /= *r;
+  }
+  return below.generic_string();
 }
 
 bool is_within(const fs::path& root, const fs::path& path) {

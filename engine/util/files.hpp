@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -97,7 +98,10 @@ std::filesystem::path canonical_below(const std::filesystem::path& base,
 class Within {
  public:
   explicit Within(const std::filesystem::path& root);
-  bool operator()(const std::filesystem::path& path) const;
+  bool operator()(const std::filesystem::path& path) const { return inside(path).has_value(); }
+  /// `path` (relative to the root) once the symlinks on its way are followed, relative to the
+  /// root in git's form; nullopt when it leads out (or cannot be resolved).
+  std::optional<std::string> inside(const std::filesystem::path& path) const;
 
  private:
   std::filesystem::path m_base;  ///< the root made absolute and canonical; empty when it fails
