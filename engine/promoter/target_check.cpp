@@ -81,6 +81,10 @@ class Checker {
         message.replace(at, named.size(), pipeline::in_quotes(dir));
       }
       m_problems.add(where, "target.kustomize: " + message);
+    } else if (!util::Within(m_base)(*found)) {
+      m_problems.add(where, "target.kustomize '" + dir + "': its kustomization " +
+                                found->filename().string() +
+                                " leads out of the repository through a symlink");
     }
   }
 

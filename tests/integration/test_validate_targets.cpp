@@ -174,6 +174,22 @@ TEST_SUITE("integration") {
     }
   }
 
+  TEST_CASE(
+      "validate reports a kustomization that leads out of the repository through a "
+      "symlink") {
+    const Targets repo;
+    const promote::test::TempDir outside;
+    fs::copy_file(repo.dir / "overlays/prod/kustomization.yaml", outside / "kustomization.yaml");
+    fs::remove(repo.dir / "overlays/prod/kustomization.yaml");
+    fs::create_symlink(outside / "kustomization.yaml",
+                       repo.dir / "overlays/prod/kustomization.yaml");
+    const CommandResult text = repo.validate();
+    CHECK(text.exit_code == 2);
+    CHECK(text.err ==
+          "promote: promote.yaml:22:19: target.kustomize 'overlays/prod': its kustomization "
+          "kustomization.yaml leads out of the repository through a symlink\n");
+  }
+
   TEST_CASE("validate reports a Helm value path that is not in its values file") {
     const Targets repo;
     write_text(repo.dir / "charts/values-dev.yaml",
