@@ -50,6 +50,7 @@ struct PromotionText {
   std::string files_json;
   std::vector<GateText> gates;
   std::string pipeline_file;  ///< "" in a record written before it was kept (then left out)
+  std::string places_json = "[]";  ///< "[]" when there are none (then left out)
 };
 
 /// The texts promote stores for `record`.

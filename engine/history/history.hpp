@@ -2,7 +2,8 @@
 // The promotion history: every attempt, its gate verdicts and their evidence, in SQLite.
 // The schema is documented in schemas/history-v1.sql and the migrations after it; the hash
 // chain that makes edits evident in schemas/history-v5.sql; the records of several pipelines
-// in one database in schemas/history-v6.sql.
+// in one database in schemas/history-v6.sql; what each place of a target held before in
+// schemas/history-v7.sql.
 
 #include <chrono>
 #include <cstddef>
@@ -152,14 +153,16 @@ struct MergeCount {
 
 /// A record as the canonical JSON object promote hashes and writes to git notes: every field,
 /// times as format_time text; a promotion with its gates and evidence in order. The
-/// "pipeline_file" member is left out when it is "", so that a record written before it was
-/// kept has the canonical form (and hash) it had then.
+/// "pipeline_file" member is left out when it is "", and a promotion's "places" when it is
+/// empty, so that a record written before they were kept has the canonical form (and hash) it
+/// had then.
 nlohmann::json to_json(const PromotionRecord& record);
 nlohmann::json to_json(const ApprovalRecord& approval);
 nlohmann::json to_json(const HoldRecord& hold);
 
-/// The record a `to_json` object holds ("pipeline_file" may be missing: ""); fails (input) on
-/// a missing field, a wrong type or a bad time, naming the field.
+/// The record a `to_json` object holds ("pipeline_file" may be missing: ""; "places" too: an
+/// empty array); fails (input) on a missing field, a wrong type or a bad time, naming the
+/// field.
 Result<PromotionRecord> promotion_from_json(const nlohmann::json& value);
 Result<ApprovalRecord> approval_from_json(const nlohmann::json& value);
 Result<HoldRecord> hold_from_json(const nlohmann::json& value);
@@ -174,7 +177,7 @@ std::string note_line(const HoldRecord& hold);
 std::string chain_hash(const std::string& previous, const std::string& canonical);
 
 /// The schema version this build creates and understands.
-inline constexpr int k_schema_version = 6;
+inline constexpr int k_schema_version = 7;
 
 /// A time as ISO-8601 UTC with milliseconds ('2026-11-23T18:32:00.123Z'), truncated to the
 /// millisecond; such strings sort as the times do.

@@ -162,6 +162,9 @@ json to_json(const PromotionRecord& record) {
   if (!record.pipeline_file.empty()) {
     out["pipeline_file"] = record.pipeline_file;
   }
+  if (!record.places.empty()) {
+    out["places"] = record.places;
+  }
   return out;
 }
 
@@ -215,6 +218,17 @@ Result<PromotionRecord> promotion_from_json(const json& value) {
   record.rollback_of = fields.text("rollback_of");
   record.gates_skipped = fields.flag("gates_skipped");
   record.previous = fields.object("previous");
+  if (value.is_object() && value.contains("places")) {  // missing in the records before it
+    for (const json& place : fields.array("places")) {
+      Fields place_fields(place, "promotion " + record.id + ": place");
+      record.places.push_back({{"file", place_fields.text("file")},
+                               {"image", place_fields.text("image")},
+                               {"value", place_fields.text("value")}});
+      if (place_fields.error()) {
+        return *place_fields.error();
+      }
+    }
+  }
   for (const json& file : fields.array("files")) {
     if (!file.is_string()) {
       fields.fail("files", "holds something that is not a string");
@@ -371,7 +385,8 @@ PromotionText text_of(const PromotionRecord& record) {
                      util::dump_json(record.previous),
                      util::dump_json(nlohmann::json(record.files)),
                      {},
-                     record.pipeline_file};
+                     record.pipeline_file,
+                     record.places.empty() ? "[]" : util::dump_json(record.places)};
   for (const GateRecord& gate : record.gates) {
     GateText& out = text.gates.emplace_back();
     out.name = gate.name;
@@ -440,6 +455,9 @@ std::string canonical(const PromotionText& text) {
     record.string("pipeline", text.pipeline);
     if (!text.pipeline_file.empty()) {  // left out of the records written before it was kept
       record.string("pipeline_file", text.pipeline_file);
+    }
+    if (text.places_json != "[]") {  // left out when there are none, as before it was kept
+      record.raw("places", text.places_json);
     }
     record.raw("previous", text.previous_json);
     record.string("pull_request", text.pull_request);

@@ -6,6 +6,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -21,16 +22,19 @@ namespace promote::history::detail {
 using Clock = std::chrono::system_clock;
 
 // The columns of a promotion row, in the order `RowReader::promotion` reads them; those of
-// schema version 5 (which migration 5 reads) and the current ones.
+// schema version 5 (which migration 5 reads) and the current ones, which add pipeline_file
+// (version 6) and places (version 7).
 #define PROMOTE_PROMOTION_COLUMNS_V5                                                           \
   "p.id, p.pipeline, p.stage, p.from_stage, p.candidate_id, p.images, p.outcome, p.actor, "    \
   "p.reason, p.ci_provider, p.ci_run_url, p.commit_id, p.error, p.started_at, p.finished_at, " \
   "p.break_glass, p.pull_request, p.rollback_of, p.gates_skipped, p.previous, p.files, "       \
   "p.hash, p.seq"
 inline constexpr const char* k_promotion_columns_v5 = PROMOTE_PROMOTION_COLUMNS_V5;
-inline constexpr const char* k_promotion_columns = PROMOTE_PROMOTION_COLUMNS_V5 ", p.pipeline_file";
+inline constexpr const char* k_promotion_columns =
+    PROMOTE_PROMOTION_COLUMNS_V5 ", p.pipeline_file, p.places";
 #undef PROMOTE_PROMOTION_COLUMNS_V5
 inline constexpr int k_pipeline_file_column = 23;
+inline constexpr int k_places_column = 24;
 
 // Reads rows of a history that promote wrote, remembering the first value it did not write.
 class RowReader {
@@ -89,7 +93,26 @@ class RowReader {
     if (row.getColumnCount() > k_pipeline_file_column) {
       record.pipeline_file = row.getColumn(k_pipeline_file_column).getString();
     }
+    if (row.getColumnCount() > k_places_column) {
+      record.places = json(owner, "places", row.getColumn(k_places_column).getString());
+      if (!is_places(record.places)) {
+        fail(owner + ": places: not an array of objects of the strings file, image and value");
+        record.places = nlohmann::json::array();
+      }
+    }
     return record;
+  }
+
+  // Whether `value` is what PromotionRecord::places holds: an array of objects whose "file",
+  // "image" and "value" are strings.
+  static bool is_places(const nlohmann::json& value) {
+    return value.is_array() &&
+           std::all_of(value.begin(), value.end(), [](const nlohmann::json& place) {
+             return place.is_object() && place.size() == 3 &&
+                    std::all_of(place.begin(), place.end(),
+                                [](const nlohmann::json& member) { return member.is_string(); }) &&
+                    place.contains("file") && place.contains("image") && place.contains("value");
+           });
   }
 
   // A gate row (position, name, use, status, summary, details, config, retry_after_seconds
@@ -274,6 +297,7 @@ class TextScan {
     hash = column(21);
     seq = m_rows.getColumn(22).getInt64();
     text.pipeline_file = column(k_pipeline_file_column);
+    text.places_json = column(k_places_column);
     text.gates.clear();
     // A gate or evidence row out of place is left out; the hash then shows it.
     while (m_gate_row && m_gates.getColumn(0).getInt64() <= seq) {

@@ -290,6 +290,14 @@ std::string github_summary(const Attempt& attempt, const Scrubber& scrub) {
         << " |\n";
   }
   out << "\n";
+  if (!result.places.empty()) {
+    out << "Places that disagreed before:\n\n";
+    for (const auto& place : result.places) {
+      out << "- " << code(scrub(place.file)) << ": " << md(scrub(place.image)) << " "
+          << code(scrub(short_reference(place.value))) << "\n";
+    }
+    out << "\n";
+  }
 
   if (result.gates_skipped) {
     out << "Gates **skipped** (`promote rollback --skip-gates`).\n\n";

@@ -81,6 +81,7 @@ std::string render_text(const promoter::PromotionResult& result, const Style& st
       out << short_reference(before->second) << " -> " << to << "\n";
     }
   }
+  out << places_text(result.places, "");
   if (!result.gates.empty()) {
     out << "gates\n";
     std::size_t name_width = 0;
@@ -154,6 +155,10 @@ nlohmann::json to_json(const promoter::PromotionResult& result) {
   for (const auto& change : result.changes) {
     changes.push_back({{"path", change.path}});
   }
+  nlohmann::json places = nlohmann::json::array();
+  for (const auto& place : result.places) {
+    places.push_back({{"file", place.file}, {"image", place.image}, {"value", place.value}});
+  }
   nlohmann::json out = {
       {"outcome", to_string(result.outcome)},
       {"dry_run", result.dry_run},
@@ -166,6 +171,7 @@ nlohmann::json to_json(const promoter::PromotionResult& result) {
         {"short_id", result.candidate.short_id()},
         {"images", result.candidate.to_json()["images"]}}},
       {"previous", result.previous},
+      {"places", places},
       {"gates", gates},
       {"changes", changes},
       {"diff", result.diff},

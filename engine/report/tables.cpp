@@ -38,6 +38,24 @@ std::string csv_field(const std::string& text) {
   return out + "\"";
 }
 
+// The places of a record (history::PromotionRecord::places), what is not a string as "".
+std::vector<promoter::PlaceValue> places_of(const history::PromotionRecord& record) {
+  std::vector<promoter::PlaceValue> out;
+  if (!record.places.is_array()) {
+    return out;
+  }
+  const auto text = [](const nlohmann::json& place, const char* key) {
+    const auto found = place.find(key);
+    return found != place.end() && found->is_string() ? found->get<std::string>() : "";
+  };
+  for (const auto& place : record.places) {
+    if (place.is_object()) {
+      out.push_back({text(place, "file"), text(place, "image"), text(place, "value")});
+    }
+  }
+  return out;
+}
+
 std::string gates_text(const history::PromotionRecord& record) {
   std::string out;
   for (const auto& gate : record.gates) {
@@ -54,6 +72,45 @@ std::string short_reference(const std::string& reference) {
     return reference;
   }
   return parsed->repository() + (parsed->tag.empty() ? "" : ":") + parsed->version();
+}
+
+std::string printable(const std::string& text) {
+  static constexpr char k_hex[] = "0123456789abcdef";
+  const auto escape = [](std::string& out, unsigned char byte) {
+    out += "\\x";
+    out += k_hex[byte >> 4];
+    out += k_hex[byte & 0xf];
+  };
+  const std::string valid = util::valid_utf8(text);
+  std::string out;
+  out.reserve(valid.size());
+  for (std::size_t i = 0; i < valid.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(valid[i]);
+    const auto next = i + 1 < valid.size() ? static_cast<unsigned char>(valid[i + 1]) : 0;
+    if (byte < 0x20 || byte == 0x7f) {
+      escape(out, byte);
+    } else if (byte == 0xc2 && next >= 0x80 && next <= 0x9f) {  // U+0080..U+009F
+      escape(out, byte);
+      escape(out, next);
+      ++i;
+    } else {
+      out += valid[i];
+    }
+  }
+  return out;
+}
+
+std::string places_text(const std::vector<promoter::PlaceValue>& places,
+                        const std::string& indent) {
+  if (places.empty()) {
+    return "";
+  }
+  std::string out = indent + "places that disagreed before:\n";
+  for (const auto& place : places) {
+    out += indent + "  " + printable(place.file) + ": " + printable(place.image) + " " +
+           printable(short_reference(place.value)) + "\n";
+  }
+  return out;
 }
 
 std::string image_cell(const std::string& name, const std::string& reference) {
@@ -181,6 +238,7 @@ nlohmann::json history_json(const std::vector<history::PromotionRecord>& records
                    {"started_at", history::format_time(record.started)},
                    {"finished_at", history::format_time(record.finished)},
                    {"previous", record.previous},
+                   {"places", record.places},
                    {"files", record.files},
                    {"hash", record.hash},
                    {"gates", gates}});
@@ -208,6 +266,7 @@ std::string promotion_text(const history::PromotionRecord& record) {
           << "\n";
     }
   }
+  out << places_text(places_of(record), "  ");
   if (!record.files.empty()) {
     out << "  files      " << record.files.size() << " changed\n";
     for (const auto& file : record.files) {

@@ -162,7 +162,7 @@ TEST_SUITE("history") {
     CHECK(db.tableExists("approvals"));
   }
 
-  TEST_CASE("the schema the code migrates to is exactly schemas/history-v1.sql to v6") {
+  TEST_CASE("the schema the code migrates to is exactly schemas/history-v1.sql to v7") {
     TempDir dir;
     const fs::path file = dir / "history.db";
     REQUIRE(history::History::open(file).has_value());
@@ -170,7 +170,7 @@ TEST_SUITE("history") {
 
     SQLite::Database fresh(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     for (const char* name : {"history-v1.sql", "history-v2.sql", "history-v3.sql", "history-v4.sql",
-                             "history-v5.sql", "history-v6.sql"}) {
+                             "history-v5.sql", "history-v6.sql", "history-v7.sql"}) {
       fresh.exec(promote::test::read_text(fs::path(PROMOTE_SOURCE_DIR) / "schemas" / name));
     }
 
@@ -185,6 +185,8 @@ TEST_SUITE("history") {
           std::string::npos);
     CHECK(expected.find("break_glass INTEGER NOT NULL DEFAULT 0") != std::string::npos);
     CHECK(expected.find("table holds on holds: CREATE TABLE holds") != std::string::npos);
+    CHECK(expected.find("places TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(places))") !=
+          std::string::npos);
     CHECK(schema_of(migrated) == expected);
   }
 
@@ -591,16 +593,16 @@ TEST_SUITE("history") {
     const fs::path file = dir / "history.db";
     {
       SQLite::Database db(file, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-      db.exec("CREATE TABLE future (x INTEGER); PRAGMA user_version = 7;");
+      db.exec("CREATE TABLE future (x INTEGER); PRAGMA user_version = 8;");
     }
     auto store = history::History::open(file);
     REQUIRE(store.has_error());
     CHECK(store.error().kind == ErrorKind::input);
     CHECK(store.error().message == "history database " + file.string() +
-                                       " has schema version 7; this promote knows up to " +
+                                       " has schema version 8; this promote knows up to " +
                                            std::to_string(history::k_schema_version));
     SQLite::Database db(file, SQLite::OPEN_READONLY);
-    CHECK(db.execAndGet("PRAGMA user_version").getInt() == 7);
+    CHECK(db.execAndGet("PRAGMA user_version").getInt() == 8);
     CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "delete");
   }
 
@@ -883,6 +885,11 @@ TEST_SUITE("history") {
     record.images = {{"api", "ghcr.io/acme/api:1.4.2@sha256:" + std::string(64, 'a')},
                      {"ünïcode", "x/y:1"}};
     record.previous = {{"api", "ghcr.io/acme/api:1.4.1"}};
+    record.places = nlohmann::json::array(
+        {{{"file", "k8s/a b.yaml"}, {"image", "api"}, {"value", "ghcr.io/acme/api:1.4.1"}},
+         {{"file", "k8s/\u00e9 \"q\".yaml"},
+          {"image", "ünïcode"},
+          {"value", std::string("x/y:1\x1b]0;t\x07 \xff\xfe cut \xe2\x82")}}});
     record.files = {"k8s/a b.yaml", "k8s/\u00e9.yaml"};
     history::GateRecord gate;
     gate.name = "metrics \"p99\"";

@@ -116,7 +116,8 @@ TEST_SUITE("integration") {
     const std::vector<std::string> error = {"error.schema.json"};
 
     docs.run({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.5.0"}, 0, result);
-    docs.run({"--to", "staging"}, 0, result);
+    const auto staged = docs.run({"--to", "staging"}, 0, result);
+    CHECK(staged["places"] == nlohmann::json::array());  // the places of its target agree
     docs.run({"--to", "prod"}, 3, result);
 
     const auto approved = docs.run({"approve", "--stage", "prod", "--reason", "dashboards clean"},
@@ -146,6 +147,7 @@ TEST_SUITE("integration") {
     CHECK(listed[0]["outcome"] == "pending");
     CHECK(listed[1]["gates"].size() == 2);
     CHECK(listed[1]["files"] == nlohmann::json{"k8s/overlays/staging/kustomization.yaml"});
+    CHECK(listed[1]["places"] == nlohmann::json::array());
     const std::string staging = listed[1]["id"];
     const std::string prod = listed[0]["id"];
 
@@ -269,6 +271,13 @@ TEST_SUITE("integration") {
         {"started_at", time},
         {"finished_at", time},
         {"previous", {{"api", "ghcr.io/acme/api:1.4.2"}}},
+        {"places",
+         {{{"file", "k8s/overlays/staging/kustomization.yaml"},
+           {"image", "api"},
+           {"value", "ghcr.io/acme/api:1.4.2"}},
+          {{"file", "k8s/overlays/staging/worker.yaml"},
+           {"image", "api"},
+           {"value", "ghcr.io/acme/api:1.4.1"}}}},
         {"files", {"k8s/overlays/staging/kustomization.yaml"}},
         {"hash", std::string(64, 'b')},
         {"gates",
@@ -300,6 +309,7 @@ TEST_SUITE("integration") {
          "$[0].outcome"},
         {"history-record.schema.json", record, "/gates/0/evidence/0/sha256", "abc",
          "$.gates[0].evidence[0].sha256"},
+        {"history-record.schema.json", record, "/places/1/value", nullptr, "$.places[1].value"},
         {"status.schema.json",
          {{"pipeline", "shop"}, {"stages", {stage}}},
          "/stages/0/candidate/id",
