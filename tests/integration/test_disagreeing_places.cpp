@@ -78,6 +78,18 @@ TEST_SUITE("integration") {
                    "stage 'prod' holds api at 3 values (ghcr.io/acme/api:1.4.0, "
                    "ghcr.io/acme/api:1.4.2, ghcr.io/acme/api:1.4.1); this promotion sets every "
                    "place to one"));
+    // The record keeps what each place held, in the result, the history and explain.
+    const nlohmann::json places = nlohmann::json::parse(R"([
+      {"file": "prod/manifests/api.yaml", "image": "api", "value": "ghcr.io/acme/api:1.4.2"},
+      {"file": "prod/manifests/worker.yaml", "image": "api", "value": "ghcr.io/acme/api:1.4.1"},
+      {"file": "prod/values.yaml", "image": "api", "value": "ghcr.io/acme/api:1.4.0"}])");
+    CHECK(promoted["places"] == places);
+    const std::string id = promoted["promotion_id"];
+    const auto history = json_of(repo.promote({"history", "show", id, "--output", "json"}));
+    CHECK(history["places"] == places);
+    const auto explain = repo.promote({"explain", id});
+    CHECK(contains(explain.out, "places that disagreed before:\n"));
+    CHECK(contains(explain.out, "prod/manifests/worker.yaml: api ghcr.io/acme/api:1.4.1\n"));
     for (const auto& path : {"prod/manifests/api.yaml", "prod/manifests/worker.yaml"}) {
       CHECK(contains(repo.file(path), "image: ghcr.io/acme/api:2.0.0  # the service"));
     }
