@@ -157,7 +157,11 @@ class ApprovalGate : public Gate {
     nlohmann::json rejections = nlohmann::json::array();
     nlohmann::json counted = nlohmann::json::array();
     for (const auto& [actor, decision] : latest) {
-      if (!decision->approve) {
+      if (!decision->approve && !eligible(actor)) {
+        // Who may not approve may not veto either: anyone could block a stage otherwise.
+        ignored.push_back(
+            {{"actor", actor}, {"why", "not among the approvers, whose rejections alone count"}});
+      } else if (!decision->approve) {
         rejections.push_back({{"actor", actor}, {"reason", decision->reason},
                               {"at", util::format_utc(decision->at)}});
       } else if (actor == context.actor && !m_rules.allow_self) {

@@ -48,7 +48,7 @@ int PromotionResult::exit_code() const {
     case Outcome::proposed:
     case Outcome::no_op:
     case Outcome::planned:
-      return 0;
+      return error ? 4 : 0;  // it happened, but was not recorded in the history
     case Outcome::blocked: return 1;
     case Outcome::pending: return 3;
     case Outcome::error: return error ? promote::exit_code(error->kind) : 4;

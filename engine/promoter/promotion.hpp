@@ -117,7 +117,8 @@ struct PromotionResult {
   std::chrono::system_clock::time_point started;
   std::chrono::system_clock::time_point finished;
 
-  /// 0 promoted/proposed/no-op/planned, 1 blocked, 3 pending, 4 error (or 2 for config errors).
+  /// 0 promoted/proposed/no-op/planned, 1 blocked, 3 pending, 4 error (or 2 for config errors);
+  /// 4 also when it happened but could not be recorded in the history (`error` says why).
   int exit_code() const;
 };
 

@@ -144,6 +144,27 @@ TEST_SUITE("approval gate") {
     CHECK(f.judge("{approvers: [alice, bob]}").status == Status::pass);
   }
 
+  TEST_CASE(
+      "a rejection by someone who is not an approver does not block; an approver's own "
+      "rejection does") {
+    Fixture f;
+    f.actor = "alice";
+    f.decide("bob");
+    f.decide("mallory", false);
+    Verdict verdict = f.judge("{approvers: [alice, bob]}");
+    CHECK(verdict.status == Status::pass);
+    REQUIRE(verdict.details["ignored"].size() == 1);
+    CHECK(verdict.details["ignored"][0]["actor"] == "mallory");
+    CHECK(verdict.details["ignored"][0]["why"] ==
+          "not among the approvers, whose rejections alone count");
+    CHECK(verdict.details["rejections"].empty());
+    // Without an approvers list anyone may approve, so anyone's rejection counts; and the
+    // promoting actor's own rejection counts even where their approval would not.
+    CHECK(f.judge("").status == Status::fail);
+    f.decide("alice", false);
+    CHECK(f.judge("{approvers: [alice, bob]}").summary == "rejected by alice (not now)");
+  }
+
   TEST_CASE("quorum: 1 of leads and 2 of sre, each person filling one seat") {
     Fixture f;
     const std::string rules =

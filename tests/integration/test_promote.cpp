@@ -266,6 +266,19 @@ TEST_SUITE("integration") {
     CHECK(contains(read_text(shop.dir / "outside/kustomization.yaml"), "newTag: 1.4.2"));
   }
 
+  TEST_CASE("a promotion that cannot be recorded in the history says it happened, and exits 4") {
+    Shop shop;
+    fs::create_directories(shop.dir / "history-is-a-directory.db");
+    const CommandResult result =
+        shop.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:2.0.0"},
+                     {{"PROMOTE_HISTORY", (shop.dir / "history-is-a-directory.db").string()}});
+    CHECK(result.exit_code == 4);
+    CHECK(contains(result.out, "outcome: promoted"));
+    CHECK(contains(result.out, "error: cannot open history database"));
+    // It did happen: the commit is on the remote.
+    CHECK(contains(sh("git log -1 --format=%s origin/main", shop.repo), "promote(dev)"));
+  }
+
   TEST_CASE("a refused push never drops local commits the remote lacks: exit 4, all kept") {
     Shop shop;
     // Someone else pushes first, and the local branch has a commit of its own, not pushed.
