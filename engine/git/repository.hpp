@@ -24,6 +24,11 @@ namespace promote::git {
 /// or nullopt for a network remote.
 std::optional<std::filesystem::path> local_path(const std::string& url);
 
+/// Whether `file` is tracked (in the index) by the repository whose working tree holds it;
+/// false when no repository holds it (or a bare one). Fails (git) when that repository cannot
+/// be read.
+Result<bool> tracked_by_git(const std::filesystem::path& file);
+
 /// Who made a commit.
 struct Signature {
   std::string name;

@@ -1053,12 +1053,18 @@ class Attempt {
         !journaled) {
       return journaled.error();
     }
+    // Each file is written from the working tree's root without following a symlink: the
+    // paths were resolved inside the repository when planned, and whatever is swapped on
+    // disk since cannot lead a write out of it.
+    auto root = util::RootDir::open(m_root);
+    if (!root) {
+      return root.error();
+    }
     std::vector<std::string> paths;
     {
       util::DeferredFlush flush;  // one flush for all the files: the journal can undo them
       for (const auto& change : m_result.changes) {
-        if (auto written = util::write_file_atomic(m_root / change.path, change.after);
-            !written) {
+        if (auto written = root->write(change.path, change.after); !written) {
           restore();
           return written.error();
         }
@@ -1121,8 +1127,12 @@ class Attempt {
   }
 
   void restore() {
+    auto root = util::RootDir::open(m_root);
+    if (!root) {
+      return;
+    }
     for (const auto& change : m_result.changes) {
-      (void)util::write_file_atomic(m_root / change.path, change.before);
+      (void)root->write(change.path, change.before);
     }
   }
 
