@@ -1040,6 +1040,13 @@ class Attempt {
     if (!head) {
       return head.error();
     }
+    // Each file is written from the working tree's root without following a symlink: the
+    // paths were resolved inside the repository when planned, and whatever is swapped on
+    // disk since cannot lead a write out of it.
+    auto root = util::RootDir::open(m_root);
+    if (!root) {
+      return root.error();
+    }
     // The journal first: a crash from here on is finished or undone by the next run.
     history::PromotionRecord intent = to_record(m_result);
     intent.finished = std::chrono::system_clock::now();
@@ -1052,13 +1059,6 @@ class Attempt {
                           head->value_or(""), journal);
         !journaled) {
       return journaled.error();
-    }
-    // Each file is written from the working tree's root without following a symlink: the
-    // paths were resolved inside the repository when planned, and whatever is swapped on
-    // disk since cannot lead a write out of it.
-    auto root = util::RootDir::open(m_root);
-    if (!root) {
-      return root.error();
     }
     std::vector<std::string> paths;
     {

@@ -111,7 +111,7 @@ struct Entry {
 // machine left: one that came with the repository (committed, then cloned) or that another
 // user wrote names paths and a record nobody here vouches for. nullopt, with a line in
 // `notes` saying why, otherwise.
-Result<std::optional<std::string>> trusted_text(const util::RootDir& dir, const std::string& name,
+std::optional<std::string> trusted_text(const util::RootDir& dir, const std::string& name,
                                                 std::vector<std::string>& notes) {
   const fs::path shown = dir.path() / name;
   const auto ignored = [&](const std::string& why) {
@@ -132,7 +132,7 @@ Result<std::optional<std::string>> trusted_text(const util::RootDir& dir, const 
   }
   auto tracked = git::tracked_by_git(shown);
   if (!tracked) {
-    return tracked.error();
+    return ignored(tracked.error().message);
   }
   if (*tracked) {
     return ignored(
@@ -148,7 +148,7 @@ Result<std::optional<std::string>> trusted_text(const util::RootDir& dir, const 
 
 // The entries of `pipeline` whose process is gone; removes the temporary files of writers
 // that are gone. Journal files this run may not act on are left, each with a line in `notes`.
-Result<std::vector<Entry>> orphans(const fs::path& path, const history::PipelineId& pipeline,
+std::vector<Entry> orphans(const fs::path& path, const history::PipelineId& pipeline,
                                    std::vector<std::string>& notes) {
   std::vector<Entry> out;
   auto dir = util::RootDir::open(path);
@@ -162,11 +162,8 @@ Result<std::vector<Entry>> orphans(const fs::path& path, const history::Pipeline
     if (!temporary && !name.ends_with(".json")) {
       continue;
     }
-    auto text = trusted_text(*dir, name, notes);
+    const auto text = trusted_text(*dir, name, notes);
     if (!text) {
-      return text.error();
-    }
-    if (!*text) {
       continue;
     }
     if (temporary) {
@@ -177,7 +174,7 @@ Result<std::vector<Entry>> orphans(const fs::path& path, const history::Pipeline
       }
       continue;
     }
-    const auto value = nlohmann::json::parse(**text, nullptr, false);
+    const auto value = nlohmann::json::parse(*text, nullptr, false);
     if (!value.is_object() || !value.contains("record")) {
       continue;
     }
@@ -239,20 +236,21 @@ Result<void> undo_local(git::Repository& repository, const Entry& entry,
   if (!walked) {
     return walked.error();
   }
-  // The files as they are now, of the paths that can be reached.
-  std::vector<std::pair<std::string, std::optional<std::string>>> files;
-  std::vector<std::string> after_of;
+  // The files that can be reached, as they are now.
+  struct File {
+    std::string path;
+    std::string after;                ///< sha256 of what the promotion wrote
+    std::optional<std::string> now;  ///< nullopt: not there
+  };
+  std::vector<File> files;
+  std::vector<std::string> paths;
   for (const auto& [path, after] : entry.files) {
     auto now = root->read(path);
     if (!now) {
       notes.push_back(what + now.error().message + ": left as it is");
       continue;
     }
-    files.emplace_back(path, std::move(*now));
-    after_of.push_back(after);
-  }
-  std::vector<std::string> paths;
-  for (const auto& [path, now] : files) {
+    files.push_back(File{path, after, std::move(*now)});
     paths.push_back(path);
   }
   if (head && git::trailer(head->message, "Promote-Id") == entry.record.id) {
@@ -266,8 +264,7 @@ Result<void> undo_local(git::Repository& repository, const Entry& entry,
       }
     }
   }
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    const auto& [path, now] = files[i];
+  for (const auto& [path, after, now] : files) {
     if (auto removed = root->remove_temporaries(path, entry.pid); !removed) {
       notes.push_back(what + removed.error().message + ": its temporary files were left");
     }
@@ -278,7 +275,7 @@ Result<void> undo_local(git::Repository& repository, const Entry& entry,
     if (!before) {
       return before.error();
     }
-    if (!now || util::sha256_hex(*now) != after_of[i]) {
+    if (!now || util::sha256_hex(*now) != after) {
       if (now != *before) {
         notes.push_back(what + path +
                         " holds neither what the promotion wrote nor what it held before "
@@ -382,11 +379,7 @@ Result<std::vector<std::string>> recover_interrupted(git::Repository& repository
   if (!fs::is_directory(dir, ec)) {
     return done;
   }
-  auto found = orphans(dir, pipeline, done);
-  if (!found) {
-    return found.error();
-  }
-  const std::vector<Entry>& entries = *found;
+  const std::vector<Entry> entries = orphans(dir, pipeline, done);
   if (entries.empty()) {
     return done;
   }
