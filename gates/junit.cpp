@@ -491,9 +491,8 @@ bool stream_elements(std::string_view xml, Walker& walk) {
       if (p == nullptr) {
         return false;
       }
-      const auto size = static_cast<std::size_t>(p - text);
-      if (std::memchr(text, '&', size) != nullptr &&
-          util::bad_xml_reference({text, size}) != std::string_view::npos) {
+      if (util::bad_xml_reference({text, static_cast<std::size_t>(p - text)}) !=
+          std::string_view::npos) {
         return false;
       }
       continue;
@@ -580,8 +579,7 @@ bool stream_elements(std::string_view xml, Walker& walk) {
         }
         const std::string_view value(p, static_cast<std::size_t>(close - p));
         if (value.find('<') != std::string_view::npos ||
-            (value.find('&') != std::string_view::npos &&
-             util::bad_xml_reference(value) != std::string_view::npos)) {
+            util::bad_xml_reference(value) != std::string_view::npos) {
           return false;
         }
         p = close + 1;

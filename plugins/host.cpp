@@ -264,10 +264,11 @@ Result<RunOutput> run_sync(const fs::path& program, const std::string& input,
   err->write.reset();
   Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, leader, 0)));
   if (!pidfd.valid()) {
+    const int error = errno;
     ::kill(-leader, SIGKILL);
     util::forget_child_group(leader);
     ::waitpid(leader, nullptr, 0);
-    return make_error(ErrorKind::internal, "cannot watch plugin process: " + errno_text(errno));
+    return make_error(ErrorKind::internal, "cannot watch plugin process: " + errno_text(error));
   }
   Fd to_plugin = std::move(in->write);
   Fd from_stdout = std::move(out->read);
