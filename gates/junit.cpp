@@ -15,6 +15,7 @@
 #include "engine/scheduler/blocking.hpp"
 #include "engine/util/files.hpp"
 #include "engine/util/hash.hpp"
+#include "engine/util/xml.hpp"
 
 namespace promote::gates {
 
@@ -169,6 +170,41 @@ std::string element_position(std::string_view xml, const pugi::xml_node& node,
     return label;
   }
   return position(xml, offset - 1, label);
+}
+
+// What is wrong with the first reference in `document`'s text and attribute values that XML
+// does not define, for documents whose bytes as written are not at hand (UTF-16, UTF-32).
+std::optional<std::string> bad_reference_in_tree(const pugi::xml_document& document) {
+  const auto bad = [](const char* text) -> std::optional<std::string> {
+    const std::string_view view(text);
+    const std::size_t at = util::bad_xml_reference(view);
+    if (at == std::string_view::npos) {
+      return std::nullopt;
+    }
+    return util::describe_bad_xml_reference(view.substr(at));
+  };
+  std::vector<pugi::xml_node> stack{document.first_child()};
+  while (!stack.empty()) {
+    const pugi::xml_node node = stack.back();
+    if (!node) {
+      stack.pop_back();
+      continue;
+    }
+    stack.back() = node.next_sibling();
+    if (node.type() != pugi::node_element && node.type() != pugi::node_pcdata) {
+      continue;
+    }
+    if (auto found = bad(node.value())) {
+      return found;
+    }
+    for (const pugi::xml_attribute attribute : node.attributes()) {
+      if (auto found = bad(attribute.value())) {
+        return found;
+      }
+    }
+    stack.push_back(node.first_child());
+  }
+  return std::nullopt;
 }
 
 // What the child elements of a test case said about it.
@@ -450,8 +486,13 @@ bool stream_elements(std::string_view xml, Walker& walk) {
         ++p;
         continue;
       }
+      const char* const text = p;
       p = static_cast<const char*>(std::memchr(p, '<', static_cast<std::size_t>(end - p)));
       if (p == nullptr) {
+        return false;
+      }
+      if (util::bad_xml_reference({text, static_cast<std::size_t>(p - text)}) !=
+          std::string_view::npos) {
         return false;
       }
       continue;
@@ -537,7 +578,8 @@ bool stream_elements(std::string_view xml, Walker& walk) {
           return false;
         }
         const std::string_view value(p, static_cast<std::size_t>(close - p));
-        if (value.find('<') != std::string_view::npos) {
+        if (value.find('<') != std::string_view::npos ||
+            util::bad_xml_reference(value) != std::string_view::npos) {
           return false;
         }
         p = close + 1;
@@ -617,6 +659,17 @@ Result<JunitCounts> JunitTally::add(std::string_view xml, const std::string& lab
   }
   if (!result) {
     return parse_failure(xml, result, label, exact);
+  }
+  // pugixml leaves a reference it does not know as text: an undefined entity would pass for
+  // a name or an output, so it is a malformed document, as XML has it.
+  if (exact) {
+    if (const std::size_t bad = util::bad_xml_reference_in_document(xml);
+        bad != std::string_view::npos) {
+      return input_error(position(xml, static_cast<std::ptrdiff_t>(bad), label),
+                         "malformed XML: " + util::describe_bad_xml_reference(xml.substr(bad)));
+    }
+  } else if (const auto bad = bad_reference_in_tree(document)) {
+    return input_error(label, "malformed XML: " + *bad);
   }
   pugi::xml_node root;
   for (pugi::xml_node node = document.first_child(); node; node = node.next_sibling()) {

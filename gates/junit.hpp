@@ -43,9 +43,10 @@ struct JunitCounts {
 /// `status="disabled"`, GoogleTest's `status="notrun"` without `<skipped>`; those also count
 /// in `disabled`) > passed; a passed test case with `<flakyFailure>` or `<flakyError>` also
 /// counts in `flaky`. An `<error>` or `<failure>` directly under a suite counts as one errored
-/// test. Fails (input) with
-/// "LABEL:LINE:COL: what" when the document is empty, malformed, truncated, has a DTD
-/// (refused outright: no entity is ever expanded) or another root element.
+/// test. Fails (input) with "LABEL:LINE:COL: what" when the document is empty, malformed (an
+/// undefined entity, a stray '&' or a reference to a character XML forbids included: pugixml
+/// would keep it as text), truncated, has a DTD (refused outright: no entity is ever
+/// expanded) or another root element.
 ///
 /// Two readers give the same counts. The streaming one reads UTF-8 documents in one pass
 /// without building a tree (memory: a few bytes per open element); it takes only a strict

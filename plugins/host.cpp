@@ -26,6 +26,8 @@
 #include <cstring>
 #include <thread>
 
+#include "engine/util/children.hpp"
+#include "engine/util/files.hpp"
 #include "engine/util/hash.hpp"
 #include "engine/util/secrets.hpp"
 
@@ -104,30 +106,7 @@ std::vector<std::string> plugin_environment(const std::vector<std::string>& pass
 
 namespace {
 
-// A file descriptor closed when it goes out of scope.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : m_fd(fd) {}
-  Fd(Fd&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    reset();
-    m_fd = std::exchange(other.m_fd, -1);
-    return *this;
-  }
-  ~Fd() { reset(); }
-  int get() const { return m_fd; }
-  bool valid() const { return m_fd >= 0; }
-  void reset() {
-    if (m_fd >= 0) {
-      ::close(m_fd);
-      m_fd = -1;
-    }
-  }
-
- private:
-  int m_fd = -1;
-};
+using Fd = util::UniqueFd;
 
 std::string errno_text(int error) { return std::strerror(error); }
 
@@ -266,19 +245,30 @@ Result<RunOutput> run_sync(const fs::path& program, const std::string& input,
       return pipe->error();
     }
   }
-  auto pid = spawn(program, environment, cwd, in->read.get(), out->write.get(),
-                   err->write.get());
-  if (!pid) {
-    return pid.error();
+  // Recorded as a child group, for a termination signal to reach it (util/children.hpp).
+  std::optional<Result<pid_t>> spawned;
+  util::start_child_group([&] {
+    spawned = spawn(program, environment, cwd, in->read.get(), out->write.get(), err->write.get());
+    return *spawned ? **spawned : -1;
+  });
+  if (!spawned) {
+    output.cancelled = true;  // promote is ending: nothing is started
+    return output;
   }
+  if (!*spawned) {
+    return spawned->error();
+  }
+  const pid_t leader = **spawned;
   in->read.reset();
   out->write.reset();
   err->write.reset();
-  Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, *pid, 0)));
+  Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, leader, 0)));
   if (!pidfd.valid()) {
-    ::kill(-*pid, SIGKILL);
-    ::waitpid(*pid, nullptr, 0);
-    return make_error(ErrorKind::internal, "cannot watch plugin process: " + errno_text(errno));
+    const int error = errno;
+    ::kill(-leader, SIGKILL);
+    util::forget_child_group(leader);
+    ::waitpid(leader, nullptr, 0);
+    return make_error(ErrorKind::internal, "cannot watch plugin process: " + errno_text(error));
   }
   Fd to_plugin = std::move(in->write);
   Fd from_stdout = std::move(out->read);
@@ -364,10 +354,10 @@ Result<RunOutput> run_sync(const fs::path& program, const std::string& input,
   to_plugin.reset();
   if (exited) {
     // The leader is a zombie until reaped, so its group id still names its leftovers.
-    ::kill(-*pid, SIGKILL);
+    ::kill(-leader, SIGKILL);
   } else {
     output.cancelled = control.cancelled && !output.out_too_large;
-    terminate_group(*pid, pidfd.get(), limits.kill_grace);
+    terminate_group(leader, pidfd.get(), limits.kill_grace);
   }
   // The leader has written everything it will write: take what is in the pipes.
   if (from_stdout.valid() && !output.out_too_large) {
@@ -376,8 +366,9 @@ Result<RunOutput> run_sync(const fs::path& program, const std::string& input,
   if (from_stderr.valid()) {
     drain(from_stderr, false);
   }
+  util::forget_child_group(leader);  // the group has had its last signal from here
   int status = 0;
-  while (::waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
+  while (::waitpid(leader, &status, 0) < 0 && errno == EINTR) {
   }
   if (WIFEXITED(status)) {
     output.exit_code = WEXITSTATUS(status);

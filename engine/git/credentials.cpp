@@ -65,6 +65,7 @@ namespace {
 /// The parts of a remote URL that decide what to send: ssh or not, host, port (0: default).
 struct Address {
   bool ssh = false;
+  std::string scheme;  ///< lower case, "" for scp-like addresses
   std::string host;
   int port = 0;
 };
@@ -74,6 +75,7 @@ Address parse_address(std::string_view url) {
   std::string_view authority;
   if (const auto scheme_end = url.find("://"); scheme_end != std::string_view::npos) {
     const std::string scheme = lower(std::string(url.substr(0, scheme_end)));
+    address.scheme = scheme;
     address.ssh = scheme == "ssh" || scheme == "ssh+git" || scheme == "git+ssh";
     authority = url.substr(scheme_end + 3);
     authority = authority.substr(0, authority.find('/'));
@@ -190,6 +192,36 @@ std::string missing_token(const std::string& forge) {
   return start +
          " to an access token for it (GITHUB_TOKEN, GITLAB_TOKEN, CI_JOB_TOKEN and "
          "GITEA_TOKEN are used when repository.provider names the forge)";
+}
+
+/// `address`'s port, the scheme's default when the URL names none.
+int port_of(const Address& address) {
+  if (address.port != 0) {
+    return address.port;
+  }
+  return address.scheme == "https" ? 443 : address.scheme == "http" ? 80 : 0;
+}
+
+/// "scheme://host:port" of an address, for messages (no user, no path).
+std::string origin(const Address& address) {
+  const bool ipv6 = address.host.find(':') != std::string::npos;
+  return address.scheme + "://" + (ipv6 ? "[" + address.host + "]" : address.host) + ":" +
+         std::to_string(port_of(address));
+}
+
+/// Whether a token may go to `asking`, the server that asks for credentials, when the remote
+/// is `configured`: the same host, over https (TLS verified), or over plain http only at the
+/// very host and port of a configured http URL. A server reached by a redirect elsewhere, or
+/// at another port over plain http, gets nothing: plain http can be read on the way.
+bool may_send_token(const Address& asking, const Address& configured) {
+  if (asking.host.empty() || asking.host != configured.host) {
+    return false;
+  }
+  if (asking.scheme == "https") {
+    return true;
+  }
+  return asking.scheme == "http" && configured.scheme == "http" &&
+         port_of(asking) == port_of(configured);
 }
 
 std::string refused_token(const Token& token) {
@@ -608,6 +640,15 @@ int acquire_credentials(git_credential** out, const char* url, const char* usern
   const auto token = token_for(forge);
   if (!token) {
     context.failure = missing_token(forge);
+    return GIT_EUSER;
+  }
+  if (const Address configured = parse_address(context.url);
+      !may_send_token(address, configured)) {
+    context.failure = "the remote asks for credentials at " + origin(address) +
+                      ", not at the host of its URL (" + origin(configured) + "): " +
+                      token->variable +
+                      " is sent only to that host, and over plain http only to the very host "
+                      "and port of an http:// URL (a redirect elsewhere gets nothing)";
     return GIT_EUSER;
   }
   if (context.token_offers++ > 0) {

@@ -128,6 +128,36 @@ Result<Repository> Repository::open(const fs::path& path) {
   return repository;
 }
 
+Result<bool> tracked_by_git(const fs::path& file) {
+  ensure_init();
+  const std::string doing = "cannot tell whether git tracks " + file.string();
+  std::error_code ec;
+  const fs::path absolute = fs::weakly_canonical(fs::absolute(file, ec), ec);
+  git_repository* raw = nullptr;
+  const int code = git_repository_open_ext(&raw, absolute.parent_path().c_str(), 0, nullptr);
+  if (code == GIT_ENOTFOUND) {
+    return false;
+  }
+  if (code < 0) {
+    return failure(doing);
+  }
+  const Owned<git_repository, git_repository_free> repository(raw);
+  const char* workdir = git_repository_workdir(raw);
+  if (workdir == nullptr) {
+    return false;  // bare
+  }
+  const fs::path relative =
+      absolute.lexically_relative(fs::weakly_canonical(fs::path(workdir).parent_path(), ec));
+  if (relative.empty() || *relative.begin() == "..") {
+    return false;
+  }
+  auto index = current_index(raw, doing);
+  if (!index) {
+    return index.error();
+  }
+  return git_index_get_bypath(index->get(), relative.generic_string().c_str(), 0) != nullptr;
+}
+
 Result<std::optional<std::string>> Repository::remote_url(const std::string& name) const {
   git_remote* raw = nullptr;
   const int code = git_remote_lookup(&raw, m_repository.get(), name.c_str());

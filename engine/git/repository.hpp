@@ -24,6 +24,11 @@ namespace promote::git {
 /// or nullopt for a network remote.
 std::optional<std::filesystem::path> local_path(const std::string& url);
 
+/// Whether `file` is tracked (in the index) by the repository whose working tree holds it;
+/// false when no repository holds it (or a bare one). Fails (git) when that repository cannot
+/// be read.
+Result<bool> tracked_by_git(const std::filesystem::path& file);
+
 /// Who made a commit.
 struct Signature {
   std::string name;
@@ -49,7 +54,9 @@ struct CommitInfo {
 ///   else, by forge (the provider, else the host: github.com, gitlab.com or gitlab.*,
 ///   gitea.com, gitea.* or codeberg.org): GITHUB_TOKEN (user x-access-token) for github,
 ///   GITLAB_TOKEN (user oauth2) then CI_JOB_TOKEN (user gitlab-ci-token) for gitlab,
-///   GITEA_TOKEN (user x-access-token) for gitea.
+///   GITEA_TOKEN (user x-access-token) for gitea. A token goes only to the host of the
+///   remote's URL: over https, or over plain http only to the very host and port of an
+///   http:// URL; a server elsewhere (reached by a redirect) that asks gets nothing.
 /// - ssh (ssh://, or scp-like user@host:path; user "git" when the URL has none): the private
 ///   key file PROMOTE_SSH_KEY (public key beside it as .pub when present, passphrase in
 ///   PROMOTE_SSH_KEY_PASSPHRASE), else the ssh-agent at SSH_AUTH_SOCK. The host key must be

@@ -1040,6 +1040,13 @@ class Attempt {
     if (!head) {
       return head.error();
     }
+    // Each file is written from the working tree's root without following a symlink: the
+    // paths were resolved inside the repository when planned, and whatever is swapped on
+    // disk since cannot lead a write out of it.
+    auto root = util::RootDir::open(m_root);
+    if (!root) {
+      return root.error();
+    }
     // The journal first: a crash from here on is finished or undone by the next run.
     history::PromotionRecord intent = to_record(m_result);
     intent.finished = std::chrono::system_clock::now();
@@ -1057,8 +1064,7 @@ class Attempt {
     {
       util::DeferredFlush flush;  // one flush for all the files: the journal can undo them
       for (const auto& change : m_result.changes) {
-        if (auto written = util::write_file_atomic(m_root / change.path, change.after);
-            !written) {
+        if (auto written = root->write(change.path, change.after); !written) {
           restore();
           return written.error();
         }
@@ -1121,8 +1127,12 @@ class Attempt {
   }
 
   void restore() {
+    auto root = util::RootDir::open(m_root);
+    if (!root) {
+      return;
+    }
     for (const auto& change : m_result.changes) {
-      (void)util::write_file_atomic(m_root / change.path, change.before);
+      (void)root->write(change.path, change.before);
     }
   }
 

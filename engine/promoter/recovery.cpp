@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -87,33 +88,90 @@ Result<void> write_owned(const fs::path& path, const std::string& data) {
   return {};
 }
 
+std::string text_in(const nlohmann::json& object, const char* key) {
+  const auto found = object.is_object() ? object.find(key) : object.end();
+  return found != object.end() && found->is_string() ? found->get<std::string>() : std::string();
+}
+
+long number_in(const nlohmann::json& object, const char* key) {
+  const auto found = object.is_object() ? object.find(key) : object.end();
+  return found != object.end() && found->is_number_integer() ? found->get<long>() : 0;
+}
+
 struct Entry {
   fs::path file;
   history::PromotionRecord record;
   std::string base;
+  long pid = 0;                                            ///< the process that wrote it
   std::vector<std::pair<std::string, std::string>> files;  ///< path, sha256 of what was written
 };
 
+// The text of the journal file `name` in `dir` when this run may act on it: a regular file
+// (not a symlink) owned by this user and not tracked by git. A journal is what a run on this
+// machine left: one that came with the repository (committed, then cloned) or that another
+// user wrote names paths and a record nobody here vouches for. nullopt, with a line in
+// `notes` saying why, otherwise.
+std::optional<std::string> trusted_text(const util::RootDir& dir, const std::string& name,
+                                                std::vector<std::string>& notes) {
+  const fs::path shown = dir.path() / name;
+  const auto ignored = [&](const std::string& why) {
+    notes.push_back("ignored the journal entry " + shown.string() + ": " + why);
+    return std::optional<std::string>();
+  };
+  auto fd = dir.open_file(name, O_RDONLY | O_NONBLOCK);
+  if (!fd) {
+    return ignored(fd.error().message);
+  }
+  struct stat info {};
+  if (::fstat(fd->get(), &info) != 0 || !S_ISREG(info.st_mode)) {
+    return ignored("it is not a regular file");
+  }
+  if (info.st_uid != ::geteuid()) {
+    return ignored("it is owned by user " + std::to_string(info.st_uid) + ", not by this one (" +
+                   std::to_string(::geteuid()) + ")");
+  }
+  auto tracked = git::tracked_by_git(shown);
+  if (!tracked) {
+    return ignored(tracked.error().message);
+  }
+  if (*tracked) {
+    return ignored(
+        "it is tracked by git, so it came with the repository rather than from a run on this "
+        "machine (remove it from the repository)");
+  }
+  auto text = util::read_open_file(*fd, shown.string());
+  if (!text) {
+    return ignored(text.error().message);
+  }
+  return std::optional<std::string>(std::move(*text));
+}
+
 // The entries of `pipeline` whose process is gone; removes the temporary files of writers
-// that are gone.
-std::vector<Entry> orphans(const fs::path& dir, const history::PipelineId& pipeline) {
+// that are gone. Journal files this run may not act on are left, each with a line in `notes`.
+std::vector<Entry> orphans(const fs::path& path, const history::PipelineId& pipeline,
+                                   std::vector<std::string>& notes) {
   std::vector<Entry> out;
+  auto dir = util::RootDir::open(path);
+  if (!dir) {
+    return out;
+  }
   std::error_code ec;
-  for (const auto& item : fs::directory_iterator(dir, ec)) {
+  for (const auto& item : fs::directory_iterator(path, ec)) {
     const std::string name = item.path().filename().string();
-    if (name.starts_with(".") && name.ends_with(".tmp")) {
+    const bool temporary = name.starts_with(".") && name.ends_with(".tmp");
+    if (!temporary && !name.ends_with(".json")) {
+      continue;
+    }
+    const auto text = trusted_text(*dir, name, notes);
+    if (!text) {
+      continue;
+    }
+    if (temporary) {
       const auto dot = name.rfind('.', name.size() - 5);
       const long pid = std::atol(name.substr(dot + 1).c_str());
-      if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
-        fs::remove(item.path(), ec);
+      if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+        (void)dir->remove(name);
       }
-      continue;
-    }
-    if (!name.ends_with(".json")) {
-      continue;
-    }
-    auto text = util::read_file(item.path());
-    if (!text) {
       continue;
     }
     const auto value = nlohmann::json::parse(*text, nullptr, false);
@@ -121,14 +179,16 @@ std::vector<Entry> orphans(const fs::path& dir, const history::PipelineId& pipel
       continue;
     }
     auto record = history::promotion_from_json(value["record"]);
+    const long pid = number_in(value, "pid");
     if (!record || !history::belongs_to(record->pipeline, record->pipeline_file, pipeline) ||
-        alive(value.value("pid", 0L), value.value("start", std::string()))) {
+        alive(pid, text_in(value, "start"))) {
       continue;
     }
-    Entry entry{item.path(), std::move(*record), value.value("base", std::string()), {}};
-    for (const auto& file : value.value("files", nlohmann::json::array())) {
-      entry.files.emplace_back(file.value("path", std::string()),
-                               file.value("after_sha256", std::string()));
+    Entry entry{item.path(), std::move(*record), text_in(value, "base"), pid, {}};
+    if (const auto files = value.find("files"); files != value.end() && files->is_array()) {
+      for (const auto& file : *files) {
+        entry.files.emplace_back(text_in(file, "path"), text_in(file, "after_sha256"));
+      }
     }
     out.push_back(std::move(entry));
   }
@@ -156,9 +216,18 @@ Result<std::optional<std::string>> landed_commit(const git::Repository& reposito
 }
 
 // Undoes what a promotion that never reached the remote left in this working copy: its
-// local commit (when HEAD is it), the files it wrote, and its temporary files.
-Result<void> undo_local(git::Repository& repository, const Entry& entry) {
-  const fs::path root = repository.workdir();
+// local commit (when HEAD is it), the files it wrote, and its temporary files. Files are
+// reached from the working tree's root without following a symlink (util::RootDir), and a
+// file is put back only while it holds what the promotion wrote; a path that cannot be
+// reached so, or a file that holds neither what the promotion wrote nor what it held before
+// (changed since), is left as it is, with a line in `notes`.
+Result<void> undo_local(git::Repository& repository, const Entry& entry,
+                        std::vector<std::string>& notes) {
+  auto root = util::RootDir::open(repository.workdir());
+  if (!root) {
+    return root.error();
+  }
+  const std::string what = "promotion " + entry.record.id + " into " + entry.record.stage + ": ";
   std::optional<git::CommitInfo> head;
   auto walked = repository.walk([&](const git::CommitInfo& commit) {
     head = commit;
@@ -167,8 +236,21 @@ Result<void> undo_local(git::Repository& repository, const Entry& entry) {
   if (!walked) {
     return walked.error();
   }
+  // The files that can be reached, as they are now.
+  struct File {
+    std::string path;
+    std::string after;                ///< sha256 of what the promotion wrote
+    std::optional<std::string> now;  ///< nullopt: not there
+  };
+  std::vector<File> files;
   std::vector<std::string> paths;
   for (const auto& [path, after] : entry.files) {
+    auto now = root->read(path);
+    if (!now) {
+      notes.push_back(what + now.error().message + ": left as it is");
+      continue;
+    }
+    files.push_back(File{path, after, std::move(*now)});
     paths.push_back(path);
   }
   if (head && git::trailer(head->message, "Promote-Id") == entry.record.id) {
@@ -182,30 +264,31 @@ Result<void> undo_local(git::Repository& repository, const Entry& entry) {
       }
     }
   }
-  std::error_code ec;
-  for (const auto& [path, after] : entry.files) {
-    const fs::path file = root / path;
-    const std::string prefix = util::hidden_name(file) + ".promote-";
-    for (const auto& item : fs::directory_iterator(file.parent_path(), ec)) {
-      const std::string name = item.path().filename().string();
-      if (name.starts_with(prefix) && name.ends_with(".tmp")) {
-        fs::remove(item.path(), ec);
-      }
+  for (const auto& [path, after, now] : files) {
+    if (auto removed = root->remove_temporaries(path, entry.pid); !removed) {
+      notes.push_back(what + removed.error().message + ": its temporary files were left");
     }
-    auto now = util::sha256_file(file);
-    if (!now || *now != after || entry.base.empty()) {
-      continue;  // not what the promotion wrote: someone else's, left alone
+    if (entry.base.empty()) {
+      continue;
     }
     auto before = repository.read_file(entry.base, path);
     if (!before) {
       return before.error();
     }
+    if (!now || util::sha256_hex(*now) != after) {
+      if (now != *before) {
+        notes.push_back(what + path +
+                        " holds neither what the promotion wrote nor what it held before "
+                        "(it was changed since): left as it is");
+      }
+      continue;  // not what the promotion wrote: someone else's, left alone
+    }
     if (*before) {
-      if (auto written = util::write_file_atomic(file, **before); !written) {
+      if (auto written = root->write(path, **before); !written) {
         return written.error();
       }
-    } else {
-      fs::remove(file, ec);
+    } else if (auto removed = root->remove(path); !removed) {
+      return removed.error();
     }
   }
   return {};
@@ -296,7 +379,7 @@ Result<std::vector<std::string>> recover_interrupted(git::Repository& repository
   if (!fs::is_directory(dir, ec)) {
     return done;
   }
-  const std::vector<Entry> entries = orphans(dir, pipeline);
+  const std::vector<Entry> entries = orphans(dir, pipeline, done);
   if (entries.empty()) {
     return done;
   }
@@ -318,12 +401,14 @@ Result<std::vector<std::string>> recover_interrupted(git::Repository& repository
       landed = *found;
     }
     if (!landed) {
-      if (auto undone = undo_local(repository, entry); !undone) {
+      std::vector<std::string> left;
+      if (auto undone = undo_local(repository, entry, left); !undone) {
         return undone.error();
       }
       done.push_back("promotion " + id + " into " + entry.record.stage +
                      " was interrupted before its push reached " + remote + "/" + branch +
                      ": its local changes were undone and nothing was recorded");
+      done.insert(done.end(), left.begin(), left.end());
       fs::remove(entry.file, ec);
       continue;
     }
@@ -336,10 +421,12 @@ Result<std::vector<std::string>> recover_interrupted(git::Repository& repository
     std::string line = history::note_line(record);
     if (*noted) {
       // The note was written before the crash: the history takes that very record.
-      const auto value = nlohmann::json::parse(**noted);
-      if (auto from_note = history::promotion_from_json(value["promotion"])) {
-        record = std::move(*from_note);
-        line = **noted;
+      const auto value = nlohmann::json::parse(**noted, nullptr, false);
+      if (value.is_object() && value.contains("promotion")) {
+        if (auto from_note = history::promotion_from_json(value["promotion"])) {
+          record = std::move(*from_note);
+          line = **noted;
+        }
       }
     }
     if (auto published = publish_note(repository, remote, *landed, line); !published) {

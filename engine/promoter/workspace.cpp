@@ -54,7 +54,8 @@ Result<git::Repository> open_workdir(
       const std::string name = item.path().filename().string();
       if (name.starts_with(staging_prefix)) {
         const long pid = std::atol(name.c_str() + staging_prefix.size());
-        if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+        if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH &&
+            util::is_own(item.path())) {
           fs::remove_all(item.path(), ec);
         }
       }
@@ -173,7 +174,8 @@ void sweep_dead_clones() {
       continue;
     }
     const long pid = std::atol(name.c_str() + prefix.size());
-    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH &&
+        util::is_own(item.path())) {
       fs::remove_all(item.path(), ec);
     }
   }

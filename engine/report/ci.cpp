@@ -19,6 +19,7 @@
 #include "engine/util/json.hpp"
 #include "engine/util/secrets.hpp"
 #include "engine/util/time.hpp"
+#include "engine/util/xml.hpp"
 
 namespace promote::report {
 
@@ -515,7 +516,11 @@ std::string junit_report(const Attempt& attempt, const Scrubber& scrub, const fs
   pugi::xml_node root;
   std::error_code ec;
   if (fs::exists(path, ec)) {
-    if (doc.load_file(path.c_str()) && doc.document_element().name() == std::string("testsuites")) {
+    // An undefined entity makes the file malformed XML (pugixml would keep it as text).
+    auto text = util::read_file(path);
+    if (text && util::bad_xml_reference_in_document(*text) == std::string::npos &&
+        doc.load_buffer(text->data(), text->size()) &&
+        doc.document_element().name() == std::string("testsuites")) {
       root = doc.document_element();
     } else {
       problems.push_back(path.string() + " was not a JUnit <testsuites> file; replaced");

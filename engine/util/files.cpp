@@ -1,5 +1,6 @@
 #include "engine/util/files.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -131,57 +132,313 @@ std::string hidden_name(const fs::path& path) {
   return name;
 }
 
-Result<void> write_file_atomic(const fs::path& path, const std::string& data) {
-  const auto fail = [&](const std::string& what) -> Error {
-    return make_error(ErrorKind::input, path.string() + ": " + what + ": " + std::strerror(errno));
-  };
-  std::random_device random;
-  const fs::path temp = path.parent_path() / (hidden_name(path) + ".promote-" +
-                                              std::to_string(random()) + ".tmp");
-  mode_t mode = 0644;
-  struct stat info {};
-  if (::stat(path.c_str(), &info) == 0) {
-    mode = info.st_mode & 07777;
+UniqueFd::UniqueFd(UniqueFd&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
+  if (this != &other) {
+    reset();
+    m_fd = std::exchange(other.m_fd, -1);
   }
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) {
-    return fail("cannot create temporary file");
+  return *this;
+}
+
+void UniqueFd::reset() {
+  if (m_fd >= 0) {
+    ::close(m_fd);
+    m_fd = -1;
   }
-  std::size_t written = 0;
-  while (written < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
+}
+
+// Writes a file atomically inside a directory held open: a temporary file beside it, then a
+// rename, both relative to that directory.
+class FileWriter {
+ public:
+  // `name` is the file's name in `dir`; `shown` its path, for messages and the deferred
+  // flush. With `follow`, a symlink where the file is gives its target's mode (and is
+  // replaced by the file); without, it is refused.
+  static Result<void> write(int dir, const std::string& name, const fs::path& shown,
+                            const std::string& data, bool follow) {
+    const auto fail = [&](const std::string& what) -> Error {
+      return make_error(ErrorKind::input,
+                        shown.string() + ": " + what + ": " + std::strerror(errno));
+    };
+    mode_t mode = 0644;
+    struct stat info {};
+    if (::fstatat(dir, name.c_str(), &info, follow ? 0 : AT_SYMLINK_NOFOLLOW) == 0) {
+      if (S_ISLNK(info.st_mode)) {
+        return make_error(ErrorKind::input,
+                          shown.string() + ": is a symbolic link, which promote does not follow");
       }
-      Error error = fail("write failed");
-      ::close(fd);
-      ::unlink(temp.c_str());
+      mode = info.st_mode & 07777;
+    }
+    std::random_device random;
+    const std::string temp = hidden_name(name) + ".promote-" + std::to_string(::getpid()) +
+                             "-" + std::to_string(random()) + ".tmp";
+    const int fd =
+        ::openat(dir, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0) {
+      return fail("cannot create temporary file");
+    }
+    std::size_t written = 0;
+    while (written < data.size()) {
+      const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
+      if (n < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        Error error = fail("write failed");
+        ::close(fd);
+        ::unlinkat(dir, temp.c_str(), 0);
+        return error;
+      }
+      written += static_cast<std::size_t>(n);
+    }
+    DeferredFlush* const deferred = t_deferred;
+    if (deferred != nullptr) {
+      struct stat written_to {};
+      const bool known = ::fstat(fd, &written_to) == 0;
+      if (!known || std::find(deferred->m_devices.begin(), deferred->m_devices.end(),
+                              written_to.st_dev) == deferred->m_devices.end()) {
+        deferred->m_devices.push_back(known ? written_to.st_dev : dev_t{});
+        deferred->m_directories.push_back(shown.has_parent_path() ? shown.parent_path() : ".");
+      }
+    }
+    if ((deferred == nullptr && ::fsync(fd) != 0) || ::close(fd) != 0) {
+      Error error = fail("flush failed");
+      ::unlinkat(dir, temp.c_str(), 0);
       return error;
     }
-    written += static_cast<std::size_t>(n);
+    if (::renameat(dir, temp.c_str(), dir, name.c_str()) != 0) {
+      Error error = fail("rename failed");
+      ::unlinkat(dir, temp.c_str(), 0);
+      return error;
+    }
+    return {};
   }
-  DeferredFlush* const deferred = t_deferred;
-  if (deferred != nullptr) {
-    struct stat written_to {};
-    const bool known = ::fstat(fd, &written_to) == 0;
-    if (!known || std::find(deferred->m_devices.begin(), deferred->m_devices.end(),
-                            written_to.st_dev) == deferred->m_devices.end()) {
-      deferred->m_devices.push_back(known ? written_to.st_dev : dev_t{});
-      deferred->m_directories.push_back(path.has_parent_path() ? path.parent_path() : ".");
+};
+
+bool is_own(const fs::path& path) {
+  struct stat info {};
+  return ::lstat(path.c_str(), &info) == 0 && !S_ISLNK(info.st_mode) &&
+         info.st_uid == ::geteuid();
+}
+
+Result<void> write_file_atomic(const fs::path& path, const std::string& data) {
+  const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  const UniqueFd dir(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid()) {
+    return make_error(ErrorKind::input, path.string() + ": cannot create temporary file: " +
+                                            std::strerror(errno));
+  }
+  return FileWriter::write(dir.get(), path.filename().string(), path, data, true);
+}
+
+Result<std::string> read_open_file(const UniqueFd& fd, const std::string& shown,
+                                   std::uintmax_t max_bytes) {
+  struct stat info {};
+  if (::fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode)) {
+    return make_error(ErrorKind::input, shown + ": not a regular file");
+  }
+  if (static_cast<std::uintmax_t>(info.st_size) > max_bytes) {
+    return make_error(ErrorKind::input, shown + ": file is too large (" +
+                                            std::to_string(info.st_size) + " bytes, limit " +
+                                            std::to_string(max_bytes) + ")");
+  }
+  std::string data;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      return make_error(ErrorKind::input, shown + ": cannot read it: " + std::strerror(errno));
+    }
+    if (n == 0) {
+      break;
+    }
+    data.append(buffer, static_cast<std::size_t>(n));
+    if (data.size() > max_bytes) {
+      return make_error(ErrorKind::input, shown + ": file is too large");
     }
   }
-  if ((deferred == nullptr && ::fsync(fd) != 0) || ::close(fd) != 0) {
-    Error error = fail("flush failed");
-    ::unlink(temp.c_str());
-    return error;
+  return data;
+}
+
+// --- below a root --------------------------------------------------------------------------
+
+namespace {
+
+Error not_below(const fs::path& root, const std::string& relative, const std::string& why) {
+  return make_error(ErrorKind::input, relative + " (in " + root.string() + "): " + why);
+}
+
+// Why opening `name` in `dir` failed with `error`: a symlink is named as such.
+Error open_failure(int dir, const std::string& name, const fs::path& root,
+                   const std::string& relative, int error) {
+  struct stat info {};
+  if ((error == ELOOP || error == ENOTDIR) &&
+      ::fstatat(dir, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(info.st_mode)) {
+    return not_below(root, relative, name + " is a symbolic link, which promote does not follow");
   }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    Error error = fail("rename failed");
-    ::unlink(temp.c_str());
-    return error;
+  return not_below(root, relative, std::string("cannot open ") + name + ": " + std::strerror(error));
+}
+
+}  // namespace
+
+Result<RootDir> RootDir::open(const fs::path& root) {
+  UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) {
+    return make_error(ErrorKind::input,
+                      root.string() + ": cannot open the directory: " + std::strerror(errno));
   }
-  return {};
+  return RootDir(root, std::move(fd));
+}
+
+Result<std::pair<UniqueFd, std::string>> RootDir::parent_of(const std::string& relative,
+                                                             bool* missing) const {
+  std::vector<std::string> parts;
+  if (!relative.empty() && relative.front() != '/') {
+    std::size_t start = 0;
+    while (true) {
+      const std::size_t slash = relative.find('/', start);
+      parts.push_back(relative.substr(start, slash - start));
+      if (slash == std::string::npos) {
+        break;
+      }
+      start = slash + 1;
+    }
+  }
+  if (parts.empty() || std::any_of(parts.begin(), parts.end(), [](const std::string& part) {
+        return part.empty() || part == "." || part == "..";
+      })) {
+    return not_below(m_path, relative,
+                     "not a plain relative path (it is absolute or empty, or has an empty, '.' "
+                     "or '..' component)");
+  }
+  UniqueFd dir(::fcntl(m_fd.get(), F_DUPFD_CLOEXEC, 0));
+  if (!dir.valid()) {
+    return not_below(m_path, relative, std::string("cannot open it: ") + std::strerror(errno));
+  }
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    UniqueFd next(
+        ::openat(dir.get(), parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next.valid()) {
+      const int error = errno;
+      if (error == ENOENT && missing != nullptr) {
+        *missing = true;
+        return std::pair{UniqueFd(), parts.back()};
+      }
+      return open_failure(dir.get(), parts[i], m_path, relative, error);
+    }
+    dir = std::move(next);
+  }
+  return std::pair{std::move(dir), parts.back()};
+}
+
+Result<UniqueFd> RootDir::open_file(const std::string& relative, int flags, mode_t mode) const {
+  auto parent = parent_of(relative);
+  if (!parent) {
+    return parent.error();
+  }
+  const auto& [dir, name] = *parent;
+  UniqueFd fd(::openat(dir.get(), name.c_str(), flags | O_CLOEXEC | O_NOFOLLOW, mode));
+  if (!fd.valid()) {
+    return open_failure(dir.get(), name, m_path, relative, errno);
+  }
+  return fd;
+}
+
+Result<std::optional<std::string>> RootDir::read(const std::string& relative,
+                                                 std::uintmax_t max_bytes) const {
+  bool missing = false;
+  auto parent = parent_of(relative, &missing);
+  if (!parent) {
+    return parent.error();
+  }
+  if (missing) {
+    return std::optional<std::string>();
+  }
+  const auto& [dir, name] = *parent;
+  const UniqueFd fd(
+      ::openat(dir.get(), name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd.valid()) {
+    if (errno == ENOENT) {
+      return std::optional<std::string>();
+    }
+    return open_failure(dir.get(), name, m_path, relative, errno);
+  }
+  auto data = read_open_file(fd, (m_path / relative).string(), max_bytes);
+  if (!data) {
+    return data.error();
+  }
+  return std::optional<std::string>(std::move(*data));
+}
+
+Result<void> RootDir::write(const std::string& relative, const std::string& data) const {
+  auto parent = parent_of(relative);
+  if (!parent) {
+    return parent.error();
+  }
+  return FileWriter::write(parent->first.get(), parent->second, m_path / relative, data, false);
+}
+
+Result<bool> RootDir::remove(const std::string& relative) const {
+  bool missing = false;
+  auto parent = parent_of(relative, &missing);
+  if (!parent) {
+    return parent.error();
+  }
+  if (missing) {
+    return false;
+  }
+  const auto& [dir, name] = *parent;
+  if (::unlinkat(dir.get(), name.c_str(), 0) != 0) {
+    if (errno == ENOENT) {
+      return false;
+    }
+    return not_below(m_path, relative, std::string("cannot remove it: ") + std::strerror(errno));
+  }
+  return true;
+}
+
+Result<int> RootDir::remove_temporaries(const std::string& relative, long pid) const {
+  bool missing = false;
+  auto parent = parent_of(relative, &missing);
+  if (!parent) {
+    return parent.error();
+  }
+  if (missing) {
+    return 0;
+  }
+  const auto& [dir, name] = *parent;
+  const std::string prefix = hidden_name(name) + ".promote-" + std::to_string(pid) + "-";
+  const int listed = ::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR* stream = listed < 0 ? nullptr : ::fdopendir(listed);
+  if (stream == nullptr) {
+    if (listed >= 0) {
+      ::close(listed);
+    }
+    return not_below(m_path, relative,
+                     std::string("cannot list its directory: ") + std::strerror(errno));
+  }
+  std::vector<std::string> found;
+  while (const dirent* item = ::readdir(stream)) {
+    const std::string_view entry = item->d_name;
+    if (entry.starts_with(prefix) && entry.ends_with(".tmp")) {
+      found.emplace_back(entry);
+    }
+  }
+  ::closedir(stream);
+  int removed = 0;
+  for (const std::string& temp : found) {
+    struct stat info {};
+    if (::fstatat(dir.get(), temp.c_str(), &info, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISREG(info.st_mode) && ::unlinkat(dir.get(), temp.c_str(), 0) == 0) {
+      ++removed;
+    }
+  }
+  return removed;
 }
 
 fs::path canonical_below(const fs::path& base, const fs::path& relative, std::error_code& ec) {

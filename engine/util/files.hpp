@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/error.hpp"
@@ -51,9 +52,82 @@ Result<FileBytes> map_file(const std::filesystem::path& path,
 /// inside <string>, GCC bug 105651), and CI builds with -Werror.
 std::string hidden_name(const std::filesystem::path& path);
 
-/// Writes `data` to `path` atomically: a temporary file in the same directory,
-/// flushed, then renamed over the target (file mode kept when the target exists).
+/// Whether `path` itself (a symlink there is not followed) exists, is not a symlink and is
+/// owned by this process's effective user: what promote may clean up of what a run of its
+/// own left in a directory others can write to.
+bool is_own(const std::filesystem::path& path);
+
+/// Writes `data` to `path` atomically: a temporary file in the same directory
+/// (".NAME.promote-PID-RANDOM.tmp", PID this process's), flushed, then renamed over the
+/// target (file mode kept when the target exists).
 Result<void> write_file_atomic(const std::filesystem::path& path, const std::string& data);
+
+/// A file descriptor, closed when destroyed.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : m_fd(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept;
+  UniqueFd& operator=(UniqueFd&& other) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { reset(); }
+  int get() const { return m_fd; }
+  bool valid() const { return m_fd >= 0; }
+  void reset();
+
+ private:
+  int m_fd = -1;
+};
+
+/// The bytes of the regular file open as `fd`, at most `max_bytes`; fails (input) naming
+/// `shown` when it is not a regular file, is larger or cannot be read.
+Result<std::string> read_open_file(const UniqueFd& fd, const std::string& shown,
+                                   std::uintmax_t max_bytes = 64u << 20);
+
+/// A directory held open, and the files below it reached from it one path component at a
+/// time (openat with O_NOFOLLOW): never through a symlink, never by `..`, so never outside
+/// it, whatever is swapped on disk meanwhile. Paths below it are relative, '/'-separated.
+class RootDir {
+ public:
+  /// Opens the directory `root` (symlinks on the way to it are followed: it is trusted);
+  /// fails (input) when it is not a directory that can be opened.
+  static Result<RootDir> open(const std::filesystem::path& root);
+
+  const std::filesystem::path& path() const { return m_path; }
+
+  /// Opens `relative` with `flags` (O_CLOEXEC and O_NOFOLLOW added; `mode` for O_CREAT).
+  /// Fails (input) naming the path when it is empty or absolute, has an empty, `.` or `..`
+  /// component, passes through or ends in a symlink, or cannot be opened.
+  Result<UniqueFd> open_file(const std::string& relative, int flags, mode_t mode = 0) const;
+
+  /// The bytes of the regular file `relative` (at most `max_bytes`), nullopt when it or a
+  /// directory on its way does not exist; fails as open_file otherwise.
+  Result<std::optional<std::string>> read(const std::string& relative,
+                                          std::uintmax_t max_bytes = 64u << 20) const;
+
+  /// write_file_atomic for `relative`: the temporary file and the rename are made in its
+  /// directory as open_file reaches it, and a symlink where the file is is refused.
+  Result<void> write(const std::string& relative, const std::string& data) const;
+
+  /// Removes the file `relative` (a symlink there is removed, never followed); true when
+  /// it was there.
+  Result<bool> remove(const std::string& relative) const;
+
+  /// The temporary files write_file_atomic left beside `relative` when process `pid`
+  /// wrote it (".NAME.promote-PID-*.tmp"), removed; returns how many.
+  Result<int> remove_temporaries(const std::string& relative, long pid) const;
+
+ private:
+  RootDir(std::filesystem::path path, UniqueFd fd) : m_path(std::move(path)), m_fd(std::move(fd)) {}
+  /// The directory holding `relative` and its last component; `missing` is set (and the
+  /// descriptor invalid) when a directory on the way does not exist.
+  Result<std::pair<UniqueFd, std::string>> parent_of(const std::string& relative,
+                                                      bool* missing = nullptr) const;
+
+  std::filesystem::path m_path;
+  UniqueFd m_fd;
+};
 
 /// While one is alive, write_file_atomic calls on this thread leave out their per-file
 /// flush (the temporary file is renamed at once) and flush() makes every file written
@@ -72,7 +146,7 @@ class DeferredFlush {
   Result<void> flush();
 
  private:
-  friend Result<void> write_file_atomic(const std::filesystem::path&, const std::string&);
+  friend class FileWriter;
   std::vector<std::filesystem::path> m_directories;  ///< one per file system written to
   std::vector<dev_t> m_devices;
   DeferredFlush* m_outer = nullptr;

@@ -538,6 +538,60 @@ TEST_SUITE("gates") {
     }
   }
 
+  TEST_CASE("an undefined entity or a stray '&' makes the document malformed, never a test") {
+    // pugixml leaves a reference it does not know as text: the test case would count.
+    const auto both = [](const std::string& xml) {
+      const std::string streaming = parse_error(xml);
+      auto tree = parse_junit(xml, "report.xml", promote::gates::JunitReader::tree);
+      REQUIRE_FALSE(tree.has_value());
+      CHECK(tree.error().message == streaming);
+      return streaming;
+    };
+    const std::string undefined =
+        "' (without a DTD, XML defines only &lt; &gt; &amp; &apos; &quot; and character "
+        "references)";
+    SUBCASE("in an attribute") {
+      CHECK(both("<testsuite>\n  <testcase name=\"a&undefined;b\"/>\n</testsuite>\n") ==
+            "report.xml:2:20: malformed XML: undefined entity '&undefined;" + undefined);
+    }
+    SUBCASE("in text") {
+      CHECK(both("<testsuites><testsuite><testcase name=\"t\"><system-out>x&nbsp;y</system-out>"
+                 "</testcase></testsuite></testsuites>") ==
+            "report.xml:1:56: malformed XML: undefined entity '&nbsp;" + undefined);
+    }
+    SUBCASE("a stray '&'") {
+      CHECK(both("<testsuite><testcase name=\"fish & chips\"/></testsuite>") ==
+            "report.xml:1:33: malformed XML: '&' that starts no entity or character reference "
+            "(a literal '&' is written &amp;)");
+      CHECK(both("<testsuite><testcase name=\"t\">&</testcase></testsuite>") ==
+            "report.xml:1:31: malformed XML: '&' that starts no entity or character reference "
+            "(a literal '&' is written &amp;)");
+    }
+    SUBCASE("a character reference to what XML forbids, or spelled otherwise") {
+      for (const std::string reference : {"&#0;", "&#xD800;", "&#X41;", "&#1114112;", "&#x;"}) {
+        CAPTURE(reference);
+        CHECK(both("<testsuite><testcase name=\"" + reference + "\"/></testsuite>") ==
+              "report.xml:1:28: malformed XML: invalid character reference '" + reference +
+                  "' (not a character XML allows)");
+      }
+    }
+    SUBCASE("in a UTF-16 document, without a position") {
+      std::string wide = "\xFF\xFE";
+      for (char c : std::string("<testsuite><testcase name=\"&bogus;\"/></testsuite>")) {
+        wide += c;
+        wide += '\0';
+      }
+      CHECK(both(wide) == "report.xml: malformed XML: undefined entity '&bogus;" + undefined);
+    }
+    SUBCASE("the references XML defines are read, and comments, CDATA and instructions hold "
+            "anything") {
+      CHECK(parse_ok("<?pi &x; ?><testsuite name=\"&lt;&gt;&amp;&apos;&quot;&#65;&#x41;&#00065;\">"
+                     "<!-- &bogus; --><testcase name=\"t\"><system-out><![CDATA[&bogus; & ]]>"
+                     "&#x1F600;&amp;</system-out></testcase></testsuite>") ==
+            show(counts(1, 0, 0, 0, 0)));
+    }
+  }
+
   TEST_CASE("document type declarations are refused wherever they are") {
     SUBCASE("in the prolog") {
       CHECK(parse_error("<?xml version=\"1.0\"?>\n<!DOCTYPE testsuites>\n<testsuites/>") ==

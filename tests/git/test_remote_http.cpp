@@ -6,6 +6,7 @@
 #include "engine/git/repository.hpp"
 #include "tests/git/remotes.hpp"
 #include "tests/support/servers/git_http.hpp"
+#include "tests/support/servers/http_script.hpp"
 #include "tests/support/support.hpp"
 
 namespace {
@@ -275,5 +276,39 @@ TEST_SUITE("git") {
           "cannot push main to origin (" + remote.url() +
               "): the remote has changes not present locally; fetch them and try again");
     CHECK(remote.repo.head() == theirs);
+  }
+
+  TEST_CASE("a token goes only to the host of the remote's URL: a redirect elsewhere over plain "
+            "http gets nothing") {
+    using promote::test::HttpScript;
+    using promote::test::http_response;
+    Environment environment({{"PROMOTE_GIT_TOKEN", k_secret}, {"GITHUB_TOKEN", k_secret}});
+    // A server that asks for credentials, and one that sends the clone there: to another
+    // host (localhost for 127.0.0.1), or to another port of the same one.
+    HttpScript asks(http_response("401 Unauthorized", "",
+                                  "WWW-Authenticate: Basic realm=\"git\"\r\nConnection: close\r\n"));
+    const std::string port = std::to_string(asks.port());
+    for (const std::string host : {"localhost", "127.0.0.1"}) {
+      CAPTURE(host);
+      HttpScript redirects(http_response(
+          "302 Found", "",
+          "Location: http://" + host + ":" + port +
+              "/acme/deploy.git/info/refs?service=git-upload-pack\r\n"));
+      const int before = asks.requests();
+      TempDir target;
+      const std::string url = redirects.url("/acme/deploy.git");
+      const auto clone = Repository::clone(url, target / "work", "main", "github");
+      REQUIRE(clone.has_error());
+      CHECK(clone.error().kind == ErrorKind::git);
+      CHECK(clone.error().message ==
+            "cannot clone " + url + " (branch main) into " + (target / "work").string() +
+                ": the remote asks for credentials at http://" + host + ":" + port +
+                ", not at the host of its URL (http://127.0.0.1:" +
+                std::to_string(redirects.port()) +
+                "): PROMOTE_GIT_TOKEN is sent only to that host, and over plain http only to "
+                "the very host and port of an http:// URL (a redirect elsewhere gets nothing)");
+      CHECK(asks.requests() == before + 1);  // asked once, answered with nothing
+      CHECK(asks.received().find("Authorization") == std::string::npos);
+    }
   }
 }

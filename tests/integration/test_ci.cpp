@@ -605,6 +605,23 @@ TEST_SUITE("integration") {
       CHECK(rewritten.at("PROMOTE_COMMIT") ==
             sh("git --git-dir=remote.git rev-parse main", repo.dir.path()).substr(0, 40));
     }
+    SUBCASE("a report left there with an undefined entity is malformed: replaced, not carried on") {
+      write_text(junit,
+                 "<testsuites><testsuite name=\"forged&bogus;\" tests=\"1\" failures=\"0\">"
+                 "<testcase name=\"t&bogus;\"/></testsuite></testsuites>\n");
+      const CommandResult next =
+          repo.promote({"--to", "prod", "--image", "api=ghcr.io/acme/api:1.1.0"}, repo.gitlab());
+      INFO("stderr: " << next.err);
+      CHECK(contains(next.err,
+                     "promote: warning: promote-gates.xml was not a JUnit <testsuites> file; "
+                     "replaced"));
+      pugi::xml_document again;
+      REQUIRE(again.load_file(junit.c_str()));
+      const auto suites = again.child("testsuites");
+      CHECK(std::distance(suites.children("testsuite").begin(),
+                          suites.children("testsuite").end()) == 1);
+      CHECK(!contains(read_text(junit), "bogus"));
+    }
   }
 
   TEST_CASE("ci: outside CI promote writes no CI file and no workflow command") {
