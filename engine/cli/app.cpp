@@ -26,6 +26,7 @@
 #include "engine/report/tables.hpp"
 #include "engine/util/json.hpp"
 #include "engine/util/log.hpp"
+#include "engine/util/text.hpp"
 #include "engine/util/time.hpp"
 #include "gates/registry.hpp"
 
@@ -41,7 +42,7 @@ int fail(const Error& error, bool json) {
   if (json) {
     std::cout << util::dump_json(report::error_json(error), 2) << "\n";
   }
-  std::cerr << "promote: " << error.message << "\n";
+  std::cerr << "promote: " << util::printable(error.message) << "\n";
   return exit_code(error.kind);
 }
 
@@ -103,10 +104,10 @@ class ProgressLine {
   void show(const std::string& line, bool tick) {
     const std::lock_guard lock(m_mutex);
     if (m_live) {
-      std::cerr << "\r\033[2Kpromote: " << line << std::flush;
+      std::cerr << "\r\033[2Kpromote: " << util::one_line(line) << std::flush;
       m_shown = true;
     } else if (!tick) {
-      std::cerr << "promote: " << line << "\n";
+      std::cerr << "promote: " << util::one_line(line) << "\n";
     }
   }
 
@@ -142,7 +143,7 @@ int run_promote(const Options& options, bool explain = false) {
   // file that cannot be written is a warning and leaves the exit code alone.
   auto ci_warn = [](const std::vector<std::string>& problems) {
     for (const auto& problem : problems) {
-      std::cerr << "promote: warning: " << problem << "\n";
+      std::cerr << "promote: warning: " << util::one_line(problem) << "\n";
     }
   };
   auto failed = [&](const Error& error) {
@@ -232,7 +233,7 @@ int run_validate(const Options& options) {
         "disk");
   }
   for (const auto& note : notes) {
-    std::cerr << "promote: note: " << note << "\n";
+    std::cerr << "promote: note: " << util::one_line(note) << "\n";
   }
   if (json) {
     nlohmann::json images = nlohmann::json::array();
@@ -267,7 +268,7 @@ int run_validate(const Options& options) {
   for (const auto& stage : loaded->stages) {
     gates += stage.gates.size();
   }
-  std::cout << options.file << ": ok (pipeline " << loaded->name << ", "
+  std::cout << util::one_line(options.file) << ": ok (pipeline " << loaded->name << ", "
             << loaded->images.size() << " images, " << loaded->stages.size() << " stages, "
             << gates << " gates)\n";
   return 0;
@@ -292,8 +293,8 @@ int run_status(const Options& options) {
   int code = 0;
   for (const auto& stage : *stages) {
     if (!stage.candidate) {
-      std::cerr << "promote: stage '" << stage.name << "' cannot be read: " << stage.problem
-                << "\n";
+      std::cerr << "promote: stage '" << stage.name
+                << "' cannot be read: " << util::one_line(stage.problem) << "\n";
       code = exit_code(ErrorKind::input);
     }
   }
@@ -322,7 +323,7 @@ int run_decide(const Options& options, bool approve) {
     return fail(decided.error(), json);
   }
   if (!decided->warning.empty()) {
-    std::cerr << "promote: warning: " << decided->warning << "\n";
+    std::cerr << "promote: warning: " << util::one_line(decided->warning) << "\n";
   }
   if (json) {
     std::cout << util::dump_json(nlohmann::json{{"pipeline", decided->pipeline},
@@ -338,13 +339,13 @@ int run_decide(const Options& options, bool approve) {
   } else if (util::verbosity() != util::Verbosity::quiet) {
     std::cout << (approve ? "approved" : "rejected") << " candidate "
               << decided->candidate_id.substr(0, 12) << " for " << decided->stage << " as "
-              << decided->actor;
+              << util::one_line(decided->actor);
     if (decided->images.is_object()) {
       std::string images;
       for (const auto& [name, reference] : decided->images.items()) {
         images += (images.empty() ? "" : ", ") + name + "=" + reference.get<std::string>();
       }
-      std::cout << " (" << images << ")";
+      std::cout << " (" << util::one_line(images) << ")";
     }
     std::cout << "\n";
   }
@@ -365,7 +366,7 @@ int run_hold(const Options& options, bool hold) {
     return fail(done.error(), json);
   }
   if (!done->warning.empty()) {
-    std::cerr << "promote: warning: " << done->warning << "\n";
+    std::cerr << "promote: warning: " << util::one_line(done->warning) << "\n";
   }
   if (json) {
     std::cout << util::dump_json(nlohmann::json{{"pipeline", done->pipeline},
@@ -377,8 +378,9 @@ int run_hold(const Options& options, bool hold) {
                                  2)
               << "\n";
   } else if (util::verbosity() != util::Verbosity::quiet) {
-    std::cout << (hold ? "held " : "released ") << done->stage << " as " << done->actor
-              << (done->reason.empty() ? "" : ": " + done->reason) << "\n";
+    std::cout << (hold ? "held " : "released ") << done->stage << " as "
+              << util::one_line(done->actor)
+              << (done->reason.empty() ? "" : ": " + util::one_line(done->reason)) << "\n";
   }
   return 0;
 }
