@@ -24,6 +24,8 @@
 #include "engine/report/dora.hpp"
 #include "engine/report/report.hpp"
 #include "engine/report/tables.hpp"
+#include "engine/util/actor.hpp"
+#include "engine/util/ci.hpp"
 #include "engine/util/json.hpp"
 #include "engine/util/log.hpp"
 #include "engine/util/text.hpp"
@@ -398,6 +400,43 @@ int run_complete_stages(const Options& options) {
   return 0;
 }
 
+/// The first value given on the command line (an option or an argument of `app` or of the
+/// commands parsed under it) that is not valid UTF-8, as a usage error naming it: promote
+/// records and prints text as UTF-8, and would otherwise record what it cannot show.
+std::optional<Error> non_utf8_argument(const CLI::App& app) {
+  for (const CLI::Option* option : app.get_options()) {
+    for (const std::string& value : option->results()) {
+      if (auto problem = util::utf8_problem(option->get_name(), value); !problem.empty()) {
+        return make_error(ErrorKind::usage, problem + ": give it as UTF-8 text");
+      }
+    }
+  }
+  for (const CLI::App* command : app.get_subcommands()) {
+    if (auto error = non_utf8_argument(*command)) {
+      return error;
+    }
+  }
+  return std::nullopt;
+}
+
+/// The same for the environment variables promote records (the actor, the CI run's URL).
+std::optional<Error> non_utf8_environment() {
+  std::vector<const char*> names(std::begin(util::k_actor_variables),
+                                 std::end(util::k_actor_variables));
+  names.insert(names.end(), std::begin(util::k_ci_run_variables),
+               std::end(util::k_ci_run_variables));
+  for (const char* name : names) {
+    const char* value = std::getenv(name);
+    if (value == nullptr) {
+      continue;
+    }
+    if (auto problem = util::utf8_problem(name, value); !problem.empty()) {
+      return make_error(ErrorKind::usage, problem + ": give it as UTF-8 text");
+    }
+  }
+  return std::nullopt;
+}
+
 void add_file_option(CLI::App& app, Options& options) {
   app.add_option("-f,--file", options.file, "pipeline file")->capture_default_str();
 }
@@ -646,6 +685,16 @@ int main(int argc, char** argv) {
   util::set_verbosity(quiet     ? util::Verbosity::quiet
                       : verbose ? util::Verbosity::verbose
                                 : util::Verbosity::normal);
+  // Text that is not UTF-8 is refused before anything is read or written. The environment
+  // matters to the commands that record an actor or a run: not to those that only read.
+  const bool reads_only = *validate || *status || *history || *verify || *report_command ||
+                          *completion || *man || *complete || (*explain && options.to.empty());
+  if (auto error = non_utf8_argument(app)) {
+    return fail(*error, options.output == "json");
+  }
+  if (auto error = reads_only && !*sync ? std::nullopt : non_utf8_environment()) {
+    return fail(*error, options.output == "json");
+  }
   if (*report_command) {
     return run_report(options);
   }

@@ -1,8 +1,10 @@
-// Text written by others cannot forge what promote prints (issue 15, item 3). The real binary,
-// run as GitHub Actions runs it, against real repositories: a gate program whose summary holds
-// workflow commands, a line break that draws a fake gate line and terminal escapes; a Trivy
-// report whose field holds the same; an actor with an ANSI escape read back by `history`,
-// `history show` and `explain`.
+// Text written by others cannot forge what promote prints (issue 15, item 3), and text given
+// to promote must be UTF-8 (issue 15, item 6). The real binary, run as GitHub Actions runs it,
+// against real repositories: a gate program whose summary holds workflow commands, a line
+// break that draws a fake gate line and terminal escapes; a Trivy report whose field holds
+// the same; an actor with an ANSI escape read back by `history`, `history show` and
+// `explain`. And a reason, an actor or PROMOTE_ACTOR that is not UTF-8, refused with nothing
+// written; an approval read back from the notes by `history sync` the same to the byte.
 
 #include <doctest/doctest.h>
 
@@ -300,5 +302,116 @@ TEST_SUITE("integration") {
     const std::string show = repo.promote({"history", "show", id}).out;
     CHECK(contains(show, "\n  actor      " + shown + "\n"));
     CHECK(contains(show, "\n  reason     fix\\x0a::warning::forged\n"));
+  }
+
+  TEST_CASE("utf-8: a reason, an actor or PROMOTE_ACTOR that is not UTF-8 is refused") {
+    Repo repo({{"k8s/prod/kustomization.yaml", k_overlay},
+               {"promote.yaml", pipeline_with("      - use: ok\n")}},
+              {{"ok", plugin("pass", "\"fine\"")}});
+    const std::string refs = repo.remote_refs();
+    const std::vector<std::string> promote = {"--to", "prod", "--image",
+                                              "api=ghcr.io/acme/api:1.1.0"};
+    const auto with = [&](std::vector<std::string> more) {
+      std::vector<std::string> args = promote;
+      args.insert(args.end(), more.begin(), more.end());
+      return args;
+    };
+    struct Case {
+      std::vector<std::string> args;
+      std::map<std::string, std::string> env;
+      std::string message;
+    };
+    const std::vector<Case> cases = {
+        {with({"--reason", "x\xfe"}),
+         {},
+         "promote: --reason is not valid UTF-8 (byte 0xfe at offset 1): give it as UTF-8 text\n"},
+        {with({"--actor", std::string("bo\xff") + "b"}),
+         {},
+         "promote: --actor is not valid UTF-8 (byte 0xff at offset 2): give it as UTF-8 text\n"},
+        {with({}),
+         {{"PROMOTE_ACTOR", "bob\xc3"}},
+         "promote: PROMOTE_ACTOR is not valid UTF-8 (byte 0xc3 at offset 3): give it as UTF-8 "
+         "text\n"},
+        {with({}),
+         {{"PROMOTE_ACTOR", ""}, {"GITHUB_ACTOR", "\xed\xa0\x80"}},
+         "promote: GITHUB_ACTOR is not valid UTF-8 (byte 0xed at offset 0): give it as UTF-8 "
+         "text\n"},
+        {with({}),
+         {{"GITHUB_ACTIONS", "true"}, {"GITHUB_REPOSITORY", "acme/\xff"}},
+         "promote: GITHUB_REPOSITORY is not valid UTF-8 (byte 0xff at offset 5): give it as UTF-8 "
+         "text\n"},
+        {with({"--image", "web=ghcr.io/acme/web:1\xff"}),
+         {},
+         "promote: --image is not valid UTF-8 (byte 0xff at offset 22): give it as UTF-8 text\n"},
+        {{"approve", "--stage", "prod", "--candidate", std::string(64, 'a')},
+         {{"PROMOTE_ACTOR", "bob\xff"}},
+         "promote: PROMOTE_ACTOR is not valid UTF-8 (byte 0xff at offset 3): give it as UTF-8 "
+         "text\n"},
+        {{"hold", "--stage", "prod", "--reason", "INC-1 \xc0\xaf"},
+         {},
+         "promote: --reason is not valid UTF-8 (byte 0xc0 at offset 6): give it as UTF-8 text\n"},
+    };
+    for (const auto& each : cases) {
+      const CommandResult result = repo.promote(each.args, each.env);
+      INFO(each.message);
+      CHECK(result.exit_code == 2);
+      CHECK(result.out == "");
+      CHECK(result.err == each.message);
+    }
+    // Nothing written: no history, no commit, no note.
+    CHECK_FALSE(fs::exists(repo.repo / ".promote"));
+    CHECK(repo.remote_refs() == refs);
+
+    SUBCASE("with --output json, the error document") {
+      const CommandResult result = repo.promote(with({"--reason", "\xff", "--output", "json"}));
+      CHECK(result.exit_code == 2);
+      const auto doc = nlohmann::json::parse(result.out);
+      CHECK(doc["error"]["kind"] == "usage");
+      CHECK(doc["error"]["message"] ==
+            "--reason is not valid UTF-8 (byte 0xff at offset 0): give it as UTF-8 text");
+    }
+    SUBCASE("reading commands do not mind the environment") {
+      const CommandResult result = repo.promote({"status"}, {{"PROMOTE_ACTOR", "bob\xff"}});
+      CHECK(result.exit_code == 0);
+    }
+  }
+
+  TEST_CASE("utf-8: one person's approval counts once, before and after history sync") {
+    const std::string pipeline =
+        "apiVersion: promote/v1\nkind: Pipeline\nmetadata: { name: gated }\n"
+        "repository: { url: ., branch: main }\n"
+        "images:\n  - name: api\n    repository: ghcr.io/acme/api\n"
+        "stages:\n  - name: dev\n    target:\n      kustomize: k8s/dev\n"
+        "  - name: prod\n    from: dev\n    target:\n      kustomize: k8s/prod\n"
+        "    gates:\n      - use: approval\n        with: { min: 2 }\n";
+    Repo repo({{"k8s/dev/kustomization.yaml", k_overlay},
+               {"k8s/prod/kustomization.yaml", k_overlay},
+               {"promote.yaml", pipeline}});
+    REQUIRE(repo.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.1.0"}).exit_code == 0);
+
+    // The same person twice: as bytes that are not UTF-8 (refused), and as a name with
+    // non-ASCII letters, which the note carries and sync reads back to the byte.
+    CHECK(repo.promote({"approve", "--stage", "prod"}, {{"PROMOTE_ACTOR",
+                                                         "b\xf8"
+                                                         "b"}})
+              .exit_code == 2);
+    const CommandResult approved = repo.promote(
+        {"approve", "--stage", "prod", "--reason", "canary ok ✓"}, {{"PROMOTE_ACTOR", "bøb"}});
+    INFO(approved.out << approved.err);
+    REQUIRE(approved.exit_code == 0);
+    for (int round = 0; round < 2; ++round) {
+      const CommandResult synced = repo.promote({"history", "sync"});
+      INFO(synced.out << synced.err);
+      CHECK(synced.exit_code == 0);
+      CHECK(contains(synced.out, "added 0 promotions, 0 approvals, 0 holds or releases"));
+    }
+    const CommandResult plan = repo.promote({"plan", "--to", "prod", "--output", "json"});
+    INFO(plan.out << plan.err);
+    CHECK(plan.exit_code == 3);
+    const auto doc = nlohmann::json::parse(plan.out);
+    CHECK(doc["gates"][0]["status"] == "pending");
+    CHECK(doc["gates"][0]["details"]["approvals"].size() == 1);
+    CHECK(doc["gates"][0]["details"]["approvals"][0]["actor"] == "bøb");
+    CHECK(doc["gates"][0]["details"]["approvals"][0]["reason"] == "canary ok ✓");
   }
 }
