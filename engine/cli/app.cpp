@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <mutex>
+#include <sstream>
 
 #include "engine/cli/completion.hpp"
 #include "engine/cli/options.hpp"
@@ -675,7 +676,13 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
+    // A parse error quotes what was given (an unexpected argument, a bad value): shown, not
+    // sent (util/text.hpp), like everything promote prints of text it did not write.
+    std::ostringstream out;
+    std::ostringstream err;
+    const int code = app.exit(e, out, err);
+    std::cout << util::printable(out.str());
+    std::cerr << util::printable(err.str());
     return code == 0 ? 0 : 2;
   }
   if (quiet && verbose) {

@@ -304,6 +304,21 @@ TEST_SUITE("integration") {
     CHECK(contains(show, "\n  reason     fix\\x0a::warning::forged\n"));
   }
 
+  TEST_CASE("forged output: a bad argument is quoted shown, not sent") {
+    Repo repo({{"k8s/prod/kustomization.yaml", k_overlay},
+               {"promote.yaml", pipeline_with("      - use: ok\n")}},
+              {{"ok", plugin("pass", "\"fine\"")}});
+    const CommandResult value = repo.promote({"--to", "prod", "--output", "\x1b[31mjson"});
+    CHECK(value.exit_code == 2);
+    CHECK(value.err ==
+          "--output: \\x1b[31mjson not in {text,json}\nRun with --help for more information.\n");
+    const CommandResult argument =
+        repo.promote({"--to", "prod", "\n::set-output name=x::y"}, repo.github());
+    CHECK(argument.exit_code == 2);
+    CHECK(argument.err == "The following argument was not expected: \n\\x3a:set-output "
+                          "name=x::y\nRun with --help for more information.\n");
+  }
+
   TEST_CASE("utf-8: a reason, an actor or PROMOTE_ACTOR that is not UTF-8 is refused") {
     Repo repo({{"k8s/prod/kustomization.yaml", k_overlay},
                {"promote.yaml", pipeline_with("      - use: ok\n")}},
