@@ -466,14 +466,15 @@ std::string capped(std::string text, std::size_t limit) {
 }
 
 std::string gate_body(const promoter::GateResult& gate, const Scrubber& scrub) {
-  std::string body = util::one_line(gate.verdict.summary);
+  // Secrets out first: neutralising first could change a secret's text before it is found.
+  std::string body = xml_line(scrub, gate.verdict.summary);
   if (!gate.verdict.details.is_null() && !gate.verdict.details.empty()) {
     body += "\n\ndetails:\n" + capped(util::dump_json(gate.verdict.details, 2), k_details_limit);
   }
   if (!gate.verdict.evidence.empty()) {
     body += "\n\nevidence:";
     for (const auto& item : gate.verdict.evidence) {
-      body += "\n  " + util::one_line(item.path) + " sha256:" + util::one_line(item.sha256);
+      body += "\n  " + xml_line(scrub, item.path) + " sha256:" + xml_line(scrub, item.sha256);
     }
   }
   return xml_text(scrub, body);
