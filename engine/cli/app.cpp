@@ -406,6 +406,9 @@ int run_complete_stages(const Options& options) {
 /// records and prints text as UTF-8, and would otherwise record what it cannot show.
 std::optional<Error> non_utf8_argument(const CLI::App& app) {
   for (const CLI::Option* option : app.get_options()) {
+    if (option->get_type_name() == "NAME=REF") {
+      continue;  // an image reference: its grammar (ASCII) refuses it, naming the image
+    }
     for (const std::string& value : option->results()) {
       if (auto problem = util::utf8_problem(option->get_name(), value); !problem.empty()) {
         return make_error(ErrorKind::usage, problem + ": give it as UTF-8 text");

@@ -355,9 +355,11 @@ TEST_SUITE("integration") {
          {{"GITHUB_ACTIONS", "true"}, {"GITHUB_REPOSITORY", "acme/\xff"}},
          "promote: GITHUB_REPOSITORY is not valid UTF-8 (byte 0xff at offset 5): give it as UTF-8 "
          "text\n"},
-        {with({"--image", "web=ghcr.io/acme/web:1\xff"}),
+        {{"--to", "prod", "--image", "api=ghcr.io/acme/api:1\xff"},
          {},
-         "promote: --image is not valid UTF-8 (byte 0xff at offset 22): give it as UTF-8 text\n"},
+         "promote: --image api: invalid image reference 'ghcr.io/acme/api:1\\xff': tag "
+         "'1\\xff' is invalid (it must start with a letter, digit or '_' and contain only "
+         "letters, digits, '_', '.' and '-')\n"},
         {{"approve", "--stage", "prod", "--candidate", std::string(64, 'a')},
          {{"PROMOTE_ACTOR", "bob\xff"}},
          "promote: PROMOTE_ACTOR is not valid UTF-8 (byte 0xff at offset 3): give it as UTF-8 "
