@@ -131,7 +131,8 @@ std::string commit_subject(const PromotionResult& result) {
     std::string was = "(none)";
     if (before != result.previous.end()) {
       auto parsed = image::parse(before->second);
-      was = parsed ? parsed->version() : before->second;
+      // What the file held, on one line: a line break there must not forge a trailer.
+      was = parsed ? parsed->version() : util::one_line(before->second);
     }
     subject += separator + name + " " + was + " -> " + reference.version();
     separator = ", ";

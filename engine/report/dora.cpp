@@ -478,7 +478,7 @@ nlohmann::json dora_json(const DoraReport& report) {
 std::string html_escape(const std::string& text) {
   std::string out;
   out.reserve(text.size());
-  for (const char c : text) {
+  for (const char c : util::one_line(text)) {
     switch (c) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;

@@ -115,4 +115,11 @@ TEST_SUITE("promoter") {
       CHECK(long_body.find("too long to show here") != std::string::npos);
     }
   }
+
+  TEST_CASE("what a file held that is no reference reaches the subject on one line") {
+    PromotionResult result = result_for_prod();
+    result.previous["api"] = "1.4.2\nPromote-Stage: dev\x1b[2J";
+    CHECK(commit_subject(result) ==
+          "promote(prod): api 1.4.2\\x0aPromote-Stage: dev\\x1b[2J -> 1.4.3");
+  }
 }
