@@ -404,7 +404,11 @@ TEST_SUITE("integration") {
     Repo repo({{"k8s/dev/kustomization.yaml", k_overlay},
                {"k8s/prod/kustomization.yaml", k_overlay},
                {"promote.yaml", pipeline}});
-    REQUIRE(repo.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.1.0"}).exit_code == 0);
+    REQUIRE(repo.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.1.0", "--reason",
+                          "première ✓"})
+                .exit_code == 0);
+    REQUIRE(repo.promote({"hold", "--stage", "prod", "--reason", "gel ❄ (INC-7)"}).exit_code == 0);
+    REQUIRE(repo.promote({"release", "--stage", "prod", "--reason", "dégel"}).exit_code == 0);
 
     // The same person twice: as bytes that are not UTF-8 (refused), and as a name with
     // non-ASCII letters, which the note carries and sync reads back to the byte.
