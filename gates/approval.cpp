@@ -5,6 +5,7 @@
 #include <set>
 
 #include "engine/pipeline/pipeline.hpp"
+#include "engine/util/json.hpp"
 #include "engine/util/time.hpp"
 
 namespace promote::gates {
@@ -151,7 +152,9 @@ class ApprovalGate : public Gate {
                            {"at", util::format_utc(decision.at)}});
         continue;
       }
-      latest[decision.actor] = &decision;
+      // One person is one name: records written before text was refused unless UTF-8 may
+      // hold the same name as raw bytes and, read back from a note, with U+FFFD.
+      latest[util::valid_utf8(decision.actor)] = &decision;
     }
     std::vector<std::string> approved;
     nlohmann::json rejections = nlohmann::json::array();
@@ -164,7 +167,7 @@ class ApprovalGate : public Gate {
       } else if (!decision->approve) {
         rejections.push_back({{"actor", actor}, {"reason", decision->reason},
                               {"at", util::format_utc(decision->at)}});
-      } else if (actor == context.actor && !m_rules.allow_self) {
+      } else if (actor == util::valid_utf8(context.actor) && !m_rules.allow_self) {
         ignored.push_back({{"actor", actor}, {"why", "the promoting actor's own approval"}});
       } else if (!eligible(actor)) {
         ignored.push_back({{"actor", actor}, {"why", "not among the approvers"}});

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <mutex>
+#include <sstream>
 
 #include "engine/cli/completion.hpp"
 #include "engine/cli/options.hpp"
@@ -24,8 +25,11 @@
 #include "engine/report/dora.hpp"
 #include "engine/report/report.hpp"
 #include "engine/report/tables.hpp"
+#include "engine/util/actor.hpp"
+#include "engine/util/ci.hpp"
 #include "engine/util/json.hpp"
 #include "engine/util/log.hpp"
+#include "engine/util/text.hpp"
 #include "engine/util/time.hpp"
 #include "gates/registry.hpp"
 
@@ -41,7 +45,7 @@ int fail(const Error& error, bool json) {
   if (json) {
     std::cout << util::dump_json(report::error_json(error), 2) << "\n";
   }
-  std::cerr << "promote: " << error.message << "\n";
+  std::cerr << "promote: " << util::printable(error.message) << "\n";
   return exit_code(error.kind);
 }
 
@@ -103,10 +107,10 @@ class ProgressLine {
   void show(const std::string& line, bool tick) {
     const std::lock_guard lock(m_mutex);
     if (m_live) {
-      std::cerr << "\r\033[2Kpromote: " << line << std::flush;
+      std::cerr << "\r\033[2Kpromote: " << util::one_line(line) << std::flush;
       m_shown = true;
     } else if (!tick) {
-      std::cerr << "promote: " << line << "\n";
+      std::cerr << "promote: " << util::one_line(line) << "\n";
     }
   }
 
@@ -142,7 +146,7 @@ int run_promote(const Options& options, bool explain = false) {
   // file that cannot be written is a warning and leaves the exit code alone.
   auto ci_warn = [](const std::vector<std::string>& problems) {
     for (const auto& problem : problems) {
-      std::cerr << "promote: warning: " << problem << "\n";
+      std::cerr << "promote: warning: " << util::one_line(problem) << "\n";
     }
   };
   auto failed = [&](const Error& error) {
@@ -232,7 +236,7 @@ int run_validate(const Options& options) {
         "disk");
   }
   for (const auto& note : notes) {
-    std::cerr << "promote: note: " << note << "\n";
+    std::cerr << "promote: note: " << util::one_line(note) << "\n";
   }
   if (json) {
     nlohmann::json images = nlohmann::json::array();
@@ -267,7 +271,7 @@ int run_validate(const Options& options) {
   for (const auto& stage : loaded->stages) {
     gates += stage.gates.size();
   }
-  std::cout << options.file << ": ok (pipeline " << loaded->name << ", "
+  std::cout << util::one_line(options.file) << ": ok (pipeline " << loaded->name << ", "
             << loaded->images.size() << " images, " << loaded->stages.size() << " stages, "
             << gates << " gates)\n";
   return 0;
@@ -292,8 +296,8 @@ int run_status(const Options& options) {
   int code = 0;
   for (const auto& stage : *stages) {
     if (!stage.candidate) {
-      std::cerr << "promote: stage '" << stage.name << "' cannot be read: " << stage.problem
-                << "\n";
+      std::cerr << "promote: stage '" << stage.name
+                << "' cannot be read: " << util::one_line(stage.problem) << "\n";
       code = exit_code(ErrorKind::input);
     }
   }
@@ -322,7 +326,7 @@ int run_decide(const Options& options, bool approve) {
     return fail(decided.error(), json);
   }
   if (!decided->warning.empty()) {
-    std::cerr << "promote: warning: " << decided->warning << "\n";
+    std::cerr << "promote: warning: " << util::one_line(decided->warning) << "\n";
   }
   if (json) {
     std::cout << util::dump_json(nlohmann::json{{"pipeline", decided->pipeline},
@@ -338,13 +342,13 @@ int run_decide(const Options& options, bool approve) {
   } else if (util::verbosity() != util::Verbosity::quiet) {
     std::cout << (approve ? "approved" : "rejected") << " candidate "
               << decided->candidate_id.substr(0, 12) << " for " << decided->stage << " as "
-              << decided->actor;
+              << util::one_line(decided->actor);
     if (decided->images.is_object()) {
       std::string images;
       for (const auto& [name, reference] : decided->images.items()) {
         images += (images.empty() ? "" : ", ") + name + "=" + reference.get<std::string>();
       }
-      std::cout << " (" << images << ")";
+      std::cout << " (" << util::one_line(images) << ")";
     }
     std::cout << "\n";
   }
@@ -365,7 +369,7 @@ int run_hold(const Options& options, bool hold) {
     return fail(done.error(), json);
   }
   if (!done->warning.empty()) {
-    std::cerr << "promote: warning: " << done->warning << "\n";
+    std::cerr << "promote: warning: " << util::one_line(done->warning) << "\n";
   }
   if (json) {
     std::cout << util::dump_json(nlohmann::json{{"pipeline", done->pipeline},
@@ -377,8 +381,9 @@ int run_hold(const Options& options, bool hold) {
                                  2)
               << "\n";
   } else if (util::verbosity() != util::Verbosity::quiet) {
-    std::cout << (hold ? "held " : "released ") << done->stage << " as " << done->actor
-              << (done->reason.empty() ? "" : ": " + done->reason) << "\n";
+    std::cout << (hold ? "held " : "released ") << done->stage << " as "
+              << util::one_line(done->actor)
+              << (done->reason.empty() ? "" : ": " + util::one_line(done->reason)) << "\n";
   }
   return 0;
 }
@@ -394,6 +399,46 @@ int run_complete_stages(const Options& options) {
     std::cout << stage.name << "\n";
   }
   return 0;
+}
+
+/// The first value given on the command line (an option or an argument of `app` or of the
+/// commands parsed under it) that is not valid UTF-8, as a usage error naming it: promote
+/// records and prints text as UTF-8, and would otherwise record what it cannot show.
+std::optional<Error> non_utf8_argument(const CLI::App& app) {
+  for (const CLI::Option* option : app.get_options()) {
+    if (option->get_type_name() == "NAME=REF") {
+      continue;  // an image reference: its grammar (ASCII) refuses it, naming the image
+    }
+    for (const std::string& value : option->results()) {
+      if (auto problem = util::utf8_problem(option->get_name(), value); !problem.empty()) {
+        return make_error(ErrorKind::usage, problem + ": give it as UTF-8 text");
+      }
+    }
+  }
+  for (const CLI::App* command : app.get_subcommands()) {
+    if (auto error = non_utf8_argument(*command)) {
+      return error;
+    }
+  }
+  return std::nullopt;
+}
+
+/// The same for the environment variables promote records (the actor, the CI run's URL).
+std::optional<Error> non_utf8_environment() {
+  std::vector<const char*> names(std::begin(util::k_actor_variables),
+                                 std::end(util::k_actor_variables));
+  names.insert(names.end(), std::begin(util::k_ci_run_variables),
+               std::end(util::k_ci_run_variables));
+  for (const char* name : names) {
+    const char* value = std::getenv(name);
+    if (value == nullptr) {
+      continue;
+    }
+    if (auto problem = util::utf8_problem(name, value); !problem.empty()) {
+      return make_error(ErrorKind::usage, problem + ": give it as UTF-8 text");
+    }
+  }
+  return std::nullopt;
 }
 
 void add_file_option(CLI::App& app, Options& options) {
@@ -634,7 +679,13 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
+    // A parse error quotes what was given (an unexpected argument, a bad value): shown, not
+    // sent (util/text.hpp), like everything promote prints of text it did not write.
+    std::ostringstream out;
+    std::ostringstream err;
+    const int code = app.exit(e, out, err);
+    std::cout << util::printable(out.str());
+    std::cerr << util::printable(err.str());
     return code == 0 ? 0 : 2;
   }
   if (quiet && verbose) {
@@ -644,6 +695,16 @@ int main(int argc, char** argv) {
   util::set_verbosity(quiet     ? util::Verbosity::quiet
                       : verbose ? util::Verbosity::verbose
                                 : util::Verbosity::normal);
+  // Text that is not UTF-8 is refused before anything is read or written. The environment
+  // matters to the commands that record an actor or a run: not to those that only read.
+  const bool reads_only = *validate || *status || *history || *verify || *report_command ||
+                          *completion || *man || *complete || (*explain && options.to.empty());
+  if (auto error = non_utf8_argument(app)) {
+    return fail(*error, options.output == "json");
+  }
+  if (auto error = reads_only && !*sync ? std::nullopt : non_utf8_environment()) {
+    return fail(*error, options.output == "json");
+  }
   if (*report_command) {
     return run_report(options);
   }

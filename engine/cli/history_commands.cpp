@@ -13,6 +13,7 @@
 #include "engine/report/tables.hpp"
 #include "engine/util/json.hpp"
 #include "engine/util/log.hpp"
+#include "engine/util/text.hpp"
 #include "engine/util/time.hpp"
 #include "gates/registry.hpp"
 
@@ -130,7 +131,7 @@ int run_sync(const Options& options) {
     return fail(synced.error(), json);
   }
   for (const auto& problem : synced->problems) {
-    std::cerr << "promote: warning: " << problem << "\n";
+    std::cerr << "promote: warning: " << util::one_line(problem) << "\n";
   }
   if (json) {
     std::cout << util::dump_json({{"history", path.string()},
@@ -149,11 +150,12 @@ int run_sync(const Options& options) {
                                  2)
               << "\n";
   } else if (util::verbosity() != util::Verbosity::quiet) {
-    std::cout << "synced " << path.string() << " with " << promoter::k_notes_ref << " of " << remote
-              << ": " << synced->records << " records in " << synced->notes << " notes; added "
-              << synced->added.promotions << " promotions, " << synced->added.approvals
-              << " approvals, " << synced->added.holds << " holds or releases of pipeline "
-              << id.name << " (" << id.file << ")";
+    std::cout << "synced " << util::one_line(path.string()) << " with " << promoter::k_notes_ref
+              << " of " << util::one_line(remote) << ": " << synced->records << " records in "
+              << synced->notes << " notes; added " << synced->added.promotions << " promotions, "
+              << synced->added.approvals << " approvals, " << synced->added.holds
+              << " holds or releases of pipeline " << id.name << " (" << util::one_line(id.file)
+              << ")";
     if (synced->other_pipelines > 0) {
       std::cout << "; left out " << synced->other_pipelines << " records of other pipelines";
     }
@@ -188,13 +190,13 @@ int run_verify(const Options& options) {
     }
     std::cout << util::dump_json(document, 2) << "\n";
   } else if (broken) {
-    std::cout << history->path().string() << ": the hash chain is broken at " << broken->table
-              << " row " << broken->seq
-              << (broken->id.empty() ? "" : " (promotion " + broken->id + ")") << ": "
-              << broken->why << "\n";
+    std::cout << util::one_line(history->path().string()) << ": the hash chain is broken at "
+              << broken->table << " row " << broken->seq
+              << (broken->id.empty() ? "" : " (promotion " + util::one_line(broken->id) + ")")
+              << ": " << util::one_line(broken->why) << "\n";
   } else {
-    std::cout << history->path().string() << ": the hash chain holds: " << verified->promotions
-              << " promotions"
+    std::cout << util::one_line(history->path().string())
+              << ": the hash chain holds: " << verified->promotions << " promotions"
               << (verified->head.empty() ? "" : " (head " + verified->head.substr(0, 12) + ")")
               << ", " << verified->approvals << " approvals, " << verified->holds
               << " holds or releases\n";

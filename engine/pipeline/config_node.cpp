@@ -5,10 +5,13 @@
 #include <cmath>
 #include <set>
 
+#include "engine/util/text.hpp"
+
 namespace promote::pipeline {
 
 void Diagnostics::add(const Location& where, const std::string& message) {
-  m_messages.push_back(where.to_string() + ": " + message);
+  // One line each, whatever the file quoted in it holds (util/text.hpp).
+  m_messages.push_back(util::one_line(where.to_string() + ": " + message));
 }
 
 Error Diagnostics::to_error() const {

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <map>
 #include <regex>
 #include <set>
@@ -625,6 +626,12 @@ class Loader {
       if (auto name = item.get("name")) {
         if (auto text = name->as_string("gates[].name")) {
           spec.name = *text;
+          // A gate's name is one line: it is a trailer of the commit (Promote-Gates).
+          if (std::any_of(text->begin(), text->end(), [](char c) {
+                return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+              })) {
+            name->error("'gates[].name' must be one line of text, without control characters");
+          }
         }
       }
       if (!spec.name.empty()) {

@@ -62,6 +62,9 @@ Result<DecisionResult> decide(const DecisionRequest& request, const pipeline::Ga
   result.approve = request.approve;
   result.actor = request.actor.empty() ? util::current_actor() : request.actor;
   result.reason = request.reason;
+  if (auto error = unrecordable(result.actor, result.reason)) {
+    return *error;
+  }
 
   // The candidate the stage would get now, when it has a source stage.
   std::optional<Candidate> current;

@@ -46,6 +46,9 @@ Result<HoldResult> set_hold(const HoldRequest& request, const pipeline::GateCata
   }
   HoldResult result{loaded->name, stage->name, request.hold, util::current_actor(),
                     request.reason, std::chrono::system_clock::now()};
+  if (auto error = unrecordable(result.actor, result.reason)) {
+    return *error;
+  }
   const history::HoldRecord record{result.pipeline,
                                    result.stage,
                                    request.hold ? "hold" : "release",

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <random>
 #include <thread>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -11,6 +12,7 @@
 #include "engine/promoter/workspace.hpp"
 #include "engine/util/actor.hpp"
 #include "engine/util/fault.hpp"
+#include "engine/util/text.hpp"
 
 namespace promote::promoter {
 
@@ -94,6 +96,16 @@ Result<std::optional<std::string>> noted_promotion(git::Repository& repository,
     }
   }
   return found;
+}
+
+std::optional<Error> unrecordable(const std::string& actor, const std::string& reason) {
+  for (const auto& [what, text] :
+       {std::pair{"the actor", &actor}, std::pair{"the reason", &reason}}) {
+    if (auto problem = util::utf8_problem(what, *text); !problem.empty()) {
+      return make_error(ErrorKind::usage, problem);
+    }
+  }
+  return std::nullopt;
 }
 
 std::string publish_on_head(const pipeline::Pipeline& pipeline, const std::string& line) {

@@ -39,6 +39,10 @@ Result<std::optional<std::string>> noted_promotion(git::Repository& repository,
                                                    const std::string& commit_id,
                                                    const std::string& promotion_id);
 
+/// A usage error when the actor or the reason of a record is not valid UTF-8, which a note
+/// could not carry as it is (and a sync would read back as another record); else nullopt.
+std::optional<Error> unrecordable(const std::string& actor, const std::string& reason);
+
 /// publish_note on the head of the pipeline's branch, for a record that made no commit (an
 /// approval, a hold): opens (or clones) the pipeline's repository. Returns a warning to show,
 /// or "" when the note was written and pushed.

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "engine/promoter/promotion.hpp"
+#include "engine/util/text.hpp"
 
 namespace promote::promoter {
 
@@ -59,22 +60,10 @@ std::pair<int, int> line_counts(const std::string& before, const std::string& af
   return {added, static_cast<int>(old_lines.size())};
 }
 
-/// A table cell: no line breaks, no pipes.
-std::string cell(std::string text) {
-  for (auto& c : text) {
-    if (c == '\n' || c == '\r') {
-      c = ' ';
-    }
-  }
-  std::string out;
-  for (char c : text) {
-    if (c == '|') {
-      out += "\\|";
-    } else {
-      out += c;
-    }
-  }
-  return out;
+/// Text written by others (an actor, a reason, a gate's name or summary) as a Markdown code
+/// span on one line (util/text.hpp), its pipes escaped in a table cell.
+std::string cell(const std::string& text, bool in_table = true) {
+  return util::markdown_code(text, in_table);
 }
 
 }  // namespace
@@ -142,7 +131,8 @@ std::string commit_subject(const PromotionResult& result) {
     std::string was = "(none)";
     if (before != result.previous.end()) {
       auto parsed = image::parse(before->second);
-      was = parsed ? parsed->version() : before->second;
+      // What the file held, on one line: a line break there must not forge a trailer.
+      was = parsed ? parsed->version() : util::one_line(before->second);
     }
     subject += separator + name + " " + was + " -> " + reference.version();
     separator = ", ";
@@ -154,14 +144,14 @@ std::string commit_subject(const PromotionResult& result) {
 std::string proposal_body(const PromotionResult& result) {
   std::ostringstream body;
   body << "Promotes candidate `" << result.candidate.short_id() << "`"
-       << (result.from.empty() ? "" : " from **" + result.from + "**") << " to **"
-       << result.stage << "**, as requested by " << cell(result.actor)
-       << (result.reason.empty() ? "" : " (" + cell(result.reason) + ")") << ".\n\n";
+       << (result.from.empty() ? "" : " from **" + result.from + "**") << " to **" << result.stage
+       << "**, as requested by " << cell(result.actor, false)
+       << (result.reason.empty() ? "" : " (" + cell(result.reason, false) + ")") << ".\n\n";
   body << "| image | now | after the merge |\n|---|---|---|\n";
   for (const auto& [name, reference] : result.candidate.images) {
     const auto before = result.previous.find(name);
     const std::string now = before == result.previous.end() ? "(none)" : before->second;
-    body << "| " << name << " | `" << now << "` | `" << reference.to_string() << "`"
+    body << "| " << name << " | " << cell(now) << " | " << cell(reference.to_string())
          << (now == reference.to_string() ? " (unchanged)" : "") << " |\n";
   }
   body << "\n";
@@ -178,13 +168,17 @@ std::string proposal_body(const PromotionResult& result) {
   body << "Files changed:\n";
   for (const auto& change : result.changes) {
     const auto [added, removed] = line_counts(change.before, change.after);
-    body << "- `" << change.path << "` (+" << added << " -" << removed << ")\n";
+    body << "- " << cell(change.path, false) << " (+" << added << " -" << removed << ")\n";
   }
   // Forges cap a body (GitHub at 65,536 characters): a long diff is left to the branch.
   constexpr std::size_t k_max_diff = 48 * 1024;
   if (result.diff.size() <= k_max_diff) {
-    body << "\n<details><summary>diff</summary>\n\n```diff\n" << result.diff
-         << (result.diff.ends_with('\n') ? "" : "\n") << "```\n</details>\n\n";
+    // The diff shows the files' text as it is, in a fence that text cannot close.
+    const std::string diff = util::printable(result.diff);
+    const std::string fence = util::markdown_fence(diff);
+    body << "\n<details><summary>diff</summary>\n\n"
+         << fence << "diff\n"
+         << diff << (diff.ends_with('\n') ? "" : "\n") << fence << "\n</details>\n\n";
   } else {
     body << "\nThe diff (" << result.diff.size() << " bytes) is too long to show here; it is the "
          << "commit of branch `" << proposal_branch(result) << "`.\n\n";

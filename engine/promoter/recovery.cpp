@@ -18,6 +18,7 @@
 #include "engine/promoter/ledger.hpp"
 #include "engine/util/files.hpp"
 #include "engine/util/hash.hpp"
+#include "engine/util/json.hpp"
 
 namespace promote::promoter {
 
@@ -360,7 +361,7 @@ Result<void> write_journal(const fs::path& history, const history::PromotionReco
   for (const auto& file : files) {
     entry["files"].push_back({{"path", file.path}, {"after_sha256", util::sha256_hex(file.after)}});
   }
-  return write_owned(dir / (record.id + ".json"), entry.dump());
+  return write_owned(dir / (record.id + ".json"), util::dump_json(entry));
 }
 
 void drop_journal(const fs::path& history, const std::string& id) {

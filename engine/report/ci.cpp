@@ -18,6 +18,7 @@
 #include "engine/util/files.hpp"
 #include "engine/util/json.hpp"
 #include "engine/util/secrets.hpp"
+#include "engine/util/text.hpp"
 #include "engine/util/time.hpp"
 #include "engine/util/xml.hpp"
 
@@ -182,21 +183,12 @@ const char* marker(const std::string& outcome) {
 // ---------------------------------------------------------------------------------------
 // GitHub Actions
 
-/// Markdown text for a table cell or a line: no line break, no pipe, no HTML.
+/// A name the pipeline file gave (a stage, the pipeline, an image: lower-case letters, digits
+/// and '-', checked at load) as Markdown text: no line break, no pipe, no HTML.
 std::string md(const std::string& text) {
   std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
+  for (const char c : util::one_line(text)) {
     switch (c) {
-      case '\r':
-        if (i + 1 < text.size() && text[i + 1] == '\n') {
-          ++i;
-        }
-        out += "<br>";
-        break;
-      case '\n':
-        out += "<br>";
-        break;
       case '|':
         out += "\\|";
         break;
@@ -213,26 +205,15 @@ std::string md(const std::string& text) {
   return out;
 }
 
-/// `text` as inline code, or as plain Markdown when it holds a backtick.
+/// Text written by others (a gate's summary, a reason, an actor, a message) as a Markdown code
+/// span on one line: nothing in it renders as Markdown, HTML or an emoji.
 std::string code(const std::string& text) {
-  if (text.empty()) {
-    return "";
-  }
-  if (text.find_first_of("`\r\n|") != std::string::npos) {
-    return md(text);
-  }
-  return "`" + text + "`";
+  return util::markdown_code(text);
 }
 
-/// A fence of backticks longer than any run of backticks in `text`.
-std::string fence_for(const std::string& text) {
-  std::size_t longest = 0;
-  std::size_t run = 0;
-  for (char c : text) {
-    run = c == '`' ? run + 1 : 0;
-    longest = std::max(longest, run);
-  }
-  return std::string(std::max<std::size_t>(3, longest + 1), '`');
+/// The same in a table cell.
+std::string cell(const std::string& text) {
+  return util::markdown_code(text, true);
 }
 
 std::string github_summary(const Attempt& attempt, const Scrubber& scrub) {
@@ -251,7 +232,7 @@ std::string github_summary(const Attempt& attempt, const Scrubber& scrub) {
   if (!attempt.attempted) {
     if (result.error) {
       out << "**error** (" << to_string(result.error->kind)
-          << "): " << md(scrub(result.error->message)) << "\n\n";
+          << "): " << code(scrub(result.error->message)) << "\n\n";
     }
     return out.str();
   }
@@ -269,7 +250,7 @@ std::string github_summary(const Attempt& attempt, const Scrubber& scrub) {
     facts.push_back("by " + code(scrub(result.actor)));
   }
   if (!result.reason.empty()) {
-    facts.push_back("reason: " + md(scrub(result.reason)));
+    facts.push_back("reason: " + code(scrub(result.reason)));
   }
   if (result.break_glass) {
     facts.push_back("**break glass**");
@@ -284,10 +265,11 @@ std::string github_summary(const Attempt& attempt, const Scrubber& scrub) {
     const std::string to = reference.to_string();
     const auto before = result.previous.find(name);
     out << "| " << md(name) << " | "
-        << (before == result.previous.end() ? "(not set)" : code(short_reference(before->second)))
+        << (before == result.previous.end() ? "(not set)"
+                                            : cell(scrub(short_reference(before->second))))
         << " | "
         << (before != result.previous.end() && before->second == to ? "unchanged"
-                                                                      : code(short_reference(to)))
+                                                                    : cell(short_reference(to)))
         << " |\n";
   }
   out << "\n";
@@ -305,18 +287,18 @@ std::string github_summary(const Attempt& attempt, const Scrubber& scrub) {
   } else if (!result.gates.empty()) {
     out << "| gate | use | status | summary |\n|---|---|---|---|\n";
     for (const auto& gate : result.gates) {
-      std::string summary = md(scrub(gate.verdict.summary));
+      std::string summary = cell(scrub(gate.verdict.summary));
       if (gate.verdict.retry_after) {
         summary += " (retry in " + pipeline::format_duration(*gate.verdict.retry_after) + ")";
       }
-      out << "| " << md(gate.name) << " | " << md(gate.use) << " | " << marker(gate.verdict.status)
-          << " | " << summary << " |\n";
+      out << "| " << cell(scrub(gate.name)) << " | " << cell(scrub(gate.use)) << " | "
+          << marker(gate.verdict.status) << " | " << summary << " |\n";
     }
     out << "\n";
   }
 
   if (!result.diff.empty()) {
-    std::string diff = scrub(result.diff);
+    std::string diff = util::printable(scrub(result.diff));
     std::string note;
     if (diff.size() > k_summary_diff_limit) {
       const auto cut = diff.rfind('\n', k_summary_diff_limit);
@@ -335,7 +317,7 @@ std::string github_summary(const Attempt& attempt, const Scrubber& scrub) {
     }
     const bool would = result.dry_run ||
                        (result.outcome != Outcome::promoted && result.outcome != Outcome::proposed);
-    const std::string fence = fence_for(diff);
+    const std::string fence = util::markdown_fence(diff);
     out << (would ? "The change it would make:\n\n" : "The change:\n\n") << fence << "diff\n"
         << diff << fence << "\n\n"
         << note;
@@ -346,19 +328,19 @@ std::string github_summary(const Attempt& attempt, const Scrubber& scrub) {
         << (result.branch.empty() ? "" : " pushed to " + code(result.branch)) << ".\n\n";
   }
   if (!result.pull_request.empty()) {
-    out << "Pull request: " << md(scrub(result.pull_request)) << "\n\n";
+    out << "Pull request: " << code(scrub(result.pull_request)) << "\n\n";
   }
   for (const auto& older : result.superseded) {
-    out << "Superseded: " << md(scrub(older)) << "\n\n";
+    out << "Superseded: " << code(scrub(older)) << "\n\n";
   }
   if (result.error) {
     out << "**error** (" << to_string(result.error->kind)
-        << "): " << md(scrub(result.error->message)) << "\n\n";
+        << "): " << code(scrub(result.error->message)) << "\n\n";
   }
   if (!result.warnings.empty()) {
     out << "Warnings:\n\n";
     for (const auto& warning : result.warnings) {
-      out << "- ⚠️ " << md(scrub(warning)) << "\n";
+      out << "- ⚠️ " << code(scrub(warning)) << "\n";
     }
     out << "\n";
   }
@@ -391,13 +373,15 @@ std::string github_outputs(const Attempt& attempt, const Scrubber& scrub) {
   return out;
 }
 
+/// A workflow command (an annotation): the title on one line, the message's control
+/// characters shown (its line breaks are the annotation's), both escaped for the runner.
 void command(std::ostream& out, const char* name, const std::string& title,
              const std::string& message) {
   out << "::" << name;
   if (!title.empty()) {
-    out << " title=" << escape_command_property(title);
+    out << " title=" << escape_command_property(util::one_line(title));
   }
-  out << "::" << escape_command_data(message) << "\n";
+  out << "::" << escape_command_data(util::printable(message)) << "\n";
 }
 
 void github_commands(const Attempt& attempt, const Scrubber& scrub, std::ostream& out) {
@@ -410,7 +394,7 @@ void github_commands(const Attempt& attempt, const Scrubber& scrub, std::ostream
     const std::string title = where + ": gate " + gate.name +
                               (gate.use == gate.name ? "" : " (" + gate.use + ")") + " " +
                               to_string(gate.verdict.status);
-    const std::string summary = scrub(gate.verdict.summary);
+    const std::string summary = util::one_line(scrub(gate.verdict.summary));
     switch (gate.verdict.status) {
       case Status::fail:
       case Status::error:
@@ -435,7 +419,7 @@ void github_commands(const Attempt& attempt, const Scrubber& scrub, std::ostream
             scrub(result.error->message));
   }
   for (const auto& warning : result.warnings) {
-    command(out, "warning", scrub(where), scrub(warning));
+    command(out, "warning", scrub(where), util::one_line(scrub(warning)));
   }
 }
 
@@ -457,16 +441,15 @@ void github(const Attempt& attempt, const Scrubber& scrub, std::ostream& command
 // ---------------------------------------------------------------------------------------
 // GitLab CI
 
-/// Text XML 1.0 can hold: no secret, valid UTF-8, no control character but tab and line ends.
+/// Text XML 1.0 can hold, and GitLab shows as it is: no secret, util::printable (valid UTF-8,
+/// no control character but tab and line feed, no workflow command).
 std::string xml_text(const Scrubber& scrub, const std::string& text) {
-  std::string out = scrub(text);
-  out.erase(std::remove_if(out.begin(), out.end(),
-                           [](char c) {
-                             const auto byte = static_cast<unsigned char>(c);
-                             return byte < 0x20 && c != '\t' && c != '\n' && c != '\r';
-                           }),
-            out.end());
-  return out;
+  return util::printable(scrub(text));
+}
+
+/// The same on one line: names, attributes, summaries.
+std::string xml_line(const Scrubber& scrub, const std::string& text) {
+  return util::one_line(scrub(text));
 }
 
 /// At most `limit` bytes of `text`, not cutting a UTF-8 sequence, with a note when cut.
@@ -484,14 +467,15 @@ std::string capped(std::string text, std::size_t limit) {
 }
 
 std::string gate_body(const promoter::GateResult& gate, const Scrubber& scrub) {
-  std::string body = gate.verdict.summary;
+  // Secrets out first: neutralising first could change a secret's text before it is found.
+  std::string body = xml_line(scrub, gate.verdict.summary);
   if (!gate.verdict.details.is_null() && !gate.verdict.details.empty()) {
     body += "\n\ndetails:\n" + capped(util::dump_json(gate.verdict.details, 2), k_details_limit);
   }
   if (!gate.verdict.evidence.empty()) {
     body += "\n\nevidence:";
     for (const auto& item : gate.verdict.evidence) {
-      body += "\n  " + item.path + " sha256:" + item.sha256;
+      body += "\n  " + xml_line(scrub, item.path) + " sha256:" + xml_line(scrub, item.sha256);
     }
   }
   return xml_text(scrub, body);
@@ -536,7 +520,7 @@ std::string junit_report(const Attempt& attempt, const Scrubber& scrub, const fs
 
   const std::string stage = result.stage.empty() ? "promote" : result.stage;
   auto suite = root.append_child("testsuite");
-  suite.append_attribute("name") = xml_text(scrub, stage).c_str();
+  suite.append_attribute("name") = xml_line(scrub, stage).c_str();
   int failures = 0;
   int errors = 0;
   int skipped = 0;
@@ -555,7 +539,7 @@ std::string junit_report(const Attempt& attempt, const Scrubber& scrub, const fs
       }
       auto node = properties.append_child("property");
       node.append_attribute("name") = name;
-      node.append_attribute("value") = xml_text(scrub, value).c_str();
+      node.append_attribute("value") = xml_line(scrub, value).c_str();
     };
     property("promote.outcome", outcome_of(attempt));
     property("promote.pipeline", result.pipeline);
@@ -571,9 +555,9 @@ std::string junit_report(const Attempt& attempt, const Scrubber& scrub, const fs
   for (const auto& gate : result.gates) {
     ++tests;
     auto testcase = suite.append_child("testcase");
-    testcase.append_attribute("name") = xml_text(scrub, gate.name).c_str();
-    testcase.append_attribute("classname") = xml_text(scrub, classname + "." + gate.use).c_str();
-    const std::string summary = xml_text(scrub, gate.verdict.summary);
+    testcase.append_attribute("name") = xml_line(scrub, gate.name).c_str();
+    testcase.append_attribute("classname") = xml_line(scrub, classname + "." + gate.use).c_str();
+    const std::string summary = xml_line(scrub, gate.verdict.summary);
     switch (gate.verdict.status) {
       case Status::pass:
       case Status::warn: {
@@ -609,12 +593,11 @@ std::string junit_report(const Attempt& attempt, const Scrubber& scrub, const fs
     ++errors;
     auto testcase = suite.append_child("testcase");
     testcase.append_attribute("name") = "promote";
-    testcase.append_attribute("classname") = xml_text(scrub, classname).c_str();
+    testcase.append_attribute("classname") = xml_line(scrub, classname).c_str();
     auto node = testcase.append_child("error");
-    const std::string message = xml_text(scrub, result.error->message);
-    node.append_attribute("message") = message.c_str();
+    node.append_attribute("message") = xml_line(scrub, result.error->message).c_str();
     node.append_attribute("type") = to_string(result.error->kind);
-    node.text().set(message.c_str());
+    node.text().set(xml_text(scrub, result.error->message).c_str());
   }
   set_counts(suite, tests, failures, errors, skipped);
 
@@ -623,15 +606,10 @@ std::string junit_report(const Attempt& attempt, const Scrubber& scrub, const fs
   return text.str();
 }
 
-/// A dotenv value GitLab reads back as written: one line, no surrounding blanks, short.
+/// A dotenv value GitLab reads back as written: one line (util::one_line), no surrounding
+/// blanks, short.
 std::string dotenv_value(const Scrubber& scrub, const std::string& raw) {
-  std::string value = scrub(raw);
-  for (char& c : value) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
-      c = ' ';
-    }
-  }
-  value = trim(value);
+  std::string value = trim(util::one_line(scrub(raw)));
   if (value.size() > k_dotenv_value_limit) {
     std::size_t keep = k_dotenv_value_limit;
     while (keep > 0 && (static_cast<unsigned char>(value[keep]) & 0xC0) == 0x80) {

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "engine/util/text.hpp"
 #include "engine/util/time.hpp"
 
 namespace promote::report {
@@ -345,8 +346,9 @@ std::string window_days(const DoraReport& report) {
 }  // namespace
 
 std::string dora_text(const DoraReport& report) {
-  std::string out = "report" + (report.pipeline.empty() ? "" : " " + report.pipeline) + ": " +
-                    iso(report.since) + " .. " + iso(report.until) + " (" + window_days(report) + ")\n\n";
+  std::string out =
+      "report" + (report.pipeline.empty() ? "" : " " + util::one_line(report.pipeline)) + ": " +
+      iso(report.since) + " .. " + iso(report.until) + " (" + window_days(report) + ")\n\n";
   std::vector<std::vector<std::string>> rows = {{"stage", "deploys", "per week", "lead time p50/p90",
                                                  "change failure", "restore p50", "blocked",
                                                  "pending", "errors"}};
@@ -386,9 +388,9 @@ std::string dora_text(const DoraReport& report) {
       out += "\ntop failing gates:\n";
       any_gate = true;
     }
-    std::string line = "  " + stage.name + ": ";
+    std::string line = "  " + util::one_line(stage.name) + ": ";
     for (std::size_t i = 0; i < stage.failing_gates.size(); ++i) {
-      line += (i == 0 ? "" : ", ") + stage.failing_gates[i].name + " " +
+      line += (i == 0 ? "" : ", ") + util::one_line(stage.failing_gates[i].name) + " " +
               std::to_string(stage.failing_gates[i].count);
     }
     out += line + "\n";
@@ -476,7 +478,7 @@ nlohmann::json dora_json(const DoraReport& report) {
 std::string html_escape(const std::string& text) {
   std::string out;
   out.reserve(text.size());
-  for (const char c : text) {
+  for (const char c : util::one_line(text)) {
     switch (c) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;

@@ -123,7 +123,7 @@ nlohmann::json dora_json(const DoraReport& report);
 /// no script, no external asset; every string from the history is escaped.
 std::string dora_html(const DoraReport& report);
 
-/// `text` with &, <, >, " and ' replaced by character references.
+/// `text` on one line (util::one_line) with &, <, >, " and ' replaced by character references.
 std::string html_escape(const std::string& text);
 
 }  // namespace promote::report

@@ -7,6 +7,7 @@
 
 #include "engine/pipeline/config_node.hpp"
 #include "engine/report/tables.hpp"
+#include "engine/util/text.hpp"
 #include "engine/util/time.hpp"
 
 namespace promote::report {
@@ -41,6 +42,11 @@ std::string paint(const Style& style, const char* colour, const std::string& tex
   return style.color ? std::string(colour) + text + "\033[0m" : text;
 }
 
+// Text from the pipeline, the files, the gates or the forge, on one line (util/text.hpp).
+std::string line(const std::string& text) {
+  return util::one_line(text);
+}
+
 std::string pad(std::string text, std::size_t width) {
   if (text.size() < width) {
     text.append(width - text.size(), ' ');
@@ -57,9 +63,11 @@ bool use_color(int fd) {
 
 std::string render_text(const promoter::PromotionResult& result, const Style& style) {
   std::ostringstream out;
-  out << "promote " << result.pipeline << ": "
-      << (!result.rollback_of.empty() ? "(rollback)" : result.from.empty() ? "(images)" : result.from)
-      << " -> " << result.stage;
+  out << "promote " << line(result.pipeline) << ": "
+      << (!result.rollback_of.empty() ? "(rollback)"
+          : result.from.empty()       ? "(images)"
+                                      : line(result.from))
+      << " -> " << line(result.stage);
   // An empty candidate (none was resolved) has an id, of no images: it is not shown.
   if (!result.candidate.images.empty()) {
     out << "   candidate " << result.candidate.short_id();
@@ -71,14 +79,14 @@ std::string render_text(const promoter::PromotionResult& result, const Style& st
   }
   for (const auto& [name, reference] : result.candidate.images) {
     const auto before = result.previous.find(name);
-    out << "  " << pad(name, width) << "  ";
-    const std::string to = short_reference(reference.to_string());
+    out << "  " << pad(line(name), width) << "  ";
+    const std::string to = line(short_reference(reference.to_string()));
     if (before == result.previous.end()) {
       out << "(not set) -> " << to << "\n";
     } else if (before->second == reference.to_string()) {
       out << to << " (unchanged)\n";
     } else {
-      out << short_reference(before->second) << " -> " << to << "\n";
+      out << line(short_reference(before->second)) << " -> " << to << "\n";
     }
   }
   out << places_text(result.places, "");
@@ -86,13 +94,13 @@ std::string render_text(const promoter::PromotionResult& result, const Style& st
     out << "gates\n";
     std::size_t name_width = 0;
     for (const auto& gate : result.gates) {
-      name_width = std::max(name_width, gate.name.size());
+      name_width = std::max(name_width, line(gate.name).size());
     }
     for (const auto& gate : result.gates) {
       const Status status = gate.verdict.status;
-      out << "  " << pad(gate.name, name_width) << "  "
+      out << "  " << pad(line(gate.name), name_width) << "  "
           << paint(style, colour_of(status), pad(to_string(status), 7)) << " "
-          << gate.verdict.summary;
+          << line(gate.verdict.summary);
       if (gate.verdict.retry_after) {
         out << " (retry in " << pipeline::format_duration(*gate.verdict.retry_after) << ")";
       }
@@ -100,34 +108,34 @@ std::string render_text(const promoter::PromotionResult& result, const Style& st
     }
   }
   if (!result.diff.empty() && (result.dry_run || result.outcome == promoter::Outcome::promoted)) {
-    out << (result.dry_run ? "diff it would commit\n" : "diff\n") << result.diff;
+    out << (result.dry_run ? "diff it would commit\n" : "diff\n") << util::printable(result.diff);
     if (result.diff.back() != '\n') {
       out << "\n";
     }
   }
   for (const auto& warning : result.warnings) {
-    out << paint(style, "\033[33m", "warning: ") << warning << "\n";
+    out << paint(style, "\033[33m", "warning: ") << line(warning) << "\n";
   }
   out << "outcome: " << paint(style, colour_of(result.outcome), to_string(result.outcome));
   if (!result.commit.empty()) {
-    out << "   commit " << result.commit.substr(0, 12) << " pushed to " << result.branch;
+    out << "   commit " << result.commit.substr(0, 12) << " pushed to " << line(result.branch);
   }
   if (result.outcome == promoter::Outcome::no_op) {
-    out << "   (" << result.stage << " already has this candidate)";
+    out << "   (" << line(result.stage) << " already has this candidate)";
   }
   out << "   id " << result.promotion_id << "\n";
   if (!result.pull_request.empty()) {
-    out << "pull request: " << result.pull_request << "\n";
+    out << "pull request: " << line(result.pull_request) << "\n";
   }
   for (const auto& older : result.superseded) {
-    out << "superseded: " << older << "\n";
+    out << "superseded: " << line(older) << "\n";
   }
   if (!result.rollback_of.empty()) {
-    out << "rollback of: " << result.rollback_of
+    out << "rollback of: " << line(result.rollback_of)
         << (result.gates_skipped ? " (gates skipped)" : "") << "\n";
   }
   if (result.error) {
-    out << paint(style, "\033[31m", "error: ") << result.error->message << "\n";
+    out << paint(style, "\033[31m", "error: ") << util::printable(result.error->message) << "\n";
   }
   return out.str();
 }
@@ -209,35 +217,38 @@ std::string explain_text(const promoter::PromotionResult& result) {
     images += images.empty() ? "" : ", ";
     images += image_cell(name, reference.to_string());
   }
-  out << result.stage << " would take "
+  out << line(result.stage) << " would take "
       << (images.empty() ? "no candidate"
-                         : "candidate " + result.candidate.short_id() + " (" + images + ")")
-      << (result.from.empty() ? "" : " from " + result.from) << ": ";
+                         : "candidate " + result.candidate.short_id() + " (" + line(images) + ")")
+      << (result.from.empty() ? "" : " from " + line(result.from)) << ": ";
   switch (result.outcome) {
-    case Outcome::no_op: out << "nothing to do, " << result.stage << " already holds it\n"; break;
+    case Outcome::no_op:
+      out << "nothing to do, " << line(result.stage) << " already holds it\n";
+      break;
     case Outcome::planned: out << "it would be promoted now (exit 0)\n"; break;
     case Outcome::blocked: out << "blocked (exit 1)\n"; break;
     case Outcome::pending: out << "not yet (exit 3)\n"; break;
     default:
       out << "it cannot be judged (exit 4)"
-          << (result.error ? ": " + result.error->message : std::string()) << "\n";
+          << (result.error ? ": " + util::printable(result.error->message) : std::string()) << "\n";
   }
   std::vector<std::string> passing;
   for (const auto& gate : result.gates) {
     const Status status = gate.verdict.status;
     if (passes(status)) {
-      passing.push_back(gate.name + (status == Status::warn ? " (warn)" : ""));
+      passing.push_back(line(gate.name) + (status == Status::warn ? " (warn)" : ""));
       continue;
     }
-    out << "  " << gate.name << ": " << gate.verdict.summary << "\n";
+    out << "  " << line(gate.name) << ": " << line(gate.verdict.summary) << "\n";
     const nlohmann::json& details = gate.verdict.details;
     if (details.is_object() && details.contains("entered_at") && details.contains("stage")) {
-      out << "    " << details["stage"].get<std::string>() << " got candidate "
-          << result.candidate.short_id() << " at " << details["entered_at"].get<std::string>()
-          << " (from the " << details.value("entered_source", std::string("record")) << ")\n";
+      out << "    " << line(details["stage"].get<std::string>()) << " got candidate "
+          << result.candidate.short_id() << " at " << line(details["entered_at"].get<std::string>())
+          << " (from the " << line(details.value("entered_source", std::string("record"))) << ")\n";
     }
     if (details.is_object() && details.contains("next_opening_local")) {
-      out << "    the window opens " << details["next_opening_local"].get<std::string>() << "\n";
+      out << "    the window opens " << line(details["next_opening_local"].get<std::string>())
+          << "\n";
     }
     switch (status) {
       case Status::fail:
@@ -248,7 +259,7 @@ std::string explain_text(const promoter::PromotionResult& result) {
             << (gate.verdict.retry_after
                     ? "in " + pipeline::format_duration(*gate.verdict.retry_after)
                     : std::string("later"))
-            << "; promote --to " << result.stage << " --wait DURATION waits for it\n";
+            << "; promote --to " << line(result.stage) << " --wait DURATION waits for it\n";
         break;
       default:
         out << "    could not judge: fix what it names, then run again\n";

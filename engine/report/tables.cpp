@@ -5,6 +5,7 @@
 
 #include "engine/image/reference.hpp"
 #include "engine/util/json.hpp"
+#include "engine/util/text.hpp"
 
 namespace promote::report {
 
@@ -74,32 +75,6 @@ std::string short_reference(const std::string& reference) {
   return parsed->repository() + (parsed->tag.empty() ? "" : ":") + parsed->version();
 }
 
-std::string printable(const std::string& text) {
-  static constexpr char k_hex[] = "0123456789abcdef";
-  const auto escape = [](std::string& out, unsigned char byte) {
-    out += "\\x";
-    out += k_hex[byte >> 4];
-    out += k_hex[byte & 0xf];
-  };
-  const std::string valid = util::valid_utf8(text);
-  std::string out;
-  out.reserve(valid.size());
-  for (std::size_t i = 0; i < valid.size(); ++i) {
-    const auto byte = static_cast<unsigned char>(valid[i]);
-    const auto next = i + 1 < valid.size() ? static_cast<unsigned char>(valid[i + 1]) : 0;
-    if (byte < 0x20 || byte == 0x7f) {
-      escape(out, byte);
-    } else if (byte == 0xc2 && next >= 0x80 && next <= 0x9f) {  // U+0080..U+009F
-      escape(out, byte);
-      escape(out, next);
-      ++i;
-    } else {
-      out += valid[i];
-    }
-  }
-  return out;
-}
-
 std::string places_text(const std::vector<promoter::PlaceValue>& places,
                         const std::string& indent) {
   if (places.empty()) {
@@ -107,8 +82,8 @@ std::string places_text(const std::vector<promoter::PlaceValue>& places,
   }
   std::string out = indent + "places that disagreed before:\n";
   for (const auto& place : places) {
-    out += indent + "  " + printable(place.file) + ": " + printable(place.image) + " " +
-           printable(short_reference(place.value)) + "\n";
+    out += indent + "  " + util::one_line(place.file) + ": " + util::one_line(place.image) + " " +
+           util::one_line(short_reference(place.value)) + "\n";
   }
   return out;
 }
@@ -121,7 +96,14 @@ std::string image_cell(const std::string& name, const std::string& reference) {
   return name + (parsed->tag.empty() ? "" : "=") + parsed->version();
 }
 
-std::string align_columns(const std::vector<std::vector<std::string>>& rows) {
+std::string align_columns(const std::vector<std::vector<std::string>>& raw_rows) {
+  // Every cell one line: what records and files hold cannot break a row or forge one.
+  std::vector<std::vector<std::string>> rows = raw_rows;
+  for (auto& row : rows) {
+    for (auto& cell : row) {
+      cell = util::one_line(cell);
+    }
+  }
   // Widths in characters, not bytes: a cut digest ends with "…", three bytes of UTF-8.
   const auto width = [](const std::string& cell) {
     return static_cast<std::size_t>(std::count_if(cell.begin(), cell.end(), [](char c) {
@@ -190,7 +172,7 @@ std::string history_csv(const std::vector<history::PromotionRecord>& records) {
                                              record.commit,
                                              record.error};
     for (std::size_t i = 0; i < fields.size(); ++i) {
-      out << (i == 0 ? "" : ",") << csv_field(fields[i]);
+      out << (i == 0 ? "" : ",") << csv_field(util::one_line(fields[i]));
     }
     out << "\n";
   }
@@ -247,14 +229,16 @@ nlohmann::json history_json(const std::vector<history::PromotionRecord>& records
 }
 
 std::string promotion_text(const history::PromotionRecord& record) {
+  // A record may come from anyone's notes (history sync): every field one line.
+  const auto line = [](const std::string& text) { return util::one_line(text); };
   std::ostringstream out;
-  out << "promotion " << record.id << "\n"
-      << "  pipeline   " << record.pipeline
-      << (record.pipeline_file.empty() ? "" : " (" + record.pipeline_file + ")") << "\n"
-      << "  stage      " << (record.from.empty() ? "" : record.from + " -> ") << record.stage
-      << "\n"
-      << "  outcome    " << record.outcome << "\n"
-      << "  candidate  " << record.candidate_id << "\n";
+  out << "promotion " << line(record.id) << "\n"
+      << "  pipeline   " << line(record.pipeline)
+      << (record.pipeline_file.empty() ? "" : " (" + line(record.pipeline_file) + ")") << "\n"
+      << "  stage      " << (record.from.empty() ? "" : line(record.from) + " -> ")
+      << line(record.stage) << "\n"
+      << "  outcome    " << line(record.outcome) << "\n"
+      << "  candidate  " << line(record.candidate_id) << "\n";
   // The diff in short: each image from what the target held to the candidate's.
   if (record.images.is_object()) {
     for (const auto& [name, reference] : record.images.items()) {
@@ -262,64 +246,64 @@ std::string promotion_text(const history::PromotionRecord& record) {
       const auto before = record.previous.find(name);
       const std::string from =
           before != record.previous.end() && before->is_string() ? before->get<std::string>() : "";
-      out << "    " << name << "  " << (from.empty() || from == to ? to : from + " -> " + to)
-          << "\n";
+      out << "    " << line(name) << "  "
+          << line(from.empty() || from == to ? to : from + " -> " + to) << "\n";
     }
   }
   out << places_text(places_of(record), "  ");
   if (!record.files.empty()) {
     out << "  files      " << record.files.size() << " changed\n";
     for (const auto& file : record.files) {
-      out << "    " << file << "\n";
+      out << "    " << line(file) << "\n";
     }
   }
-  out << "  actor      " << record.actor << "\n";
+  out << "  actor      " << line(record.actor) << "\n";
   if (!record.reason.empty()) {
-    out << "  reason     " << record.reason << "\n";
+    out << "  reason     " << line(record.reason) << "\n";
   }
   if (record.break_glass) {
     out << "  override   break-glass (closed time windows let through)\n";
   }
   if (!record.ci_run_url.empty() || !record.ci_provider.empty()) {
-    out << "  run        " << (record.ci_provider.empty() ? "" : record.ci_provider + " ")
-        << record.ci_run_url << "\n";
+    out << "  run        " << (record.ci_provider.empty() ? "" : line(record.ci_provider) + " ")
+        << line(record.ci_run_url) << "\n";
   }
   out << "  started    " << history::format_time(record.started) << "\n"
       << "  finished   " << history::format_time(record.finished) << "\n";
   if (!record.commit.empty()) {
-    out << "  commit     " << record.commit << "\n";
+    out << "  commit     " << line(record.commit) << "\n";
   }
   if (!record.pull_request.empty()) {
-    out << "  pull req.  " << record.pull_request << "\n";
+    out << "  pull req.  " << line(record.pull_request) << "\n";
   }
   if (!record.rollback_of.empty()) {
-    out << "  rollback   of " << record.rollback_of
+    out << "  rollback   of " << line(record.rollback_of)
         << (record.gates_skipped ? ", gates skipped" : "") << "\n";
   }
   if (!record.error.empty()) {
-    out << "  error      " << record.error << "\n";
+    out << "  error      " << line(record.error) << "\n";
   }
   if (!record.hash.empty()) {
-    out << "  hash       " << record.hash << "\n";
+    out << "  hash       " << line(record.hash) << "\n";
   }
   out << "gates" << (record.gates.empty() ? ": none\n" : "\n");
   for (const auto& gate : record.gates) {
-    out << "  " << gate.name << " (" << gate.use << "): " << gate.status << ": " << gate.summary
-        << "\n";
+    out << "  " << line(gate.name) << " (" << line(gate.use) << "): " << line(gate.status) << ": "
+        << line(gate.summary) << "\n";
     if (gate.retry_after_seconds) {
       out << "    retry after " << *gate.retry_after_seconds << "s\n";
     }
-    out << "    config   " << util::dump_json(gate.config) << "\n";
+    out << "    config   " << line(util::dump_json(gate.config)) << "\n";
     if (!gate.details.empty()) {
       std::istringstream details(util::dump_json(gate.details, 2));
-      std::string line;
+      std::string text;
       out << "    details\n";
-      while (std::getline(details, line)) {
-        out << "      " << line << "\n";
+      while (std::getline(details, text)) {
+        out << "      " << line(text) << "\n";
       }
     }
     for (const auto& evidence : gate.evidence) {
-      out << "    evidence " << evidence.sha256 << "  " << evidence.path << "\n";
+      out << "    evidence " << line(evidence.sha256) << "  " << line(evidence.path) << "\n";
     }
   }
   return out.str();

@@ -20,14 +20,10 @@ std::string short_reference(const std::string& reference);
 /// digest alone, "api@sha256:1a2b3c4d5e6f…".
 std::string image_cell(const std::string& name, const std::string& reference);
 
-/// Text read from a file or a record, made safe for a terminal: valid UTF-8, each control
-/// character (C0, DEL, C1) as \xNN, so that no escape sequence or forged line gets through.
-std::string printable(const std::string& text);
-
 /// What each place of a target held before, for a target whose places disagreed: the line
 /// "places that disagreed before:", then "  FILE: IMAGE VALUE" for each place (VALUE as
 /// short_reference shows it), every line after `indent`, what came from the files through
-/// printable. "" when there are none.
+/// util::one_line. "" when there are none.
 std::string places_text(const std::vector<promoter::PlaceValue>& places,
                         const std::string& indent);
 

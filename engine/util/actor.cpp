@@ -8,7 +8,7 @@
 namespace promote::util {
 
 std::string current_actor() {
-  for (const char* name : {"PROMOTE_ACTOR", "GITHUB_ACTOR", "GITLAB_USER_LOGIN"}) {
+  for (const char* name : k_actor_variables) {
     if (const char* value = std::getenv(name); value != nullptr && *value != '\0') {
       return value;
     }

@@ -17,4 +17,8 @@ struct CiRun {
 /// "gitlab", run URL $CI_JOB_URL. Otherwise both empty.
 CiRun detect_ci();
 
+/// The environment variables detect_ci() builds the run URL from.
+inline constexpr const char* k_ci_run_variables[] = {"GITHUB_SERVER_URL", "GITHUB_REPOSITORY",
+                                                     "GITHUB_RUN_ID", "CI_JOB_URL"};
+
 }  // namespace promote::util

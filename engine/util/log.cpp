@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "engine/util/secrets.hpp"
+#include "engine/util/text.hpp"
 
 namespace promote::util {
 
@@ -35,7 +36,8 @@ Verbosity verbosity() { return g_verbosity; }
 
 void debug(std::string_view message) {
   if (g_verbosity == Verbosity::verbose) {
-    logger().debug("{}", scrub_secrets(std::string(message)));
+    // One line per step, whatever a server, a file or a program put in the message.
+    logger().debug("{}", one_line(scrub_secrets(std::string(message))));
   }
 }
 

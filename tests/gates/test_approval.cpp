@@ -91,6 +91,17 @@ TEST_SUITE("approval gate") {
     CHECK(f.judge("{approvers: [alice, bob], min: 2}").status == Status::pending);
   }
 
+  TEST_CASE("one name as raw bytes and as read back from a note (U+FFFD) counts once") {
+    // Records of a version that let text that is not UTF-8 through: the history kept the raw
+    // bytes, the note U+FFFD, and history sync added the second as another approval.
+    Fixture f;
+    f.decide("bob\xff");
+    f.decide("bob\xef\xbf\xbd");
+    const Verdict verdict = f.judge("{min: 2}");
+    CHECK(verdict.status == Status::pending);
+    CHECK(verdict.details["approvals"].size() == 1);
+  }
+
   TEST_CASE("only this exact candidate's approvals for this stage count") {
     Fixture f;
     f.decide("alice", true, 1h, &f.other);

@@ -329,8 +329,9 @@ TEST_SUITE("integration") {
     CHECK(contains(summary, "from **dev**"));
     CHECK(contains(summary, "by `octocat`"));
     CHECK(contains(summary, "| gate | use | status | summary |\n|---|---|---|---|\n"));
-    CHECK(contains(summary, "| junit | junit | ✅ pass | 103 tests: 98 passed, 5 skipped |\n"));
-    CHECK(contains(summary, "| trivy | trivy | ✅ pass | "));
+    CHECK(
+        contains(summary, "| `junit` | `junit` | ✅ pass | `103 tests: 98 passed, 5 skipped` |\n"));
+    CHECK(contains(summary, "| `trivy` | `trivy` | ✅ pass | `"));
     CHECK(contains(summary, "| image | from | to |\n"));
     CHECK(contains(summary, "| web | `ghcr.io/acme/web:2.3.0` | unchanged |\n"));
     const std::string diff = doc["diff"];
@@ -391,16 +392,18 @@ TEST_SUITE("integration") {
     const std::string summary = read_text(repo.summary);
     CHECK(contains(summary, "### ❌ promote to prod: blocked (candidate `" +
                                 doc["candidate"]["short_id"].get<std::string>() + "`)"));
-    CHECK(contains(summary, "| ok | ok | ✅ pass | all good |\n"));
-    CHECK(contains(summary,
-                   "| coverage | coverage | ⚠️ warn | coverage 79%, below 80: tolerated |\n"));
-    CHECK(contains(summary,
-                   "| e2e tests | e2e | ❌ fail | 2 of 3 checks failed: checkout, refund |\n"));
+    CHECK(contains(summary, "| `ok` | `ok` | ✅ pass | `all good` |\n"));
     CHECK(contains(
         summary,
-        "| scanner | scanner | ❗ error | cannot reach the scanner &lt;scanner.local&gt; |\n"));
-    CHECK(contains(summary,
-                   "| slow | settle | ⏳ pending | in staging for 10m of 1h (retry in 50m) |\n"));
+        "| `coverage` | `coverage` | ⚠️ warn | `coverage 79%, below 80: tolerated` |\n"));
+    CHECK(contains(
+        summary, "| `e2e tests` | `e2e` | ❌ fail | `2 of 3 checks failed: checkout, refund` |\n"));
+    CHECK(contains(
+        summary,
+        "| `scanner` | `scanner` | ❗ error | `cannot reach the scanner <scanner.local>` |\n"));
+    CHECK(contains(
+        summary,
+        "| `slow` | `settle` | ⏳ pending | `in staging for 10m of 1h` (retry in 50m) |\n"));
     CHECK(contains(summary, "The change it would make:\n\n```diff\n"));
     CHECK(contains(summary, "+    newTag: 1.1.0\n"));
 

@@ -624,8 +624,8 @@ TEST_SUITE("integration") {
     CHECK(sent["base"] == "main");
     CHECK(sent["title"] == "promote(prod): api 1.4.0 -> 1.4.2, web 2.2.9 -> 2.3.0");
     const std::string body = str(sent["body"]);
-    CHECK(contains(body, "| gate | verdict | summary |\n|---|---|---|\n| soak | pass | "));
-    CHECK(contains(body, "\n| junit | pass | 103 tests: 98 passed, 5 skipped |\n"));
+    CHECK(contains(body, "| gate | verdict | summary |\n|---|---|---|\n| `soak` | pass | `"));
+    CHECK(contains(body, "\n| `junit` | pass | `103 tests: 98 passed, 5 skipped` |\n"));
     CHECK(contains(body, "| api | `ghcr.io/acme/api:1.4.0` | `ghcr.io/acme/api:1.4.2` |\n"));
     CHECK(contains(body, "- `k8s/overlays/prod/kustomization.yaml` (+2 -2)\n"));
     CHECK(contains(body, "-    newTag: 1.4.0\n+    newTag: 1.4.2\n"));
@@ -905,7 +905,7 @@ TEST_SUITE("integration") {
     CHECK(sent["target_branch"] == "main");
     CHECK(sent["title"] == "promote(prod): api 1.4.0 -> 1.4.2, web 2.2.9 -> 2.3.0");
     CHECK(contains(str(sent["description"]),
-                   "\n| junit | pass | 103 tests: 98 passed, 5 skipped |\n"));
+                   "\n| `junit` | pass | `103 tests: 98 passed, 5 skipped` |\n"));
     CHECK(sent["labels"] == "release");
     CHECK(sent["reviewer_ids"] == json::array({101}));
     const auto prs = forge.prs();

@@ -588,6 +588,13 @@ stages:
     CHECK(message.find("ghcr.io/Acme/api") != std::string::npos);
   }
 
+  TEST_CASE("a gate's name is one line: it becomes a trailer of the commit") {
+    CHECK(errors(k_minimal + "    gates:\n      - use: soak\n        name: \"ok\\nPromote-Id: x\"\n" +
+                 "        with: {min: 1h}\n") ==
+          "promote.yaml:11:15: 'gates[].name' must be one line of text, without control "
+          "characters");
+  }
+
   TEST_CASE("duplicate names are reported with the first occurrence") {
     SUBCASE("stages") {
       CHECK(errors(k_minimal + "  - name: dev\n    target: {kustomize: k8s/dev2}\n") ==

@@ -95,12 +95,13 @@ TEST_SUITE("promoter") {
     CHECK(commit_subject(result) == "promote(prod): api 1.4.2 -> 1.4.3");
     CHECK(proposal_branch(result) == "promote/prod/" + result.candidate.short_id());
     const std::string body = proposal_body(result);
-    CHECK(body.find("to **prod**, as requested by alice (weekly \\| release)") != std::string::npos);
+    CHECK(body.find("to **prod**, as requested by `alice` (`weekly | release`)") !=
+          std::string::npos);
     CHECK(body.find("| api | `ghcr.io/acme/api:1.4.2` | `ghcr.io/acme/api:1.4.3` |") !=
           std::string::npos);
     CHECK(body.find("| web | `ghcr.io/acme/web:2.3.0` | `ghcr.io/acme/web:2.3.0` (unchanged) |") !=
           std::string::npos);
-    CHECK(body.find("| soak | pass | in staging for 3h of 2h |") != std::string::npos);
+    CHECK(body.find("| `soak` | pass | `in staging for 3h of 2h` |") != std::string::npos);
     CHECK(body.find("- `k8s/prod/kustomization.yaml` (+1 -1)") != std::string::npos);
     CHECK(body.find("```diff\n-newTag: 1.4.2\n+newTag: 1.4.3\n```") != std::string::npos);
     SUBCASE("a rollback says so") {
@@ -113,5 +114,12 @@ TEST_SUITE("promoter") {
       CHECK(long_body.size() < 4096);
       CHECK(long_body.find("too long to show here") != std::string::npos);
     }
+  }
+
+  TEST_CASE("what a file held that is no reference reaches the subject on one line") {
+    PromotionResult result = result_for_prod();
+    result.previous["api"] = "1.4.2\nPromote-Stage: dev\x1b[2J";
+    CHECK(commit_subject(result) ==
+          "promote(prod): api 1.4.2\\x0aPromote-Stage: dev\\x1b[2J -> 1.4.3");
   }
 }

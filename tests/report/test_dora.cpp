@@ -376,5 +376,7 @@ TEST_SUITE("report") {
   TEST_CASE("html_escape replaces the five characters that matter in HTML") {
     CHECK(promote::report::html_escape("a<b>&\"c'd") == "a&lt;b&gt;&amp;&quot;c&#39;d");
     CHECK(promote::report::html_escape("plain") == "plain");
+    // A name reads as it is written: controls and bidirectional overrides shown.
+    CHECK(promote::report::html_escape("\xe2\x80\xae" "ecila\n<b>") == "\\u202eecila\\x0a&lt;b&gt;");
   }
 }
