@@ -147,6 +147,11 @@ fs::path Repository::workdir() const {
   return fs::path(path == nullptr ? "" : path).parent_path();
 }
 
+fs::path Repository::git_dir() const {
+  const char* path = git_repository_commondir(m_repository.get());
+  return fs::path(path == nullptr ? "" : path).parent_path();
+}
+
 namespace {
 
 /// Of `files` (read a moment ago as `as_read`), those not known to be as HEAD has them. A file

@@ -77,6 +77,10 @@ class Repository {
   /// The root of the working tree, absolute, without a trailing slash.
   std::filesystem::path workdir() const;
 
+  /// The git directory shared by the working tree and any other worktree of the repository
+  /// (".git" of the main one), absolute, without a trailing slash.
+  std::filesystem::path git_dir() const;
+
   /// The forge the remotes are on ("github", "gitlab", "gitea"; "" tells it by the host),
   /// which picks the token variable when PROMOTE_GIT_TOKEN is unset; usually the pipeline's
   /// repository.provider.
