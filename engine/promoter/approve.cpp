@@ -100,25 +100,19 @@ Result<DecisionResult> decide(const DecisionRequest& request, const pipeline::Ga
   if (current && current->id() == result.candidate_id) {
     result.images = current->to_json()["images"];
   }
-  result.at = std::chrono::system_clock::now();
   result.history = history_path(pipeline.file, request.history_path);
-  auto history = history::History::open(result.history);
-  if (!history) {
-    return history.error();
+  const std::string pipeline_file = pipeline_identity(pipeline).file;
+  auto warning = record_on_head(pipeline, result.history, [&](history::History& history) {
+    result.at = std::chrono::system_clock::now();
+    const history::ApprovalRecord record{result.pipeline, result.stage, result.candidate_id,
+                                         verb,            result.actor, result.reason,
+                                         result.at,       "",           pipeline_file};
+    return history.record_approval(record);
+  });
+  if (!warning) {
+    return warning.error();
   }
-  const history::ApprovalRecord record{result.pipeline,
-                                       result.stage,
-                                       result.candidate_id,
-                                       verb,
-                                       result.actor,
-                                       result.reason,
-                                       result.at,
-                                       "",
-                                       pipeline_identity(pipeline).file};
-  if (auto recorded = history->record_approval(record); !recorded) {
-    return recorded.error();
-  }
-  result.warning = publish_on_head(pipeline, history::note_line(record));
+  result.warning = std::move(*warning);
   return result;
 }
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cstdio>
 #include <memory>
 
 #include "engine/util/secrets.hpp"
@@ -36,6 +37,14 @@ Verbosity verbosity() { return g_verbosity; }
 void debug(std::string_view message) {
   if (g_verbosity == Verbosity::verbose) {
     logger().debug("{}", scrub_secrets(std::string(message)));
+  }
+}
+
+void notice(std::string_view message) {
+  if (g_verbosity != Verbosity::quiet) {
+    const std::string line = "promote: " + scrub_secrets(std::string(message)) + "\n";
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    std::fflush(stderr);
   }
 }
 
