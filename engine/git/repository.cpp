@@ -289,6 +289,24 @@ Result<std::optional<std::string>> Repository::resolve(const std::string& revisi
   return to_hex(git_object_id(commit.get()));
 }
 
+bool Repository::descends_from(const std::string& commit, const std::string& ancestor) const {
+  git_oid of;
+  git_oid from;
+  if (commit.size() != 40 || ancestor.size() != 40 ||
+      git_oid_fromstrn(&of, commit.data(), commit.size()) < 0 ||
+      git_oid_fromstrn(&from, ancestor.data(), ancestor.size()) < 0) {
+    return false;
+  }
+  git_odb* raw = nullptr;
+  if (git_repository_odb(&raw, m_repository.get()) < 0) {
+    return false;
+  }
+  const bool both = git_odb_exists(raw, &of) == 1 && git_odb_exists(raw, &from) == 1;
+  git_odb_free(raw);
+  return both && (git_oid_equal(&of, &from) ||
+                  git_graph_descendant_of(m_repository.get(), &of, &from) == 1);
+}
+
 namespace {
 
 /// Walks the commits reachable from HEAD, newest first, until `visit` returns false or fails.

@@ -166,6 +166,10 @@ class Repository {
   /// exist; fails when it is malformed or names something that is not a commit.
   Result<std::optional<std::string>> resolve(const std::string& revision) const;
 
+  /// Whether commit `ancestor` is `commit` or one of its ancestors; false when either is not
+  /// a commit id this repository has.
+  bool descends_from(const std::string& commit, const std::string& ancestor) const;
+
   /// Visits the commits reachable from HEAD, newest committer time first, until `visit`
   /// returns false; visits nothing before the first commit.
   Result<void> walk(const std::function<bool(const CommitInfo&)>& visit) const;

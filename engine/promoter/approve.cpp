@@ -102,13 +102,17 @@ Result<DecisionResult> decide(const DecisionRequest& request, const pipeline::Ga
   }
   result.history = history_path(pipeline.file, request.history_path);
   const std::string pipeline_file = pipeline_identity(pipeline).file;
-  auto warning = record_on_head(pipeline, result.history, [&](history::History& history) {
-    result.at = std::chrono::system_clock::now();
-    const history::ApprovalRecord record{result.pipeline, result.stage, result.candidate_id,
-                                         verb,            result.actor, result.reason,
-                                         result.at,       "",           pipeline_file};
-    return history.record_approval(record);
-  });
+  auto warning = record_on_head(
+      pipeline, result.history, [&](history::History& history) -> Result<std::string> {
+        result.at = std::chrono::system_clock::now();
+        const history::ApprovalRecord record{result.pipeline, result.stage, result.candidate_id,
+                                             verb,            result.actor, result.reason,
+                                             result.at,       "",           pipeline_file};
+        if (auto recorded = history.record_approval(record); !recorded) {
+          return recorded.error();
+        }
+        return history::note_line(record);
+      });
   if (!warning) {
     return warning.error();
   }

@@ -32,7 +32,7 @@ Result<HoldResult> set_hold(const HoldRequest& request, const pipeline::GateCata
   // The check and the record under one lock: of two holds at once, the second sees the first.
   auto warning = record_on_head(
       *loaded, history_path(loaded->file, request.history_path),
-      [&](history::History& history) -> Result<void> {
+      [&](history::History& history) -> Result<std::string> {
         auto current = history.hold(id, stage->name);
         if (!current) {
           return current.error();
@@ -47,10 +47,13 @@ Result<HoldResult> set_hold(const HoldRequest& request, const pipeline::GateCata
           return make_error(ErrorKind::usage, "stage " + stage->name + " is not held");
         }
         result.at = std::chrono::system_clock::now();
-        return history.record_hold(history::HoldRecord{result.pipeline, result.stage,
-                                                       request.hold ? "hold" : "release",
-                                                       result.actor, result.reason, result.at,
-                                                       "", id.file});
+        const history::HoldRecord record{result.pipeline, result.stage,
+                                         request.hold ? "hold" : "release",
+                                         result.actor, result.reason, result.at, "", id.file};
+        if (auto recorded = history.record_hold(record); !recorded) {
+          return recorded.error();
+        }
+        return history::note_line(record);
       });
   if (!warning) {
     return warning.error();

@@ -16,6 +16,7 @@
 #include "engine/promoter/write_lock.hpp"
 #include "engine/util/actor.hpp"
 #include "engine/util/fault.hpp"
+#include "engine/util/files.hpp"
 #include "engine/util/json.hpp"
 #include "engine/util/log.hpp"
 
@@ -49,28 +50,22 @@ Result<bool> fetch_and_rebase(git::Repository& repository, const std::string& re
 }
 
 // What the notes hold, to tell the records of a history they lack: the ids of the promotions,
-// and the canonical text of the approvals and holds (History::merge tells them apart so too).
+// and the lines of the approvals and holds (each the canonical record, as the history's is).
 struct Noted {
   std::set<std::string> promotions;
-  std::set<std::string> others;  ///< "approval " or "hold " and the canonical record
+  std::set<std::string> others;
 };
 
 void take_line(Noted& noted, const std::string& line) {
-  const auto value = nlohmann::json::parse(line, nullptr, false);
-  if (!value.is_object() || value.size() != 1) {
+  if (!line.starts_with("{\"promotion\":")) {
+    noted.others.insert(line);
     return;
   }
-  const std::string& kind = value.begin().key();
-  const nlohmann::json& body = value.begin().value();
-  if (kind == "promotion" && body.is_object() && body.contains("id") && body["id"].is_string()) {
-    noted.promotions.insert(body["id"].get<std::string>());
-  } else if (kind == "approval") {
-    if (auto record = history::approval_from_json(body)) {
-      noted.others.insert("approval " + util::dump_json(history::to_json(*record)));
-    }
-  } else if (kind == "hold") {
-    if (auto record = history::hold_from_json(body)) {
-      noted.others.insert("hold " + util::dump_json(history::to_json(*record)));
+  const auto value = nlohmann::json::parse(line, nullptr, false);
+  if (value.is_object() && value.size() == 1) {
+    const nlohmann::json& body = value.begin().value();
+    if (body.is_object() && body.contains("id") && body["id"].is_string()) {
+      noted.promotions.insert(body["id"].get<std::string>());
     }
   }
 }
@@ -130,9 +125,10 @@ Result<std::map<std::string, std::vector<std::string>>> missing_lines(
     return approvals.error();
   }
   for (const auto& record : *approvals) {
+    std::string line = history::note_line(record);
     if (history::belongs_to(record.pipeline, record.pipeline_file, backlog.pipeline) &&
-        !noted.others.contains("approval " + util::dump_json(history::to_json(record)))) {
-      lines[head].push_back(history::note_line(record));
+        !noted.others.contains(line)) {
+      lines[head].push_back(std::move(line));
       ++*count;
     }
   }
@@ -141,13 +137,124 @@ Result<std::map<std::string, std::vector<std::string>>> missing_lines(
     return holds.error();
   }
   for (const auto& record : *holds) {
+    std::string line = history::note_line(record);
     if (history::belongs_to(record.pipeline, record.pipeline_file, backlog.pipeline) &&
-        !noted.others.contains("hold " + util::dump_json(history::to_json(record)))) {
-      lines[head].push_back(history::note_line(record));
+        !noted.others.contains(line)) {
+      lines[head].push_back(std::move(line));
       ++*count;
     }
   }
   return lines;
+}
+
+bool same(const history::MergeCount& a, const history::MergeCount& b) {
+  return a.promotions == b.promotions && a.approvals == b.approvals && a.holds == b.holds;
+}
+
+// What a publish pushed: the notes commit, and how many records of the pipeline the history
+// held (with the publish's own), kept in "<history>.noted", one entry per pipeline.
+struct Seen {
+  std::string notes;
+  history::MergeCount count;
+};
+
+std::filesystem::path seen_file(const Backlog& backlog) {
+  return backlog.history.path().string() + ".noted";
+}
+
+bool is_entry(const nlohmann::json& entry, const history::PipelineId& pipeline) {
+  return entry.is_object() && entry.value("pipeline", "") == pipeline.name &&
+         entry.value("pipeline_file", "") == pipeline.file;
+}
+
+std::optional<Seen> read_seen(const Backlog& backlog) {
+  auto text = util::read_file(seen_file(backlog));
+  const auto value = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+  if (!value.is_array()) {
+    return std::nullopt;
+  }
+  for (const auto& entry : value) {
+    if (is_entry(entry, backlog.pipeline)) {
+      return Seen{entry.value("notes", ""),
+                  {entry.value("promotions", std::size_t{0}), entry.value("approvals", std::size_t{0}),
+                   entry.value("holds", std::size_t{0})}};
+    }
+  }
+  return std::nullopt;
+}
+
+// Remembers `seen`; a failure only costs the next publish a read of the notes.
+void write_seen(const Backlog& backlog, const Seen& seen) {
+  auto text = util::read_file(seen_file(backlog));
+  auto value = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json::array();
+  if (!value.is_array()) {
+    value = nlohmann::json::array();
+  }
+  nlohmann::json entry = {{"pipeline", backlog.pipeline.name},
+                          {"pipeline_file", backlog.pipeline.file},
+                          {"notes", seen.notes},
+                          {"promotions", seen.count.promotions},
+                          {"approvals", seen.count.approvals},
+                          {"holds", seen.count.holds}};
+  const auto old = std::find_if(value.begin(), value.end(), [&](const nlohmann::json& item) {
+    return is_entry(item, backlog.pipeline);
+  });
+  if (old != value.end()) {
+    *old = std::move(entry);
+  } else {
+    value.push_back(std::move(entry));
+  }
+  if (auto written = util::write_file_atomic(seen_file(backlog), util::dump_json(value) + "\n");
+      !written) {
+    util::debug(written.error().message);
+  }
+}
+
+// The lines of the backlog's records that the notes (ours, after the fetch) lack, by the commit
+// they go to; `line` is the publish's own. Reads the notes only when what the last publish saw
+// cannot tell that none is missing. Sets `count` to what the history holds once `line`'s record
+// is in it.
+Result<std::map<std::string, std::vector<std::string>>> backlog_lines(
+    const git::Repository& repository, const Backlog& backlog, const std::string& head,
+    const std::string& line, std::size_t* caught_up, history::MergeCount* count) {
+  auto now = backlog.history.counts(backlog.pipeline);
+  if (!now) {
+    return now.error();
+  }
+  history::MergeCount own;
+  own.promotions = line.starts_with("{\"promotion\":") ? 1 : 0;
+  own.approvals = line.starts_with("{\"approval\":") ? 1 : 0;
+  own.holds = line.starts_with("{\"hold\":") ? 1 : 0;
+  *count = *now;
+  if (!backlog.line_recorded) {
+    count->promotions += own.promotions;
+    count->approvals += own.approvals;
+    count->holds += own.holds;
+  }
+  auto tip = repository.resolve(k_notes_ref);
+  if (!tip) {
+    return tip.error();
+  }
+  if (const auto seen = backlog.scan ? std::nullopt : read_seen(backlog);
+      seen && *tip && repository.descends_from(**tip, seen->notes)) {
+    history::MergeCount expected = seen->count;
+    if (backlog.line_recorded) {
+      expected.promotions += own.promotions;
+      expected.approvals += own.approvals;
+      expected.holds += own.holds;
+    }
+    if (same(expected, *now)) {
+      return std::map<std::string, std::vector<std::string>>();
+    }
+  }
+  auto noted = read_noted(repository);
+  if (!noted) {
+    return noted.error();
+  }
+  if (!line.empty()) {
+    take_line(*noted, line);  // added by the publish, where it belongs
+  }
+  return missing_lines(repository, backlog, *noted, head, caught_up);
 }
 
 }  // namespace
@@ -162,20 +269,23 @@ Result<std::size_t> publish_note(git::Repository& repository, const std::string&
   }
   std::map<std::string, std::vector<std::string>> lines;
   std::size_t caught_up = 0;
+  history::MergeCount count;
   if (backlog != nullptr) {
-    auto noted = read_noted(repository);
-    if (!noted) {
-      return noted.error();
-    }
-    if (!line.empty()) {
-      take_line(*noted, line);  // added below, where it belongs
-    }
-    auto missing = missing_lines(repository, *backlog, *noted, commit_id, &caught_up);
+    auto missing = backlog_lines(repository, *backlog, commit_id, line, &caught_up, &count);
     if (!missing) {
       return missing.error();
     }
     lines = std::move(*missing);
   }
+  // Remembers, once the remote holds our notes, that they hold every record of the backlog.
+  const auto seen = [&]() -> Result<std::size_t> {
+    if (backlog != nullptr) {
+      if (auto tip = repository.resolve(k_notes_ref); tip && *tip) {
+        write_seen(*backlog, Seen{**tip, count});
+      }
+    }
+    return caught_up;
+  };
   if (!line.empty()) {
     lines[commit_id].push_back(line);
   }
@@ -183,8 +293,11 @@ Result<std::size_t> publish_note(git::Repository& repository, const std::string&
     // Nothing new: push only what an earlier run left unpushed, if anything.
     auto ours = repository.resolve(k_notes_ref);
     auto theirs = repository.resolve(k_fetched_ref);
-    if (!ours || !*ours || (*fetched && theirs && *theirs == *ours)) {
+    if (!ours || !*ours) {
       return caught_up;
+    }
+    if (*fetched && theirs && *theirs == *ours) {
+      return seen();
     }
   }
   std::mt19937 random(std::random_device{}());
@@ -202,7 +315,7 @@ Result<std::size_t> publish_note(git::Repository& repository, const std::string&
     util::fault_point("before-note-push");
     auto pushed = repository.push_ref(remote, k_notes_ref);
     if (pushed) {
-      return caught_up;
+      return seen();
     }
     if (pushed.error().kind != ErrorKind::conflict || attempt == k_attempts) {
       return pushed.error();
@@ -244,16 +357,16 @@ Result<std::optional<std::string>> noted_promotion(git::Repository& repository,
   return found;
 }
 
-Result<std::string> record_on_head(const pipeline::Pipeline& pipeline,
-                                   const std::filesystem::path& history_path,
-                                   const std::function<Result<void>(history::History&)>& write) {
+Result<std::string> record_on_head(
+    const pipeline::Pipeline& pipeline, const std::filesystem::path& history_path,
+    const std::function<Result<std::string>(history::History&)>& write) {
   const auto warning = [](const std::string& why) {
     return "the record was not written to the git notes (" + std::string(k_notes_ref) +
            "): " + why;
   };
   auto workspace = Workspace::open(pipeline);
-  auto lock = WriteLock::acquire(workspace ? workspace->repository().git_dir() : std::filesystem::path(),
-                                 history_path);
+  auto lock = WriteLock::acquire(
+      workspace ? workspace->repository().git_dir() : std::filesystem::path(), history_path);
   if (!lock) {
     return lock.error();
   }
@@ -261,8 +374,9 @@ Result<std::string> record_on_head(const pipeline::Pipeline& pipeline,
   if (!history) {
     return history.error();
   }
-  if (auto written = write(*history); !written) {
-    return written.error();
+  auto line = write(*history);
+  if (!line) {
+    return line.error();
   }
   if (!workspace) {
     return warning(workspace.error().message);
@@ -272,12 +386,14 @@ Result<std::string> record_on_head(const pipeline::Pipeline& pipeline,
     return warning(head ? "the branch has no commit" : head.error().message);
   }
   const std::string remote = pipeline.repository.is_local() ? pipeline.repository.remote : "origin";
-  const Backlog backlog{*history, pipeline_identity(pipeline)};
-  auto published = publish_note(workspace->repository(), remote, **head, "", &backlog);
+  const Backlog backlog{*history, pipeline_identity(pipeline), true};
+  auto published = publish_note(workspace->repository(), remote, **head, *line, &backlog);
   if (!published) {
     return warning(published.error().message);
   }
-  util::debug("pushed " + std::to_string(*published) + " records to " + k_notes_ref + " of " + remote);
+  if (*published > 0) {
+    util::debug("pushed " + std::to_string(*published) + " earlier records the notes lacked");
+  }
   return std::string();
 }
 
@@ -356,7 +472,7 @@ Result<SyncResult> sync_history(git::Repository& repository, const std::string& 
     result.warning = head ? "the branch has no commit to write notes on" : head.error().message;
     return result;
   }
-  const Backlog backlog{history, pipeline};
+  const Backlog backlog{history, pipeline, false, true};
   if (auto published = publish_note(repository, remote, **head, "", &backlog); published) {
     result.published = *published;
   } else {

@@ -29,10 +29,18 @@ inline constexpr const char* k_notes_ref = "refs/notes/promote";
 
 /// The records of one pipeline in a history database: a publish makes sure that the remote's
 /// notes hold every one of them, so that a record whose note an earlier run could not write or
-/// push (it failed, or was killed) is carried by the next one.
+/// push (it failed, or was killed) is carried by the next one. The notes are read for that only
+/// when they may lack one: what a publish pushed is remembered in "<history>.noted" (the notes
+/// commit, and how many records of the pipeline the history held), and while the notes descend
+/// from that commit and the history holds no other record, none is missing.
 struct Backlog {
   const history::History& history;
   history::PipelineId pipeline;
+  /// The record of the publish's `line` is in the history already (an approval, a hold); else
+  /// it is recorded after the publish (a promotion).
+  bool line_recorded = false;
+  /// Read the notes whatever "<history>.noted" says (history sync).
+  bool scan = false;
 };
 
 /// Adds `line` (a history::note_line; none when "") to the note of `commit_id` and pushes the
@@ -57,11 +65,12 @@ Result<std::optional<std::string>> noted_promotion(git::Repository& repository,
 /// repository, takes the WriteLock of it and of the history at `history_path`, calls `write`
 /// with the history (to check and record), and then publishes on the head of the pipeline's
 /// branch every record of the pipeline that the remote's notes lack, the new one among them.
-/// Fails with `write`'s failure, or when the lock cannot be taken (nothing is written then).
-/// Returns a warning to show when the notes could not be written or pushed, else "".
-Result<std::string> record_on_head(const pipeline::Pipeline& pipeline,
-                                   const std::filesystem::path& history_path,
-                                   const std::function<Result<void>(history::History&)>& write);
+/// `write` returns the note line (history::note_line) of the record it wrote. Fails with
+/// `write`'s failure, or when the lock cannot be taken (nothing is written then). Returns a
+/// warning to show when the notes could not be written or pushed, else "".
+Result<std::string> record_on_head(
+    const pipeline::Pipeline& pipeline, const std::filesystem::path& history_path,
+    const std::function<Result<std::string>(history::History&)>& write);
 
 /// What `sync_history` did.
 struct SyncResult {

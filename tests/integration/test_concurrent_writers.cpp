@@ -288,7 +288,7 @@ TEST_SUITE("integration") {
   }
 
   TEST_CASE("records whose notes could not be pushed are pushed by the next writing command, "
-            "once; history sync pushes what the notes lack") {
+            "once; so are notes lost from the remote") {
     Busy busy;
     REQUIRE(busy.promote({"--to", "dev", "--image", "img0=ghcr.io/acme/img0:2.0.0"}).exit_code == 0);
     // The remote is out of reach: the records go to the history, with a warning.
@@ -324,6 +324,12 @@ TEST_SUITE("integration") {
     CHECK(contains(sync.out, "; pushed 4 records the notes lacked\n"));
     CHECK(kinds() == std::map<std::string, int>{{"approval", 1}, {"hold", 1}, {"promotion", 2}});
     CHECK(busy.promote({"history", "sync"}).out.find("pushed") == std::string::npos);
+    // Lost again: the next approval sees that the notes are not those it last pushed to.
+    sh("git update-ref -d refs/notes/promote && git --git-dir=../remote.git update-ref -d "
+       "refs/notes/promote",
+       busy.repo);
+    CHECK(busy.promote({"approve", "--stage", "staging", "--reason", "again"}).exit_code == 0);
+    CHECK(kinds() == std::map<std::string, int>{{"approval", 2}, {"hold", 1}, {"promotion", 2}});
   }
 
   TEST_CASE("8 holds of one stage at once: one holds it, the others are told it is held") {
