@@ -108,9 +108,15 @@ class Repository {
   /// current branch, author and committer `who` at the current time, and stages them in
   /// the index; whatever else is staged stays staged and out of the commit. Returns the
   /// new commit id (40 hex). Fails when HEAD is detached, a path is a directory or lies
-  /// outside the repository, or nothing would change.
+  /// outside the repository, or nothing would change. With `expected`, fails (conflict) and
+  /// commits nothing when HEAD is not `expected->parent` or a file does not hold what
+  /// `expected->contents` says (one per path, in order): something else wrote meanwhile.
+  struct Expected {
+    std::string parent;  ///< "" for the first commit
+    std::vector<std::string_view> contents;
+  };
   Result<std::string> commit(const std::vector<std::string>& paths, const std::string& message,
-                             const Signature& who);
+                             const Signature& who, const Expected* expected = nullptr);
 
   /// The identity in git config (user.name and user.email), or nullopt when either is unset.
   std::optional<Signature> default_signature() const;

@@ -1150,7 +1150,13 @@ class Attempt {
     if (auto configured = m_repository->default_signature()) {
       who = *configured;
     }
-    auto commit = m_repository->commit(paths, commit_message(m_result), who);
+    // Exactly what was written, on the head it was planned on: else something other than
+    // promote wrote meanwhile, and the commit would not hold what its message says.
+    git::Repository::Expected expected{head->value_or(""), {}};
+    for (const auto& change : m_result.changes) {
+      expected.contents.push_back(change.after);
+    }
+    auto commit = m_repository->commit(paths, commit_message(m_result), who, &expected);
     if (!commit) {
       restore();
       return commit.error();
