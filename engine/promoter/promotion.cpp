@@ -923,14 +923,15 @@ class Attempt {
     std::mt19937 random{std::random_device{}()};
     for (int attempt = 1;; ++attempt) {
       m_result.push_attempts = attempt;
-      auto landed = commit_and_push();
+      bool refused = false;  // by the remote, which moved on: plan there and try again
+      auto landed = commit_and_push(&refused);
       if (landed) {
         util::debug("pushed " + m_result.commit.substr(0, 12) + " to " + remote() + "/" +
                     m_pipeline.repository.branch + " (push " + std::to_string(attempt) + ")");
         return true;
       }
       util::debug("push " + std::to_string(attempt) + " refused: " + landed.error().message);
-      if (landed.error().kind != ErrorKind::conflict || attempt >= k_push_attempts) {
+      if (!refused || attempt >= k_push_attempts) {
         return landed.error();
       }
       // Jittered exponential backoff: 50-100% of 100 ms, 200 ms, 400 ms, ... (at most 3.2 s).
@@ -1111,7 +1112,8 @@ class Attempt {
     return Outcome::pending;
   }
 
-  Result<void> commit_and_push() {
+  // Sets `refused` when the push was refused because the remote moved on (a conflict).
+  Result<void> commit_and_push(bool* refused) {
     auto head = m_repository->resolve("HEAD");
     if (!head) {
       return head.error();
@@ -1173,6 +1175,7 @@ class Attempt {
       }
       restore();
       m_result.commit.clear();
+      *refused = pushed.error().kind == ErrorKind::conflict;
       return pushed.error();
     }
     util::fault_point("after-push");
@@ -1211,9 +1214,14 @@ class Attempt {
     }
   }
 
+  // Puts back the files this promotion wrote, each only while it holds what was written: a
+  // file something else wrote meanwhile is left as that writer left it.
   void restore() {
     for (const auto& change : m_result.changes) {
-      (void)util::write_file_atomic(m_root / change.path, change.before);
+      if (auto now = util::read_file(m_root / change.path, k_max_target_file);
+          now && *now == change.after) {
+        (void)util::write_file_atomic(m_root / change.path, change.before);
+      }
     }
   }
 

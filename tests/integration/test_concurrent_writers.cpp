@@ -6,8 +6,10 @@
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <future>
 #include <regex>
 #include <set>
@@ -153,6 +155,37 @@ struct HeldLock {
   }
   ~HeldLock() { ::close(fd); }
 };
+
+// Starts promote in `cwd` with `env` added, its stdout and stderr into `out` and `err`; the
+// caller waits for it (waitpid).
+pid_t start_promote(const std::vector<std::string>& args, const fs::path& cwd,
+                    const std::map<std::string, std::string>& env, const fs::path& out,
+                    const fs::path& err) {
+  std::vector<std::string> argv = {promote::test::promote_binary().string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> pointers;
+  for (auto& arg : argv) {
+    pointers.push_back(arg.data());
+  }
+  pointers.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    // Only async-signal-safe calls and exec from here on, but setenv: the child is one thread.
+    for (const auto& [name, value] : env) {
+      value.empty() ? ::unsetenv(name.c_str()) : ::setenv(name.c_str(), value.c_str(), 1);
+    }
+    const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err_fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (out_fd < 0 || err_fd < 0 || ::chdir(cwd.c_str()) != 0) {
+      ::_exit(127);
+    }
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
+    ::execv(pointers[0], pointers.data());
+    ::_exit(127);
+  }
+  return pid;
+}
 
 }  // namespace
 
@@ -400,6 +433,44 @@ TEST_SUITE("integration") {
                                             {{"PROMOTE_LOCK_TIMEOUT", "0"}});
     INFO(free.out << free.err);
     CHECK(free.exit_code == 0);
+  }
+
+  TEST_CASE("a target file written by something else between promote's write and its commit: "
+            "no commit, a conflict, and that file left as the other writer left it") {
+    Busy busy;
+    const std::string head = busy.remote("rev-parse main");
+    const fs::path out = busy.scratch.dir / "out";
+    const fs::path err = busy.scratch.dir / "err";
+    const pid_t pid = start_promote(
+        {"--to", "dev", "--image", "img3=ghcr.io/acme/img3:2.0.3", "--output", "json"}, busy.repo,
+        {{"PROMOTE_FAULT", "after-edit:stop"}, {"PROMOTE_ACTOR", "deploy-ci"},
+         {"PROMOTE_HISTORY", ""}, {"GITHUB_ACTIONS", ""}, {"GITLAB_CI", ""}},
+        out, err);
+    REQUIRE(pid > 0);
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, WUNTRACED) == pid);
+    REQUIRE(WIFSTOPPED(status));
+    // Stopped after writing its files, before its commit: someone edits the same file.
+    const fs::path file = busy.repo / "overlays/dev/kustomization.yaml";
+    std::string text = promote::test::read_text(file);
+    REQUIRE(contains(text, "img3\n    newTag: 2.0.3\n"));
+    text += "# edited by hand\n";
+    promote::test::write_text(file, text);
+    REQUIRE(::kill(pid, SIGCONT) == 0);
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    INFO(promote::test::read_text(out) << promote::test::read_text(err));
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 4);
+    const auto doc = nlohmann::json::parse(promote::test::read_text(out));
+    CHECK(doc["outcome"] == "error");
+    CHECK(doc["error"]["kind"] == "conflict");
+    CHECK(doc["error"]["message"] ==
+          "cannot commit in " + fs::canonical(busy.repo).string() +
+              ": 'overlays/dev/kustomization.yaml' does not hold what was written; something "
+              "else wrote in the repository meanwhile");
+    CHECK(promote::test::read_text(file) == text);
+    CHECK(busy.remote("rev-parse main") == head);
+    CHECK(sh("git rev-parse HEAD", busy.repo) == head);
   }
 
   TEST_CASE("a writer killed while it holds the lock does not block the next one") {
