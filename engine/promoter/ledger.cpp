@@ -162,9 +162,14 @@ std::filesystem::path seen_file(const Backlog& backlog) {
   return backlog.history.path().string() + ".noted";
 }
 
+// Whether `entry` of the file is the one of `pipeline` (anything else in it is left alone).
 bool is_entry(const nlohmann::json& entry, const history::PipelineId& pipeline) {
-  return entry.is_object() && entry.value("pipeline", "") == pipeline.name &&
-         entry.value("pipeline_file", "") == pipeline.file;
+  const auto text = [&](const char* key) {
+    const auto it = entry.find(key);
+    return it != entry.end() && it->is_string() ? it->get<std::string>() : std::string("\n");
+  };
+  return entry.is_object() && text("pipeline") == pipeline.name &&
+         text("pipeline_file") == pipeline.file;
 }
 
 std::optional<Seen> read_seen(const Backlog& backlog) {
@@ -174,11 +179,24 @@ std::optional<Seen> read_seen(const Backlog& backlog) {
     return std::nullopt;
   }
   for (const auto& entry : value) {
-    if (is_entry(entry, backlog.pipeline)) {
-      return Seen{entry.value("notes", ""),
-                  {entry.value("promotions", std::size_t{0}), entry.value("approvals", std::size_t{0}),
-                   entry.value("holds", std::size_t{0})}};
+    if (!is_entry(entry, backlog.pipeline)) {
+      continue;
     }
+    const auto number = [&](const char* key) -> std::optional<std::size_t> {
+      const auto it = entry.find(key);
+      if (it == entry.end() || !it->is_number_unsigned()) {
+        return std::nullopt;
+      }
+      return it->get<std::size_t>();
+    };
+    const auto notes = entry.find("notes");
+    const auto promotions = number("promotions");
+    const auto approvals = number("approvals");
+    const auto holds = number("holds");
+    if (notes == entry.end() || !notes->is_string() || !promotions || !approvals || !holds) {
+      return std::nullopt;
+    }
+    return Seen{notes->get<std::string>(), {*promotions, *approvals, *holds}};
   }
   return std::nullopt;
 }

@@ -409,8 +409,9 @@ class Attempt {
     if (m_lock) {
       return {};
     }
-    auto taken =
-        WriteLock::acquire(repository.git_dir(), history_path(m_pipeline.file, m_request.history_path));
+    auto taken = WriteLock::acquire(repository.git_dir(),
+                                    history_path(m_pipeline.file, m_request.history_path),
+                                    !m_request.dry_run);
     if (!taken) {
       return taken.error();
     }
@@ -420,16 +421,16 @@ class Attempt {
 
   // Finishes or undoes what an interrupted run left (recovery.hpp), under the write lock.
   Result<void> settle(git::Repository& repository) {
-    for (const auto& lock : remove_stale_locks(repository.git_dir())) {
-      m_result.warnings.push_back("removed " + lock + ", left by a git writer that is gone");
+    for (const auto& stale : remove_stale_locks(repository.git_dir())) {
+      m_result.warnings.push_back("removed " + stale + ", left by a git writer that is gone");
     }
     // A run killed while it moved a ref of a remote on this machine (promote writes those
     // refs itself, see git::Repository::push_ref) leaves that remote's lock behind as well.
     if (auto url = repository.remote_url(remote()); url && *url) {
       if (auto path = git::local_path(**url)) {
         const fs::path git_dir = fs::exists(*path / ".git") ? *path / ".git" : *path;
-        for (const auto& lock : remove_stale_locks(git_dir)) {
-          m_result.warnings.push_back("removed " + lock + " of " + remote() +
+        for (const auto& stale : remove_stale_locks(git_dir)) {
+          m_result.warnings.push_back("removed " + stale + " of " + remote() +
                                       ", left by a git writer that is gone");
         }
       }

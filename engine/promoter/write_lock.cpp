@@ -39,8 +39,14 @@ std::string holder(int fd) {
 
 /// Takes the flock of `path` (created when missing), waiting up to `timeout`; writes this
 /// process's pid into it once held. `what` names the lock in messages ("in this checkout").
-Result<int> take(const fs::path& path, const std::string& what, std::chrono::seconds timeout) {
+/// Returns -1 when `optional` and the file cannot be created (a directory that is missing or
+/// not writable).
+Result<int> take(const fs::path& path, const std::string& what, std::chrono::seconds timeout,
+                 bool optional = false) {
   const int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  if (fd < 0 && optional && (errno == ENOENT || errno == EACCES || errno == EROFS)) {
+    return -1;
+  }
   if (fd < 0) {
     return make_error(ErrorKind::input, "cannot create the lock " + path.string() + " of " +
                                             "promote writing " + what + ": " + std::strerror(errno));
@@ -111,22 +117,26 @@ Result<int> lock_file(const fs::path& path, const std::string& what) {
   return take(path, what, *timeout);
 }
 
-Result<WriteLock> WriteLock::acquire(const fs::path& git_dir, const fs::path& history) {
+Result<WriteLock> WriteLock::acquire(const fs::path& git_dir, const fs::path& history,
+                                     bool writing) {
   auto timeout = lock_timeout();
   if (!timeout) {
     return timeout.error();
   }
   WriteLock lock;
   if (!git_dir.empty()) {
-    auto taken = take(git_dir / "promote.flock", "in this checkout", *timeout);
+    auto taken = take(git_dir / "promote.flock", "in this checkout", *timeout, !writing);
     if (!taken) {
       return taken.error();
     }
     lock.m_checkout = *taken;
   }
-  std::error_code ec;
-  fs::create_directories(history.parent_path(), ec);
-  auto taken = take(history.string() + ".flock", "to the history " + history.string(), *timeout);
+  if (writing) {
+    std::error_code ec;
+    fs::create_directories(history.parent_path(), ec);
+  }
+  auto taken =
+      take(history.string() + ".flock", "to the history " + history.string(), *timeout, !writing);
   if (!taken) {
     return taken.error();  // the checkout's lock is released with `lock`
   }

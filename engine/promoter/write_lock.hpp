@@ -25,8 +25,10 @@ class WriteLock {
   /// when this process ends, however it ends, so a killed writer never blocks the next one.
   /// The files stay; they are not named *.lock, so that nothing that sweeps stale git locks
   /// (remove_stale_locks, `find .git -name '*.lock' -delete`) removes one while it is held.
+  /// A run that only reads (a dry run) passes `writing` false: it takes the locks it can, and
+  /// creates nothing where there is no history yet, nor where it may not write.
   static Result<WriteLock> acquire(const std::filesystem::path& git_dir,
-                                   const std::filesystem::path& history);
+                                   const std::filesystem::path& history, bool writing = true);
 
   WriteLock(WriteLock&& other) noexcept;
   WriteLock& operator=(WriteLock&& other) noexcept;

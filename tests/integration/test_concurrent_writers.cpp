@@ -389,6 +389,10 @@ TEST_SUITE("integration") {
   TEST_CASE("a writer waits for the one holding the checkout's lock, up to "
             "PROMOTE_LOCK_TIMEOUT, then fails saying who holds it; nothing changes") {
     Busy busy;
+    // A dry run creates nothing for its lock where there is no history yet.
+    CHECK(busy.promote({"--to", "dev", "--image", "img1=ghcr.io/acme/img1:2.0.1", "--dry-run"})
+              .exit_code == 0);
+    CHECK(!fs::exists(busy.repo / ".promote"));
     const std::string head = busy.remote("rev-parse main");
     const fs::path lock = busy.repo / ".git/promote.flock";
     {
