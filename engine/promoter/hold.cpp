@@ -4,6 +4,7 @@
 #include "engine/promoter/ledger.hpp"
 #include "engine/promoter/promotion.hpp"
 #include "engine/promoter/scope.hpp"
+#include "engine/promoter/workspace.hpp"
 #include "engine/util/actor.hpp"
 #include "engine/util/time.hpp"
 
@@ -32,7 +33,7 @@ Result<HoldResult> set_hold(const HoldRequest& request, const pipeline::GateCata
   // The check and the record under one lock: of two holds at once, the second sees the first.
   auto warning = record_on_head(
       *loaded, history_path(loaded->file, request.history_path),
-      [&](history::History& history) -> Result<std::string> {
+      [&](history::History& history, const Result<Workspace>&) -> Result<std::string> {
         auto current = history.hold(id, stage->name);
         if (!current) {
           return current.error();

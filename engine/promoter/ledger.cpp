@@ -120,30 +120,27 @@ Result<std::map<std::string, std::vector<std::string>>> missing_lines(
     lines[commit].push_back(history::note_line(full->front()));
     ++*count;
   }
+  // Approvals and holds, on the head, by their lines.
+  const auto add = [&](const auto& records) {
+    for (const auto& record : records) {
+      std::string line = history::note_line(record);
+      if (history::belongs_to(record.pipeline, record.pipeline_file, backlog.pipeline) &&
+          !noted.others.contains(line)) {
+        lines[head].push_back(std::move(line));
+        ++*count;
+      }
+    }
+  };
   auto approvals = backlog.history.all_approvals();
   if (!approvals) {
     return approvals.error();
   }
-  for (const auto& record : *approvals) {
-    std::string line = history::note_line(record);
-    if (history::belongs_to(record.pipeline, record.pipeline_file, backlog.pipeline) &&
-        !noted.others.contains(line)) {
-      lines[head].push_back(std::move(line));
-      ++*count;
-    }
-  }
+  add(*approvals);
   auto holds = backlog.history.all_holds();
   if (!holds) {
     return holds.error();
   }
-  for (const auto& record : *holds) {
-    std::string line = history::note_line(record);
-    if (history::belongs_to(record.pipeline, record.pipeline_file, backlog.pipeline) &&
-        !noted.others.contains(line)) {
-      lines[head].push_back(std::move(line));
-      ++*count;
-    }
-  }
+  add(*holds);
   return lines;
 }
 
@@ -201,9 +198,20 @@ std::optional<Seen> read_seen(const Backlog& backlog) {
   return std::nullopt;
 }
 
-// Remembers `seen`; a failure only costs the next publish a read of the notes.
+// Remembers `seen`; a failure only costs the next publish a read of the notes. Under the
+// history's lock only this process writes the file: a temporary file of it is one a killed
+// writer left, removed.
 void write_seen(const Backlog& backlog, const Seen& seen) {
-  auto text = util::read_file(seen_file(backlog));
+  const std::filesystem::path file = seen_file(backlog);
+  const std::string prefix = util::hidden_name(file) + ".promote-";
+  std::error_code ec;
+  for (const auto& item : std::filesystem::directory_iterator(file.parent_path(), ec)) {
+    const std::string name = item.path().filename().string();
+    if (name.starts_with(prefix) && name.ends_with(".tmp")) {
+      std::filesystem::remove(item.path(), ec);
+    }
+  }
+  auto text = util::read_file(file);
   auto value = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json::array();
   if (!value.is_array()) {
     value = nlohmann::json::array();
@@ -222,8 +230,7 @@ void write_seen(const Backlog& backlog, const Seen& seen) {
   } else {
     value.push_back(std::move(entry));
   }
-  if (auto written = util::write_file_atomic(seen_file(backlog), util::dump_json(value) + "\n");
-      !written) {
+  if (auto written = util::write_file_atomic(file, util::dump_json(value) + "\n"); !written) {
     util::debug(written.error().message);
   }
 }
@@ -377,7 +384,7 @@ Result<std::optional<std::string>> noted_promotion(git::Repository& repository,
 
 Result<std::string> record_on_head(
     const pipeline::Pipeline& pipeline, const std::filesystem::path& history_path,
-    const std::function<Result<std::string>(history::History&)>& write) {
+    const std::function<Result<std::string>(history::History&, const Result<Workspace>&)>& write) {
   const auto warning = [](const std::string& why) {
     return "the record was not written to the git notes (" + std::string(k_notes_ref) +
            "): " + why;
@@ -392,7 +399,7 @@ Result<std::string> record_on_head(
   if (!history) {
     return history.error();
   }
-  auto line = write(*history);
+  auto line = write(*history, workspace);
   if (!line) {
     return line.error();
   }

@@ -13,14 +13,7 @@
 
 #include "engine/error.hpp"
 #include "engine/history/history.hpp"
-
-namespace promote::git {
-class Repository;
-}
-
-namespace promote::pipeline {
-struct Pipeline;
-}
+#include "engine/promoter/workspace.hpp"
 
 namespace promote::promoter {
 
@@ -63,14 +56,15 @@ Result<std::optional<std::string>> noted_promotion(git::Repository& repository,
 
 /// For a record that makes no commit (an approval, a hold): opens (or clones) the pipeline's
 /// repository, takes the WriteLock of it and of the history at `history_path`, calls `write`
-/// with the history (to check and record), and then publishes on the head of the pipeline's
-/// branch every record of the pipeline that the remote's notes lack, the new one among them.
-/// `write` returns the note line (history::note_line) of the record it wrote. Fails with
-/// `write`'s failure, or when the lock cannot be taken (nothing is written then). Returns a
-/// warning to show when the notes could not be written or pushed, else "".
+/// with the history (to check and record) and the repository as opened (or why it could not
+/// be), and then publishes on the head of the pipeline's branch every record of the pipeline
+/// that the remote's notes lack, the new one among them. `write` returns the note line
+/// (history::note_line) of the record it wrote. Fails with `write`'s failure, or when the lock
+/// cannot be taken (nothing is written then). Returns a warning to show when the notes could
+/// not be written or pushed, else "".
 Result<std::string> record_on_head(
     const pipeline::Pipeline& pipeline, const std::filesystem::path& history_path,
-    const std::function<Result<std::string>(history::History&)>& write);
+    const std::function<Result<std::string>(history::History&, const Result<Workspace>&)>& write);
 
 /// What `sync_history` did.
 struct SyncResult {

@@ -390,7 +390,7 @@ class Attempt {
     // undone first, before this one looks at the repository (see recovery.hpp): under the
     // write lock, taken here and kept while the plan reads the working tree.
     auto workspace = Workspace::open(m_pipeline, m_request.workdir, [&](git::Repository& repository) {
-      if (auto locked = lock(repository); !locked) {
+      if (auto locked = lock(repository, false); !locked) {
         return locked;
       }
       return settle(repository);
@@ -404,14 +404,16 @@ class Attempt {
     return {};
   }
 
-  // Takes the write lock of the checkout and the history (write_lock.hpp), unless held.
-  Result<void> lock(git::Repository& repository) {
-    if (m_lock) {
+  // Takes the write lock of the checkout and the history (write_lock.hpp), unless held. Not
+  // `writing` (settling and planning), it creates no history directory for its lock: where
+  // there is none, there is no journal to settle either, and a refusal leaves nothing behind.
+  Result<void> lock(git::Repository& repository, bool writing) {
+    if (m_lock && (m_lock->for_writing() || !writing)) {
       return {};
     }
+    m_lock.reset();
     auto taken = WriteLock::acquire(repository.git_dir(),
-                                    history_path(m_pipeline.file, m_request.history_path),
-                                    !m_request.dry_run);
+                                    history_path(m_pipeline.file, m_request.history_path), writing);
     if (!taken) {
       return taken.error();
     }
@@ -453,7 +455,7 @@ class Attempt {
   // committed meanwhile. Fails when an image this promotion sets was set to something else
   // since the plan (a conflict), or when the target's files have uncommitted changes.
   Result<void> begin_writing() {
-    if (auto locked = lock(*m_repository); !locked) {
+    if (auto locked = lock(*m_repository, true); !locked) {
       return locked;
     }
     if (auto settled = settle(*m_repository); !settled) {
@@ -1236,7 +1238,7 @@ class Attempt {
     m_result.finished = std::chrono::system_clock::now();
     if (!m_request.dry_run) {
       if (m_repository != nullptr) {
-        if (auto locked = lock(*m_repository); !locked) {
+        if (auto locked = lock(*m_repository, true); !locked) {
           m_result.warnings.push_back("the attempt was not recorded: " + locked.error().message);
           if (m_result.outcome != Outcome::error) {
             m_result.error = locked.error();
@@ -1275,8 +1277,8 @@ class Attempt {
   TargetReading m_reading;  ///< the target as last read, for the edits made on it
   PlaceEdits m_place_edits;  ///< a rollback that puts each place back as it was
   std::optional<Workspace> m_workspace;
-  /// Held from the settling through the plan, and again from begin_writing() through the
-  /// record (write_lock.hpp); not while the gates run.
+  /// Held from the settling through the plan (not for writing), and again from
+  /// begin_writing() through the record (write_lock.hpp); not while the gates run.
   std::optional<WriteLock> m_lock;
   git::Repository* m_repository = nullptr;
   fs::path m_root;

@@ -124,6 +124,7 @@ Result<WriteLock> WriteLock::acquire(const fs::path& git_dir, const fs::path& hi
     return timeout.error();
   }
   WriteLock lock;
+  lock.m_writing = writing;
   if (!git_dir.empty()) {
     auto taken = take(git_dir / "promote.flock", "in this checkout", *timeout, !writing);
     if (!taken) {
@@ -146,13 +147,15 @@ Result<WriteLock> WriteLock::acquire(const fs::path& git_dir, const fs::path& hi
 
 WriteLock::WriteLock(WriteLock&& other) noexcept
     : m_checkout(std::exchange(other.m_checkout, -1)),
-      m_history(std::exchange(other.m_history, -1)) {}
+      m_history(std::exchange(other.m_history, -1)),
+      m_writing(other.m_writing) {}
 
 WriteLock& WriteLock::operator=(WriteLock&& other) noexcept {
   if (this != &other) {
     release();
     m_checkout = std::exchange(other.m_checkout, -1);
     m_history = std::exchange(other.m_history, -1);
+    m_writing = other.m_writing;
   }
   return *this;
 }

@@ -30,6 +30,9 @@ class WriteLock {
   static Result<WriteLock> acquire(const std::filesystem::path& git_dir,
                                    const std::filesystem::path& history, bool writing = true);
 
+  /// Whether it was taken with `writing`: then it holds the history's lock too.
+  bool for_writing() const { return m_writing; }
+
   WriteLock(WriteLock&& other) noexcept;
   WriteLock& operator=(WriteLock&& other) noexcept;
   WriteLock(const WriteLock&) = delete;
@@ -41,6 +44,7 @@ class WriteLock {
   void release();
   int m_checkout = -1;
   int m_history = -1;
+  bool m_writing = false;
 };
 
 /// Takes the flock of the file `path` (created when missing) as WriteLock::acquire does, for

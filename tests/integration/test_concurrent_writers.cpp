@@ -111,26 +111,25 @@ struct Busy {
   }
 };
 
-// The tag each image has in a kustomization's text.
-std::map<std::string, std::string> tags_in(const std::string& kustomization) {
+// Each image's tag, as the first and second groups of `entry` match in `text`.
+std::map<std::string, std::string> tags_matching(const std::string& text, const std::regex& entry) {
   std::map<std::string, std::string> tags;
-  const std::regex entry("name: ghcr.io/acme/(img[0-9]+)\n    newTag: ([0-9.]+)\n");
-  for (auto it = std::sregex_iterator(kustomization.begin(), kustomization.end(), entry);
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), entry);
        it != std::sregex_iterator(); ++it) {
     tags[(*it)[1].str()] = (*it)[2].str();
   }
   return tags;
 }
 
+// The tag each image has in a kustomization's text.
+std::map<std::string, std::string> tags_in(const std::string& kustomization) {
+  return tags_matching(kustomization,
+                       std::regex("name: ghcr.io/acme/(img[0-9]+)\n    newTag: ([0-9.]+)\n"));
+}
+
 // The image lines of a promote commit's message ("img0: ghcr.io/acme/img0:2.0.0"), as tags.
 std::map<std::string, std::string> tags_in_message(const std::string& message) {
-  std::map<std::string, std::string> tags;
-  const std::regex line("(img[0-9]+): ghcr\\.io/acme/img[0-9]+:([0-9.]+)\n");
-  for (auto it = std::sregex_iterator(message.begin(), message.end(), line);
-       it != std::sregex_iterator(); ++it) {
-    tags[(*it)[1].str()] = (*it)[2].str();
-  }
-  return tags;
+  return tags_matching(message, std::regex("(img[0-9]+): ghcr\\.io/acme/img[0-9]+:([0-9.]+)\n"));
 }
 
 std::string trailer(const std::string& message, const std::string& name) {
