@@ -387,7 +387,7 @@ Result<std::string> record_on_head(
     const std::function<Result<std::string>(history::History&, const Result<Workspace>&)>& write) {
   const auto warning = [](const std::string& why) {
     return "the record was not written to the git notes (" + std::string(k_notes_ref) +
-           "): " + why;
+           "): " + why + "; the next command that writes pushes it from the history";
   };
   auto workspace = Workspace::open(pipeline);
   auto lock = WriteLock::acquire(

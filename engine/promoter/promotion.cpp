@@ -1211,7 +1211,8 @@ class Attempt {
                                   backlog ? &*backlog : nullptr);
     if (!published) {
       m_result.warnings.push_back("the record was not written to the git notes (" +
-                                  std::string(k_notes_ref) + "): " + published.error().message);
+                                  std::string(k_notes_ref) + "): " + published.error().message +
+                                  "; the next command that writes pushes it from the history");
     } else if (*published > 0) {
       util::debug("pushed " + std::to_string(*published) + " earlier records the notes lacked");
     }

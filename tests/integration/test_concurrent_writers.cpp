@@ -330,6 +330,7 @@ TEST_SUITE("integration") {
     CHECK(approve.exit_code == 0);
     CHECK(contains(approve.err, "promote: warning: the record was not written to the git notes "
                                 "(refs/notes/promote): "));
+    CHECK(contains(approve.err, "; the next command that writes pushes it from the history\n"));
     CHECK(busy.promote({"hold", "--stage", "staging", "--reason", "freeze"}).exit_code == 0);
     sh("git remote set-url origin ../remote.git", busy.repo);
     const auto kinds = [&] {
