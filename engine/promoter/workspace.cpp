@@ -248,7 +248,7 @@ Workspace::Workspace(Workspace&& other) noexcept
 Workspace::~Workspace() {
   m_repository.reset();
   if (m_lock >= 0) {
-    ::close(m_lock);  // releases the flock
+    ::close(m_lock);  // releases the lock
   }
   if (m_clone_dir) {
     std::error_code ignored;

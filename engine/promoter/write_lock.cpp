@@ -1,7 +1,6 @@
 #include "engine/promoter/write_lock.hpp"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,24 +22,26 @@ namespace {
 
 constexpr std::chrono::seconds k_default_timeout = std::chrono::minutes(5);
 
-/// The pid the holder of the lock `fd` wrote into it, or "" when there is none to read.
-std::string holder(int fd) {
-  char text[32] = {};
-  const ssize_t n = ::pread(fd, text, sizeof text - 1, 0);
-  if (n <= 0) {
-    return "";
-  }
-  std::string pid(text, static_cast<std::size_t>(n));
-  pid.erase(std::find(pid.begin(), pid.end(), '\n'), pid.end());
-  const bool digits = !pid.empty() && pid.size() < 12 &&
-                      std::all_of(pid.begin(), pid.end(), [](char c) { return c >= '0' && c <= '9'; });
-  return digits ? pid : "";
+/// The whole file, for writing: a POSIX record lock.
+struct flock whole_file() {
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  return lock;
 }
 
-/// Takes the flock of `path` (created when missing), waiting up to `timeout`; writes this
-/// process's pid into it once held. `what` names the lock in messages ("in this checkout").
-/// Returns -1 when `optional` and the file cannot be created (a directory that is missing or
-/// not writable).
+/// The pid of the process that holds the lock of `fd`, or "" when none does (any more).
+std::string holder(int fd) {
+  struct flock probe = whole_file();
+  if (::fcntl(fd, F_GETLK, &probe) != 0 || probe.l_type == F_UNLCK || probe.l_pid <= 0) {
+    return "";
+  }
+  return std::to_string(probe.l_pid);
+}
+
+/// Takes the lock of `path` (created when missing, never written), waiting up to `timeout`.
+/// `what` names the lock in messages ("in this checkout"). Returns -1 when `optional` and the
+/// file cannot be created (a directory that is missing or not writable).
 Result<int> take(const fs::path& path, const std::string& what, std::chrono::seconds timeout,
                  bool optional = false) {
   const int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
@@ -54,11 +55,12 @@ Result<int> take(const fs::path& path, const std::string& what, std::chrono::sec
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto pause = std::chrono::milliseconds(10);
   bool told = false;
-  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  struct flock request = whole_file();
+  while (::fcntl(fd, F_SETLK, &request) != 0) {
     if (errno == EINTR) {
       continue;
     }
-    if (errno != EWOULDBLOCK) {
+    if (errno != EACCES && errno != EAGAIN) {
       const std::string why = std::strerror(errno);
       ::close(fd);
       return make_error(ErrorKind::input, "cannot lock " + path.string() + ": " + why);
@@ -81,11 +83,6 @@ Result<int> take(const fs::path& path, const std::string& what, std::chrono::sec
     }
     std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
     pause = std::min(pause * 2, std::chrono::milliseconds(200));
-  }
-  const std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) != 0 ||
-      ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
-    util::debug("cannot write this process's pid into " + path.string());
   }
   return fd;
 }
@@ -126,7 +123,7 @@ Result<WriteLock> WriteLock::acquire(const fs::path& git_dir, const fs::path& hi
   WriteLock lock;
   lock.m_writing = writing;
   if (!git_dir.empty()) {
-    auto taken = take(git_dir / "promote.flock", "in this checkout", *timeout, !writing);
+    auto taken = take(git_dir / "promote.lck", "in this checkout", *timeout, !writing);
     if (!taken) {
       return taken.error();
     }
@@ -137,7 +134,7 @@ Result<WriteLock> WriteLock::acquire(const fs::path& git_dir, const fs::path& hi
     fs::create_directories(history.parent_path(), ec);
   }
   auto taken =
-      take(history.string() + ".flock", "to the history " + history.string(), *timeout, !writing);
+      take(history.string() + ".lck", "to the history " + history.string(), *timeout, !writing);
   if (!taken) {
     return taken.error();  // the checkout's lock is released with `lock`
   }
@@ -163,7 +160,7 @@ WriteLock& WriteLock::operator=(WriteLock&& other) noexcept {
 WriteLock::~WriteLock() { release(); }
 
 void WriteLock::release() {
-  // Closing the descriptor releases the flock; the history's first (the reverse order).
+  // Closing the descriptor releases the lock; the history's first (the reverse order).
   for (int* fd : {&m_history, &m_checkout}) {
     if (*fd >= 0) {
       ::close(*fd);

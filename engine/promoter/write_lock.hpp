@@ -15,15 +15,17 @@ namespace promote::promoter {
 class WriteLock {
  public:
   /// Takes the lock of the repository whose git directory (the common one, shared by its
-  /// worktrees) is `git_dir`, the file promote.flock in it (skipped when `git_dir` is empty),
-  /// then that of the history database `history`, the file "<history>.flock" beside it, always
-  /// in that order. While another process holds one, says so once on stderr ("promote: waiting
+  /// worktrees) is `git_dir`, the file promote.lck in it (skipped when `git_dir` is empty),
+  /// then that of the history database `history`, the file "<history>.lck" beside it, always in
+  /// that order. While another process holds one, says so once on stderr ("promote: waiting
   /// for another promote writing in this checkout (pid N), at most 5m") and waits, up to
   /// lock_timeout(). Fails (conflict) when the wait ends, naming the holder's pid and the lock
   /// file; (usage) on a bad PROMOTE_LOCK_TIMEOUT; (input) when a lock file cannot be created.
-  /// The locks are flocks, on descriptors no child process inherits: the kernel releases them
-  /// when this process ends, however it ends, so a killed writer never blocks the next one.
-  /// The files stay; they are not named *.lock, so that nothing that sweeps stale git locks
+  /// The locks are POSIX record locks (fcntl) on the whole file, which the kernel releases when
+  /// the process ends, however it ends, so a killed writer never blocks the next one; it also
+  /// tells a waiter the holder's pid, so nothing is written into the files. They belong to the
+  /// process: it must not take one twice, nor open and close a lock file otherwise. The files
+  /// stay; they are not named *.lock, so that nothing that sweeps stale git locks
   /// (remove_stale_locks, `find .git -name '*.lock' -delete`) removes one while it is held.
   /// A run that only reads (a dry run) passes `writing` false: it takes the locks it can, and
   /// creates nothing where there is no history yet, nor where it may not write.
@@ -47,7 +49,7 @@ class WriteLock {
   bool m_writing = false;
 };
 
-/// Takes the flock of the file `path` (created when missing) as WriteLock::acquire does, for
+/// Takes the lock of the file `path` (created when missing) as WriteLock::acquire does, for
 /// another promote writing `what` ("in this checkout"); returns its descriptor, which holds the
 /// lock until it is closed.
 Result<int> lock_file(const std::filesystem::path& path, const std::string& what);

@@ -5,7 +5,6 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
-#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -141,16 +140,17 @@ std::string trailer(const std::string& message, const std::string& name) {
   return message.substr(start, message.find('\n', start) - start);
 }
 
-// Holds the file lock `path` (as another promote would) while it lives, with `pid` in it.
+// Holds the lock of the file `path` as another promote would (a POSIX record lock on the
+// whole file) while it lives.
 struct HeldLock {
   int fd;
-  explicit HeldLock(const fs::path& path, long pid = ::getpid())
+  explicit HeldLock(const fs::path& path)
       : fd(::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644)) {
     REQUIRE(fd >= 0);
-    REQUIRE(::flock(fd, LOCK_EX | LOCK_NB) == 0);
-    const std::string text = std::to_string(pid) + "\n";
-    REQUIRE(::ftruncate(fd, 0) == 0);
-    REQUIRE(::pwrite(fd, text.data(), text.size(), 0) == static_cast<ssize_t>(text.size()));
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    REQUIRE(::fcntl(fd, F_SETLK, &lock) == 0);
   }
   ~HeldLock() { ::close(fd); }
 };
@@ -394,26 +394,27 @@ TEST_SUITE("integration") {
               .exit_code == 0);
     CHECK(!fs::exists(busy.repo / ".promote"));
     const std::string head = busy.remote("rev-parse main");
-    const fs::path lock = busy.repo / ".git/promote.flock";
+    const fs::path lock = busy.repo / ".git/promote.lck";
+    const std::string pid = std::to_string(::getpid());
     {
-      const HeldLock held(lock, 4242);
+      const HeldLock held(lock);
       const CommandResult waited =
           busy.promote({"--to", "dev", "--image", "img1=ghcr.io/acme/img1:2.0.1"},
                        {{"PROMOTE_LOCK_TIMEOUT", "1"}});
       INFO(waited.err);
       CHECK(waited.exit_code == 4);
       CHECK(contains(waited.err,
-                     "promote: waiting for another promote writing in this checkout (pid 4242), "
-                     "at most 1s\n"));
-      CHECK(contains(waited.err, "promote: gave up after 1s waiting for another promote (pid 4242) "
-                                 "writing in this checkout (" +
+                     "promote: waiting for another promote writing in this checkout (pid " + pid +
+                         "), at most 1s\n"));
+      CHECK(contains(waited.err, "promote: gave up after 1s waiting for another promote (pid " +
+                                     pid + ") writing in this checkout (" +
                                      lock.string() +
                                      "); run again when it is done (PROMOTE_LOCK_TIMEOUT sets "
                                      "the wait)"));
       const CommandResult approve = busy.promote(
           {"approve", "--stage", "staging", "--reason", "ok"}, {{"PROMOTE_LOCK_TIMEOUT", "0"}});
       CHECK(approve.exit_code == 4);
-      CHECK(contains(approve.err, "gave up after 0s waiting for another promote (pid 4242)"));
+      CHECK(contains(approve.err, "gave up after 0s waiting for another promote (pid " + pid + ")"));
       const CommandResult sync =
           busy.promote({"history", "sync"}, {{"PROMOTE_LOCK_TIMEOUT", "0"}});
       CHECK(sync.exit_code == 4);
@@ -424,12 +425,12 @@ TEST_SUITE("integration") {
     // The history database has a lock of its own, beside it.
     fs::create_directories(busy.repo / ".promote");
     {
-      const HeldLock held(busy.repo / ".promote/history.db.flock", 4343);
+      const HeldLock held(busy.repo / ".promote/history.db.lck");
       const CommandResult waited = busy.promote({"hold", "--stage", "dev", "--reason", "x"},
                                                 {{"PROMOTE_LOCK_TIMEOUT", "0"}});
       CHECK(waited.exit_code == 4);
-      CHECK(contains(waited.err, "gave up after 0s waiting for another promote (pid 4343) "
-                                 "writing to the history " +
+      CHECK(contains(waited.err, "gave up after 0s waiting for another promote (pid " + pid +
+                                     ") writing to the history " +
                                      (busy.repo / ".promote/history.db").string()));
     }
     // Released: the next writer goes ahead at once.
