@@ -8,6 +8,7 @@
 #include "engine/promoter/ledger.hpp"
 #include "engine/promoter/scope.hpp"
 #include "engine/promoter/workspace.hpp"
+#include "engine/promoter/write_lock.hpp"
 #include "engine/report/dora.hpp"
 #include "engine/report/report.hpp"
 #include "engine/report/tables.hpp"
@@ -119,6 +120,10 @@ int run_sync(const Options& options) {
     return fail(workspace.error(), json);
   }
   const fs::path path = promoter::history_path(options.file, history_flag(options));
+  auto lock = promoter::WriteLock::acquire(workspace->repository().git_dir(), path);
+  if (!lock) {
+    return fail(lock.error(), json);
+  }
   auto history = history::History::open(path);
   if (!history) {
     return fail(history.error(), json);
@@ -133,6 +138,10 @@ int run_sync(const Options& options) {
   for (const auto& problem : synced->problems) {
     std::cerr << "promote: warning: " << util::one_line(problem) << "\n";
   }
+  if (!synced->warning.empty()) {
+    std::cerr << "promote: warning: the records the notes lack were not pushed to "
+              << promoter::k_notes_ref << ": " << synced->warning << "\n";
+  }
   if (json) {
     std::cout << util::dump_json({{"history", path.string()},
                                   {"pipeline", id.name},
@@ -146,6 +155,7 @@ int run_sync(const Options& options) {
                                    {{"promotions", synced->added.promotions},
                                     {"approvals", synced->added.approvals},
                                     {"holds", synced->added.holds}}},
+                                  {"published", synced->published},
                                   {"problems", synced->problems}},
                                  2)
               << "\n";
@@ -158,6 +168,9 @@ int run_sync(const Options& options) {
               << ")";
     if (synced->other_pipelines > 0) {
       std::cout << "; left out " << synced->other_pipelines << " records of other pipelines";
+    }
+    if (synced->published > 0) {
+      std::cout << "; pushed " << synced->published << " records the notes lacked";
     }
     std::cout << "\n";
   }

@@ -129,7 +129,8 @@ Result<git_oid> edit_tree(git_repository* repository, const git_tree* base,
 }  // namespace
 
 Result<std::string> Repository::commit(const std::vector<std::string>& paths,
-                                       const std::string& message, const Signature& who) {
+                                       const std::string& message, const Signature& who,
+                                       const Expected* expected) {
   git_repository* repository = m_repository.get();
   const fs::path root = workdir();
   const std::string doing = "cannot commit in " + root.string();
@@ -146,6 +147,12 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
   }
   if (message.find_first_not_of(" \t\r\n") == std::string::npos) {
     return problem(doing, "the commit message is empty");
+  }
+  if (expected != nullptr && expected->contents.size() != files->size()) {
+    return make_error(ErrorKind::internal, doing + ": " + std::to_string(files->size()) +
+                                               " files, but what " +
+                                               std::to_string(expected->contents.size()) +
+                                               " of them should hold");
   }
 
   CommitPtr parent;
@@ -167,6 +174,11 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
     }
     parent_tree.reset(raw_tree);
   }
+  const std::string moved = "; something else wrote in the repository meanwhile";
+  if (expected != nullptr && (head_code == 0 ? to_hex(&head_id) : "") != expected->parent) {
+    return make_error(ErrorKind::conflict, doing + ": HEAD is no longer " +
+                                               expected->parent.substr(0, 12) + moved);
+  }
 
   // The tree of HEAD with these files only, so that whatever else is staged stays out.
   std::vector<TreeEdit> edits;
@@ -183,6 +195,13 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
     }
     if (status.type() == fs::file_type::directory) {
       return problem(doing, "'" + file + "' is a directory; list the files in it");
+    }
+    if (expected != nullptr) {
+      auto now = fs::exists(status) ? util::read_file(root / file) : Result<std::string>(std::string());
+      if (!now || !fs::exists(status) || *now != expected->contents.at(edits.size())) {
+        return make_error(ErrorKind::conflict,
+                          doing + ": '" + file + "' does not hold what was written" + moved);
+      }
     }
     TreeEdit& edit = edits.emplace_back(TreeEdit{file, std::nullopt});
     if (!fs::exists(status)) {

@@ -226,39 +226,44 @@ Result<void> Repository::rebase_notes(const std::string& notes_ref, const std::s
   if (!*other) {
     return {};
   }
-  auto ours = ref_commit(m_repository.get(), notes_ref, doing);
-  if (!ours) {
-    return ours.error();
-  }
-  // The lines only ours holds, note by note.
-  std::vector<std::pair<git_oid, std::string>> missing;
-  if (*ours) {
-    auto walked = each_note(ours->get(), doing, [&](const git_oid& annotated) -> Result<void> {
-      auto mine = note_text(m_repository.get(), ours->get(), annotated, doing);
-      auto theirs = note_text(m_repository.get(), other->get(), annotated, doing);
-      if (!mine || !theirs) {
-        return !mine ? mine.error() : theirs.error();
+  // Another writer may add a note between the read of ours and the move: then read again, so
+  // that its line is not dropped.
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    auto ours = ref_commit(m_repository.get(), notes_ref, doing);
+    if (!ours) {
+      return ours.error();
+    }
+    // The lines only ours holds, note by note.
+    std::vector<std::pair<git_oid, std::string>> missing;
+    if (*ours) {
+      auto walked = each_note(ours->get(), doing, [&](const git_oid& annotated) -> Result<void> {
+        auto mine = note_text(m_repository.get(), ours->get(), annotated, doing);
+        auto theirs = note_text(m_repository.get(), other->get(), annotated, doing);
+        if (!mine || !theirs) {
+          return !mine ? mine.error() : theirs.error();
+        }
+        if (std::string text = with_lines(*theirs, note_lines(*mine)); !text.empty()) {
+          missing.emplace_back(annotated, std::move(text));
+        }
+        return {};
+      });
+      if (!walked) {
+        return walked;
       }
-      if (std::string text = with_lines(*theirs, note_lines(*mine)); !text.empty()) {
-        missing.emplace_back(annotated, std::move(text));
-      }
+    }
+    auto tip = write_notes(m_repository.get(), other->get(), missing, who, doing);
+    if (!tip) {
+      return tip.error();
+    }
+    auto swapped = swap_ref(m_repository.get(), notes_ref, **tip, ours->get(), doing);
+    if (!swapped) {
+      return swapped.error();
+    }
+    if (*swapped) {
       return {};
-    });
-    if (!walked) {
-      return walked;
     }
   }
-  auto tip = write_notes(m_repository.get(), other->get(), missing, who, doing);
-  if (!tip) {
-    return tip.error();
-  }
-  git_reference* moved = nullptr;
-  if (git_reference_create(&moved, m_repository.get(), notes_ref.c_str(), &**tip, 1,
-                           "promote: notes rebased") < 0) {
-    return failure(doing);
-  }
-  git_reference_free(moved);
-  return {};
+  return problem(doing, "the notes kept changing under this write");
 }
 
 Result<void> Repository::for_each_note(

@@ -177,6 +177,11 @@ fs::path Repository::workdir() const {
   return fs::path(path == nullptr ? "" : path).parent_path();
 }
 
+fs::path Repository::git_dir() const {
+  const char* path = git_repository_commondir(m_repository.get());
+  return fs::path(path == nullptr ? "" : path).parent_path();
+}
+
 namespace {
 
 /// Of `files` (read a moment ago as `as_read`), those not known to be as HEAD has them. A file
@@ -312,6 +317,24 @@ Result<std::optional<std::string>> Repository::resolve(const std::string& revisi
   }
   const ObjectPtr commit(raw_commit);
   return to_hex(git_object_id(commit.get()));
+}
+
+bool Repository::descends_from(const std::string& commit, const std::string& ancestor) const {
+  git_oid of;
+  git_oid from;
+  if (commit.size() != 40 || ancestor.size() != 40 ||
+      git_oid_fromstrn(&of, commit.data(), commit.size()) < 0 ||
+      git_oid_fromstrn(&from, ancestor.data(), ancestor.size()) < 0) {
+    return false;
+  }
+  git_odb* raw = nullptr;
+  if (git_repository_odb(&raw, m_repository.get()) < 0) {
+    return false;
+  }
+  const bool both = git_odb_exists(raw, &of) == 1 && git_odb_exists(raw, &from) == 1;
+  git_odb_free(raw);
+  return both && (git_oid_equal(&of, &from) ||
+                  git_graph_descendant_of(m_repository.get(), &of, &from) == 1);
 }
 
 namespace {

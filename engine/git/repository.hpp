@@ -84,6 +84,10 @@ class Repository {
   /// The root of the working tree, absolute, without a trailing slash.
   std::filesystem::path workdir() const;
 
+  /// The git directory shared by the working tree and any other worktree of the repository
+  /// (".git" of the main one), absolute, without a trailing slash.
+  std::filesystem::path git_dir() const;
+
   /// The forge the remotes are on ("github", "gitlab", "gitea"; "" tells it by the host),
   /// which picks the token variable when PROMOTE_GIT_TOKEN is unset; usually the pipeline's
   /// repository.provider.
@@ -111,9 +115,15 @@ class Repository {
   /// current branch, author and committer `who` at the current time, and stages them in
   /// the index; whatever else is staged stays staged and out of the commit. Returns the
   /// new commit id (40 hex). Fails when HEAD is detached, a path is a directory or lies
-  /// outside the repository, or nothing would change.
+  /// outside the repository, or nothing would change. With `expected`, fails (conflict) and
+  /// commits nothing when HEAD is not `expected->parent` or a file does not hold what
+  /// `expected->contents` says (one per path, in order): something else wrote meanwhile.
+  struct Expected {
+    std::string parent;  ///< "" for the first commit
+    std::vector<std::string_view> contents;
+  };
   Result<std::string> commit(const std::vector<std::string>& paths, const std::string& message,
-                             const Signature& who);
+                             const Signature& who, const Expected* expected = nullptr);
 
   /// The identity in git config (user.name and user.email), or nullopt when either is unset.
   std::optional<Signature> default_signature() const;
@@ -168,6 +178,10 @@ class Repository {
   /// Commit id of a revision ("HEAD", "origin/main", an id), or nullopt when it does not
   /// exist; fails when it is malformed or names something that is not a commit.
   Result<std::optional<std::string>> resolve(const std::string& revision) const;
+
+  /// Whether commit `ancestor` is `commit` or one of its ancestors; false when either is not
+  /// a commit id this repository has.
+  bool descends_from(const std::string& commit, const std::string& ancestor) const;
 
   /// Visits the commits reachable from HEAD, newest committer time first, until `visit`
   /// returns false; visits nothing before the first commit.

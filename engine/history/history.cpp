@@ -601,6 +601,33 @@ Result<MergeCount> History::merge(std::vector<PromotionRecord> promotions,
   }
 }
 
+Result<MergeCount> History::counts(const PipelineId& pipeline) const {
+  const auto failure = [&](const std::string& what) {
+    return make_error(ErrorKind::input,
+                      "cannot read history database " + m_path.string() + ": " + what);
+  };
+  if (!m_db) {
+    return failure("it is closed");
+  }
+  try {
+    SQLite::Transaction transaction(*m_db, SQLite::TransactionBehavior::DEFERRED);
+    MergeCount count;
+    for (auto [table, into] : {std::pair{"promotions", &count.promotions},
+                               std::pair{"approvals", &count.approvals},
+                               std::pair{"holds", &count.holds}}) {
+      SQLite::Statement select(
+          *m_db, std::string("SELECT count(*) FROM ") + table + " WHERE " + belongs_sql(""));
+      bind_pipeline(select, pipeline);
+      select.executeStep();
+      *into = static_cast<std::size_t>(select.getColumn(0).getInt64());
+    }
+    transaction.commit();
+    return count;
+  } catch (const std::exception& e) {
+    return failure(e.what());
+  }
+}
+
 Result<std::vector<ApprovalRecord>> History::all_approvals() const {
   const auto failure = [&](const std::string& what) {
     return make_error(ErrorKind::input, "cannot read approvals from history database " +

@@ -246,6 +246,10 @@ class History {
   Result<MergeCount> merge(std::vector<PromotionRecord> promotions,
                            std::vector<ApprovalRecord> approvals, std::vector<HoldRecord> holds);
 
+  /// How many promotions, approvals and holds (or releases) of `pipeline` (belongs_to) the
+  /// database holds. Fails (input) when it cannot be read.
+  Result<MergeCount> counts(const PipelineId& pipeline) const;
+
   /// Every approval and every hold or release, oldest first.
   Result<std::vector<ApprovalRecord>> all_approvals() const;
   Result<std::vector<HoldRecord>> all_holds() const;

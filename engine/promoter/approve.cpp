@@ -66,62 +66,64 @@ Result<DecisionResult> decide(const DecisionRequest& request, const pipeline::Ga
     return *error;
   }
 
-  // The candidate the stage would get now, when it has a source stage.
-  std::optional<Candidate> current;
-  if (stage->from) {
-    auto workspace = Workspace::open(pipeline);
-    if (!workspace) {
-      return workspace.error();
-    }
-    auto candidate = candidate_in(pipeline, *pipeline.find_stage(*stage->from), workspace->root());
-    if (!candidate) {
-      return candidate.error();
-    }
-    current = std::move(*candidate);
-  }
   if (request.candidate) {
     const std::string& id = *request.candidate;
     if (id.size() < k_min_prefix || id.size() > 64 || !is_hex(id)) {
       return usage("--candidate must be a candidate id: 12 to 64 lower-case hex digits, got '" +
                    id + "'");
     }
-    if (current && current->id().starts_with(id)) {
-      result.candidate_id = current->id();
-    } else if (id.size() == 64) {
-      result.candidate_id = id;
-    } else {
-      return usage("--candidate " + id + " is not the candidate " + stage->name + " would get now" +
-                   (current ? " (" + current->short_id() + ")" : std::string()) +
-                   "; give the full 64-hex id to " + verb + " another one");
-    }
-  } else if (current) {
-    result.candidate_id = current->id();
-  } else {
+  } else if (!stage->from) {
     return usage("stage '" + stage->name + "' has no source stage: give the candidate to " + verb +
                  " with --candidate ID (promote --to " + stage->name + " --dry-run shows it)");
   }
-  if (current && current->id() == result.candidate_id) {
-    result.images = current->to_json()["images"];
-  }
-  result.at = std::chrono::system_clock::now();
   result.history = history_path(pipeline.file, request.history_path);
-  auto history = history::History::open(result.history);
-  if (!history) {
-    return history.error();
+  const std::string pipeline_file = pipeline_identity(pipeline).file;
+  // Under the write lock: the candidate is read while no promotion in this checkout writes.
+  auto warning = record_on_head(
+      pipeline, result.history,
+      [&](history::History& history, const Result<Workspace>& workspace) -> Result<std::string> {
+        // The candidate the stage would get now, when it has a source stage.
+        std::optional<Candidate> current;
+        if (stage->from) {
+          if (!workspace) {
+            return workspace.error();
+          }
+          auto candidate =
+              candidate_in(pipeline, *pipeline.find_stage(*stage->from), workspace->root());
+          if (!candidate) {
+            return candidate.error();
+          }
+          current = std::move(*candidate);
+        }
+        if (!request.candidate) {
+          result.candidate_id = current->id();
+        } else if (const std::string& id = *request.candidate;
+                   current && current->id().starts_with(id)) {
+          result.candidate_id = current->id();
+        } else if (id.size() == 64) {
+          result.candidate_id = id;
+        } else {
+          return usage("--candidate " + id + " is not the candidate " + stage->name +
+                       " would get now" +
+                       (current ? " (" + current->short_id() + ")" : std::string()) +
+                       "; give the full 64-hex id to " + verb + " another one");
+        }
+        if (current && current->id() == result.candidate_id) {
+          result.images = current->to_json()["images"];
+        }
+        result.at = std::chrono::system_clock::now();
+        const history::ApprovalRecord record{result.pipeline, result.stage, result.candidate_id,
+                                             verb,            result.actor, result.reason,
+                                             result.at,       "",           pipeline_file};
+        if (auto recorded = history.record_approval(record); !recorded) {
+          return recorded.error();
+        }
+        return history::note_line(record);
+      });
+  if (!warning) {
+    return warning.error();
   }
-  const history::ApprovalRecord record{result.pipeline,
-                                       result.stage,
-                                       result.candidate_id,
-                                       verb,
-                                       result.actor,
-                                       result.reason,
-                                       result.at,
-                                       "",
-                                       pipeline_identity(pipeline).file};
-  if (auto recorded = history->record_approval(record); !recorded) {
-    return recorded.error();
-  }
-  result.warning = publish_on_head(pipeline, history::note_line(record));
+  result.warning = std::move(*warning);
   return result;
 }
 

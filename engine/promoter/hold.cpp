@@ -4,6 +4,7 @@
 #include "engine/promoter/ledger.hpp"
 #include "engine/promoter/promotion.hpp"
 #include "engine/promoter/scope.hpp"
+#include "engine/promoter/workspace.hpp"
 #include "engine/util/actor.hpp"
 #include "engine/util/time.hpp"
 
@@ -26,41 +27,42 @@ Result<HoldResult> set_hold(const HoldRequest& request, const pipeline::GateCata
     return make_error(ErrorKind::usage, "hold needs --reason: say why promotions into " +
                                             stage->name + " stop");
   }
-  auto history = history::History::open(history_path(loaded->file, request.history_path));
-  if (!history) {
-    return history.error();
-  }
   const history::PipelineId id = pipeline_identity(*loaded);
-  auto current = history->hold(id, stage->name);
-  if (!current) {
-    return current.error();
-  }
-  if (request.hold && current->has_value()) {
-    return make_error(ErrorKind::usage, "stage " + stage->name + " is already held by " +
-                                            (*current)->actor + " since " +
-                                            util::format_utc((*current)->at) + ": " +
-                                            (*current)->reason);
-  }
-  if (!request.hold && !current->has_value()) {
-    return make_error(ErrorKind::usage, "stage " + stage->name + " is not held");
-  }
   HoldResult result{loaded->name, stage->name, request.hold, util::current_actor(),
                     request.reason, std::chrono::system_clock::now()};
   if (auto error = unrecordable(result.actor, result.reason)) {
     return *error;
   }
-  const history::HoldRecord record{result.pipeline,
-                                   result.stage,
-                                   request.hold ? "hold" : "release",
-                                   result.actor,
-                                   result.reason,
-                                   result.at,
-                                   "",
-                                   id.file};
-  if (auto recorded = history->record_hold(record); !recorded) {
-    return recorded.error();
+  // The check and the record under one lock: of two holds at once, the second sees the first.
+  auto warning = record_on_head(
+      *loaded, history_path(loaded->file, request.history_path),
+      [&](history::History& history, const Result<Workspace>&) -> Result<std::string> {
+        auto current = history.hold(id, stage->name);
+        if (!current) {
+          return current.error();
+        }
+        if (request.hold && current->has_value()) {
+          return make_error(ErrorKind::usage, "stage " + stage->name + " is already held by " +
+                                                  (*current)->actor + " since " +
+                                                  util::format_utc((*current)->at) + ": " +
+                                                  (*current)->reason);
+        }
+        if (!request.hold && !current->has_value()) {
+          return make_error(ErrorKind::usage, "stage " + stage->name + " is not held");
+        }
+        result.at = std::chrono::system_clock::now();
+        const history::HoldRecord record{result.pipeline, result.stage,
+                                         request.hold ? "hold" : "release",
+                                         result.actor, result.reason, result.at, "", id.file};
+        if (auto recorded = history.record_hold(record); !recorded) {
+          return recorded.error();
+        }
+        return history::note_line(record);
+      });
+  if (!warning) {
+    return warning.error();
   }
-  result.warning = publish_on_head(*loaded, history::note_line(record));
+  result.warning = std::move(*warning);
   return result;
 }
 

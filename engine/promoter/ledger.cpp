@@ -1,7 +1,10 @@
 #include "engine/promoter/ledger.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <random>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -9,9 +12,14 @@
 
 #include "engine/git/repository.hpp"
 #include "engine/pipeline/pipeline.hpp"
+#include "engine/promoter/scope.hpp"
 #include "engine/promoter/workspace.hpp"
+#include "engine/promoter/write_lock.hpp"
 #include "engine/util/actor.hpp"
 #include "engine/util/fault.hpp"
+#include "engine/util/files.hpp"
+#include "engine/util/json.hpp"
+#include "engine/util/log.hpp"
 #include "engine/util/text.hpp"
 
 namespace promote::promoter {
@@ -43,23 +51,301 @@ Result<bool> fetch_and_rebase(git::Repository& repository, const std::string& re
   return *fetched;
 }
 
+// What the notes hold, to tell the records of a history they lack: the ids of the promotions,
+// and the lines of the approvals and holds (each the canonical record, as the history's is).
+struct Noted {
+  std::set<std::string> promotions;
+  std::set<std::string> others;
+};
+
+void take_line(Noted& noted, const std::string& line) {
+  if (!line.starts_with("{\"promotion\":")) {
+    noted.others.insert(line);
+    return;
+  }
+  const auto value = nlohmann::json::parse(line, nullptr, false);
+  if (value.is_object() && value.size() == 1) {
+    const nlohmann::json& body = value.begin().value();
+    if (body.is_object() && body.contains("id") && body["id"].is_string()) {
+      noted.promotions.insert(body["id"].get<std::string>());
+    }
+  }
+}
+
+Result<Noted> read_noted(const git::Repository& repository) {
+  Noted noted;
+  auto read = repository.for_each_note(k_notes_ref, [&](const std::string&, const std::string& text) {
+    std::size_t start = 0;
+    while (start < text.size()) {
+      const std::size_t end = std::min(text.find('\n', start), text.size());
+      if (end > start) {
+        take_line(noted, text.substr(start, end - start));
+      }
+      start = end + 1;
+    }
+  });
+  if (!read) {
+    return read.error();
+  }
+  return noted;
+}
+
+// The lines of the backlog's records that `noted` lacks, oldest first, by the commit whose note
+// they go to: a promotion's own commit when the repository has it, else `head`.
+Result<std::map<std::string, std::vector<std::string>>> missing_lines(
+    const git::Repository& repository, const Backlog& backlog, const Noted& noted,
+    const std::string& head, std::size_t* count) {
+  std::map<std::string, std::vector<std::string>> lines;
+  history::Query query;
+  query.pipeline = backlog.pipeline;
+  query.with_gates = false;
+  auto promotions = backlog.history.list(query);
+  if (!promotions) {
+    return promotions.error();
+  }
+  for (auto it = promotions->rbegin(); it != promotions->rend(); ++it) {
+    if (noted.promotions.contains(it->id)) {
+      continue;
+    }
+    history::Query one;
+    one.id = it->id;
+    auto full = backlog.history.list(one);
+    if (!full) {
+      return full.error();
+    }
+    std::string commit = head;
+    if (!it->commit.empty()) {
+      if (auto found = repository.resolve(it->commit); found && *found && **found == it->commit) {
+        commit = it->commit;
+      }
+    }
+    lines[commit].push_back(history::note_line(full->front()));
+    ++*count;
+  }
+  // Approvals and holds, on the head, by their lines.
+  const auto add = [&](const auto& records) {
+    for (const auto& record : records) {
+      std::string line = history::note_line(record);
+      if (history::belongs_to(record.pipeline, record.pipeline_file, backlog.pipeline) &&
+          !noted.others.contains(line)) {
+        lines[head].push_back(std::move(line));
+        ++*count;
+      }
+    }
+  };
+  auto approvals = backlog.history.all_approvals();
+  if (!approvals) {
+    return approvals.error();
+  }
+  add(*approvals);
+  auto holds = backlog.history.all_holds();
+  if (!holds) {
+    return holds.error();
+  }
+  add(*holds);
+  return lines;
+}
+
+bool same(const history::MergeCount& a, const history::MergeCount& b) {
+  return a.promotions == b.promotions && a.approvals == b.approvals && a.holds == b.holds;
+}
+
+// What a publish pushed: the notes commit, and how many records of the pipeline the history
+// held (with the publish's own), kept in "<history>.noted", one entry per pipeline.
+struct Seen {
+  std::string notes;
+  history::MergeCount count;
+};
+
+std::filesystem::path seen_file(const Backlog& backlog) {
+  return backlog.history.path().string() + ".noted";
+}
+
+// Whether `entry` of the file is the one of `pipeline` (anything else in it is left alone).
+bool is_entry(const nlohmann::json& entry, const history::PipelineId& pipeline) {
+  const auto text = [&](const char* key) {
+    const auto it = entry.find(key);
+    return it != entry.end() && it->is_string() ? it->get<std::string>() : std::string("\n");
+  };
+  return entry.is_object() && text("pipeline") == pipeline.name &&
+         text("pipeline_file") == pipeline.file;
+}
+
+std::optional<Seen> read_seen(const Backlog& backlog) {
+  auto text = util::read_file(seen_file(backlog));
+  const auto value = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+  if (!value.is_array()) {
+    return std::nullopt;
+  }
+  for (const auto& entry : value) {
+    if (!is_entry(entry, backlog.pipeline)) {
+      continue;
+    }
+    const auto number = [&](const char* key) -> std::optional<std::size_t> {
+      const auto it = entry.find(key);
+      if (it == entry.end() || !it->is_number_unsigned()) {
+        return std::nullopt;
+      }
+      return it->get<std::size_t>();
+    };
+    const auto notes = entry.find("notes");
+    const auto promotions = number("promotions");
+    const auto approvals = number("approvals");
+    const auto holds = number("holds");
+    if (notes == entry.end() || !notes->is_string() || !promotions || !approvals || !holds) {
+      return std::nullopt;
+    }
+    return Seen{notes->get<std::string>(), {*promotions, *approvals, *holds}};
+  }
+  return std::nullopt;
+}
+
+// Remembers `seen`; a failure only costs the next publish a read of the notes. Under the
+// history's lock only this process writes the file: a temporary file of it is one a killed
+// writer left, removed.
+void write_seen(const Backlog& backlog, const Seen& seen) {
+  const std::filesystem::path file = seen_file(backlog);
+  const std::string prefix = util::hidden_name(file) + ".promote-";
+  std::error_code ec;
+  for (const auto& item : std::filesystem::directory_iterator(file.parent_path(), ec)) {
+    const std::string name = item.path().filename().string();
+    if (name.starts_with(prefix) && name.ends_with(".tmp")) {
+      std::filesystem::remove(item.path(), ec);
+    }
+  }
+  auto text = util::read_file(file);
+  auto value = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json::array();
+  if (!value.is_array()) {
+    value = nlohmann::json::array();
+  }
+  nlohmann::json entry = {{"pipeline", backlog.pipeline.name},
+                          {"pipeline_file", backlog.pipeline.file},
+                          {"notes", seen.notes},
+                          {"promotions", seen.count.promotions},
+                          {"approvals", seen.count.approvals},
+                          {"holds", seen.count.holds}};
+  const auto old = std::find_if(value.begin(), value.end(), [&](const nlohmann::json& item) {
+    return is_entry(item, backlog.pipeline);
+  });
+  if (old != value.end()) {
+    *old = std::move(entry);
+  } else {
+    value.push_back(std::move(entry));
+  }
+  if (auto written = util::write_file_atomic(file, util::dump_json(value) + "\n"); !written) {
+    util::debug(written.error().message);
+  }
+}
+
+// The lines of the backlog's records that the notes (ours, after the fetch) lack, by the commit
+// they go to; `line` is the publish's own. Reads the notes only when what the last publish saw
+// cannot tell that none is missing. Sets `count` to what the history holds once `line`'s record
+// is in it.
+Result<std::map<std::string, std::vector<std::string>>> backlog_lines(
+    const git::Repository& repository, const Backlog& backlog, const std::string& head,
+    const std::string& line, std::size_t* caught_up, history::MergeCount* count) {
+  auto now = backlog.history.counts(backlog.pipeline);
+  if (!now) {
+    return now.error();
+  }
+  history::MergeCount own;
+  own.promotions = line.starts_with("{\"promotion\":") ? 1 : 0;
+  own.approvals = line.starts_with("{\"approval\":") ? 1 : 0;
+  own.holds = line.starts_with("{\"hold\":") ? 1 : 0;
+  *count = *now;
+  if (!backlog.line_recorded) {
+    count->promotions += own.promotions;
+    count->approvals += own.approvals;
+    count->holds += own.holds;
+  }
+  auto tip = repository.resolve(k_notes_ref);
+  if (!tip) {
+    return tip.error();
+  }
+  if (const auto seen = backlog.scan ? std::nullopt : read_seen(backlog);
+      seen && *tip && repository.descends_from(**tip, seen->notes)) {
+    history::MergeCount expected = seen->count;
+    if (backlog.line_recorded) {
+      expected.promotions += own.promotions;
+      expected.approvals += own.approvals;
+      expected.holds += own.holds;
+    }
+    if (same(expected, *now)) {
+      return std::map<std::string, std::vector<std::string>>();
+    }
+  }
+  auto noted = read_noted(repository);
+  if (!noted) {
+    return noted.error();
+  }
+  if (!line.empty()) {
+    take_line(*noted, line);  // added by the publish, where it belongs
+  }
+  return missing_lines(repository, backlog, *noted, head, caught_up);
+}
+
 }  // namespace
 
-Result<void> publish_note(git::Repository& repository, const std::string& remote,
-                          const std::string& commit_id, const std::string& line) {
+Result<std::size_t> publish_note(git::Repository& repository, const std::string& remote,
+                                 const std::string& commit_id, const std::string& line,
+                                 const Backlog* backlog) {
   const git::Signature who = signature(repository);
+  auto fetched = fetch_and_rebase(repository, remote, who);
+  if (!fetched) {
+    return fetched.error();
+  }
+  std::map<std::string, std::vector<std::string>> lines;
+  std::size_t caught_up = 0;
+  history::MergeCount count;
+  if (backlog != nullptr) {
+    auto missing = backlog_lines(repository, *backlog, commit_id, line, &caught_up, &count);
+    if (!missing) {
+      return missing.error();
+    }
+    lines = std::move(*missing);
+  }
+  // Remembers, once the remote holds our notes, that they hold every record of the backlog.
+  const auto seen = [&]() -> Result<std::size_t> {
+    if (backlog != nullptr) {
+      if (auto tip = repository.resolve(k_notes_ref); tip && *tip) {
+        write_seen(*backlog, Seen{**tip, count});
+      }
+    }
+    return caught_up;
+  };
+  if (!line.empty()) {
+    lines[commit_id].push_back(line);
+  }
+  if (lines.empty()) {
+    // Nothing new: push only what an earlier run left unpushed, if anything.
+    auto ours = repository.resolve(k_notes_ref);
+    auto theirs = repository.resolve(k_fetched_ref);
+    if (!ours || !*ours) {
+      return caught_up;
+    }
+    if (*fetched && theirs && *theirs == *ours) {
+      return seen();
+    }
+  }
   std::mt19937 random(std::random_device{}());
   for (int attempt = 1;; ++attempt) {
-    if (auto fetched = fetch_and_rebase(repository, remote, who); !fetched) {
-      return fetched.error();
+    if (attempt > 1) {
+      if (auto again = fetch_and_rebase(repository, remote, who); !again) {
+        return again.error();
+      }
     }
-    if (auto added = repository.append_note(k_notes_ref, commit_id, {line}, who); !added) {
-      return added;
+    for (const auto& [commit, text] : lines) {
+      if (auto added = repository.append_note(k_notes_ref, commit, text, who); !added) {
+        return added.error();
+      }
     }
     util::fault_point("before-note-push");
     auto pushed = repository.push_ref(remote, k_notes_ref);
-    if (pushed || pushed.error().kind != ErrorKind::conflict || attempt == k_attempts) {
-      return pushed;
+    if (pushed) {
+      return seen();
+    }
+    if (pushed.error().kind != ErrorKind::conflict || attempt == k_attempts) {
+      return pushed.error();
     }
     // Another run pushed its notes meanwhile: wait a little (jittered), then lay ours on theirs.
     const int base_ms = 50 << std::min(attempt, 5);
@@ -108,12 +394,27 @@ std::optional<Error> unrecordable(const std::string& actor, const std::string& r
   return std::nullopt;
 }
 
-std::string publish_on_head(const pipeline::Pipeline& pipeline, const std::string& line) {
+Result<std::string> record_on_head(
+    const pipeline::Pipeline& pipeline, const std::filesystem::path& history_path,
+    const std::function<Result<std::string>(history::History&, const Result<Workspace>&)>& write) {
   const auto warning = [](const std::string& why) {
     return "the record was not written to the git notes (" + std::string(k_notes_ref) +
-           "): " + why;
+           "): " + why + "; the next command that writes pushes it from the history";
   };
   auto workspace = Workspace::open(pipeline);
+  auto lock = WriteLock::acquire(
+      workspace ? workspace->repository().git_dir() : std::filesystem::path(), history_path);
+  if (!lock) {
+    return lock.error();
+  }
+  auto history = history::History::open(history_path);
+  if (!history) {
+    return history.error();
+  }
+  auto line = write(*history, workspace);
+  if (!line) {
+    return line.error();
+  }
   if (!workspace) {
     return warning(workspace.error().message);
   }
@@ -122,10 +423,15 @@ std::string publish_on_head(const pipeline::Pipeline& pipeline, const std::strin
     return warning(head ? "the branch has no commit" : head.error().message);
   }
   const std::string remote = pipeline.repository.is_local() ? pipeline.repository.remote : "origin";
-  if (auto published = publish_note(workspace->repository(), remote, **head, line); !published) {
+  const Backlog backlog{*history, pipeline_identity(pipeline), true};
+  auto published = publish_note(workspace->repository(), remote, **head, *line, &backlog);
+  if (!published) {
     return warning(published.error().message);
   }
-  return "";
+  if (*published > 0) {
+    util::debug("pushed " + std::to_string(*published) + " earlier records the notes lacked");
+  }
+  return std::string();
 }
 
 Result<SyncResult> sync_history(git::Repository& repository, const std::string& remote,
@@ -197,6 +503,18 @@ Result<SyncResult> sync_history(git::Repository& repository, const std::string& 
     return added.error();
   }
   result.added = *added;
+  // And the other way: what the history holds and the notes lack goes to the notes.
+  auto head = repository.resolve("HEAD");
+  if (!head || !*head) {
+    result.warning = head ? "the branch has no commit to write notes on" : head.error().message;
+    return result;
+  }
+  const Backlog backlog{history, pipeline, false, true};
+  if (auto published = publish_note(repository, remote, **head, "", &backlog); published) {
+    result.published = *published;
+  } else {
+    result.warning = published.error().message;
+  }
   return result;
 }
 

@@ -5,31 +5,46 @@
 // repository (`promote history sync`).
 
 #include <cstddef>
+#include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/error.hpp"
 #include "engine/history/history.hpp"
-
-namespace promote::git {
-class Repository;
-}
-
-namespace promote::pipeline {
-struct Pipeline;
-}
+#include "engine/promoter/workspace.hpp"
 
 namespace promote::promoter {
 
 /// Where the records live in git.
 inline constexpr const char* k_notes_ref = "refs/notes/promote";
 
-/// Adds `line` (a history::note_line) to the note of `commit_id` and pushes the notes to
-/// `remote`. When the remote's notes moved on, they are fetched and ours are laid on top
-/// (every line is kept), then pushed again, up to 12 times.
-Result<void> publish_note(git::Repository& repository, const std::string& remote,
-                          const std::string& commit_id, const std::string& line);
+/// The records of one pipeline in a history database: a publish makes sure that the remote's
+/// notes hold every one of them, so that a record whose note an earlier run could not write or
+/// push (it failed, or was killed) is carried by the next one. The notes are read for that only
+/// when they may lack one: what a publish pushed is remembered in "<history>.noted" (the notes
+/// commit, and how many records of the pipeline the history held), and while the notes descend
+/// from that commit and the history holds no other record, none is missing.
+struct Backlog {
+  const history::History& history;
+  history::PipelineId pipeline;
+  /// The record of the publish's `line` is in the history already (an approval, a hold); else
+  /// it is recorded after the publish (a promotion).
+  bool line_recorded = false;
+  /// Read the notes whatever "<history>.noted" says (history sync).
+  bool scan = false;
+};
+
+/// Adds `line` (a history::note_line; none when "") to the note of `commit_id` and pushes the
+/// notes to `remote`. With a `backlog`, adds as well every record of it that the notes lack
+/// once the remote's are fetched (a promotion on its commit when the repository has it, the
+/// others on `commit_id`), each once. When the remote's notes moved on, they are fetched and
+/// ours are laid on top (every line is kept), then pushed again, up to 12 times. Returns how
+/// many records of the backlog were added. Run it under the WriteLock of the repository.
+Result<std::size_t> publish_note(git::Repository& repository, const std::string& remote,
+                                 const std::string& commit_id, const std::string& line,
+                                 const Backlog* backlog = nullptr);
 
 /// Fetches the remote's notes, lays the local ones on top, and returns the line of the note
 /// of `commit_id` that records promotion `promotion_id`, or nullopt when there is none.
@@ -43,10 +58,17 @@ Result<std::optional<std::string>> noted_promotion(git::Repository& repository,
 /// could not carry as it is (and a sync would read back as another record); else nullopt.
 std::optional<Error> unrecordable(const std::string& actor, const std::string& reason);
 
-/// publish_note on the head of the pipeline's branch, for a record that made no commit (an
-/// approval, a hold): opens (or clones) the pipeline's repository. Returns a warning to show,
-/// or "" when the note was written and pushed.
-std::string publish_on_head(const pipeline::Pipeline& pipeline, const std::string& line);
+/// For a record that makes no commit (an approval, a hold): opens (or clones) the pipeline's
+/// repository, takes the WriteLock of it and of the history at `history_path`, calls `write`
+/// with the history (to check and record) and the repository as opened (or why it could not
+/// be), and then publishes on the head of the pipeline's branch every record of the pipeline
+/// that the remote's notes lack, the new one among them. `write` returns the note line
+/// (history::note_line) of the record it wrote. Fails with `write`'s failure, or when the lock
+/// cannot be taken (nothing is written then). Returns a warning to show when the notes could
+/// not be written or pushed, else "".
+Result<std::string> record_on_head(
+    const pipeline::Pipeline& pipeline, const std::filesystem::path& history_path,
+    const std::function<Result<std::string>(history::History&, const Result<Workspace>&)>& write);
 
 /// What `sync_history` did.
 struct SyncResult {
@@ -56,11 +78,15 @@ struct SyncResult {
   std::vector<std::string> problems;  ///< lines that are not records promote wrote, skipped
   bool fetched = false;               ///< the remote had notes
   std::size_t other_pipelines = 0;    ///< records of other pipelines, left out
+  std::size_t published = 0;          ///< records of the history the notes lacked, pushed
+  std::string warning;                ///< why they could not be pushed, or ""
 };
 
 /// Fetches the remote's notes and combines them with the local ones, then adds every record
-/// of `pipeline` (history::belongs_to) they hold that `history` lacks (history::History::merge).
-/// Fails when the remote cannot be reached or the history cannot be written.
+/// of `pipeline` (history::belongs_to) they hold that `history` lacks (history::History::merge),
+/// and pushes to the notes (on the branch's head) every record of it they lack. Fails when the
+/// remote cannot be reached or the history cannot be written; a failed push is `warning`.
+/// Run it under the WriteLock of the repository and the history.
 Result<SyncResult> sync_history(git::Repository& repository, const std::string& remote,
                                 history::History& history, const history::PipelineId& pipeline);
 

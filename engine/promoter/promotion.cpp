@@ -16,6 +16,7 @@
 #include "engine/promoter/targets.hpp"
 #include "engine/promoter/timeline.hpp"
 #include "engine/promoter/workspace.hpp"
+#include "engine/promoter/write_lock.hpp"
 #include "engine/scheduler/scheduler.hpp"
 #include "engine/util/actor.hpp"
 #include "engine/util/ci.hpp"
@@ -333,6 +334,7 @@ class Attempt {
       m_result.outcome = Outcome::no_op;
       return finish();
     }
+    m_lock.reset();  // not held while the gates run: a long gate must not hold up other writers
     evaluate_gates();
     m_result.outcome = judge(m_result.gates);
     while (m_result.outcome == Outcome::pending && wait_for_pending()) {
@@ -344,6 +346,21 @@ class Attempt {
     }
     if (m_request.dry_run) {
       m_result.outcome = Outcome::planned;
+      return finish();
+    }
+    if (auto writing = begin_writing(); !writing) {
+      // Without the lock, nothing is recorded (another writer holds it); a usage error (a
+      // dirty target) is not an attempt, as in the plan.
+      const ErrorKind kind = writing.error().kind;
+      if (!m_lock || kind == ErrorKind::usage || kind == ErrorKind::config) {
+        return writing.error();
+      }
+      return finish_with_error(writing.error());
+    }
+    if (m_result.changes.empty()) {
+      m_result.outcome = Outcome::no_op;
+      m_result.warnings.push_back("stage '" + m_stage->name +
+                                  "' already holds this change (made meanwhile by another run)");
       return finish();
     }
     if (m_stage->strategy == pipeline::Strategy::pull_request) {
@@ -370,34 +387,14 @@ class Attempt {
 
   Result<void> open_repository() {
     // A promotion an earlier run left half done (it crashed or was killed) is finished or
-    // undone first, before this one looks at the repository (see recovery.hpp).
-    const auto settle = [&](git::Repository& repository) -> Result<void> {
-      for (const auto& lock : remove_stale_locks(repository.workdir() / ".git")) {
-        m_result.warnings.push_back("removed " + lock + ", left by a git writer that is gone");
+    // undone first, before this one looks at the repository (see recovery.hpp): under the
+    // write lock, taken here and kept while the plan reads the working tree.
+    auto workspace = Workspace::open(m_pipeline, m_request.workdir, [&](git::Repository& repository) {
+      if (auto locked = lock(repository, false); !locked) {
+        return locked;
       }
-      // A run killed while it moved a ref of a remote on this machine (promote writes those
-      // refs itself, see git::Repository::push_ref) leaves that remote's lock behind as well.
-      if (auto url = repository.remote_url(remote()); url && *url) {
-        if (auto path = git::local_path(**url)) {
-          const fs::path git_dir = fs::exists(*path / ".git") ? *path / ".git" : *path;
-          for (const auto& lock : remove_stale_locks(git_dir)) {
-            m_result.warnings.push_back("removed " + lock + " of " + remote() +
-                                        ", left by a git writer that is gone");
-          }
-        }
-      }
-      auto recovered = recover_interrupted(repository, remote(), m_pipeline.repository.branch, m_id,
-                                           history_path(m_pipeline.file, m_request.history_path));
-      if (!recovered) {
-        return recovered.error();
-      }
-      for (const auto& line : *recovered) {
-        util::debug(line);
-        m_result.warnings.push_back(line);
-      }
-      return {};
-    };
-    auto workspace = Workspace::open(m_pipeline, m_request.workdir, settle);
+      return settle(repository);
+    });
     if (!workspace) {
       return workspace.error();
     }
@@ -405,6 +402,74 @@ class Attempt {
     m_repository = &m_workspace->repository();
     m_root = m_workspace->root();
     return {};
+  }
+
+  // Takes the write lock of the checkout and the history (write_lock.hpp), unless held. Not
+  // `writing` (settling and planning), it creates no history directory for its lock: where
+  // there is none, there is no journal to settle either, and a refusal leaves nothing behind.
+  Result<void> lock(git::Repository& repository, bool writing) {
+    if (m_lock && (m_lock->for_writing() || !writing)) {
+      return {};
+    }
+    m_lock.reset();
+    auto taken = WriteLock::acquire(repository.git_dir(),
+                                    history_path(m_pipeline.file, m_request.history_path), writing);
+    if (!taken) {
+      return taken.error();
+    }
+    m_lock.emplace(std::move(*taken));
+    return {};
+  }
+
+  // Finishes or undoes what an interrupted run left (recovery.hpp), under the write lock.
+  Result<void> settle(git::Repository& repository) {
+    for (const auto& stale : remove_stale_locks(repository.git_dir())) {
+      m_result.warnings.push_back("removed " + stale + ", left by a git writer that is gone");
+    }
+    // A run killed while it moved a ref of a remote on this machine (promote writes those
+    // refs itself, see git::Repository::push_ref) leaves that remote's lock behind as well.
+    if (auto url = repository.remote_url(remote()); url && *url) {
+      if (auto path = git::local_path(**url)) {
+        const fs::path git_dir = fs::exists(*path / ".git") ? *path / ".git" : *path;
+        for (const auto& stale : remove_stale_locks(git_dir)) {
+          m_result.warnings.push_back("removed " + stale + " of " + remote() +
+                                      ", left by a git writer that is gone");
+        }
+      }
+    }
+    auto recovered = recover_interrupted(repository, remote(), m_pipeline.repository.branch, m_id,
+                                         history_path(m_pipeline.file, m_request.history_path));
+    if (!recovered) {
+      return recovered.error();
+    }
+    for (const auto& line : *recovered) {
+      util::debug(line);
+      m_result.warnings.push_back(line);
+    }
+    return {};
+  }
+
+  // The start of the write phase: takes the write lock (not held while the gates ran, so that
+  // a long gate blocks no other writer), settles what a writer that died meanwhile left, and
+  // plans again on the target as it is now: another writer in this checkout may have
+  // committed meanwhile. Fails when an image this promotion sets was set to something else
+  // since the plan (a conflict), or when the target's files have uncommitted changes.
+  Result<void> begin_writing() {
+    if (auto locked = lock(*m_repository, true); !locked) {
+      return locked;
+    }
+    if (auto settled = settle(*m_repository); !settled) {
+      return settled;
+    }
+    auto head = m_repository->resolve("HEAD");
+    if (!head) {
+      return head.error();
+    }
+    if (auto replanned = replan("in this checkout (commit " + head->value_or("").substr(0, 12) + ")");
+        !replanned) {
+      return replanned;
+    }
+    return check_clean();
   }
 
   // promote rollback: the candidate promotion `rollback_to` put into the stage, else the
@@ -707,7 +772,15 @@ class Attempt {
     }
     util::debug("candidate " + m_result.candidate.short_id() + ": " +
                 std::to_string(m_result.changes.size()) + " files to change");
-    if (!m_result.changes.empty() && !m_request.dry_run) {
+    if (m_request.dry_run) {
+      return {};
+    }
+    return check_clean();
+  }
+
+  // Refuses (usage) when a file the promotion changes has uncommitted changes.
+  Result<void> check_clean() {
+    if (!m_result.changes.empty()) {
       std::vector<std::string> paths;
       std::vector<std::string_view> as_read;
       for (const auto& change : m_result.changes) {
@@ -853,14 +926,15 @@ class Attempt {
     std::mt19937 random{std::random_device{}()};
     for (int attempt = 1;; ++attempt) {
       m_result.push_attempts = attempt;
-      auto landed = commit_and_push();
+      bool refused = false;  // by the remote, which moved on: plan there and try again
+      auto landed = commit_and_push(&refused);
       if (landed) {
         util::debug("pushed " + m_result.commit.substr(0, 12) + " to " + remote() + "/" +
                     m_pipeline.repository.branch + " (push " + std::to_string(attempt) + ")");
         return true;
       }
       util::debug("push " + std::to_string(attempt) + " refused: " + landed.error().message);
-      if (landed.error().kind != ErrorKind::conflict || attempt >= k_push_attempts) {
+      if (!refused || attempt >= k_push_attempts) {
         return landed.error();
       }
       // Jittered exponential backoff: 50-100% of 100 ms, 200 ms, 400 ms, ... (at most 3.2 s).
@@ -879,8 +953,7 @@ class Attempt {
     }
   }
 
-  // After a refused push: fetch, move to the remote's head, check that nobody set an image
-  // this promotion sets to something else since the plan, and make the edits again there.
+  // After a refused push: fetch, move to the remote's head, and plan again there.
   Result<void> replan_on_remote_head() {
     const auto& repository = m_pipeline.repository;
     if (auto fetched = m_repository->fetch(remote(), repository.branch); !fetched) {
@@ -897,6 +970,13 @@ class Attempt {
     if (auto moved = m_repository->move_to(**head); !moved) {
       return moved.error();
     }
+    return replan("on " + remote() + "/" + repository.branch + " (commit " +
+                  (*head)->substr(0, 12) + ")");
+  }
+
+  // Reads the target again, checks that nobody set an image this promotion sets to something
+  // else since the plan (`where` says where it was found so), and makes the edits again there.
+  Result<void> replan(const std::string& where) {
     auto held = read_target(m_pipeline, *m_stage, m_root, &m_reading);
     if (!held) {
       return held.error();
@@ -919,8 +999,7 @@ class Attempt {
         return make_error(
             ErrorKind::conflict,
             "stage '" + m_stage->name + "': image " + name + " is now " + current.to_string() +
-                " on " + remote() + "/" + repository.branch + " (commit " +
-                (*head)->substr(0, 12) + "), but it was " +
+                " " + where + ", but it was " +
                 (planned == m_planned.end() ? std::string("not set")
                                             : planned->second.front().to_string()) +
                 " when this promotion was planned; not overwriting it with " +
@@ -1006,6 +1085,7 @@ class Attempt {
     if (!m_request.wait_merged) {
       return Outcome::proposed;
     }
+    m_lock.reset();  // the wait writes nothing; finish() takes the lock again to record
     const auto started = std::chrono::steady_clock::now();
     auto waited = forge::wait_merged(
         *settings, opened->number, *m_request.wait_merged, m_request.merge_poll,
@@ -1035,7 +1115,8 @@ class Attempt {
     return Outcome::pending;
   }
 
-  Result<void> commit_and_push() {
+  // Sets `refused` when the push was refused because the remote moved on (a conflict).
+  Result<void> commit_and_push(bool* refused) {
     auto head = m_repository->resolve("HEAD");
     if (!head) {
       return head.error();
@@ -1080,7 +1161,13 @@ class Attempt {
     if (auto configured = m_repository->default_signature()) {
       who = *configured;
     }
-    auto commit = m_repository->commit(paths, commit_message(m_result), who);
+    // Exactly what was written, on the head it was planned on: else something other than
+    // promote wrote meanwhile, and the commit would not hold what its message says.
+    git::Repository::Expected expected{head->value_or(""), {}};
+    for (const auto& change : m_result.changes) {
+      expected.contents.push_back(change.after);
+    }
+    auto commit = m_repository->commit(paths, commit_message(m_result), who, &expected);
     if (!commit) {
       restore();
       return commit.error();
@@ -1097,6 +1184,7 @@ class Attempt {
       }
       restore();
       m_result.commit.clear();
+      *refused = pushed.error().kind == ErrorKind::conflict;
       return pushed.error();
     }
     util::fault_point("after-push");
@@ -1104,8 +1192,10 @@ class Attempt {
   }
 
   // The record as a line of the git note on the commit that promoted (else on the branch's
-  // head), pushed to the remote; a failure is a warning; the history has the record.
-  void publish(const history::PromotionRecord& record) {
+  // head), pushed to the remote with every record of the pipeline in `history` that the notes
+  // lack (an earlier run could not push it); a failure is a warning: the history has the record,
+  // and the next writer pushes it.
+  void publish(const history::PromotionRecord& record, const history::History* history) {
     if (m_repository == nullptr) {
       return;
     }
@@ -1119,20 +1209,33 @@ class Attempt {
     }
     util::debug("record " + record.id + " (" + record.outcome + ") to " + k_notes_ref +
                 " on " + commit.substr(0, 12) + ", pushed to " + remote());
-    if (auto published = publish_note(*m_repository, remote(), commit, history::note_line(record));
-        !published) {
+    std::optional<Backlog> backlog;
+    if (history != nullptr) {
+      backlog.emplace(Backlog{*history, m_id});
+    }
+    auto published = publish_note(*m_repository, remote(), commit, history::note_line(record),
+                                  backlog ? &*backlog : nullptr);
+    if (!published) {
       m_result.warnings.push_back("the record was not written to the git notes (" +
-                                  std::string(k_notes_ref) + "): " + published.error().message);
+                                  std::string(k_notes_ref) + "): " + published.error().message +
+                                  "; the next command that writes pushes it from the history");
+    } else if (*published > 0) {
+      util::debug("pushed " + std::to_string(*published) + " earlier records the notes lacked");
     }
   }
 
+  // Puts back the files this promotion wrote, each only while it holds what was written: a
+  // file something else wrote meanwhile is left as that writer left it.
   void restore() {
     auto root = util::RootDir::open(m_root);
     if (!root) {
       return;
     }
     for (const auto& change : m_result.changes) {
-      (void)root->write(change.path, change.before);
+      if (auto now = root->read(change.path, k_max_target_file);
+          now && now->has_value() && **now == change.after) {
+        (void)root->write(change.path, change.before);
+      }
     }
   }
 
@@ -1145,11 +1248,20 @@ class Attempt {
   Result<PromotionResult> finish() {
     m_result.finished = std::chrono::system_clock::now();
     if (!m_request.dry_run) {
+      if (m_repository != nullptr) {
+        if (auto locked = lock(*m_repository, true); !locked) {
+          m_result.warnings.push_back("the attempt was not recorded: " + locked.error().message);
+          if (m_result.outcome != Outcome::error) {
+            m_result.error = locked.error();
+          }
+          return std::move(m_result);
+        }
+      }
       const fs::path path = history_path(m_pipeline.file, m_request.history_path);
       const history::PromotionRecord record = to_record(m_result);
-      publish(record);
-      util::fault_point("after-note");
       auto history = history::History::open(path);
+      publish(record, history ? &*history : nullptr);
+      util::fault_point("after-note");
       util::debug("record " + record.id + " in " + path.string());
       Result<void> recorded = history ? history->record(record) : Result<void>(history.error());
       util::fault_point("after-history");
@@ -1176,6 +1288,9 @@ class Attempt {
   TargetReading m_reading;  ///< the target as last read, for the edits made on it
   PlaceEdits m_place_edits;  ///< a rollback that puts each place back as it was
   std::optional<Workspace> m_workspace;
+  /// Held from the settling through the plan (not for writing), and again from
+  /// begin_writing() through the record (write_lock.hpp); not while the gates run.
+  std::optional<WriteLock> m_lock;
   git::Repository* m_repository = nullptr;
   fs::path m_root;
   PromotionResult m_result;

@@ -1,14 +1,13 @@
 #include "engine/promoter/workspace.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "engine/promoter/write_lock.hpp"
 #include "engine/util/files.hpp"
 #include "engine/util/hash.hpp"
 
@@ -140,27 +139,14 @@ Result<git::Repository> open_workdir(
   return std::move(*repository);
 }
 
-/// Takes the lock of a kept workdir, waiting while another run holds it; returns its
-/// descriptor. The lock is a file in the temporary directory named after the workdir's
-/// absolute path, so nothing is written beside or into the workdir.
+/// Takes the lock of a kept workdir, waiting while another run holds it (write_lock.hpp: with a
+/// message and a bound); returns its descriptor. The lock is a file in the temporary directory
+/// named after the workdir's absolute path, so nothing is written beside or into the workdir.
 Result<int> lock_workdir(const fs::path& given) {
   const fs::path dir = fs::weakly_canonical(fs::absolute(given));
   const fs::path lock = fs::temp_directory_path() /
                         ("promote-workdir-" + util::sha256_hex(dir.string()).substr(0, 16) + ".lock");
-  const int fd = ::open(lock.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return make_error(ErrorKind::input, "--workdir " + given.string() + ": cannot create the lock " +
-                                            lock.string() + ": " + std::strerror(errno));
-  }
-  while (::flock(fd, LOCK_EX) != 0) {
-    if (errno != EINTR) {
-      const std::string why = std::strerror(errno);
-      ::close(fd);
-      return make_error(ErrorKind::input,
-                        "--workdir " + given.string() + ": cannot lock " + lock.string() + ": " + why);
-    }
-  }
-  return fd;
+  return lock_file(lock, "in --workdir " + given.string());
 }
 
 /// Removes the temporary clones of runs that are gone (killed before their Workspace could
@@ -264,7 +250,7 @@ Workspace::Workspace(Workspace&& other) noexcept
 Workspace::~Workspace() {
   m_repository.reset();
   if (m_lock >= 0) {
-    ::close(m_lock);  // releases the flock
+    ::close(m_lock);  // releases the lock
   }
   if (m_clone_dir) {
     std::error_code ignored;

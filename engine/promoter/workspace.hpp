@@ -19,7 +19,8 @@ class Workspace {
   /// `workdir` (--workdir) a remote one is cloned there once and kept, and later runs fetch
   /// into it and move it to the remote branch's head. The repository's provider picks the
   /// token for the remote. Two runs with one `workdir` take turns: the second waits for the
-  /// first (a lock on a file in the temporary directory named after the workdir's path).
+  /// first (a lock on a file in the temporary directory named after the workdir's path), saying
+  /// so, up to the bound of write_lock.hpp; then fails (conflict).
   /// Fails (usage) on a `workdir`
   /// for a local pipeline, and on one
   /// that holds anything but a clone of the pipeline's URL on its branch (left untouched);

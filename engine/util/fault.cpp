@@ -16,6 +16,11 @@ void fault_point(std::string_view point) {
   if (!wanted.empty() && wanted == point) {
     std::raise(SIGKILL);
   }
+  // "NAME:stop" stops the process there instead (SIGSTOP), for a test to act while it is
+  // stopped and then let it go on (SIGCONT): another writer at that very instant.
+  if (wanted.size() == point.size() + 5 && wanted.starts_with(point) && wanted.ends_with(":stop")) {
+    std::raise(SIGSTOP);
+  }
 }
 
 bool fault_hooks_built() { return true; }

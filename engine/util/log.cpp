@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cstdio>
 #include <memory>
 
 #include "engine/util/secrets.hpp"
@@ -38,6 +39,14 @@ void debug(std::string_view message) {
   if (g_verbosity == Verbosity::verbose) {
     // One line per step, whatever a server, a file or a program put in the message.
     logger().debug("{}", one_line(scrub_secrets(std::string(message))));
+  }
+}
+
+void notice(std::string_view message) {
+  if (g_verbosity != Verbosity::quiet) {
+    const std::string line = "promote: " + scrub_secrets(std::string(message)) + "\n";
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    std::fflush(stderr);
   }
 }
 

@@ -17,4 +17,8 @@ Verbosity verbosity();
 /// util::k_secret_variables are hidden all the same.
 void debug(std::string_view message);
 
+/// One line on stderr, "promote: MESSAGE", unless --quiet: what a person watching should know
+/// while promote waits (for another writer's lock). The same hiding of secrets as `debug`.
+void notice(std::string_view message);
+
 }  // namespace promote::util
