@@ -11,6 +11,7 @@
 #include <system_error>
 #include <vector>
 
+#include "engine/overlay/kustomize_model.hpp"
 #include "engine/overlay/splice.hpp"
 
 namespace promote::overlay {
@@ -134,9 +135,9 @@ Result<Entry> read_entry(const Parsed& parsed, const YAML::Node& item, std::size
 }
 
 /// Parses the text and locates the kustomization document and its `images:` entries.
-Result<Parsed> load(std::string_view text, const std::string& file) {
+Result<Parsed> load(std::string_view text, const std::string& file, RenderCache* cache = nullptr) {
   Parsed parsed{file, Source(text), 0, YAML::Node(), text.size(), std::nullopt, {}};
-  auto loaded = splice::load_all(text, file);
+  auto loaded = kmodel::load_documents(text, file, cache);
   if (!loaded) {
     return loaded.error();
   }
@@ -680,7 +681,8 @@ Result<std::optional<image::Reference>> get_image(std::string_view text, const s
 }
 
 Result<std::string> set_image(std::string_view text, const std::string& file,
-                              const std::string& match, const image::Reference& target) {
+                              const std::string& match, const image::Reference& target,
+                              RenderCache* cache) {
   if (match.empty()) {
     return make_error(ErrorKind::input, file + ": cannot set an image without a name");
   }
@@ -688,7 +690,7 @@ Result<std::string> set_image(std::string_view text, const std::string& file,
     return make_error(ErrorKind::input, file + ": cannot set image '" + match +
                                             "': the target reference has no repository");
   }
-  auto parsed = load(text, file);
+  auto parsed = load(text, file, cache);
   if (!parsed) {
     return parsed.error();
   }
@@ -744,7 +746,7 @@ Result<std::string> set_image(std::string_view text, const std::string& file,
     return make_error(ErrorKind::internal, file + ": editing image '" + match +
                                                "' did not give the expected YAML (" + why + ")");
   };
-  auto reparsed = load(*edited, file);
+  auto reparsed = load(*edited, file, cache);
   if (!reparsed) {
     return guard_failed(reparsed.error().message);
   }

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "engine/overlay/kustomize_model.hpp"
@@ -72,19 +73,62 @@ std::vector<YAML::Node> list_of(const YAML::Node& map, std::string_view key) {
 }  // namespace
 
 struct RenderCache::Entries {
+  /// Every text read or parsed, with its documents once parsed. A key's address is stable: the
+  /// texts a directory was built from point at it.
+  std::map<std::string, std::optional<std::vector<YAML::Node>>, std::less<>> texts;
+  std::size_t parses = 0;
+
   struct Built {
     std::string file;  ///< the directory's kustomization
     std::vector<Resource> resources;
     std::vector<std::string> files;
+    std::vector<const std::string*> read;  ///< the text of each of `files` when built
     std::vector<std::string> warnings;
   };
   std::map<std::string, Built> by_dir;
+
+  const std::string* intern(std::string_view text) {
+    auto found = texts.find(text);
+    if (found == texts.end()) {
+      found = texts.emplace(std::string(text), std::nullopt).first;
+    }
+    return &found->first;
+  }
 };
 
 RenderCache::RenderCache() : entries(std::make_unique<Entries>()) {}
 RenderCache::~RenderCache() = default;
 RenderCache::RenderCache(RenderCache&&) noexcept = default;
 RenderCache& RenderCache::operator=(RenderCache&&) noexcept = default;
+
+std::size_t RenderCache::parse_count() const { return entries->parses; }
+
+namespace kmodel {
+
+Result<std::vector<YAML::Node>> load_documents(std::string_view text, const std::string& file,
+                                               RenderCache* cache) {
+  if (cache == nullptr) {
+    return splice::load_all(text, file);
+  }
+  auto& texts = cache->entries->texts;
+  auto found = texts.find(text);
+  if (found != texts.end() && found->second) {
+    return *found->second;
+  }
+  // A text that does not parse is not kept: its error names the file it came from.
+  auto documents = splice::load_all(text, file);
+  if (!documents) {
+    return documents.error();
+  }
+  ++cache->entries->parses;
+  if (found == texts.end()) {
+    found = texts.emplace(std::string(text), std::nullopt).first;
+  }
+  found->second = *documents;
+  return documents;
+}
+
+}  // namespace kmodel
 
 namespace {
 
@@ -136,7 +180,7 @@ class Renderer {
       return text.error();
     }
     m_out.files.push_back(file);
-    auto documents = splice::load_all(**text, file);
+    auto documents = kmodel::load_documents(**text, file, m_cache);
     if (!documents) {
       return documents.error();
     }
@@ -273,7 +317,7 @@ class Renderer {
       return build_here(dir, component, resources, from, why);
     }
     auto& cached = m_cache->entries->by_dir;
-    if (auto found = cached.find(dir); found != cached.end()) {
+    if (auto found = cached.find(dir); found != cached.end() && unchanged(found->second)) {
       resources.insert(resources.end(), found->second.resources.begin(),
                        found->second.resources.end());
       m_out.files.insert(m_out.files.end(), found->second.files.begin(), found->second.files.end());
@@ -294,10 +338,28 @@ class Renderer {
                            resources.end());
     built.files.assign(m_out.files.begin() + static_cast<std::ptrdiff_t>(files_before),
                        m_out.files.end());
+    for (const auto& read : built.files) {
+      auto text = m_files.read(read);
+      if (!text) {
+        return text.error();
+      }
+      built.read.push_back(m_cache->entries->intern(**text));
+    }
     built.warnings.assign(m_out.warnings.begin() + static_cast<std::ptrdiff_t>(warnings_before),
                           m_out.warnings.end());
-    cached.emplace(dir, std::move(built));
+    cached.insert_or_assign(dir, std::move(built));
     return file;
+  }
+
+  /// Whether every file a cached directory was built from still holds the text it held.
+  bool unchanged(const RenderCache::Entries::Built& built) const {
+    for (std::size_t i = 0; i < built.files.size(); ++i) {
+      auto text = m_files.read(built.files[i]);
+      if (!text || **text != *built.read[i]) {
+        return false;
+      }
+    }
+    return true;
   }
 
   Result<std::string> build_here(const std::string& dir, bool component,
@@ -440,7 +502,7 @@ class Renderer {
     }
     if (inline_patch) {
       Text inner = inline_text(text, node);
-      auto documents = splice::load_all(inner.content, text.file);
+      auto documents = kmodel::load_documents(inner.content, text.file, m_cache);
       if (!documents) {
         return text.error_at(node.Mark(),
                              "this inline patch is not valid YAML: " + documents.error().message);
