@@ -124,6 +124,24 @@ Error remote_failure(const std::string& doing, const RemoteContext& context) {
   return problem(doing, hint.empty() ? said : said + "; " + hint);
 }
 
+int index_pack(git_odb* odb, std::string_view bytes) {
+  git_odb_writepack* raw = nullptr;
+  if (const int code = git_odb_write_pack(&raw, odb, nullptr, nullptr); code < 0) {
+    return code;
+  }
+  const std::unique_ptr<git_odb_writepack, void (*)(git_odb_writepack*)> writer(
+      raw, [](git_odb_writepack* open) { open->free(open); });
+  git_indexer_progress progress{};
+  if (const int code = writer->append(writer.get(), bytes.data(), bytes.size(), &progress);
+      code < 0) {
+    return code;
+  }
+  if (const int code = writer->commit(writer.get(), &progress); code < 0) {
+    return code;
+  }
+  return git_odb_refresh(odb);
+}
+
 Result<IndexPtr> current_index(git_repository* repository, const std::string& doing) {
   git_index* raw_index = nullptr;
   if (git_repository_index(&raw_index, repository) < 0) {

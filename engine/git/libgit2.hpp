@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -71,6 +72,11 @@ git_remote_callbacks remote_callbacks(RemoteContext& context);
 /// The error of a failed remote operation: `context.failure` when set, else libgit2's last
 /// error with a hint for ssh remotes.
 Error remote_failure(const std::string& doing, const RemoteContext& context);
+
+/// Stores the pack `bytes` (a whole pack, not a thin one) in `odb`, with its index, as one
+/// piece: libgit2's indexer maps and unmaps the pack file once per piece it is given. Returns
+/// libgit2's code: negative on failure, with its error set.
+int index_pack(git_odb* odb, std::string_view bytes);
 
 /// The repository's index, read again from disk if it changed there.
 Result<IndexPtr> current_index(git_repository* repository, const std::string& doing);
