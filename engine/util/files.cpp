@@ -11,6 +11,8 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <system_error>
+#include <thread>
 #include <utility>
 
 namespace promote::util {
@@ -104,7 +106,37 @@ DeferredFlush::DeferredFlush() : m_outer(t_deferred) {
 }
 
 DeferredFlush::~DeferredFlush() {
+  let_go();
   t_deferred = m_outer;
+}
+
+void DeferredFlush::let_go() {
+  constexpr std::size_t k_per_thread = 32;
+  constexpr std::size_t k_max_threads = 16;
+  const std::size_t count =
+      std::min(k_max_threads, (m_replaced.size() + k_per_thread - 1) / k_per_thread);
+  const auto close_from = [this, count](std::size_t first) {
+    for (std::size_t i = first; i < m_replaced.size(); i += std::max<std::size_t>(count, 1)) {
+      ::close(m_replaced[i]);
+    }
+  };
+  if (count <= 1) {
+    close_from(0);
+  } else {
+    std::vector<std::thread> threads;
+    for (std::size_t first = 1; first < count; ++first) {
+      try {
+        threads.emplace_back(close_from, first);
+      } catch (const std::system_error&) {
+        close_from(first);  // no thread to spare: this one closes them
+      }
+    }
+    close_from(0);
+    for (auto& thread : threads) {
+      thread.join();
+    }
+  }
+  m_replaced.clear();
 }
 
 Result<void> DeferredFlush::flush() {
@@ -122,6 +154,7 @@ Result<void> DeferredFlush::flush() {
   }
   m_directories.clear();
   m_devices.clear();
+  let_go();
   return {};
 }
 
@@ -176,10 +209,24 @@ Result<void> write_file_atomic(const fs::path& path, const std::string& data) {
     ::unlink(temp.c_str());
     return error;
   }
+  // Under a deferral the file replaced stays open until the deferral lets it go (see
+  // DeferredFlush); a descriptor is held for no more than a few hundred files at a time.
+  constexpr std::size_t k_max_held = 256;
+  const int replaced =
+      deferred != nullptr ? ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
   if (::rename(temp.c_str(), path.c_str()) != 0) {
     Error error = fail("rename failed");
     ::unlink(temp.c_str());
+    if (replaced >= 0) {
+      ::close(replaced);
+    }
     return error;
+  }
+  if (replaced >= 0) {
+    deferred->m_replaced.push_back(replaced);
+    if (deferred->m_replaced.size() >= k_max_held) {
+      deferred->let_go();
+    }
   }
   return {};
 }

@@ -59,6 +59,11 @@ Result<void> write_file_atomic(const std::filesystem::path& path, const std::str
 /// meanwhile durable with one syncfs of their file system: for writing many files behind a
 /// journal that can finish or undo them after a crash. Destroying it unflushed only ends
 /// the deferral.
+///
+/// The files that renames replace are let go together too, from several threads: the last
+/// close of a replaced file frees its blocks, and a file system that discards freed blocks at
+/// once (ext4 without a journal, mounted with `discard`) waits for the disk each time: 0.6 ms
+/// a file here, 300 ms for 500 files one after another, 45 ms in 16 threads.
 class DeferredFlush {
  public:
   DeferredFlush();
@@ -72,8 +77,12 @@ class DeferredFlush {
 
  private:
   friend Result<void> write_file_atomic(const std::filesystem::path&, const std::string&);
+  /// Closes the replaced files held so far.
+  void let_go();
+
   std::vector<std::filesystem::path> m_directories;  ///< one per file system written to
   std::vector<dev_t> m_devices;
+  std::vector<int> m_replaced;  ///< descriptors of the files renames replaced
   DeferredFlush* m_outer = nullptr;
 };
 

@@ -47,4 +47,40 @@ TEST_SUITE("util") {
     }
     fs::remove_all(dir);
   }
+
+  TEST_CASE("under a DeferredFlush the files renames replace are let go by the flush") {
+    std::random_device random;
+    const fs::path dir = fs::temp_directory_path() / ("promote-flush-" + std::to_string(random()));
+    fs::create_directories(dir);
+    const auto open_files = [] {
+      return std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator());
+    };
+    constexpr int k_files = 300;  // more than one deferral holds open at a time
+    for (int i = 0; i < k_files; ++i) {
+      REQUIRE(
+          promote::util::write_file_atomic(dir / (std::to_string(i) + ".yaml"), "old\n").has_value());
+    }
+    const auto before = open_files();
+    {
+      promote::util::DeferredFlush flush;
+      for (int i = 0; i < k_files; ++i) {
+        REQUIRE(promote::util::write_file_atomic(dir / (std::to_string(i) + ".yaml"),
+                                                 "new " + std::to_string(i) + "\n")
+                    .has_value());
+      }
+      CHECK(open_files() > before);
+      CHECK(open_files() <= before + 256);
+      REQUIRE(flush.flush().has_value());
+      CHECK(open_files() == before);
+      REQUIRE(promote::util::write_file_atomic(dir / "0.yaml", "newer\n").has_value());
+    }
+    CHECK(open_files() == before);  // let go unflushed, too
+    CHECK(promote::util::read_file(dir / "0.yaml").value() == "newer\n");
+    for (int i = 1; i < k_files; ++i) {
+      CHECK(promote::util::read_file(dir / (std::to_string(i) + ".yaml")).value() ==
+            "new " + std::to_string(i) + "\n");
+    }
+    CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == k_files);
+    fs::remove_all(dir);
+  }
 }
