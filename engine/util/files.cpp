@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>  // renameat2
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -164,13 +166,63 @@ std::string hidden_name(const fs::path& path) {
   return name;
 }
 
+namespace {
+
+/// Under a deferral a regular file is replaced by swapping the two names (RENAME_EXCHANGE) and
+/// removing the temporary name, which then holds the file replaced, kept open for the deferral
+/// to let go. ext4 writes a new file's data out at a rename over another (auto_da_alloc), one
+/// file at a time, but not at an exchange: the deferral's flush writes them all together.
+/// Returns the descriptor of the file replaced, or -1 when nothing was exchanged (no regular
+/// file there, a file system that cannot exchange): the caller renames.
+Result<int> exchange(const fs::path& temp, const fs::path& path) {
+  struct stat there {};
+  if (::lstat(path.c_str(), &there) != 0 || !S_ISREG(there.st_mode) ||
+      ::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, path.c_str(), RENAME_EXCHANGE) != 0) {
+    return -1;
+  }
+  const int replaced = ::open(temp.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  struct stat held {};
+  if (replaced < 0 || ::fstat(replaced, &held) != 0 || !S_ISREG(held.st_mode)) {
+    // Something else took the file's place meanwhile: back as it was, and the rename decides.
+    if (replaced >= 0) {
+      ::close(replaced);
+    }
+    ::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, path.c_str(), RENAME_EXCHANGE);
+    return -1;
+  }
+  if (::unlink(temp.c_str()) != 0) {
+    Error error = make_error(ErrorKind::input, temp.string() +
+                                                   ": cannot remove the replaced file: " +
+                                                   std::strerror(errno));
+    ::close(replaced);
+    return error;
+  }
+  return replaced;
+}
+
+/// A number for a temporary file's name, from a generator seeded once per thread.
+std::uint64_t temporary_number() {
+  thread_local std::mt19937_64 generator{std::random_device{}()};
+  return generator();
+}
+
+}  // namespace
+
+void DeferredFlush::hold(int replaced) {
+  // A descriptor is held for no more than a few hundred files at a time.
+  constexpr std::size_t k_max_held = 256;
+  m_replaced.push_back(replaced);
+  if (m_replaced.size() >= k_max_held) {
+    let_go();
+  }
+}
+
 Result<void> write_file_atomic(const fs::path& path, const std::string& data) {
   const auto fail = [&](const std::string& what) -> Error {
     return make_error(ErrorKind::input, path.string() + ": " + what + ": " + std::strerror(errno));
   };
-  std::random_device random;
   const fs::path temp = path.parent_path() / (hidden_name(path) + ".promote-" +
-                                              std::to_string(random()) + ".tmp");
+                                              std::to_string(temporary_number()) + ".tmp");
   mode_t mode = 0644;
   struct stat info {};
   if (::stat(path.c_str(), &info) == 0) {
@@ -209,24 +261,20 @@ Result<void> write_file_atomic(const fs::path& path, const std::string& data) {
     ::unlink(temp.c_str());
     return error;
   }
-  // Under a deferral the file replaced stays open until the deferral lets it go (see
-  // DeferredFlush); a descriptor is held for no more than a few hundred files at a time.
-  constexpr std::size_t k_max_held = 256;
-  const int replaced =
-      deferred != nullptr ? ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+  if (deferred != nullptr) {
+    auto replaced = exchange(temp, path);
+    if (!replaced) {
+      return replaced.error();
+    }
+    if (*replaced >= 0) {
+      deferred->hold(*replaced);
+      return {};
+    }
+  }
   if (::rename(temp.c_str(), path.c_str()) != 0) {
     Error error = fail("rename failed");
     ::unlink(temp.c_str());
-    if (replaced >= 0) {
-      ::close(replaced);
-    }
     return error;
-  }
-  if (replaced >= 0) {
-    deferred->m_replaced.push_back(replaced);
-    if (deferred->m_replaced.size() >= k_max_held) {
-      deferred->let_go();
-    }
   }
   return {};
 }

@@ -2,8 +2,11 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "engine/util/files.hpp"
 
@@ -81,6 +84,42 @@ TEST_SUITE("util") {
             "new " + std::to_string(i) + "\n");
     }
     CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == k_files);
+    fs::remove_all(dir);
+  }
+
+  TEST_CASE("under a DeferredFlush a file is replaced as a rename replaces it") {
+    std::random_device random;
+    const fs::path dir = fs::temp_directory_path() / ("promote-flush-" + std::to_string(random()));
+    fs::create_directories(dir / "directory");
+    promote::util::write_file_atomic(dir / "script.sh", "old\n").value();
+    fs::permissions(dir / "script.sh", fs::perms::owner_exec, fs::perm_options::add);
+    promote::util::write_file_atomic(dir / "target", "target\n").value();
+    fs::create_symlink("target", dir / "link");
+    {
+      promote::util::DeferredFlush flush;
+      REQUIRE(promote::util::write_file_atomic(dir / "script.sh", "new\n").has_value());
+      REQUIRE(promote::util::write_file_atomic(dir / "link", "link\n").has_value());
+      REQUIRE(promote::util::write_file_atomic(dir / "fresh", "fresh\n").has_value());
+      const auto refused = promote::util::write_file_atomic(dir / "directory", "x\n");
+      REQUIRE_FALSE(refused.has_value());
+      CHECK(refused.error().message ==
+            (dir / "directory").string() + ": rename failed: Is a directory");
+      REQUIRE(flush.flush().has_value());
+    }
+    CHECK(promote::util::read_file(dir / "script.sh").value() == "new\n");
+    CHECK((fs::status(dir / "script.sh").permissions() & fs::perms::owner_exec) !=
+          fs::perms::none);
+    CHECK_FALSE(fs::is_symlink(dir / "link"));
+    CHECK(promote::util::read_file(dir / "link").value() == "link\n");
+    CHECK(promote::util::read_file(dir / "target").value() == "target\n");
+    CHECK(promote::util::read_file(dir / "fresh").value() == "fresh\n");
+    CHECK(fs::is_directory(dir / "directory"));
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      names.push_back(entry.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    CHECK(names == std::vector<std::string>{"directory", "fresh", "link", "script.sh", "target"});
     fs::remove_all(dir);
   }
 }
