@@ -634,6 +634,37 @@ Result<std::optional<image::Reference>> read_image(const Parsed& parsed, const s
   return std::optional<image::Reference>(std::move(*reference));
 }
 
+/// Whether two nodes read as the same value: the same kind, tag and style, the same scalars,
+/// the same items and keys in the same order. (What YAML::Dump of each would tell, without
+/// writing them out.)
+bool same_value(const YAML::Node& a, const YAML::Node& b) {
+  if (a.Type() != b.Type() || a.Tag() != b.Tag() || a.Style() != b.Style()) {
+    return false;
+  }
+  switch (a.Type()) {
+    case YAML::NodeType::Scalar:
+      return a.Scalar() == b.Scalar();
+    case YAML::NodeType::Sequence:
+    case YAML::NodeType::Map: {
+      if (a.size() != b.size()) {
+        return false;
+      }
+      auto other = b.begin();
+      for (auto it = a.begin(); it != a.end(); ++it, ++other) {
+        const bool same =
+            a.IsMap() ? same_value(it->first, other->first) && same_value(it->second, other->second)
+                      : same_value(*it, *other);
+        if (!same) {
+          return false;
+        }
+      }
+      return true;
+    }
+    default:
+      return true;
+  }
+}
+
 /// The entries as name -> (newName, newTag, digest), for the guard after an edit.
 std::map<std::string, std::array<std::optional<std::string>, 3>> summary(const Parsed& parsed) {
   std::map<std::string, std::array<std::optional<std::string>, 3>> out;
@@ -784,8 +815,8 @@ Result<std::string> set_image(std::string_view text, const std::string& file,
       if (old_entry->first.IsScalar() && old_entry->first.Scalar() == "images") {
         continue;
       }
-      if (YAML::Dump(old_entry->first) != YAML::Dump(new_entry->first) ||
-          YAML::Dump(old_entry->second) != YAML::Dump(new_entry->second)) {
+      if (!same_value(old_entry->first, new_entry->first) ||
+          !same_value(old_entry->second, new_entry->second)) {
         return guard_failed("the value of '" + YAML::Dump(old_entry->first) + "' changed");
       }
     }
