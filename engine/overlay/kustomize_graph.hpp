@@ -101,6 +101,14 @@ class RenderCache {
 Result<Rendering> render_images(const std::string& dir, const RepositoryFiles& files,
                                 RenderCache* cache = nullptr);
 
+/// Reads ahead what render_images reads for the overlays in `dirs` (relative to the root): their
+/// kustomizations, and level by level the files and directories they name (resources, bases,
+/// components, patch files), and parses the texts the cache does not hold on several threads.
+/// It only saves time: nothing is reported (render_images meets and reports what is wrong), and
+/// a directory the cache rendered from the same files is not read again.
+void prefetch(const std::vector<std::string>& dirs, const RepositoryFiles& files,
+              RenderCache& cache);
+
 /// `text` (of `file`) with each origin's value replaced by its new image; the origins must be
 /// editable and in this file. The quoting of each value is kept (a plain value YAML would read
 /// as something else is double-quoted), and the splice guard checks that nothing else changed.

@@ -526,6 +526,14 @@ Result<Held> read_places(const pipeline::Pipeline& pipeline, const std::vector<P
                          Texts& texts, overlay::RenderCache cache = {}) {
   Held out;
   out.cache = std::move(cache);
+  // The overlays' files are read ahead and parsed on several threads.
+  std::vector<std::string> overlays;
+  for (const auto& place : places) {
+    if (place.kind == Kind::kustomize) {
+      overlays.push_back(place.dir);
+    }
+  }
+  overlay::prefetch(overlays, texts.view(), out.cache);
   for (const auto& place : places) {
     if (auto read = read_place(pipeline, place, texts, out); !read) {
       return read.error();
@@ -709,8 +717,7 @@ Result<void> edit_kustomize(const pipeline::Pipeline& pipeline, const pipeline::
     if (!text) {
       return text.error();
     }
-    auto edited =
-        overlay::set_image(**text, where.first, where.second, wanted.second, &held.cache);
+    auto edited = overlay::set_image(**text, where.first, where.second, wanted.second, &held.cache);
     if (!edited) {
       return edited.error();
     }

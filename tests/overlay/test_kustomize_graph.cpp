@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "engine/image/reference.hpp"
 #include "engine/overlay/kustomize.hpp"
@@ -369,7 +370,8 @@ TEST_SUITE("overlay") {
     }
   }
 
-  TEST_CASE("a render cache is used only while the files hold what they held, and parses a text once") {
+  TEST_CASE(
+      "a render cache is used only while the files hold what they held, and parses a text once") {
     Tree tree{{{"base/kustomization.yaml", "resources: [deployment.yaml]\n"},
                {"base/deployment.yaml", k_deployment},
                {"overlays/dev/kustomization.yaml", "resources:\n  - ../../base\n"},
@@ -426,8 +428,9 @@ TEST_SUITE("overlay") {
         tree.files[file], file, "docker.io/kostiscodefresh/simple-env-app",
         promote::image::parse("docker.io/kostiscodefresh/simple-env-app:3.0").value(), &cache);
     REQUIRE(edited.has_value());
-    CHECK(*edited == "resources:\n  - ../../base\nimages:\n  - name: "
-                     "docker.io/kostiscodefresh/simple-env-app\n    newTag: \"3.0\"\n");
+    CHECK(*edited ==
+          "resources:\n  - ../../base\nimages:\n  - name: "
+          "docker.io/kostiscodefresh/simple-env-app\n    newTag: \"3.0\"\n");
     CHECK(cache.parse_count() == 4);  // the edit, read back by set_image's own check
     tree.files[file] = *edited;
     auto rendered = promote::overlay::render_images("overlays/dev", tree.view(), &cache);
@@ -435,6 +438,55 @@ TEST_SUITE("overlay") {
     REQUIRE(rendered->images.size() == 1);
     CHECK(rendered->images.front().value == "docker.io/kostiscodefresh/simple-env-app:3.0");
     CHECK(cache.parse_count() == 4);
+  }
+
+  TEST_CASE("prefetch parses ahead, on several threads, what rendering the overlays reads") {
+    Tree tree{
+        {{"base/kustomization.yaml", "resources: [deployment.yaml, service.yaml]\n"},
+         {"base/deployment.yaml", k_deployment},
+         {"base/service.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n"},
+         {"component/kustomization.yaml", "kind: Component\npatchesStrategicMerge: [patch.yaml]\n"},
+         {"component/patch.yaml",
+          "kind: Deployment\nmetadata:\n  name: simple-deployment\nspec:\n  template:\n"
+          "    spec:\n      containers:\n      - name: webserver-simple\n"
+          "        image: component:1\n"}}};
+    std::vector<std::string> dirs;
+    for (int i = 0; i < 40; ++i) {
+      const std::string dir = "overlays/o" + std::to_string(i);
+      dirs.push_back(dir);
+      tree.files[dir + "/kustomization.yaml"] =
+          "resources: [../../base]\n" +
+          std::string(i % 2 == 0 ? "components: [../../component]\n" : "") +
+          "patches:\n  - path: tag.yaml\nnamespace: n" + std::to_string(i) + "\n";
+      tree.files[dir + "/tag.yaml"] =
+          "kind: Deployment\nmetadata:\n  name: simple-deployment\nspec:\n  template:\n"
+          "    spec:\n      containers:\n      - name: webserver-simple\n        image: app:" +
+          std::to_string(i) + "\n";
+    }
+    tree.files["overlays/broken/kustomization.yaml"] = "resources: [../../base\n";
+    dirs.push_back("overlays/broken");
+    dirs.push_back("overlays/missing");
+    promote::overlay::RenderCache cache;
+    promote::overlay::prefetch(dirs, tree.view(), cache);
+    // 40 kustomizations and their patches, base's kustomization and deployment (the service
+    // names no container), the component's two files.
+    CHECK(cache.parse_count() == 84);
+    for (int i = 0; i < 40; ++i) {
+      auto rendered =
+          promote::overlay::render_images(dirs[static_cast<std::size_t>(i)], tree.view(), &cache);
+      REQUIRE(rendered.has_value());
+      REQUIRE(rendered->images.size() == 1);
+      CHECK(rendered->images.front().value == "app:" + std::to_string(i));
+      CHECK(rendered->images.front().value ==
+            tree.render(dirs[static_cast<std::size_t>(i)]).images.front().value);
+    }
+    CHECK(cache.parse_count() == 84);
+    auto broken = promote::overlay::render_images("overlays/broken", tree.view(), &cache);
+    REQUIRE_FALSE(broken.has_value());
+    CHECK(broken.error().message.starts_with("overlays/broken/kustomization.yaml:2:"));
+    // Read ahead again, nothing is parsed again: the overlays are rendered from the same files.
+    promote::overlay::prefetch(dirs, tree.view(), cache);
+    CHECK(cache.parse_count() == 84);
   }
 
   TEST_CASE("split_image splits as kustomize does") {
