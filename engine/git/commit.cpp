@@ -228,8 +228,8 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
   const std::string text = message.ends_with('\n') ? message : message + '\n';
   const git_commit* parents[] = {parent.get()};
   git_oid commit_id;
-  if (git_commit_create(&commit_id, repository, nullptr, signature.get(), signature.get(),
-                        nullptr, text.c_str(), tree.get(), parent ? 1 : 0, parents) < 0) {
+  if (git_commit_create(&commit_id, repository, nullptr, signature.get(), signature.get(), nullptr,
+                        text.c_str(), tree.get(), parent ? 1 : 0, parents) < 0) {
     return failure(doing + " on " + *branch);
   }
   auto stored = batch->store(doing);
@@ -238,8 +238,8 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
   }
   m_packed.reset();
   if (!stored->pack.empty() && parent) {
-    m_packed = Packed{to_hex(&commit_id), to_hex(git_commit_id(parent.get())),
-                      std::move(stored->pack)};
+    m_packed =
+        Packed{to_hex(&commit_id), to_hex(git_commit_id(parent.get())), std::move(stored->pack)};
   }
   // HEAD moves once every object is stored: the same commit made again (the object is there
   // now) with libgit2's update of the branch, which checks that its tip is still the parent and

@@ -5,10 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdio>  // renameat2
-
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>  // renameat2
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -191,9 +190,9 @@ Result<int> exchange(const fs::path& temp, const fs::path& path) {
     return -1;
   }
   if (::unlink(temp.c_str()) != 0) {
-    Error error = make_error(ErrorKind::input, temp.string() +
-                                                   ": cannot remove the replaced file: " +
-                                                   std::strerror(errno));
+    Error error =
+        make_error(ErrorKind::input,
+                   temp.string() + ": cannot remove the replaced file: " + std::strerror(errno));
     ::close(replaced);
     return error;
   }
