@@ -224,6 +224,12 @@ TEST_SUITE("overlay") {
     CHECK(get_error(",a: 1\nb: 2\n", "a") == "k.yaml:1:1: unexpected character");
     CHECK(get_error("a: 1\n--- ,\n", "a") == "k.yaml:2:5: unexpected character");
     CHECK(get_error("{:", "a") == "k.yaml:1:2: unknown token");
+    // Without a ',' or a '*' the text is read in one pass: what is wrong is still an error.
+    CHECK(get_error("]\n", "a") == "k.yaml:1:1: illegal flow end");
+    CHECK(get_error("a: 1\n}\n", "a") == "k.yaml:2:1: illegal flow end");
+    CHECK(get_error("- a\n]\n", "a") == "k.yaml:2:1: illegal flow end");
+    CHECK(get_error("!t\n--- ]\n", "a") == "k.yaml:2:5: illegal flow end");
+    CHECK(get_error("'a' 'b'\n", "a") == "k.yaml:1:1: a kustomization must be a map");
     CHECK(get_error("- a\n- b\n", "a") == "k.yaml:1:1: a kustomization must be a map");
     CHECK(get_error("images: nginx\n", "a") == "k.yaml:1:9: images must be a list");
     CHECK(get_error("images:\n  name: a\n", "a") == "k.yaml:2:3: images must be a list");
