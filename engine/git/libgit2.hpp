@@ -17,7 +17,7 @@
 
 namespace promote::git::detail {
 
-/// Initialises libgit2 once per process (the CA file of https remotes, the object cache).
+/// Initialises libgit2 once per process (the object cache).
 void ensure_init();
 
 /// Owners of libgit2 objects: a unique_ptr that frees its object with libgit2's `F`.
@@ -66,7 +66,8 @@ Result<std::vector<std::string>> repository_paths(const std::vector<std::string>
                                                   const std::string& doing, bool allow_root);
 
 /// The callbacks of a clone, fetch or push: credentials, certificate check, and the push
-/// statuses the remote sends (kept in `context.rejected`).
+/// statuses the remote sends (kept in `context.rejected`). For a remote across the network, the
+/// CA file of https remotes is set first (PROMOTE_CA_FILE, else SSL_CERT_FILE), once.
 git_remote_callbacks remote_callbacks(RemoteContext& context);
 
 /// The error of a failed remote operation: `context.failure` when set, else libgit2's last
