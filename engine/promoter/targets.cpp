@@ -526,14 +526,17 @@ Result<Held> read_places(const pipeline::Pipeline& pipeline, const std::vector<P
                          Texts& texts, overlay::RenderCache cache = {}) {
   Held out;
   out.cache = std::move(cache);
-  // The overlays' files are read ahead and parsed on several threads.
-  std::vector<std::string> overlays;
-  for (const auto& place : places) {
-    if (place.kind == Kind::kustomize) {
-      overlays.push_back(place.dir);
+  // A first reading reads the overlays' files ahead and parses them on several threads (a
+  // reading back after edits finds them parsed).
+  if (out.cache.parse_count() == 0) {
+    std::vector<std::string> overlays;
+    for (const auto& place : places) {
+      if (place.kind == Kind::kustomize) {
+        overlays.push_back(place.dir);
+      }
     }
+    overlay::prefetch(overlays, texts.view(), out.cache);
   }
-  overlay::prefetch(overlays, texts.view(), out.cache);
   for (const auto& place : places) {
     if (auto read = read_place(pipeline, place, texts, out); !read) {
       return read.error();
