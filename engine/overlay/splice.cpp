@@ -218,14 +218,7 @@ Result<std::vector<YAML::Node>> load_all(std::string_view text, const std::strin
     return error_at(file, mark, "a NUL byte, which YAML does not allow");
   }
   try {
-    // The check parses the text a second time, and a text that holds neither a ',' nor a '*'
-    // does not need it. yaml-cpp's parser leaves a token unread only at the top of a document,
-    // and only a flow entry (',': a ']' or '}' outside a flow collection is an error of the
-    // scanner's, and every other token either is read there or starts a collection); the
-    // aliases the check counts are written with '*'.
-    if (text.find_first_of(",*") != std::string_view::npos) {
-      ProgressCheck::run(text);
-    }
+    ProgressCheck::run(text);
     return YAML::LoadAll(std::string(text));
   } catch (const YAML::DeepRecursion& e) {
     // yaml-cpp says only "bad file" here.
