@@ -10,6 +10,7 @@
 #include <cstdio>  // renameat2
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <random>
 #include <sstream>
 #include <system_error>
@@ -111,37 +112,36 @@ DeferredFlush::~DeferredFlush() {
   t_deferred = m_outer;
 }
 
-void DeferredFlush::let_go() {
+namespace {
+
+/// Closes `files`, from up to 16 threads when there are many (see DeferredFlush).
+void close_all(const std::vector<int>& files) {
   constexpr std::size_t k_per_thread = 32;
   constexpr std::size_t k_max_threads = 16;
-  const std::size_t count =
-      std::min(k_max_threads, (m_replaced.size() + k_per_thread - 1) / k_per_thread);
-  const auto close_from = [this, count](std::size_t first) {
-    for (std::size_t i = first; i < m_replaced.size(); i += std::max<std::size_t>(count, 1)) {
-      ::close(m_replaced[i]);
+  const std::size_t count = std::max<std::size_t>(
+      1, std::min(k_max_threads, (files.size() + k_per_thread - 1) / k_per_thread));
+  const auto close_from = [&files, count](std::size_t first) {
+    for (std::size_t i = first; i < files.size(); i += count) {
+      ::close(files[i]);
     }
   };
-  if (count <= 1) {
-    close_from(0);
-  } else {
-    std::vector<std::thread> threads;
-    for (std::size_t first = 1; first < count; ++first) {
-      try {
-        threads.emplace_back(close_from, first);
-      } catch (const std::system_error&) {
-        close_from(first);  // no thread to spare: this one closes them
-      }
-    }
-    close_from(0);
-    for (auto& thread : threads) {
-      thread.join();
+  std::vector<std::thread> threads;
+  for (std::size_t first = 1; first < count; ++first) {
+    try {
+      threads.emplace_back(close_from, first);
+    } catch (const std::system_error&) {
+      close_from(first);  // no thread to spare: this one closes them
     }
   }
-  m_replaced.clear();
+  close_from(0);
+  for (auto& thread : threads) {
+    thread.join();
+  }
 }
 
-Result<void> DeferredFlush::flush() {
-  for (const fs::path& directory : m_directories) {
+/// One syncfs of the file system of each of `directories`.
+Result<void> sync_all(const std::vector<fs::path>& directories) {
+  for (const fs::path& directory : directories) {
     const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0 || ::syncfs(fd) != 0) {
       const int error = errno;
@@ -153,10 +153,52 @@ Result<void> DeferredFlush::flush() {
     }
     ::close(fd);
   }
+  return {};
+}
+
+}  // namespace
+
+void DeferredFlush::let_go() {
+  close_all(m_replaced);
+  m_replaced.clear();
+}
+
+Result<void> DeferredFlush::flush() {
+  if (auto synced = sync_all(m_directories); !synced) {
+    return synced;
+  }
   m_directories.clear();
   m_devices.clear();
   let_go();
   return {};
+}
+
+PendingFlush DeferredFlush::flush_in_background() {
+  std::vector<fs::path> directories = std::exchange(m_directories, {});
+  std::vector<int> replaced = std::exchange(m_replaced, {});
+  m_devices.clear();
+  PendingFlush pending;
+  try {
+    pending.m_result = std::async(std::launch::async, [directories, replaced] {
+      Result<void> synced = sync_all(directories);
+      close_all(replaced);
+      return synced;
+    });
+  } catch (const std::system_error&) {
+    // No thread to spare: the flush is made here.
+    std::promise<Result<void>> done;
+    done.set_value(sync_all(directories));
+    close_all(replaced);
+    pending.m_result = done.get_future();
+  }
+  return pending;
+}
+
+Result<void> PendingFlush::wait() {
+  if (!m_result.valid()) {
+    return {};
+  }
+  return m_result.get();
 }
 
 std::string hidden_name(const fs::path& path) {

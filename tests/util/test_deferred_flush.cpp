@@ -37,6 +37,28 @@ TEST_SUITE("util") {
       CHECK(flushed.error().message == (dir / "a").string() +
                                            ": flush failed: No such file or directory");
     }
+    SUBCASE("a flush in the background is the same flush, told by wait()") {
+      promote::util::PendingFlush pending;
+      {
+        promote::util::DeferredFlush flush;
+        REQUIRE(promote::util::write_file_atomic(dir / "a" / "x.yaml", "2\n").has_value());
+        pending = flush.flush_in_background();
+        CHECK(flush.flush().has_value());  // nothing left to flush
+      }
+      CHECK(pending.wait().has_value());
+      CHECK(pending.wait().has_value());  // told once; nothing pending after
+      CHECK(promote::util::read_file(dir / "a" / "x.yaml").value() == "2\n");
+      {
+        promote::util::DeferredFlush flush;
+        REQUIRE(promote::util::write_file_atomic(dir / "a" / "z.yaml", "three\n").has_value());
+        fs::remove_all(dir / "a");
+        pending = flush.flush_in_background();
+      }
+      auto flushed = pending.wait();
+      REQUIRE_FALSE(flushed.has_value());
+      CHECK(flushed.error().message == (dir / "a").string() +
+                                           ": flush failed: No such file or directory");
+    }
     SUBCASE("nested deferrals: the inner one flushes only what was written in its time") {
       promote::util::DeferredFlush outer;
       REQUIRE(promote::util::write_file_atomic(dir / "a" / "x.yaml", "1\n").has_value());
