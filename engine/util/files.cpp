@@ -114,44 +114,60 @@ DeferredFlush::~DeferredFlush() {
 
 namespace {
 
-/// Closes `files`, from up to 16 threads when there are many (see DeferredFlush).
-void close_all(const std::vector<int>& files) {
+/// Calls `work` with each index below `count`, from up to 16 threads when there are many.
+template <class Work>
+void in_threads(std::size_t count, const Work& work) {
   constexpr std::size_t k_per_thread = 32;
   constexpr std::size_t k_max_threads = 16;
-  const std::size_t count = std::max<std::size_t>(
-      1, std::min(k_max_threads, (files.size() + k_per_thread - 1) / k_per_thread));
-  const auto close_from = [&files, count](std::size_t first) {
-    for (std::size_t i = first; i < files.size(); i += count) {
-      ::close(files[i]);
+  const std::size_t threads_wanted = std::max<std::size_t>(
+      1, std::min(k_max_threads, (count + k_per_thread - 1) / k_per_thread));
+  const auto from = [&](std::size_t first) {
+    for (std::size_t i = first; i < count; i += threads_wanted) {
+      work(i);
     }
   };
   std::vector<std::thread> threads;
-  for (std::size_t first = 1; first < count; ++first) {
+  for (std::size_t first = 1; first < threads_wanted; ++first) {
     try {
-      threads.emplace_back(close_from, first);
+      threads.emplace_back(from, first);
     } catch (const std::system_error&) {
-      close_from(first);  // no thread to spare: this one closes them
+      from(first);  // no thread to spare: this one does it
     }
   }
-  close_from(0);
+  from(0);
   for (auto& thread : threads) {
     thread.join();
   }
 }
 
-/// One syncfs of the file system of each of `directories`.
-Result<void> sync_all(const std::vector<fs::path>& directories) {
-  for (const fs::path& directory : directories) {
-    const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || ::syncfs(fd) != 0) {
-      const int error = errno;
-      if (fd >= 0) {
-        ::close(fd);
-      }
-      return make_error(ErrorKind::input,
-                        directory.string() + ": flush failed: " + std::strerror(error));
+/// Closes `files` (see DeferredFlush).
+void close_all(const std::vector<int>& files) {
+  in_threads(files.size(), [&](std::size_t i) { ::close(files[i]); });
+}
+
+/// An fsync of each of `directories` and an fdatasync of each of `files`; the first that fails,
+/// directories first, is named.
+Result<void> sync_all(const std::set<std::string>& directory_names,
+                      const std::vector<fs::path>& files) {
+  const std::vector<fs::path> directories(directory_names.begin(), directory_names.end());
+  std::vector<int> errors(directories.size() + files.size(), 0);
+  in_threads(errors.size(), [&](std::size_t i) {
+    const bool directory = i < directories.size();
+    const fs::path& path = directory ? directories[i] : files[i - directories.size()];
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0));
+    if (fd < 0 || (directory ? ::fsync(fd) : ::fdatasync(fd)) != 0) {
+      errors[i] = errno;
     }
-    ::close(fd);
+    if (fd >= 0) {
+      ::close(fd);
+    }
+  });
+  for (std::size_t i = 0; i < errors.size(); ++i) {
+    if (errors[i] != 0) {
+      const fs::path& path = i < directories.size() ? directories[i] : files[i - directories.size()];
+      return make_error(ErrorKind::input,
+                        path.string() + ": flush failed: " + std::strerror(errors[i]));
+    }
   }
   return {};
 }
@@ -164,30 +180,30 @@ void DeferredFlush::let_go() {
 }
 
 Result<void> DeferredFlush::flush() {
-  if (auto synced = sync_all(m_directories); !synced) {
+  if (auto synced = sync_all(m_directories, m_files); !synced) {
     return synced;
   }
   m_directories.clear();
-  m_devices.clear();
+  m_files.clear();
   let_go();
   return {};
 }
 
 PendingFlush DeferredFlush::flush_in_background() {
-  std::vector<fs::path> directories = std::exchange(m_directories, {});
+  std::set<std::string> directories = std::exchange(m_directories, {});
+  std::vector<fs::path> files = std::exchange(m_files, {});
   std::vector<int> replaced = std::exchange(m_replaced, {});
-  m_devices.clear();
   PendingFlush pending;
   try {
-    pending.m_result = std::async(std::launch::async, [directories, replaced] {
-      Result<void> synced = sync_all(directories);
+    pending.m_result = std::async(std::launch::async, [directories, files, replaced] {
+      Result<void> synced = sync_all(directories, files);
       close_all(replaced);
       return synced;
     });
   } catch (const std::system_error&) {
     // No thread to spare: the flush is made here.
     std::promise<Result<void>> done;
-    done.set_value(sync_all(directories));
+    done.set_value(sync_all(directories, files));
     close_all(replaced);
     pending.m_result = done.get_future();
   }
@@ -289,13 +305,8 @@ Result<void> write_file_atomic(const fs::path& path, const std::string& data) {
   }
   DeferredFlush* const deferred = t_deferred;
   if (deferred != nullptr) {
-    struct stat written_to {};
-    const bool known = ::fstat(fd, &written_to) == 0;
-    if (!known || std::find(deferred->m_devices.begin(), deferred->m_devices.end(),
-                            written_to.st_dev) == deferred->m_devices.end()) {
-      deferred->m_devices.push_back(known ? written_to.st_dev : dev_t{});
-      deferred->m_directories.push_back(path.has_parent_path() ? path.parent_path() : ".");
-    }
+    deferred->m_files.push_back(path);
+    deferred->m_directories.insert(path.has_parent_path() ? path.parent_path().string() : ".");
   }
   if ((deferred == nullptr && ::fsync(fd) != 0) || ::close(fd) != 0) {
     Error error = fail("flush failed");

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <future>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,11 +56,16 @@ std::string hidden_name(const std::filesystem::path& path);
 /// flushed, then renamed over the target (file mode kept when the target exists).
 Result<void> write_file_atomic(const std::filesystem::path& path, const std::string& data);
 
+class PendingFlush;
+
 /// While one is alive, write_file_atomic calls on this thread leave out their per-file
 /// flush (the temporary file is renamed at once) and flush() makes every file written
-/// meanwhile durable with one syncfs of their file system: for writing many files behind a
-/// journal that can finish or undo them after a crash. Destroying it unflushed only ends
-/// the deferral.
+/// meanwhile durable together: an fdatasync of each file and an fsync of each directory
+/// written to, from up to 16 threads. For writing many files behind a journal that can
+/// finish or undo them after a crash. Destroying it unflushed only ends the deferral.
+/// (A syncfs of the file system, tried before, waits for everything it holds unwritten,
+/// whoever wrote it: 1.4 s just after a clone of a 20,000-file repository, 10 to 170 ms on a
+/// machine others write to, where 500 files and their directories take 30 to 70 ms.)
 ///
 /// The files replaced are let go together too, from several threads: the last close of a
 /// replaced file frees its blocks, and a file system that discards freed blocks at once (ext4
@@ -67,8 +73,6 @@ Result<void> write_file_atomic(const std::filesystem::path& path, const std::str
 /// here, 300 ms for 500 files one after another, 45 ms in 16 threads. (A regular file is
 /// replaced by exchanging the names, renameat2's RENAME_EXCHANGE, where the file system can:
 /// ext4 writes a file's data out at a rename over another, one file at a time.)
-class PendingFlush;
-
 class DeferredFlush {
  public:
   DeferredFlush();
@@ -76,8 +80,8 @@ class DeferredFlush {
   DeferredFlush(const DeferredFlush&) = delete;
   DeferredFlush& operator=(const DeferredFlush&) = delete;
 
-  /// Flushes the file systems of the files written since construction (or the last
-  /// flush); fails (input) naming the directory when the flush fails.
+  /// Makes the files written since construction (or the last flush) durable; fails (input)
+  /// naming a directory, else a file, that cannot be flushed.
   Result<void> flush();
 
   /// flush() on another thread, for work that may go on meanwhile as long as nothing takes the
@@ -92,8 +96,8 @@ class DeferredFlush {
   /// Closes the replaced files held so far.
   void let_go();
 
-  std::vector<std::filesystem::path> m_directories;  ///< one per file system written to
-  std::vector<dev_t> m_devices;
+  std::vector<std::filesystem::path> m_files;  ///< written, in order
+  std::set<std::string> m_directories;         ///< written to
   std::vector<int> m_replaced;  ///< descriptors of the files renames replaced
   DeferredFlush* m_outer = nullptr;
 };
