@@ -119,8 +119,8 @@ template <class Work>
 void in_threads(std::size_t count, const Work& work) {
   constexpr std::size_t k_per_thread = 32;
   constexpr std::size_t k_max_threads = 16;
-  const std::size_t threads_wanted = std::max<std::size_t>(
-      1, std::min(k_max_threads, (count + k_per_thread - 1) / k_per_thread));
+  const std::size_t threads_wanted =
+      std::max<std::size_t>(1, std::min(k_max_threads, (count + k_per_thread - 1) / k_per_thread));
   const auto from = [&](std::size_t first) {
     for (std::size_t i = first; i < count; i += threads_wanted) {
       work(i);
@@ -164,7 +164,8 @@ Result<void> sync_all(const std::set<std::string>& directory_names,
   });
   for (std::size_t i = 0; i < errors.size(); ++i) {
     if (errors[i] != 0) {
-      const fs::path& path = i < directories.size() ? directories[i] : files[i - directories.size()];
+      const fs::path& path =
+          i < directories.size() ? directories[i] : files[i - directories.size()];
       return make_error(ErrorKind::input,
                         path.string() + ": flush failed: " + std::strerror(errors[i]));
     }
