@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "engine/git/libgit2.hpp"
+#include "engine/git/object_batch.hpp"
 #include "engine/git/repository.hpp"
 #include "engine/util/files.hpp"
 
@@ -180,6 +181,11 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
                                                expected->parent.substr(0, 12) + moved);
   }
 
+  // The objects are held in memory until the commit is made, then stored together.
+  auto batch = ObjectBatch::begin(repository, doing);
+  if (!batch) {
+    return batch.error();
+  }
   // The tree of HEAD with these files only, so that whatever else is staged stays out.
   std::vector<TreeEdit> edits;
   edits.reserve(files->size());
@@ -241,9 +247,29 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
   const std::string text = message.ends_with('\n') ? message : message + '\n';
   const git_commit* parents[] = {parent.get()};
   git_oid commit_id;
-  if (git_commit_create(&commit_id, repository, "HEAD", signature.get(), signature.get(),
-                        nullptr, text.c_str(), tree.get(), parent ? 1 : 0, parents) < 0) {
+  if (git_commit_create(&commit_id, repository, nullptr, signature.get(), signature.get(), nullptr,
+                        text.c_str(), tree.get(), parent ? 1 : 0, parents) < 0) {
     return failure(doing + " on " + *branch);
+  }
+  auto stored = batch->store(doing);
+  if (!stored) {
+    return stored.error();
+  }
+  m_packed.reset();
+  if (!stored->pack.empty() && parent) {
+    m_packed =
+        Packed{to_hex(&commit_id), to_hex(git_commit_id(parent.get())), std::move(stored->pack)};
+  }
+  // HEAD moves once every object is stored: the same commit made again (the object is there
+  // now) with libgit2's update of the branch, which checks that its tip is still the parent and
+  // writes the reflog as git commit does.
+  git_oid moved_id;
+  if (git_commit_create(&moved_id, repository, "HEAD", signature.get(), signature.get(), nullptr,
+                        text.c_str(), tree.get(), parent ? 1 : 0, parents) < 0) {
+    return failure(doing + " on " + *branch);
+  }
+  if (!git_oid_equal(&moved_id, &commit_id)) {
+    return problem(doing + " on " + *branch, "the commit stored and the commit made differ");
   }
   const std::string id = to_hex(&commit_id);
 
@@ -352,6 +378,10 @@ Result<Repository::CommitOnBranch> Repository::commit_on_branch(
     return failure(doing);
   }
   const TreePtr parent_tree(raw_tree);
+  auto batch = ObjectBatch::begin(repository, doing);
+  if (!batch) {
+    return batch.error();
+  }
   std::vector<TreeEdit> edits;
   for (const auto& [path, contents] : files) {
     auto normal = repository_path(path, doing, false);
@@ -406,6 +436,9 @@ Result<Repository::CommitOnBranch> Repository::commit_on_branch(
   if (git_commit_create(&commit_id, repository, nullptr, signature.get(), signature.get(),
                         nullptr, message.c_str(), tree.get(), 1, parents) < 0) {
     return failure(doing);
+  }
+  if (auto stored = batch->store(doing); !stored) {
+    return stored.error();
   }
   git_reference* moved = nullptr;
   if (git_reference_create(&moved, repository, reference.c_str(), &commit_id, 1,

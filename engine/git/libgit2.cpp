@@ -15,13 +15,6 @@ namespace fs = std::filesystem;
 void ensure_init() {
   static const int k_init = [] {
     const int count = git_libgit2_init();
-    // https remotes are verified against the CA file the HTTP client takes, when one is set.
-    for (const char* variable : {"PROMOTE_CA_FILE", "SSL_CERT_FILE"}) {
-      if (const char* file = std::getenv(variable); file != nullptr && *file != '\0') {
-        git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, file, static_cast<const char*>(nullptr));
-        break;
-      }
-    }
     // Trees up to 1 MiB stay in the object cache (libgit2 keeps those up to 4 KiB): a
     // directory of 500 services is a 17 KiB tree, looked up once per file below it.
     git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, std::size_t{1} << 20);
@@ -103,9 +96,28 @@ int record_push_status(const char* refname, const char* status, void* payload) {
   return 0;
 }
 
+/// https remotes are verified against the CA file the HTTP client takes, when one is set. It is
+/// read before the first remote across the network is reached, not at start: parsing a bundle
+/// of CA certificates takes 10 ms, which a promotion that pushes to a path does not need.
+void ensure_ca_file() {
+  static const bool k_set = [] {
+    for (const char* variable : {"PROMOTE_CA_FILE", "SSL_CERT_FILE"}) {
+      if (const char* file = std::getenv(variable); file != nullptr && *file != '\0') {
+        git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, file, static_cast<const char*>(nullptr));
+        break;
+      }
+    }
+    return true;
+  }();
+  (void)k_set;
+}
+
 }  // namespace
 
 git_remote_callbacks remote_callbacks(RemoteContext& context) {
+  if (context.url.find("://") != std::string::npos && !context.url.starts_with("file://")) {
+    ensure_ca_file();
+  }
   git_remote_callbacks callbacks;
   git_remote_init_callbacks(&callbacks, GIT_REMOTE_CALLBACKS_VERSION);
   callbacks.credentials = detail::acquire_credentials;
@@ -122,6 +134,24 @@ Error remote_failure(const std::string& doing, const RemoteContext& context) {
   const std::string said = last_error();
   const std::string hint = detail::ssh_hint(context, said);
   return problem(doing, hint.empty() ? said : said + "; " + hint);
+}
+
+int index_pack(git_odb* odb, std::string_view bytes) {
+  git_odb_writepack* raw = nullptr;
+  if (const int code = git_odb_write_pack(&raw, odb, nullptr, nullptr); code < 0) {
+    return code;
+  }
+  const std::unique_ptr<git_odb_writepack, void (*)(git_odb_writepack*)> writer(
+      raw, [](git_odb_writepack* open) { open->free(open); });
+  git_indexer_progress progress{};
+  if (const int code = writer->append(writer.get(), bytes.data(), bytes.size(), &progress);
+      code < 0) {
+    return code;
+  }
+  if (const int code = writer->commit(writer.get(), &progress); code < 0) {
+    return code;
+  }
+  return git_odb_refresh(odb);
 }
 
 Result<IndexPtr> current_index(git_repository* repository, const std::string& doing) {

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -16,7 +17,7 @@
 
 namespace promote::git::detail {
 
-/// Initialises libgit2 once per process (the CA file of https remotes, the object cache).
+/// Initialises libgit2 once per process (the object cache).
 void ensure_init();
 
 /// Owners of libgit2 objects: a unique_ptr that frees its object with libgit2's `F`.
@@ -65,12 +66,18 @@ Result<std::vector<std::string>> repository_paths(const std::vector<std::string>
                                                   const std::string& doing, bool allow_root);
 
 /// The callbacks of a clone, fetch or push: credentials, certificate check, and the push
-/// statuses the remote sends (kept in `context.rejected`).
+/// statuses the remote sends (kept in `context.rejected`). For a remote across the network, the
+/// CA file of https remotes is set first (PROMOTE_CA_FILE, else SSL_CERT_FILE), once.
 git_remote_callbacks remote_callbacks(RemoteContext& context);
 
 /// The error of a failed remote operation: `context.failure` when set, else libgit2's last
 /// error with a hint for ssh remotes.
 Error remote_failure(const std::string& doing, const RemoteContext& context);
+
+/// Stores the pack `bytes` (a whole pack, not a thin one) in `odb`, with its index, as one
+/// piece: libgit2's indexer maps and unmaps the pack file once per piece it is given. Returns
+/// libgit2's code: negative on failure, with its error set.
+int index_pack(git_odb* odb, std::string_view bytes);
 
 /// The repository's index, read again from disk if it changed there.
 Result<IndexPtr> current_index(git_repository* repository, const std::string& doing);

@@ -233,6 +233,11 @@ Result<void> Repository::rebase_notes(const std::string& notes_ref, const std::s
     if (!ours) {
       return ours.error();
     }
+    // Ours is theirs (as after our own last push): there is nothing to combine, and reading
+    // every note of both, twice, would cost as much as the history is long.
+    if (*ours && git_oid_equal(git_commit_id(ours->get()), git_commit_id(other->get()))) {
+      return {};
+    }
     // The lines only ours holds, note by note.
     std::vector<std::pair<git_oid, std::string>> missing;
     if (*ours) {

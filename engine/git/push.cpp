@@ -4,6 +4,9 @@
 #include <git2.h>
 
 #include <memory>
+#include <optional>
+#include <string_view>
+#include <utility>
 
 #include "engine/git/libgit2.hpp"
 #include "engine/git/repository.hpp"
@@ -67,13 +70,38 @@ int write_pack(git_packbuilder* builder, const std::string& pack_dir, git_odb* o
   return code < 0 ? code : git_indexer_commit(indexer.get(), &pending.progress);
 }
 
+/// Moves `ref` of `remote` (whose object store has what `id` needs) from `current` (null: absent)
+/// to `id`, if `current` still is an ancestor of `id`, by compare-and-swap.
+Result<void> move_ref(git_repository* local, git_repository* remote, const std::string& ref,
+                      const git_oid& id, const git_oid* current, const std::string& doing,
+                      const std::string& moved_on) {
+  git_reference* moved = nullptr;
+  int swapped = 0;
+  if (current == nullptr) {
+    swapped = git_reference_create(&moved, remote, ref.c_str(), &id, 0, "push");
+  } else if (git_graph_descendant_of(local, &id, current) != 1) {
+    return make_error(ErrorKind::conflict, redact(doing + ": " + moved_on));
+  } else {
+    swapped = git_reference_create_matching(&moved, remote, ref.c_str(), &id, 1, current, "push");
+  }
+  git_reference_free(moved);
+  if (swapped == GIT_EMODIFIED || swapped == GIT_EEXISTS || swapped == GIT_ELOCKED) {
+    return make_error(ErrorKind::conflict, redact(doing + ": " + moved_on));
+  }
+  if (swapped < 0) {
+    return failure(doing);
+  }
+  return {};
+}
+
 /// Pushes `id` to `ref` of the repository at `path` on this machine: writes a pack of what
 /// it lacks into its object store, then moves `ref` to `id` if it still is an ancestor of `id`
 /// (or absent), atomically, by git's ref lock. No ref is created on the way: a temporary ref
-/// would show in another push's listing and could vanish under it.
+/// would show in another push's listing and could vanish under it. `packed`, when it is the
+/// pack of `id` over the commit `ref` is at, is sent as it is instead of a pack made anew.
 Result<void> push_local(git_repository* local, const fs::path& path, const std::string& ref,
-                        const git_oid& id, const std::string& doing,
-                        const std::string& moved_on) {
+                        const git_oid& id, const std::string& doing, const std::string& moved_on,
+                        const std::optional<std::pair<std::string, std::string_view>>& packed) {
   git_repository* raw = nullptr;
   if (git_repository_open_bare(&raw, path.c_str()) < 0 &&
       git_repository_open(&raw, path.c_str()) < 0) {
@@ -105,6 +133,13 @@ Result<void> push_local(git_repository* local, const fs::path& path, const std::
     return make_error(ErrorKind::conflict, redact(doing + ": " + moved_on));
   }
 
+  if (packed && exists && packed->first == to_hex(&current)) {
+    // The commit was stored as one pack over the remote's head: what the remote lacks.
+    if (index_pack(remote_odb.get(), packed->second) < 0) {
+      return failure(doing);
+    }
+    return move_ref(local, remote.get(), ref, id, &current, doing, moved_on);
+  }
   // What the remote lacks: everything reachable from `id` but not from its head.
   git_revwalk* raw_walk = nullptr;
   if (git_revwalk_new(&raw_walk, local) < 0) {
@@ -139,24 +174,7 @@ Result<void> push_local(git_repository* local, const fs::path& path, const std::
     }
   }
 
-  git_reference* moved = nullptr;
-  int swapped = 0;
-  if (!exists) {
-    swapped = git_reference_create(&moved, remote.get(), ref.c_str(), &id, 0, "push");
-  } else if (git_graph_descendant_of(local, &id, &current) != 1) {
-    return make_error(ErrorKind::conflict, redact(doing + ": " + moved_on));
-  } else {
-    swapped = git_reference_create_matching(&moved, remote.get(), ref.c_str(), &id, 1, &current,
-                                            "push");
-  }
-  git_reference_free(moved);
-  if (swapped == GIT_EMODIFIED || swapped == GIT_EEXISTS || swapped == GIT_ELOCKED) {
-    return make_error(ErrorKind::conflict, redact(doing + ": " + moved_on));
-  }
-  if (swapped < 0) {
-    return failure(doing);
-  }
-  return {};
+  return move_ref(local, remote.get(), ref, id, exists ? &current : nullptr, doing, moved_on);
 }
 
 }  // namespace
@@ -202,7 +220,12 @@ Result<void> Repository::push_ref(const std::string& remote_name, const std::str
   // one update would be lost. There promote writes the objects itself and moves the branch by
   // compare-and-swap (git's own ref lock), as a git server does.
   if (const std::optional<fs::path> local_remote = force ? std::nullopt : local_path(context.url)) {
-    if (auto pushed = push_local(m_repository.get(), *local_remote, local, local_id, doing, moved_on);
+    std::optional<std::pair<std::string, std::string_view>> packed;
+    if (m_packed && m_packed->commit == to_hex(&local_id)) {
+      packed.emplace(m_packed->parent, m_packed->pack);
+    }
+    if (auto pushed =
+            push_local(m_repository.get(), *local_remote, local, local_id, doing, moved_on, packed);
         !pushed) {
       return pushed;
     }

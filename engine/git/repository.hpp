@@ -244,6 +244,14 @@ class Repository {
 
   std::unique_ptr<git_repository, Free> m_repository;
   std::string m_provider;
+  /// The last commit `commit` stored as one pack (every object it has beyond its parent): a
+  /// push onto a remote whose branch is at that parent sends the same pack.
+  struct Packed {
+    std::string commit;  ///< 40 hex
+    std::string parent;  ///< 40 hex
+    std::string pack;
+  };
+  std::optional<Packed> m_packed;
 };
 
 /// Whether this build of libgit2 reaches ssh remotes (it was built with SSH support).

@@ -11,6 +11,7 @@
 #include <system_error>
 #include <vector>
 
+#include "engine/overlay/kustomize_model.hpp"
 #include "engine/overlay/splice.hpp"
 
 namespace promote::overlay {
@@ -134,9 +135,9 @@ Result<Entry> read_entry(const Parsed& parsed, const YAML::Node& item, std::size
 }
 
 /// Parses the text and locates the kustomization document and its `images:` entries.
-Result<Parsed> load(std::string_view text, const std::string& file) {
+Result<Parsed> load(std::string_view text, const std::string& file, RenderCache* cache = nullptr) {
   Parsed parsed{file, Source(text), 0, YAML::Node(), text.size(), std::nullopt, {}};
-  auto loaded = splice::load_all(text, file);
+  auto loaded = kmodel::load_documents(text, file, cache);
   if (!loaded) {
     return loaded.error();
   }
@@ -633,6 +634,37 @@ Result<std::optional<image::Reference>> read_image(const Parsed& parsed, const s
   return std::optional<image::Reference>(std::move(*reference));
 }
 
+/// Whether two nodes read as the same value: the same kind, tag and style, the same scalars,
+/// the same items and keys in the same order. (What YAML::Dump of each would tell, without
+/// writing them out.)
+bool same_value(const YAML::Node& a, const YAML::Node& b) {
+  if (a.Type() != b.Type() || a.Tag() != b.Tag() || a.Style() != b.Style()) {
+    return false;
+  }
+  switch (a.Type()) {
+    case YAML::NodeType::Scalar:
+      return a.Scalar() == b.Scalar();
+    case YAML::NodeType::Sequence:
+    case YAML::NodeType::Map: {
+      if (a.size() != b.size()) {
+        return false;
+      }
+      auto other = b.begin();
+      for (auto it = a.begin(); it != a.end(); ++it, ++other) {
+        const bool same =
+            a.IsMap() ? same_value(it->first, other->first) && same_value(it->second, other->second)
+                      : same_value(*it, *other);
+        if (!same) {
+          return false;
+        }
+      }
+      return true;
+    }
+    default:
+      return true;
+  }
+}
+
 /// The entries as name -> (newName, newTag, digest), for the guard after an edit.
 std::map<std::string, std::array<std::optional<std::string>, 3>> summary(const Parsed& parsed) {
   std::map<std::string, std::array<std::optional<std::string>, 3>> out;
@@ -680,7 +712,8 @@ Result<std::optional<image::Reference>> get_image(std::string_view text, const s
 }
 
 Result<std::string> set_image(std::string_view text, const std::string& file,
-                              const std::string& match, const image::Reference& target) {
+                              const std::string& match, const image::Reference& target,
+                              RenderCache* cache) {
   if (match.empty()) {
     return make_error(ErrorKind::input, file + ": cannot set an image without a name");
   }
@@ -688,7 +721,7 @@ Result<std::string> set_image(std::string_view text, const std::string& file,
     return make_error(ErrorKind::input, file + ": cannot set image '" + match +
                                             "': the target reference has no repository");
   }
-  auto parsed = load(text, file);
+  auto parsed = load(text, file, cache);
   if (!parsed) {
     return parsed.error();
   }
@@ -744,7 +777,7 @@ Result<std::string> set_image(std::string_view text, const std::string& file,
     return make_error(ErrorKind::internal, file + ": editing image '" + match +
                                                "' did not give the expected YAML (" + why + ")");
   };
-  auto reparsed = load(*edited, file);
+  auto reparsed = load(*edited, file, cache);
   if (!reparsed) {
     return guard_failed(reparsed.error().message);
   }
@@ -782,8 +815,8 @@ Result<std::string> set_image(std::string_view text, const std::string& file,
       if (old_entry->first.IsScalar() && old_entry->first.Scalar() == "images") {
         continue;
       }
-      if (YAML::Dump(old_entry->first) != YAML::Dump(new_entry->first) ||
-          YAML::Dump(old_entry->second) != YAML::Dump(new_entry->second)) {
+      if (!same_value(old_entry->first, new_entry->first) ||
+          !same_value(old_entry->second, new_entry->second)) {
         return guard_failed("the value of '" + YAML::Dump(old_entry->first) + "' changed");
       }
     }

@@ -13,6 +13,8 @@
 
 namespace promote::overlay {
 
+class RenderCache;
+
 /// The kustomization file in an overlay directory: kustomization.yaml, .yml or Kustomization;
 /// fails (input) when there is none, more than one, or `dir` is not a directory.
 Result<std::filesystem::path> find_kustomization(const std::filesystem::path& dir);
@@ -33,8 +35,10 @@ Result<std::optional<image::Reference>> get_image(std::string_view text, const s
 /// set to target.tag (removed when the target has no tag), digest set to target.digest (removed
 /// when none). Adds the entry (and the `images:` key) when missing. Returns text unchanged
 /// (byte-identical) when it is already right. Fails (input, with file:line:col) when the YAML is
-/// malformed or an edit cannot be made without rewriting more than the values.
+/// malformed or an edit cannot be made without rewriting more than the values. With `cache`, the
+/// text and the edited text are parsed through it (render_images reads the result unparsed).
 Result<std::string> set_image(std::string_view text, const std::string& file,
-                              const std::string& match, const image::Reference& target);
+                              const std::string& match, const image::Reference& target,
+                              RenderCache* cache = nullptr);
 
 }  // namespace promote::overlay

@@ -2,10 +2,14 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
+#include <system_error>
+#include <thread>
 
 #include "engine/overlay/kustomize_model.hpp"
 
@@ -72,13 +76,27 @@ std::vector<YAML::Node> list_of(const YAML::Node& map, std::string_view key) {
 }  // namespace
 
 struct RenderCache::Entries {
+  /// Every text read or parsed, with its documents once parsed. A key's address is stable: the
+  /// texts a directory was built from point at it.
+  std::map<std::string, std::optional<std::vector<YAML::Node>>, std::less<>> texts;
+  std::size_t parses = 0;
+
   struct Built {
     std::string file;  ///< the directory's kustomization
     std::vector<Resource> resources;
     std::vector<std::string> files;
+    std::vector<const std::string*> read;  ///< the text of each of `files` when built
     std::vector<std::string> warnings;
   };
   std::map<std::string, Built> by_dir;
+
+  const std::string* intern(std::string_view text) {
+    auto found = texts.find(text);
+    if (found == texts.end()) {
+      found = texts.emplace(std::string(text), std::nullopt).first;
+    }
+    return &found->first;
+  }
 };
 
 RenderCache::RenderCache() : entries(std::make_unique<Entries>()) {}
@@ -86,7 +104,49 @@ RenderCache::~RenderCache() = default;
 RenderCache::RenderCache(RenderCache&&) noexcept = default;
 RenderCache& RenderCache::operator=(RenderCache&&) noexcept = default;
 
+std::size_t RenderCache::parse_count() const {
+  return entries->parses;
+}
+
+namespace kmodel {
+
+Result<std::vector<YAML::Node>> load_documents(std::string_view text, const std::string& file,
+                                               RenderCache* cache) {
+  if (cache == nullptr) {
+    return splice::load_all(text, file);
+  }
+  auto& texts = cache->entries->texts;
+  auto found = texts.find(text);
+  if (found != texts.end() && found->second) {
+    return *found->second;
+  }
+  // A text that does not parse is not kept: its error names the file it came from.
+  auto documents = splice::load_all(text, file);
+  if (!documents) {
+    return documents.error();
+  }
+  ++cache->entries->parses;
+  if (found == texts.end()) {
+    found = texts.emplace(std::string(text), std::nullopt).first;
+  }
+  found->second = *documents;
+  return documents;
+}
+
+}  // namespace kmodel
+
 namespace {
+
+/// Whether every file a cached directory was built from still holds the text it held.
+bool unchanged(const RenderCache::Entries::Built& built, const RepositoryFiles& files) {
+  for (std::size_t i = 0; i < built.files.size(); ++i) {
+    auto text = files.read(built.files[i]);
+    if (!text || **text != *built.read[i]) {
+      return false;
+    }
+  }
+  return true;
+}
 
 class Renderer {
  public:
@@ -136,7 +196,7 @@ class Renderer {
       return text.error();
     }
     m_out.files.push_back(file);
-    auto documents = splice::load_all(**text, file);
+    auto documents = kmodel::load_documents(**text, file, m_cache);
     if (!documents) {
       return documents.error();
     }
@@ -273,7 +333,7 @@ class Renderer {
       return build_here(dir, component, resources, from, why);
     }
     auto& cached = m_cache->entries->by_dir;
-    if (auto found = cached.find(dir); found != cached.end()) {
+    if (auto found = cached.find(dir); found != cached.end() && unchanged(found->second, m_files)) {
       resources.insert(resources.end(), found->second.resources.begin(),
                        found->second.resources.end());
       m_out.files.insert(m_out.files.end(), found->second.files.begin(), found->second.files.end());
@@ -294,9 +354,16 @@ class Renderer {
                            resources.end());
     built.files.assign(m_out.files.begin() + static_cast<std::ptrdiff_t>(files_before),
                        m_out.files.end());
+    for (const auto& read : built.files) {
+      auto text = m_files.read(read);
+      if (!text) {
+        return text.error();
+      }
+      built.read.push_back(m_cache->entries->intern(**text));
+    }
     built.warnings.assign(m_out.warnings.begin() + static_cast<std::ptrdiff_t>(warnings_before),
                           m_out.warnings.end());
-    cached.emplace(dir, std::move(built));
+    cached.insert_or_assign(dir, std::move(built));
     return file;
   }
 
@@ -440,7 +507,7 @@ class Renderer {
     }
     if (inline_patch) {
       Text inner = inline_text(text, node);
-      auto documents = splice::load_all(inner.content, text.file);
+      auto documents = kmodel::load_documents(inner.content, text.file, m_cache);
       if (!documents) {
         return text.error_at(node.Mark(),
                              "this inline patch is not valid YAML: " + documents.error().message);
@@ -619,6 +686,148 @@ class Renderer {
 Result<Rendering> render_images(const std::string& dir, const RepositoryFiles& files,
                                 RenderCache* cache) {
   return Renderer(dir, files, cache).run();
+}
+
+namespace {
+
+/// A text prefetch parses: `text` points into the repository's view, which does not change
+/// meanwhile.
+struct Parse {
+  const std::string* text = nullptr;
+  std::string file;
+  std::optional<std::vector<YAML::Node>> documents;
+};
+
+/// Parses the texts of `parses` the cache does not hold yet, on up to 8 threads, into the cache.
+/// A text that does not parse is left out: render_images parses it again and reports it.
+void parse_all(std::vector<Parse>& parses, RenderCache& cache) {
+  auto& texts = cache.entries->texts;
+  std::vector<Parse*> todo;
+  std::set<std::string_view> queued;
+  for (auto& parse : parses) {
+    const auto found = texts.find(*parse.text);
+    if ((found == texts.end() || !found->second) && queued.insert(*parse.text).second) {
+      todo.push_back(&parse);
+    }
+  }
+  std::atomic<std::size_t> next{0};
+  const auto work = [&] {
+    for (std::size_t i = next++; i < todo.size(); i = next++) {
+      try {
+        if (auto documents = splice::load_all(*todo[i]->text, todo[i]->file)) {
+          todo[i]->documents = std::move(*documents);
+        }
+      } catch (...) {
+        // Out of memory, say: render_images meets it again, on its own thread.
+      }
+    }
+  };
+  constexpr std::size_t k_per_thread = 16;  // fewer texts are not worth a thread
+  const std::size_t wanted = std::min<std::size_t>(
+      {std::max(1u, std::thread::hardware_concurrency()), 8, todo.size() / k_per_thread + 1});
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < wanted; ++i) {
+    try {
+      threads.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // no thread to spare: this one parses the rest
+    }
+  }
+  work();
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  for (Parse* parse : todo) {
+    if (parse->documents) {
+      texts.insert_or_assign(*parse->text, std::move(parse->documents));
+      ++cache.entries->parses;
+    }
+  }
+}
+
+}  // namespace
+
+void prefetch(const std::vector<std::string>& dirs, const RepositoryFiles& files,
+              RenderCache& cache) {
+  std::set<std::string> seen;  // directories and files met
+  std::vector<std::string> next_dirs;
+  std::vector<std::pair<std::string, bool>> next_files;  // file, whether it is a resource
+  for (const auto& dir : dirs) {
+    if (seen.insert(dir + "/").second) {
+      next_dirs.push_back(dir);
+    }
+  }
+  const auto add_path = [&](const std::string& dir, const YAML::Node& entry, bool resource) {
+    if (!entry.IsScalar() || is_remote(entry.Scalar()) ||
+        entry.Scalar().find('\n') != std::string::npos) {
+      return;
+    }
+    const auto path = join(dir, entry.Scalar());
+    if (!path) {
+      return;
+    }
+    const auto type = files.type(*path);
+    if (type && *type == RepositoryFiles::Type::directory && resource) {
+      if (seen.insert(*path + "/").second) {
+        next_dirs.push_back(*path);
+      }
+    } else if (type && *type == RepositoryFiles::Type::file && seen.insert(*path).second) {
+      next_files.emplace_back(*path, resource);
+    }
+  };
+  while (!next_dirs.empty() || !next_files.empty()) {
+    std::vector<Parse> parses;
+    std::vector<std::pair<std::size_t, std::string>> kustomizations;  // parse, its directory
+    for (const auto& dir : next_dirs) {
+      const auto built = cache.entries->by_dir.find(dir);
+      if (built != cache.entries->by_dir.end() && unchanged(built->second, files)) {
+        continue;  // rendered already, from these very files
+      }
+      for (const auto name : k_kustomization_names) {
+        const std::string file = dir.empty() ? std::string(name) : dir + "/" + std::string(name);
+        const auto type = files.type(file);
+        if (!type || *type != RepositoryFiles::Type::file) {
+          continue;
+        }
+        if (const auto text = files.read(file)) {
+          kustomizations.emplace_back(parses.size(), dir);
+          parses.push_back(Parse{*text, file, std::nullopt});
+        }
+        break;
+      }
+    }
+    for (const auto& [file, resource] : next_files) {
+      const auto text = files.read(file);
+      // A resource that names no container is not parsed by render_images either.
+      if (text && (!resource || (*text)->find("ontainers") != std::string::npos)) {
+        parses.push_back(Parse{*text, file, std::nullopt});
+      }
+    }
+    next_dirs.clear();
+    next_files.clear();
+    parse_all(parses, cache);
+    for (const auto& [index, dir] : kustomizations) {
+      const auto parsed = cache.entries->texts.find(*parses[index].text);
+      if (parsed == cache.entries->texts.end() || !parsed->second) {
+        continue;
+      }
+      const auto root = std::find_if(parsed->second->begin(), parsed->second->end(),
+                                     [](const YAML::Node& node) { return !node.IsNull(); });
+      if (root == parsed->second->end() || !root->IsMap()) {
+        continue;
+      }
+      for (const auto key : {"resources", "bases", "components"}) {
+        for (const auto& entry : list_of(*root, key)) {
+          add_path(dir, entry, true);
+        }
+      }
+      for (const auto key : {"patchesStrategicMerge", "patches", "patchesJson6902"}) {
+        for (const auto& entry : list_of(*root, key)) {
+          add_path(dir, entry.IsMap() ? kmodel::walk(entry, {"path"}) : entry, false);
+        }
+      }
+    }
+  }
 }
 
 Result<std::string> set_values(std::string_view text, const std::string& file,

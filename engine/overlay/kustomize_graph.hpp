@@ -73,14 +73,20 @@ struct RepositoryFiles {
   std::function<Result<Type>(const std::string& path)> type;
 };
 
-/// Directories already rendered by render_images over the same files, kept between calls: a
-/// base that many overlays share is read once. Valid while no file changes.
+/// What render_images (and set_image) read, kept between calls over the same repository: the
+/// YAML of each text parsed, by content, and each directory rendered, with the text of every
+/// file it read. A directory is taken from the cache only while those files hold the same text,
+/// and a text is parsed once however many files or calls hold it: a base that many overlays
+/// share is read once, and an edited target read back parses only the texts the edit made.
 class RenderCache {
  public:
   RenderCache();
   ~RenderCache();
   RenderCache(RenderCache&&) noexcept;
   RenderCache& operator=(RenderCache&&) noexcept;
+
+  /// How many texts have been parsed into the cache.
+  std::size_t parse_count() const;
 
   struct Entries;
   std::unique_ptr<Entries> entries;
@@ -94,6 +100,14 @@ class RenderCache {
 /// pod spec that carries images, an unparsable label selector).
 Result<Rendering> render_images(const std::string& dir, const RepositoryFiles& files,
                                 RenderCache* cache = nullptr);
+
+/// Reads ahead what render_images reads for the overlays in `dirs` (relative to the root): their
+/// kustomizations, and level by level the files and directories they name (resources, bases,
+/// components, patch files), and parses the texts the cache does not hold on several threads.
+/// It only saves time: nothing is reported (render_images meets and reports what is wrong), and
+/// a directory the cache rendered from the same files is not read again.
+void prefetch(const std::vector<std::string>& dirs, const RepositoryFiles& files,
+              RenderCache& cache);
 
 /// `text` (of `file`) with each origin's value replaced by its new image; the origins must be
 /// editable and in this file. The quoting of each value is kept (a plain value YAML would read

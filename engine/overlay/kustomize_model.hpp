@@ -80,6 +80,12 @@ struct Resource {
   std::string version() const;
 };
 
+/// The documents of `text` (what `file` holds; it labels errors) as splice::load_all reads them,
+/// kept in `cache` by content: a text is parsed once however often it is asked for (a null
+/// cache keeps nothing).
+Result<std::vector<YAML::Node>> load_documents(std::string_view text, const std::string& file,
+                                               RenderCache* cache);
+
 /// The containers of a YAML container list (each a map with a name and an image).
 Result<std::vector<Container>> read_containers(const Text& text, const YAML::Node& list,
                                                ImageOrigin::Kind kind);

@@ -1142,6 +1142,7 @@ class Attempt {
       return journaled.error();
     }
     std::vector<std::string> paths;
+    util::PendingFlush flushing;
     {
       util::DeferredFlush flush;  // one flush for all the files: the journal can undo them
       for (const auto& change : m_result.changes) {
@@ -1151,10 +1152,7 @@ class Attempt {
         }
         paths.push_back(change.path);
       }
-      if (auto flushed = flush.flush(); !flushed) {
-        restore();
-        return flushed.error();
-      }
+      flushing = flush.flush_in_background();  // while the commit is made
     }
     util::fault_point("after-edit");
     git::Signature who{m_result.actor, "promote@localhost"};
@@ -1168,6 +1166,15 @@ class Attempt {
       expected.contents.push_back(change.after);
     }
     auto commit = m_repository->commit(paths, commit_message(m_result), who, &expected);
+    if (auto flushed = flushing.wait(); !flushed) {
+      if (commit && head->has_value()) {
+        if (auto reset = m_repository->reset_branch(**head, paths); !reset) {
+          m_result.warnings.push_back("could not undo the local commit: " + reset.error().message);
+        }
+      }
+      restore();
+      return flushed.error();
+    }
     if (!commit) {
       restore();
       return commit.error();

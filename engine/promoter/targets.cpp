@@ -549,9 +549,23 @@ Result<std::vector<std::string>> target_paths(const pipeline::Pipeline& pipeline
 
 namespace {
 
+/// What `places` hold. `cache` (what an earlier reading of these files parsed and rendered) is
+/// taken over: what it holds of files that are unchanged is not parsed or rendered again.
 Result<Held> read_places(const pipeline::Pipeline& pipeline, const std::vector<Place>& places,
-                         Texts& texts) {
+                         Texts& texts, overlay::RenderCache cache = {}) {
   Held out;
+  out.cache = std::move(cache);
+  // A first reading reads the overlays' files ahead and parses them on several threads (a
+  // reading back after edits finds them parsed).
+  if (out.cache.parse_count() == 0) {
+    std::vector<std::string> overlays;
+    for (const auto& place : places) {
+      if (place.kind == Kind::kustomize) {
+        overlays.push_back(place.dir);
+      }
+    }
+    overlay::prefetch(overlays, texts.view(), out.cache);
+  }
   for (const auto& place : places) {
     if (auto read = read_place(pipeline, place, texts, out); !read) {
       return read.error();
@@ -735,7 +749,7 @@ Result<void> edit_kustomize(const pipeline::Pipeline& pipeline, const pipeline::
     if (!text) {
       return text.error();
     }
-    auto edited = overlay::set_image(**text, where.first, where.second, wanted.second);
+    auto edited = overlay::set_image(**text, where.first, where.second, wanted.second, &held.cache);
     if (!edited) {
       return edited.error();
     }
@@ -943,8 +957,10 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
     }
   }
   // What is recorded is what the files hold: the edited target, read back as read_target
-  // reads it, must render every image as asked, at every place.
-  auto after = read_places(pipeline, state->places, texts);
+  // reads it, must render every image as asked, at every place. (The cache holds parses and
+  // renderings by the text of the files they read: only what the edits changed is parsed and
+  // rendered again.)
+  auto after = read_places(pipeline, state->places, texts, std::move(held.cache));
   if (!after) {
     return after.error();
   }

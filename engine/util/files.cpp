@@ -8,10 +8,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>  // renameat2
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <random>
 #include <sstream>
+#include <system_error>
+#include <thread>
 #include <utility>
 
 namespace promote::util {
@@ -105,25 +109,114 @@ DeferredFlush::DeferredFlush() : m_outer(t_deferred) {
 }
 
 DeferredFlush::~DeferredFlush() {
+  let_go();
   t_deferred = m_outer;
 }
 
-Result<void> DeferredFlush::flush() {
-  for (const fs::path& directory : m_directories) {
-    const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || ::syncfs(fd) != 0) {
-      const int error = errno;
-      if (fd >= 0) {
-        ::close(fd);
-      }
-      return make_error(ErrorKind::input,
-                        directory.string() + ": flush failed: " + std::strerror(error));
+namespace {
+
+/// Calls `work` with each index below `count`, from up to 16 threads when there are many.
+template <class Work>
+void in_threads(std::size_t count, const Work& work) {
+  constexpr std::size_t k_per_thread = 32;
+  constexpr std::size_t k_max_threads = 16;
+  const std::size_t threads_wanted =
+      std::max<std::size_t>(1, std::min(k_max_threads, (count + k_per_thread - 1) / k_per_thread));
+  const auto from = [&](std::size_t first) {
+    for (std::size_t i = first; i < count; i += threads_wanted) {
+      work(i);
     }
-    ::close(fd);
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t first = 1; first < threads_wanted; ++first) {
+    try {
+      threads.emplace_back(from, first);
+    } catch (const std::system_error&) {
+      from(first);  // no thread to spare: this one does it
+    }
+  }
+  from(0);
+  for (auto& thread : threads) {
+    thread.join();
+  }
+}
+
+/// Closes `files` (see DeferredFlush).
+void close_all(const std::vector<int>& files) {
+  in_threads(files.size(), [&](std::size_t i) { ::close(files[i]); });
+}
+
+/// An fsync of each of `directories` and an fdatasync of each of `files`; the first that fails,
+/// directories first, is named.
+Result<void> sync_all(const std::set<std::string>& directory_names,
+                      const std::vector<fs::path>& files) {
+  const std::vector<fs::path> directories(directory_names.begin(), directory_names.end());
+  std::vector<int> errors(directories.size() + files.size(), 0);
+  in_threads(errors.size(), [&](std::size_t i) {
+    const bool directory = i < directories.size();
+    const fs::path& path = directory ? directories[i] : files[i - directories.size()];
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0));
+    if (fd < 0 || (directory ? ::fsync(fd) : ::fdatasync(fd)) != 0) {
+      errors[i] = errno;
+    }
+    if (fd >= 0) {
+      ::close(fd);
+    }
+  });
+  for (std::size_t i = 0; i < errors.size(); ++i) {
+    if (errors[i] != 0) {
+      const fs::path& path =
+          i < directories.size() ? directories[i] : files[i - directories.size()];
+      return make_error(ErrorKind::input,
+                        path.string() + ": flush failed: " + std::strerror(errors[i]));
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+void DeferredFlush::let_go() {
+  close_all(m_replaced);
+  m_replaced.clear();
+}
+
+Result<void> DeferredFlush::flush() {
+  if (auto synced = sync_all(m_directories, m_files); !synced) {
+    return synced;
   }
   m_directories.clear();
-  m_devices.clear();
+  m_files.clear();
+  let_go();
   return {};
+}
+
+PendingFlush DeferredFlush::flush_in_background() {
+  std::set<std::string> directories = std::exchange(m_directories, {});
+  std::vector<fs::path> files = std::exchange(m_files, {});
+  std::vector<int> replaced = std::exchange(m_replaced, {});
+  PendingFlush pending;
+  try {
+    pending.m_result = std::async(std::launch::async, [directories, files, replaced] {
+      Result<void> synced = sync_all(directories, files);
+      close_all(replaced);
+      return synced;
+    });
+  } catch (const std::system_error&) {
+    // No thread to spare: the flush is made here.
+    std::promise<Result<void>> done;
+    done.set_value(sync_all(directories, files));
+    close_all(replaced);
+    pending.m_result = done.get_future();
+  }
+  return pending;
+}
+
+Result<void> PendingFlush::wait() {
+  if (!m_result.valid()) {
+    return {};
+  }
+  return m_result.get();
 }
 
 std::string hidden_name(const fs::path& path) {
@@ -149,6 +242,58 @@ void UniqueFd::reset() {
   }
 }
 
+namespace {
+
+/// Under a deferral a regular file is replaced by swapping the two names (RENAME_EXCHANGE) and
+/// removing the temporary name, which then holds the file replaced, kept open for the deferral
+/// to let go. ext4 writes a new file's data out at a rename over another (auto_da_alloc), one
+/// file at a time, but not at an exchange: the deferral's flush writes them all together.
+/// Returns the descriptor of the file replaced, or -1 when nothing was exchanged (no regular
+/// file there, a file system that cannot exchange): the caller renames.
+Result<int> exchange(int dir, const std::string& temp, const std::string& name,
+                     const fs::path& shown) {
+  struct stat there {};
+  if (::fstatat(dir, name.c_str(), &there, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(there.st_mode) ||
+      ::renameat2(dir, temp.c_str(), dir, name.c_str(), RENAME_EXCHANGE) != 0) {
+    return -1;
+  }
+  const int replaced = ::openat(dir, temp.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  struct stat held {};
+  if (replaced < 0 || ::fstat(replaced, &held) != 0 || !S_ISREG(held.st_mode)) {
+    // Something else took the file's place meanwhile: back as it was, and the rename decides.
+    if (replaced >= 0) {
+      ::close(replaced);
+    }
+    ::renameat2(dir, temp.c_str(), dir, name.c_str(), RENAME_EXCHANGE);
+    return -1;
+  }
+  if (::unlinkat(dir, temp.c_str(), 0) != 0) {
+    Error error =
+        make_error(ErrorKind::input,
+                   shown.string() + ": cannot remove the replaced file: " + std::strerror(errno));
+    ::close(replaced);
+    return error;
+  }
+  return replaced;
+}
+
+/// A number for a temporary file's name, from a generator seeded once per thread.
+std::uint64_t temporary_number() {
+  thread_local std::mt19937_64 generator{std::random_device{}()};
+  return generator();
+}
+
+}  // namespace
+
+void DeferredFlush::hold(int replaced) {
+  // A descriptor is held for no more than a few hundred files at a time.
+  constexpr std::size_t k_max_held = 256;
+  m_replaced.push_back(replaced);
+  if (m_replaced.size() >= k_max_held) {
+    let_go();
+  }
+}
+
 // Writes a file atomically inside a directory held open: a temporary file beside it, then a
 // rename, both relative to that directory.
 class FileWriter {
@@ -171,9 +316,8 @@ class FileWriter {
       }
       mode = info.st_mode & 07777;
     }
-    std::random_device random;
     const std::string temp = hidden_name(name) + ".promote-" + std::to_string(::getpid()) +
-                             "-" + std::to_string(random()) + ".tmp";
+                             "-" + std::to_string(temporary_number()) + ".tmp";
     const int fd =
         ::openat(dir, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0) {
@@ -195,18 +339,23 @@ class FileWriter {
     }
     DeferredFlush* const deferred = t_deferred;
     if (deferred != nullptr) {
-      struct stat written_to {};
-      const bool known = ::fstat(fd, &written_to) == 0;
-      if (!known || std::find(deferred->m_devices.begin(), deferred->m_devices.end(),
-                              written_to.st_dev) == deferred->m_devices.end()) {
-        deferred->m_devices.push_back(known ? written_to.st_dev : dev_t{});
-        deferred->m_directories.push_back(shown.has_parent_path() ? shown.parent_path() : ".");
-      }
+      deferred->m_files.push_back(shown);
+      deferred->m_directories.insert(shown.has_parent_path() ? shown.parent_path().string() : ".");
     }
     if ((deferred == nullptr && ::fsync(fd) != 0) || ::close(fd) != 0) {
       Error error = fail("flush failed");
       ::unlinkat(dir, temp.c_str(), 0);
       return error;
+    }
+    if (deferred != nullptr) {
+      auto replaced = exchange(dir, temp, name, shown);
+      if (!replaced) {
+        return replaced.error();
+      }
+      if (*replaced >= 0) {
+        deferred->hold(*replaced);
+        return {};
+      }
     }
     if (::renameat(dir, temp.c_str(), dir, name.c_str()) != 0) {
       Error error = fail("rename failed");

@@ -4,7 +4,9 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <future>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -129,11 +131,23 @@ class RootDir {
   UniqueFd m_fd;
 };
 
+class PendingFlush;
+
 /// While one is alive, write_file_atomic calls on this thread leave out their per-file
 /// flush (the temporary file is renamed at once) and flush() makes every file written
-/// meanwhile durable with one syncfs of their file system: for writing many files behind a
-/// journal that can finish or undo them after a crash. Destroying it unflushed only ends
-/// the deferral.
+/// meanwhile durable together: an fdatasync of each file and an fsync of each directory
+/// written to, from up to 16 threads. For writing many files behind a journal that can
+/// finish or undo them after a crash. Destroying it unflushed only ends the deferral.
+/// (A syncfs of the file system, tried before, waits for everything it holds unwritten,
+/// whoever wrote it: 1.4 s just after a clone of a 20,000-file repository, 10 to 170 ms on a
+/// machine others write to, where 500 files and their directories take 30 to 70 ms.)
+///
+/// The files replaced are let go together too, from several threads: the last close of a
+/// replaced file frees its blocks, and a file system that discards freed blocks at once (ext4
+/// without a journal, mounted with `discard`) waits for the disk each time: 0.6 ms a file
+/// here, 300 ms for 500 files one after another, 45 ms in 16 threads. (A regular file is
+/// replaced by exchanging the names, renameat2's RENAME_EXCHANGE, where the file system can:
+/// ext4 writes a file's data out at a rename over another, one file at a time.)
 class DeferredFlush {
  public:
   DeferredFlush();
@@ -141,15 +155,38 @@ class DeferredFlush {
   DeferredFlush(const DeferredFlush&) = delete;
   DeferredFlush& operator=(const DeferredFlush&) = delete;
 
-  /// Flushes the file systems of the files written since construction (or the last
-  /// flush); fails (input) naming the directory when the flush fails.
+  /// Makes the files written since construction (or the last flush) durable; fails (input)
+  /// naming a directory, else a file, that cannot be flushed.
   Result<void> flush();
+
+  /// flush() on another thread, for work that may go on meanwhile as long as nothing takes the
+  /// files for durable before the returned flush's wait() says so. Files written after it are
+  /// the next flush's.
+  PendingFlush flush_in_background();
 
  private:
   friend class FileWriter;
-  std::vector<std::filesystem::path> m_directories;  ///< one per file system written to
-  std::vector<dev_t> m_devices;
+  /// Keeps the descriptor of a replaced file until let_go.
+  void hold(int replaced);
+  /// Closes the replaced files held so far.
+  void let_go();
+
+  std::vector<std::filesystem::path> m_files;  ///< written, in order
+  std::set<std::string> m_directories;         ///< written to
+  std::vector<int> m_replaced;  ///< descriptors of the files renames replaced
   DeferredFlush* m_outer = nullptr;
+};
+
+/// A flush DeferredFlush::flush_in_background started; destroying it waits for it.
+class PendingFlush {
+ public:
+  /// Waits for the flush and returns what flush() would have (success when none was started,
+  /// and once its result was taken).
+  Result<void> wait();
+
+ private:
+  friend class DeferredFlush;
+  std::future<Result<void>> m_result;
 };
 
 /// Whether `path` (relative or absolute) lies inside `root` once both are made

@@ -978,5 +978,13 @@ TEST_SUITE("git") {
     // A missing ref to lay ours on changes nothing.
     REQUIRE(repository.rebase_notes(ref, "refs/promote/none", who).has_value());
     CHECK(repository.note(ref, head).value() == before);
+    // Nor does theirs when it is ours: the ref stays where it is.
+    REQUIRE(repository.push_ref("origin", ref).has_value());
+    CHECK(repository.fetch_ref("origin", ref, "refs/promote/fetched").value() == true);
+    const std::string tip = fixture.git("rev-parse " + ref);
+    CHECK(fixture.git("rev-parse refs/promote/fetched") == tip);
+    REQUIRE(repository.rebase_notes(ref, "refs/promote/fetched", who).has_value());
+    CHECK(fixture.git("rev-parse " + ref) == tip);
+    CHECK(repository.note(ref, head).value() == before);
   }
 }

@@ -223,7 +223,10 @@ TEST_SUITE("overlay") {
     // yaml-cpp 0.7 alone loops forever on these (jbeder/yaml-cpp#1040).
     CHECK(get_error(",a: 1\nb: 2\n", "a") == "k.yaml:1:1: unexpected character");
     CHECK(get_error("a: 1\n--- ,\n", "a") == "k.yaml:2:5: unexpected character");
+    // And on this one, which holds no ',' (found by tests/fuzz/fuzz_manifests).
+    CHECK(get_error("\"\" x\n?\n", "a") == "k.yaml:2:1: unexpected character");
     CHECK(get_error("{:", "a") == "k.yaml:1:2: unknown token");
+    CHECK(get_error("]\n", "a") == "k.yaml:1:1: illegal flow end");
     CHECK(get_error("- a\n- b\n", "a") == "k.yaml:1:1: a kustomization must be a map");
     CHECK(get_error("images: nginx\n", "a") == "k.yaml:1:9: images must be a list");
     CHECK(get_error("images:\n  name: a\n", "a") == "k.yaml:2:3: images must be a list");

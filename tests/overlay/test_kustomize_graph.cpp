@@ -6,7 +6,10 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
+#include "engine/image/reference.hpp"
+#include "engine/overlay/kustomize.hpp"
 #include "engine/overlay/kustomize_graph.hpp"
 
 namespace {
@@ -365,6 +368,125 @@ TEST_SUITE("overlay") {
       CHECK(tree.error("a") ==
             "a/kustomization.yaml:2:3: patch file 'version.yaml' does not exist");
     }
+  }
+
+  TEST_CASE(
+      "a render cache is used only while the files hold what they held, and parses a text once") {
+    Tree tree{{{"base/kustomization.yaml", "resources: [deployment.yaml]\n"},
+               {"base/deployment.yaml", k_deployment},
+               {"overlays/dev/kustomization.yaml", "resources:\n  - ../../base\n"},
+               {"overlays/prod/kustomization.yaml", "resources:\n  - ../../base\n"}}};
+    promote::overlay::RenderCache cache;
+    const auto render = [&](const std::string& dir) {
+      auto rendered = promote::overlay::render_images(dir, tree.view(), &cache);
+      REQUIRE(rendered.has_value());
+      REQUIRE(rendered->images.size() == 1);
+      return rendered->images.front().value;
+    };
+    CHECK(render("overlays/dev") == "docker.io/kostiscodefresh/simple-env-app:1.0");
+    CHECK(cache.parse_count() == 3);
+    // The base the two overlays share is rendered once, and the overlay's text, dev's word for
+    // word, is not parsed again.
+    CHECK(render("overlays/prod") == "docker.io/kostiscodefresh/simple-env-app:1.0");
+    CHECK(cache.parse_count() == 3);
+    tree.files["overlays/dev/kustomization.yaml"] +=
+        "images:\n  - name: docker.io/kostiscodefresh/simple-env-app\n    newTag: \"2.0\"\n";
+    CHECK(render("overlays/dev") == "docker.io/kostiscodefresh/simple-env-app:2.0");
+    CHECK(cache.parse_count() == 4);
+    CHECK(render("overlays/prod") == "docker.io/kostiscodefresh/simple-env-app:1.0");
+    CHECK(cache.parse_count() == 4);
+    // An edit of the shared base reaches both overlays; the text it had before is still known.
+    const std::string before = tree.files["base/deployment.yaml"];
+    tree.files["base/deployment.yaml"].replace(before.find(":1.0"), 4, ":1.1");
+    CHECK(render("overlays/prod") == "docker.io/kostiscodefresh/simple-env-app:1.1");
+    CHECK(render("overlays/dev") == "docker.io/kostiscodefresh/simple-env-app:2.0");
+    CHECK(cache.parse_count() == 5);
+    tree.files["base/deployment.yaml"] = before;
+    CHECK(render("overlays/prod") == "docker.io/kostiscodefresh/simple-env-app:1.0");
+    CHECK(cache.parse_count() == 5);
+    // A text that does not parse is an error naming its file each time, and is not kept.
+    tree.files["overlays/prod/kustomization.yaml"] = "resources: [";
+    for (int i = 0; i < 2; ++i) {
+      auto rendered = promote::overlay::render_images("overlays/prod", tree.view(), &cache);
+      REQUIRE_FALSE(rendered.has_value());
+      CHECK(rendered.error().message.starts_with("overlays/prod/kustomization.yaml:1:"));
+    }
+    CHECK(cache.parse_count() == 5);
+  }
+
+  TEST_CASE("set_image through a render cache parses only the text it makes, once") {
+    Tree tree{{{"base/kustomization.yaml", "resources: [deployment.yaml]\n"},
+               {"base/deployment.yaml", k_deployment},
+               {"overlays/dev/kustomization.yaml",
+                "resources:\n  - ../../base\nimages:\n  - name: "
+                "docker.io/kostiscodefresh/simple-env-app\n    newTag: \"2.0\"\n"}}};
+    promote::overlay::RenderCache cache;
+    REQUIRE(promote::overlay::render_images("overlays/dev", tree.view(), &cache).has_value());
+    CHECK(cache.parse_count() == 3);
+    const std::string file = "overlays/dev/kustomization.yaml";
+    auto edited = promote::overlay::set_image(
+        tree.files[file], file, "docker.io/kostiscodefresh/simple-env-app",
+        promote::image::parse("docker.io/kostiscodefresh/simple-env-app:3.0").value(), &cache);
+    REQUIRE(edited.has_value());
+    CHECK(*edited ==
+          "resources:\n  - ../../base\nimages:\n  - name: "
+          "docker.io/kostiscodefresh/simple-env-app\n    newTag: \"3.0\"\n");
+    CHECK(cache.parse_count() == 4);  // the edit, read back by set_image's own check
+    tree.files[file] = *edited;
+    auto rendered = promote::overlay::render_images("overlays/dev", tree.view(), &cache);
+    REQUIRE(rendered.has_value());
+    REQUIRE(rendered->images.size() == 1);
+    CHECK(rendered->images.front().value == "docker.io/kostiscodefresh/simple-env-app:3.0");
+    CHECK(cache.parse_count() == 4);
+  }
+
+  TEST_CASE("prefetch parses ahead, on several threads, what rendering the overlays reads") {
+    Tree tree{
+        {{"base/kustomization.yaml", "resources: [deployment.yaml, service.yaml]\n"},
+         {"base/deployment.yaml", k_deployment},
+         {"base/service.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n"},
+         {"component/kustomization.yaml", "kind: Component\npatchesStrategicMerge: [patch.yaml]\n"},
+         {"component/patch.yaml",
+          "kind: Deployment\nmetadata:\n  name: simple-deployment\nspec:\n  template:\n"
+          "    spec:\n      containers:\n      - name: webserver-simple\n"
+          "        image: component:1\n"}}};
+    std::vector<std::string> dirs;
+    for (int i = 0; i < 40; ++i) {
+      const std::string dir = "overlays/o" + std::to_string(i);
+      dirs.push_back(dir);
+      tree.files[dir + "/kustomization.yaml"] =
+          "resources: [../../base]\n" +
+          std::string(i % 2 == 0 ? "components: [../../component]\n" : "") +
+          "patches:\n  - path: tag.yaml\nnamespace: n" + std::to_string(i) + "\n";
+      tree.files[dir + "/tag.yaml"] =
+          "kind: Deployment\nmetadata:\n  name: simple-deployment\nspec:\n  template:\n"
+          "    spec:\n      containers:\n      - name: webserver-simple\n        image: app:" +
+          std::to_string(i) + "\n";
+    }
+    tree.files["overlays/broken/kustomization.yaml"] = "resources: [../../base\n";
+    dirs.push_back("overlays/broken");
+    dirs.push_back("overlays/missing");
+    promote::overlay::RenderCache cache;
+    promote::overlay::prefetch(dirs, tree.view(), cache);
+    // 40 kustomizations and their patches, base's kustomization and deployment (the service
+    // names no container), the component's two files.
+    CHECK(cache.parse_count() == 84);
+    for (int i = 0; i < 40; ++i) {
+      auto rendered =
+          promote::overlay::render_images(dirs[static_cast<std::size_t>(i)], tree.view(), &cache);
+      REQUIRE(rendered.has_value());
+      REQUIRE(rendered->images.size() == 1);
+      CHECK(rendered->images.front().value == "app:" + std::to_string(i));
+      CHECK(rendered->images.front().value ==
+            tree.render(dirs[static_cast<std::size_t>(i)]).images.front().value);
+    }
+    CHECK(cache.parse_count() == 84);
+    auto broken = promote::overlay::render_images("overlays/broken", tree.view(), &cache);
+    REQUIRE_FALSE(broken.has_value());
+    CHECK(broken.error().message.starts_with("overlays/broken/kustomization.yaml:2:"));
+    // Read ahead again, nothing is parsed again: the overlays are rendered from the same files.
+    promote::overlay::prefetch(dirs, tree.view(), cache);
+    CHECK(cache.parse_count() == 84);
   }
 
   TEST_CASE("split_image splits as kustomize does") {
