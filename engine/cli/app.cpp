@@ -599,12 +599,15 @@ int main(int argc, char** argv) {
   audit->require_subcommand(1);
   audit->footer("\nExample:\n  promote audit verify\n");
   auto* verify = audit->add_subcommand(
-      "verify", "recompute the history's hash chain; exit 1 and name the first bad row if broken");
+      "verify",
+      "recompute the history's hash chain and check it against its anchors in the pipeline's "
+      "repository; exit 1 and name the first bad row if broken");
   verify->footer(
       "\nExamples:\n  promote audit verify\n  promote audit verify --history "
       "audit-copy.db --output json\n");
   add_file_option(*verify, options);
   verify->add_option("--history", options.history, "history database");
+  verify->add_option("--workdir", options.workdir, "where a remote repository is kept");
   verify->add_option("--output", options.output, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
 

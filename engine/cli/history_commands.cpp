@@ -4,6 +4,7 @@
 
 #include "engine/cli/options.hpp"
 #include "engine/cli/when.hpp"
+#include "engine/git/repository.hpp"
 #include "engine/history/history.hpp"
 #include "engine/promoter/ledger.hpp"
 #include "engine/promoter/scope.hpp"
@@ -177,14 +178,62 @@ int run_sync(const Options& options) {
   return 0;
 }
 
-// `promote audit verify`: exit 0 when the hash chain holds, 1 when it is broken.
+namespace {
+
+// What the anchors in git said of a database whose chains hold.
+std::string anchored(const history::Verification& verified) {
+  const std::string others =
+      verified.other_anchors == 0
+          ? ""
+          : " (and " + std::to_string(verified.other_anchors) + " of other databases)";
+  if (verified.anchors == 0) {
+    return "no anchor of this database (" + verified.database + ") in git" + others;
+  }
+  return "it matches its " + std::to_string(verified.anchors) + " anchor" +
+         (verified.anchors == 1 ? "" : "s") + " in git" + others;
+}
+
+// The anchors of history databases in the repository of the pipeline of -f (none when there is
+// no pipeline file): a local one as it is, a remote one cloned (or fetched into --workdir) with
+// its notes.
+Result<promoter::FoundAnchors> pipeline_anchors(const Options& options) {
+  if (!options.file_given && !fs::exists(options.file)) {
+    return promoter::FoundAnchors{};
+  }
+  auto loaded = pipeline::load(options.file, AnyGate());
+  if (!loaded) {
+    return loaded.error();
+  }
+  if (loaded->repository.is_local()) {
+    auto repository = git::Repository::open(loaded->base_dir);
+    if (!repository) {
+      return repository.error();
+    }
+    return promoter::find_anchors(*repository);
+  }
+  auto workspace = promoter::Workspace::open(
+      *loaded, options.workdir.empty() ? std::nullopt : std::optional<fs::path>(options.workdir));
+  if (!workspace) {
+    return workspace.error();
+  }
+  return promoter::find_anchors(workspace->repository(), std::string("origin"));
+}
+
+}  // namespace
+
+// `promote audit verify`: exit 0 when the hash chain holds and matches its anchors in git, 1
+// when it does not.
 int run_verify(const Options& options) {
   const bool json = options.output == "json";
   auto history = open_history(options);
   if (!history) {
     return fail(history.error(), json);
   }
-  auto verified = history->verify();
+  auto found = pipeline_anchors(options);
+  if (!found) {
+    return fail(found.error(), json);
+  }
+  auto verified = history->verify(found->anchors);
   if (!verified) {
     return fail(verified.error(), json);
   }
@@ -196,6 +245,10 @@ int run_verify(const Options& options) {
                             {"approvals", verified->approvals},
                             {"holds", verified->holds},
                             {"head", verified->head},
+                            {"database", verified->database},
+                            {"anchors", verified->anchors},
+                            {"other_anchors", verified->other_anchors},
+                            {"anchor_problems", found->problems},
                             {"broken", nullptr}};
     if (broken) {
       document["broken"] = {
@@ -204,7 +257,7 @@ int run_verify(const Options& options) {
     std::cout << util::dump_json(document, 2) << "\n";
   } else if (broken) {
     std::cout << util::one_line(history->path().string()) << ": the hash chain is broken at "
-              << broken->table << " row " << broken->seq
+              << broken->table << (broken->seq > 0 ? " row " + std::to_string(broken->seq) : "")
               << (broken->id.empty() ? "" : " (promotion " + util::one_line(broken->id) + ")")
               << ": " << util::one_line(broken->why) << "\n";
   } else {
@@ -212,7 +265,12 @@ int run_verify(const Options& options) {
               << ": the hash chain holds: " << verified->promotions << " promotions"
               << (verified->head.empty() ? "" : " (head " + verified->head.substr(0, 12) + ")")
               << ", " << verified->approvals << " approvals, " << verified->holds
-              << " holds or releases\n";
+              << " holds or releases; " << anchored(*verified) << "\n";
+  }
+  if (!json && util::verbosity() != util::Verbosity::quiet) {
+    for (const auto& problem : found->problems) {
+      std::cerr << "promote: warning: " << util::one_line(problem) << "\n";
+    }
   }
   return broken ? 1 : 0;
 }

@@ -86,7 +86,7 @@ void seal_v5(SQLite::Database& db) {
 
 using namespace detail;
 
-Result<Verification> History::verify() const {
+Result<Verification> History::verify(const std::vector<PlacedAnchor>& anchors) const {
   const auto failure = [&](const std::string& what) {
     return make_error(ErrorKind::input,
                       "cannot read history database " + m_path.string() + ": " + what);
@@ -187,9 +187,11 @@ Result<Verification> History::verify() const {
       return check_end(table);
     };
     if (walk("approvals", k_approval_columns, result.approvals,
-             [&](SQLite::Statement& row) { return reader.approval(row); })) {
-      walk("holds", k_hold_columns, result.holds,
-           [&](SQLite::Statement& row) { return reader.hold(row); });
+             [&](SQLite::Statement& row) { return reader.approval(row); }) &&
+        walk("holds", k_hold_columns, result.holds,
+             [&](SQLite::Statement& row) { return reader.hold(row); })) {
+      result.database = read_database_id(*m_db);
+      check_anchors(*m_db, anchors, result);
     }
     return result;
   } catch (const std::exception& e) {

@@ -50,8 +50,11 @@ constexpr const char* k_schema_v6 =
 constexpr const char* k_schema_v7 =
 #include "history-v7.sql.inc"
     ;
+constexpr const char* k_schema_v8 =
+#include "history-v8.sql.inc"
+    ;
 constexpr const char* k_migrations[] = {k_schema_v1, k_schema_v2, k_schema_v3, k_schema_v4,
-                                        k_schema_v5, k_schema_v6, k_schema_v7};
+                                        k_schema_v5, k_schema_v6, k_schema_v7, k_schema_v8};
 static_assert(std::size(k_migrations) == k_schema_version);
 
 constexpr int k_busy_timeout_ms = 10'000;
@@ -247,12 +250,6 @@ void bind_pipeline(SQLite::Statement& statement, const PipelineId& pipeline) {
   statement.bind(":pipeline_file", pipeline.file);
 }
 
-// The hash of the newest row of `table` ('' when it is empty).
-std::string last_hash(SQLite::Database& db, const std::string& table) {
-  SQLite::Statement select(db, "SELECT hash FROM " + table + " ORDER BY seq DESC LIMIT 1");
-  return select.executeStep() ? select.getColumn(0).getString() : std::string();
-}
-
 // The reference without its digest and tag: "ghcr.io/acme/api".
 std::string repository_of(std::string reference) {
   if (const auto at = reference.find('@'); at != std::string::npos) {
@@ -267,6 +264,11 @@ std::string repository_of(std::string reference) {
 }
 
 }  // namespace
+
+std::string detail::last_hash(SQLite::Database& db, const std::string& table) {
+  SQLite::Statement select(db, "SELECT hash FROM " + table + " ORDER BY seq DESC LIMIT 1");
+  return select.executeStep() ? select.getColumn(0).getString() : std::string();
+}
 
 void detail::insert_images(SQLite::Database& db, const std::string& id,
                            const nlohmann::json& images) {

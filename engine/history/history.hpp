@@ -3,20 +3,21 @@
 // The schema is documented in schemas/history-v1.sql and the migrations after it; the hash
 // chain that makes edits evident in schemas/history-v5.sql; the records of several pipelines
 // in one database in schemas/history-v6.sql; what each place of a target held before in
-// schemas/history-v7.sql.
+// schemas/history-v7.sql; the database's id, for the anchors of its chains in git, in
+// schemas/history-v8.sql (anchor.hpp).
 
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "engine/error.hpp"
+#include "engine/history/anchor.hpp"
 
 namespace SQLite {
 class Database;
@@ -141,7 +142,10 @@ struct Verification {
   std::size_t approvals = 0;
   std::size_t holds = 0;
   std::string head;  ///< the hash of the newest promotion ("" when there is none)
-  std::optional<ChainBreak> broken;  ///< the first break, in table order
+  std::optional<ChainBreak> broken;  ///< the first break, in table order, then of the anchors
+  std::string database;              ///< the database's id ("" when it has none)
+  std::size_t anchors = 0;           ///< anchors of this database checked
+  std::size_t other_anchors = 0;     ///< anchors of other databases, not checked
 };
 
 /// What `History::merge` did.
@@ -177,7 +181,7 @@ std::string note_line(const HoldRecord& hold);
 std::string chain_hash(const std::string& previous, const std::string& canonical);
 
 /// The schema version this build creates and understands.
-inline constexpr int k_schema_version = 7;
+inline constexpr int k_schema_version = 8;
 
 /// A time as ISO-8601 UTC with milliseconds ('2026-11-23T18:32:00.123Z'), truncated to the
 /// millisecond; such strings sort as the times do.
@@ -236,9 +240,23 @@ class History {
                                          const std::string& stage) const;
 
   /// Recomputes the hash chain of every table and checks that no row is missing (seq runs
-  /// from 1 without a gap up to the highest ever given out). Fails (input) only when the
-  /// database cannot be read; a broken chain is reported in the result.
-  Result<Verification> verify() const;
+  /// from 1 without a gap up to the highest ever given out), then that each of `anchors` of
+  /// this database (the others are counted) names a row the database holds, with the hash
+  /// anchored. Fails (input) only when the database cannot be read; a broken chain, or an
+  /// anchor the database does not match, is reported in the result.
+  Result<Verification> verify(const std::vector<PlacedAnchor>& anchors = {}) const;
+
+  /// The database's id (meta.database_id), "" when it has none. Fails (input) when the
+  /// database cannot be read.
+  Result<std::string> database_id() const;
+
+  /// The anchor of the database as it is now. Fails (input) when it cannot be read.
+  Result<Anchor> anchor() const;
+
+  /// The anchor the database will have once `record` is recorded with nothing else written
+  /// before it: call it under the history's write lock (write_lock.hpp). Fails (input) when
+  /// the database cannot be read.
+  Result<Anchor> anchor_after(const PromotionRecord& record) const;
 
   /// Adds the records it does not hold yet (promotions by id, approvals and holds by their
   /// content), in the order of their times, in one transaction; returns how many were added.

@@ -339,6 +339,18 @@ class TextScan {
 /// Adds the rows of promotion_images for a promotion's images (pipeline name -> reference).
 void insert_images(SQLite::Database& db, const std::string& id, const nlohmann::json& images);
 
+// The hash of the newest row of `table` ('' when it is empty).
+std::string last_hash(SQLite::Database& db, const std::string& table);
+
+/// The database's id (meta.database_id), "" when it has none.
+std::string read_database_id(SQLite::Database& db);
+
+/// Checks `anchors` against the database (see History::verify), whose chains were found whole
+/// and whose id is `result.database`: counts them and sets `result.broken` at the first the
+/// database does not match.
+void check_anchors(SQLite::Database& db, const std::vector<PlacedAnchor>& anchors,
+                   Verification& result);
+
 /// Migration 5 for the rows written before it: their images in promotion_images, and the hash
 /// chain of each table.
 void seal_v5(SQLite::Database& db);

@@ -10,6 +10,7 @@
 #include "engine/image/reference.hpp"
 #include "engine/overlay/splice.hpp"
 #include "engine/util/files.hpp"
+#include "engine/util/text.hpp"
 
 namespace promote::pipeline {
 
@@ -109,6 +110,19 @@ class Loader {
       : m_label(file.string()), m_gates(gates) {}
 
   Result<Pipeline> load(const fs::path& file) {
+    // Its path goes into commit trailers and records: a line feed in it would start a trailer
+    // of its own.
+    const std::string path = fs::absolute(file).lexically_normal().string();
+    if (auto problem = util::utf8_problem("the path of the pipeline file", path);
+        !problem.empty()) {
+      return make_error(ErrorKind::config, problem);
+    }
+    if (util::one_line(path) != path) {
+      return make_error(ErrorKind::config,
+                        util::one_line(path) +
+                            ": the path of the pipeline file holds a control character, which "
+                            "promote would write into commit trailers and records");
+    }
     auto text = util::read_file(file, 1 << 20);
     if (!text) {
       return make_error(ErrorKind::config, text.error().message);
@@ -144,8 +158,8 @@ class Loader {
 
  private:
   void read_root(const ConfigNode& node, Pipeline& pipeline) {
-    if (!node.expect_map("the pipeline",
-                         {"apiVersion", "kind", "metadata", "repository", "images", "stages"})) {
+    if (!node.expect_map("the pipeline", {"apiVersion", "kind", "metadata", "repository", "images",
+                                          "stages", "trust"})) {
       return;
     }
     expect_constant(node, "apiVersion", "promote/v1");
@@ -168,6 +182,39 @@ class Loader {
     }
     if (auto stages = node.require("stages", "the pipeline")) {
       read_stages(*stages, pipeline);
+    }
+    if (auto trust = node.get("trust")) {
+      read_trust(*trust, pipeline);
+    }
+  }
+
+  void read_trust(const ConfigNode& node, Pipeline& pipeline) {
+    if (!node.expect_map("trust", {"signed", "allowed_signers"})) {
+      return;
+    }
+    if (auto signed_records = node.get("signed")) {
+      pipeline.trust.signed_records = signed_records->as_bool("trust.signed").value_or(false);
+    }
+    const auto file = node.get("allowed_signers");
+    if (!pipeline.trust.signed_records) {
+      if (file) {
+        file->error("'trust.allowed_signers' is read only with 'trust.signed: true'");
+      }
+      return;
+    }
+    if (!file) {
+      node.error(
+          "'trust.signed: true' needs 'trust.allowed_signers': the file of the keys "
+          "that may sign promote's records");
+      return;
+    }
+    if (auto text = file->as_string("trust.allowed_signers")) {
+      const fs::path path = (pipeline.base_dir / *text).lexically_normal();
+      std::error_code ec;
+      if (!fs::is_regular_file(path, ec)) {
+        file->error("'trust.allowed_signers': no file " + util::one_line(path.string()));
+      }
+      pipeline.trust.allowed_signers = path;
     }
   }
 

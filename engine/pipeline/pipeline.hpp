@@ -105,6 +105,16 @@ struct RepositorySpec {
   bool is_local() const { return url == "."; }
 };
 
+/// What promote trusts of the records kept in git (`trust:`; README "Trust and threats").
+struct TrustSpec {
+  /// `trust.signed`: only records (note lines, promote commits) signed by a key of
+  /// `allowed_signers` count; promote signs what it writes.
+  bool signed_records = false;
+  /// `trust.allowed_signers`: the file of who may sign (ssh-keygen's ALLOWED SIGNERS format,
+  /// git's gpg.ssh.allowedSignersFile), absolute; empty unless signed_records.
+  std::filesystem::path allowed_signers;
+};
+
 struct Pipeline {
   std::filesystem::path file;      ///< absolute path of the pipeline file
   std::filesystem::path base_dir;  ///< its directory: relative report paths resolve here
@@ -112,6 +122,7 @@ struct Pipeline {
   RepositorySpec repository;
   std::vector<ImageSpec> images;
   std::vector<Stage> stages;
+  TrustSpec trust;
 
   const Stage* find_stage(std::string_view stage) const;
   const ImageSpec* find_image(std::string_view image) const;

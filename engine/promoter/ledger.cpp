@@ -316,6 +316,16 @@ Result<std::size_t> publish_note(git::Repository& repository, const std::string&
   if (!line.empty()) {
     lines[commit_id].push_back(line);
   }
+  if (backlog != nullptr && !lines.empty()) {
+    auto anchor = backlog->pending != nullptr ? backlog->history.anchor_after(*backlog->pending)
+                                              : backlog->history.anchor();
+    if (!anchor) {
+      return anchor.error();
+    }
+    if (!anchor->database.empty()) {
+      lines[commit_id].push_back(history::note_line(*anchor));
+    }
+  }
   if (lines.empty()) {
     // Nothing new: push only what an earlier run left unpushed, if anything.
     auto ours = repository.resolve(k_notes_ref);
@@ -434,6 +444,65 @@ Result<std::string> record_on_head(
   return std::string();
 }
 
+Result<FoundAnchors> find_anchors(git::Repository& repository,
+                                  const std::optional<std::string>& fetch_from) {
+  if (fetch_from) {
+    if (auto fetched = repository.fetch_ref(*fetch_from, k_notes_ref, k_fetched_ref); !fetched) {
+      return fetched.error();
+    }
+  }
+  FoundAnchors found;
+  std::set<std::string> seen;  // the same line in both refs is one anchor
+  for (const char* ref : {k_notes_ref, k_fetched_ref}) {
+    auto read =
+        repository.for_each_note(ref, [&](const std::string& commit_id, const std::string& text) {
+          std::size_t start = 0;
+          int line_number = 0;
+          while (start < text.size()) {
+            const std::size_t end = std::min(text.find('\n', start), text.size());
+            const std::string line = text.substr(start, end - start);
+            start = end + 1;
+            ++line_number;
+            if (!line.starts_with("{\"anchor\":") || !seen.insert(line).second) {
+              continue;
+            }
+            const std::string where =
+                "the note on " + commit_id.substr(0, 12) + ", line " + std::to_string(line_number);
+            const auto value = nlohmann::json::parse(line, nullptr, false);
+            auto anchor = value.is_object() && value.size() == 1
+                              ? history::anchor_from_json(value.begin().value())
+                              : Result<history::Anchor>(make_error(ErrorKind::input, "not JSON"));
+            if (anchor) {
+              found.anchors.push_back({std::move(*anchor), where});
+            } else {
+              found.problems.push_back(where + ": " + anchor.error().message);
+            }
+          }
+        });
+    if (!read) {
+      return read.error();
+    }
+  }
+  auto walked = repository.walk([&](const git::CommitInfo& commit) {
+    for (const auto& [key, value] : git::trailers(commit.message)) {
+      if (key != history::k_anchor_trailer) {
+        continue;
+      }
+      const std::string where = "the " + key + " trailer of commit " + commit.id.substr(0, 12);
+      if (auto anchor = history::anchor_from_trailer(value)) {
+        found.anchors.push_back({std::move(*anchor), where});
+      } else {
+        found.problems.push_back(where + ": " + anchor.error().message);
+      }
+    }
+    return true;
+  });
+  if (!walked) {
+    return walked.error();
+  }
+  return found;
+}
+
 Result<SyncResult> sync_history(git::Repository& repository, const std::string& remote,
                                 history::History& history, const history::PipelineId& pipeline) {
   SyncResult result;
@@ -478,6 +547,13 @@ Result<SyncResult> sync_history(git::Repository& repository, const std::string& 
               into.push_back(std::move(*record));
             }
           };
+          if (kind == "anchor") {
+            // Not a record: what a history held when a record was written (audit verify).
+            if (auto anchor = history::anchor_from_json(body); !anchor) {
+              result.problems.push_back(where + ": " + anchor.error().message);
+            }
+            continue;
+          }
           if (kind == "promotion") {
             take(history::promotion_from_json(body), promotions);
           } else if (kind == "approval") {

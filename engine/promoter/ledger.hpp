@@ -34,14 +34,19 @@ struct Backlog {
   bool line_recorded = false;
   /// Read the notes whatever "<history>.noted" says (history sync).
   bool scan = false;
+  /// The promotion of the publish's `line`, recorded after the publish: the anchor the
+  /// publish writes is the history's once it is in (History::anchor_after).
+  const history::PromotionRecord* pending = nullptr;
 };
 
 /// Adds `line` (a history::note_line; none when "") to the note of `commit_id` and pushes the
 /// notes to `remote`. With a `backlog`, adds as well every record of it that the notes lack
 /// once the remote's are fetched (a promotion on its commit when the repository has it, the
-/// others on `commit_id`), each once. When the remote's notes moved on, they are fetched and
-/// ours are laid on top (every line is kept), then pushed again, up to 12 times. Returns how
-/// many records of the backlog were added. Run it under the WriteLock of the repository.
+/// others on `commit_id`), each once, and, after them on `commit_id`, the anchor of the
+/// backlog's history once they are all in it (history/anchor.hpp), when anything was added. When
+/// the remote's notes moved on, they are fetched and ours are laid on top (every line is kept),
+/// then pushed again, up to 12 times. Returns how many records of the backlog were added. Run it
+/// under the WriteLock of the repository.
 Result<std::size_t> publish_note(git::Repository& repository, const std::string& remote,
                                  const std::string& commit_id, const std::string& line,
                                  const Backlog* backlog = nullptr);
@@ -69,6 +74,19 @@ std::optional<Error> unrecordable(const std::string& actor, const std::string& r
 Result<std::string> record_on_head(
     const pipeline::Pipeline& pipeline, const std::filesystem::path& history_path,
     const std::function<Result<std::string>(history::History&, const Result<Workspace>&)>& write);
+
+/// The anchors of history databases the repository holds, for `audit verify`: the anchor lines
+/// of the notes (refs/notes/promote and the copy of the remote's that promote fetched last,
+/// fetched again first from `fetch_from` when it is given: a workspace's clone), then the
+/// Promote-History trailers of the commits reachable from HEAD. A line or trailer that is not
+/// an anchor promote wrote is named in `problems`. Fails when the repository cannot be read,
+/// or the remote's notes cannot be fetched.
+struct FoundAnchors {
+  std::vector<history::PlacedAnchor> anchors;
+  std::vector<std::string> problems;
+};
+Result<FoundAnchors> find_anchors(git::Repository& repository,
+                                  const std::optional<std::string>& fetch_from = std::nullopt);
 
 /// What `sync_history` did.
 struct SyncResult {

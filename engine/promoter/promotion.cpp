@@ -140,7 +140,9 @@ Outcome judge(const std::vector<GateResult>& gates) {
   return pending ? Outcome::pending : Outcome::promoted;
 }
 
-std::string commit_message(const PromotionResult& result) {
+// `anchor`, when not "", is the history's anchor before the promotion (history/anchor.hpp),
+// written as the Promote-History trailer.
+std::string commit_message(const PromotionResult& result, const std::string& anchor = "") {
   const std::string subject = commit_subject(result);
   std::string gates;
   for (const auto& gate : result.gates) {
@@ -164,6 +166,9 @@ std::string commit_message(const PromotionResult& result) {
           << "\n";
   if (!result.rollback_of.empty()) {
     message << "Promote-Rollback-Of: " << result.rollback_of << "\n";
+  }
+  if (!anchor.empty()) {
+    message << history::k_anchor_trailer << ": " << anchor << "\n";
   }
   return message.str();
 }
@@ -1165,7 +1170,8 @@ class Attempt {
     for (const auto& change : m_result.changes) {
       expected.contents.push_back(change.after);
     }
-    auto commit = m_repository->commit(paths, commit_message(m_result), who, &expected);
+    auto commit =
+        m_repository->commit(paths, commit_message(m_result, history_anchor()), who, &expected);
     if (auto flushed = flushing.wait(); !flushed) {
       if (commit && head->has_value()) {
         if (auto reset = m_repository->reset_branch(**head, paths); !reset) {
@@ -1198,6 +1204,19 @@ class Attempt {
     return {};
   }
 
+  // The trailer value of the history's anchor as it is (under the write lock, the promotion's
+  // row comes next), or "" when the history cannot be read: then recording fails too.
+  std::string history_anchor() const {
+    auto history = history::History::open(history_path(m_pipeline.file, m_request.history_path));
+    auto anchor = history ? history->anchor() : Result<history::Anchor>(history.error());
+    if (!anchor || anchor->database.empty()) {
+      util::debug("no Promote-History trailer: " +
+                  (anchor ? std::string("the history has no id") : anchor.error().message));
+      return "";
+    }
+    return history::trailer_value(*anchor);
+  }
+
   // The record as a line of the git note on the commit that promoted (else on the branch's
   // head), pushed to the remote with every record of the pipeline in `history` that the notes
   // lack (an earlier run could not push it); a failure is a warning: the history has the record,
@@ -1219,6 +1238,7 @@ class Attempt {
     std::optional<Backlog> backlog;
     if (history != nullptr) {
       backlog.emplace(Backlog{*history, m_id});
+      backlog->pending = &record;
     }
     auto published = publish_note(*m_repository, remote(), commit, history::note_line(record),
                                   backlog ? &*backlog : nullptr);

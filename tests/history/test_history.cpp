@@ -162,15 +162,16 @@ TEST_SUITE("history") {
     CHECK(db.tableExists("approvals"));
   }
 
-  TEST_CASE("the schema the code migrates to is exactly schemas/history-v1.sql to v7") {
+  TEST_CASE("the schema the code migrates to is exactly schemas/history-v1.sql to v8") {
     TempDir dir;
     const fs::path file = dir / "history.db";
     REQUIRE(history::History::open(file).has_value());
     SQLite::Database migrated(file, SQLite::OPEN_READONLY);
 
     SQLite::Database fresh(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    for (const char* name : {"history-v1.sql", "history-v2.sql", "history-v3.sql", "history-v4.sql",
-                             "history-v5.sql", "history-v6.sql", "history-v7.sql"}) {
+    for (const char* name :
+         {"history-v1.sql", "history-v2.sql", "history-v3.sql", "history-v4.sql", "history-v5.sql",
+          "history-v6.sql", "history-v7.sql", "history-v8.sql"}) {
       fresh.exec(promote::test::read_text(fs::path(PROMOTE_SOURCE_DIR) / "schemas" / name));
     }
 
@@ -187,6 +188,7 @@ TEST_SUITE("history") {
     CHECK(expected.find("table holds on holds: CREATE TABLE holds") != std::string::npos);
     CHECK(expected.find("places TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(places))") !=
           std::string::npos);
+    CHECK(expected.find("table meta on meta: CREATE TABLE meta") != std::string::npos);
     CHECK(schema_of(migrated) == expected);
   }
 
@@ -593,16 +595,16 @@ TEST_SUITE("history") {
     const fs::path file = dir / "history.db";
     {
       SQLite::Database db(file, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-      db.exec("CREATE TABLE future (x INTEGER); PRAGMA user_version = 8;");
+      db.exec("CREATE TABLE future (x INTEGER); PRAGMA user_version = 9;");
     }
     auto store = history::History::open(file);
     REQUIRE(store.has_error());
     CHECK(store.error().kind == ErrorKind::input);
     CHECK(store.error().message == "history database " + file.string() +
-                                       " has schema version 8; this promote knows up to " +
-                                           std::to_string(history::k_schema_version));
+                                       " has schema version 9; this promote knows up to " +
+                                       std::to_string(history::k_schema_version));
     SQLite::Database db(file, SQLite::OPEN_READONLY);
-    CHECK(db.execAndGet("PRAGMA user_version").getInt() == 8);
+    CHECK(db.execAndGet("PRAGMA user_version").getInt() == 9);
     CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "delete");
   }
 

@@ -94,7 +94,7 @@ TEST_SUITE("history") {
               "'ghcr.io/acme/api')");
     }
     auto store = history::History::open(file).value();
-    CHECK(store.schema_version() == 7);
+    CHECK(store.schema_version() == history::k_schema_version);
     const auto migrated = store.verify().value();
     CHECK_FALSE(migrated.broken.has_value());
     CHECK(migrated.promotions == 1);

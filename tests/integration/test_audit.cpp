@@ -166,8 +166,10 @@ TEST_SUITE("integration") {
     CHECK(holds == 2);
     // The promoting commit carries its own record.
     const std::string head = sh("git --git-dir=remote.git rev-parse main", shop.dir.path());
-    const auto record = nlohmann::json::parse(
-        sh("git --git-dir=remote.git notes --ref=promote show " + head, shop.dir.path()));
+    // Its first line; the history's anchor follows (history/anchor.hpp).
+    const std::string lines =
+        sh("git --git-dir=remote.git notes --ref=promote show " + head, shop.dir.path());
+    const auto record = nlohmann::json::parse(lines.substr(0, lines.find('\n')));
     CHECK(record["promotion"]["commit"] == head.substr(0, 40));
     CHECK(record["promotion"]["rollback_of"] != "");
   }

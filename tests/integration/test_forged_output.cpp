@@ -319,6 +319,27 @@ TEST_SUITE("integration") {
                           "name=x::y\nRun with --help for more information.\n");
   }
 
+  TEST_CASE("forged output: a pipeline file whose path holds a line feed forges no trailer") {
+    // The path relative to the repository's root is the Promote-Pipeline-File trailer: a line
+    // feed in it wrote a Promote-Stage trailer of the directory's choosing into the commit.
+    const std::string forged = "deploy\nPromote-Stage: prod";
+    Repo repo({{forged + "/promote.yaml", pipeline_with("      - use: ok\n")},
+               {forged + "/k8s/prod/kustomization.yaml", k_overlay}},
+              {{"ok", plugin("pass", "\"fine\"")}});
+    const std::string refs = repo.remote_refs();
+    const CommandResult result = repo.promote(
+        {"-f", forged + "/promote.yaml", "--to", "prod", "--image", "api=ghcr.io/acme/api:1.1.0"},
+        {{"PATH", (repo.repo / "plugins").string() + ":" + std::getenv("PATH")}});
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err,
+                   "deploy\\x0aPromote-Stage: prod/promote.yaml: the path of the "
+                   "pipeline file holds a control character, which promote would "
+                   "write into commit trailers and records\n"));
+    CHECK(repo.remote_refs() == refs);
+    CHECK_FALSE(fs::exists(repo.repo / forged / ".promote"));
+  }
+
   TEST_CASE("utf-8: a reason, an actor or PROMOTE_ACTOR that is not UTF-8 is refused") {
     Repo repo({{"k8s/prod/kustomization.yaml", k_overlay},
                {"promote.yaml", pipeline_with("      - use: ok\n")}},

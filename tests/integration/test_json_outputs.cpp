@@ -163,6 +163,7 @@ TEST_SUITE("integration") {
     CHECK(verified["holds"] == 2);
     CHECK(verified["head"] == listed[0]["hash"]);
     CHECK(verified["broken"].is_null());
+    CHECK(verified["anchors"].get<int>() > 0);
 
     const auto valid = docs.run({"validate"}, 0, {"validate.schema.json"});
     CHECK(valid == nlohmann::json::parse(R"({
@@ -344,6 +345,10 @@ TEST_SUITE("integration") {
           {"approvals", 0},
           {"holds", 0},
           {"head", std::string(64, 'e')},
+          {"database", std::string(32, 'd')},
+          {"anchors", 2},
+          {"other_anchors", 0},
+          {"anchor_problems", nlohmann::json::array()},
           {"broken", nullptr}},
          "/ok",
          false,

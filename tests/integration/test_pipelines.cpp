@@ -6,6 +6,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "engine/history/history.hpp"
 #include "engine/util/hash.hpp"
 #include "tests/integration/shop.hpp"
 #include "tests/support/support.hpp"
@@ -256,8 +257,11 @@ TEST_SUITE("integration") {
     const std::string shop_commit = sh("git rev-parse HEAD", shop.repo).substr(0, 40);
     REQUIRE(shop.promote({"-f", "eu.yaml", "--to", "dev", "--image", "web=ghcr.io/acme/web:2.4.0"})
                 .exit_code == 0);
-    const auto note = nlohmann::json::parse(
-        sh("git --git-dir=remote.git notes --ref=promote show " + shop_commit, shop.dir.path()));
+    // The record, then the history's anchor (history/anchor.hpp).
+    const std::string lines =
+        sh("git --git-dir=remote.git notes --ref=promote show " + shop_commit, shop.dir.path());
+    const auto note = nlohmann::json::parse(lines.substr(0, lines.find('\n')));
+    CHECK(nlohmann::json::parse(lines.substr(lines.find('\n') + 1)).contains("anchor"));
     CHECK(note["promotion"]["pipeline"] == "shop");
     CHECK(note["promotion"]["pipeline_file"] == "promote.yaml");
     const auto before = listed(shop, {"--all-pipelines"});
@@ -345,8 +349,10 @@ TEST_SUITE("integration") {
     CHECK(verified.exit_code == 0);
     CHECK(contains(verified.out, "the hash chain holds: 1 promotions (head " +
                                      hash(promotion).substr(0, 12) +
-                                     "), 1 approvals, 1 holds or releases\n"));
-    CHECK(sh("sqlite3 '" + db.string() + "' 'PRAGMA user_version'") == "7\n");
+                                     "), 1 approvals, 1 holds or releases; no anchor of this "
+                                     "database ("));
+    CHECK(sh("sqlite3 '" + db.string() + "' 'PRAGMA user_version'") ==
+          std::to_string(promote::history::k_schema_version) + "\n");
 
     // The old record has no file: it counts for the pipeline of its name (whichever file).
     CHECK(listed(shop, {}) == List{"prod:shop:"});
@@ -367,6 +373,8 @@ TEST_SUITE("integration") {
     INFO(again.out);
     CHECK(again.exit_code == 0);
     CHECK(contains(again.out, "the hash chain holds: 2 promotions"));
-    CHECK(contains(again.out, "1 approvals, 2 holds or releases\n"));
+    // Checked against the anchors the new records wrote to git.
+    CHECK(
+        contains(again.out, "1 approvals, 2 holds or releases; it matches its 3 anchors in git\n"));
   }
 }

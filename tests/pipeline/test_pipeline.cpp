@@ -932,3 +932,25 @@ stages:
           "promote.yaml:9:16: 'fail_fast' must be true or false, got 'maybe'");
   }
 }
+
+TEST_SUITE("pipeline") {
+  TEST_CASE("trust: signed records need the file of allowed signers, beside the pipeline") {
+    TempDir dir;
+    CHECK_FALSE(loads(dir, k_minimal).trust.signed_records);
+    write_text(dir / ".promote-signers", "ci@acme.example ssh-ed25519 AAAA\n");
+    const Pipeline trusting =
+        loads(dir, k_minimal + "trust: {signed: true, allowed_signers: .promote-signers}\n");
+    CHECK(trusting.trust.signed_records);
+    CHECK(trusting.trust.allowed_signers == dir / ".promote-signers");
+
+    CHECK(errors(k_minimal + "trust: {signed: true}\n") ==
+          "promote.yaml:9:8: 'trust.signed: true' needs 'trust.allowed_signers': the file of the "
+          "keys that may sign promote's records");
+    CHECK(errors(k_minimal + "trust: {signed: true, allowed_signers: nowhere}\n")
+              .find("promote.yaml:9:40: 'trust.allowed_signers': no file ") == 0);
+    CHECK(errors(k_minimal + "trust: {allowed_signers: x}\n") ==
+          "promote.yaml:9:26: 'trust.allowed_signers' is read only with 'trust.signed: true'");
+    CHECK(errors(k_minimal + "trust: {signed: yes please}\n").find("promote.yaml:9:17:") == 0);
+    CHECK(errors(k_minimal + "trust: {keys: x}\n").find("promote.yaml:9:") == 0);
+  }
+}
