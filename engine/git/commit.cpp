@@ -216,9 +216,10 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
     return problem(doing, "the commit message is empty");
   }
   if (expected != nullptr && expected->contents.size() != files->size()) {
-    return make_error(ErrorKind::internal,
-                      doing + ": " + std::to_string(files->size()) + " files, but what " +
-                          std::to_string(expected->contents.size()) + " of them should hold");
+    return make_error(ErrorKind::internal, doing + ": " + std::to_string(files->size()) +
+                                               " files, but what " +
+                                               std::to_string(expected->contents.size()) +
+                                               " of them should hold");
   }
 
   CommitPtr parent;
@@ -242,8 +243,8 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
   }
   const std::string moved = "; something else wrote in the repository meanwhile";
   if (expected != nullptr && (head_code == 0 ? to_hex(&head_id) : "") != expected->parent) {
-    return make_error(ErrorKind::conflict,
-                      doing + ": HEAD is no longer " + expected->parent.substr(0, 12) + moved);
+    return make_error(ErrorKind::conflict, doing + ": HEAD is no longer " +
+                                               expected->parent.substr(0, 12) + moved);
   }
 
   // The objects are held in memory until the commit is made, then stored together.
@@ -268,8 +269,7 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
       return problem(doing, "'" + file + "' is a directory; list the files in it");
     }
     if (expected != nullptr) {
-      auto now =
-          fs::exists(status) ? util::read_file(root / file) : Result<std::string>(std::string());
+      auto now = fs::exists(status) ? util::read_file(root / file) : Result<std::string>(std::string());
       if (!now || !fs::exists(status) || *now != expected->contents.at(edits.size())) {
         return make_error(ErrorKind::conflict,
                           doing + ": '" + file + "' does not hold what was written" + moved);
@@ -334,8 +334,8 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
   }
   const std::string id = to_hex(&commit_id);
 
-  const std::string staging =
-      "committed " + id + " but cannot stage it in the index of " + root.string();
+  const std::string staging = "committed " + id + " but cannot stage it in the index of " +
+                              root.string();
   auto index = current_index(repository, staging);
   if (!index) {
     return index.error();

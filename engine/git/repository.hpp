@@ -46,8 +46,8 @@ struct CommitSignature {
 
 /// One commit as the history walk sees it.
 struct CommitInfo {
-  std::string id;                              ///< 40 hex
-  std::string message;                         ///< the full message
+  std::string id;       ///< 40 hex
+  std::string message;  ///< the full message
   std::chrono::system_clock::time_point time;  ///< committer time
 };
 
@@ -179,9 +179,9 @@ class Repository {
 
   /// Visits every note under `notes_ref` (annotated commit id, text); none when the ref does
   /// not exist.
-  Result<void> for_each_note(const std::string& notes_ref,
-                             const std::function<void(const std::string& commit_id,
-                                                      const std::string& text)>& visit) const;
+  Result<void> for_each_note(
+      const std::string& notes_ref,
+      const std::function<void(const std::string& commit_id, const std::string& text)>& visit) const;
 
   /// Fetches `branch` of `remote` into refs/remotes/<remote>/<branch>; fails when the
   /// remote cannot be reached or has no such branch.
