@@ -20,7 +20,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
        ca-certificates libgit2-1.5 libsqlite3-0 libboost-url1.81.0 libssl3 \
-       libyaml-cpp0.7 libpugixml1v5 libspdlog1.10 libfmt9 \
+       libyaml-cpp0.7 libpugixml1v5 libspdlog1.10 libfmt9 openssh-client \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/promote /usr/local/bin/promote
 # The action's entry point: its inputs (PROMOTE_ACTION_* variables, set in action.yml) as

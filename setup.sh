@@ -9,16 +9,18 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# openssh-client is needed at run time too: ssh-keygen signs and checks SSH signatures.
 build_packages=(
   g++ cmake ninja-build pkg-config git ccache
   libboost1.81-dev libboost-system1.81-dev libboost-url1.81-dev
   nlohmann-json3-dev libgit2-dev libsqlitecpp-dev libsqlite3-dev
   libyaml-cpp-dev libpugixml-dev libcli11-dev libssl-dev libspdlog-dev
+  openssh-client
 )
 test_packages=(
   doctest-dev python3 python3-jsonschema python3-yaml sqlite3
   prometheus prometheus-pushgateway
-  openssh-server openssh-client
+  openssh-server
 )
 
 # clang and its runtimes for the sanitized test build and libFuzzer; llvm-14 for

@@ -7,28 +7,18 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/eventfd.h>
-#include <sys/syscall.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
 
-#include "engine/util/children.hpp"
-#include "engine/util/files.hpp"
 #include "engine/util/hash.hpp"
+#include "engine/util/process.hpp"
 #include "engine/util/secrets.hpp"
 
 namespace promote::plugins {
@@ -47,15 +37,6 @@ bool is_valid_plugin_name(const std::string& name) {
   return std::all_of(name.begin(), name.end(), allowed) && name[0] != '-' && name[0] != '_';
 }
 
-namespace {
-
-bool is_executable_file(const fs::path& path) {
-  std::error_code ec;
-  return fs::is_regular_file(path, ec) && ::access(path.c_str(), X_OK) == 0;
-}
-
-}  // namespace
-
 std::optional<fs::path> find_plugin(const std::string& name, const fs::path& pipeline_dir,
                                     const std::string& path_env) {
   if (!is_valid_plugin_name(name)) {
@@ -63,22 +44,11 @@ std::optional<fs::path> find_plugin(const std::string& name, const fs::path& pip
   }
   const std::string file = k_program_prefix + name;
   std::error_code ec;
-  if (const fs::path local = pipeline_dir / "plugins" / file; is_executable_file(local)) {
+  if (const fs::path local = pipeline_dir / "plugins" / file;
+      fs::is_regular_file(local, ec) && ::access(local.c_str(), X_OK) == 0) {
     return fs::absolute(local, ec).lexically_normal();
   }
-  std::size_t start = 0;
-  while (start <= path_env.size()) {
-    const std::size_t end = std::min(path_env.find(':', start), path_env.size());
-    const std::string dir = path_env.substr(start, end - start);
-    start = end + 1;
-    if (dir.empty()) {
-      continue;
-    }
-    if (const fs::path candidate = fs::path(dir) / file; is_executable_file(candidate)) {
-      return fs::absolute(candidate, ec).lexically_normal();
-    }
-  }
-  return std::nullopt;
+  return util::find_program(file, path_env);
 }
 
 std::optional<fs::path> find_plugin(const std::string& name, const fs::path& pipeline_dir) {
@@ -106,279 +76,24 @@ std::vector<std::string> plugin_environment(const std::vector<std::string>& pass
 
 namespace {
 
-using Fd = util::UniqueFd;
-
-std::string errno_text(int error) { return std::strerror(error); }
-
-// What the awaiting side and the worker thread share: the cancel request, and an
-// eventfd that wakes the worker's poll() when it is made.
-struct Control {
-  Fd wake;
-  std::atomic<bool> cancelled{false};
-  void cancel() {
-    if (!cancelled.exchange(true)) {
-      const std::uint64_t one = 1;
-      [[maybe_unused]] const auto written = ::write(wake.get(), &one, sizeof one);
-    }
-  }
-};
-
-struct Pipe {
-  Fd read;
-  Fd write;
-};
-
-Result<Pipe> make_pipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    return make_error(ErrorKind::internal, "cannot create a pipe: " + errno_text(errno));
-  }
-  return Pipe{Fd(fds[0]), Fd(fds[1])};
-}
-
-void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
-
-// Spawns `program` with stdin/stdout/stderr on the pipes, in a process group of its own,
-// with default signal dispositions and an empty signal mask.
-Result<pid_t> spawn(const fs::path& program, const std::vector<std::string>& environment,
-                    const fs::path& cwd, int in, int out, int err) {
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attributes;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawnattr_init(&attributes);
-  posix_spawn_file_actions_adddup2(&actions, in, 0);
-  posix_spawn_file_actions_adddup2(&actions, out, 1);
-  posix_spawn_file_actions_adddup2(&actions, err, 2);
-  if (!cwd.empty()) {
-    posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
-  }
-  posix_spawnattr_setflags(&attributes,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&attributes, 0);
-  sigset_t mask;
-  sigemptyset(&mask);
-  posix_spawnattr_setsigmask(&attributes, &mask);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (const int signal : {SIGPIPE, SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGCHLD, SIGALRM, SIGUSR1,
-                           SIGUSR2}) {
-    sigaddset(&defaults, signal);
-  }
-  posix_spawnattr_setsigdefault(&attributes, &defaults);
-
-  const std::string path = program.string();
-  std::vector<char*> argv = {const_cast<char*>(path.c_str()), nullptr};
-  std::vector<char*> envp;
-  for (const auto& entry : environment) {
-    envp.push_back(const_cast<char*>(entry.c_str()));
-  }
-  envp.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, path.c_str(), &actions, &attributes, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  if (rc != 0) {
-    return make_error(ErrorKind::input, "cannot run plugin " + path + ": " + errno_text(rc));
-  }
-  return pid;
-}
-
-// Waits until the process behind `pidfd` has exited, at most `timeout` (-1: forever).
-bool wait_exit(int pidfd, int timeout_ms) {
-  pollfd entry{pidfd, POLLIN, 0};
-  for (;;) {
-    const int ready = ::poll(&entry, 1, timeout_ms);
-    if (ready >= 0) {
-      return ready > 0;
-    }
-    if (errno != EINTR) {
-      return false;
-    }
-  }
-}
-
-// Terminates the whole group: SIGTERM, then SIGKILL once `grace` has passed or the
-// leader has gone (stragglers that ignore SIGTERM must not outlive it).
-void terminate_group(pid_t pid, int pidfd, std::chrono::milliseconds grace) {
-  ::kill(-pid, SIGTERM);
-  wait_exit(pidfd, static_cast<int>(grace.count()));
-  ::kill(-pid, SIGKILL);
-}
-
-// Appends to the stderr tail, keeping at most `max` bytes (amortised trimming).
-void append_tail(std::string& tail, bool& truncated, const char* data, std::size_t size,
-                 std::size_t max) {
-  tail.append(data, size);
-  if (tail.size() > 2 * max) {
-    tail.erase(0, tail.size() - max);
-    truncated = true;
-  }
-}
-
 Result<RunOutput> run_sync(const fs::path& program, const std::string& input,
                            const std::vector<std::string>& environment, const fs::path& cwd,
-                           const RunLimits& limits, Control& control) {
+                           const RunLimits& limits, util::ProcessCancel& cancel) {
   RunOutput output;
   output.max_stdout = limits.max_stdout;
   auto digest = util::sha256_file(program);
   if (!digest) {
-    return make_error(ErrorKind::input, "cannot run plugin " + program.string() + ": " +
-                                            digest.error().message);
+    return make_error(ErrorKind::input,
+                      "cannot run plugin " + program.string() + ": " + digest.error().message);
   }
-  output.program_sha256 = *digest;
-  if (control.cancelled) {
-    output.cancelled = true;
-    return output;
+  const util::ProcessSpec spec{
+      {program.string()}, environment, cwd, input, "plugin " + program.string()};
+  auto ran = util::run_process(spec, limits, &cancel);
+  if (!ran) {
+    return ran.error();
   }
-  // A write to a plugin that closed its stdin must fail with EPIPE, not kill promote.
-  // This thread is ours alone, so its mask need not be restored.
-  sigset_t pipe_signal;
-  sigemptyset(&pipe_signal);
-  sigaddset(&pipe_signal, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
-
-  auto in = make_pipe();
-  auto out = make_pipe();
-  auto err = make_pipe();
-  for (auto* pipe : {&in, &out, &err}) {
-    if (!*pipe) {
-      return pipe->error();
-    }
-  }
-  // Recorded as a child group, for a termination signal to reach it (util/children.hpp).
-  std::optional<Result<pid_t>> spawned;
-  util::start_child_group([&] {
-    spawned = spawn(program, environment, cwd, in->read.get(), out->write.get(), err->write.get());
-    return *spawned ? **spawned : -1;
-  });
-  if (!spawned) {
-    output.cancelled = true;  // promote is ending: nothing is started
-    return output;
-  }
-  if (!*spawned) {
-    return spawned->error();
-  }
-  const pid_t leader = **spawned;
-  in->read.reset();
-  out->write.reset();
-  err->write.reset();
-  Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, leader, 0)));
-  if (!pidfd.valid()) {
-    const int error = errno;
-    ::kill(-leader, SIGKILL);
-    util::forget_child_group(leader);
-    ::waitpid(leader, nullptr, 0);
-    return make_error(ErrorKind::internal, "cannot watch plugin process: " + errno_text(error));
-  }
-  Fd to_plugin = std::move(in->write);
-  Fd from_stdout = std::move(out->read);
-  Fd from_stderr = std::move(err->read);
-  for (const Fd* fd : {&to_plugin, &from_stdout, &from_stderr}) {
-    set_nonblocking(fd->get());
-  }
-  if (input.empty()) {
-    to_plugin.reset();
-  }
-
-  std::size_t written = 0;
-  bool exited = false;
-  char buffer[65536];
-  // Reads what `fd` has now; false at end of file (or a read error).
-  const auto drain = [&](Fd& fd, bool is_stdout) {
-    for (;;) {
-      const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
-      if (n > 0) {
-        const auto size = static_cast<std::size_t>(n);
-        if (is_stdout) {
-          if (output.out.size() + size > limits.max_stdout) {
-            output.out_too_large = true;
-            return true;
-          }
-          output.out.append(buffer, size);
-        } else {
-          append_tail(output.err_tail, output.err_truncated, buffer, size, limits.max_stderr);
-        }
-        continue;
-      }
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        return true;
-      }
-      fd.reset();
-      return false;
-    }
-  };
-
-  while (!exited && !output.out_too_large && !control.cancelled) {
-    pollfd fds[5];
-    nfds_t count = 0;
-    const auto watch = [&](const Fd& fd, short events) {
-      if (fd.valid()) {
-        fds[count++] = pollfd{fd.get(), events, 0};
-      }
-    };
-    watch(control.wake, POLLIN);
-    watch(pidfd, POLLIN);
-    watch(from_stdout, POLLIN);
-    watch(from_stderr, POLLIN);
-    watch(to_plugin, POLLOUT);
-    if (::poll(fds, count, -1) < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      break;
-    }
-    for (nfds_t i = 0; i < count; ++i) {
-      if (fds[i].revents == 0) {
-        continue;
-      }
-      if (fds[i].fd == pidfd.get()) {
-        exited = true;
-      } else if (fds[i].fd == from_stdout.get()) {
-        drain(from_stdout, true);
-      } else if (fds[i].fd == from_stderr.get()) {
-        drain(from_stderr, false);
-      } else if (fds[i].fd == to_plugin.get()) {
-        const ssize_t n = ::write(to_plugin.get(), input.data() + written, input.size() - written);
-        if (n > 0) {
-          written += static_cast<std::size_t>(n);
-        }
-        if ((n < 0 && errno != EAGAIN && errno != EINTR) || written == input.size()) {
-          to_plugin.reset();
-        }
-      }
-    }
-  }
-  to_plugin.reset();
-  if (exited) {
-    // The leader is a zombie until reaped, so its group id still names its leftovers.
-    ::kill(-leader, SIGKILL);
-  } else {
-    output.cancelled = control.cancelled && !output.out_too_large;
-    terminate_group(leader, pidfd.get(), limits.kill_grace);
-  }
-  // The leader has written everything it will write: take what is in the pipes.
-  if (from_stdout.valid() && !output.out_too_large) {
-    drain(from_stdout, true);
-  }
-  if (from_stderr.valid()) {
-    drain(from_stderr, false);
-  }
-  util::forget_child_group(leader);  // the group has had its last signal from here
-  int status = 0;
-  while (::waitpid(leader, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(status)) {
-    output.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    output.signal = WTERMSIG(status);
-  }
-  if (output.err_tail.size() > limits.max_stderr) {
-    output.err_tail.erase(0, output.err_tail.size() - limits.max_stderr);
-    output.err_truncated = true;
-  }
+  static_cast<util::ProcessOutput&>(output) = std::move(*ran);
+  output.program_sha256 = std::move(*digest);
   return output;
 }
 
@@ -404,11 +119,11 @@ struct ThreadOperation : std::enable_shared_from_this<ThreadOperation<Handler>> 
 asio::awaitable<Result<RunOutput>> run_plugin(fs::path program, std::string input,
                                               std::vector<std::string> environment, fs::path cwd,
                                               RunLimits limits) {
-  auto control = std::make_shared<Control>();
-  control->wake = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!control->wake.valid()) {
-    co_return make_error(ErrorKind::internal, "cannot create an eventfd: " + errno_text(errno));
+  auto made = util::ProcessCancel::make();
+  if (!made) {
+    co_return made.error();
   }
+  std::shared_ptr<util::ProcessCancel> control = std::move(*made);
   auto result = std::make_shared<std::optional<Result<RunOutput>>>();
   auto job = [=, program = std::move(program), input = std::move(input),
               environment = std::move(environment), cwd = std::move(cwd)] {
@@ -518,8 +233,7 @@ Verdict interpret(const RunOutput& output, const std::string& program) {
     return failed("was cancelled; its process group was killed");
   }
   if (output.out_too_large) {
-    return failed("output too large (more than " + format_bytes(output.max_stdout) +
-                  " on stdout)");
+    return failed("output too large (more than " + format_bytes(output.max_stdout) + " on stdout)");
   }
   if (output.signal) {
     return failed("was killed by signal " + signal_name(*output.signal));
@@ -540,9 +254,8 @@ Verdict interpret(const RunOutput& output, const std::string& program) {
   if (status_field == response.end()) {
     return failed("gave no 'status'");
   }
-  const auto status = status_field->is_string()
-                          ? parse_status(status_field->get<std::string>())
-                          : std::nullopt;
+  const auto status =
+      status_field->is_string() ? parse_status(status_field->get<std::string>()) : std::nullopt;
   if (!status) {
     return failed("gave an unknown status " + status_field->dump() +
                   " (expected pass, warn, fail, pending or error)");
@@ -680,11 +393,12 @@ class PluginGate : public Gate {
         {"stage", context.stage},
         {"from", context.from ? nlohmann::json(*context.from) : nlohmann::json(nullptr)},
         {"pipeline",
-         {{"name", context.pipeline.empty() ? nlohmann::json(nullptr) : nlohmann::json(context.pipeline)},
+         {{"name",
+           context.pipeline.empty() ? nlohmann::json(nullptr) : nlohmann::json(context.pipeline)},
           {"dir", dir.string()}}},
     };
-    auto run = co_await run_plugin(m_program, request.dump() + "\n", plugin_environment(m_env),
-                                   dir);
+    auto run =
+        co_await run_plugin(m_program, request.dump() + "\n", plugin_environment(m_env), dir);
     if (!run) {
       co_return Verdict::make(Status::error, run.error().message,
                               {{"program", m_program.string()}});

@@ -4,12 +4,11 @@
 // environment, writes the request JSON to its stdin and reads its verdict from stdout.
 
 #include <boost/asio/awaitable.hpp>
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +16,7 @@
 #include "engine/error.hpp"
 #include "engine/gate.hpp"
 #include "engine/pipeline/config_node.hpp"
+#include "engine/util/process.hpp"
 
 namespace promote::plugins {
 
@@ -47,24 +47,13 @@ std::optional<std::filesystem::path> find_plugin(const std::string& name,
 /// variable named in `pass_through` that is set. Nothing else.
 std::vector<std::string> plugin_environment(const std::vector<std::string>& pass_through);
 
-/// Limits for one run of a plugin program.
-struct RunLimits {
-  std::size_t max_stdout = std::size_t{1} << 20;  ///< more is an error ("output too large")
-  std::size_t max_stderr = std::size_t{64} << 10;  ///< only the last bytes are kept
-  std::chrono::milliseconds kill_grace{2000};      ///< between SIGTERM and SIGKILL
-};
+/// Limits for one run of a plugin program (no timeout of its own: the gate's timeout cancels
+/// the run).
+using RunLimits = util::ProcessLimits;
 
 /// How a plugin run ended and what it printed.
-struct RunOutput {
-  std::optional<int> exit_code;  ///< set when the program exited
-  std::optional<int> signal;     ///< set when a signal ended it
-  std::string out;               ///< stdout (at most max_stdout bytes)
-  bool out_too_large = false;    ///< stdout exceeded max_stdout; the group was killed
-  std::size_t max_stdout = 0;    ///< the limit it was run with
-  std::string err_tail;          ///< the last max_stderr bytes of stderr
-  bool err_truncated = false;    ///< stderr was longer than err_tail
-  bool cancelled = false;        ///< the evaluation was cancelled; the group was killed
-  std::string program_sha256;    ///< digest of the program file that was run
+struct RunOutput : util::ProcessOutput {
+  std::string program_sha256;  ///< digest of the program file that was run
 };
 
 /// Runs `program` (argv is just the program; no shell) in `cwd`, in a new process group,

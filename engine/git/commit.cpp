@@ -1,7 +1,7 @@
 // Repository's commits: commit (files on disk, on the current branch, then the index),
 // commit_on_branch (contents, on another branch, without the working tree), the trees they
-// write (edit_tree), reset_branch (undoes a commit that was not pushed), and the identity in
-// git config.
+// write (edit_tree), their signatures (write_commit, commit_signature), reset_branch (undoes a
+// commit that was not pushed), and the identity in git config.
 #include <git2.h>
 #include <sys/stat.h>
 
@@ -13,6 +13,7 @@
 #include "engine/git/libgit2.hpp"
 #include "engine/git/object_batch.hpp"
 #include "engine/git/repository.hpp"
+#include "engine/git/signing.hpp"
 #include "engine/util/files.hpp"
 
 namespace promote::git {
@@ -127,11 +128,76 @@ Result<git_oid> edit_tree(git_repository* repository, const git_tree* base,
   return **written;
 }
 
+/// Writes the commit object of `tree` on `parent` (null: a first commit), author and committer
+/// `who`, signed by `signer` when there is one: the object as git_commit_create makes it, its
+/// signature in namespace "git", and the object again with a gpgsig header holding it, as
+/// `git commit -S` writes it with gpg.format=ssh. Nothing moves a ref.
+Result<git_oid> write_commit(git_repository* repository, const git_signature* who,
+                             const std::string& message, const git_tree* tree,
+                             const git_commit* parent, const Signer* signer,
+                             const std::string& doing) {
+  const git_commit* parents[] = {parent};
+  const std::size_t count = parent != nullptr ? 1 : 0;
+  git_oid id;
+  if (signer == nullptr) {
+    if (git_commit_create(&id, repository, nullptr, who, who, nullptr, message.c_str(), tree, count,
+                          parents) < 0) {
+      return failure(doing);
+    }
+    return id;
+  }
+  git_buf buffer = GIT_BUF_INIT;
+  if (git_commit_create_buffer(&buffer, repository, who, who, nullptr, message.c_str(), tree, count,
+                               parents) < 0) {
+    return failure(doing);
+  }
+  const std::string content(buffer.ptr, buffer.size);
+  git_buf_dispose(&buffer);
+  auto signature = signer->sign(content, k_commit_namespace);
+  if (!signature) {
+    return make_error(signature.error().kind, doing + ": " + signature.error().message);
+  }
+  // libgit2 indents each line after the first; a final line feed would add an empty one.
+  std::string header = std::move(*signature);
+  while (header.ends_with('\n')) {
+    header.pop_back();
+  }
+  if (git_commit_create_with_signature(&id, repository, content.c_str(), header.c_str(), nullptr) <
+      0) {
+    return failure(doing);
+  }
+  return id;
+}
+
+/// Points refs/heads/`branch` at the commit `id` if it still points at `parent` (is unborn when
+/// `parent` is null), with the reflog entry git commit writes (in HEAD's reflog too when HEAD
+/// is on that branch).
+Result<void> advance_branch(git_repository* repository, const std::string& branch,
+                            const git_oid& id, const git_commit* parent, const std::string& doing) {
+  git_commit* raw_commit = nullptr;
+  if (git_commit_lookup(&raw_commit, repository, &id) < 0) {
+    return failure(doing);
+  }
+  const CommitPtr commit(raw_commit);
+  const char* summary = git_commit_summary(commit.get());
+  const std::string log = std::string(parent != nullptr ? "commit: " : "commit (initial): ") +
+                          (summary != nullptr ? summary : "");
+  const std::string reference = "refs/heads/" + branch;
+  git_reference* moved = nullptr;
+  if (git_reference_create_matching(
+          &moved, repository, reference.c_str(), &id, parent != nullptr ? 1 : 0,
+          parent != nullptr ? git_commit_id(parent) : nullptr, log.c_str()) < 0) {
+    return failure(doing);
+  }
+  git_reference_free(moved);
+  return {};
+}
+
 }  // namespace
 
 Result<std::string> Repository::commit(const std::vector<std::string>& paths,
                                        const std::string& message, const Signature& who,
-                                       const Expected* expected) {
+                                       const Expected* expected, const Signer* signer) {
   git_repository* repository = m_repository.get();
   const fs::path root = workdir();
   const std::string doing = "cannot commit in " + root.string();
@@ -245,12 +311,12 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
   }
   const SignaturePtr signature(raw_signature);
   const std::string text = message.ends_with('\n') ? message : message + '\n';
-  const git_commit* parents[] = {parent.get()};
-  git_oid commit_id;
-  if (git_commit_create(&commit_id, repository, nullptr, signature.get(), signature.get(), nullptr,
-                        text.c_str(), tree.get(), parent ? 1 : 0, parents) < 0) {
-    return failure(doing + " on " + *branch);
+  auto written = write_commit(repository, signature.get(), text, tree.get(), parent.get(), signer,
+                              doing + " on " + *branch);
+  if (!written) {
+    return written.error();
   }
+  const git_oid commit_id = *written;
   auto stored = batch->store(doing);
   if (!stored) {
     return stored.error();
@@ -260,16 +326,11 @@ Result<std::string> Repository::commit(const std::vector<std::string>& paths,
     m_packed =
         Packed{to_hex(&commit_id), to_hex(git_commit_id(parent.get())), std::move(stored->pack)};
   }
-  // HEAD moves once every object is stored: the same commit made again (the object is there
-  // now) with libgit2's update of the branch, which checks that its tip is still the parent and
-  // writes the reflog as git commit does.
-  git_oid moved_id;
-  if (git_commit_create(&moved_id, repository, "HEAD", signature.get(), signature.get(), nullptr,
-                        text.c_str(), tree.get(), parent ? 1 : 0, parents) < 0) {
-    return failure(doing + " on " + *branch);
-  }
-  if (!git_oid_equal(&moved_id, &commit_id)) {
-    return problem(doing + " on " + *branch, "the commit stored and the commit made differ");
+  // The branch moves once every object is stored, if its tip is still the parent.
+  if (auto moved =
+          advance_branch(repository, *branch, commit_id, parent.get(), doing + " on " + *branch);
+      !moved) {
+    return moved.error();
   }
   const std::string id = to_hex(&commit_id);
 
@@ -363,7 +424,7 @@ Result<void> Repository::reset_branch(const std::string& commit_id,
 Result<Repository::CommitOnBranch> Repository::commit_on_branch(
     const std::string& branch, const std::string& parent_id,
     const std::vector<std::pair<std::string, std::string>>& files, const std::string& message,
-    const Signature& who, const std::optional<std::string>& reuse) {
+    const Signature& who, const std::optional<std::string>& reuse, const Signer* signer) {
   git_repository* repository = m_repository.get();
   const std::string doing = "cannot commit on branch " + branch;
   git_oid parent_oid;
@@ -431,12 +492,12 @@ Result<Repository::CommitOnBranch> Repository::commit_on_branch(
   }
   const SignaturePtr signature(raw_signature);
   const std::string reference = "refs/heads/" + branch;
-  const git_commit* parents[] = {parent.get()};
-  git_oid commit_id;
-  if (git_commit_create(&commit_id, repository, nullptr, signature.get(), signature.get(),
-                        nullptr, message.c_str(), tree.get(), 1, parents) < 0) {
-    return failure(doing);
+  auto written =
+      write_commit(repository, signature.get(), message, tree.get(), parent.get(), signer, doing);
+  if (!written) {
+    return written.error();
   }
+  const git_oid commit_id = *written;
   if (auto stored = batch->store(doing); !stored) {
     return stored.error();
   }
@@ -447,6 +508,30 @@ Result<Repository::CommitOnBranch> Repository::commit_on_branch(
   }
   git_reference_free(moved);
   return CommitOnBranch{to_hex(&commit_id), true};
+}
+
+Result<std::optional<CommitSignature>> Repository::commit_signature(
+    const std::string& commit_id) const {
+  const std::string doing = "cannot read the signature of commit " + commit_id;
+  auto found = commit_object(m_repository.get(), commit_id, doing);
+  if (!found) {
+    return found.error();
+  }
+  git_buf signature = GIT_BUF_INIT;
+  git_buf signed_data = GIT_BUF_INIT;
+  const int code = git_commit_extract_signature(&signature, &signed_data, m_repository.get(),
+                                                &found->first, nullptr);
+  std::optional<CommitSignature> out;
+  if (code == 0) {
+    out = CommitSignature{std::string(signature.ptr, signature.size),
+                          std::string(signed_data.ptr, signed_data.size)};
+  }
+  git_buf_dispose(&signature);
+  git_buf_dispose(&signed_data);
+  if (code < 0 && code != GIT_ENOTFOUND) {
+    return failure(doing);
+  }
+  return out;
 }
 
 }  // namespace promote::git

@@ -20,6 +20,8 @@ struct git_repository;
 
 namespace promote::git {
 
+class Signer;
+
 /// The directory of a remote on this machine ("/srv/git/x.git", "file:///srv/git/x.git"),
 /// or nullopt for a network remote.
 std::optional<std::filesystem::path> local_path(const std::string& url);
@@ -33,6 +35,13 @@ Result<bool> tracked_by_git(const std::filesystem::path& file);
 struct Signature {
   std::string name;
   std::string email;
+};
+
+/// The signature of a signed commit (its gpgsig header) and the bytes it signs (the commit
+/// object without that header), as `git verify-commit` reads them.
+struct CommitSignature {
+  std::string signature;    ///< armored, as written (an SSH or OpenPGP signature)
+  std::string signed_data;  ///< the commit object without its signature
 };
 
 /// One commit as the history walk sees it.
@@ -118,12 +127,15 @@ class Repository {
   /// outside the repository, or nothing would change. With `expected`, fails (conflict) and
   /// commits nothing when HEAD is not `expected->parent` or a file does not hold what
   /// `expected->contents` says (one per path, in order): something else wrote meanwhile.
+  /// With `signer`, the commit is signed as `git commit -S` with gpg.format=ssh signs it (a
+  /// gpgsig header, namespace "git"); fails (input), committing nothing, when it cannot sign.
   struct Expected {
     std::string parent;  ///< "" for the first commit
     std::vector<std::string_view> contents;
   };
   Result<std::string> commit(const std::vector<std::string>& paths, const std::string& message,
-                             const Signature& who, const Expected* expected = nullptr);
+                             const Signature& who, const Expected* expected = nullptr,
+                             const Signer* signer = nullptr);
 
   /// The identity in git config (user.name and user.email), or nullopt when either is unset.
   std::optional<Signature> default_signature() const;
@@ -224,12 +236,18 @@ class Repository {
   /// of `files` (path relative to the root, contents) replaced, and points
   /// refs/heads/<branch> at it (created or moved). HEAD, the index and the working tree are
   /// not touched. When `reuse` names a commit with that same tree and that one parent, the
-  /// branch points at it and no commit is made. Fails on a path outside the repository or
-  /// when the parent does not exist.
+  /// branch points at it and no commit is made (signed or not). Fails on a path outside the
+  /// repository or when the parent does not exist. `signer` signs the commit as `commit` does.
   Result<CommitOnBranch> commit_on_branch(
       const std::string& branch, const std::string& parent_id,
       const std::vector<std::pair<std::string, std::string>>& files, const std::string& message,
-      const Signature& who, const std::optional<std::string>& reuse = std::nullopt);
+      const Signature& who, const std::optional<std::string>& reuse = std::nullopt,
+      const Signer* signer = nullptr);
+
+  /// The signature of the commit `commit_id` (40 hex) and what it signs, or nullopt when the
+  /// commit is not signed. Says nothing of whether the signature holds: pass both to `verify`
+  /// (signing.hpp) with namespace "git". Fails (git) when there is no such commit.
+  Result<std::optional<CommitSignature>> commit_signature(const std::string& commit_id) const;
 
   /// Moves the current branch back to `commit_id` and resets the index entries of
   /// `paths` to that commit (the working tree is left as it is): undoes a local commit
