@@ -99,6 +99,9 @@ struct GateContext {
   /// Told one line on what a long evaluation is doing ("prometheus: sample 2 of 5 ..."), for
   /// a progress line; may be empty. Called on the gate's own thread.
   std::function<void(const std::string&)> progress = {};
+  /// Where the pipeline counts signed records only (trust.signed): who the promoter's signing
+  /// key is in allowed_signers, whose approval is the promoter's own too; else "".
+  std::string signer = {};
 };
 
 /// One configured gate (one `use:` entry of a stage). Built by a factory that has

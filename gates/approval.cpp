@@ -167,7 +167,9 @@ class ApprovalGate : public Gate {
       } else if (!decision->approve) {
         rejections.push_back({{"actor", actor}, {"reason", decision->reason},
                               {"at", util::format_utc(decision->at)}});
-      } else if (actor == util::valid_utf8(context.actor) && !m_rules.allow_self) {
+      } else if ((actor == util::valid_utf8(context.actor) ||
+                  (!context.signer.empty() && actor == context.signer)) &&
+                 !m_rules.allow_self) {
         ignored.push_back({{"actor", actor}, {"why", "the promoting actor's own approval"}});
       } else if (!eligible(actor)) {
         ignored.push_back({{"actor", actor}, {"why", "not among the approvers"}});
@@ -224,7 +226,7 @@ class ApprovalGate : public Gate {
         for (const auto& person : members(entry)) {
           if (std::find(approved.begin(), approved.end(), person) == approved.end() &&
               std::find(candidates.begin(), candidates.end(), person) == candidates.end() &&
-              (person != context.actor || m_rules.allow_self)) {
+              ((person != context.actor && person != context.signer) || m_rules.allow_self)) {
             candidates.push_back(person);
           }
         }

@@ -132,7 +132,13 @@ int run_sync(const Options& options) {
   const std::string remote =
       loaded->repository.is_local() ? loaded->repository.remote : std::string("origin");
   const history::PipelineId id = promoter::pipeline_identity(*loaded);
-  auto synced = promoter::sync_history(workspace->repository(), remote, *history, id);
+  // Without a key a sync still reads; what it pushes is then unsigned (and counts nowhere
+  // signed records are required).
+  auto trust = promoter::RecordTrust::for_pipeline(*loaded, false);
+  if (!trust) {
+    return fail(trust.error(), json);
+  }
+  auto synced = promoter::sync_history(workspace->repository(), remote, *history, id, *trust);
   if (!synced) {
     return fail(synced.error(), json);
   }
@@ -193,30 +199,60 @@ std::string anchored(const history::Verification& verified) {
          (verified.anchors == 1 ? "" : "s") + " in git" + others;
 }
 
-// The anchors of history databases in the repository of the pipeline of -f (none when there is
-// no pipeline file): a local one as it is, a remote one cloned (or fetched into --workdir) with
-// its notes.
-Result<promoter::FoundAnchors> pipeline_anchors(const Options& options) {
+// What the pipeline's repository says of the history: the anchors of history databases in it,
+// and, where signed records count, the signatures of the pipeline's records.
+struct InGit {
+  promoter::FoundAnchors found;
+  std::optional<promoter::SignatureCheck> signatures;
+};
+
+// Reads the repository of the pipeline of -f (nothing when there is no pipeline file): a local
+// one as it is, a remote one cloned (or fetched into --workdir) with its notes.
+Result<InGit> read_git(const Options& options) {
+  InGit in_git;
   if (!options.file_given && !fs::exists(options.file)) {
-    return promoter::FoundAnchors{};
+    return in_git;
   }
   auto loaded = pipeline::load(options.file, AnyGate());
   if (!loaded) {
     return loaded.error();
   }
+  auto trust = promoter::RecordTrust::for_pipeline(*loaded, false);
+  if (!trust) {
+    return trust.error();
+  }
+  std::optional<git::Repository> local;
+  std::optional<promoter::Workspace> workspace;
   if (loaded->repository.is_local()) {
     auto repository = git::Repository::open(loaded->base_dir);
     if (!repository) {
       return repository.error();
     }
-    return promoter::find_anchors(*repository);
+    local.emplace(std::move(*repository));
+  } else {
+    auto opened = promoter::Workspace::open(
+        *loaded, options.workdir.empty() ? std::nullopt : std::optional<fs::path>(options.workdir));
+    if (!opened) {
+      return opened.error();
+    }
+    workspace.emplace(std::move(*opened));
   }
-  auto workspace = promoter::Workspace::open(
-      *loaded, options.workdir.empty() ? std::nullopt : std::optional<fs::path>(options.workdir));
-  if (!workspace) {
-    return workspace.error();
+  git::Repository& repository = local ? *local : workspace->repository();
+  auto found = promoter::find_anchors(
+      repository, *trust, local ? std::nullopt : std::optional<std::string>(std::string("origin")));
+  if (!found) {
+    return found.error();
   }
-  return promoter::find_anchors(workspace->repository(), std::string("origin"));
+  in_git.found = std::move(*found);
+  if (trust->required()) {
+    auto checked =
+        promoter::check_signatures(repository, *trust, promoter::pipeline_identity(*loaded));
+    if (!checked) {
+      return checked.error();
+    }
+    in_git.signatures = std::move(*checked);
+  }
+  return in_git;
 }
 
 }  // namespace
@@ -229,18 +265,20 @@ int run_verify(const Options& options) {
   if (!history) {
     return fail(history.error(), json);
   }
-  auto found = pipeline_anchors(options);
-  if (!found) {
-    return fail(found.error(), json);
+  auto in_git = read_git(options);
+  if (!in_git) {
+    return fail(in_git.error(), json);
   }
-  auto verified = history->verify(found->anchors);
+  auto verified = history->verify(in_git->found.anchors);
   if (!verified) {
     return fail(verified.error(), json);
   }
   const auto& broken = verified->broken;
+  const auto& signatures = in_git->signatures;
+  const bool signed_ok = !signatures || signatures->bad.empty();
   if (json) {
     nlohmann::json document{{"history", history->path().string()},
-                            {"ok", !broken.has_value()},
+                            {"ok", !broken.has_value() && signed_ok},
                             {"promotions", verified->promotions},
                             {"approvals", verified->approvals},
                             {"holds", verified->holds},
@@ -248,31 +286,48 @@ int run_verify(const Options& options) {
                             {"database", verified->database},
                             {"anchors", verified->anchors},
                             {"other_anchors", verified->other_anchors},
-                            {"anchor_problems", found->problems},
+                            {"anchor_problems", in_git->found.problems},
+                            {"signatures", nullptr},
                             {"broken", nullptr}};
     if (broken) {
       document["broken"] = {
           {"table", broken->table}, {"seq", broken->seq}, {"id", broken->id}, {"why", broken->why}};
     }
+    if (signatures) {
+      document["signatures"] = {{"checked", signatures->checked}, {"bad", signatures->bad}};
+    }
     std::cout << util::dump_json(document, 2) << "\n";
-  } else if (broken) {
-    std::cout << util::one_line(history->path().string()) << ": the hash chain is broken at "
-              << broken->table << (broken->seq > 0 ? " row " + std::to_string(broken->seq) : "")
-              << (broken->id.empty() ? "" : " (promotion " + util::one_line(broken->id) + ")")
-              << ": " << util::one_line(broken->why) << "\n";
   } else {
-    std::cout << util::one_line(history->path().string())
-              << ": the hash chain holds: " << verified->promotions << " promotions"
-              << (verified->head.empty() ? "" : " (head " + verified->head.substr(0, 12) + ")")
-              << ", " << verified->approvals << " approvals, " << verified->holds
-              << " holds or releases; " << anchored(*verified) << "\n";
-  }
-  if (!json && util::verbosity() != util::Verbosity::quiet) {
-    for (const auto& problem : found->problems) {
-      std::cerr << "promote: warning: " << util::one_line(problem) << "\n";
+    const std::string shown = util::one_line(history->path().string());
+    if (broken) {
+      std::cout << shown << ": the hash chain is broken at " << broken->table
+                << (broken->seq > 0 ? " row " + std::to_string(broken->seq) : "")
+                << (broken->id.empty() ? "" : " (promotion " + util::one_line(broken->id) + ")")
+                << ": " << util::one_line(broken->why) << "\n";
+    } else {
+      std::cout << shown << ": the hash chain holds: " << verified->promotions << " promotions"
+                << (verified->head.empty() ? "" : " (head " + verified->head.substr(0, 12) + ")")
+                << ", " << verified->approvals << " approvals, " << verified->holds
+                << " holds or releases; " << anchored(*verified) << "\n";
+    }
+    if (signatures) {
+      std::cout << shown << ": " << signatures->checked
+                << " records in git checked for signatures (trust.signed): "
+                << (signatures->bad.empty()
+                        ? "all signed by allowed signers"
+                        : std::to_string(signatures->bad.size()) + " do not count")
+                << "\n";
+      for (const auto& bad : signatures->bad) {
+        std::cout << "  " << util::one_line(bad) << "\n";
+      }
+    }
+    if (util::verbosity() != util::Verbosity::quiet) {
+      for (const auto& problem : in_git->found.problems) {
+        std::cerr << "promote: warning: " << util::one_line(problem) << "\n";
+      }
     }
   }
-  return broken ? 1 : 0;
+  return broken || !signed_ok ? 1 : 0;
 }
 
 // `promote history show ID` and `promote explain ID`: a recorded attempt, read back.

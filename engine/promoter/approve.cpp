@@ -8,6 +8,7 @@
 #include "engine/promoter/scope.hpp"
 #include "engine/promoter/workspace.hpp"
 #include "engine/util/actor.hpp"
+#include "engine/util/text.hpp"
 
 namespace promote::promoter {
 
@@ -60,7 +61,23 @@ Result<DecisionResult> decide(const DecisionRequest& request, const pipeline::Ga
   result.pipeline = pipeline.name;
   result.stage = stage->name;
   result.approve = request.approve;
-  result.actor = request.actor.empty() ? util::current_actor() : request.actor;
+  auto trust = RecordTrust::for_pipeline(pipeline, true);
+  if (!trust) {
+    return trust.error();
+  }
+  // Where signed records count, a decision is its signer's: no one decides for someone else.
+  auto signer = trust->own_principal();
+  if (!signer) {
+    return signer.error();
+  }
+  if (!signer->empty() && !request.actor.empty() && request.actor != *signer) {
+    return usage("the pipeline counts signed records only (trust.signed), and the key of " +
+                 std::string(git::k_signing_key_variable) + " is " + util::one_line(*signer) +
+                 "'s: --actor " + util::one_line(request.actor) + " cannot " + verb + " with it");
+  }
+  result.actor = !signer->empty()        ? *signer
+                 : request.actor.empty() ? util::current_actor()
+                                         : request.actor;
   result.reason = request.reason;
   if (auto error = unrecordable(result.actor, result.reason)) {
     return *error;
@@ -80,7 +97,7 @@ Result<DecisionResult> decide(const DecisionRequest& request, const pipeline::Ga
   const std::string pipeline_file = pipeline_identity(pipeline).file;
   // Under the write lock: the candidate is read while no promotion in this checkout writes.
   auto warning = record_on_head(
-      pipeline, result.history,
+      pipeline, *trust, result.history,
       [&](history::History& history, const Result<Workspace>& workspace) -> Result<std::string> {
         // The candidate the stage would get now, when it has a source stage.
         std::optional<Candidate> current;

@@ -27,15 +27,25 @@ Result<HoldResult> set_hold(const HoldRequest& request, const pipeline::GateCata
     return make_error(ErrorKind::usage, "hold needs --reason: say why promotions into " +
                                             stage->name + " stop");
   }
+  auto trust = RecordTrust::for_pipeline(*loaded, true);
+  if (!trust) {
+    return trust.error();
+  }
+  // Where signed records count, a hold is its signer's.
+  auto signer = trust->own_principal();
+  if (!signer) {
+    return signer.error();
+  }
   const history::PipelineId id = pipeline_identity(*loaded);
-  HoldResult result{loaded->name, stage->name, request.hold, util::current_actor(),
+  HoldResult result{loaded->name,   stage->name,
+                    request.hold,   signer->empty() ? util::current_actor() : *signer,
                     request.reason, std::chrono::system_clock::now()};
   if (auto error = unrecordable(result.actor, result.reason)) {
     return *error;
   }
   // The check and the record under one lock: of two holds at once, the second sees the first.
   auto warning = record_on_head(
-      *loaded, history_path(loaded->file, request.history_path),
+      *loaded, *trust, history_path(loaded->file, request.history_path),
       [&](history::History& history, const Result<Workspace>&) -> Result<std::string> {
         auto current = history.hold(id, stage->name);
         if (!current) {

@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <thread>
+#include <type_traits>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 #include "engine/git/repository.hpp"
 #include "engine/pipeline/pipeline.hpp"
@@ -58,7 +58,8 @@ struct Noted {
   std::set<std::string> others;
 };
 
-void take_line(Noted& noted, const std::string& line) {
+void take_line(Noted& noted, const std::string& signed_line) {
+  const std::string line = split_note_line(signed_line).record;
   if (!line.starts_with("{\"promotion\":")) {
     noted.others.insert(line);
     return;
@@ -288,7 +289,7 @@ Result<std::map<std::string, std::vector<std::string>>> backlog_lines(
 
 Result<std::size_t> publish_note(git::Repository& repository, const std::string& remote,
                                  const std::string& commit_id, const std::string& line,
-                                 const Backlog* backlog) {
+                                 const Backlog* backlog, const git::Signer* signer) {
   const git::Signature who = signature(repository);
   auto fetched = fetch_and_rebase(repository, remote, who);
   if (!fetched) {
@@ -324,6 +325,17 @@ Result<std::size_t> publish_note(git::Repository& repository, const std::string&
     }
     if (!anchor->database.empty()) {
       lines[commit_id].push_back(history::note_line(*anchor));
+    }
+  }
+  if (signer != nullptr) {
+    for (auto& [commit, texts] : lines) {
+      for (std::string& text : texts) {
+        auto signed_line = sign_note_line(*signer, text);
+        if (!signed_line) {
+          return signed_line.error();
+        }
+        text = std::move(*signed_line);
+      }
     }
   }
   if (lines.empty()) {
@@ -405,7 +417,8 @@ std::optional<Error> unrecordable(const std::string& actor, const std::string& r
 }
 
 Result<std::string> record_on_head(
-    const pipeline::Pipeline& pipeline, const std::filesystem::path& history_path,
+    const pipeline::Pipeline& pipeline, const RecordTrust& trust,
+    const std::filesystem::path& history_path,
     const std::function<Result<std::string>(history::History&, const Result<Workspace>&)>& write) {
   const auto warning = [](const std::string& why) {
     return "the record was not written to the git notes (" + std::string(k_notes_ref) +
@@ -434,7 +447,8 @@ Result<std::string> record_on_head(
   }
   const std::string remote = pipeline.repository.is_local() ? pipeline.repository.remote : "origin";
   const Backlog backlog{*history, pipeline_identity(pipeline), true};
-  auto published = publish_note(workspace->repository(), remote, **head, *line, &backlog);
+  auto published =
+      publish_note(workspace->repository(), remote, **head, *line, &backlog, trust.signer());
   if (!published) {
     return warning(published.error().message);
   }
@@ -444,7 +458,7 @@ Result<std::string> record_on_head(
   return std::string();
 }
 
-Result<FoundAnchors> find_anchors(git::Repository& repository,
+Result<FoundAnchors> find_anchors(git::Repository& repository, const RecordTrust& trust,
                                   const std::optional<std::string>& fetch_from) {
   if (fetch_from) {
     if (auto fetched = repository.fetch_ref(*fetch_from, k_notes_ref, k_fetched_ref); !fetched) {
@@ -452,23 +466,41 @@ Result<FoundAnchors> find_anchors(git::Repository& repository,
     }
   }
   FoundAnchors found;
+  std::optional<Error> failed;
   std::set<std::string> seen;  // the same line in both refs is one anchor
+  // Whether a record of git counts by `trust`: else it is named in the problems.
+  const auto counts = [&](const std::string& where, Result<std::optional<std::string>> signer,
+                          const std::string& why) {
+    if (!signer) {
+      failed = signer.error();
+      return false;
+    }
+    if (!why.empty()) {
+      found.problems.push_back(where + ": left out: " + why);
+      return false;
+    }
+    return true;
+  };
   for (const char* ref : {k_notes_ref, k_fetched_ref}) {
     auto read =
         repository.for_each_note(ref, [&](const std::string& commit_id, const std::string& text) {
           std::size_t start = 0;
           int line_number = 0;
-          while (start < text.size()) {
+          while (start < text.size() && !failed) {
             const std::size_t end = std::min(text.find('\n', start), text.size());
-            const std::string line = text.substr(start, end - start);
+            const NoteLine note = split_note_line(text.substr(start, end - start));
             start = end + 1;
             ++line_number;
-            if (!line.starts_with("{\"anchor\":") || !seen.insert(line).second) {
+            if (!note.record.starts_with("{\"anchor\":") || !seen.insert(note.record).second) {
               continue;
             }
             const std::string where =
                 "the note on " + commit_id.substr(0, 12) + ", line " + std::to_string(line_number);
-            const auto value = nlohmann::json::parse(line, nullptr, false);
+            std::string why;
+            if (!counts(where, trust.line_signer(note, why), why)) {
+              continue;
+            }
+            const auto value = nlohmann::json::parse(note.record, nullptr, false);
             auto anchor = value.is_object() && value.size() == 1
                               ? history::anchor_from_json(value.begin().value())
                               : Result<history::Anchor>(make_error(ErrorKind::input, "not JSON"));
@@ -489,6 +521,13 @@ Result<FoundAnchors> find_anchors(git::Repository& repository,
         continue;
       }
       const std::string where = "the " + key + " trailer of commit " + commit.id.substr(0, 12);
+      std::string why;
+      if (!counts(where, trust.commit_signer(repository, commit.id, why), why)) {
+        if (failed) {
+          return false;
+        }
+        continue;
+      }
       if (auto anchor = history::anchor_from_trailer(value)) {
         found.anchors.push_back({std::move(*anchor), where});
       } else {
@@ -500,11 +539,77 @@ Result<FoundAnchors> find_anchors(git::Repository& repository,
   if (!walked) {
     return walked.error();
   }
+  if (failed) {
+    return *failed;
+  }
   return found;
 }
 
+Result<SignatureCheck> check_signatures(const git::Repository& repository, const RecordTrust& trust,
+                                        const history::PipelineId& pipeline) {
+  SignatureCheck result;
+  std::optional<Error> failed;
+  const auto check = [&](const std::string& where, Result<std::optional<std::string>> signer,
+                         const std::string& why) {
+    if (!signer) {
+      failed = signer.error();
+      return;
+    }
+    ++result.checked;
+    if (!why.empty()) {
+      result.bad.push_back(where + ": " + why);
+    }
+  };
+  auto read = repository.for_each_note(
+      k_notes_ref, [&](const std::string& commit_id, const std::string& text) {
+        std::size_t start = 0;
+        int line_number = 0;
+        while (start < text.size() && !failed) {
+          const std::size_t end = std::min(text.find('\n', start), text.size());
+          const NoteLine note = split_note_line(text.substr(start, end - start));
+          start = end + 1;
+          ++line_number;
+          const auto value = nlohmann::json::parse(note.record, nullptr, false);
+          if (!value.is_object() || value.size() != 1 || !value.begin()->is_object()) {
+            continue;  // not a record: history sync names it
+          }
+          const nlohmann::json& body = *value.begin();
+          // A record of another pipeline is that pipeline's to check; an anchor is the history's.
+          if (body.contains("pipeline") &&
+              !history::belongs_to(body.value("pipeline", ""), body.value("pipeline_file", ""),
+                                   pipeline)) {
+            continue;
+          }
+          std::string why;
+          check("the note on " + commit_id.substr(0, 12) + ", line " + std::to_string(line_number),
+                trust.line_signer(note, why), why);
+        }
+      });
+  if (!read) {
+    return read.error();
+  }
+  auto walked = repository.walk([&](const git::CommitInfo& commit) {
+    if (git::trailer(commit.message, "Promote-Id").empty() ||
+        !commit_of(commit.message, pipeline)) {
+      return true;
+    }
+    std::string why;
+    check("commit " + commit.id.substr(0, 12), trust.commit_signer(repository, commit.id, why),
+          why);
+    return !failed;
+  });
+  if (!walked) {
+    return walked.error();
+  }
+  if (failed) {
+    return *failed;
+  }
+  return result;
+}
+
 Result<SyncResult> sync_history(git::Repository& repository, const std::string& remote,
-                                history::History& history, const history::PipelineId& pipeline) {
+                                history::History& history, const history::PipelineId& pipeline,
+                                const RecordTrust& trust) {
   SyncResult result;
   auto fetched = fetch_and_rebase(repository, remote, signature(repository));
   if (!fetched) {
@@ -514,22 +619,23 @@ Result<SyncResult> sync_history(git::Repository& repository, const std::string& 
   std::vector<history::PromotionRecord> promotions;
   std::vector<history::ApprovalRecord> approvals;
   std::vector<history::HoldRecord> holds;
+  std::optional<Error> failed;
   auto read = repository.for_each_note(
       k_notes_ref, [&](const std::string& commit_id, const std::string& text) {
         ++result.notes;
         std::size_t start = 0;
         int line_number = 0;
-        while (start < text.size()) {
+        while (start < text.size() && !failed) {
           const std::size_t end = std::min(text.find('\n', start), text.size());
-          const std::string line = text.substr(start, end - start);
+          const NoteLine note = split_note_line(text.substr(start, end - start));
           start = end + 1;
           ++line_number;
-          if (line.empty()) {
+          if (note.record.empty()) {
             continue;
           }
           const std::string where =
               "note on " + commit_id.substr(0, 12) + ", line " + std::to_string(line_number);
-          const auto value = nlohmann::json::parse(line, nullptr, false);
+          const auto value = nlohmann::json::parse(note.record, nullptr, false);
           if (value.is_discarded() || !value.is_object() || value.size() != 1) {
             result.problems.push_back(where + ": not a record promote wrote");
             continue;
@@ -537,15 +643,34 @@ Result<SyncResult> sync_history(git::Repository& repository, const std::string& 
           const std::string kind = value.begin().key();
           const nlohmann::json& body = value.begin().value();
           std::optional<Error> bad;
-          // Adds a record read back, when it is of this pipeline.
+          // Adds a record read back, when it is of this pipeline and counts by `trust`.
           const auto take = [&](auto record, auto& into) {
             if (!record) {
               bad = record.error();
-            } else if (!history::belongs_to(record->pipeline, record->pipeline_file, pipeline)) {
-              ++result.other_pipelines;
-            } else {
-              into.push_back(std::move(*record));
+              return;
             }
+            if (!history::belongs_to(record->pipeline, record->pipeline_file, pipeline)) {
+              ++result.other_pipelines;
+              return;
+            }
+            std::string why;
+            auto signer = trust.line_signer(note, why);
+            if (!signer) {
+              failed = signer.error();
+              return;
+            }
+            if constexpr (std::is_same_v<std::decay_t<decltype(*record)>,
+                                         history::ApprovalRecord>) {
+              // An approval counts as its signer's only: no one approves for someone else.
+              if (*signer && **signer != record->actor) {
+                why = "it is signed by " + **signer + ", not by its actor " + record->actor;
+              }
+            }
+            if (!why.empty()) {
+              bad = make_error(ErrorKind::input, "left out: " + util::one_line(why));
+              return;
+            }
+            into.push_back(std::move(*record));
           };
           if (kind == "anchor") {
             // Not a record: what a history held when a record was written (audit verify).
@@ -574,6 +699,9 @@ Result<SyncResult> sync_history(git::Repository& repository, const std::string& 
   if (!read) {
     return read.error();
   }
+  if (failed) {
+    return *failed;
+  }
   auto added = history.merge(std::move(promotions), std::move(approvals), std::move(holds));
   if (!added) {
     return added.error();
@@ -586,7 +714,8 @@ Result<SyncResult> sync_history(git::Repository& repository, const std::string& 
     return result;
   }
   const Backlog backlog{history, pipeline, false, true};
-  if (auto published = publish_note(repository, remote, **head, "", &backlog); published) {
+  if (auto published = publish_note(repository, remote, **head, "", &backlog, trust.signer());
+      published) {
     result.published = *published;
   } else {
     result.warning = published.error().message;

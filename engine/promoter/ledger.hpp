@@ -13,6 +13,7 @@
 
 #include "engine/error.hpp"
 #include "engine/history/history.hpp"
+#include "engine/promoter/trust.hpp"
 #include "engine/promoter/workspace.hpp"
 
 namespace promote::promoter {
@@ -45,11 +46,13 @@ struct Backlog {
 /// others on `commit_id`), each once, and, after them on `commit_id`, the anchor of the
 /// backlog's history once they are all in it (history/anchor.hpp), when anything was added. When
 /// the remote's notes moved on, they are fetched and ours are laid on top (every line is kept),
-/// then pushed again, up to 12 times. Returns how many records of the backlog were added. Run it
-/// under the WriteLock of the repository.
+/// then pushed again, up to 12 times. Returns how many records of the backlog were added. With
+/// `signer`, every line it adds is signed (trust.hpp). Run it under the WriteLock of the
+/// repository.
 Result<std::size_t> publish_note(git::Repository& repository, const std::string& remote,
                                  const std::string& commit_id, const std::string& line,
-                                 const Backlog* backlog = nullptr);
+                                 const Backlog* backlog = nullptr,
+                                 const git::Signer* signer = nullptr);
 
 /// Fetches the remote's notes, lays the local ones on top, and returns the line of the note
 /// of `commit_id` that records promotion `promotion_id`, or nullopt when there is none.
@@ -67,26 +70,40 @@ std::optional<Error> unrecordable(const std::string& actor, const std::string& r
 /// repository, takes the WriteLock of it and of the history at `history_path`, calls `write`
 /// with the history (to check and record) and the repository as opened (or why it could not
 /// be), and then publishes on the head of the pipeline's branch every record of the pipeline
-/// that the remote's notes lack, the new one among them. `write` returns the note line
-/// (history::note_line) of the record it wrote. Fails with `write`'s failure, or when the lock
-/// cannot be taken (nothing is written then). Returns a warning to show when the notes could
-/// not be written or pushed, else "".
+/// that the remote's notes lack, the new one among them, signed by `trust`'s signer. `write`
+/// returns the note line (history::note_line) of the record it wrote. Fails with `write`'s failure,
+/// or when the lock cannot be taken (nothing is written then). Returns a warning to show when the
+/// notes could not be written or pushed, else "".
 Result<std::string> record_on_head(
-    const pipeline::Pipeline& pipeline, const std::filesystem::path& history_path,
+    const pipeline::Pipeline& pipeline, const RecordTrust& trust,
+    const std::filesystem::path& history_path,
     const std::function<Result<std::string>(history::History&, const Result<Workspace>&)>& write);
 
 /// The anchors of history databases the repository holds, for `audit verify`: the anchor lines
 /// of the notes (refs/notes/promote and the copy of the remote's that promote fetched last,
 /// fetched again first from `fetch_from` when it is given: a workspace's clone), then the
 /// Promote-History trailers of the commits reachable from HEAD. A line or trailer that is not
-/// an anchor promote wrote is named in `problems`. Fails when the repository cannot be read,
-/// or the remote's notes cannot be fetched.
+/// an anchor promote wrote is named in `problems`, and so is one that does not count by
+/// `trust` (unsigned, badly signed), left out. Fails when the repository cannot be read, or the
+/// remote's notes cannot be fetched.
 struct FoundAnchors {
   std::vector<history::PlacedAnchor> anchors;
   std::vector<std::string> problems;
 };
-Result<FoundAnchors> find_anchors(git::Repository& repository,
+Result<FoundAnchors> find_anchors(git::Repository& repository, const RecordTrust& trust,
                                   const std::optional<std::string>& fetch_from = std::nullopt);
+
+/// What `check_signatures` found.
+struct SignatureCheck {
+  std::size_t checked = 0;       ///< note lines and promote commits of the pipeline
+  std::vector<std::string> bad;  ///< each that does not count, with where and why
+};
+
+/// For `audit verify` where signed records count: checks the signature of every note line
+/// (refs/notes/promote) and every promote commit reachable from HEAD (a Promote-Id trailer) of
+/// `pipeline`. Fails when the repository cannot be read or ssh-keygen cannot run.
+Result<SignatureCheck> check_signatures(const git::Repository& repository, const RecordTrust& trust,
+                                        const history::PipelineId& pipeline);
 
 /// What `sync_history` did.
 struct SyncResult {
@@ -104,8 +121,11 @@ struct SyncResult {
 /// of `pipeline` (history::belongs_to) they hold that `history` lacks (history::History::merge),
 /// and pushes to the notes (on the branch's head) every record of it they lack. Fails when the
 /// remote cannot be reached or the history cannot be written; a failed push is `warning`.
-/// Run it under the WriteLock of the repository and the history.
+/// A line that does not count by `trust` (unsigned or badly signed; an approval signed by
+/// someone other than its actor) is left out and named in `problems`; the lines pushed are
+/// signed by its signer. Run it under the WriteLock of the repository and the history.
 Result<SyncResult> sync_history(git::Repository& repository, const std::string& remote,
-                                history::History& history, const history::PipelineId& pipeline);
+                                history::History& history, const history::PipelineId& pipeline,
+                                const RecordTrust& trust);
 
 }  // namespace promote::promoter

@@ -320,6 +320,11 @@ class Attempt {
       return usage("stage '" + m_stage->name +
                    "' has no source stage: give the images with --image NAME=REFERENCE");
     }
+    if (auto trust = RecordTrust::for_pipeline(m_pipeline, !m_request.dry_run); !trust) {
+      return trust.error();
+    } else {
+      m_trust = std::move(*trust);
+    }
     if (auto opened = open_repository(); !opened) {
       return opened.error();
     }
@@ -903,12 +908,20 @@ class Attempt {
     if (history && !m_request.rollback && held(*history)) {
       return;
     }
-    const RepositoryTimeline timeline(m_pipeline, *m_repository, history ? &*history : nullptr);
+    const RepositoryTimeline timeline(m_pipeline, *m_repository, history ? &*history : nullptr,
+                                      &*m_trust);
     GateContext context{m_result.candidate, m_stage->name, m_stage->from, m_pipeline.base_dir,
                         timeline};
     const HistoryApprovals approvals(history ? &*history : nullptr, m_id);
     context.pipeline = m_pipeline.name;
     context.actor = m_result.actor;
+    // Where signed records count, the promoter is also who its key is: their own approval
+    // does not count unless allow_self.
+    if (auto signer = m_trust->own_principal(); signer) {
+      context.signer = *signer;
+    } else {
+      m_result.warnings.push_back(signer.error().message);
+    }
     context.approvals = &approvals;
     context.break_glass = m_request.break_glass;
     context.progress = m_request.on_progress;
@@ -1061,7 +1074,7 @@ class Attempt {
       }
     }
     auto commit = m_repository->commit_on_branch(branch, **head, files, commit_message(m_result),
-                                                 who, pushed_before);
+                                                 who, pushed_before, m_trust->signer());
     if (!commit) {
       return commit.error();
     }
@@ -1170,8 +1183,8 @@ class Attempt {
     for (const auto& change : m_result.changes) {
       expected.contents.push_back(change.after);
     }
-    auto commit =
-        m_repository->commit(paths, commit_message(m_result, history_anchor()), who, &expected);
+    auto commit = m_repository->commit(paths, commit_message(m_result, history_anchor()), who,
+                                       &expected, m_trust->signer());
     if (auto flushed = flushing.wait(); !flushed) {
       if (commit && head->has_value()) {
         if (auto reset = m_repository->reset_branch(**head, paths); !reset) {
@@ -1241,7 +1254,7 @@ class Attempt {
       backlog->pending = &record;
     }
     auto published = publish_note(*m_repository, remote(), commit, history::note_line(record),
-                                  backlog ? &*backlog : nullptr);
+                                  backlog ? &*backlog : nullptr, m_trust->signer());
     if (!published) {
       m_result.warnings.push_back("the record was not written to the git notes (" +
                                   std::string(k_notes_ref) + "): " + published.error().message +
@@ -1315,6 +1328,7 @@ class Attempt {
   TargetReading m_reading;  ///< the target as last read, for the edits made on it
   PlaceEdits m_place_edits;  ///< a rollback that puts each place back as it was
   std::optional<Workspace> m_workspace;
+  std::optional<RecordTrust> m_trust;  ///< set first in run()
   /// Held from the settling through the plan (not for writing), and again from
   /// begin_writing() through the record (write_lock.hpp); not while the gates run.
   std::optional<WriteLock> m_lock;

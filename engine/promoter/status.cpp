@@ -23,8 +23,12 @@ Result<std::vector<StageStatus>> status(const pipeline::Pipeline& pipeline,
     }
     history.emplace(std::move(*opened));
   }
+  auto trust = RecordTrust::for_pipeline(pipeline, false);
+  if (!trust) {
+    return trust.error();
+  }
   const RepositoryTimeline timeline(pipeline, workspace->repository(),
-                                    history ? &*history : nullptr);
+                                    history ? &*history : nullptr, &*trust);
   std::vector<StageStatus> out;
   for (const auto& stage : pipeline.stages) {
     StageStatus row;

@@ -2,6 +2,7 @@
 
 #include "engine/promoter/scope.hpp"
 #include "engine/promoter/targets.hpp"
+#include "engine/util/log.hpp"
 
 namespace promote::promoter {
 
@@ -9,10 +10,11 @@ namespace fs = std::filesystem;
 
 RepositoryTimeline::RepositoryTimeline(const pipeline::Pipeline& pipeline,
                                        const git::Repository& repository,
-                                       const history::History* history)
+                                       const history::History* history, const RecordTrust* trust)
     : m_pipeline(pipeline),
       m_repository(repository),
       m_history(history),
+      m_trust(trust != nullptr && trust->required() ? trust : nullptr),
       m_id(pipeline_identity(pipeline)) {}
 
 Timeline::TimePoint RepositoryTimeline::now() const { return std::chrono::system_clock::now(); }
@@ -30,11 +32,25 @@ Result<std::optional<StageEntry>> RepositoryTimeline::entered(const std::string&
     }
   }
   std::optional<StageEntry> found;
+  std::optional<Error> failed;
   auto walked = m_repository.walk([&](const git::CommitInfo& commit) {
     // Another pipeline's promotion into a stage of the same name says nothing of this one.
     if (git::trailer(commit.message, "Promote-Stage") != stage_name ||
         !commit_of(commit.message, m_id)) {
       return true;
+    }
+    if (m_trust != nullptr) {
+      std::string why;
+      auto signer = m_trust->commit_signer(m_repository, commit.id, why);
+      if (!signer) {
+        failed = signer.error();
+        return false;
+      }
+      if (!why.empty()) {
+        util::notice("commit " + commit.id.substr(0, 12) +
+                     ": its Promote trailers do not count (trust.signed): " + why);
+        return true;
+      }
     }
     if (git::trailer(commit.message, "Promote-Candidate") == id) {
       found = StageEntry{commit.time, "commit " + commit.id.substr(0, 12) + " (Promote trailers)"};
@@ -44,7 +60,10 @@ Result<std::optional<StageEntry>> RepositoryTimeline::entered(const std::string&
   if (!walked) {
     return walked.error();
   }
-  if (found) {
+  if (failed) {
+    return *failed;
+  }
+  if (found || m_trust != nullptr) {
     return found;
   }
   const pipeline::Stage* stage = m_pipeline.find_stage(stage_name);

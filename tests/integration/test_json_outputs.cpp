@@ -349,6 +349,7 @@ TEST_SUITE("integration") {
           {"anchors", 2},
           {"other_anchors", 0},
           {"anchor_problems", nlohmann::json::array()},
+          {"signatures", nullptr},
           {"broken", nullptr}},
          "/ok",
          false,
