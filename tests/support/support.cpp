@@ -120,6 +120,47 @@ CommandResult run(const std::vector<std::string>& argv, const fs::path& cwd,
   const fs::path out_path = scratch / "stdout";
   const fs::path err_path = scratch / "stderr";
   write_text(in_path, input);
+  // Everything the child needs is made before the fork: a child of a process with threads may
+  // not allocate (another thread may have held the allocator's lock at the fork, and the child
+  // then waits for it forever), and setenv allocates.
+  std::vector<std::string> environment;
+  std::string path = std::getenv("PATH") != nullptr ? std::getenv("PATH") : "";
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string text = *entry;
+    const std::string name = text.substr(0, text.find('='));
+    if (env.find(name) == env.end()) {
+      environment.push_back(text);
+    }
+  }
+  for (const auto& [name, value] : env) {
+    if (!value.empty()) {
+      environment.push_back(name + "=" + value);
+    }
+    if (name == "PATH") {
+      path = value;
+    }
+  }
+  std::string program = argv.at(0);
+  if (program.find('/') == std::string::npos) {
+    std::stringstream dirs(path);
+    std::string dir;
+    while (std::getline(dirs, dir, ':')) {
+      if (!dir.empty() && ::access((fs::path(dir) / program).c_str(), X_OK) == 0) {
+        program = (fs::path(dir) / program).string();
+        break;
+      }
+    }
+  }
+  std::vector<char*> args;
+  for (const auto& arg : argv) {
+    args.push_back(const_cast<char*>(arg.c_str()));
+  }
+  args.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const auto& entry : environment) {
+    envp.push_back(const_cast<char*>(entry.c_str()));
+  }
+  envp.push_back(nullptr);
   const pid_t pid = ::fork();
   if (pid < 0) {
     throw std::runtime_error("fork failed");
@@ -134,19 +175,7 @@ CommandResult run(const std::vector<std::string>& argv, const fs::path& cwd,
     if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) {
       ::_exit(126);
     }
-    for (const auto& [name, value] : env) {
-      if (value.empty()) {
-        ::unsetenv(name.c_str());
-      } else {
-        ::setenv(name.c_str(), value.c_str(), 1);
-      }
-    }
-    std::vector<char*> args;
-    for (const auto& arg : argv) {
-      args.push_back(const_cast<char*>(arg.c_str()));
-    }
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
+    ::execve(program.c_str(), args.data(), envp.data());
     ::_exit(127);
   }
   int status = 0;
