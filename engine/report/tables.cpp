@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <sstream>
+#include <string_view>
 
 #include "engine/image/reference.hpp"
 #include "engine/util/json.hpp"
@@ -25,7 +26,13 @@ std::string images_text(const nlohmann::json& images) {
   return out;
 }
 
-std::string csv_field(const std::string& text) {
+std::string csv_field(const std::string& given) {
+  // A spreadsheet runs a cell that starts with one of these as a formula (CSV injection): an
+  // actor "=HYPERLINK(...)" would be a link in an auditor's sheet. A leading ' makes it text.
+  const std::string text =
+      !given.empty() && std::string_view("=+-@\t\r").find(given[0]) != std::string_view::npos
+          ? "'" + given
+          : given;
   if (text.find_first_of(",\"\n\r") == std::string::npos) {
     return text;
   }

