@@ -257,7 +257,8 @@ class Attempt {
       }
     }
     auto recovered = recover_interrupted(repository, remote(), m_pipeline.repository.branch, m_id,
-                                         history_path(m_pipeline.file, m_request.history_path));
+                                         history_path(m_pipeline.file, m_request.history_path),
+                                         m_request.dry_run);
     if (!recovered) {
       return recovered.error();
     }

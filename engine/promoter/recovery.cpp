@@ -373,7 +373,7 @@ Result<std::vector<std::string>> recover_interrupted(git::Repository& repository
                                                      const std::string& remote,
                                                      const std::string& branch,
                                                      const history::PipelineId& pipeline,
-                                                     const fs::path& history) {
+                                                     const fs::path& history, bool dry_run) {
   std::vector<std::string> done;
   const fs::path dir = journal_dir(history);
   std::error_code ec;
@@ -383,6 +383,14 @@ Result<std::vector<std::string>> recover_interrupted(git::Repository& repository
   const std::vector<Entry> entries = orphans(dir, pipeline, done);
   if (entries.empty()) {
     return done;
+  }
+  if (dry_run) {
+    const Entry& first = entries.front();
+    return make_error(ErrorKind::conflict,
+                      "promotion " + first.record.id + " into " + first.record.stage +
+                          " was interrupted and is not settled yet (" + first.file.string() +
+                          "); a dry run changes nothing: run promote without --dry-run to "
+                          "finish or undo it first");
   }
   if (auto fetched = repository.fetch(remote, branch); !fetched) {
     return fetched.error();

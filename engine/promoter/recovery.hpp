@@ -50,11 +50,14 @@ std::vector<std::string> remove_stale_locks(const std::filesystem::path& git_dir
 /// that is gone (see the file comment), in `repository` (the working copy about to be used),
 /// after a fetch of `branch` from `remote`. Returns one line per promotion saying what was
 /// done. Fails when the remote cannot be reached or the repository or history cannot be
-/// written; the entries it could not settle are kept for the next run.
+/// written; the entries it could not settle are kept for the next run. With `dry_run`, settles
+/// nothing (a dry run writes nothing, and settling may push): fails (conflict) naming the first
+/// entry there is to settle.
 Result<std::vector<std::string>> recover_interrupted(git::Repository& repository,
                                                      const std::string& remote,
                                                      const std::string& branch,
                                                      const history::PipelineId& pipeline,
-                                                     const std::filesystem::path& history);
+                                                     const std::filesystem::path& history,
+                                                     bool dry_run = false);
 
 }  // namespace promote::promoter

@@ -183,9 +183,22 @@ TEST_SUITE("integration") {
     const std::string changed = shop.overlay("dev") + "# changed by hand after the crash\n";
     test::write_text(shop.repo / k_dev, changed);
 
-    const CommandResult rerun = shop.promote(with_json({"--to", "dev", "--image",
-                                                        "api=ghcr.io/acme/api:1.5.0", "--dry-run"}));
-    const std::string warnings = warnings_of(rerun);
+    // A dry run settles nothing (settling may push): it says so, and changes nothing.
+    const CommandResult dry =
+        shop.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.5.0", "--dry-run"});
+    CHECK(dry.exit_code == 4);
+    CHECK(dry.err == "promote: promotion " + id +
+                         " into dev was interrupted and is not settled "
+                         "yet (" +
+                         entry.string() +
+                         "); a dry run changes nothing: run promote "
+                         "without --dry-run to finish or undo it first\n");
+    CHECK(fs::exists(entry));
+    CHECK(test::read_text(shop.repo / k_dev) == changed);
+
+    const CommandResult rerun = shop.promote(with_json(k_promotion));
+    INFO(rerun.out << rerun.err);
+    const std::string warnings = warnings_of(rerun) + rerun.err;
     CHECK(contains(warnings, "promotion " + id + " into dev: " + k_dev +
                                  " holds neither what the promotion wrote nor what it held before "
                                  "(it was changed since): left as it is"));
