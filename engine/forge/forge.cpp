@@ -299,6 +299,38 @@ Result<PullRequest> get(const Settings& settings, std::uint64_t number) {
   return scrubbed(session, to_pull_request(*pr));
 }
 
+Result<std::optional<Reviewed>> reviews(const Settings& settings, const std::string& head,
+                                        const std::string& base) {
+  auto token = prepare(settings);
+  if (!token) {
+    return token.error();
+  }
+  Session session(settings, std::move(*token));
+  auto adapter = make_adapter(session);
+  Proposal wanted;
+  wanted.head = head;
+  wanted.base = base;
+  const auto failed = [&](const Error& error) {
+    return make_error(error.kind, session.scrub(error.message));
+  };
+  auto open = find_open(*adapter, wanted);
+  if (!open) {
+    return failed(open.error());
+  }
+  if (!*open) {
+    return std::optional<Reviewed>();
+  }
+  auto given = adapter->reviews(**open);
+  if (!given) {
+    return failed(given.error());
+  }
+  auto pr = scrubbed(session, to_pull_request(**open));
+  if (!pr) {
+    return pr.error();
+  }
+  return std::optional<Reviewed>(Reviewed{std::move(*pr), std::move(*given)});
+}
+
 Result<PullRequest> wait_merged(const Settings& settings, std::uint64_t number, chr::seconds limit,
                                 chr::seconds poll,
                                 const std::function<void(chr::seconds)>& on_tick) {

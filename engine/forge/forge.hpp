@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,6 +78,28 @@ struct PullRequest {
 
 /// "open", "merged" or "closed".
 const char* to_string(PullRequest::State state);
+
+/// One reviewer's standing decision on a pull request.
+struct Review {
+  std::string login;      ///< the provider's login (GitLab: username)
+  bool approved = false;  ///< false: changes requested
+  /// When it was given (GitLab, whose approvals carry no time: when it was looked up).
+  std::chrono::system_clock::time_point at;
+};
+
+/// An open pull request and its reviews.
+struct Reviewed {
+  PullRequest pr;
+  std::vector<Review> reviews;
+};
+
+/// The open pull request from `head` into `base` (in the project, not a fork) and the standing
+/// decision of each reviewer: GitHub and Gitea, each reviewer's newest review that approves or
+/// requests changes, unless dismissed (comments and pending reviews decide nothing); GitLab,
+/// the users who approved the merge request. nullopt when no such pull request is open. Fails
+/// as `get` does.
+Result<std::optional<Reviewed>> reviews(const Settings& settings, const std::string& head,
+                                        const std::string& base);
 
 /// Opens the pull request for proposal.head -> proposal.base, or, when one is already open
 /// for that head, updates its title and body (never a second one, also when another run

@@ -121,6 +121,25 @@ class GitLab : public Adapter {
     return to_pr(*mr);
   }
 
+  // https://docs.gitlab.com/ee/api/merge_request_approvals.html: who approved, with no time.
+  Result<std::vector<Review>> reviews(const Pr& pr) override {
+    auto approvals = m_session.call("GET", merge_request(pr.number) + "/approvals");
+    if (!approvals) {
+      return approvals.error();
+    }
+    const auto now = std::chrono::system_clock::now();
+    std::vector<Review> out;
+    const json& approved_by = member(*approvals, "approved_by");
+    if (approved_by.is_array()) {
+      for (const json& entry : approved_by) {
+        if (std::string login = text_of(member(entry, "user"), "username"); !login.empty()) {
+          out.push_back(Review{std::move(login), true, now});
+        }
+      }
+    }
+    return out;
+  }
+
  private:
   static std::string joined(const std::vector<std::string>& names) {
     std::string out;

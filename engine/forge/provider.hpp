@@ -4,11 +4,13 @@
 // each provider implements over it (github.cpp, gitlab.cpp, gitea.cpp; repos_api.cpp holds
 // what GitHub and Gitea share).
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/forge/forge.hpp"
@@ -99,6 +101,8 @@ class Adapter {
   /// Comments `note` on `pr`, then closes it.
   virtual Result<void> close(const Pr& pr, const std::string& note) = 0;
   virtual Result<Pr> get(std::uint64_t number) = 0;
+  /// The standing decision of each reviewer of `pr` (see forge::reviews).
+  virtual Result<std::vector<Review>> reviews(const Pr& pr) = 0;
 };
 
 /// The API GitHub and Gitea share: a project is /repos/OWNER/REPO, pull requests are
@@ -113,6 +117,7 @@ class ReposApi : public Adapter {
   Result<Pr> update(const Pr& pr, const Proposal& proposal) override;
   Result<void> close(const Pr& pr, const std::string& note) override;
   Result<Pr> get(std::uint64_t number) override;
+  Result<std::vector<Review>> reviews(const Pr& pr) override;
 
  protected:
   /// Whether the answer to a create says one is already open for the head.
@@ -145,5 +150,8 @@ bool flag_of(const json& object, const char* key);
 std::string text_of(const json& object, const char* key);
 /// json[key] as an unsigned number, 0 when absent or not a number.
 std::uint64_t number_of(const json& object, const char* key);
+/// An RFC 3339 time as the providers write it ("2026-12-07T05:00:00Z", a fraction, an offset
+/// "+01:00"); nullopt when it is not one.
+std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string_view text);
 
 }  // namespace promote::forge::detail

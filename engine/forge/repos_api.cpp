@@ -1,5 +1,7 @@
 // What the GitHub and Gitea APIs share (provider.hpp, ReposApi).
 
+#include <map>
+
 #include "engine/forge/provider.hpp"
 
 namespace promote::forge::detail {
@@ -55,6 +57,35 @@ Result<Pr> ReposApi::get(std::uint64_t number) {
     return pr.error();
   }
   return to_pr(*pr);
+}
+
+Result<std::vector<Review>> ReposApi::reviews(const Pr& pr) {
+  auto items = m_session.list(pull(pr.number) + "/reviews?per_page=100");
+  if (!items) {
+    return items.error();
+  }
+  // Oldest first, as both list them: a reviewer's newest decision stands.
+  std::map<std::string, Review> standing;
+  for (const json& item : *items) {
+    const std::string login = text_of(member(item, "user"), "login");
+    const std::string state = text_of(item, "state");
+    const auto at = parse_timestamp(text_of(item, "submitted_at"));
+    if (login.empty()) {
+      continue;
+    }
+    if (state == "DISMISSED" || flag_of(item, "dismissed")) {
+      standing.erase(login);
+    } else if ((state == "APPROVED" || state == "CHANGES_REQUESTED" ||
+                state == "REQUEST_CHANGES") &&
+               at) {
+      standing[login] = Review{login, state == "APPROVED", *at};
+    }
+  }
+  std::vector<Review> out;
+  for (auto& [login, review] : standing) {
+    out.push_back(std::move(review));
+  }
+  return out;
 }
 
 Result<void> ReposApi::request_reviewers(const Pr& pr) {

@@ -27,18 +27,26 @@ bool is_hex(const std::string& text) {
 
 Result<std::vector<Approval>> HistoryApprovals::decisions(const std::string& stage,
                                                           const std::string& candidate_id) const {
-  if (m_history == nullptr) {
-    return std::vector<Approval>{};
-  }
-  auto rows = m_history->approvals(m_pipeline, stage, candidate_id);
-  if (!rows) {
-    return rows.error();
-  }
   std::vector<Approval> out;
-  for (auto& row : *rows) {
-    out.push_back(Approval{std::move(row.actor), std::move(row.candidate_id), std::move(row.stage),
-                           row.decision == "approve", std::move(row.reason), row.at});
+  if (m_history != nullptr) {
+    auto rows = m_history->approvals(m_pipeline, stage, candidate_id);
+    if (!rows) {
+      return rows.error();
+    }
+    for (auto& row : *rows) {
+      out.push_back(Approval{std::move(row.actor), std::move(row.candidate_id),
+                             std::move(row.stage), row.decision == "approve", std::move(row.reason),
+                             row.at});
+    }
   }
+  for (const Approval& review : m_reviews) {
+    if (review.stage == stage && review.candidate_id == candidate_id) {
+      out.push_back(review);
+    }
+  }
+  // Oldest first, whichever book a decision came from.
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Approval& a, const Approval& b) { return a.at < b.at; });
   return out;
 }
 

@@ -18,14 +18,18 @@ namespace promote::promoter {
 /// The approvals of one pipeline kept in a history database; with no database, there are none.
 class HistoryApprovals : public ApprovalBook {
  public:
-  HistoryApprovals(const history::History* history, history::PipelineId pipeline)
-      : m_history(history), m_pipeline(std::move(pipeline)) {}
+  /// `reviews`: decisions given on the forge (the reviews of a pull-request stage's pull
+  /// request), which count beside the history's, each for its stage and candidate.
+  HistoryApprovals(const history::History* history, history::PipelineId pipeline,
+                   std::vector<Approval> reviews = {})
+      : m_history(history), m_pipeline(std::move(pipeline)), m_reviews(std::move(reviews)) {}
   Result<std::vector<Approval>> decisions(const std::string& stage,
                                           const std::string& candidate_id) const override;
 
  private:
   const history::History* m_history;
   history::PipelineId m_pipeline;
+  std::vector<Approval> m_reviews;
 };
 
 struct DecisionRequest {

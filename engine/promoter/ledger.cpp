@@ -51,6 +51,29 @@ Result<bool> fetch_and_rebase(git::Repository& repository, const std::string& re
   return *fetched;
 }
 
+// Visits each line of each note under `ref`: the annotated commit, the line's number in its note
+// (from 1, blank lines counted) and the line apart from its signature, until `visit` returns
+// false.
+Result<void> each_note_line(const git::Repository& repository, const std::string& ref,
+                            const std::function<bool(const std::string& commit_id, int number,
+                                                     const NoteLine& line)>& visit) {
+  bool going = true;
+  return repository.for_each_note(ref, [&](const std::string& commit_id, const std::string& text) {
+    std::size_t start = 0;
+    int number = 0;
+    while (going && start < text.size()) {
+      const std::size_t end = std::min(text.find('\n', start), text.size());
+      going = visit(commit_id, ++number, split_note_line(text.substr(start, end - start)));
+      start = end + 1;
+    }
+  });
+}
+
+// Where a note line is, for messages: "note on 0123456789ab, line 3".
+std::string note_place(const std::string& commit_id, int number) {
+  return "note on " + commit_id.substr(0, 12) + ", line " + std::to_string(number);
+}
+
 // What the notes hold, to tell the records of a history they lack: the ids of the promotions,
 // and the lines of the approvals and holds (each the canonical record, as the history's is).
 struct Noted {
@@ -58,8 +81,8 @@ struct Noted {
   std::set<std::string> others;
 };
 
-void take_line(Noted& noted, const std::string& signed_line) {
-  const std::string line = split_note_line(signed_line).record;
+// `line` is a note line without its signature.
+void take_line(Noted& noted, const std::string& line) {
   if (!line.starts_with("{\"promotion\":")) {
     noted.others.insert(line);
     return;
@@ -75,16 +98,13 @@ void take_line(Noted& noted, const std::string& signed_line) {
 
 Result<Noted> read_noted(const git::Repository& repository) {
   Noted noted;
-  auto read = repository.for_each_note(k_notes_ref, [&](const std::string&, const std::string& text) {
-    std::size_t start = 0;
-    while (start < text.size()) {
-      const std::size_t end = std::min(text.find('\n', start), text.size());
-      if (end > start) {
-        take_line(noted, text.substr(start, end - start));
-      }
-      start = end + 1;
-    }
-  });
+  auto read =
+      each_note_line(repository, k_notes_ref, [&](const std::string&, int, const NoteLine& line) {
+        if (!line.record.empty()) {
+          take_line(noted, line.record);
+        }
+        return true;
+      });
   if (!read) {
     return read.error();
   }
@@ -482,34 +502,26 @@ Result<FoundAnchors> find_anchors(git::Repository& repository, const RecordTrust
     return true;
   };
   for (const char* ref : {k_notes_ref, k_fetched_ref}) {
-    auto read =
-        repository.for_each_note(ref, [&](const std::string& commit_id, const std::string& text) {
-          std::size_t start = 0;
-          int line_number = 0;
-          while (start < text.size() && !failed) {
-            const std::size_t end = std::min(text.find('\n', start), text.size());
-            const NoteLine note = split_note_line(text.substr(start, end - start));
-            start = end + 1;
-            ++line_number;
-            if (!note.record.starts_with("{\"anchor\":") || !seen.insert(note.record).second) {
-              continue;
-            }
-            const std::string where =
-                "the note on " + commit_id.substr(0, 12) + ", line " + std::to_string(line_number);
-            std::string why;
-            if (!counts(where, trust.line_signer(note, why), why)) {
-              continue;
-            }
-            const auto value = nlohmann::json::parse(note.record, nullptr, false);
-            auto anchor = value.is_object() && value.size() == 1
-                              ? history::anchor_from_json(value.begin().value())
-                              : Result<history::Anchor>(make_error(ErrorKind::input, "not JSON"));
-            if (anchor) {
-              found.anchors.push_back({std::move(*anchor), where});
-            } else {
-              found.problems.push_back(where + ": " + anchor.error().message);
-            }
+    auto read = each_note_line(
+        repository, ref, [&](const std::string& commit_id, int number, const NoteLine& note) {
+          if (!note.record.starts_with("{\"anchor\":") || !seen.insert(note.record).second) {
+            return true;
           }
+          const std::string where = "the " + note_place(commit_id, number);
+          std::string why;
+          if (!counts(where, trust.line_signer(note, why), why)) {
+            return !failed;
+          }
+          const auto value = nlohmann::json::parse(note.record, nullptr, false);
+          auto anchor = value.is_object() && value.size() == 1
+                            ? history::anchor_from_json(value.begin().value())
+                            : Result<history::Anchor>(make_error(ErrorKind::input, "not JSON"));
+          if (anchor) {
+            found.anchors.push_back({std::move(*anchor), where});
+          } else {
+            found.problems.push_back(where + ": " + anchor.error().message);
+          }
+          return true;
         });
     if (!read) {
       return read.error();
@@ -560,30 +572,22 @@ Result<SignatureCheck> check_signatures(const git::Repository& repository, const
       result.bad.push_back(where + ": " + why);
     }
   };
-  auto read = repository.for_each_note(
-      k_notes_ref, [&](const std::string& commit_id, const std::string& text) {
-        std::size_t start = 0;
-        int line_number = 0;
-        while (start < text.size() && !failed) {
-          const std::size_t end = std::min(text.find('\n', start), text.size());
-          const NoteLine note = split_note_line(text.substr(start, end - start));
-          start = end + 1;
-          ++line_number;
-          const auto value = nlohmann::json::parse(note.record, nullptr, false);
-          if (!value.is_object() || value.size() != 1 || !value.begin()->is_object()) {
-            continue;  // not a record: history sync names it
-          }
-          const nlohmann::json& body = *value.begin();
-          // A record of another pipeline is that pipeline's to check; an anchor is the history's.
-          if (body.contains("pipeline") &&
-              !history::belongs_to(body.value("pipeline", ""), body.value("pipeline_file", ""),
-                                   pipeline)) {
-            continue;
-          }
-          std::string why;
-          check("the note on " + commit_id.substr(0, 12) + ", line " + std::to_string(line_number),
-                trust.line_signer(note, why), why);
+  auto read = each_note_line(
+      repository, k_notes_ref, [&](const std::string& commit_id, int number, const NoteLine& note) {
+        const auto value = nlohmann::json::parse(note.record, nullptr, false);
+        if (!value.is_object() || value.size() != 1 || !value.begin()->is_object()) {
+          return true;  // not a record: history sync names it
         }
+        const nlohmann::json& body = *value.begin();
+        // A record of another pipeline is that pipeline's to check; an anchor is the history's.
+        if (body.contains("pipeline") &&
+            !history::belongs_to(body.value("pipeline", ""), body.value("pipeline_file", ""),
+                                 pipeline)) {
+          return true;
+        }
+        std::string why;
+        check("the " + note_place(commit_id, number), trust.line_signer(note, why), why);
+        return !failed;
       });
   if (!read) {
     return read.error();
@@ -633,8 +637,7 @@ Result<SyncResult> sync_history(git::Repository& repository, const std::string& 
           if (note.record.empty()) {
             continue;
           }
-          const std::string where =
-              "note on " + commit_id.substr(0, 12) + ", line " + std::to_string(line_number);
+          const std::string where = note_place(commit_id, line_number);
           const auto value = nlohmann::json::parse(note.record, nullptr, false);
           if (value.is_discarded() || !value.is_object() || value.size() != 1) {
             result.problems.push_back(where + ": not a record promote wrote");

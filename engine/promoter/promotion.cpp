@@ -1,10 +1,12 @@
 #include "engine/promoter/promotion.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <random>
 #include <sstream>
 #include <thread>
 
+#include "engine/forge/forge.hpp"
 #include "engine/git/diff.hpp"
 #include "engine/git/repository.hpp"
 #include "engine/history/history.hpp"
@@ -160,7 +162,8 @@ class Attempt {
       evaluate_gates();
       m_result.outcome = judge(m_result.gates);
     }
-    if (m_result.outcome != Outcome::promoted) {
+    const bool for_review = awaits_reviews();
+    if (m_result.outcome != Outcome::promoted && !for_review) {
       return finish();
     }
     if (m_request.dry_run) {
@@ -183,11 +186,11 @@ class Attempt {
       return finish();
     }
     if (m_stage->strategy == pipeline::Strategy::pull_request) {
-      auto proposed = propose();
+      auto proposed = propose(for_review);
       if (!proposed) {
         return finish_with_error(proposed.error());
       }
-      m_result.outcome = *proposed;
+      m_result.outcome = for_review ? Outcome::pending : *proposed;
       return finish();
     }
     auto applied = apply();
@@ -592,6 +595,61 @@ class Attempt {
     return true;
   }
 
+  // Whether the stage opens a pull request and has an approval gate: then the reviews of its
+  // pull request count as approvals, and the pull request is opened while approvals are all
+  // that is missing, for reviewers to review.
+  bool reviewed_on_forge() const {
+    return m_stage->strategy == pipeline::Strategy::pull_request &&
+           std::any_of(m_stage->gates.begin(), m_stage->gates.end(),
+                       [](const pipeline::GateSpec& gate) { return gate.use == "approval"; });
+  }
+
+  // The decisions given on the forge: the reviews of the open pull request of this candidate
+  // (its branch, proposal_branch), as approvals and rejections by the reviewers' logins. A
+  // forge that cannot be asked is a warning: the history's approvals still count.
+  std::vector<Approval> forge_reviews() {
+    std::vector<Approval> out;
+    if (!reviewed_on_forge()) {
+      return out;
+    }
+    const auto warn = [&](const std::string& why) {
+      m_result.warnings.push_back("the reviews of the pull request of " +
+                                  proposal_branch(m_result) + " were not read: " + why);
+      return out;
+    };
+    auto remote_url = m_repository->remote_url(remote());
+    if (!remote_url) {
+      return warn(remote_url.error().message);
+    }
+    auto settings = forge_settings(m_pipeline, *m_stage, *remote_url);
+    if (!settings) {
+      return warn(settings.error().message);
+    }
+    auto reviewed =
+        forge::reviews(*settings, proposal_branch(m_result), m_pipeline.repository.branch);
+    if (!reviewed) {
+      return warn(reviewed.error().message);
+    }
+    if (!*reviewed) {
+      return out;
+    }
+    for (const forge::Review& review : (*reviewed)->reviews) {
+      out.push_back(Approval{review.login, m_result.candidate.id(), m_stage->name, review.approved,
+                             "review of " + (*reviewed)->pr.url, review.at});
+    }
+    return out;
+  }
+
+  // Whether a pending outcome waits only for approvals, which reviewers give on the pull
+  // request: then it is opened all the same.
+  bool awaits_reviews() const {
+    return m_result.outcome == Outcome::pending && !m_request.dry_run && reviewed_on_forge() &&
+           std::all_of(m_result.gates.begin(), m_result.gates.end(), [](const GateResult& gate) {
+             return gate.verdict.status == Status::pass ||
+                    (gate.use == "approval" && gate.verdict.status == Status::pending);
+           });
+  }
+
   void evaluate_gates() {
     std::optional<history::History> history;
     const fs::path path = history_path(m_pipeline.file, m_request.history_path);
@@ -613,7 +671,7 @@ class Attempt {
                                       &*m_trust);
     GateContext context{m_result.candidate, m_stage->name, m_stage->from, m_pipeline.base_dir,
                         timeline};
-    const HistoryApprovals approvals(history ? &*history : nullptr, m_id);
+    const HistoryApprovals approvals(history ? &*history : nullptr, m_id, forge_reviews());
     context.pipeline = m_pipeline.name;
     context.actor = m_result.actor;
     // Where signed records count, the promoter is also who its key is: their own approval
@@ -739,7 +797,9 @@ class Attempt {
   // Strategy pull-request: commits the edits on promote/<stage>/<candidate> on top of the
   // branch's head (the working tree is not touched), pushes that branch, and opens the pull
   // request or updates the one already open for it; under --wait-merged, waits for the merge.
-  Result<Outcome> propose() {
+  // Opens (or updates) the pull request; `for_review`: only approvals are missing, so it is
+  // opened for reviewers and not waited on.
+  Result<Outcome> propose(bool for_review = false) {
     auto remote_url = m_repository->remote_url(remote());
     if (!remote_url) {
       return remote_url.error();
@@ -801,7 +861,7 @@ class Attempt {
     m_result.superseded = opened->superseded;
     m_result.warnings.insert(m_result.warnings.end(), opened->warnings.begin(),
                              opened->warnings.end());
-    if (!m_request.wait_merged) {
+    if (!m_request.wait_merged || for_review) {
       return Outcome::proposed;
     }
     m_lock.reset();  // the wait writes nothing; finish() takes the lock again to record

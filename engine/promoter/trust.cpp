@@ -65,18 +65,18 @@ Result<std::string> sign_note_line(const git::Signer& signer, const std::string&
   return util::dump_json(value);
 }
 
-Result<std::optional<std::string>> RecordTrust::line_signer(const NoteLine& line,
-                                                            std::string& why) const {
+Result<std::optional<std::string>> RecordTrust::signer_of(
+    std::string_view data, const std::optional<std::string>& signature, std::string_view name_space,
+    std::string& why) const {
   why.clear();
   if (!required()) {
     return std::optional<std::string>();
   }
-  if (!line.signature) {
+  if (!signature) {
     why = "it is not signed";
     return std::optional<std::string>();
   }
-  auto checked =
-      git::verify(line.record, *line.signature, m_allowed_signers, git::k_record_namespace);
+  auto checked = git::verify(data, *signature, m_allowed_signers, name_space);
   if (!checked) {
     return checked.error();
   }
@@ -87,31 +87,25 @@ Result<std::optional<std::string>> RecordTrust::line_signer(const NoteLine& line
   return std::optional<std::string>(checked->principal);
 }
 
+Result<std::optional<std::string>> RecordTrust::line_signer(const NoteLine& line,
+                                                            std::string& why) const {
+  return signer_of(line.record, line.signature, git::k_record_namespace, why);
+}
+
 Result<std::optional<std::string>> RecordTrust::commit_signer(const git::Repository& repository,
                                                               const std::string& commit_id,
                                                               std::string& why) const {
-  why.clear();
   if (!required()) {
+    why.clear();
     return std::optional<std::string>();
   }
   auto signature = repository.commit_signature(commit_id);
   if (!signature) {
     return signature.error();
   }
-  if (!*signature) {
-    why = "it is not signed";
-    return std::optional<std::string>();
-  }
-  auto checked = git::verify((*signature)->signed_data, (*signature)->signature, m_allowed_signers,
-                             git::k_commit_namespace);
-  if (!checked) {
-    return checked.error();
-  }
-  if (checked->status != git::Verification::Status::good) {
-    why = why_not(*checked);
-    return std::optional<std::string>();
-  }
-  return std::optional<std::string>(checked->principal);
+  return signer_of(*signature ? (*signature)->signed_data : std::string(),
+                   *signature ? std::optional<std::string>((*signature)->signature) : std::nullopt,
+                   git::k_commit_namespace, why);
 }
 
 Result<std::string> RecordTrust::own_principal() const {

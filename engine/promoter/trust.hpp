@@ -64,6 +64,11 @@ class RecordTrust {
   Result<std::string> own_principal() const;
 
  private:
+  /// Who signed `data` with `signature` in `name_space`, as line_signer says.
+  Result<std::optional<std::string>> signer_of(std::string_view data,
+                                               const std::optional<std::string>& signature,
+                                               std::string_view name_space, std::string& why) const;
+
   std::filesystem::path m_allowed_signers;  ///< empty: signatures not required
   std::optional<git::Signer> m_signer;
 };

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "engine/forge/forge.hpp"
+#include "engine/forge/provider.hpp"
 #include "tests/support/servers/https_api.hpp"
 
 namespace forge = promote::forge;
@@ -109,6 +111,8 @@ struct FakePr {
   std::vector<std::string> labels;
   std::vector<std::string> reviewers;  // logins (GitLab: user ids)
   std::vector<std::string> comments;
+  std::vector<json> reviews;             // GitHub and Gitea: review objects, oldest first
+  std::vector<std::string> approved_by;  // GitLab: usernames
 };
 
 // One provider's API with its pull requests in memory. The handlers run on the server's
@@ -391,8 +395,20 @@ class FakeForge {
             {"merged_at", pr.state == "merged" ? json("2026-11-23T18:32:00Z") : json(nullptr)}};
   }
 
+  // GET /pulls/N/reviews of GitHub and Gitea: the reviews as given, a page at a time.
+  void install_reviews(const std::string& repo) {
+    on("GET", repo + "/pulls/*/reviews", [this](const test::ApiRequest& request, const json&) {
+      FakePr* pr = find(request);
+      if (pr == nullptr) {
+        return test::json_reply(404, R"({"message":"Not Found"})");
+      }
+      return page_of(request, pr->reviews);
+    });
+  }
+
   void install_github() {
     const std::string repo = project_path();
+    install_reviews(repo);
     on("GET", repo + "/pulls", [this](const test::ApiRequest& request, const json&) {
       if (request.query_value("state") != "open") {
         problems.push_back("GET pulls without state=open");
@@ -524,6 +540,19 @@ class FakeForge {
 
   void install_gitlab() {
     const std::string project = project_path();
+    on("GET", project + "/merge_requests/*/approvals",
+       [this](const test::ApiRequest& request, const json&) {
+         FakePr* pr = find(request);
+         if (pr == nullptr) {
+           return test::json_reply(404, R"({"message":"404 Not found"})");
+         }
+         json approved_by = json::array();
+         for (const auto& username : pr->approved_by) {
+           approved_by.push_back({{"user", {{"username", username}, {"id", 7}}}});
+         }
+         return test::json_reply(
+             200, json{{"approved", !approved_by.empty()}, {"approved_by", approved_by}}.dump());
+       });
     on("GET", project + "/merge_requests", [this](const test::ApiRequest& request, const json&) {
       if (request.query_value("state") != "opened") {
         problems.push_back("GET merge_requests without state=opened");
@@ -680,6 +709,7 @@ class FakeForge {
 
   void install_gitea() {
     const std::string repo = project_path();
+    install_reviews(repo);
     on("GET", repo + "/pulls", [this](const test::ApiRequest& request, const json&) {
       if (request.query_value("state") != "open") {
         problems.push_back("GET pulls without state=open");
@@ -1466,6 +1496,80 @@ TEST_SUITE("forge") {
       REQUIRE(open.has_value());
       CHECK(open->state == PullRequest::State::open);
       CHECK(std::string(forge::to_string(open->state)) == "open");
+    }
+  }
+
+  TEST_CASE(
+      "reviews: each reviewer's newest decision stands; dismissed and comments decide nothing") {
+    // The shapes of https://docs.github.com/en/rest/pulls/reviews (GitHub),
+    // https://docs.gitea.com/api (Gitea's PullReview: REQUEST_CHANGES, "dismissed") and
+    // https://docs.gitlab.com/ee/api/merge_request_approvals.html (GitLab's approved_by).
+    const auto review = [](const std::string& login, const std::string& state,
+                           const std::string& at, bool dismissed = false) {
+      return json{{"id", 1},
+                  {"user", {{"login", login}}},
+                  {"state", state},
+                  {"submitted_at", at},
+                  {"dismissed", dismissed}};
+    };
+    for (const Provider provider : k_providers) {
+      const std::string name = forge::to_string(provider);
+      CAPTURE(name);
+      FakeForge fake(provider);
+      fake.add_pr("promote/prod/other");
+      FakePr& pr = fake.add_pr("promote/prod/aaa");
+      const bool gitea = provider == Provider::gitea;
+      pr.reviews = {review("alice", "CHANGES_REQUESTED", "2026-12-01T09:00:00Z"),
+                    review("alice", "APPROVED", "2026-12-01T10:00:00+01:00"),
+                    review("alice", "COMMENTED", "2026-12-01T11:00:00Z"),
+                    review("bob", "APPROVED", "2026-12-01T09:30:00Z"),
+                    gitea ? review("bob", "APPROVED", "2026-12-01T09:40:00Z", true)
+                          : review("bob", "DISMISSED", "2026-12-01T09:40:00Z"),
+                    review("carol", gitea ? "REQUEST_CHANGES" : "CHANGES_REQUESTED",
+                           "2026-12-01T12:00:00.250Z"),
+                    review("dave", "PENDING", ""),
+                    review("erin", "APPROVED", "yesterday")};
+      pr.approved_by = {"alice", "frank"};
+      const auto reviewed = forge::reviews(fake.settings(), "promote/prod/aaa", "main");
+      INFO(fake.problems.size());
+      REQUIRE(reviewed.has_value());
+      REQUIRE(reviewed->has_value());
+      CHECK((*reviewed)->pr.head == "promote/prod/aaa");
+      CHECK((*reviewed)->pr.url == fake.web_url(pr.number));
+      std::map<std::string, bool> decided;
+      for (const auto& given : (*reviewed)->reviews) {
+        decided[given.login] = given.approved;
+      }
+      if (provider == Provider::gitlab) {
+        CHECK(decided == std::map<std::string, bool>{{"alice", true}, {"frank", true}});
+        continue;
+      }
+      // alice changed her mind; bob's approval was dismissed; carol asks for changes; dave's
+      // review is pending and erin's time is not one.
+      CHECK(decided == std::map<std::string, bool>{{"alice", true}, {"carol", false}});
+      for (const auto& given : (*reviewed)->reviews) {
+        if (given.login == "alice") {
+          CHECK(given.at == forge::detail::parse_timestamp("2026-12-01T09:00:00Z"));
+        }
+      }
+      CHECK_FALSE(forge::reviews(fake.settings(), "promote/prod/none", "main").value().has_value());
+    }
+  }
+
+  TEST_CASE("reviews: provider times are read as RFC 3339, offsets and fractions included") {
+    using forge::detail::parse_timestamp;
+    const auto base = parse_timestamp("2026-12-01T09:00:00Z");
+    REQUIRE(base.has_value());
+    CHECK(parse_timestamp("2026-12-01T10:00:00+01:00") == base);
+    CHECK(parse_timestamp("2026-12-01T08:30:00-00:30") == base);
+    CHECK(parse_timestamp("2026-12-01T09:00:00.999Z").value() - *base < std::chrono::seconds(1));
+    CHECK(std::chrono::duration_cast<std::chrono::hours>(base->time_since_epoch()).count() ==
+          498921);
+    for (const char* bad :
+         {"", "2026-12-01", "2026-12-01T09:00:00", "2026-02-30T09:00:00Z", "2026-12-01T24:00:00Z",
+          "2026-12-01T09:00:00+0100", "2026-12-01 09:00:00Z", "2026-12-01T09:00:00Zjunk"}) {
+      CAPTURE(bad);
+      CHECK_FALSE(parse_timestamp(bad).has_value());
     }
   }
 

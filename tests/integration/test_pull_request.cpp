@@ -52,6 +52,7 @@ struct FakePr {
   std::vector<std::string> labels;
   std::vector<std::string> reviewers;
   std::vector<std::string> comments;
+  std::vector<json> reviews;  // GitHub's review objects, oldest first
 };
 
 // GitHub's pulls API for acme/deploy at the server's root (as GitHub Enterprise would have
@@ -99,6 +100,19 @@ class FakeForge {
     std::lock_guard lock(m_mutex);
     m_finish_on_get = n;
     m_finish_state = state;
+  }
+  /// A review of pull request `number` (GitHub's shape:
+  /// https://docs.github.com/en/rest/pulls/reviews).
+  void add_review(std::uint64_t number, const std::string& login, const std::string& state) {
+    std::lock_guard lock(m_mutex);
+    for (FakePr& pr : m_prs) {
+      if (pr.number == number) {
+        pr.reviews.push_back({{"id", pr.reviews.size() + 1},
+                              {"user", {{"login", login}}},
+                              {"state", state},
+                              {"submitted_at", "2026-12-07T05:00:00Z"}});
+      }
+    }
   }
   /// Every answer is a 401 that quotes the credentials it was sent, as a careless proxy might.
   void echo_credentials() {
@@ -287,6 +301,13 @@ class FakeForge {
          }
          return test::json_reply(200, out.dump());
        });
+    on("GET", repo + "/pulls/*/reviews", [this](const test::ApiRequest& request, const json&) {
+      FakePr* pr = find(request);
+      if (pr == nullptr) {
+        return not_found();
+      }
+      return test::json_reply(200, json(pr->reviews).dump());
+    });
     on("POST", repo + "/pulls/*/requested_reviewers",
        [this](const test::ApiRequest& request, const json& body) {
          FakePr* pr = find(request);
@@ -467,7 +488,9 @@ struct Deploy {
   fs::path repo = dir / "deploy";
   std::string ca_file;
 
-  Deploy(const std::string& repository, std::string ca) : ca_file(std::move(ca)) {
+  // `gates`: more gates of prod (YAML list items, six spaces in).
+  Deploy(const std::string& repository, std::string ca, const std::string& gates = "")
+      : ca_file(std::move(ca)) {
     sh("git init -q --bare -b main remote.git && mkdir deploy && cp -r '" + k_examples + "/k8s' '" +
            k_examples + "/reports' deploy/",
        dir.path());
@@ -494,7 +517,7 @@ stages:
         with: {min: 0s}
       - use: junit
         with: {path: "reports/junit/*.xml", min_pass_rate: 1.0}
-)");
+)" + gates);
     sh("cd deploy && git init -q -b main && git config user.name 'Deploy CI' && "
        "git config user.email ci@deploy.example && printf '.promote/\\n' > .gitignore && "
        "git add -A && git commit -q -m init && git remote add origin ../remote.git && "
@@ -652,6 +675,57 @@ TEST_SUITE("integration") {
     CHECK(history[0]["pull_request"] == forge.web_url(1));
     CHECK(history[0]["commit"] == tip);
     CHECK(history[0]["id"] == doc["promotion_id"]);
+  }
+
+  TEST_CASE(
+      "an approval gate counts the reviews of the stage's pull request, which is opened "
+      "while approvals are all that is missing") {
+    FakeForge forge(FakeForge::Kind::github);
+    Deploy deploy(Deploy::github(forge.api_url()), forge.server.ca_file(),
+                  "      - use: approval\n        with: {approvers: [alice, bob]}\n");
+    const std::string main_before = deploy.remote_head();
+
+    // Only the approval is missing: the pull request is opened for reviewers, and the
+    // promotion waits (pending, exit 3) with its URL.
+    const Run first = deploy.promote_json({"--to", "prod"});
+    INFO(first.doc.dump(2));
+    CHECK(first.code == 3);
+    CHECK(first.doc["outcome"] == "pending");
+    CHECK(first.doc["pull_request"] == forge.web_url(1));
+    REQUIRE(forge.prs().size() == 1);
+    const std::string branch = "promote/prod/" + str(first.doc["candidate"]["short_id"]);
+    CHECK(forge.prs()[0].head == branch);
+    CHECK(deploy.remote_head() == main_before);
+
+    // bob asks for changes, then alice approves: bob's standing request blocks as a rejection.
+    forge.add_review(1, "bob", "CHANGES_REQUESTED");
+    forge.add_review(1, "alice", "APPROVED");
+    const Run blocked = deploy.promote_json({"--to", "prod"});
+    INFO(blocked.doc.dump(2));
+    CHECK(blocked.doc["outcome"] == "blocked");
+
+    // bob approves too: the gate passes on the reviews, and the pull request is proposed as
+    // before (the same one, updated).
+    forge.add_review(1, "bob", "APPROVED");
+    const Run second = deploy.promote_json({"--to", "prod"});
+    INFO(second.doc.dump(2));
+    CHECK(second.code == 0);
+    CHECK(second.doc["outcome"] == "proposed");
+    CHECK(second.doc["pull_request"] == forge.web_url(1));
+    json approval;
+    for (const auto& gate : second.doc["gates"]) {
+      if (gate["use"] == "approval") {
+        approval = gate;
+      }
+    }
+    CHECK(approval["status"] == "pass");
+    CHECK(contains(approval["details"].dump(), "review of " + forge.web_url(1)));
+    CHECK(forge.prs().size() == 1);
+    check_no_problems(forge);
+    const json history = deploy.history();
+    REQUIRE(history.size() == 3);
+    CHECK(history[2]["outcome"] == "pending");
+    CHECK(history[2]["pull_request"] == forge.web_url(1));
   }
 
   TEST_CASE("running a proposal again updates its pull request and leaves its branch as it is") {
