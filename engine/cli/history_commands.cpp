@@ -38,6 +38,9 @@ class AnyGate : public pipeline::GateCatalog {
 
 // The history database of the pipeline, which must exist already.
 Result<history::History> open_history(const Options& options) {
+  if (auto place = promoter::check_history_place(options.file, history_flag(options)); !place) {
+    return place.error();
+  }
   const fs::path path = promoter::history_path(options.file, history_flag(options));
   if (!fs::exists(path)) {
     return make_error(ErrorKind::usage, "no history at " + path.string() +
@@ -119,6 +122,9 @@ int run_sync(const Options& options) {
       *loaded, options.workdir.empty() ? std::nullopt : std::optional<fs::path>(options.workdir));
   if (!workspace) {
     return fail(workspace.error(), json);
+  }
+  if (auto place = promoter::check_history_place(options.file, history_flag(options)); !place) {
+    return fail(place.error(), json);
   }
   const fs::path path = promoter::history_path(options.file, history_flag(options));
   auto lock = promoter::WriteLock::acquire(workspace->repository().git_dir(), path);
@@ -332,8 +338,11 @@ int run_verify(const Options& options) {
 
 // `promote history show ID` and `promote explain ID`: a recorded attempt, read back.
 int run_show(const Options& options) {
-  const fs::path path = promoter::history_path(options.file, history_flag(options));
   const bool json = options.output == "json";
+  if (auto place = promoter::check_history_place(options.file, history_flag(options)); !place) {
+    return fail(place.error(), json);
+  }
+  const fs::path path = promoter::history_path(options.file, history_flag(options));
   if (!fs::exists(path)) {
     return fail(make_error(ErrorKind::usage, "no history at " + path.string()), json);
   }
@@ -387,6 +396,9 @@ int run_report(const Options& options) {
       return fail(pipeline.error(), json);
     }
     loaded = std::move(*pipeline);
+  }
+  if (auto place = promoter::check_history_place(options.file, history_flag(options)); !place) {
+    return fail(place.error(), json);
   }
   const fs::path path = promoter::history_path(options.file, history_flag(options));
   if (!fs::exists(path)) {

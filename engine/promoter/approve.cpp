@@ -101,6 +101,9 @@ Result<DecisionResult> decide(const DecisionRequest& request, const pipeline::Ga
     return usage("stage '" + stage->name + "' has no source stage: give the candidate to " + verb +
                  " with --candidate ID (promote --to " + stage->name + " --dry-run shows it)");
   }
+  if (auto place = check_history_place(pipeline.file, request.history_path); !place) {
+    return place.error();
+  }
   result.history = history_path(pipeline.file, request.history_path);
   const std::string pipeline_file = pipeline_identity(pipeline).file;
   // Under the write lock: the candidate is read while no promotion in this checkout writes.

@@ -27,6 +27,9 @@ Result<HoldResult> set_hold(const HoldRequest& request, const pipeline::GateCata
     return make_error(ErrorKind::usage, "hold needs --reason: say why promotions into " +
                                             stage->name + " stop");
   }
+  if (auto place = check_history_place(loaded->file, request.history_path); !place) {
+    return place.error();
+  }
   auto trust = RecordTrust::for_pipeline(*loaded, true);
   if (!trust) {
     return trust.error();

@@ -26,6 +26,7 @@
 #include "engine/util/fault.hpp"
 #include "engine/util/files.hpp"
 #include "engine/util/log.hpp"
+#include "engine/util/text.hpp"
 #include "engine/util/time.hpp"
 
 namespace promote::promoter {
@@ -68,6 +69,24 @@ fs::path history_path(const fs::path& pipeline_file, const std::optional<fs::pat
     return env;
   }
   return fs::absolute(pipeline_file).parent_path() / ".promote" / "history.db";
+}
+
+Result<void> check_history_place(const fs::path& pipeline_file,
+                                 const std::optional<fs::path>& explicit_path) {
+  const char* env = std::getenv("PROMOTE_HISTORY");
+  if (explicit_path || (env != nullptr && *env != '\0')) {
+    return {};
+  }
+  const fs::path dir = fs::absolute(pipeline_file).parent_path() / ".promote";
+  std::error_code ec;
+  if (fs::is_symlink(fs::symlink_status(dir, ec))) {
+    return make_error(ErrorKind::input,
+                      util::one_line(dir.string()) +
+                          " is a symbolic link: promote keeps its history, journal and locks "
+                          "there and does not follow a link (one committed to the repository "
+                          "could lead them anywhere); remove it, or give --history");
+  }
+  return {};
 }
 
 std::string new_promotion_id(std::chrono::system_clock::time_point now) {
@@ -130,6 +149,9 @@ class Attempt {
     } else if (!m_stage->from && m_flags.empty()) {
       return usage("stage '" + m_stage->name +
                    "' has no source stage: give the images with --image NAME=REFERENCE");
+    }
+    if (auto place = check_history_place(m_pipeline.file, m_request.history_path); !place) {
+      return place.error();
     }
     if (auto trust = RecordTrust::for_pipeline(m_pipeline, !m_request.dry_run); !trust) {
       return trust.error();

@@ -137,6 +137,13 @@ Result<Candidate> candidate_in(const pipeline::Pipeline& pipeline, const pipelin
 std::filesystem::path history_path(const std::filesystem::path& pipeline_file,
                                    const std::optional<std::filesystem::path>& explicit_path);
 
+/// Fails (input) when the history would be the default one (no explicit path, no
+/// PROMOTE_HISTORY) and `.promote` beside the pipeline file is a symbolic link: a link
+/// committed to the repository would take promote's writes (the history, its journal, its
+/// locks) wherever it points. Every command that opens the history checks it first.
+Result<void> check_history_place(const std::filesystem::path& pipeline_file,
+                                 const std::optional<std::filesystem::path>& explicit_path);
+
 /// A new promotion id: UTC time and 8 random hex, e.g. 20261123T183200Z-3f9a1c2b.
 std::string new_promotion_id(std::chrono::system_clock::time_point now);
 

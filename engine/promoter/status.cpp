@@ -11,6 +11,9 @@ namespace fs = std::filesystem;
 
 Result<std::vector<StageStatus>> status(const pipeline::Pipeline& pipeline,
                                         const std::optional<fs::path>& history_file) {
+  if (auto place = check_history_place(pipeline.file, history_file); !place) {
+    return place.error();
+  }
   auto workspace = Workspace::open(pipeline);
   if (!workspace) {
     return workspace.error();

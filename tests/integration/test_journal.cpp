@@ -206,3 +206,41 @@ TEST_SUITE("integration") {
     CHECK(!fs::exists(entry));
   }
 }
+
+TEST_SUITE("integration") {
+  TEST_CASE("a .promote committed to the repository as a symbolic link is not followed") {
+    // Everyone who can push could otherwise send a CI runner's history, journal and locks
+    // wherever the link points: the history was written through it.
+    test::Shop shop;
+    const fs::path outside = shop.dir / "outside";
+    fs::create_directories(outside);
+    fs::create_symlink("../outside", shop.repo / ".promote");
+    sh("git add -f .promote && git commit -qm 'a link' && git push -q origin main", shop.repo);
+    const std::string head = shop.remote_head();
+    const std::string message =
+        (shop.repo / ".promote").string() +
+        " is a symbolic link: promote keeps its history, journal and locks there and does not "
+        "follow a link (one committed to the repository could lead them anywhere); remove it, "
+        "or give --history\n";
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"--to", "dev", "--image", "api=ghcr.io/acme/api:1.5.0"},
+          {"approve", "--stage", "prod"},
+          {"hold", "--stage", "prod", "--reason", "x"},
+          {"status"},
+          {"history"},
+          {"history", "sync"},
+          {"audit", "verify"}}) {
+      const CommandResult run = shop.promote(args);
+      INFO(args[0] << ": " << run.out << run.err);
+      CHECK(run.exit_code == 4);
+      CHECK(run.err == "promote: " + message);
+    }
+    CHECK(fs::is_empty(outside));
+    CHECK(shop.remote_head() == head);
+    // Given a history elsewhere, the promotion runs.
+    CHECK(shop.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.5.0", "--history",
+                        (shop.dir / "history.db").string()})
+              .exit_code == 0);
+    CHECK(fs::is_empty(outside));
+  }
+}
