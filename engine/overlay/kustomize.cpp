@@ -20,8 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::array<std::string_view, 3> k_file_names = {"kustomization.yaml", "kustomization.yml",
-                                                          "Kustomization"};
 /// The keys of an images entry in the order kustomize writes them.
 constexpr std::array<std::string_view, 4> k_fields = {"name", "newName", "newTag", "digest"};
 
@@ -682,7 +680,7 @@ Result<fs::path> find_kustomization(const fs::path& dir) {
     return make_error(ErrorKind::input, "overlay directory '" + dir.string() + "' does not exist");
   }
   std::vector<fs::path> found;
-  for (const auto name : k_file_names) {
+  for (const auto name : k_kustomization_names) {
     const fs::path candidate = dir / name;
     if (fs::is_regular_file(candidate, ec)) {
       found.push_back(candidate);

@@ -3,6 +3,7 @@
 // only the bytes of the scalars (or lines) it must, so comments, quoting, indentation, blank
 // lines, line endings and other YAML documents stay as they were.
 
+#include <array>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -14,6 +15,10 @@
 namespace promote::overlay {
 
 class RenderCache;
+
+/// The names a kustomization file may have, in the order kustomize looks for them.
+inline constexpr std::array<std::string_view, 3> k_kustomization_names = {
+    "kustomization.yaml", "kustomization.yml", "Kustomization"};
 
 /// The kustomization file in an overlay directory: kustomization.yaml, .yml or Kustomization;
 /// fails (input) when there is none, more than one, or `dir` is not a directory.

@@ -11,6 +11,7 @@
 #include <system_error>
 #include <thread>
 
+#include "engine/overlay/kustomize.hpp"
 #include "engine/overlay/kustomize_model.hpp"
 
 namespace promote::overlay {
@@ -22,8 +23,6 @@ using kmodel::Resource;
 using kmodel::scalar_at;
 using kmodel::Text;
 
-constexpr std::array<std::string_view, 3> k_kustomization_names = {
-    "kustomization.yaml", "kustomization.yml", "Kustomization"};
 /// Kinds that have no namespace and that kustomize's namespace transformer leaves alone.
 const std::set<std::string, std::less<>> k_cluster_kinds = {"Namespace",
                                                             "ClusterRole",
