@@ -624,80 +624,76 @@ Result<SyncResult> sync_history(git::Repository& repository, const std::string& 
   std::vector<history::ApprovalRecord> approvals;
   std::vector<history::HoldRecord> holds;
   std::optional<Error> failed;
-  auto read = repository.for_each_note(
-      k_notes_ref, [&](const std::string& commit_id, const std::string& text) {
-        ++result.notes;
-        std::size_t start = 0;
-        int line_number = 0;
-        while (start < text.size() && !failed) {
-          const std::size_t end = std::min(text.find('\n', start), text.size());
-          const NoteLine note = split_note_line(text.substr(start, end - start));
-          start = end + 1;
-          ++line_number;
-          if (note.record.empty()) {
-            continue;
-          }
-          const std::string where = note_place(commit_id, line_number);
-          const auto value = nlohmann::json::parse(note.record, nullptr, false);
-          if (value.is_discarded() || !value.is_object() || value.size() != 1) {
-            result.problems.push_back(where + ": not a record promote wrote");
-            continue;
-          }
-          const std::string kind = value.begin().key();
-          const nlohmann::json& body = value.begin().value();
-          std::optional<Error> bad;
-          // Adds a record read back, when it is of this pipeline and counts by `trust`.
-          const auto take = [&](auto record, auto& into) {
-            if (!record) {
-              bad = record.error();
-              return;
-            }
-            if (!history::belongs_to(record->pipeline, record->pipeline_file, pipeline)) {
-              ++result.other_pipelines;
-              return;
-            }
-            std::string why;
-            auto signer = trust.line_signer(note, why);
-            if (!signer) {
-              failed = signer.error();
-              return;
-            }
-            if constexpr (std::is_same_v<std::decay_t<decltype(*record)>,
-                                         history::ApprovalRecord>) {
-              // An approval counts as its signer's only: no one approves for someone else.
-              if (*signer && **signer != record->actor) {
-                why = "it is signed by " + **signer + ", not by its actor " + record->actor;
-              }
-            }
-            if (!why.empty()) {
-              bad = make_error(ErrorKind::input, "left out: " + util::one_line(why));
-              return;
-            }
-            into.push_back(std::move(*record));
-          };
-          if (kind == "anchor") {
-            // Not a record: what a history held when a record was written (audit verify).
-            if (auto anchor = history::anchor_from_json(body); !anchor) {
-              result.problems.push_back(where + ": " + anchor.error().message);
-            }
-            continue;
-          }
-          if (kind == "promotion") {
-            take(history::promotion_from_json(body), promotions);
-          } else if (kind == "approval") {
-            take(history::approval_from_json(body), approvals);
-          } else if (kind == "hold") {
-            take(history::hold_from_json(body), holds);
-          } else {
-            result.problems.push_back(where + ": unknown record kind '" + kind + "'");
-            continue;
-          }
-          if (bad) {
-            result.problems.push_back(where + ": " + bad->message);
-            continue;
-          }
-          ++result.records;
+  auto read = each_note_line(
+      repository, k_notes_ref,
+      [&](const std::string& commit_id, int line_number, const NoteLine& note) {
+        if (line_number == 1) {
+          ++result.notes;
         }
+        if (note.record.empty()) {
+          return true;
+        }
+        const std::string where = note_place(commit_id, line_number);
+        const auto value = nlohmann::json::parse(note.record, nullptr, false);
+        if (value.is_discarded() || !value.is_object() || value.size() != 1) {
+          result.problems.push_back(where + ": not a record promote wrote");
+          return true;
+        }
+        const std::string kind = value.begin().key();
+        const nlohmann::json& body = value.begin().value();
+        std::optional<Error> bad;
+        // Adds a record read back, when it is of this pipeline and counts by `trust`.
+        const auto take = [&](auto record, auto& into) {
+          if (!record) {
+            bad = record.error();
+            return;
+          }
+          if (!history::belongs_to(record->pipeline, record->pipeline_file, pipeline)) {
+            ++result.other_pipelines;
+            return;
+          }
+          std::string why;
+          auto signer = trust.line_signer(note, why);
+          if (!signer) {
+            failed = signer.error();
+            return;
+          }
+          if constexpr (std::is_same_v<std::decay_t<decltype(*record)>,
+                                       history::ApprovalRecord>) {
+            // An approval counts as its signer's only: no one approves for someone else.
+            if (*signer && **signer != record->actor) {
+              why = "it is signed by " + **signer + ", not by its actor " + record->actor;
+            }
+          }
+          if (!why.empty()) {
+            bad = make_error(ErrorKind::input, "left out: " + util::one_line(why));
+            return;
+          }
+          into.push_back(std::move(*record));
+        };
+        if (kind == "anchor") {
+          // Not a record: what a history held when a record was written (audit verify).
+          if (auto anchor = history::anchor_from_json(body); !anchor) {
+            result.problems.push_back(where + ": " + anchor.error().message);
+          }
+          return true;
+        }
+        if (kind == "promotion") {
+          take(history::promotion_from_json(body), promotions);
+        } else if (kind == "approval") {
+          take(history::approval_from_json(body), approvals);
+        } else if (kind == "hold") {
+          take(history::hold_from_json(body), holds);
+        } else {
+          result.problems.push_back(where + ": unknown record kind '" + kind + "'");
+          return true;
+        }
+        if (bad) {
+          result.problems.push_back(where + ": " + bad->message);
+          return true;
+        }
+        ++result.records;
+        return !failed;
       });
   if (!read) {
     return read.error();
