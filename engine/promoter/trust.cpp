@@ -112,6 +112,9 @@ Result<std::string> RecordTrust::own_principal() const {
   if (!required() || !m_signer) {
     return std::string();
   }
+  if (m_principal) {
+    return *m_principal;
+  }
   const std::string probe = "promote: who signs with this key";
   auto signature = m_signer->sign(probe, git::k_record_namespace);
   if (!signature) {
@@ -129,7 +132,8 @@ Result<std::string> RecordTrust::own_principal() const {
                                             why_not(*checked) + "; add it to " +
                                             m_allowed_signers.string());
   }
-  return checked->principal;
+  m_principal = checked->principal;
+  return *m_principal;
 }
 
 }  // namespace promote::promoter

@@ -71,6 +71,9 @@ class RecordTrust {
 
   std::filesystem::path m_allowed_signers;  ///< empty: signatures not required
   std::optional<git::Signer> m_signer;
+  /// own_principal once found: it runs ssh-keygen twice, and a promotion that waits asks at
+  /// each evaluation of its gates.
+  mutable std::optional<std::string> m_principal;
 };
 
 }  // namespace promote::promoter
