@@ -61,4 +61,28 @@ struct Shop {
   }
 };
 
+// The shop's history database.
+inline std::string history_db(const Shop& shop) {
+  return (shop.repo / ".promote/history.db").string();
+}
+
+// Runs SQL on the shop's history with the sqlite3 program, as someone covering their tracks
+// would.
+inline void tamper(const Shop& shop, const std::string& sql) {
+  const CommandResult result = run({"sqlite3", history_db(shop), sql});
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+}
+
+// What sqlite3 prints for `sql` on the shop's history, without the final line feeds.
+inline std::string query(const Shop& shop, const std::string& sql) {
+  const CommandResult result = run({"sqlite3", history_db(shop), sql});
+  REQUIRE(result.exit_code == 0);
+  std::string out = result.out;
+  while (!out.empty() && out.back() == '\n') {
+    out.pop_back();
+  }
+  return out;
+}
+
 }  // namespace promote::test

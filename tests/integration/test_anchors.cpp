@@ -12,29 +12,12 @@
 namespace fs = std::filesystem;
 using promote::test::CommandResult;
 using promote::test::sh;
+using promote::test::history_db;
+using promote::test::query;
 using promote::test::Shop;
+using promote::test::tamper;
 
 namespace {
-
-std::string history_db(const Shop& shop) {
-  return (shop.repo / ".promote/history.db").string();
-}
-
-void tamper(const Shop& shop, const std::string& sql) {
-  const CommandResult result = promote::test::run({"sqlite3", history_db(shop), sql});
-  INFO(result.err);
-  REQUIRE(result.exit_code == 0);
-}
-
-std::string query(const Shop& shop, const std::string& sql) {
-  const CommandResult result = promote::test::run({"sqlite3", history_db(shop), sql});
-  REQUIRE(result.exit_code == 0);
-  std::string out = result.out;
-  while (!out.empty() && out.back() == '\n') {
-    out.pop_back();
-  }
-  return out;
-}
 
 // The approval gate's verdict in a dry run of prod.
 std::string approval_status(const Shop& shop) {

@@ -8,7 +8,9 @@
 
 namespace fs = std::filesystem;
 using promote::test::CommandResult;
+using promote::test::history_db;
 using promote::test::Shop;
+using promote::test::tamper;
 using promote::test::sh;
 
 namespace {
@@ -28,15 +30,6 @@ void fill(const Shop& shop) {
   REQUIRE(shop.promote({"hold", "--stage", "prod", "--reason", "INC-1"}).exit_code == 0);
   REQUIRE(shop.promote({"release", "--stage", "prod", "--reason", "INC-1 over"}).exit_code == 0);
   REQUIRE(shop.promote({"rollback", "--stage", "dev"}).exit_code == 0);
-}
-
-std::string history_db(const Shop& shop) { return (shop.repo / ".promote/history.db").string(); }
-
-// Runs SQL on the history with the sqlite3 program, as someone covering their tracks would.
-void tamper(const Shop& shop, const std::string& sql) {
-  const CommandResult result = promote::test::run({"sqlite3", history_db(shop), sql});
-  INFO(result.err);
-  REQUIRE(result.exit_code == 0);
 }
 
 // Everything the history holds, as the commands print it (promotions, approvals, holds).
