@@ -1,0 +1,240 @@
+#include "engine/image/semver.hpp"
+
+#include <algorithm>
+#include <optional>
+
+namespace promote::image {
+
+namespace {
+
+constexpr std::size_t k_max_quoted = 200;  ///< bytes of a bad version an error quotes
+
+// The text as an error quotes it: bytes outside printable ASCII as \xNN, cut after
+// k_max_quoted bytes.
+std::string quoted(std::string_view text) {
+  static constexpr char k_hex[] = "0123456789abcdef";
+  std::string out = "'";
+  for (std::size_t i = 0; i < text.size() && i < k_max_quoted; ++i) {
+    const auto u = static_cast<unsigned char>(text[i]);
+    if (u < 0x20 || u >= 0x7f) {
+      out += "\\x";
+      out += k_hex[u >> 4];
+      out += k_hex[u & 0xf];
+    } else {
+      out += text[i];
+    }
+  }
+  if (text.size() > k_max_quoted) {
+    out += "... (" + std::to_string(text.size()) + " bytes)";
+  }
+  return out + "'";
+}
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+bool is_identifier_char(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
+}
+
+bool all_digits(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), is_digit);
+}
+
+bool is_blank(char c) {
+  return c == ' ' || c == '\t';
+}
+
+std::vector<std::string_view> split(std::string_view text, char separator) {
+  std::vector<std::string_view> parts;
+  for (std::size_t start = 0;;) {
+    const std::size_t end = text.find(separator, start);
+    parts.push_back(text.substr(start, end == std::string_view::npos ? end : end - start));
+    if (end == std::string_view::npos) {
+      return parts;
+    }
+    start = end + 1;
+  }
+}
+
+/// What is wrong with the dot-separated identifiers of a pre-release (`numbers_strict`: numeric
+/// identifiers without leading zeros) or of build metadata; nullopt when nothing is.
+std::optional<std::string> check_identifiers(std::string_view text, const std::string& name,
+                                             bool numbers_strict) {
+  for (const std::string_view identifier : split(text, '.')) {
+    if (identifier.empty()) {
+      return "the " + name + " has an empty identifier";
+    }
+    const auto bad = std::find_if_not(identifier.begin(), identifier.end(), is_identifier_char);
+    if (bad != identifier.end()) {
+      return "the " + name + " identifier " + quoted(identifier) + " holds " +
+             quoted(std::string_view(&*bad, 1)) + " (identifiers hold only 0-9, A-Z, a-z and '-')";
+    }
+    if (numbers_strict && all_digits(identifier) && identifier.size() > 1 &&
+        identifier.front() == '0') {
+      return "the " + name + " identifier " + quoted(identifier) +
+             " is a number with a leading zero";
+    }
+  }
+  return std::nullopt;
+}
+
+/// The version, or why it is not one (nullopt reason: not MAJOR.MINOR.PATCH at all).
+struct Parsed {
+  std::optional<SemVer> version;
+  std::optional<std::string> reason;
+};
+
+Parsed parse_parts(std::string_view text) {
+  const std::size_t plus = text.find('+');
+  const std::string_view head = text.substr(0, plus);
+  const std::size_t dash = head.find('-');
+  const std::vector<std::string_view> core = split(head.substr(0, dash), '.');
+  if (core.size() != 3 || !std::all_of(core.begin(), core.end(), all_digits)) {
+    return {};
+  }
+  static const char* const k_names[] = {"major", "minor", "patch"};
+  std::uint64_t numbers[3] = {0, 0, 0};
+  for (std::size_t i = 0; i < 3; ++i) {
+    if (core[i].size() > 1 && core[i].front() == '0') {
+      return {std::nullopt, std::string("the ") + k_names[i] + " version " + quoted(core[i]) +
+                                " has a leading zero"};
+    }
+    for (const char c : core[i]) {
+      const auto digit = static_cast<std::uint64_t>(c - '0');
+      if (numbers[i] > (UINT64_MAX - digit) / 10) {
+        return {std::nullopt,
+                std::string("the ") + k_names[i] + " version " + quoted(core[i]) + " is too large"};
+      }
+      numbers[i] = numbers[i] * 10 + digit;
+    }
+  }
+  SemVer version{numbers[0], numbers[1], numbers[2], {}, {}};
+  if (dash != std::string_view::npos) {
+    const std::string_view prerelease = head.substr(dash + 1);
+    if (auto wrong = check_identifiers(prerelease, "pre-release", true)) {
+      return {std::nullopt, wrong};
+    }
+    for (const std::string_view identifier : split(prerelease, '.')) {
+      version.prerelease.emplace_back(identifier);
+    }
+  }
+  if (plus != std::string_view::npos) {
+    version.build = std::string(text.substr(plus + 1));
+    if (auto wrong = check_identifiers(version.build, "build metadata", false)) {
+      return {std::nullopt, wrong};
+    }
+  }
+  return {std::move(version), std::nullopt};
+}
+
+int compare_identifiers(const std::string& a, const std::string& b) {
+  const bool a_number = all_digits(a);
+  const bool b_number = all_digits(b);
+  if (a_number && b_number) {
+    // No leading zeros: the longer number is the larger.
+    if (a.size() != b.size()) {
+      return a.size() < b.size() ? -1 : 1;
+    }
+  } else if (a_number != b_number) {
+    return a_number ? -1 : 1;  // numeric identifiers come first
+  }
+  const int order = a.compare(b);
+  return order < 0 ? -1 : order > 0 ? 1 : 0;
+}
+
+int compare_numbers(std::uint64_t a, std::uint64_t b) {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+}  // namespace
+
+std::string SemVer::to_string() const {
+  std::string out =
+      std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+  for (std::size_t i = 0; i < prerelease.size(); ++i) {
+    out += (i == 0 ? "-" : ".") + prerelease[i];
+  }
+  if (!build.empty()) {
+    out += "+" + build;
+  }
+  return out;
+}
+
+Result<SemVer> parse_semver(std::string_view text) {
+  const std::string shown = quoted(text);
+  if (is_version_range(text)) {
+    return make_error(ErrorKind::usage, shown +
+                                            " is a version range, not a SemVer 2.0 version: an "
+                                            "exact version is needed (e.g. 1.4.2)");
+  }
+  Parsed parsed = parse_parts(text);
+  if (parsed.version) {
+    return std::move(*parsed.version);
+  }
+  if (parsed.reason) {
+    return make_error(ErrorKind::usage, shown + " is not a SemVer 2.0 version: " + *parsed.reason);
+  }
+  if (!text.empty() && (text.front() == 'v' || text.front() == 'V') &&
+      parse_parts(text.substr(1)).version) {
+    return make_error(ErrorKind::usage, shown + " is not a SemVer 2.0 version: it starts with " +
+                                            quoted(text.substr(0, 1)) + " (write " +
+                                            quoted(text.substr(1)) + ")");
+  }
+  return make_error(ErrorKind::usage,
+                    shown + " is not a SemVer 2.0 version (MAJOR.MINOR.PATCH, e.g. 1.4.2)");
+}
+
+bool is_version_range(std::string_view text) {
+  while (!text.empty() && is_blank(text.front())) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && is_blank(text.back())) {
+    text.remove_suffix(1);
+  }
+  if (text.empty()) {
+    return false;
+  }
+  // Several constraints: `a || b`, `a b` and `a, b` (both must hold), `a - b`.
+  if (text.find("||") != std::string_view::npos ||
+      std::any_of(text.begin(), text.end(), [](char c) { return is_blank(c) || c == ','; })) {
+    return true;
+  }
+  if (std::string_view("<>=!~^").find(text.front()) != std::string_view::npos) {
+    return true;
+  }
+  std::string_view core = text.substr(0, text.find_first_of("-+"));
+  if (!core.empty() && (core.front() == 'v' || core.front() == 'V')) {
+    core.remove_prefix(1);
+  }
+  const std::vector<std::string_view> parts = split(core, '.');
+  return std::any_of(parts.begin(), parts.end(), [](std::string_view part) {
+    return part == "x" || part == "X" || part == "*";
+  });
+}
+
+int compare(const SemVer& a, const SemVer& b) {
+  if (const int order = compare_numbers(a.major, b.major); order != 0) {
+    return order;
+  }
+  if (const int order = compare_numbers(a.minor, b.minor); order != 0) {
+    return order;
+  }
+  if (const int order = compare_numbers(a.patch, b.patch); order != 0) {
+    return order;
+  }
+  // A release ranks above its pre-releases.
+  if (a.prerelease.empty() || b.prerelease.empty()) {
+    return a.prerelease.empty() == b.prerelease.empty() ? 0 : a.prerelease.empty() ? 1 : -1;
+  }
+  const std::size_t common = std::min(a.prerelease.size(), b.prerelease.size());
+  for (std::size_t i = 0; i < common; ++i) {
+    if (const int order = compare_identifiers(a.prerelease[i], b.prerelease[i]); order != 0) {
+      return order;
+    }
+  }
+  return compare_numbers(a.prerelease.size(), b.prerelease.size());
+}
+
+}  // namespace promote::image
