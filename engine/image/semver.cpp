@@ -58,6 +58,47 @@ std::vector<std::string_view> split(std::string_view text, char separator) {
   }
 }
 
+/// Every part of `text` between occurrences of `separator`.
+std::vector<std::string_view> split_all(std::string_view text, std::string_view separator) {
+  std::vector<std::string_view> parts;
+  for (std::size_t start = 0;;) {
+    const std::size_t end = text.find(separator, start);
+    parts.push_back(text.substr(start, end == std::string_view::npos ? end : end - start));
+    if (end == std::string_view::npos) {
+      return parts;
+    }
+    start = end + separator.size();
+  }
+}
+
+/// Whether a constraint's version is one: [v]MAJOR[.MINOR[.PATCH]], each part a number or a
+/// wildcard (x, X, *), then an optional -PRERELEASE and +BUILD; `wildcard` tells whether a part
+/// is one.
+bool is_partial_version(std::string_view text, bool& wildcard) {
+  if (!text.empty() && (text.front() == 'v' || text.front() == 'V')) {
+    text.remove_prefix(1);
+  }
+  const std::size_t suffix = text.find_first_of("-+");
+  const std::vector<std::string_view> parts = split(text.substr(0, suffix), '.');
+  if (parts.size() > 3) {
+    return false;
+  }
+  for (const std::string_view part : parts) {
+    if (part == "x" || part == "X" || part == "*") {
+      wildcard = true;
+    } else if (!all_digits(part)) {
+      return false;
+    }
+  }
+  if (suffix == std::string_view::npos) {
+    return true;
+  }
+  const std::string_view rest = text.substr(suffix + 1);
+  return !rest.empty() && std::all_of(rest.begin(), rest.end(), [](char c) {
+    return is_identifier_char(c) || c == '.' || c == '+';
+  });
+}
+
 /// What is wrong with the dot-separated identifiers of a pre-release (`numbers_strict`: numeric
 /// identifiers without leading zeros) or of build metadata; nullopt when nothing is.
 std::optional<std::string> check_identifiers(std::string_view text, const std::string& name,
@@ -187,31 +228,60 @@ Result<SemVer> parse_semver(std::string_view text) {
 }
 
 bool is_version_range(std::string_view text) {
-  while (!text.empty() && is_blank(text.front())) {
-    text.remove_prefix(1);
+  int comparators = 0;
+  int alternatives = 0;
+  bool marked = false;  // an operator, a wildcard or a hyphen range
+  for (std::string_view alternative : split_all(text, "||")) {
+    int here = 0;
+    std::size_t i = 0;
+    const auto skip = [&](bool commas) {
+      while (i < alternative.size() &&
+             (is_blank(alternative[i]) || (commas && alternative[i] == ','))) {
+        ++i;
+      }
+    };
+    for (skip(true); i < alternative.size(); skip(true)) {
+      // `A - B`: a '-' on its own between two versions.
+      if (here > 0 && alternative[i] == '-' &&
+          (i + 1 == alternative.size() || is_blank(alternative[i + 1]))) {
+        marked = true;
+        ++i;
+        continue;
+      }
+      const std::size_t op_begin = i;
+      while (i < alternative.size() &&
+             std::string_view("=!<>~^").find(alternative[i]) != std::string_view::npos) {
+        ++i;
+      }
+      const std::string_view op = alternative.substr(op_begin, i - op_begin);
+      if (!op.empty()) {
+        static const std::string_view k_operators[] = {"=",  "!=", ">", "<",  ">=", "=>",
+                                                       "<=", "=<", "~", "~>", "^"};
+        if (std::find(std::begin(k_operators), std::end(k_operators), op) ==
+            std::end(k_operators)) {
+          return false;
+        }
+        marked = true;
+        skip(false);
+      }
+      const std::size_t version_begin = i;
+      while (i < alternative.size() && !is_blank(alternative[i]) && alternative[i] != ',') {
+        ++i;
+      }
+      bool wildcard = false;
+      if (!is_partial_version(alternative.substr(version_begin, i - version_begin), wildcard)) {
+        return false;
+      }
+      marked = marked || wildcard;
+      ++here;
+    }
+    if (here == 0) {
+      return false;
+    }
+    comparators += here;
+    ++alternatives;
   }
-  while (!text.empty() && is_blank(text.back())) {
-    text.remove_suffix(1);
-  }
-  if (text.empty()) {
-    return false;
-  }
-  // Several constraints: `a || b`, `a b` and `a, b` (both must hold), `a - b`.
-  if (text.find("||") != std::string_view::npos ||
-      std::any_of(text.begin(), text.end(), [](char c) { return is_blank(c) || c == ','; })) {
-    return true;
-  }
-  if (std::string_view("<>=!~^").find(text.front()) != std::string_view::npos) {
-    return true;
-  }
-  std::string_view core = text.substr(0, text.find_first_of("-+"));
-  if (!core.empty() && (core.front() == 'v' || core.front() == 'V')) {
-    core.remove_prefix(1);
-  }
-  const std::vector<std::string_view> parts = split(core, '.');
-  return std::any_of(parts.begin(), parts.end(), [](std::string_view part) {
-    return part == "x" || part == "X" || part == "*";
-  });
+  return marked || comparators > 1 || alternatives > 1;
 }
 
 int compare(const SemVer& a, const SemVer& b) {

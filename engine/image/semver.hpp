@@ -32,9 +32,10 @@ struct SemVer {
 Result<SemVer> parse_semver(std::string_view text);
 
 /// Whether the text is a version constraint rather than a version, as Helm, Flux and Argo CD
-/// read them: an operator (`>=1.0.0`, `~1.2`, `^1.2.3`, `=1.2.3`, `!=1.0.0`), a wildcard part
-/// (`1.x`, `1.2.*`, `*`), several constraints (`>=1.0.0 <2.0.0`, `>=1, <2`, `1.0.0 - 2.0.0`,
-/// `^1 || ^2`).
+/// read them (Masterminds semver): an operator (`>=1.0.0`, `~1.2`, `^1.2.3`, `=1.2.3`,
+/// `!=1.0.0`), a wildcard part (`1.x`, `1.2.*`, `*`), several constraints (`>=1.0.0 <2.0.0`,
+/// `>=1, <2`, `1.0.0 - 2.0.0`, `^1 || ^2`). A version (`1.2.3`, `v1.2`) is not one, nor is text
+/// that is no constraint at all (`latest`, `6.5.0 # note`).
 bool is_version_range(std::string_view text);
 
 /// SemVer precedence: negative when `a` comes before `b`, 0 when they rank equal, positive

@@ -129,13 +129,40 @@ TEST_SUITE("image") {
                                     "1.0.0 - 2.0.0",
                                     "^1.2 || ^2.0",
                                     "1.2.3 || 1.2.4",
-                                    "  ~1.2  "}) {
+                                    "  ~1.2  ",
+                                    "~>1.2",
+                                    "=>1.0.0",
+                                    ">= 1.2 < 2",
+                                    "1.2.3 1.2.4",
+                                    "1.2.3-rc.1 - 2"}) {
       CAPTURE(range);
       CHECK(is_version_range(range));
     }
-    for (const std::string version :
-         {"1.2.3", "1.0.0-alpha", "1.0.0-x.7.z.92", "1.0.0+x", "v1.2.3", "1.2", "latest", "HEAD",
-          "", "  ", "6.5.0", "1.2.3-rc.x", "main"}) {
+    for (const std::string version : {"1.2.3",
+                                      "1.0.0-alpha",
+                                      "1.0.0-x.7.z.92",
+                                      "1.0.0+x",
+                                      "v1.2.3",
+                                      "1.2",
+                                      "latest",
+                                      "HEAD",
+                                      "",
+                                      "  ",
+                                      "6.5.0",
+                                      "1.2.3-rc.x",
+                                      "main",
+                                      "6.5.0 # note",
+                                      "<",
+                                      ">>1",
+                                      "%1",
+                                      "1.2.3 ||",
+                                      "|| 1.2.3",
+                                      "1.2.3.4",
+                                      "a.b",
+                                      "1..2",
+                                      "1.2.3-",
+                                      ">= ",
+                                      "{{.chartVersion}}"}) {
       CAPTURE(version);
       CHECK_FALSE(is_version_range(version));
     }
