@@ -525,10 +525,14 @@ spec:
     metadata:
       name: 'podinfo-{{env}}'
     spec:
+      project: default
       sources:
         - chart: podinfo
           repoURL: oci://ghcr.io/stefanprodan/charts
           targetRevision: "{{ values.chart }}"
+      destination:
+        server: '{{server}}'
+        namespace: podinfo
 )";
     CHECK(places(fast, chart_of("podinfo", k_podinfo_oci)) ==
           std::vector<std::string>{
