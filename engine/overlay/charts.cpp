@@ -787,8 +787,8 @@ Result<std::pair<std::string, int>> set_chart_versions(std::string_view text,
                                   "anchored elsewhere, and promote does not edit through aliases");
     }
     Span span = splice::locate_value(source, place.key, place.value);
-    // splice::locate_scalar takes a double-quoted scalar whose line break is escaped ("6.5.\
-    // <newline> 0") for one line.
+    // splice::locate_scalar takes a double-quoted scalar for one line when a backslash escapes
+    // its line break.
     if (span.shape == Shape::editable &&
         source.text().substr(span.begin, span.end - span.begin).find_first_of("\r\n") !=
             std::string_view::npos) {
