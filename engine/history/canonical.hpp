@@ -51,6 +51,8 @@ struct PromotionText {
   std::vector<GateText> gates;
   std::string pipeline_file;  ///< "" in a record written before it was kept (then left out)
   std::string places_json = "[]";  ///< "[]" when there are none (then left out)
+  std::string charts_json = "{}";  ///< "{}" when there are none (then left out)
+  std::string carried_json = "{}";  ///< "{}" when there are none (then left out)
 };
 
 /// The texts promote stores for `record`.

@@ -53,8 +53,12 @@ constexpr const char* k_schema_v7 =
 constexpr const char* k_schema_v8 =
 #include "history-v8.sql.inc"
     ;
-constexpr const char* k_migrations[] = {k_schema_v1, k_schema_v2, k_schema_v3, k_schema_v4,
-                                        k_schema_v5, k_schema_v6, k_schema_v7, k_schema_v8};
+constexpr const char* k_schema_v9 =
+#include "history-v9.sql.inc"
+    ;
+constexpr const char* k_migrations[] = {k_schema_v1, k_schema_v2, k_schema_v3,
+                                        k_schema_v4, k_schema_v5, k_schema_v6,
+                                        k_schema_v7, k_schema_v8, k_schema_v9};
 static_assert(std::size(k_migrations) == k_schema_version);
 
 constexpr int k_busy_timeout_ms = 10'000;
@@ -300,8 +304,8 @@ void insert_promotion(SQLite::Database& db, const PromotionRecord& record) {
       "INSERT INTO promotions (id, pipeline, stage, from_stage, candidate_id, images, outcome, "
       "actor, reason, ci_provider, ci_run_url, commit_id, error, started_at, finished_at, "
       "break_glass, pull_request, rollback_of, gates_skipped, previous, files, hash, "
-      "pipeline_file, places) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "pipeline_file, places, charts, carried) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   promotion.bind(1, record.id);
   promotion.bind(2, record.pipeline);
   promotion.bind(3, record.stage);
@@ -326,6 +330,8 @@ void insert_promotion(SQLite::Database& db, const PromotionRecord& record) {
   promotion.bind(22, hash);
   promotion.bind(23, record.pipeline_file);
   promotion.bind(24, text.places_json);
+  promotion.bind(25, text.charts_json);
+  promotion.bind(26, text.carried_json);
   promotion.exec();
 
   SQLite::Statement gate(

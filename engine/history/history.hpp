@@ -84,6 +84,8 @@ struct PromotionRecord {
   std::vector<std::string> files;  ///< the files the promotion changed (or would have)
   std::string hash;  ///< the chain hash, set by History (ignored by `record`)
   std::string pipeline_file;  ///< PipelineId::file; "" in a record written before it was kept
+  nlohmann::json charts = nlohmann::json::object();   ///< chart name -> version promoted
+  nlohmann::json carried = nlohmann::json::object();  ///< carried file name -> sha256 (hex)
 };
 
 /// One `promote approve` or `promote reject`.
@@ -181,7 +183,7 @@ std::string note_line(const HoldRecord& hold);
 std::string chain_hash(const std::string& previous, const std::string& canonical);
 
 /// The schema version this build creates and understands.
-inline constexpr int k_schema_version = 8;
+inline constexpr int k_schema_version = 9;
 
 /// A time as ISO-8601 UTC with milliseconds ('2026-11-23T18:32:00.123Z'), truncated to the
 /// millisecond; such strings sort as the times do.

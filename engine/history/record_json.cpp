@@ -48,6 +48,21 @@ class Fields {
     return found != nullptr && found->is_boolean() && found->get<bool>();
   }
 
+  /// An object of strings that may be missing (then empty): PromotionRecord::charts, carried.
+  json optional_strings(const char* key) {
+    if (!m_value.is_object() || !m_value.contains(key)) {
+      return json::object();
+    }
+    json found = object(key);
+    for (const auto& [name, member] : found.items()) {
+      if (!member.is_string()) {
+        fail(key, "holds something that is not a string");
+        return json::object();
+      }
+    }
+    return found;
+  }
+
   json object(const char* key) {
     const json* found = find(key);
     if (found != nullptr && !found->is_object()) {
@@ -165,6 +180,12 @@ json to_json(const PromotionRecord& record) {
   if (!record.places.empty()) {
     out["places"] = record.places;
   }
+  if (!record.charts.empty()) {
+    out["charts"] = record.charts;
+  }
+  if (!record.carried.empty()) {
+    out["carried"] = record.carried;
+  }
   return out;
 }
 
@@ -218,6 +239,8 @@ Result<PromotionRecord> promotion_from_json(const json& value) {
   record.rollback_of = fields.text("rollback_of");
   record.gates_skipped = fields.flag("gates_skipped");
   record.previous = fields.object("previous");
+  record.charts = fields.optional_strings("charts");  // missing in the records before them
+  record.carried = fields.optional_strings("carried");
   if (value.is_object() && value.contains("places")) {  // missing in the records before it
     for (const json& place : fields.array("places")) {
       Fields place_fields(place, "promotion " + record.id + ": place");
@@ -386,7 +409,9 @@ PromotionText text_of(const PromotionRecord& record) {
                      util::dump_json(nlohmann::json(record.files)),
                      {},
                      record.pipeline_file,
-                     record.places.empty() ? "[]" : util::dump_json(record.places)};
+                     record.places.empty() ? "[]" : util::dump_json(record.places),
+                     record.charts.empty() ? "{}" : util::dump_json(record.charts),
+                     record.carried.empty() ? "{}" : util::dump_json(record.carried)};
   for (const GateRecord& gate : record.gates) {
     GateText& out = text.gates.emplace_back();
     out.name = gate.name;
@@ -411,6 +436,12 @@ std::string canonical(const PromotionText& text) {
     record.string("actor", text.actor);
     record.flag("break_glass", text.break_glass);
     record.string("candidate_id", text.candidate_id);
+    if (text.carried_json != "{}") {  // left out when there are none, as before it was kept
+      record.raw("carried", text.carried_json);
+    }
+    if (text.charts_json != "{}") {
+      record.raw("charts", text.charts_json);
+    }
     record.string("ci_provider", text.ci_provider);
     record.string("ci_run_url", text.ci_run_url);
     record.string("commit", text.commit);

@@ -213,6 +213,8 @@ nlohmann::json history_json(const std::vector<history::PromotionRecord>& records
                    {"from", record.from},
                    {"candidate_id", record.candidate_id},
                    {"images", record.images},
+                   {"charts", record.charts},
+                   {"carried", record.carried},
                    {"outcome", record.outcome},
                    {"actor", record.actor},
                    {"reason", record.reason},
@@ -316,6 +318,15 @@ std::string promotion_text(const history::PromotionRecord& record) {
   return out.str();
 }
 
+/// A release's charts after its images in the status table: ", chart podinfo@6.5.0".
+std::string charts_text(const std::map<std::string, std::string>& charts) {
+  std::string out;
+  for (const auto& [name, version] : charts) {
+    out += ", chart " + util::one_line(name) + "@" + util::one_line(version);
+  }
+  return out;
+}
+
 std::string status_table(const std::vector<promoter::StageStatus>& stages) {
   std::vector<std::vector<std::string>> rows = {
       {"STAGE", "FROM", "CANDIDATE", "IMAGES", "SINCE", "SOURCE"}};
@@ -325,12 +336,11 @@ std::string status_table(const std::vector<promoter::StageStatus>& stages) {
                       "(" + stage.problem + ")", "-", "-"});
       continue;
     }
-    rows.push_back({stage.name, stage.from.empty() ? "-" : stage.from,
-                    stage.candidate->short_id(),
-                    images_text(stage.candidate->to_json()["images"]),
-                    stage.entered ? history::format_time(stage.entered->at).substr(0, 19) + "Z"
-                                  : "-",
-                    stage.entered ? stage.entered->source : "-"});
+    rows.push_back(
+        {stage.name, stage.from.empty() ? "-" : stage.from, stage.candidate->short_id(),
+         images_text(stage.candidate->to_json()["images"]) + charts_text(stage.candidate->charts),
+         stage.entered ? history::format_time(stage.entered->at).substr(0, 19) + "Z" : "-",
+         stage.entered ? stage.entered->source : "-"});
   }
   return align_columns(rows);
 }
@@ -344,7 +354,9 @@ nlohmann::json status_json(const std::string& pipeline,
                           {"target", stage.target}};
     if (stage.candidate) {
       row["candidate"] = {{"id", stage.candidate->id()},
-                          {"images", stage.candidate->to_json()["images"]}};
+                          {"images", stage.candidate->to_json()["images"]},
+                          {"charts", stage.candidate->charts},
+                          {"files", stage.candidate->files}};
     } else {
       row["candidate"] = nullptr;
       row["problem"] = stage.problem;

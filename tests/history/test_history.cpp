@@ -162,7 +162,7 @@ TEST_SUITE("history") {
     CHECK(db.tableExists("approvals"));
   }
 
-  TEST_CASE("the schema the code migrates to is exactly schemas/history-v1.sql to v8") {
+  TEST_CASE("the schema the code migrates to is exactly schemas/history-v1.sql to v9") {
     TempDir dir;
     const fs::path file = dir / "history.db";
     REQUIRE(history::History::open(file).has_value());
@@ -171,7 +171,7 @@ TEST_SUITE("history") {
     SQLite::Database fresh(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     for (const char* name :
          {"history-v1.sql", "history-v2.sql", "history-v3.sql", "history-v4.sql", "history-v5.sql",
-          "history-v6.sql", "history-v7.sql", "history-v8.sql"}) {
+          "history-v6.sql", "history-v7.sql", "history-v8.sql", "history-v9.sql"}) {
       fresh.exec(promote::test::read_text(fs::path(PROMOTE_SOURCE_DIR) / "schemas" / name));
     }
 
@@ -189,6 +189,8 @@ TEST_SUITE("history") {
     CHECK(expected.find("places TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(places))") !=
           std::string::npos);
     CHECK(expected.find("table meta on meta: CREATE TABLE meta") != std::string::npos);
+    CHECK(expected.find("charts TEXT NOT NULL DEFAULT '{}'") != std::string::npos);
+    CHECK(expected.find("carried TEXT NOT NULL DEFAULT '{}'") != std::string::npos);
     CHECK(schema_of(migrated) == expected);
   }
 
@@ -595,16 +597,18 @@ TEST_SUITE("history") {
     const fs::path file = dir / "history.db";
     {
       SQLite::Database db(file, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-      db.exec("CREATE TABLE future (x INTEGER); PRAGMA user_version = 9;");
+      db.exec("CREATE TABLE future (x INTEGER); PRAGMA user_version = " +
+              std::to_string(history::k_schema_version + 1) + ";");
     }
     auto store = history::History::open(file);
     REQUIRE(store.has_error());
     CHECK(store.error().kind == ErrorKind::input);
-    CHECK(store.error().message == "history database " + file.string() +
-                                       " has schema version 9; this promote knows up to " +
+    CHECK(store.error().message == "history database " + file.string() + " has schema version " +
+                                       std::to_string(history::k_schema_version + 1) +
+                                       "; this promote knows up to " +
                                        std::to_string(history::k_schema_version));
     SQLite::Database db(file, SQLite::OPEN_READONLY);
-    CHECK(db.execAndGet("PRAGMA user_version").getInt() == 9);
+    CHECK(db.execAndGet("PRAGMA user_version").getInt() == history::k_schema_version + 1);
     CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "delete");
   }
 
