@@ -65,3 +65,6 @@ step "the history"
 run history
 step "what each stage runs now"
 run status
+
+step "releases are more than images: a Helm chart and an image together (examples/charts)"
+bash "$examples/charts/demo.sh" "$promote"

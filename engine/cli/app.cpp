@@ -65,6 +65,9 @@ namespace {
 constexpr const char* k_examples = R"(
 Examples:
   promote --to dev --image api=ghcr.io/acme/api:1.4.2    enter the first stage
+  promote --to dev --tag 1.4.3                             every image of dev at tag 1.4.3
+  promote --to dev --chart podinfo=6.5.0                   a Helm chart version into dev
+  promote --to dev --images-from images.env                the images the build wrote
   promote --to staging                                     promote what dev holds
   promote --to prod --dry-run                              gates and diff, no write
   promote plan --to prod                                   the same
@@ -83,7 +86,6 @@ Examples:
 Exit codes: 0 promoted, proposed (pull request open), no-op or passed; 1 blocked
 by a gate; 2 usage or configuration error; 3 pending (run again later); 4 error.
 )";
-
 
 std::optional<std::chrono::seconds> duration_flag(const std::string& flag,
                                                   const std::string& text, Error& error) {
@@ -134,6 +136,12 @@ int run_promote(const Options& options, bool explain = false) {
   request.pipeline_file = options.file;
   request.stage = options.to;
   request.images = options.images;
+  request.charts = options.charts;
+  request.tag = options.tag;
+  request.group = options.group;
+  if (!options.images_from.empty()) {
+    request.images_from = options.images_from;
+  }
   request.dry_run = options.dry_run || explain;
   request.history_path = history_flag(options);
   request.actor = options.actor;
@@ -441,6 +449,20 @@ std::optional<Error> non_utf8_environment() {
   return std::nullopt;
 }
 
+/// --chart, --tag, --group and --images-from: the release of a first stage, as a build gives it.
+void add_image_options(CLI::App& app, Options& options) {
+  app.add_option("--chart", options.charts,
+                 "NAME=VERSION, a Helm chart version for a stage without 'from' (repeatable)")
+      ->type_name("NAME=VERSION");
+  app.add_option("--tag", options.tag,
+                 "every image of the stage (or of --group) at this tag, for a stage without "
+                 "'from'");
+  app.add_option("--group", options.group, "with --tag: only the images of this group");
+  app.add_option("--images-from", options.images_from,
+                 "a file of NAME=REF lines, a JSON object or a dotenv file written by the build")
+      ->type_name("FILE");
+}
+
 void add_file_option(CLI::App& app, Options& options) {
   app.add_option("-f,--file", options.file, "pipeline file")->capture_default_str();
 }
@@ -465,6 +487,7 @@ int main(int argc, char** argv) {
   app.add_option("--image", options.images,
                  "NAME=REFERENCE, for a stage without 'from' (repeatable)")
       ->type_name("NAME=REF");
+  add_image_options(app, options);
   app.add_flag("--dry-run", options.dry_run, "evaluate the gates and print the diff; write nothing");
   app.add_option("--output", options.output, "text or json")
       ->check(CLI::IsMember({"text", "json"}))
@@ -624,6 +647,7 @@ int main(int argc, char** argv) {
   plan->add_option("--to", options.to, "the stage to plan a promotion into")->required();
   plan->add_option("--image", options.images, "NAME=REFERENCE, for a stage without 'from'")
       ->type_name("NAME=REF");
+  add_image_options(*plan, options);
   plan->add_option("--output", options.output, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
   plan->add_option("--history", options.history, "history database");
@@ -638,6 +662,7 @@ int main(int argc, char** argv) {
   explain->add_option("--to", options.to, "the stage: explain what a promotion now would meet");
   explain->add_option("--image", options.images, "NAME=REFERENCE, for a stage without 'from'")
       ->type_name("NAME=REF");
+  add_image_options(*explain, options);
   explain->add_option("--output", options.output, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
   add_file_option(*explain, options);

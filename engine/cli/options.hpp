@@ -21,6 +21,10 @@ struct Options {
   bool all_pipelines = false;
   std::string to;
   std::vector<std::string> images;
+  std::vector<std::string> charts;  ///< --chart NAME=VERSION
+  std::string tag;                  ///< --tag
+  std::string group;                ///< --group
+  std::string images_from;          ///< --images-from
   bool dry_run = false;
   std::string output = "text";
   std::string history;

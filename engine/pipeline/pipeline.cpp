@@ -35,6 +35,9 @@ std::vector<std::string> Target::paths() const {
   for (const auto& applications : argocd) {
     out.push_back(applications.path);
   }
+  for (const auto& files : charts) {
+    out.push_back(files.path);
+  }
   return out;
 }
 
@@ -50,6 +53,44 @@ const ImageSpec* Pipeline::find_image(std::string_view image) const {
     }
   }
   return nullptr;
+}
+
+std::vector<const ImageSpec*> Pipeline::images_of(const Stage& stage) const {
+  std::vector<const ImageSpec*> out;
+  for (const auto& image : images) {
+    if (stage.group.empty() || image.group == stage.group) {
+      out.push_back(&image);
+    }
+  }
+  return out;
+}
+
+const ChartSpec* Pipeline::find_chart(std::string_view chart) const {
+  for (const auto& candidate : charts) {
+    if (candidate.name == chart) {
+      return &candidate;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<const ChartSpec*> Pipeline::charts_of(const Stage& stage) const {
+  std::vector<const ChartSpec*> out;
+  for (const auto& chart : charts) {
+    if (std::find(stage.keep_range.begin(), stage.keep_range.end(), chart.name) ==
+        stage.keep_range.end()) {
+      out.push_back(&chart);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> Pipeline::chart_names() const {
+  std::vector<std::string> out;
+  for (const auto& chart : charts) {
+    out.push_back(chart.name);
+  }
+  return out;
 }
 
 std::vector<std::string> Pipeline::stage_names() const {
@@ -159,7 +200,7 @@ class Loader {
  private:
   void read_root(const ConfigNode& node, Pipeline& pipeline) {
     if (!node.expect_map("the pipeline", {"apiVersion", "kind", "metadata", "repository", "images",
-                                          "stages", "trust"})) {
+                                          "charts", "stages", "trust"})) {
       return;
     }
     expect_constant(node, "apiVersion", "promote/v1");
@@ -179,6 +220,9 @@ class Loader {
     }
     if (auto images = node.require("images", "the pipeline")) {
       read_images(*images, pipeline);
+    }
+    if (auto charts = node.get("charts")) {
+      read_charts(*charts, pipeline);
     }
     if (auto stages = node.require("stages", "the pipeline")) {
       read_stages(*stages, pipeline);
@@ -295,7 +339,7 @@ class Loader {
     }
     std::map<std::string, Location> seen;
     for (const auto& item : items) {
-      if (!item.expect_map("an image", {"name", "repository", "match"})) {
+      if (!item.expect_map("an image", {"name", "repository", "match", "group"})) {
         continue;
       }
       ImageSpec image;
@@ -322,6 +366,9 @@ class Loader {
           }
         }
       }
+      if (auto group = item.get("group")) {
+        image.group = read_name(*group, "images[].group");
+      }
       image.match = image.repository;
       if (auto match = item.get("match")) {
         if (auto text = match->as_string("images[].match")) {
@@ -329,6 +376,88 @@ class Loader {
         }
       }
       pipeline.images.push_back(std::move(image));
+    }
+  }
+
+  void read_charts(const ConfigNode& node, Pipeline& pipeline) {
+    const auto items = node.items("charts");
+    if (node.is_sequence() && items.empty()) {
+      node.error("'charts' must name at least one chart (or be left out)");
+    }
+    std::map<std::string, Location> seen;
+    for (const auto& item : items) {
+      if (!item.expect_map("a chart", {"name", "chart", "repository"})) {
+        continue;
+      }
+      ChartSpec chart;
+      chart.where = item.location();
+      if (auto name = item.require("name", "a chart")) {
+        chart.name = read_name(*name, "charts[].name");
+        if (!chart.name.empty()) {
+          if (auto [it, fresh] = seen.emplace(chart.name, name->location()); !fresh) {
+            name->error("duplicate chart name '" + chart.name + "' (first at " +
+                        it->second.to_string() + ")");
+          }
+        }
+      }
+      chart.chart = chart.name;
+      if (auto named = item.get("chart")) {
+        if (auto text = named->as_string("charts[].chart")) {
+          if (text->empty() || text->find_first_of(" /:@") != std::string::npos) {
+            named->error(
+                "'charts[].chart' must be a chart name (no spaces, '/', ':' or '@'), got '" +
+                util::one_line(*text) + "'");
+          }
+          chart.chart = *text;
+        }
+      }
+      if (auto repository = item.require("repository", "chart '" + chart.name + "'")) {
+        if (auto text = repository->as_string("charts[].repository")) {
+          if (!text->starts_with("oci://") && !text->starts_with("https://") &&
+              !text->starts_with("http://")) {
+            repository->error(
+                "'charts[].repository' must be an oci:// reference or an http(s) chart "
+                "repository URL, got '" +
+                util::one_line(*text) + "'");
+          }
+          chart.repository = *text;
+        }
+      }
+      pipeline.charts.push_back(std::move(chart));
+    }
+  }
+
+  // A target.charts entry: a path, or {path: P, elements: {KEY: VALUE}}.
+  void read_chart_target(const ConfigNode& node, Target& target, const Pipeline& pipeline) {
+    ChartTarget files;
+    files.where = node.location();
+    const ConfigNode* path_node = &node;
+    std::optional<ConfigNode> field;
+    if (node.is_map()) {
+      if (!node.expect_map("a target.charts entry", {"path", "elements"})) {
+        return;
+      }
+      field = node.require("path", "a target.charts entry");
+      if (!field) {
+        return;
+      }
+      path_node = &*field;
+      if (auto elements = node.get("elements")) {
+        for (const auto& [key, value] : elements->entries("target.charts[].elements")) {
+          auto name = key.as_string("an element key");
+          auto text = value.as_string("target.charts[].elements values");
+          if (name && text) {
+            files.elements.emplace(*name, *text);
+          }
+        }
+      }
+    }
+    if (auto text = path_node->as_string("target.charts")) {
+      if (auto path = read_target_path(*path_node, *text, pipeline)) {
+        target.path_where.try_emplace({"charts", *path}, path_node->location());
+        files.path = std::move(*path);
+        target.charts.push_back(std::move(files));
+      }
     }
   }
 
@@ -340,8 +469,8 @@ class Loader {
     std::map<std::string, Location> seen;
     std::vector<SourceLink> froms;
     for (const auto& item : items) {
-      if (!item.expect_map("a stage", {"name", "from", "target", "strategy", "pull_request",
-                                       "gates", "fail_fast", "max_concurrency"})) {
+      if (!item.expect_map("a stage", {"name", "from", "group", "keep_range", "target", "strategy",
+                                       "pull_request", "gates", "fail_fast", "max_concurrency"})) {
         continue;
       }
       Stage stage;
@@ -360,6 +489,38 @@ class Loader {
         if (auto text = from->as_string("from")) {
           stage.from = *text;
           froms.push_back(SourceLink{stage.name, *text, *from});
+        }
+      }
+      if (auto group = item.get("group")) {
+        stage.group = read_name(*group, "stages[].group");
+        std::vector<std::string> groups;
+        for (const auto& image : pipeline.images) {
+          if (!image.group.empty() &&
+              std::find(groups.begin(), groups.end(), image.group) == groups.end()) {
+            groups.push_back(image.group);
+          }
+        }
+        if (!stage.group.empty() &&
+            std::find(groups.begin(), groups.end(), stage.group) == groups.end()) {
+          std::string message = "no image of the pipeline has group '" + stage.group + "'";
+          if (auto close = did_you_mean(stage.group, groups); !close.empty()) {
+            message += " (did you mean '" + close + "'?)";
+          }
+          group->error(message);
+        }
+      }
+      if (auto kept = item.get("keep_range")) {
+        if (auto names = kept->as_string_list("keep_range")) {
+          for (const auto& name : *names) {
+            if (pipeline.find_chart(name) == nullptr) {
+              std::string message = "keep_range: the pipeline has no chart '" + name + "'";
+              if (auto close = did_you_mean(name, pipeline.chart_names()); !close.empty()) {
+                message += " (did you mean '" + close + "'?)";
+              }
+              kept->error(message);
+            }
+          }
+          stage.keep_range = std::move(*names);
         }
       }
       if (auto target = item.require("target", what)) {
@@ -569,7 +730,8 @@ class Loader {
 
   void read_target(const ConfigNode& node, Target& target, const Pipeline& pipeline) {
     target.where = node.location();
-    if (!node.expect_map("target", {"kustomize", "helm", "manifests", "setters", "argocd"})) {
+    if (!node.expect_map("target",
+                         {"kustomize", "helm", "manifests", "setters", "argocd", "charts"})) {
       return;
     }
     bool any = false;
@@ -610,6 +772,25 @@ class Loader {
         }
       } else {
         read_argocd_target(*argocd, target, pipeline);
+      }
+      any = true;
+    }
+    if (auto charts = node.get("charts")) {
+      if (charts->is_sequence()) {
+        const auto items = charts->items("target.charts");
+        if (items.empty()) {
+          charts->error("'target.charts' must name at least one path");
+        }
+        for (const auto& item : items) {
+          read_chart_target(item, target, pipeline);
+        }
+      } else {
+        read_chart_target(*charts, target, pipeline);
+      }
+      if (pipeline.charts.empty()) {
+        charts->error(
+            "'target.charts' names where chart versions live, but the pipeline "
+            "declares no charts:");
       }
       any = true;
     }

@@ -24,6 +24,24 @@ struct ImageSpec {
   std::string name;        ///< the pipeline's name for it ("api"), used by --image
   std::string repository;  ///< "ghcr.io/acme/api"
   std::string match;       ///< the name kustomize's images[].name uses; defaults to repository
+  std::string group;       ///< `group:` ("backend"), for --group and a stage's group; may be ""
+  Location where;
+};
+
+/// A Helm chart the pipeline promotes (README "Releases").
+struct ChartSpec {
+  std::string name;        ///< the pipeline's name for it ("podinfo"), used by --chart
+  std::string chart;       ///< the chart's name in its repository; defaults to `name`
+  std::string repository;  ///< "oci://ghcr.io/stefanprodan/charts" or an https chart repository
+  Location where;
+};
+
+/// Files that pin chart versions (Flux HelmRelease and OCIRepository, Argo CD Application and
+/// ApplicationSet, Chart.yaml, a kustomization's helmCharts), and for an ApplicationSet which
+/// list elements are the stage's.
+struct ChartTarget {
+  std::string path;  ///< a file, or a directory of *.yaml / *.yml; relative to the root
+  std::map<std::string, std::string> elements;  ///< ApplicationSet elements: {"env": "prod"}
   Location where;
 };
 
@@ -53,6 +71,7 @@ struct Target {
   std::vector<std::string> manifests;  ///< manifest files, or directories of *.yaml / *.yml
   std::vector<std::string> setters;    ///< files with $imagepolicy markers, or directories
   std::vector<ArgoCdTarget> argocd;    ///< Argo CD Applications (spec.source(s).kustomize.images)
+  std::vector<ChartTarget> charts;     ///< files that pin chart versions
   Location where;
   /// Where each path of `kustomize`, `manifests` and `setters` is written in the pipeline file,
   /// by kind and path: {"kustomize", "k8s/overlays/dev"}.
@@ -86,6 +105,12 @@ enum class Strategy { commit, pull_request };
 struct Stage {
   std::string name;
   std::optional<std::string> from;
+  /// `group:`: the stage promotes only the images of this group (the others stay as they are and
+  /// are not part of its candidate); "": every image.
+  std::string group;
+  /// `keep_range:`: charts whose version the stage's target pins as a range (`>=1.0.0`), which
+  /// the stage keeps: they are not part of its candidate and are never edited there.
+  std::vector<std::string> keep_range;
   Target target;
   Strategy strategy = Strategy::commit;
   PullRequestSpec pull_request;
@@ -121,11 +146,18 @@ struct Pipeline {
   std::string name;
   RepositorySpec repository;
   std::vector<ImageSpec> images;
+  std::vector<ChartSpec> charts;
   std::vector<Stage> stages;
   TrustSpec trust;
 
   const Stage* find_stage(std::string_view stage) const;
   const ImageSpec* find_image(std::string_view image) const;
+  /// The images a stage promotes: every image, or those of its group, in declaration order.
+  std::vector<const ImageSpec*> images_of(const Stage& stage) const;
+  const ChartSpec* find_chart(std::string_view chart) const;
+  /// The charts a stage promotes: every chart but those it keeps as a range.
+  std::vector<const ChartSpec*> charts_of(const Stage& stage) const;
+  std::vector<std::string> chart_names() const;
   std::vector<std::string> stage_names() const;
   std::vector<std::string> image_names() const;
 };

@@ -129,24 +129,32 @@ class Attempt {
     util::debug("pipeline " + m_pipeline.name + " (" + m_pipeline.file.string() + "): " +
                 std::to_string(m_pipeline.stages.size()) + " stages; promotion " +
                 m_result.promotion_id + " into " + m_stage->name);
-    if (auto flags = parse_image_flags(m_pipeline, m_request.images); !flags) {
+    if (auto flags = parse_image_flags(m_pipeline, *m_stage, m_request, &m_result.warnings);
+        !flags) {
       return flags.error();
     } else {
       m_flags = std::move(*flags);
     }
+    if (auto charts = parse_chart_flags(m_pipeline, *m_stage, m_request.charts); !charts) {
+      return charts.error();
+    } else {
+      m_chart_flags = std::move(*charts);
+    }
     if (m_request.rollback) {
-      if (!m_flags.empty()) {
-        return usage("a rollback puts back an earlier candidate; --image does not apply");
+      if (!m_flags.empty() || !m_chart_flags.empty()) {
+        return usage(
+            "a rollback puts back an earlier candidate; --image, --chart, --tag and --images-from "
+            "do not apply");
       }
       if (m_request.skip_gates && m_request.reason.empty()) {
         return usage("--skip-gates needs --reason: say why the gates are not run");
       }
     } else if (m_request.skip_gates) {
       return usage("--skip-gates is for promote rollback only");
-    } else if (m_stage->from && !m_flags.empty()) {
+    } else if (m_stage->from && (!m_flags.empty() || !m_chart_flags.empty())) {
       return usage("stage '" + m_stage->name + "' takes its candidate from '" + *m_stage->from +
-                   "'; --image is for stages without 'from'");
-    } else if (!m_stage->from && m_flags.empty()) {
+                   "'; --image, --chart, --tag and --images-from are for stages without 'from'");
+    } else if (!m_stage->from && m_flags.empty() && m_chart_flags.empty()) {
       return usage("stage '" + m_stage->name +
                    "' has no source stage: give the images with --image NAME=REFERENCE");
     }
@@ -325,6 +333,14 @@ class Attempt {
     for (const auto& [name, references] : held) {
       current.images[name] = references.front();
     }
+    keep_stage_images(current.images);
+    const TargetCharts pinned = target_charts(m_reading);
+    for (const pipeline::ChartSpec* chart : m_pipeline.charts_of(*m_stage)) {
+      if (const auto places = pinned.find(chart->name);
+          places != pinned.end() && !places->second.empty()) {
+        current.charts[chart->name] = places->second.front().version;
+      }
+    }
     std::optional<std::pair<std::string, Candidate>> found;
     // The oldest promote commit into the stage: its id and Promote-Id.
     std::optional<std::pair<std::string, std::string>> first;
@@ -409,6 +425,9 @@ class Attempt {
                 candidate.images[name] = *reference;
               }
             }
+            for (const auto& [name, version] : record.charts.items()) {
+              candidate.charts[name] = version.get<std::string>();
+            }
             found.emplace(record.id, std::move(candidate));
           }
         }
@@ -424,6 +443,18 @@ class Attempt {
     m_result.rollback_of = found->first;
     m_result.candidate = std::move(found->second);
     return {};
+  }
+
+  // Whether the stage promotes the image (all of them, or those of its group).
+  bool in_stage(const std::string& image) const {
+    const pipeline::ImageSpec* spec = m_pipeline.find_image(image);
+    return spec != nullptr && (m_stage->group.empty() || spec->group == m_stage->group);
+  }
+
+  // Leaves out the images the stage does not promote (those outside its group).
+  template <typename Map>
+  void keep_stage_images(Map& images) const {
+    std::erase_if(images, [&](const auto& entry) { return !in_stage(entry.first); });
   }
 
   // For the record: the value each place held, of the images whose places disagree.
@@ -451,6 +482,11 @@ class Attempt {
         return candidate.error();
       }
       m_result.candidate = std::move(*candidate);
+      keep_stage_images(m_result.candidate.images);
+      std::erase_if(m_result.candidate.charts, [&](const auto& chart) {
+        const auto& kept = m_stage->keep_range;
+        return std::find(kept.begin(), kept.end(), chart.first) != kept.end();
+      });
     }
     EmptyValues empty;
     auto held = read_target(m_pipeline, *m_stage, m_root, &m_reading, &empty);
@@ -467,7 +503,8 @@ class Attempt {
     for (const auto& warning : target_warnings(m_reading)) {
       m_result.warnings.push_back(warning);
     }
-    for (const auto& image : m_pipeline.images) {
+    for (const pipeline::ImageSpec* spec : m_pipeline.images_of(*m_stage)) {
+      const pipeline::ImageSpec& image = *spec;
       const auto current = held->find(image.name);
       if (current != held->end()) {
         m_result.previous[image.name] = current->second.front().to_string();
@@ -501,8 +538,30 @@ class Attempt {
                      m_stage->name + "'; give it with --image " + image.name + "=REFERENCE");
       }
     }
+    const TargetCharts pinned = target_charts(m_reading);
+    for (const pipeline::ChartSpec* chart : m_pipeline.charts_of(*m_stage)) {
+      if (const auto places = pinned.find(chart->name);
+          places != pinned.end() && !places->second.empty()) {
+        m_result.previous_charts[chart->name] = places->second.front().version;
+      }
+    }
+    // A first stage's charts: the flagged ones, the others as the target pins them.
+    if (!m_stage->from && !m_request.rollback) {
+      for (const pipeline::ChartSpec* chart : m_pipeline.charts_of(*m_stage)) {
+        const auto places = pinned.find(chart->name);
+        if (auto flag = m_chart_flags.find(chart->name); flag != m_chart_flags.end()) {
+          m_result.candidate.charts[chart->name] = flag->second;
+        } else if (places != pinned.end() && !places->second.empty()) {
+          m_result.candidate.charts[chart->name] = places->second.front().version;
+        } else {
+          return usage("chart '" + chart->name + "' is not pinned in the target of stage '" +
+                       m_stage->name + "'; give it with --chart " + chart->name + "=VERSION");
+        }
+      }
+    }
     // The edits are semantic: the flagged images for a first stage, all for the others.
     m_edits = m_stage->from || m_request.rollback ? m_result.candidate.images : m_flags;
+    m_chart_edits = m_stage->from || m_request.rollback ? m_result.candidate.charts : m_chart_flags;
     if (auto changed = compute_changes(); !changed) {
       return changed.error();
     }
@@ -536,7 +595,8 @@ class Attempt {
   }
 
   Result<void> compute_changes() {
-    auto changes = edit_target(m_pipeline, *m_stage, m_root, m_edits, &m_reading, &m_place_edits);
+    auto changes = edit_target(m_pipeline, *m_stage, m_root, m_edits, &m_reading, &m_place_edits,
+                               m_chart_edits.empty() ? nullptr : &m_chart_edits);
     if (!changes) {
       return changes.error();
     }
@@ -808,7 +868,7 @@ class Attempt {
     }
     // Images this promotion does not set are taken as the remote has them now.
     for (const auto& [name, references] : *held) {
-      if (!m_edits.contains(name)) {
+      if (!m_edits.contains(name) && in_stage(name)) {
         m_result.previous[name] = references.front().to_string();
         m_result.candidate.images[name] = references.front();
       }
@@ -1107,6 +1167,8 @@ class Attempt {
   const pipeline::Stage* m_stage = nullptr;
   std::map<std::string, image::Reference> m_flags;
   std::map<std::string, image::Reference> m_edits;  ///< what the promotion sets: image -> reference
+  std::map<std::string, std::string> m_chart_flags;  ///< --chart
+  std::map<std::string, std::string> m_chart_edits;  ///< the chart versions the promotion pins
   TargetImages m_planned;  ///< what the target held when the promotion was planned
   TargetReading m_reading;  ///< the target as last read, for the edits made on it
   PlaceEdits m_place_edits;  ///< a rollback that puts each place back as it was

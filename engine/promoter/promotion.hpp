@@ -31,6 +31,11 @@ struct Request {
   std::filesystem::path pipeline_file = "promote.yaml";
   std::string stage;
   std::vector<std::string> images;  ///< "NAME=REF" as given to --image
+  std::vector<std::string> charts;  ///< "NAME=VERSION" as given to --chart
+  std::string tag;                  ///< --tag: every image of the stage (or of `group`) at this tag
+  std::string group;                ///< --group: the images --tag sets
+  /// --images-from: a file of NAME=REF lines, a JSON object or a dotenv file (images_from.hpp)
+  std::optional<std::filesystem::path> images_from;
   bool dry_run = false;
   std::optional<std::filesystem::path> history_path;  ///< default: .promote/history.db beside the pipeline
   /// --workdir: where a remote repository is cloned and kept between runs (default: a
@@ -94,6 +99,7 @@ struct PromotionResult {
   std::string from;
   Candidate candidate;
   std::map<std::string, std::string> previous;  ///< image name -> reference in the target before
+  std::map<std::string, std::string> previous_charts;  ///< chart name -> version pinned before
   /// When the target held an image at several values (its places disagreed): the value each
   /// place held before, for those images, in the order of the target's files. Else empty.
   std::vector<PlaceValue> places;

@@ -3,9 +3,12 @@
 #include <stdlib.h>  // mkdtemp
 
 #include <algorithm>
+#include <set>
 #include <sstream>
 
 #include "engine/image/reference.hpp"
+#include "engine/image/semver.hpp"
+#include "engine/pipeline/images_from.hpp"
 #include "engine/promoter/proposal.hpp"
 #include "engine/promoter/scope.hpp"
 #include "engine/util/files.hpp"
@@ -15,11 +18,89 @@ namespace promote::promoter {
 namespace fs = std::filesystem;
 using Status = Verdict::Status;
 
-// Parses the --image flags into references of pipeline images.
+namespace {
+
+/// One image given on the command line (or by --images-from): checked as a reference of the
+/// pipeline's repository for that image, with a tag or a digest. `label` says where it was
+/// given ("--image api", "--tag", "images.env:3").
+Result<image::Reference> given_image(const pipeline::ImageSpec& spec, const std::string& text,
+                                     const std::string& label) {
+  auto reference = image::parse(text);
+  if (!reference) {
+    return usage(label + ": " + reference.error().message);
+  }
+  if (reference->tag.empty() && reference->digest.empty()) {
+    return usage(label + ": '" + reference->to_string() + "' needs a tag or a digest to promote");
+  }
+  if (!image::same_repository(reference->repository(), spec.repository)) {
+    return usage(label + ": '" + reference->repository() +
+                 "' is not the pipeline's repository for " + spec.name + " ('" + spec.repository +
+                 "')");
+  }
+  return *reference;
+}
+
+}  // namespace
+
+// The images given for a first stage: --images-from, then --tag (for the stage's images, or
+// --group's), then --image, each later one over the earlier for the same image.
 Result<std::map<std::string, image::Reference>> parse_image_flags(
-    const pipeline::Pipeline& pipeline, const std::vector<std::string>& flags) {
+    const pipeline::Pipeline& pipeline, const pipeline::Stage& stage, const Request& request,
+    std::vector<std::string>* warnings) {
   std::map<std::string, image::Reference> out;
-  for (const auto& flag : flags) {
+  const auto in_stage = [&](const pipeline::ImageSpec& spec,
+                            const std::string& label) -> Result<void> {
+    if (!stage.group.empty() && spec.group != stage.group) {
+      return usage(label + ": stage '" + stage.name + "' promotes only the images of group '" +
+                   stage.group + "', and " + spec.name + " is not one of them");
+    }
+    return {};
+  };
+  if (request.images_from) {
+    auto from = pipeline::read_images_from(*request.images_from, pipeline);
+    if (!from) {
+      return from.error();
+    }
+    for (const auto& entry : from->images) {
+      const pipeline::ImageSpec& spec = *pipeline.find_image(entry.name);
+      if (!stage.group.empty() && spec.group != stage.group) {
+        continue;  // a build writes every image; this stage takes its group's
+      }
+      auto reference = given_image(spec, entry.value, entry.where);
+      if (!reference) {
+        return reference.error();
+      }
+      out.insert_or_assign(entry.name, *reference);
+    }
+    if (warnings != nullptr) {
+      for (const auto& skipped : from->skipped) {
+        warnings->push_back("--images-from: " + skipped + " names no image of the pipeline");
+      }
+    }
+  }
+  if (!request.group.empty() && request.tag.empty()) {
+    return usage("--group chooses the images --tag sets: give --tag TAG");
+  }
+  if (!request.tag.empty()) {
+    int set = 0;
+    for (const pipeline::ImageSpec* spec : pipeline.images_of(stage)) {
+      if (!request.group.empty() && spec->group != request.group) {
+        continue;
+      }
+      auto reference = given_image(*spec, spec->repository + ":" + request.tag, "--tag");
+      if (!reference) {
+        return reference.error();
+      }
+      out.insert_or_assign(spec->name, *reference);
+      ++set;
+    }
+    if (set == 0) {
+      return usage("--tag: no image of stage '" + stage.name + "' is in group '" + request.group +
+                   "'");
+    }
+  }
+  std::set<std::string> flagged;
+  for (const auto& flag : request.images) {
     const auto equals = flag.find('=');
     if (equals == std::string::npos || equals == 0) {
       return usage("--image expects NAME=REFERENCE (e.g. api=ghcr.io/acme/api:1.4.2), got '" +
@@ -34,21 +115,53 @@ Result<std::map<std::string, image::Reference>> parse_image_flags(
       }
       return usage(message);
     }
-    auto reference = image::parse(flag.substr(equals + 1));
+    if (auto fits = in_stage(*spec, "--image " + name); !fits) {
+      return fits.error();
+    }
+    auto reference = given_image(*spec, flag.substr(equals + 1), "--image " + name);
     if (!reference) {
-      return usage("--image " + name + ": " + reference.error().message);
+      return reference.error();
     }
-    if (reference->tag.empty() && reference->digest.empty()) {
-      return usage("--image " + name + ": '" + reference->to_string() +
-                   "' needs a tag or a digest to promote");
-    }
-    if (!image::same_repository(reference->repository(), spec->repository)) {
-      return usage("--image " + name + ": '" + reference->repository() +
-                   "' is not the pipeline's repository for " + name + " ('" + spec->repository +
-                   "')");
-    }
-    if (!out.emplace(name, *reference).second) {
+    if (!flagged.insert(name).second) {
       return usage("--image " + name + " is given twice");
+    }
+    out.insert_or_assign(name, *reference);
+  }
+  return out;
+}
+
+Result<std::map<std::string, std::string>> parse_chart_flags(
+    const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
+    const std::vector<std::string>& flags) {
+  std::map<std::string, std::string> out;
+  for (const auto& flag : flags) {
+    const auto equals = flag.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      return usage("--chart expects NAME=VERSION (e.g. podinfo=6.5.0), got '" + flag + "'");
+    }
+    const std::string name = flag.substr(0, equals);
+    const std::string version = flag.substr(equals + 1);
+    if (pipeline.find_chart(name) == nullptr) {
+      std::string message = "--chart: the pipeline has no chart '" + name + "'";
+      if (auto close = pipeline::did_you_mean(name, pipeline.chart_names()); !close.empty()) {
+        message += " (did you mean '" + close + "'?)";
+      }
+      return usage(message);
+    }
+    if (std::find(stage.keep_range.begin(), stage.keep_range.end(), name) !=
+        stage.keep_range.end()) {
+      return usage("--chart " + name + ": stage '" + stage.name +
+                   "' keeps its range of this chart (keep_range)");
+    }
+    if (image::is_version_range(version)) {
+      return usage("--chart " + name + ": '" + version +
+                   "' is a range; a promotion pins an exact SemVer 2.0 version (e.g. 6.5.0)");
+    }
+    if (auto parsed = image::parse_semver(version); !parsed) {
+      return usage("--chart " + name + ": " + parsed.error().message);
+    }
+    if (!out.emplace(name, version).second) {
+      return usage("--chart " + name + " is given twice");
     }
   }
   return out;
@@ -90,6 +203,12 @@ std::string commit_message(const PromotionResult& result, const std::string& anc
   for (const auto& [name, reference] : result.candidate.images) {
     message << name << ": " << reference.to_string() << "\n";
   }
+  for (const auto& [name, version] : result.candidate.charts) {
+    message << k_chart_line << name << ": " << version << "\n";
+  }
+  for (const auto& [name, digest] : result.candidate.files) {
+    message << k_file_line << name << ": sha256:" << digest << "\n";
+  }
   message << "\n"
           << k_pipeline_trailer << ": " << result.pipeline << "\n"
           << k_pipeline_file_trailer << ": " << result.pipeline_file << "\n"
@@ -122,6 +241,8 @@ history::PromotionRecord to_record(const PromotionResult& result) {
   record.from = result.from;
   record.candidate_id = result.candidate.id();
   record.images = result.candidate.to_json()["images"];
+  record.charts = result.candidate.charts;
+  record.carried = result.candidate.files;
   record.outcome = to_string(result.outcome);
   record.actor = result.actor;
   record.reason = result.reason;
@@ -176,7 +297,8 @@ Result<Candidate> read_candidate(const pipeline::Pipeline& pipeline, const pipel
     return held.error();
   }
   Candidate candidate;
-  for (const auto& image : pipeline.images) {
+  for (const pipeline::ImageSpec* spec : pipeline.images_of(stage)) {
+    const pipeline::ImageSpec& image = *spec;
     const auto found = held->find(image.name);
     if (found == held->end() && empty.contains(image.name)) {
       return make_error(ErrorKind::input, "stage '" + stage.name + "' does not set image '" +
@@ -207,6 +329,34 @@ Result<Candidate> read_candidate(const pipeline::Pipeline& pipeline, const pipel
                                               image.name + "': its target holds " + values);
     }
     candidate.images[image.name] = found->second.front();
+  }
+  const TargetCharts charts = target_charts(*reading);
+  for (const pipeline::ChartSpec* chart : pipeline.charts_of(stage)) {
+    const auto found = charts.find(chart->name);
+    if (found == charts.end() || found->second.empty()) {
+      return make_error(ErrorKind::input, "stage '" + stage.name + "' pins no version of chart '" +
+                                              chart->name + "' anywhere in its target");
+    }
+    for (const overlay::ChartPlace& place : found->second) {
+      if (place.version != found->second.front().version) {
+        return make_error(ErrorKind::input, "stage '" + stage.name +
+                                                "' does not agree with itself on chart '" +
+                                                chart->name + "': " + found->second.front().where +
+                                                " pins '" + found->second.front().version + "', " +
+                                                place.where + " pins '" + place.version + "'");
+      }
+    }
+    const overlay::ChartPlace& place = found->second.front();
+    if (!image::parse_semver(place.version)) {
+      return make_error(
+          ErrorKind::input,
+          place.where + ": stage '" + stage.name + "' pins chart '" + chart->name + "' as '" +
+              place.version + "' (" + place.what + "), " +
+              (image::is_version_range(place.version) ? "a range" : "not a SemVer 2.0 version") +
+              "; a promotion needs an exact version: pin one, or give the stage keep_range: [" +
+              chart->name + "]");
+    }
+    candidate.charts[chart->name] = place.version;
   }
   return candidate;
 }
@@ -301,11 +451,31 @@ Result<PlaceEdits> put_back_places(const git::Repository& repository, const std:
   return edits;
 }
 
-// The pipeline images listed in a promote commit's body ("api: ghcr.io/acme/api:1.4.2").
+// The release listed in a promote commit's body: "api: ghcr.io/acme/api:1.4.2" for an image,
+// "chart podinfo: 6.5.0" for a chart, "file settings: sha256:HEX" for a carried file.
 Candidate images_in_message(const pipeline::Pipeline& pipeline, const std::string& message) {
   Candidate candidate;
   std::istringstream lines(message);
   for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line.front() == ' ') {
+      continue;
+    }
+    for (const auto& [prefix, into] :
+         {std::pair{k_chart_line, &candidate.charts}, std::pair{k_file_line, &candidate.files}}) {
+      const auto colon = line.find(": ");
+      if (line.starts_with(prefix) && colon != std::string::npos) {
+        std::string value = line.substr(colon + 2);
+        if (into == &candidate.files) {
+          if (!value.starts_with("sha256:")) {
+            continue;
+          }
+          value.erase(0, 7);
+        }
+        into->emplace(
+            line.substr(std::string_view(prefix).size(), colon - std::string_view(prefix).size()),
+            value);
+      }
+    }
     const auto colon = line.find(": ");
     if (colon == std::string::npos || pipeline.find_image(line.substr(0, colon)) == nullptr) {
       continue;

@@ -26,9 +26,20 @@ inline Error usage(std::string message) {
 /// What an empty image value (a chart's `tag: ""`) means, as messages say it.
 inline constexpr const char* k_empty_meaning = "a chart then deploys its appVersion";
 
-/// The --image flags as references of pipeline images; fails (usage) naming a bad flag.
+/// The images given for a first stage, as references of pipeline images: --images-from, then
+/// --tag (every image of the stage, or of --group), then --image, a later one over an earlier
+/// one for the same image. Fails (usage) naming a bad flag or line, an image outside the
+/// stage's group, --group without --tag. What --images-from passed over goes to `warnings`.
 Result<std::map<std::string, image::Reference>> parse_image_flags(
-    const pipeline::Pipeline& pipeline, const std::vector<std::string>& flags);
+    const pipeline::Pipeline& pipeline, const pipeline::Stage& stage, const Request& request,
+    std::vector<std::string>* warnings);
+
+/// The --chart flags (NAME=VERSION) as versions of pipeline charts; fails (usage) naming a flag
+/// whose chart is unknown or kept as a range by the stage, or whose version is a range or not
+/// SemVer 2.0.
+Result<std::map<std::string, std::string>> parse_chart_flags(const pipeline::Pipeline& pipeline,
+                                                             const pipeline::Stage& stage,
+                                                             const std::vector<std::string>& flags);
 
 /// The outcome the gates' verdicts make: blocked on a failure, else error, else pending, else
 /// promoted.
@@ -41,7 +52,8 @@ std::string commit_message(const PromotionResult& result, const std::string& anc
 /// The history record of a result.
 history::PromotionRecord to_record(const PromotionResult& result);
 
-/// The candidate a stage's target holds: the value of each pipeline image, kept in `reading`;
+/// The candidate a stage's target holds: the value of each image it promotes and the version of
+/// each chart it pins (an exact SemVer 2.0 version, agreed by every place), kept in `reading`;
 /// fails (input) when the target lacks an image. When its places disagree on an image, fails,
 /// or with `disagreed`, takes the first value and names the image there.
 Result<Candidate> read_candidate(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
@@ -73,7 +85,13 @@ Result<std::optional<Before>> state_before(const git::Repository& repository,
 Result<PlaceEdits> put_back_places(const git::Repository& repository, const std::string& commit,
                                    const Before& before);
 
-/// The pipeline images listed in a promote commit's body ("api: ghcr.io/acme/api:1.4.2").
+/// How a promote commit's body lists a release's charts and carried files, before the name:
+/// "chart podinfo: 6.5.0", "file settings: sha256:HEX".
+inline constexpr const char* k_chart_line = "chart ";
+inline constexpr const char* k_file_line = "file ";
+
+/// The release listed in a promote commit's body: its images ("api: ghcr.io/acme/api:1.4.2"),
+/// charts and carried files (k_chart_line, k_file_line).
 Candidate images_in_message(const pipeline::Pipeline& pipeline, const std::string& message);
 
 }  // namespace promote::promoter

@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "engine/overlay/argocd.hpp"
+#include "engine/overlay/charts.hpp"
 #include "engine/overlay/helm.hpp"
 #include "engine/overlay/kustomize.hpp"
 #include "engine/overlay/kustomize_graph.hpp"
@@ -20,7 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-enum class Kind { kustomize, helm, manifests, setters, argocd };
+enum class Kind { kustomize, helm, manifests, setters, argocd, charts };
 
 /// One file of the target and how it holds images.
 struct Place {
@@ -29,7 +30,24 @@ struct Place {
   const pipeline::HelmTarget* helm = nullptr;
   std::string dir;  ///< kustomize: the overlay directory, relative to the root ("" for the root)
   const pipeline::ArgoCdTarget* argocd = nullptr;
+  const pipeline::ChartTarget* charts = nullptr;
 };
+
+/// Whether a place may pin chart versions: a file of target.charts, or an Argo CD Application.
+bool pins_charts(const Place& place) {
+  return place.kind == Kind::charts || place.kind == Kind::argocd;
+}
+
+/// The chart as the editors look for it in a place.
+overlay::ChartRef chart_ref(const pipeline::ChartSpec& chart, const Place& place) {
+  overlay::ChartRef out;
+  out.chart = chart.chart;
+  out.repository = chart.repository;
+  if (place.charts != nullptr) {
+    out.elements = place.charts->elements;
+  }
+  return out;
+}
 
 Error outside(const pipeline::Stage& stage, const std::string& path) {
   return make_error(ErrorKind::config, stage.target.where.to_string() + ": target path '" + path +
@@ -156,6 +174,15 @@ Result<std::vector<Place>> places_of(const pipeline::Pipeline& pipeline,
       out.push_back(Place{Kind::argocd, std::move(file), nullptr, "", &applications});
     }
   }
+  for (const auto& charts : stage.target.charts) {
+    auto files = files_of(resolver, charts.path, stage);
+    if (!files) {
+      return files.error();
+    }
+    for (auto& file : *files) {
+      out.push_back(Place{Kind::charts, std::move(file), nullptr, "", nullptr, &charts});
+    }
+  }
   return out;
 }
 
@@ -178,6 +205,7 @@ struct Held {
   std::map<std::string, overlay::Rendering> renderings;  ///< per kustomization file
   std::vector<std::string> warnings;
   overlay::RenderCache cache;  ///< bases rendered while reading, for the other overlays
+  TargetCharts charts;         ///< every place that pins a version of each pipeline chart
 };
 
 void add(Held& out, const std::string& file, const std::string& name,
@@ -268,6 +296,20 @@ Result<void> read_kustomize(const pipeline::Pipeline& pipeline, const Place& pla
   return {};
 }
 
+/// The versions of the pipeline's charts that a place pins.
+Result<void> read_charts(const pipeline::Pipeline& pipeline, const Place& place,
+                         const std::string& text, Held& out) {
+  for (const auto& chart : pipeline.charts) {
+    auto found = overlay::get_chart_versions(text, place.file, chart_ref(chart, place));
+    if (!found) {
+      return found.error();
+    }
+    auto& places = out.charts[chart.name];
+    places.insert(places.end(), found->begin(), found->end());
+  }
+  return {};
+}
+
 Result<void> read_place(const pipeline::Pipeline& pipeline, const Place& place, Texts& texts,
                         Held& out) {
   if (place.kind == Kind::kustomize) {
@@ -278,8 +320,14 @@ Result<void> read_place(const pipeline::Pipeline& pipeline, const Place& place, 
     return got.error();
   }
   const std::string& text = **got;
+  if (pins_charts(place)) {
+    if (auto read = read_charts(pipeline, place, text, out); !read) {
+      return read;
+    }
+  }
   switch (place.kind) {
     case Kind::kustomize:
+    case Kind::charts:
       break;
     case Kind::helm:
       for (const auto& [name, paths] : place.helm->images) {
@@ -377,7 +425,7 @@ Result<void> check_shared_places(const pipeline::Pipeline& pipeline, const Place
     }
     return {};
   }
-  if (place.kind == Kind::setters) {
+  if (place.kind == Kind::setters || place.kind == Kind::charts) {
     return {};
   }
   for (auto first = given.begin(); first != given.end(); ++first) {
@@ -409,7 +457,9 @@ Result<std::vector<std::string>> target_paths(const pipeline::Pipeline& pipeline
     if (!relative) {
       return outside(stage, path);
     }
-    out.push_back(*relative);
+    if (std::find(out.begin(), out.end(), *relative) == out.end()) {
+      out.push_back(*relative);  // a file may hold images and charts both
+    }
   }
   return out;
 }
@@ -679,7 +729,8 @@ Result<TargetImages> read_target(const pipeline::Pipeline& pipeline, const pipel
 Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
                                             const pipeline::Stage& stage, const fs::path& root,
                                             const std::map<std::string, image::Reference>& images,
-                                            TargetReading* reading, const PlaceEdits* places) {
+                                            TargetReading* reading, const PlaceEdits* places,
+                                            const std::map<std::string, std::string>* charts) {
   std::unique_ptr<TargetReading::State> state;
   if (reading != nullptr && reading->state && reading->state->stage == &stage &&
       reading->state->root == root) {
@@ -807,6 +858,31 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
           text = std::move(edited->first);
         }
         break;
+      case Kind::charts:
+        break;
+    }
+    if (pins_charts(place) && charts != nullptr) {
+      for (const auto& [name, version] : *charts) {
+        auto edited = overlay::set_chart_versions(
+            text, place.file, chart_ref(*pipeline.find_chart(name), place), version);
+        if (!edited) {
+          return edited.error();
+        }
+        text = std::move(edited->first);
+      }
+    }
+  }
+  if (charts != nullptr) {
+    for (const auto& [name, version] : *charts) {
+      if (const auto found = held.charts.find(name);
+          found == held.charts.end() || found->second.empty()) {
+        return make_error(ErrorKind::config,
+                          stage.target.where.to_string() + ": stage '" + stage.name +
+                              "' pins no version of chart '" + name +
+                              "' in its target: name the files that do in target.charts (a "
+                              "HelmRelease, OCIRepository, Application, ApplicationSet, "
+                              "Chart.yaml or kustomization with helmCharts)");
+      }
     }
   }
   for (const auto& [name, reference] : images) {
@@ -830,6 +906,18 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
   auto after = read_places(pipeline, state->places, texts, std::move(held.cache));
   if (!after) {
     return after.error();
+  }
+  if (charts != nullptr) {
+    for (const auto& [name, version] : *charts) {
+      for (const auto& place : after->charts[name]) {
+        if (place.version != version) {
+          return make_error(ErrorKind::input,
+                            "stage '" + stage.name + "': after its edits " + place.where + " (" +
+                                place.what + ") would pin chart " + name + " at '" + place.version +
+                                "', not " + version + "; nothing was written");
+        }
+      }
+    }
   }
   for (const auto& [name, target] : images) {
     const auto now = after->images.find(name);
@@ -889,6 +977,10 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
     }
   }
   return texts.changes();
+}
+
+TargetCharts target_charts(const TargetReading& reading) {
+  return reading.state ? reading.state->held.charts : TargetCharts();
 }
 
 PlaceImages target_places(const TargetReading& reading) {

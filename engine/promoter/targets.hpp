@@ -13,6 +13,7 @@
 
 #include "engine/error.hpp"
 #include "engine/image/reference.hpp"
+#include "engine/overlay/charts.hpp"
 #include "engine/pipeline/pipeline.hpp"
 
 namespace promote::promoter {
@@ -31,6 +32,10 @@ struct FileChange {
 /// order of the target's files (one when the target agrees with itself). Images the target does
 /// not hold are absent.
 using TargetImages = std::map<std::string, std::vector<image::Reference>>;
+
+/// Every place of a stage's target that pins a version of a chart, by pipeline chart name, in
+/// the order of the target's files (Argo CD Applications and target.charts).
+using TargetCharts = std::map<std::string, std::vector<overlay::ChartPlace>>;
 
 /// What each place of a target holds: place (a file the target names; for an overlay, its
 /// kustomization) -> pipeline image name -> the distinct references found there, in reading order.
@@ -88,7 +93,9 @@ Result<TargetImages> read_target(const pipeline::Pipeline& pipeline, const pipel
                                  const std::filesystem::path& root, TargetReading* keep = nullptr,
                                  EmptyValues* empty = nullptr);
 
-/// The changes that make the stage's target hold `images` (pipeline image name -> reference):
+/// The changes that make the stage's target hold `images` (pipeline image name -> reference),
+/// and with `charts` (pipeline chart name -> version) pin those chart versions at every place
+/// that pins one (fails, config, when a chart has none; an image or chart not given is left):
 /// every place each image has is set (a kustomization gets a new images: entry only when the
 /// image has no place anywhere in the target). Only files that change are returned, in path
 /// order. Fails (config) when an image has no place in the target, or when two images live in one
@@ -98,12 +105,14 @@ Result<TargetImages> read_target(const pipeline::Pipeline& pipeline, const pipel
 /// failure no change is returned. `reading`, when it holds what read_target read of this stage
 /// under this root (with nothing written there since), is used instead of reading again, and
 /// is emptied.
-Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
-                                            const pipeline::Stage& stage,
-                                            const std::filesystem::path& root,
-                                            const std::map<std::string, image::Reference>& images,
-                                            TargetReading* reading = nullptr,
-                                            const PlaceEdits* places = nullptr);
+Result<std::vector<FileChange>> edit_target(
+    const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
+    const std::filesystem::path& root, const std::map<std::string, image::Reference>& images,
+    TargetReading* reading = nullptr, const PlaceEdits* places = nullptr,
+    const std::map<std::string, std::string>* charts = nullptr);
+
+/// Where the target pins each pipeline chart, as kept in `reading` by read_target.
+TargetCharts target_charts(const TargetReading& reading);
 
 /// What each place of the target held, as kept in `reading` by read_target.
 PlaceImages target_places(const TargetReading& reading);

@@ -89,6 +89,17 @@ std::string render_text(const promoter::PromotionResult& result, const Style& st
       out << line(short_reference(before->second)) << " -> " << to << "\n";
     }
   }
+  for (const auto& [name, version] : result.candidate.charts) {
+    const auto before = result.previous_charts.find(name);
+    out << "  chart " << line(name) << "  ";
+    if (before == result.previous_charts.end()) {
+      out << "(not pinned) -> " << line(version) << "\n";
+    } else if (before->second == version) {
+      out << line(version) << " (unchanged)\n";
+    } else {
+      out << line(before->second) << " -> " << line(version) << "\n";
+    }
+  }
   out << places_text(result.places, "");
   if (!result.gates.empty()) {
     out << "gates\n";
@@ -177,7 +188,9 @@ nlohmann::json to_json(const promoter::PromotionResult& result) {
       {"candidate",
        {{"id", result.candidate.id()},
         {"short_id", result.candidate.short_id()},
-        {"images", result.candidate.to_json()["images"]}}},
+        {"images", result.candidate.to_json()["images"]},
+        {"charts", result.candidate.charts},
+        {"files", result.candidate.files}}},
       {"previous", result.previous},
       {"places", places},
       {"gates", gates},
@@ -185,11 +198,11 @@ nlohmann::json to_json(const promoter::PromotionResult& result) {
       {"diff", result.diff},
       {"commit", result.commit.empty() ? nlohmann::json() : nlohmann::json(result.commit)},
       {"push_attempts", result.push_attempts},
-      {"pull_request", result.pull_request.empty() ? nlohmann::json()
-                                                   : nlohmann::json(result.pull_request)},
+      {"pull_request",
+       result.pull_request.empty() ? nlohmann::json() : nlohmann::json(result.pull_request)},
       {"superseded", result.superseded},
-      {"rollback_of", result.rollback_of.empty() ? nlohmann::json()
-                                                 : nlohmann::json(result.rollback_of)},
+      {"rollback_of",
+       result.rollback_of.empty() ? nlohmann::json() : nlohmann::json(result.rollback_of)},
       {"gates_skipped", result.gates_skipped},
       {"actor", result.actor},
       {"reason", result.reason},

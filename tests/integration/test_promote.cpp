@@ -207,9 +207,11 @@ TEST_SUITE("integration") {
       std::string message;
     };
     const std::vector<Case> cases = {
-        {{"--to", "stagin"}, "promote: the pipeline has no stage 'stagin' (did you mean 'staging'?)\n"},
+        {{"--to", "stagin"},
+         "promote: the pipeline has no stage 'stagin' (did you mean 'staging'?)\n"},
         {{"--to", "dev", "--image", "api=ghcr.io/acme/API:1"},
-         "promote: --image api: invalid image reference 'ghcr.io/acme/API:1': repository name must be "
+         "promote: --image api: invalid image reference 'ghcr.io/acme/API:1': repository name must "
+         "be "
          "lower-case\n"},
         {{"--to", "dev", "--image", "apx=ghcr.io/acme/api:1"},
          "promote: --image: the pipeline has no image 'apx' (did you mean 'api'?)\n"},
@@ -221,10 +223,11 @@ TEST_SUITE("integration") {
         {{"--to", "dev"},
          "promote: stage 'dev' has no source stage: give the images with --image NAME=REFERENCE\n"},
         {{"--to", "staging", "--image", "api=ghcr.io/acme/api:9"},
-         "promote: stage 'staging' takes its candidate from 'dev'; --image is for stages without "
-         "'from'\n"},
+         "promote: stage 'staging' takes its candidate from 'dev'; --image, --chart, --tag and "
+         "--images-from are for stages without 'from'\n"},
         {{"--to", "dev", "--image", "api=ghcr.io/acme/api:1; rm -rf /"},
-         "promote: --image api: invalid image reference 'ghcr.io/acme/api:1; rm -rf /': it must not "
+         "promote: --image api: invalid image reference 'ghcr.io/acme/api:1; rm -rf /': it must "
+         "not "
          "contain whitespace or shell metacharacters\n"},
     };
     for (const auto& c : cases) {

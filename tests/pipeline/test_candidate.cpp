@@ -65,3 +65,32 @@ TEST_SUITE("pipeline") {
           "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   }
 }
+
+TEST_SUITE("pipeline") {
+  TEST_CASE(
+      "a release's charts and carried files are in its canonical JSON only when it has "
+      "some, so a candidate of images alone keeps its id") {
+    promote::Candidate candidate;
+    candidate.images["api"] = reference_of("ghcr.io/acme/api:1.4.2");
+    const std::string images_only = candidate.id();
+    CHECK(images_only ==
+          promote::util::sha256_hex("{\"images\":{\"api\":\"ghcr.io/acme/api:1.4.2\"}}"));
+    CHECK_FALSE(candidate.to_json().contains("charts"));
+
+    candidate.charts["podinfo"] = "6.5.0";
+    candidate.files["settings"] = std::string(64, 'f');
+    CHECK(candidate.canonical_json() ==
+          "{\"charts\":{\"podinfo\":\"6.5.0\"},\"files\":{\"settings\":\"" + std::string(64, 'f') +
+              "\"},\"images\":{\"api\":\"ghcr.io/acme/api:1.4.2\"}}");
+    CHECK(candidate.id() != images_only);
+    CHECK(candidate.to_json()["charts"]["podinfo"] == "6.5.0");
+
+    // Another chart version, or other carried bytes, is another release.
+    promote::Candidate other = candidate;
+    other.charts["podinfo"] = "6.5.1";
+    CHECK(other.id() != candidate.id());
+    other = candidate;
+    other.files["settings"] = std::string(64, 'e');
+    CHECK(other.id() != candidate.id());
+  }
+}
