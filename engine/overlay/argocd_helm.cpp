@@ -7,6 +7,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <string_view>
+#include <tuple>
 
 #include "engine/overlay/splice.hpp"
 
@@ -16,6 +18,8 @@ namespace {
 
 using splice::Shape;
 using splice::Source;
+
+constexpr std::size_t npos = std::string_view::npos;
 
 /// The parts of an image, in the order they are read and written.
 enum class Part { registry, repository, tag, digest, image };
@@ -27,6 +31,7 @@ struct Step {
   std::string key;
   std::size_t index = 0;
   std::string value;
+  bool operator==(const Step&) const = default;
 };
 
 struct PartPath {
@@ -39,12 +44,10 @@ struct PartPath {
 /// number of `[N]` and `[KEY=VALUE]` (whose VALUE may hold dots).
 std::vector<Step> steps_of(const std::string& path) {
   std::vector<Step> steps;
-  std::size_t i = 0;
-  while (i < path.size()) {
+  for (std::size_t i = 0; i < path.size(); ++i) {  // ++i: past the '.'
     const std::size_t end = std::min(path.find_first_of(".[", i), path.size());
     steps.push_back({Step::Kind::key, path.substr(i, end - i), 0, ""});
-    i = end;
-    while (i < path.size() && path[i] == '[') {
+    for (i = end; i < path.size() && path[i] == '[';) {
       const std::size_t close = std::min(path.find(']', i), path.size());
       const std::string inside = path.substr(i + 1, close - i - 1);
       if (const std::size_t equals = inside.find('='); equals != std::string::npos) {
@@ -55,21 +58,18 @@ std::vector<Step> steps_of(const std::string& path) {
       }
       i = close + 1;
     }
-    ++i;  // the '.'
   }
   return steps;
 }
 
 std::string step_text(const std::string& parent, const Step& step) {
-  switch (step.kind) {
-    case Step::Kind::key:
-      return parent.empty() ? step.key : parent + "." + step.key;
-    case Step::Kind::index:
-      return parent + "[" + std::to_string(step.index) + "]";
-    case Step::Kind::select:
-      return parent + "[" + step.key + "=" + step.value + "]";
+  if (step.kind == Step::Kind::key) {
+    return parent.empty() ? step.key : parent + "." + step.key;
   }
-  return parent;
+  return parent + "[" +
+         (step.kind == Step::Kind::index ? std::to_string(step.index)
+                                         : step.key + "=" + step.value) +
+         "]";
 }
 
 std::vector<PartPath> parts_of(const HelmImage& where) {
@@ -100,7 +100,7 @@ std::string scalar_at(const YAML::Node& map, const char* key) {
   return value && value.IsScalar() ? value.Scalar() : "";
 }
 
-/// A `key: value` pair of a map.
+/// A `key: value` pair of a map, or a list and one of its items.
 struct Member {
   YAML::Node key;
   YAML::Node value;
@@ -115,15 +115,30 @@ std::optional<Member> member(const YAML::Node& map, std::string_view key) {
   return std::nullopt;
 }
 
+/// The first alias on the way to a node: a value that stands before its key (or an item before
+/// its list) is the node anchored there, which other places share.
+struct Way {
+  std::string alias;  ///< its path, "" when there is none
+  YAML::Mark mark;    ///< where its key (or list) is
+
+  Way to(const Source& source, const Member& step, const std::string& path) const {
+    Way out = *this;
+    if (alias.empty() && !step.value.IsNull() &&
+        source.offset(step.value.Mark()) < source.offset(step.key.Mark())) {
+      out = Way{path, step.key.Mark()};
+    }
+    return out;
+  }
+};
+
 /// A place of one source that holds values for Helm: the parameters list, the valuesObject map,
 /// or the values document parsed from the `values` string.
 struct Place {
   enum class Kind { parameters, values_object, values };
   Kind kind = Kind::parameters;
-  std::string label;      ///< "spec.sources[1].helm.valuesObject"
-  YAML::Node root;        ///< the list, the map, or the values document (null when empty)
-  std::string alias;      ///< a path on the way that is an alias of a node anchored elsewhere
-  YAML::Mark alias_mark;  ///< where that alias is, in the file
+  std::string label;  ///< "spec.sources[1].helm.valuesObject"
+  YAML::Node root;    ///< the list, the map, or the values document (null when empty)
+  Way way;            ///< an alias on the way to the place, in the file
   // `values` only:
   std::shared_ptr<const std::string> text;  ///< the values document
   bool in_place = false;  ///< `text` is the block's lines, de-indented: its bytes map to the file
@@ -133,11 +148,11 @@ struct Place {
   std::string refusal;    ///< why `text` cannot be edited in place
 };
 
-Place make_place(Place::Kind kind, const std::string& label, const YAML::Node& root) {
+Place make_place(Place::Kind kind, const std::string& label, const Member& found) {
   Place place;
   place.kind = kind;
   place.label = label;
-  place.root.reset(root);  // `=` would overwrite the node it refers to
+  place.root.reset(found.value);  // `=` would overwrite the node it refers to
   return place;
 }
 
@@ -150,10 +165,9 @@ struct Block {
 /// The chosen Applications' helm blocks, and what messages say about the Applications.
 struct Collected {
   std::vector<Block> blocks;
-  int applications = 0;  ///< how many Applications were chosen
-  std::string name;      ///< the first one's metadata.name
-  YAML::Mark anchor;     ///< the first helm key, else the first Application, else the top
-  bool anchored = false;
+  int applications = 0;              ///< how many Applications were chosen
+  std::string name;                  ///< the first one's metadata.name
+  std::optional<YAML::Mark> anchor;  ///< the first helm key, else the first Application
 };
 
 /// Reads the places of a file; knows how positions in a place map to the file.
@@ -169,19 +183,36 @@ class Reader {
     return place.kind == Place::Kind::values ? Source(*place.text) : m_source;
   }
 
+  /// The file's line of a line of a place's text.
+  int file_line(const Place& place, int line) const {
+    return place.kind == Place::Kind::values ? place.first_line + line : line;
+  }
+
   YAML::Mark to_file(const Place& place, const YAML::Mark& mark) const {
-    if (place.kind != Place::Kind::values) {
-      return mark;
+    if (place.kind != Place::Kind::values || !place.in_place) {
+      return place.kind == Place::Kind::values ? place.at : mark;
     }
-    if (!place.in_place) {
-      return place.at;
-    }
-    // The end of the text (after its last line break) is the start of the line after the block.
-    const auto lines = std::count(place.text->begin(), place.text->end(), '\n');
+    // The end of the text, after its last line break, is the start of the line after the block.
+    const std::string& text = *place.text;
+    const auto lines =
+        std::count(text.begin(), text.end(), '\n') + (text.empty() || text.ends_with('\n') ? 0 : 1);
     YAML::Mark out = mark;
-    out.line = place.first_line + std::max(mark.line, 0);
+    out.line = file_line(place, std::max(mark.line, 0));
     out.column = (mark.line < lines ? place.indent : 0) + std::max(mark.column, 0);
     return out;
+  }
+
+  /// An edit within a line of a place's text as an edit of the file.
+  splice::Edit to_file(const Place& place, const splice::Edit& edit) const {
+    if (place.kind != Place::Kind::values) {
+      return edit;
+    }
+    const Source inner(*place.text);
+    const int line = inner.line_of(edit.begin);
+    const std::size_t begin = inner.line_begin(line);
+    const std::size_t base =
+        m_source.line_begin(file_line(place, line)) + static_cast<std::size_t>(place.indent);
+    return {base + (edit.begin - begin), base + (edit.end - begin), edit.text};
   }
 
   Error error_at(const YAML::Mark& mark, const std::string& what) const {
@@ -191,58 +222,15 @@ class Reader {
     return error_at(to_file(place, mark), what);
   }
 
-  /// Whether a value stands before its key: an alias of a node anchored earlier.
-  bool is_alias(const Source& source, const YAML::Node& key, const YAML::Node& value) const {
-    return !value.IsNull() && source.offset(value.Mark()) < source.offset(key.Mark());
-  }
-
-  /// An edit of a place's text as an edit of the file: a value on a line of `values` moves by
-  /// the block's indentation, whole lines inserted get it in front.
-  splice::Edit to_file(const Place& place, const splice::Edit& edit) const {
-    if (place.kind != Place::Kind::values) {
-      return edit;
-    }
-    const Source inner(*place.text);
-    const int line = inner.line_of(edit.begin);
-    const int file_line = place.first_line + line;
-    const std::string eol(m_source.eol());
-    const bool insertion =
-        edit.begin == edit.end && edit.text.ends_with('\n') && edit.begin == inner.line_begin(line);
-    if (!insertion) {
-      const std::size_t base =
-          m_source.line_begin(file_line) + static_cast<std::size_t>(place.indent);
-      return {base + (edit.begin - inner.line_begin(line)),
-              base + (edit.end - inner.line_begin(line)), edit.text};
-    }
-    // Whole lines, each re-indented, with the file's line ending.
-    std::string lines;
-    for (std::size_t at = 0; at < edit.text.size();) {
-      const std::size_t newline = edit.text.find('\n', at);
-      std::string content = edit.text.substr(at, newline - at);
-      if (content.ends_with('\r')) {
-        content.pop_back();
-      }
-      lines += std::string(static_cast<std::size_t>(place.indent), ' ') + content + eol;
-      at = newline + 1;
-    }
-    if (m_source.has_eol(file_line - 1)) {
-      const std::size_t at = m_source.next_line_begin(file_line - 1);
-      return {at, at, lines};
-    }
-    // After a last line without a line break: the break goes first.
-    lines.resize(lines.size() - eol.size());
-    return {m_source.text().size(), m_source.text().size(), eol + lines};
-  }
-
  private:
   Source m_source;
   std::string m_file;
 };
 
-/// The value at `key` of a map, when it is there and not null; fails when it is not a map, a
-/// list or a string, as `want` says.
 enum class Want { map, list, string };
 
+/// The value at `key` of a map, when it is there and not null; fails when it is not what `want`
+/// says.
 Result<std::optional<Member>> child(const Reader& reader, const YAML::Node& map, const char* key,
                                     const std::string& path, Want want) {
   auto found = member(map, key);
@@ -250,15 +238,14 @@ Result<std::optional<Member>> child(const Reader& reader, const YAML::Node& map,
     return std::optional<Member>();
   }
   const YAML::Node& value = found->value;
-  const bool right = want == Want::map    ? value.IsMap()
-                     : want == Want::list ? value.IsSequence()
-                                          : value.IsScalar();
-  if (!right) {
+  if (want == Want::map    ? !value.IsMap()
+      : want == Want::list ? !value.IsSequence()
+                           : !value.IsScalar()) {
     const char* wanted = want == Want::map ? "a map" : want == Want::list ? "a list" : "a string";
     return reader.error_at(value.Mark(),
                            path + " must be " + wanted + " (it is " + kind_of(value) + ")");
   }
-  return std::optional<Member>(*found);
+  return found;
 }
 
 /// The lines of a literal block scalar (`|`, `|-`, `|+`, `|2`), de-indented, into `place`;
@@ -267,14 +254,10 @@ bool literal_lines(const Source& source, const Member& values, std::size_t bar, 
   const std::string_view text = source.text();
   const int header = source.line_of(bar);
   int explicit_indent = 0;
-  for (std::size_t i = bar + 1; i < source.line_end(header); ++i) {
-    if (text[i] >= '1' && text[i] <= '9') {
-      explicit_indent = text[i] - '0';
-    } else if (text[i] != '-' && text[i] != '+') {
-      break;
-    }
+  for (std::size_t i = bar + 1;
+       i < source.line_end(header) && std::string_view("-+123456789").find(text[i]) != npos; ++i) {
+    explicit_indent = text[i] == '-' || text[i] == '+' ? explicit_indent : text[i] - '0';
   }
-  const int parent = std::max(values.key.Mark().column, 0);
   const auto spaces = [&](int line) {
     const std::string_view content = source.line_text(line);
     return static_cast<int>(std::min(content.find_first_not_of(' '), content.size()));
@@ -282,35 +265,31 @@ bool literal_lines(const Source& source, const Member& values, std::size_t bar, 
   const auto blank = [&](int line) {
     return static_cast<std::size_t>(spaces(line)) == source.line_text(line).size();
   };
-  int indent = parent + explicit_indent;
+  // As yaml-cpp: the indicator counts from the key's column; else the first line with content
+  // sets the indentation.
+  const int parent = std::max(values.key.Mark().column, 0);
   int line = header + 1;
-  if (explicit_indent == 0) {
-    while (line < source.line_count() && blank(line)) {
-      ++line;
-    }
-    indent = line < source.line_count() && !blank(line) ? spaces(line) : 0;
-    if (indent <= parent) {
-      indent = parent + 1;
-    }
+  while (explicit_indent == 0 && line < source.line_count() && blank(line)) {
+    ++line;
   }
+  const int found = line < source.line_count() && !blank(line) ? spaces(line) : 0;
+  const int indent = explicit_indent > 0 ? parent + explicit_indent : std::max(found, parent + 1);
   int last = header;  // the last line with content
-  for (line = header + 1; line < source.line_count(); ++line) {
-    if (blank(line)) {
-      continue;
-    }
-    if (spaces(line) < indent) {
-      break;
-    }
-    last = line;
+  for (line = header + 1; line < source.line_count() && (blank(line) || spaces(line) >= indent);
+       ++line) {
+    last = blank(line) ? last : line;
   }
   std::string lines;
   for (line = header + 1; line <= last; ++line) {
-    const std::size_t cut = static_cast<std::size_t>(std::min(spaces(line), indent));
-    const std::size_t begin = source.line_begin(line) + cut;
+    const std::size_t begin = source.line_begin(line) + std::min(spaces(line), indent);
     lines.append(text.substr(begin, source.next_line_begin(line) - begin));
   }
-  if (!lines.empty() && !lines.ends_with('\n')) {
+  // The lines end with a line break when the string does (yaml-cpp accepts an unclosed quote
+  // before a final line break): they load as the string Helm gets.
+  if (values.value.Scalar().ends_with('\n') && !lines.empty() && !lines.ends_with('\n')) {
     lines += source.eol();
+  } else if (!values.value.Scalar().ends_with('\n') && lines.ends_with('\n')) {
+    lines.erase(lines.size() - (lines.ends_with("\r\n") ? 2 : 1));
   }
   // The check: the lines are the string, line breaks and final breaks aside.
   std::string normal;
@@ -320,12 +299,9 @@ bool literal_lines(const Source& source, const Member& values, std::size_t bar, 
     }
   }
   std::string scalar = values.value.Scalar();
-  while (normal.ends_with('\n')) {
-    normal.pop_back();
-  }
-  while (scalar.ends_with('\n')) {
-    scalar.pop_back();
-  }
+  const auto trim = [](std::string& s) { s.erase(s.find_last_not_of('\n') + 1); };
+  trim(normal);
+  trim(scalar);
   if (normal != scalar) {
     return false;
   }
@@ -335,7 +311,7 @@ bool literal_lines(const Source& source, const Member& values, std::size_t bar, 
   return true;
 }
 
-/// Moves a mark of an error message ("FILE:LINE:COL: what") from a place's text to the file.
+/// A values document that does not load: the error at its place in the file.
 Error moved(const Reader& reader, const Place& place, const Error& error) {
   std::string rest = error.message.substr(std::min(reader.file().size() + 1, error.message.size()));
   YAML::Mark mark = place.at;
@@ -347,35 +323,33 @@ Error moved(const Reader& reader, const Place& place, const Error& error) {
     inner.line = line - 1;
     inner.column = column - 1;
     mark = reader.to_file(place, inner);
-    rest = rest.substr(static_cast<std::size_t>(used));
+    rest.erase(0, static_cast<std::size_t>(used));
   } else if (rest.starts_with(" ")) {
-    rest = rest.substr(1);
+    rest.erase(0, 1);
   }
   return reader.error_at(mark, place.label + ": " + rest);
 }
 
 /// The `values` place: the string's YAML, in place when it is a literal block scalar.
 Result<Place> values_place(const Reader& reader, const Member& values, const std::string& label) {
-  Place place = make_place(Place::Kind::values, label, YAML::Node());
+  Place place = make_place(Place::Kind::values, label, Member{});
   place.at = values.value.Mark();
   const Source& source = reader.outer();
   const splice::Span span = splice::locate_value(source, values.key, values.value);
-  const std::string_view text = source.text();
-  if (span.shape == Shape::block && text[span.begin] == '|' &&
+  const char first = source.text()[span.begin];
+  if (span.shape == Shape::block && first == '|' &&
       literal_lines(source, values, span.begin, place)) {
     place.in_place = true;
   } else {
     place.text = std::make_shared<const std::string>(values.value.Scalar());
-    if (span.shape == Shape::editable) {
-      place.refusal = label + " is " + (span.quote != 0 ? "a quoted" : "a plain") +
-                      " string, not a literal block scalar (values: |)";
-    } else if (span.shape == Shape::block && text[span.begin] == '>') {
-      place.refusal = label + " is a folded block scalar (>), not a literal one (|)";
-    } else if (span.shape == Shape::block) {
-      place.refusal = label + ": its lines do not read back as its string";
-    } else {
-      place.refusal = label + ": " + splice::describe(span.shape);
-    }
+    place.refusal = span.shape == Shape::editable
+                        ? label + " is " + (span.quote != 0 ? "a quoted" : "a plain") +
+                              " string, not a literal block scalar (values: |)"
+                    : span.shape == Shape::block && first == '>'
+                        ? label + " is a folded block scalar (>), not a literal one (|)"
+                    : span.shape == Shape::block
+                        ? label + ": its lines do not read back as its string"
+                        : label + ": " + splice::describe(span.shape);
   }
   auto documents = splice::load_all(*place.text, reader.file());
   if (!documents) {
@@ -383,7 +357,7 @@ Result<Place> values_place(const Reader& reader, const Member& values, const std
   }
   for (const auto& document : *documents) {
     if (!document.IsNull()) {
-      place.root.reset(document);
+      place.root.reset(document);  // `=` would overwrite the node it refers to
       break;
     }
   }
@@ -391,67 +365,35 @@ Result<Place> values_place(const Reader& reader, const Member& values, const std
 }
 
 /// The places of one source's helm block.
-Result<void> collect_source(const Reader& reader, const YAML::Node& source_node,
-                            const std::string& path, std::string alias, YAML::Mark alias_mark,
-                            Collected& out) {
-  auto helm = child(reader, source_node, "helm", path + ".helm", Want::map);
-  if (!helm) {
-    return helm.error();
+Result<void> collect_source(const Reader& reader, const Member& source, const std::string& path,
+                            const Way& way, Collected& out) {
+  auto helm = child(reader, source.value, "helm", path + ".helm", Want::map);
+  if (!helm || !*helm) {
+    return helm ? Result<void>() : Result<void>(helm.error());
   }
-  if (!*helm) {
-    return {};
-  }
-  if (!out.anchored) {
-    out.anchor = (*helm)->key.Mark();
-    out.anchored = true;
-  }
-  const auto note_alias = [&](const Member& found, const std::string& label) {
-    if (alias.empty() && reader.is_alias(reader.outer(), found.key, found.value)) {
-      alias = label;
-      alias_mark = found.key.Mark();
-    }
-  };
-  note_alias(**helm, path + ".helm");
+  out.anchor = out.anchor.value_or((*helm)->key.Mark());
+  const Way helm_way = way.to(reader.outer(), **helm, path + ".helm");
   Block block{path, {}};
-  const YAML::Node& map = (*helm)->value;
-  const std::string prefix = path + ".helm.";
-  auto parameters = child(reader, map, "parameters", prefix + "parameters", Want::list);
-  if (!parameters) {
-    return parameters.error();
-  }
-  if (*parameters) {
-    Place place = make_place(Place::Kind::parameters, prefix + "parameters", (*parameters)->value);
-    std::string saved = alias;
-    note_alias(**parameters, place.label);
-    place.alias = alias;
-    place.alias_mark = alias_mark;
-    alias = saved;
-    block.places.push_back(std::move(place));
-  }
-  auto object = child(reader, map, "valuesObject", prefix + "valuesObject", Want::map);
-  if (!object) {
-    return object.error();
-  }
-  if (*object) {
-    Place place = make_place(Place::Kind::values_object, prefix + "valuesObject", (*object)->value);
-    std::string saved = alias;
-    note_alias(**object, place.label);
-    place.alias = alias;
-    place.alias_mark = alias_mark;
-    alias = saved;
-    block.places.push_back(std::move(place));
-  }
-  auto values = child(reader, map, "values", prefix + "values", Want::string);
-  if (!values) {
-    return values.error();
-  }
-  if (*values) {
-    auto place = values_place(reader, **values, prefix + "values");
+  for (const auto& [key, kind, want] :
+       {std::tuple{"parameters", Place::Kind::parameters, Want::list},
+        std::tuple{"valuesObject", Place::Kind::values_object, Want::map},
+        std::tuple{"values", Place::Kind::values, Want::string}}) {
+    const std::string label = path + ".helm." + key;
+    auto found = child(reader, (*helm)->value, key, label, want);
+    if (!found) {
+      return found.error();
+    }
+    if (!*found) {
+      continue;
+    }
+    auto place = kind == Place::Kind::values ? values_place(reader, **found, label)
+                                             : Result<Place>(make_place(kind, label, **found));
     if (!place) {
       return place.error();
     }
-    place->alias = alias;
-    place->alias_mark = alias_mark;
+    // An alias `values: *v` is told by its shape, as a string that cannot be edited.
+    place->way =
+        kind == Place::Kind::values ? helm_way : helm_way.to(reader.outer(), **found, label);
     block.places.push_back(std::move(*place));
   }
   out.blocks.push_back(std::move(block));
@@ -466,7 +408,9 @@ Result<Collected> collect(std::string_view text, const std::string& file,
     return documents.error();
   }
   const Reader reader(text, file);
+  const Source& source = reader.outer();
   Collected out;
+  std::optional<YAML::Mark> first_application;
   for (const auto& document : *documents) {
     if (!document.IsMap() || scalar_at(document, "kind") != "Application") {
       continue;
@@ -478,7 +422,7 @@ Result<Collected> collect(std::string_view text, const std::string& file,
     }
     if (out.applications++ == 0) {
       out.name = name;
-      out.anchor = document.Mark();
+      first_application = document.Mark();
     }
     auto spec = child(reader, document, "spec", "spec", Want::map);
     if (!spec) {
@@ -487,27 +431,14 @@ Result<Collected> collect(std::string_view text, const std::string& file,
     if (!*spec) {
       continue;
     }
-    std::string alias;
-    YAML::Mark alias_mark;
-    if (reader.is_alias(reader.outer(), (*spec)->key, (*spec)->value)) {
-      alias = "spec";
-      alias_mark = (*spec)->key.Mark();
-    }
+    const Way way = Way{}.to(source, **spec, "spec");
     auto single = child(reader, (*spec)->value, "source", "spec.source", Want::map);
     if (!single) {
       return single.error();
     }
     if (*single) {
-      std::string source_alias = alias;
-      YAML::Mark source_mark = alias_mark;
-      if (source_alias.empty() &&
-          reader.is_alias(reader.outer(), (*single)->key, (*single)->value)) {
-        source_alias = "spec.source";
-        source_mark = (*single)->key.Mark();
-      }
-      if (auto done = collect_source(reader, (*single)->value, "spec.source", source_alias,
-                                     source_mark, out);
-          !done) {
+      const Way to_source = way.to(source, **single, "spec.source");
+      if (auto done = collect_source(reader, **single, "spec.source", to_source, out); !done) {
         return done.error();
       }
     }
@@ -519,29 +450,22 @@ Result<Collected> collect(std::string_view text, const std::string& file,
       continue;
     }
     const YAML::Node& list = (*several)->value;
-    std::string list_alias = alias;
-    YAML::Mark list_mark = alias_mark;
-    if (list_alias.empty() && reader.is_alias(reader.outer(), (*several)->key, list)) {
-      list_alias = "spec.sources";
-      list_mark = (*several)->key.Mark();
-    }
+    const Way to_list = way.to(source, **several, "spec.sources");
     std::size_t index = 0;
     for (const auto& item : list) {
       const std::string path = "spec.sources[" + std::to_string(index++) + "]";
       if (!item.IsMap()) {
         return reader.error_at(item.Mark(), path + " must be a map (it is " + kind_of(item) + ")");
       }
-      std::string item_alias = list_alias;
-      YAML::Mark item_mark = list_mark;
-      if (item_alias.empty() &&
-          reader.outer().offset(item.Mark()) < reader.outer().offset(list.Mark())) {
-        item_alias = path;
-        item_mark = list.Mark();
-      }
-      if (auto done = collect_source(reader, item, path, item_alias, item_mark, out); !done) {
+      const Member step{list, item};
+      if (auto done = collect_source(reader, step, path, to_list.to(source, step, path), out);
+          !done) {
         return done.error();
       }
     }
+  }
+  if (!out.anchor) {
+    out.anchor = first_application;
   }
   return out;
 }
@@ -555,9 +479,8 @@ struct Held {
   bool has_value = true;  ///< false: a parameter without a `value` key
   YAML::Node key;
   YAML::Node node;
-  YAML::Node map;         ///< the map holding the key
-  std::string alias;      ///< a path on the way inside the place that is an alias
-  YAML::Mark alias_mark;  ///< in the place's text
+  YAML::Node map;  ///< the map holding the key
+  Way way;         ///< an alias on the way inside the place, in the place's text
 };
 
 std::string label_of(const Place& place, const std::string& path) {
@@ -572,23 +495,22 @@ std::string label_of(const Place& place, const std::string& path) {
   return place.label;
 }
 
-/// The string a value holds: "" for null; fails for a map or a list.
-Result<std::string> string_of(const Reader& reader, const Place& place, const YAML::Node& node,
-                              const std::string& label) {
-  if (node.IsNull()) {
-    return std::string();
+/// `held` with the value of a `key: value` pair; fails when the value is a map or a list.
+Result<void> fill(const Reader& reader, const Place& place, const Member& pair, Held& held) {
+  if (!pair.value.IsNull() && !pair.value.IsScalar()) {
+    return reader.error_at(place, pair.value.Mark(),
+                           held.label + " must be a string (it is " + kind_of(pair.value) + ")");
   }
-  if (!node.IsScalar()) {
-    return reader.error_at(place, node.Mark(),
-                           label + " must be a string (it is " + kind_of(node) + ")");
-  }
-  return node.Scalar();
+  held.value = pair.value.IsNull() ? "" : pair.value.Scalar();
+  held.key.reset(pair.key);
+  held.node.reset(pair.value);
+  held.mark = pair.value.IsNull() ? pair.key.Mark() : pair.value.Mark();
+  return {};
 }
 
 /// The parameters named by the part's path, in list order.
 Result<void> held_in_parameters(const Reader& reader, const Place& place, std::size_t index,
                                 const PartPath& part, std::vector<Held>& out) {
-  const Source& source = reader.outer();
   std::size_t position = 0;
   for (const auto& item : place.root) {
     const std::string item_label = place.label + "[" + std::to_string(position++) + "]";
@@ -603,32 +525,18 @@ Result<void> held_in_parameters(const Reader& reader, const Place& place, std::s
     held.place = index;
     held.label = label_of(place, part.path);
     held.map.reset(item);
-    if (source.offset(item.Mark()) < source.offset(place.root.Mark())) {
-      held.alias = item_label;
-      held.alias_mark = place.root.Mark();
-    }
-    const auto value = member(item, "value");
-    if (!value) {
-      held.has_value = false;
-      held.mark = item.Mark();
-    } else {
-      auto text = string_of(reader, place, value->value, held.label);
-      if (!text) {
-        return text.error();
+    held.way = Way{}.to(reader.outer(), Member{place.root, item}, item_label);
+    held.mark = item.Mark();
+    if (const auto value = member(item, "value")) {
+      if (auto filled = fill(reader, place, *value, held); !filled) {
+        return filled;
       }
-      held.value = *text;
-      held.key.reset(value->key);
-      held.node.reset(value->value);
-      held.mark = value->value.IsNull() ? value->key.Mark() : value->value.Mark();
+    } else {
+      held.has_value = false;
     }
     out.push_back(std::move(held));
   }
   return {};
-}
-
-std::string missing_step(const Step& step) {
-  return step.kind == Step::Kind::index ? "item [" + std::to_string(step.index) + "]"
-                                        : "item with " + step.key + "=" + step.value;
 }
 
 /// The value the part's path leads to in a map place, when it is there.
@@ -642,109 +550,68 @@ Result<void> held_in_map(const Reader& reader, const Place& place, std::size_t i
   std::string parent;
   for (std::size_t i = 0; i < part.steps.size(); ++i) {
     const Step& step = part.steps[i];
+    const std::string here = label_of(place, parent);
     if (!node || node.IsNull()) {
       return {};
     }
+    std::optional<Member> next;
     if (step.kind != Step::Kind::key) {
       if (!node.IsSequence()) {
-        return reader.error_at(place, node.Mark(),
-                               label_of(place, parent) + " must be a list to hold " +
-                                   missing_step(step) + " (it is " + kind_of(node) + ")");
+        return reader.error_at(
+            place, node.Mark(),
+            here + " must be a list to hold " +
+                (step.kind == Step::Kind::index ? "item [" + std::to_string(step.index) + "]"
+                                                : "item with " + step.key + "=" + step.value) +
+                " (it is " + kind_of(node) + ")");
       }
-      std::optional<YAML::Node> item;
-      if (step.kind == Step::Kind::index) {
-        if (step.index < node.size()) {
-          item.emplace(node[step.index]);
-        }
-      } else {
-        for (const auto& candidate : node) {
-          if (scalar_at(candidate, step.key.c_str()) != step.value) {
-            continue;
+      if (const YAML::Node& list = node;
+          step.kind == Step::Kind::index && step.index < list.size()) {
+        next = Member{list, list[step.index]};
+      }
+      for (const auto& item : node) {
+        if (step.kind == Step::Kind::select && scalar_at(item, step.key.c_str()) == step.value) {
+          if (next) {
+            return reader.error_at(place, item.Mark(),
+                                   here + " has two items with " + step.key + "=" + step.value);
           }
-          if (item) {
-            return reader.error_at(
-                place, candidate.Mark(),
-                label_of(place, parent) + " has two items with " + step.key + "=" + step.value);
-          }
-          item.emplace(static_cast<const YAML::Node&>(candidate));
+          next = Member{node, item};
         }
       }
-      if (!item) {
-        return {};
+    } else if (!node.IsMap()) {
+      return reader.error_at(
+          place, node.Mark(),
+          here + " must be a map to hold '" + step.key + "' (it is " + kind_of(node) + ")");
+    } else {
+      for (const auto& pair : node) {
+        if (pair.first.IsScalar() && pair.first.Scalar() == step.key) {
+          if (next) {
+            return reader.error_at(place, pair.first.Mark(),
+                                   here + " has the key '" + step.key + "' twice");
+          }
+          next = Member{pair.first, pair.second};
+        }
       }
-      parent = step_text(parent, step);
-      if (source.offset(item->Mark()) < source.offset(node.Mark()) && held.alias.empty()) {
-        held.alias = label_of(place, parent);
-        held.alias_mark = node.Mark();
-      }
-      node.reset(*item);  // rebinds; `=` would overwrite the node it refers to
-      continue;
     }
-    if (!node.IsMap()) {
-      return reader.error_at(place, node.Mark(),
-                             label_of(place, parent) + " must be a map to hold '" + step.key +
-                                 "' (it is " + kind_of(node) + ")");
-    }
-    std::optional<Member> match;
-    for (const auto& pair : node) {
-      if (!pair.first.IsScalar() || pair.first.Scalar() != step.key) {
-        continue;
-      }
-      if (match) {
-        return reader.error_at(place, pair.first.Mark(),
-                               label_of(place, parent) + " has the key '" + step.key + "' twice");
-      }
-      match = Member{pair.first, pair.second};
-    }
-    if (!match) {
+    if (!next) {
       return {};
     }
     if (i + 1 == part.steps.size()) {
-      auto text = string_of(reader, place, match->value, held.label);
-      if (!text) {
-        return text.error();
-      }
-      held.value = *text;
-      held.key.reset(match->key);
-      held.node.reset(match->value);
       held.map.reset(node);
-      held.mark = match->value.IsNull() ? match->key.Mark() : match->value.Mark();
+      if (auto filled = fill(reader, place, *next, held); !filled) {
+        return filled;
+      }
       out.push_back(std::move(held));
       return {};
     }
     parent = step_text(parent, step);
-    if (held.alias.empty() && reader.is_alias(source, match->key, match->value)) {
-      held.alias = label_of(place, parent);
-      held.alias_mark = match->key.Mark();
-    }
-    node.reset(match->value);
+    held.way = held.way.to(source, *next, label_of(place, parent));
+    node.reset(next->value);  // rebinds; `=` would overwrite the node it refers to
   }
   return {};
 }
 
 /// What each part's paths hold in each place of a block, highest precedence first.
 using Holdings = std::map<Part, std::vector<Held>>;
-
-Result<Holdings> holdings_of(const Reader& reader, const Block& block,
-                             const std::vector<PartPath>& parts) {
-  Holdings out;
-  for (const auto& part : parts) {
-    std::vector<Held> held;
-    for (std::size_t i = 0; i < block.places.size(); ++i) {
-      const Place& place = block.places[i];
-      auto done = place.kind == Place::Kind::parameters
-                      ? held_in_parameters(reader, place, i, part, held)
-                      : held_in_map(reader, place, i, part, held);
-      if (!done) {
-        return done.error();
-      }
-    }
-    if (!held.empty()) {
-      out[part.part] = std::move(held);
-    }
-  }
-  return out;
-}
 
 /// The value Helm gets for a part: the highest place's (of parameters, the last); null when no
 /// place holds the part.
@@ -753,12 +620,9 @@ const Held* winner(const Holdings& holdings, Part part) {
   if (it == holdings.end()) {
     return nullptr;
   }
-  const std::size_t top = it->second.front().place;
   const Held* out = nullptr;
   for (const auto& held : it->second) {
-    if (held.place == top) {
-      out = &held;
-    }
+    out = held.place == it->second.front().place ? &held : out;
   }
   return out;
 }
@@ -768,54 +632,42 @@ std::string value_of(const Holdings& holdings, Part part) {
   return held == nullptr ? std::string() : held->value;
 }
 
-/// Why an image reference is invalid, without the quoted text `image::parse` starts with.
-std::string reason(const Error& error) {
-  const std::size_t cut = error.message.find("': ");
-  return cut == std::string::npos ? error.message : error.message.substr(cut + 3);
-}
-
 /// The reference Helm gets from a block; nullopt when it holds no tag, digest or image string.
 Result<std::optional<image::Reference>> reference_of(const Reader& reader, const Block& block,
                                                      const Holdings& holdings,
                                                      const HelmImage& where) {
-  const auto blame = [&](Part part, const std::string& what) {
-    const Held* held = winner(holdings, part);
-    return reader.error_at(block.places[held->place], held->mark, held->label + ": " + what);
-  };
-  if (!where.image.empty()) {
-    const std::string text = value_of(holdings, Part::image);
-    if (text.empty()) {
-      return std::optional<image::Reference>();
-    }
-    auto reference = image::parse(text);
-    if (!reference) {
-      return blame(Part::image, reference.error().message);
-    }
-    return std::optional<image::Reference>(std::move(*reference));
-  }
   const std::string tag = value_of(holdings, Part::tag);
   const std::string digest = value_of(holdings, Part::digest);
-  if (tag.empty() && digest.empty()) {
-    return std::optional<image::Reference>();
-  }
   std::string repository = value_of(holdings, Part::repository);
   if (!repository.empty() && !value_of(holdings, Part::registry).empty()) {
     repository = value_of(holdings, Part::registry) + "/" + repository;
   }
-  const std::string rest = (tag.empty() ? "" : ":" + tag) + (digest.empty() ? "" : "@" + digest);
   // Without a repository, the tag and digest are checked alone.
-  const bool no_repository = repository.empty();
-  auto reference = image::parse((no_repository ? "repository" : repository) + rest);
+  const bool no_repository = where.image.empty() && repository.empty();
+  const std::string text = !where.image.empty() ? value_of(holdings, Part::image)
+                                                : (no_repository ? "repository" : repository) +
+                                                      (tag.empty() ? "" : ":" + tag) +
+                                                      (digest.empty() ? "" : "@" + digest);
+  if (where.image.empty() ? tag.empty() && digest.empty() : text.empty()) {
+    return std::optional<image::Reference>();
+  }
+  auto reference = image::parse(text);
   if (!reference) {
-    const std::string why = reason(reference.error());
-    Part blamed = why.starts_with("tag")        ? Part::tag
+    // Blame the part the reason names (after the quoted text), else the tag or the digest.
+    const std::string& message = reference.error().message;
+    const std::size_t cut = message.find("': ");
+    const std::string why = cut == std::string::npos ? message : message.substr(cut + 3);
+    Part blamed = !where.image.empty()          ? Part::image
+                  : why.starts_with("tag")      ? Part::tag
                   : why.starts_with("digest")   ? Part::digest
                   : why.starts_with("registry") ? Part::registry
                                                 : Part::repository;
     if (winner(holdings, blamed) == nullptr) {
       blamed = winner(holdings, Part::tag) != nullptr ? Part::tag : Part::digest;
     }
-    return blame(blamed, no_repository ? why : reference.error().message);
+    const Held* held = winner(holdings, blamed);
+    return reader.error_at(block.places[held->place], held->mark,
+                           held->label + ": " + (no_repository ? why : message));
   }
   if (no_repository) {
     reference->registry.clear();
@@ -824,70 +676,70 @@ Result<std::optional<image::Reference>> reference_of(const Reader& reader, const
   return std::optional<image::Reference>(std::move(*reference));
 }
 
-Result<void> check_paths(const HelmImage& where, const std::string& file) {
-  auto checked = check_helm_image(where);
-  if (!checked) {
-    return make_error(checked.error().kind, file + ": " + checked.error().message);
-  }
-  return {};
-}
-
 /// The image as one block reads it, with what it holds.
 struct Reading {
   Holdings holdings;
   std::optional<image::Reference> reference;
 };
 
-Result<std::vector<Reading>> read_all(const Reader& reader, const Collected& collected,
-                                      const HelmImage& where) {
-  const auto parts = parts_of(where);
-  std::vector<Reading> out;
-  for (const auto& block : collected.blocks) {
-    auto holdings = holdings_of(reader, block, parts);
-    if (!holdings) {
-      return holdings.error();
+/// The chosen helm blocks and what each gives Helm for the image.
+struct Loaded {
+  Collected collected;
+  std::vector<Reading> readings;
+};
+
+Result<Loaded> load(const Reader& reader, const HelmImage& where, const std::string& application) {
+  if (auto checked = check_helm_image(where); !checked) {
+    return make_error(checked.error().kind, reader.file() + ": " + checked.error().message);
+  }
+  auto collected = collect(reader.outer().text(), reader.file(), application);
+  if (!collected) {
+    return collected.error();
+  }
+  Loaded out{std::move(*collected), {}};
+  for (const auto& block : out.collected.blocks) {
+    Holdings holdings;
+    for (const auto& part : parts_of(where)) {
+      for (std::size_t i = 0; i < block.places.size(); ++i) {
+        const Place& place = block.places[i];
+        auto done = place.kind == Place::Kind::parameters
+                        ? held_in_parameters(reader, place, i, part, holdings[part.part])
+                        : held_in_map(reader, place, i, part, holdings[part.part]);
+        if (!done) {
+          return done.error();
+        }
+      }
+      if (holdings[part.part].empty()) {
+        holdings.erase(part.part);
+      }
     }
-    auto reference = reference_of(reader, block, *holdings, where);
+    auto reference = reference_of(reader, block, holdings, where);
     if (!reference) {
       return reference.error();
     }
-    out.push_back({std::move(*holdings), std::move(*reference)});
+    out.readings.push_back({std::move(holdings), std::move(*reference)});
   }
   return out;
 }
 
-/// What each part must hold for `target` (as `set_helm_image` writes it).
-std::map<Part, std::string> wanted_parts(const HelmImage& where, const image::Reference& target) {
-  std::map<Part, std::string> wanted;
+/// What each part must hold for `target` (as `set_helm_image` writes it), the block's spelling
+/// of the repository kept when it is the same one.
+std::map<Part, std::string> wanted_parts(const HelmImage& where, const Holdings& holdings,
+                                         image::Reference target) {
+  std::string written = value_of(holdings, where.image.empty() ? Part::repository : Part::image);
+  if (!value_of(holdings, Part::registry).empty() && !written.empty()) {
+    written = value_of(holdings, Part::registry) + "/" + written;
+  }
+  if (auto parsed = image::parse(written)) {
+    target = target.spelled_as(*parsed);
+  }
   if (!where.image.empty()) {
-    wanted[Part::image] = target.to_string();
-    return wanted;
+    return {{Part::image, target.to_string()}};
   }
-  if (!where.registry.empty()) {
-    wanted[Part::registry] = target.registry;
-    wanted[Part::repository] = target.path;
-  } else {
-    wanted[Part::repository] = target.repository();
-  }
-  wanted[Part::tag] = target.tag;
-  wanted[Part::digest] = target.digest;
-  return wanted;
-}
-
-/// `target` with the block's spelling of its repository, when it is the same one.
-image::Reference spelled(const Holdings& holdings, const HelmImage& where,
-                         const image::Reference& target) {
-  std::string text = value_of(holdings, where.image.empty() ? Part::repository : Part::image);
-  if (!value_of(holdings, Part::registry).empty() && !text.empty()) {
-    text = value_of(holdings, Part::registry) + "/" + text;
-  }
-  auto written = image::parse(text);
-  return written ? target.spelled_as(*written) : target;
-}
-
-bool is_docker_hub(std::string_view registry) {
-  return registry == "docker.io" || registry == "index.docker.io" ||
-         registry == "registry-1.docker.io";
+  return {{Part::registry, target.registry},
+          {Part::repository, where.registry.empty() ? target.repository() : target.path},
+          {Part::tag, target.tag},
+          {Part::digest, target.digest}};
 }
 
 /// Why a held value cannot be edited, as an error; nullopt when it can.
@@ -895,16 +747,13 @@ std::optional<Error> not_editable(const Reader& reader, const Place& place, cons
   const auto refuse = [&](const YAML::Mark& file_mark, const std::string& why) {
     return reader.error_at(file_mark, "cannot edit " + held.label + " in place: " + why);
   };
-  const std::string through = ", and promote does not edit through aliases";
-  if (!place.alias.empty()) {
-    return refuse(
-        place.alias_mark,
-        "'" + place.alias + "' is an alias (*name) of a value anchored elsewhere" + through);
-  }
-  if (!held.alias.empty()) {
-    return refuse(
-        reader.to_file(place, held.alias_mark),
-        "'" + held.alias + "' is an alias (*name) of a value anchored elsewhere" + through);
+  const Way way = place.way.alias.empty()
+                      ? Way{held.way.alias, reader.to_file(place, held.way.mark)}
+                      : place.way;
+  if (!way.alias.empty()) {
+    return refuse(way.mark, "'" + way.alias +
+                                "' is an alias (*name) of a value anchored elsewhere, and "
+                                "promote does not edit through aliases");
   }
   if (place.kind == Place::Kind::values && !place.in_place) {
     return refuse(place.at, place.refusal);
@@ -948,11 +797,8 @@ Result<splice::Edit> add_digest(const Reader& reader, const Place& place, const 
                                " is not there and promote cannot add it (" + why + "); add '" +
                                key + ": \"\"' beside the tag by hand");
   };
-  const auto same = [](const Step& a, const Step& b) {
-    return a.kind == b.kind && a.key == b.key && a.index == b.index && a.value == b.value;
-  };
   if (tag_path.steps.size() != digest.steps.size() ||
-      !std::equal(tag_path.steps.begin(), tag_path.steps.end() - 1, digest.steps.begin(), same)) {
+      !std::equal(tag_path.steps.begin(), tag_path.steps.end() - 1, digest.steps.begin())) {
     return refuse("it is not a sibling of " + tag_path.path);
   }
   if (auto refused = not_editable(reader, place, tag)) {
@@ -977,31 +823,28 @@ Result<splice::Edit> add_digest(const Reader& reader, const Place& place, const 
   if (rest != std::string_view::npos && after_value[rest] != '#') {
     return refuse(tag.label + " shares its line with something else");
   }
-  const std::string indent(static_cast<std::size_t>(std::max(tag.key.Mark().column, 0)), ' ');
-  const std::string entry = indent + key + ": " + splice::render(value);
-  const std::string eol(source.eol());
-  if (source.has_eol(line)) {
-    const std::size_t at = source.next_line_begin(line);
-    return reader.to_file(place, splice::Edit{at, at, entry + eol});
+  // The new line, in the file: indented as the tag's key (and the values block).
+  const YAML::Mark at = reader.to_file(place, tag.key.Mark());
+  const std::string entry = std::string(static_cast<std::size_t>(std::max(at.column, 0)), ' ') +
+                            key + ": " + splice::render(value);
+  const Source& file = reader.outer();
+  const std::string eol(file.eol());
+  const int file_line = reader.file_line(place, line);
+  if (file.has_eol(file_line)) {
+    const std::size_t begin = file.next_line_begin(file_line);
+    return splice::Edit{begin, begin, entry + eol};
   }
-  return splice::Edit{source.text().size(), source.text().size(), eol + entry};
+  return splice::Edit{file.text().size(), file.text().size(), eol + entry};
 }
 
-/// Every value held, block by block and part by part, as a list to compare after an edit.
-std::vector<std::string> values_held(const std::vector<Reading>& readings) {
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < readings.size(); ++i) {
-    for (const auto& [part, held] : readings[i].holdings) {
-      for (const auto& one : held) {
-        out.push_back(std::to_string(i) + ":" + std::to_string(static_cast<int>(part)) + ":" +
-                      one.label + "=" + one.value);
-      }
-    }
-  }
-  return out;
+/// A value a block holds for a part, as the read back compares it.
+std::string entry(std::size_t block, Part part, const std::string& label,
+                  const std::string& value) {
+  return std::to_string(block) + ":" + std::to_string(static_cast<int>(part)) + ":" + label + "=" +
+         value;
 }
 
-/// "the Application 'shop'", "the 3 Applications": whose helm blocks were searched.
+/// "the Application 'shop'", "any of the 3 Applications": whose helm blocks were searched.
 std::string whose(const Collected& collected) {
   if (collected.applications > 1) {
     return "any of the " + std::to_string(collected.applications) + " Applications";
@@ -1015,20 +858,13 @@ Result<std::vector<image::Reference>> get_argocd_helm_images(std::string_view te
                                                              const std::string& file,
                                                              const HelmImage& where,
                                                              const std::string& application) {
-  if (auto checked = check_paths(where, file); !checked) {
-    return checked.error();
-  }
-  auto collected = collect(text, file, application);
-  if (!collected) {
-    return collected.error();
-  }
   const Reader reader(text, file);
-  auto readings = read_all(reader, *collected, where);
-  if (!readings) {
-    return readings.error();
+  auto loaded = load(reader, where, application);
+  if (!loaded) {
+    return loaded.error();
   }
   std::vector<image::Reference> out;
-  for (auto& reading : *readings) {
+  for (auto& reading : loaded->readings) {
     if (reading.reference && std::find(out.begin(), out.end(), *reading.reference) == out.end()) {
       out.push_back(std::move(*reading.reference));
     }
@@ -1041,8 +877,8 @@ Result<std::pair<std::string, int>> set_argocd_helm_images(std::string_view text
                                                            const HelmImage& where,
                                                            const image::Reference& target,
                                                            const std::string& application) {
-  if (auto checked = check_paths(where, file); !checked) {
-    return checked.error();
+  if (auto checked = check_helm_image(where); !checked) {
+    return make_error(checked.error().kind, file + ": " + checked.error().message);
   }
   if (target.path.empty()) {
     return make_error(ErrorKind::input,
@@ -1053,60 +889,52 @@ Result<std::pair<std::string, int>> set_argocd_helm_images(std::string_view text
                       file + ": cannot set " + where.tag + " to '" + target.to_string() +
                           "': the target has a digest and the helm image has no digest path");
   }
-  auto collected = collect(text, file, application);
-  if (!collected) {
-    return collected.error();
-  }
   const Reader reader(text, file);
-  auto readings = read_all(reader, *collected, where);
-  if (!readings) {
-    return readings.error();
+  auto loaded = load(reader, where, application);
+  if (!loaded) {
+    return loaded.error();
   }
+  const Collected& collected = loaded->collected;
   const Part key_part = where.image.empty() ? Part::tag : Part::image;
-  if (std::none_of(readings->begin(), readings->end(),
+  if (std::none_of(loaded->readings.begin(), loaded->readings.end(),
                    [&](const Reading& reading) { return reading.holdings.contains(key_part); })) {
-    if (collected->applications == 0) {
-      return reader.error_at(YAML::Mark(),
-                             application.empty()
-                                 ? "the file has no Application"
-                                 : "the file has no Application named '" + application + "'");
+    if (collected.applications == 0) {
+      return reader.error_at(
+          YAML::Mark(), "the file has no Application" +
+                            (application.empty() ? std::string() : " named '" + application + "'"));
     }
-    const std::string& path = where.image.empty() ? where.tag : where.image;
-    return reader.error_at(collected->anchor,
-                           path + " is not in the helm parameters, valuesObject or values of " +
-                               whose(*collected) +
+    return reader.error_at(*collected.anchor,
+                           (where.image.empty() ? where.tag : where.image) +
+                               " is not in the helm parameters, valuesObject or values of " +
+                               whose(collected) +
                                "; promote does not add values, add it to the file first");
   }
-  const auto parts = parts_of(where);
-  const auto path_of = [&](Part part) {
-    return *std::find_if(parts.begin(), parts.end(),
-                         [&](const PartPath& one) { return one.part == part; });
-  };
+  const PartPath tag_path{Part::tag, where.tag, steps_of(where.tag)};
+  const PartPath digest_path{Part::digest, where.digest, steps_of(where.digest)};
   std::vector<splice::Edit> edits;
-  std::vector<std::string> expected;
-  for (std::size_t i = 0; i < readings->size(); ++i) {
-    const Block& block = collected->blocks[i];
-    const Holdings& holdings = (*readings)[i].holdings;
-    const image::Reference spelled_target = spelled(holdings, where, target);
-    const auto wanted = wanted_parts(where, spelled_target);
-    std::map<Part, std::vector<std::string>> after;  // what each part's places hold after the edit
+  std::vector<std::string> expected;  // every value held, as it must read after the edit
+  for (std::size_t i = 0; i < loaded->readings.size(); ++i) {
+    const Block& block = collected.blocks[i];
+    const Holdings& holdings = loaded->readings[i].holdings;
+    const auto wanted = wanted_parts(where, holdings, target);
+    std::map<Part, std::vector<std::string>> after;
     for (const auto& [part, held] : holdings) {
       for (const auto& one : held) {
         const Place& place = block.places[one.place];
         std::string value = wanted.at(part);
+        // A target without a registry is right where the Application says Docker Hub.
         if (part == Part::registry && value.empty() && !one.value.empty()) {
-          if (!is_docker_hub(one.value)) {
+          if (one.value != "docker.io" && one.value != "index.docker.io" &&
+              one.value != "registry-1.docker.io") {
             return reader.error_at(place, one.mark,
-                                   "cannot set " + one.label + " for '" +
-                                       spelled_target.to_string() +
+                                   "cannot set " + one.label + " for '" + target.to_string() +
                                        "': the target names no registry and the Application "
                                        "says '" +
                                        one.value + "'; give the target with its registry");
           }
           value = one.value;
         }
-        after[part].push_back(std::to_string(i) + ":" + std::to_string(static_cast<int>(part)) +
-                              ":" + one.label + "=" + value);
+        after[part].push_back(entry(i, part, one.label, value));
         if (one.value == value) {
           continue;
         }
@@ -1117,66 +945,60 @@ Result<std::pair<std::string, int>> set_argocd_helm_images(std::string_view text
         edits.push_back(std::move(*edit));
       }
     }
-    // A digest no place holds goes beside the tag, where there is one to go beside.
+    // A digest no place holds goes beside the tag in valuesObject or values.
     const std::string digest = where.digest.empty() ? "" : wanted.at(Part::digest);
     if (!digest.empty() && !holdings.contains(Part::digest) && holdings.contains(Part::tag)) {
-      const PartPath digest_path = path_of(Part::digest);
-      bool added = false;
+      const std::size_t before = edits.size();
       for (const auto& tag : holdings.at(Part::tag)) {
         const Place& place = block.places[tag.place];
         if (place.kind == Place::Kind::parameters) {
           continue;
         }
-        auto edit = add_digest(reader, place, tag, path_of(Part::tag), digest_path, digest);
+        auto edit = add_digest(reader, place, tag, tag_path, digest_path, digest);
         if (!edit) {
           return edit.error();
         }
         edits.push_back(std::move(*edit));
-        after[Part::digest].push_back(std::to_string(i) + ":" +
-                                      std::to_string(static_cast<int>(Part::digest)) + ":" +
-                                      label_of(place, digest_path.path) + "=" + digest);
-        added = true;
+        after[Part::digest].push_back(
+            entry(i, Part::digest, label_of(place, where.digest), digest));
       }
-      if (!added) {
+      if (edits.size() == before) {
         const Held& tag = holdings.at(Part::tag).front();
         return reader.error_at(block.places[tag.place], tag.mark,
-                               "cannot set " + block.path + "'s image to '" +
-                                   spelled_target.to_string() + "': no place holds " +
-                                   where.digest + " and promote adds one only beside " + where.tag +
-                                   " in valuesObject or values; add a parameter " + "named " +
+                               "cannot set " + block.path + "'s image to '" + target.to_string() +
+                                   "': no place holds " + where.digest +
+                                   " and promote adds one only beside " + where.tag +
+                                   " in valuesObject or values; add a parameter named " +
                                    where.digest + " by hand");
       }
     }
-    for (auto& [part, values] : after) {
+    for (const auto& [part, values] : after) {
       expected.insert(expected.end(), values.begin(), values.end());
     }
   }
   auto edited = splice::splice(text, edits, file);
-  if (!edited) {
-    return edited.error();
-  }
-  if (edits.empty()) {
-    return std::pair{std::move(*edited), 0};
+  if (!edited || edits.empty()) {
+    return edited ? Result<std::pair<std::string, int>>(std::pair{std::move(*edited), 0})
+                  : Result<std::pair<std::string, int>>(edited.error());
   }
   // Read back: every place holds what it must.
-  const auto guard_failed = [&](const std::string& why) -> Result<std::pair<std::string, int>> {
-    return make_error(ErrorKind::internal, file + ": editing the helm image at " +
-                                               parts.front().path +
-                                               " of Argo CD Applications did not give the "
-                                               "expected YAML (" +
-                                               why + ")");
-  };
-  auto recollected = collect(*edited, file, application);
-  if (!recollected) {
-    return guard_failed(recollected.error().message);
-  }
   const Reader edited_reader(*edited, file);
-  auto read_back = read_all(edited_reader, *recollected, where);
-  if (!read_back) {
-    return guard_failed(read_back.error().message);
+  auto read_back = load(edited_reader, where, application);
+  std::vector<std::string> actual;
+  for (std::size_t i = 0; read_back && i < read_back->readings.size(); ++i) {
+    for (const auto& [part, held] : read_back->readings[i].holdings) {
+      for (const auto& one : held) {
+        actual.push_back(entry(i, part, one.label, one.value));
+      }
+    }
   }
-  if (values_held(*read_back) != expected) {
-    return guard_failed("the values do not read back as written");
+  if (!read_back || actual != expected) {
+    return make_error(
+        ErrorKind::internal,
+        file + ": editing the helm image at " + parts_of(where).front().path +
+            " of Argo CD Applications did not give the expected YAML (" +
+            (read_back ? "the values do not read back as written" : read_back.error().message) +
+            ")");
   }
   return std::pair{std::move(*edited), static_cast<int>(edits.size())};
 }

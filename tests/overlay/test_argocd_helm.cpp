@@ -407,6 +407,27 @@ spec:
           replaced(hub, "nginx:1.25", "nginx:1.27"));
   }
 
+  TEST_CASE("set_argocd_helm_images fills an empty value and keeps Docker Hub's registry") {
+    const std::string head = "kind: Application\nspec:\n  source:\n    helm:\n";
+    // An empty parameter value is what Helm gets: no image, until the value is set.
+    const std::string empty = head +
+                              "      parameters:\n      - name: image.tag\n        value:\n"
+                              "      valuesObject: {image: {tag: v1}}\n";
+    CHECK(images(empty, k_tag_only).empty());
+    CHECK(set_ok(empty, k_tag_only, "ghcr.io/acme/api:v2") ==
+          std::pair{replaced(replaced(empty, "value:\n", "value: v2\n"), "tag: v1", "tag: v2"), 2});
+    // A target without a registry is right where the Application says docker.io.
+    const std::string hub = head +
+                            "      valuesObject:\n        image:\n"
+                            "          registry: docker.io\n"
+                            "          repository: bitnami/nginx\n"
+                            "          tag: 1.25.3-debian-11-r1\n";
+    CHECK(images(hub, k_bitnami) ==
+          std::vector<std::string>{"docker.io/bitnami/nginx:1.25.3-debian-11-r1"});
+    CHECK(set_ok(hub, k_bitnami, "bitnami/nginx:1.25.4-debian-11-r0") ==
+          std::pair{replaced(hub, "1.25.3-debian-11-r1", "1.25.4-debian-11-r0"), 1});
+  }
+
   TEST_CASE("set_argocd_helm_images refuses what it cannot find, naming file, line and column") {
     CHECK(set_error(k_app_of_apps, {"", "", "", "controller.image.tag", ""}, "ghcr.io/a/b:1") ==
           "app.yaml:14:5: controller.image.tag is not in the helm parameters, valuesObject or "
@@ -517,6 +538,10 @@ spec:
     CHECK(get_error(head + "      values: |\n        image: nginx\n", k_tag_only) ==
           "app.yaml:6:16: image in spec.source.helm.values must be a map to hold 'tag' (it is a "
           "string)");
+    // `|-` gives the string without its final line break, where a quote left open is an error
+    // (yaml-cpp accepts it before a line break).
+    CHECK(get_error(head + "      values: |-\n        image: {tag: v1}\n        note: \"open\n",
+                    k_tag_only) == "app.yaml:7:20: spec.source.helm.values: illegal EOF in scalar");
     CHECK(get_error(head + "      values: \"image: {tag: [v1}\"\n", k_tag_only) ==
           "app.yaml:5:15: spec.source.helm.values: illegal flow end");
     CHECK(get_error(head + "      valuesObject:\n        image:\n          repository: Acme/API\n"
