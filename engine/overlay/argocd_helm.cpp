@@ -92,14 +92,6 @@ std::string kind_of(const YAML::Node& node) {
                            : "a string";
 }
 
-std::string scalar_at(const YAML::Node& map, const char* key) {
-  if (!map.IsMap()) {
-    return "";
-  }
-  const YAML::Node value = map[key];
-  return value && value.IsScalar() ? value.Scalar() : "";
-}
-
 /// A `key: value` pair of a map, or a list and one of its items.
 struct Member {
   YAML::Node key;
@@ -113,6 +105,11 @@ std::optional<Member> member(const YAML::Node& map, std::string_view key) {
     }
   }
   return std::nullopt;
+}
+
+std::string scalar_at(const YAML::Node& map, std::string_view key) {
+  const auto found = map.IsMap() ? member(map, key) : std::nullopt;
+  return found && found->value.IsScalar() ? found->value.Scalar() : "";
 }
 
 /// The first alias on the way to a node: a value that stands before its key (or an item before
@@ -314,20 +311,15 @@ bool literal_lines(const Source& source, const Member& values, std::size_t bar, 
 /// A values document that does not load: the error at its place in the file.
 Error moved(const Reader& reader, const Place& place, const Error& error) {
   std::string rest = error.message.substr(std::min(reader.file().size() + 1, error.message.size()));
-  YAML::Mark mark = place.at;
-  int line = 0;
-  int column = 0;
+  YAML::Mark inner;
   int used = 0;
-  if (std::sscanf(rest.c_str(), "%d:%d: %n", &line, &column, &used) == 2 && used > 0) {
-    YAML::Mark inner;
-    inner.line = line - 1;
-    inner.column = column - 1;
-    mark = reader.to_file(place, inner);
-    rest.erase(0, static_cast<std::size_t>(used));
-  } else if (rest.starts_with(" ")) {
-    rest.erase(0, 1);
+  if (std::sscanf(rest.c_str(), "%d:%d: %n", &inner.line, &inner.column, &used) != 2 || used == 0) {
+    return reader.error_at(place.at, place.label + ":" + rest);
   }
-  return reader.error_at(mark, place.label + ": " + rest);
+  inner.line -= 1;
+  inner.column -= 1;
+  return reader.error_at(reader.to_file(place, inner),
+                         place.label + ": " + rest.substr(static_cast<std::size_t>(used)));
 }
 
 /// The `values` place: the string's YAML, in place when it is a literal block scalar.
@@ -569,7 +561,7 @@ Result<void> held_in_map(const Reader& reader, const Place& place, std::size_t i
         next = Member{list, list[step.index]};
       }
       for (const auto& item : node) {
-        if (step.kind == Step::Kind::select && scalar_at(item, step.key.c_str()) == step.value) {
+        if (step.kind == Step::Kind::select && scalar_at(item, step.key) == step.value) {
           if (next) {
             return reader.error_at(place, item.Mark(),
                                    here + " has two items with " + step.key + "=" + step.value);
