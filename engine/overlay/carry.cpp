@@ -430,7 +430,8 @@ BlockScalar read_block_scalar(const Source& source, std::size_t header, int pare
   for (int line = header_line + 1; line < count; ++line) {
     const std::string_view line_text = source.line_text(line);
     if (is_blank(line_text)) {
-      if (out.chomping == '+') {
+      // Blanks past the indentation are text, the other blank lines only kept with '+'.
+      if (out.chomping == '+' || (known && static_cast<int>(line_text.size()) > out.text_indent)) {
         out.last_line = line;
       }
     } else if (known && static_cast<int>(indent_of(line_text)) >= out.text_indent) {
@@ -823,16 +824,14 @@ Result<std::vector<splice::Edit>> carry_edits(const Side& from, const Extent& s,
       from.source.has_eol(s.last_line) != to.source.has_eol(after)) {
     return refuse_end("would gain or lose its final line break at the end of a file");
   }
-  if (s.chomping == '+' && after + 1 < lines_in(to.source) &&
-      is_blank(to.source.line_text(after + 1))) {
-    return refuse_end("would take in the blank lines after the target's value");
-  }
   for (int line = after + 1; s.chomping != 0 && line < lines_in(to.source); ++line) {
     const std::string_view text = to.source.line_text(line);
-    if (!is_blank(text)) {
-      if (static_cast<int>(indent_of(text)) >= s.text_indent + shift) {
-        return refuse_end("would take in the comment after the target's value");
-      }
+    const bool blank = is_blank(text);
+    if ((blank && (s.chomping == '+' || static_cast<int>(text.size()) > s.text_indent + shift)) ||
+        (!blank && static_cast<int>(indent_of(text)) >= s.text_indent + shift)) {
+      return refuse_end("would take in the lines after the target's value");
+    }
+    if (!blank) {
       break;
     }
   }

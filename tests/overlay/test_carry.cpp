@@ -385,6 +385,46 @@ appMode: production
           "indented than itself");
   }
 
+  TEST_CASE("carry_values refuses text that would read differently once moved") {
+    const std::vector<std::string> flags = {"config.flags"};
+    const std::string target = "config:\n  flags:\n    a: 1\n  level: info\n";
+    // yaml-cpp reads these, YAML does not: a key without its ':', a value not below its key, a
+    // string never closed, a control character.
+    CHECK(carry_error("config:\n  flags:\n    a: 2\n    b\n", target, flags) ==
+          "envs/staging/values.yaml:4:5: cannot carry config.flags: this key is not a plain or "
+          "quoted scalar followed by ':' on its line");
+    CHECK(carry_error(target, "config:\n  flags:\n    a: 2\nlast\n", flags) ==
+          "envs/prod/values.yaml:4:1: cannot carry config.flags: this key is not a plain or "
+          "quoted scalar followed by ':' on its line");
+    CHECK(carry_error("config:\n  flags:\n    a:\n    [1, 2]\n", target, flags) ==
+          "envs/staging/values.yaml:4:5: cannot carry config.flags: this value is not indented "
+          "below its key");
+    CHECK(carry_error("config:\n  flags:\n    a: \"2\n", target, flags) ==
+          "envs/staging/values.yaml:3:8: cannot carry config.flags: its value holds a quoted "
+          "string that is never closed");
+    CHECK(carry_error("config:\n  flags:\n    a: 2\x01\n", target, flags) ==
+          "envs/staging/values.yaml:3:9: cannot carry config.flags: its value holds a control "
+          "character, which YAML does not allow");
+    // A block scalar's last line break and kept blank lines are part of its text.
+    CHECK(carry_error("config:\n  flags: |\n    a", target, flags) ==
+          "envs/prod/values.yaml:2:8: cannot carry config.flags: the source's value ends in a "
+          "block scalar (| or >) whose text would gain or lose its final line break at the end "
+          "of a file");
+    CHECK(carry_error("config:\n  flags: |+\n    a\n", "config:\n  flags: x\n\n  level: 1\n",
+                      flags) ==
+          "envs/prod/values.yaml:2:8: cannot carry config.flags: the source's value ends in a "
+          "block scalar (| or >) whose text would take in the lines after the target's value");
+    CHECK(
+        carry_error("config:\n  flags: |\n    a\n", "config:\n  flags: x\n    # old: y\n", flags) ==
+        "envs/prod/values.yaml:2:8: cannot carry config.flags: the source's value ends in a "
+        "block scalar (| or >) whose text would take in the lines after the target's value");
+    CHECK(carry_error("config:\n  flags: one\n    two\n", "config:\n  flags: x # why\n", flags) ==
+          "envs/prod/values.yaml:2:11: cannot carry config.flags: the source's value goes on "
+          "below its key's line, and a comment ends the target's");
+    // An empty value written into a flow map reads as null there.
+    CHECK(carry_ok("a:\n  b:\n", "a: {b: 1, c: 2}\n", {"a.b"}).first == "a: {b: ~, c: 2}\n");
+  }
+
   TEST_CASE("carry_values carries between podinfo's values files and back byte for byte" *
             doctest::skip(!promote::test::has_corpus())) {
     const fs::path dir = *promote::test::corpus_dir() / "helm/stefanprodan__podinfo/charts/podinfo";
