@@ -5,10 +5,18 @@
 //
 // copies the values at those dotted paths from the source stage's file into the target stage's,
 // as text: the source's value is taken as written (comments inside it included), re-indented to
-// where the target's value sits, and everything else of the target stays byte for byte (YAML is
-// never re-emitted). A scalar replaces a scalar's bytes; a block map, list or block scalar
-// replaces the lines of the target's block under its key line, which stays; a flow collection or
-// scalar on one side and a block on the other is handled too.
+// where the target's value sits and written with the target's line ending, and everything else
+// of the target stays byte for byte, a missing final newline included (YAML is never re-emitted). A
+// scalar replaces a scalar's bytes; a block map, list or block scalar replaces the lines of the
+// target's block under its key line, which stays; a flow collection or scalar on one side and a
+// block on the other is handled too.
+//
+// Refused (input, FILE:LINE:COL of the file concerned): a key absent in either file (promote does
+// not add keys), an anchor, alias or explicit tag in a carried value, an anchor or alias on the
+// path to it, a block value for a target value inside a flow collection, and text that yaml-cpp
+// reads but that would read differently once moved: a key without its ':' on its line, a value
+// not below its key, a line less indented than its value, an unclosed string, a control
+// character, a block scalar whose final line break or following lines the move would change.
 
 #include <string>
 #include <string_view>
@@ -29,14 +37,9 @@ Result<std::string> carried_values(std::string_view text, const std::string& fil
 
 /// `target` with the value at each of `keys` replaced by the source's, as text, and the number of
 /// keys whose value changed (0 and `target` unchanged when all agree as `carried_values` sees
-/// them; a value that agrees is not rewritten). What is copied takes the target's line ending and
-/// indentation; the rest of the target is unchanged byte for byte, a missing final newline
-/// included. Fails (input, FILE:LINE:COL of the file concerned) as `carried_values` does, on an
-/// anchor, alias or explicit tag in a carried value or an anchor or alias on the path to it, on a
-/// key that is not a one-line scalar followed by its ':', on a block value for a target value
-/// inside a flow collection, and on a value holding a line less indented than itself; fails
-/// (internal, naming the target file) when the result would not parse, hold the source's values
-/// at the keys, or hold the target's everywhere else.
+/// them; a value that agrees is not rewritten). Fails (input) on malformed YAML and on what the
+/// carry refuses (above); fails (internal, naming the target file) rather than return a result
+/// that would not parse, hold the source's values at the keys, or the target's everywhere else.
 Result<std::pair<std::string, int>> carry_values(std::string_view source,
                                                  const std::string& source_file,
                                                  std::string_view target,
