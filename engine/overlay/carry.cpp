@@ -419,12 +419,11 @@ BlockScalar read_block_scalar(const Source& source, std::size_t header, int pare
     const std::string_view line_text = source.line_text(line);
     if (!is_blank(line_text)) {
       const auto indent = static_cast<int>(indent_of(line_text));
-      known = true;
-      if (indent > parent) {
-        out.text_indent = indent;
-      } else {
-        return out;  // no text
+      if (indent <= parent) {
+        break;  // no text
       }
+      out.text_indent = indent;
+      known = true;
     }
   }
   for (int line = header_line + 1; line < count; ++line) {

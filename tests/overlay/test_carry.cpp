@@ -284,6 +284,7 @@ appMode: production
     // Kept trailing lines are part of the value; an explicit indentation stays relative.
     CHECK(carry_ok("a:\n  s: |+\n    x\n\n  t: 1\n", "a:\n    s: |\n        y\n    t: 1\n", {"a.s"})
               .first == "a:\n    s: |+\n        x\n\n    t: 1\n");
+    CHECK(carry_ok("a: |+\n\n\nb: 1\n", "a: x\nb: 2\n", {"a"}).first == "a: |+\n\n\nb: 2\n");
     CHECK(carry_ok("a:\n  s: |2\n     x\n", "a:\n      s: old\n", {"a.s"}).first ==
           "a:\n      s: |2\n         x\n");
     CHECK(carry_ok("s: text\n", "s: >-\n  folded\n  text\nt: 1\n", {"s"}).first ==
