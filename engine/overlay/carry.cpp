@@ -87,13 +87,15 @@ class Builder : public YAML::EventHandler {
     if (anchor != YAML::NullAnchor) {
       m_tree.anchors[{document, anchor}] = index;
     }
-    return m_tree.nodes.emplace_back(Node{.kind = kind,
-                                          .at = m_source.offset(mark),
-                                          .tag = tag,
-                                          .anchor = anchor,
-                                          .parent = parent,
-                                          .document = document,
-                                          .last = index});
+    Node& node = m_tree.nodes.emplace_back();
+    node.kind = kind;
+    node.at = m_source.offset(mark);
+    node.tag = tag;
+    node.anchor = anchor;
+    node.parent = parent;
+    node.document = document;
+    node.last = index;
+    return node;
   }
   void open(Node& node, YAML::EmitterStyle::value style) {
     node.flow = style == YAML::EmitterStyle::Flow;
@@ -174,17 +176,24 @@ void render(const Tree& tree, int index, const std::set<int>& masked, std::strin
   const Node& node = tree[index];
   out += node.tag;
   if (node.anchor != YAML::NullAnchor) {
-    out += "&" + std::to_string(node.anchor);
+    out += '&';  // appended piece by piece: GCC 12 warns falsely of "&" + string (bug 105651)
+    out += std::to_string(node.anchor);
   }
   switch (node.kind) {
     case Kind::null:
       out += "~;";
       return;
     case Kind::scalar:
-      out += "=" + std::to_string(node.scalar.size()) + ":" + node.scalar + ";";
+      out += '=';
+      out += std::to_string(node.scalar.size());
+      out += ':';
+      out += node.scalar;
+      out += ';';
       return;
     case Kind::alias:
-      out += "*" + std::to_string(node.alias) + ";";
+      out += '*';
+      out += std::to_string(node.alias);
+      out += ';';
       return;
     case Kind::map:
     case Kind::sequence:
@@ -849,7 +858,7 @@ Result<nlohmann::json> value_json(const Side& side, const Found& found, const st
     return input_error(side.file, side.source, side.tree[found.value].at,
                        "the value of " + key + " nests too deeply (aliases expanded)");
   }
-  return out;
+  return Result<nlohmann::json>(boost::system::in_place_value, std::move(out));
 }
 
 /// Every document of a tree rendered, the values of `masked` left out.
