@@ -9,6 +9,7 @@
 
 #include "engine/image/reference.hpp"
 #include "engine/overlay/splice.hpp"
+#include "engine/pipeline/carry_spec.hpp"
 #include "engine/util/files.hpp"
 #include "engine/util/text.hpp"
 
@@ -469,8 +470,9 @@ class Loader {
     std::map<std::string, Location> seen;
     std::vector<SourceLink> froms;
     for (const auto& item : items) {
-      if (!item.expect_map("a stage", {"name", "from", "group", "keep_range", "target", "strategy",
-                                       "pull_request", "gates", "fail_fast", "max_concurrency"})) {
+      if (!item.expect_map("a stage",
+                           {"name", "from", "group", "keep_range", "target", "carry", "strategy",
+                            "pull_request", "gates", "fail_fast", "max_concurrency"})) {
         continue;
       }
       Stage stage;
@@ -526,6 +528,11 @@ class Loader {
       if (auto target = item.require("target", what)) {
         read_target(*target, stage.target, pipeline);
       }
+      if (auto carry = item.get("carry")) {
+        read_carry(*carry, stage, [&](const ConfigNode& path, const std::string& text) {
+          return read_target_path(path, text, pipeline);
+        });
+      }
       if (auto strategy = item.get("strategy")) {
         if (auto text = strategy->as_string("strategy")) {
           if (*text == "pull-request") {
@@ -564,6 +571,7 @@ class Loader {
       pipeline.stages.push_back(std::move(stage));
     }
     check_sources(froms, pipeline);
+    check_carried(pipeline, m_diagnostics);
   }
 
   // A target path: relative, inside the repository, normalised; nullopt when it is not.

@@ -83,6 +83,26 @@ struct Target {
   Location where_of(const std::string& kind, const std::string& path) const;
 };
 
+/// A file, or some keys of one, that a stage carries from its source stage (`carry:`; README
+/// "Carried files"): the source stage's bytes (or values) are written into this stage's file as
+/// part of the promotion.
+struct CarrySpec {
+  std::string name;    ///< the release's name for it: `name:`, else the pattern as written
+  std::string source;  ///< the file in the source stage, relative to where target paths are
+  std::string target;  ///< the file in this stage, likewise
+  std::vector<std::string> keys;  ///< dotted paths of the values carried; empty: the whole file
+  bool overwrite =
+      false;  ///< a hand edit of the stage's file since its last promotion is no conflict
+  Location where;
+};
+
+/// A carried file as a stage holds it (in its own `carry:`, or as the source of another stage's).
+struct CarriedFile {
+  std::string name;
+  std::string path;  ///< relative to where target paths are
+  std::vector<std::string> keys;
+};
+
 /// How a pull-request stage opens its pull/merge request.
 struct PullRequestSpec {
   std::vector<std::string> labels;
@@ -112,6 +132,7 @@ struct Stage {
   /// the stage keeps: they are not part of its candidate and are never edited there.
   std::vector<std::string> keep_range;
   Target target;
+  std::vector<CarrySpec> carry;  ///< `carry:`: what the stage carries from its source stage
   Strategy strategy = Strategy::commit;
   PullRequestSpec pull_request;
   bool fail_fast = true;             ///< stop the other gates once the outcome is decided
@@ -158,6 +179,9 @@ struct Pipeline {
   /// The charts a stage promotes: every chart but those it keeps as a range.
   std::vector<const ChartSpec*> charts_of(const Stage& stage) const;
   std::vector<std::string> chart_names() const;
+  /// The carried files a stage holds, by name: those it carries (its side of each), then those
+  /// a stage coming from it carries from it (the load checked that one name is one file there).
+  std::vector<CarriedFile> carried_in(const Stage& stage) const;
   std::vector<std::string> stage_names() const;
   std::vector<std::string> image_names() const;
 };

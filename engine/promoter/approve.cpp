@@ -5,6 +5,7 @@
 #include "engine/history/history.hpp"
 #include "engine/promoter/ledger.hpp"
 #include "engine/promoter/promotion.hpp"
+#include "engine/promoter/promotion_parts.hpp"
 #include "engine/promoter/scope.hpp"
 #include "engine/promoter/workspace.hpp"
 #include "engine/util/actor.hpp"
@@ -15,8 +16,6 @@ namespace promote::promoter {
 namespace {
 
 constexpr std::size_t k_min_prefix = 12;
-
-Error usage(std::string message) { return make_error(ErrorKind::usage, std::move(message)); }
 
 bool is_hex(const std::string& text) {
   return std::all_of(text.begin(), text.end(),
@@ -116,8 +115,7 @@ Result<DecisionResult> decide(const DecisionRequest& request, const pipeline::Ga
           if (!workspace) {
             return workspace.error();
           }
-          auto candidate =
-              candidate_in(pipeline, *pipeline.find_stage(*stage->from), workspace->root());
+          auto candidate = candidate_for(pipeline, *stage, workspace->root());
           if (!candidate) {
             return candidate.error();
           }

@@ -11,6 +11,7 @@
 #include "engine/git/repository.hpp"
 #include "engine/history/history.hpp"
 #include "engine/promoter/approve.hpp"
+#include "engine/promoter/carried.hpp"
 #include "engine/promoter/ledger.hpp"
 #include "engine/promoter/promotion_parts.hpp"
 #include "engine/promoter/proposal.hpp"
@@ -334,6 +335,21 @@ class Attempt {
       current.images[name] = references.front();
     }
     keep_stage_images(current.images);
+    if (auto files = carried_digests(m_pipeline, *m_stage, m_root); !files) {
+      return files.error();
+    } else {
+      current.files = std::move(*files);
+    }
+    // Releases are told apart by what the stage promotes: not by the carried files a later
+    // stage takes from it, which promotions into it leave as they are.
+    const auto own = [&](Candidate candidate) {
+      std::erase_if(candidate.files, [&](const auto& file) {
+        return std::none_of(
+            m_stage->carry.begin(), m_stage->carry.end(),
+            [&](const pipeline::CarrySpec& carry) { return carry.name == file.first; });
+      });
+      return candidate.id();
+    };
     const TargetCharts pinned = target_charts(m_reading);
     for (const pipeline::ChartSpec* chart : m_pipeline.charts_of(*m_stage)) {
       if (const auto places = pinned.find(chart->name);
@@ -358,12 +374,13 @@ class Attempt {
       if (candidate.images.empty()) {
         return true;
       }
-      if (std::exchange(newest, false) && candidate.id() == current.id()) {
+      if (std::exchange(newest, false) && own(candidate) == own(current)) {
         latest.emplace(commit.id, id);
       }
       if (!m_request.rollback_to.empty() ? id == m_request.rollback_to
-                                          : candidate.id() != current.id()) {
+                                         : own(candidate) != own(current)) {
         found.emplace(id, std::move(candidate));
+        m_rollback_commit = commit.id;
         return false;
       }
       return true;
@@ -403,6 +420,9 @@ class Attempt {
                                       "this rollback puts each back as it was (" + values + ")");
         }
         found.emplace("before:" + undone.second, std::move((*before)->candidate));
+        if (auto parent = m_repository->resolve(undone.first + "^"); parent && *parent) {
+          m_rollback_commit = **parent;
+        }
       }
     }
     if (!found && !m_request.rollback_to.empty()) {
@@ -428,7 +448,11 @@ class Attempt {
             for (const auto& [name, version] : record.charts.items()) {
               candidate.charts[name] = version.get<std::string>();
             }
+            for (const auto& [name, digest] : record.carried.items()) {
+              candidate.files[name] = digest.get<std::string>();
+            }
             found.emplace(record.id, std::move(candidate));
+            m_rollback_commit = record.commit;
           }
         }
       }
@@ -442,6 +466,26 @@ class Attempt {
     }
     m_result.rollback_of = found->first;
     m_result.candidate = std::move(found->second);
+    // Carried files come back as the commit that held the release had them.
+    m_carry_source = [this](const pipeline::CarrySpec& carry) -> Result<std::string> {
+      auto path = carried_path(m_pipeline, m_root, carry.target);
+      if (!path) {
+        return path.error();
+      }
+      auto text = m_rollback_commit.empty()
+                      ? Result<std::optional<std::string>>(std::optional<std::string>())
+                      : m_repository->read_file(m_rollback_commit, *path);
+      if (!text) {
+        return text.error();
+      }
+      if (!text->has_value()) {
+        return make_error(ErrorKind::input, "stage '" + m_stage->name +
+                                                "': no commit of the release rolled back to " +
+                                                "holds carried file " + *path +
+                                                "; nothing was written");
+      }
+      return std::move(**text);
+    };
     return {};
   }
 
@@ -476,17 +520,18 @@ class Attempt {
     // The candidate: --image for a first stage (other images as the target has them),
     // else everything the source stage's target holds; for a rollback, an earlier one.
     if (m_stage->from && !m_request.rollback) {
-      const pipeline::Stage* source = m_pipeline.find_stage(*m_stage->from);
-      auto candidate = candidate_in(m_pipeline, *source, m_root);
+      auto candidate = candidate_for(m_pipeline, *m_stage, m_root);
       if (!candidate) {
         return candidate.error();
       }
       m_result.candidate = std::move(*candidate);
-      keep_stage_images(m_result.candidate.images);
-      std::erase_if(m_result.candidate.charts, [&](const auto& chart) {
-        const auto& kept = m_stage->keep_range;
-        return std::find(kept.begin(), kept.end(), chart.first) != kept.end();
-      });
+      m_carry_source = [this](const pipeline::CarrySpec& carry) -> Result<std::string> {
+        auto path = carried_path(m_pipeline, m_root, carry.source);
+        if (!path) {
+          return path.error();
+        }
+        return util::read_file(m_root / *path, k_max_target_file);
+      };
     }
     EmptyValues empty;
     auto held = read_target(m_pipeline, *m_stage, m_root, &m_reading, &empty);
@@ -559,6 +604,15 @@ class Attempt {
         }
       }
     }
+    m_carried.clear();
+    if (m_stage->from || m_request.rollback) {
+      for (const auto& carry : m_stage->carry) {
+        if (const auto found = m_result.candidate.files.find(carry.name);
+            found != m_result.candidate.files.end()) {
+          m_carried.insert(*found);
+        }
+      }
+    }
     // The edits are semantic: the flagged images for a first stage, all for the others.
     m_edits = m_stage->from || m_request.rollback ? m_result.candidate.images : m_flags;
     m_chart_edits = m_stage->from || m_request.rollback ? m_result.candidate.charts : m_chart_flags;
@@ -594,12 +648,73 @@ class Attempt {
     return {};
   }
 
+  // The texts the stage's carried files get (carried.hpp), for edit_target to start from.
+  Result<void> plan_carried() {
+    m_place_edits.carried.clear();
+    if (auto before = carried_digests(m_pipeline, *m_stage, m_root); !before) {
+      return before.error();
+    } else {
+      m_result.previous_files = std::move(*before);
+    }
+    if (m_carried.empty()) {
+      return {};
+    }
+    std::map<std::string, std::string> recorded;  // by the newest promotion into the stage
+    auto walked = m_repository->walk([&](const git::CommitInfo& commit) {
+      if (git::trailer(commit.message, "Promote-Stage") == m_stage->name &&
+          commit_of(commit.message, m_id)) {
+        for (auto& [name, digest] : images_in_message(m_pipeline, commit.message).files) {
+          recorded.emplace(name, std::move(digest));
+        }
+      }
+      return std::any_of(m_carried.begin(), m_carried.end(),
+                         [&](const auto& carried) { return !recorded.contains(carried.first); });
+    });
+    if (!walked) {
+      return walked.error();
+    }
+    std::vector<std::string> warnings;
+    auto texts =
+        carry_into(m_pipeline, *m_stage, m_root, m_carried, m_carry_source, recorded, &warnings);
+    if (!texts) {
+      return texts.error();
+    }
+    for (auto& warning : warnings) {
+      if (std::find(m_result.warnings.begin(), m_result.warnings.end(), warning) ==
+          m_result.warnings.end()) {
+        m_result.warnings.push_back(std::move(warning));
+      }
+    }
+    m_place_edits.carried = std::move(*texts);
+    return {};
+  }
+
   Result<void> compute_changes() {
+    if (auto carried = plan_carried(); !carried) {
+      return carried;
+    }
     auto changes = edit_target(m_pipeline, *m_stage, m_root, m_edits, &m_reading, &m_place_edits,
                                m_chart_edits.empty() ? nullptr : &m_chart_edits);
     if (!changes) {
       return changes.error();
     }
+    // The carried files as the edits leave them: those the stage carries as the release says,
+    // the others it holds (a later stage carries them from it) as they will be.
+    auto files = carried_digests(m_pipeline, *m_stage, m_root, &*changes);
+    if (!files) {
+      return files.error();
+    }
+    for (const auto& [name, digest] : *files) {
+      if (const auto wanted = m_carried.find(name);
+          wanted != m_carried.end() && wanted->second != digest) {
+        return make_error(ErrorKind::input,
+                          "stage '" + m_stage->name + "': after its edits carried file '" + name +
+                              "' would not be what the release carries (an image or chart edit "
+                              "changed a file carried whole: carry its keys instead); nothing "
+                              "was written");
+      }
+    }
+    m_result.candidate.files = std::move(*files);
     m_result.changes = std::move(*changes);
     m_result.diff.clear();
     for (const auto& change : m_result.changes) {
@@ -1172,6 +1287,10 @@ class Attempt {
   TargetImages m_planned;  ///< what the target held when the promotion was planned
   TargetReading m_reading;  ///< the target as last read, for the edits made on it
   PlaceEdits m_place_edits;  ///< a rollback that puts each place back as it was
+  /// The carried files the stage gets (its own `carry:` the candidate holds): name -> digest.
+  std::map<std::string, std::string> m_carried;
+  CarrySource m_carry_source;     ///< where they are carried from
+  std::string m_rollback_commit;  ///< a rollback: the commit whose files hold its release
   std::optional<Workspace> m_workspace;
   std::optional<RecordTrust> m_trust;  ///< set first in run()
   /// Held from the settling through the plan (not for writing), and again from

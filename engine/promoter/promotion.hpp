@@ -100,6 +100,8 @@ struct PromotionResult {
   Candidate candidate;
   std::map<std::string, std::string> previous;  ///< image name -> reference in the target before
   std::map<std::string, std::string> previous_charts;  ///< chart name -> version pinned before
+  /// carried file name -> the digest the stage's file had before (carried.hpp)
+  std::map<std::string, std::string> previous_files;
   /// When the target held an image at several values (its places disagreed): the value each
   /// place held before, for those images, in the order of the target's files. Else empty.
   std::vector<PlaceValue> places;

@@ -9,6 +9,7 @@
 #include "engine/image/reference.hpp"
 #include "engine/image/semver.hpp"
 #include "engine/pipeline/images_from.hpp"
+#include "engine/promoter/carried.hpp"
 #include "engine/promoter/proposal.hpp"
 #include "engine/promoter/scope.hpp"
 #include "engine/util/files.hpp"
@@ -357,6 +358,46 @@ Result<Candidate> read_candidate(const pipeline::Pipeline& pipeline, const pipel
               chart->name + "]");
     }
     candidate.charts[chart->name] = place.version;
+  }
+  auto files = carried_digests(pipeline, stage, root);
+  if (!files) {
+    return files.error();
+  }
+  candidate.files = std::move(*files);
+  return candidate;
+}
+
+Result<Candidate> candidate_for(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
+                                const fs::path& root) {
+  TargetReading reading;
+  auto source = read_candidate(pipeline, *pipeline.find_stage(stage.from.value_or("")), root,
+                               &reading, nullptr);
+  if (!source) {
+    return source.error();
+  }
+  Candidate candidate;
+  for (const pipeline::ImageSpec* image : pipeline.images_of(stage)) {
+    if (const auto found = source->images.find(image->name); found != source->images.end()) {
+      candidate.images.insert(*found);
+    }
+  }
+  for (const pipeline::ChartSpec* chart : pipeline.charts_of(stage)) {
+    if (const auto found = source->charts.find(chart->name); found != source->charts.end()) {
+      candidate.charts.insert(*found);
+    }
+  }
+  const auto carried = pipeline.carried_in(stage);
+  if (!carried.empty()) {
+    auto held = carried_digests(pipeline, stage, root);
+    if (!held) {
+      return held.error();
+    }
+    candidate.files = std::move(*held);
+    for (const auto& carry : stage.carry) {
+      if (const auto found = source->files.find(carry.name); found != source->files.end()) {
+        candidate.files[carry.name] = found->second;
+      }
+    }
   }
   return candidate;
 }

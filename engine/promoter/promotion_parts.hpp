@@ -53,12 +53,21 @@ std::string commit_message(const PromotionResult& result, const std::string& anc
 history::PromotionRecord to_record(const PromotionResult& result);
 
 /// The candidate a stage's target holds: the value of each image it promotes and the version of
-/// each chart it pins (an exact SemVer 2.0 version, agreed by every place), kept in `reading`;
-/// fails (input) when the target lacks an image. When its places disagree on an image, fails,
+/// each chart it pins (an exact SemVer 2.0 version, agreed by every place), kept in `reading`,
+/// and the digests of the carried files it holds (carried_digests); fails (input) when the
+/// target lacks an image. When its places disagree on an image, fails,
 /// or with `disagreed`, takes the first value and names the image there.
 Result<Candidate> read_candidate(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
                                  const std::filesystem::path& root, TargetReading* reading,
                                  std::vector<std::string>* disagreed);
+
+/// The candidate `stage`, which has a source stage, would get now: what the source holds (read as
+/// read_candidate reads it), limited to the images of the stage's group and the charts it does
+/// not keep as a range; the carried files it carries as the source holds them, and the other
+/// carried files it holds (those a later stage carries from it) as they are. Fails as
+/// read_candidate and carried_digests.
+Result<Candidate> candidate_for(const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
+                                const std::filesystem::path& root);
 
 /// What a stage's target held at the parent of a commit.
 struct Before {

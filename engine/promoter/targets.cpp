@@ -764,6 +764,13 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
     }
     **text = restore.text;
   }
+  for (const auto& [file, carried] : own.carried) {
+    auto text = texts.get(file);
+    if (!text) {
+      return text.error();
+    }
+    **text = carried;
+  }
   std::set<std::string> placed;
   for (const auto& [name, references] : held.images) {
     placed.insert(name);

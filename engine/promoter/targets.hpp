@@ -55,6 +55,9 @@ struct PlaceEdits {
   std::map<std::string, Restore> files;  ///< path -> restore
   /// Places put back whole by `files`: not edited, and read back as these values.
   PlaceImages kept;
+  /// Carried files (carried.hpp), path -> the text the release gives it: set after `files` and
+  /// before any image or chart edit, so that what is read back is the whole release.
+  std::map<std::string, std::string> carried;
 };
 
 /// Where an image the target does not hold is written empty (a chart's `tag: ""`), by pipeline

@@ -100,6 +100,19 @@ std::string render_text(const promoter::PromotionResult& result, const Style& st
       out << line(before->second) << " -> " << line(version) << "\n";
     }
   }
+  for (const auto& [name, digest] : result.candidate.files) {
+    const auto before = result.previous_files.find(name);
+    std::string to = "sha256:";
+    to += digest.substr(0, 12);
+    out << "  file " << line(name) << "  ";
+    if (before == result.previous_files.end()) {
+      out << "(none) -> " << to << "\n";
+    } else if (before->second == digest) {
+      out << to << " (unchanged)\n";
+    } else {
+      out << "sha256:" << line(before->second.substr(0, 12)) << " -> " << to << "\n";
+    }
+  }
   out << places_text(result.places, "");
   if (!result.gates.empty()) {
     out << "gates\n";

@@ -327,6 +327,15 @@ std::string charts_text(const std::map<std::string, std::string>& charts) {
   return out;
 }
 
+/// A release's carried files after its charts in the status table: ", file NAME@sha256:HEX12".
+std::string files_text(const std::map<std::string, std::string>& files) {
+  std::string out;
+  for (const auto& [name, digest] : files) {
+    out += ", file " + util::one_line(name) + "@sha256:" + util::one_line(digest.substr(0, 12));
+  }
+  return out;
+}
+
 std::string status_table(const std::vector<promoter::StageStatus>& stages) {
   std::vector<std::vector<std::string>> rows = {
       {"STAGE", "FROM", "CANDIDATE", "IMAGES", "SINCE", "SOURCE"}};
@@ -338,7 +347,8 @@ std::string status_table(const std::vector<promoter::StageStatus>& stages) {
     }
     rows.push_back(
         {stage.name, stage.from.empty() ? "-" : stage.from, stage.candidate->short_id(),
-         images_text(stage.candidate->to_json()["images"]) + charts_text(stage.candidate->charts),
+         images_text(stage.candidate->to_json()["images"]) + charts_text(stage.candidate->charts) +
+             files_text(stage.candidate->files),
          stage.entered ? history::format_time(stage.entered->at).substr(0, 19) + "Z" : "-",
          stage.entered ? stage.entered->source : "-"});
   }
