@@ -4,6 +4,8 @@
 #include <utility>
 
 #include "engine/overlay/carry.hpp"
+#include "engine/promoter/promotion_parts.hpp"
+#include "engine/promoter/scope.hpp"
 #include "engine/util/files.hpp"
 #include "engine/util/hash.hpp"
 
@@ -90,6 +92,60 @@ Result<std::map<std::string, std::string>> carried_digests(const pipeline::Pipel
     out.emplace(file.name, std::move(*digest));
   }
   return out;
+}
+
+Result<std::map<std::string, std::string>> recorded_carried(const git::Repository& repository,
+                                                            const pipeline::Pipeline& pipeline,
+                                                            const pipeline::Stage& stage,
+                                                            const history::PipelineId& id) {
+  std::map<std::string, std::string> out;  // by the newest promotion into the stage
+  auto walked = repository.walk([&](const git::CommitInfo& commit) {
+    if (git::trailer(commit.message, "Promote-Stage") == stage.name &&
+        commit_of(commit.message, id)) {
+      for (auto& [name, digest] : images_in_message(pipeline, commit.message).files) {
+        out.emplace(name, std::move(digest));
+      }
+    }
+    return std::any_of(stage.carry.begin(), stage.carry.end(),
+                       [&](const pipeline::CarrySpec& carry) { return !out.contains(carry.name); });
+  });
+  if (!walked) {
+    return walked.error();
+  }
+  return out;
+}
+
+CarrySource carry_from_tree(const pipeline::Pipeline& pipeline, fs::path root) {
+  return [&pipeline, root](const pipeline::CarrySpec& carry) -> Result<std::string> {
+    auto path = carried_path(pipeline, root, carry.source);
+    if (!path) {
+      return path.error();
+    }
+    return util::read_file(root / *path, k_max_target_file);
+  };
+}
+
+CarrySource carry_from_commit(const git::Repository& repository, const pipeline::Pipeline& pipeline,
+                              fs::path root, const pipeline::Stage& stage, std::string commit) {
+  return [&repository, &pipeline, &stage, root,
+          commit](const pipeline::CarrySpec& carry) -> Result<std::string> {
+    auto path = carried_path(pipeline, root, carry.target);
+    if (!path) {
+      return path.error();
+    }
+    auto text = commit.empty() ? Result<std::optional<std::string>>(std::optional<std::string>())
+                               : repository.read_file(commit, *path);
+    if (!text) {
+      return text.error();
+    }
+    if (!text->has_value()) {
+      return make_error(ErrorKind::input, "stage '" + stage.name +
+                                              "': no commit of the release rolled back to holds "
+                                              "carried file " +
+                                              *path + "; nothing was written");
+    }
+    return std::move(**text);
+  };
 }
 
 Result<std::map<std::string, std::string>> carry_into(

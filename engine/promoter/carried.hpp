@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "engine/error.hpp"
+#include "engine/git/repository.hpp"
+#include "engine/history/history.hpp"
 #include "engine/pipeline/pipeline.hpp"
 #include "engine/promoter/targets.hpp"
 
@@ -36,10 +38,27 @@ Result<std::map<std::string, std::string>> carried_digests(
     const pipeline::Pipeline& pipeline, const pipeline::Stage& stage,
     const std::filesystem::path& root, const std::vector<FileChange>* changes = nullptr);
 
+/// The digests of the stage's carried files (its own `carry:`) that the newest promotion into it
+/// recorded, by name: from the promote commits of the pipeline `id` ("file NAME: sha256:HEX").
+/// A file no promotion carried yet is absent. Fails (git) when the log cannot be read.
+Result<std::map<std::string, std::string>> recorded_carried(const git::Repository& repository,
+                                                            const pipeline::Pipeline& pipeline,
+                                                            const pipeline::Stage& stage,
+                                                            const history::PipelineId& id);
+
 /// What a stage's carry entry is carried from: the text of the source's file (for a promotion,
 /// the source stage's file in the working tree; for a rollback, the stage's own file in the
 /// commit that held the release).
 using CarrySource = std::function<Result<std::string>(const pipeline::CarrySpec&)>;
+
+/// Carries from the source stage's files in the working tree under `root`.
+CarrySource carry_from_tree(const pipeline::Pipeline& pipeline, std::filesystem::path root);
+
+/// Carries from the stage's own files as `commit` held them (a rollback); what it gives fails
+/// (input) when `commit` is "" or does not hold the file. Keeps references to its arguments.
+CarrySource carry_from_commit(const git::Repository& repository, const pipeline::Pipeline& pipeline,
+                              std::filesystem::path root, const pipeline::Stage& stage,
+                              std::string commit);
 
 /// What carrying the release into `stage` writes: for each of the stage's carry entries whose
 /// name `files` holds (name -> digest), the text its file gets (the source's bytes, or the

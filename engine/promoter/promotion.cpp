@@ -16,6 +16,7 @@
 #include "engine/promoter/promotion_parts.hpp"
 #include "engine/promoter/proposal.hpp"
 #include "engine/promoter/recovery.hpp"
+#include "engine/promoter/rollback.hpp"
 #include "engine/promoter/scope.hpp"
 #include "engine/promoter/targets.hpp"
 #include "engine/promoter/timeline.hpp"
@@ -326,179 +327,10 @@ class Attempt {
     return check_clean();
   }
 
-  // promote rollback: the candidate promotion `rollback_to` put into the stage, else the
-  // newest one the stage held before what it holds now, read from the promote commits of this
-  // pipeline (their message lists every image) and, for an id git does not know, the history.
-  Result<void> find_rollback_candidate(const TargetImages& held) {
-    Candidate current;
-    for (const auto& [name, references] : held) {
-      current.images[name] = references.front();
-    }
-    keep_stage_images(current.images);
-    if (auto files = carried_digests(m_pipeline, *m_stage, m_root); !files) {
-      return files.error();
-    } else {
-      current.files = std::move(*files);
-    }
-    // Releases are told apart by what the stage promotes: not by the carried files a later
-    // stage takes from it, which promotions into it leave as they are.
-    const auto own = [&](Candidate candidate) {
-      std::erase_if(candidate.files, [&](const auto& file) {
-        return std::none_of(
-            m_stage->carry.begin(), m_stage->carry.end(),
-            [&](const pipeline::CarrySpec& carry) { return carry.name == file.first; });
-      });
-      return candidate.id();
-    };
-    const TargetCharts pinned = target_charts(m_reading);
-    for (const pipeline::ChartSpec* chart : m_pipeline.charts_of(*m_stage)) {
-      if (const auto places = pinned.find(chart->name);
-          places != pinned.end() && !places->second.empty()) {
-        current.charts[chart->name] = places->second.front().version;
-      }
-    }
-    std::optional<std::pair<std::string, Candidate>> found;
-    // The oldest promote commit into the stage: its id and Promote-Id.
-    std::optional<std::pair<std::string, std::string>> first;
-    // The newest one, when the stage holds what it put there: the promotion a rollback undoes.
-    std::optional<std::pair<std::string, std::string>> latest;
-    bool newest = true;
-    auto walked = m_repository->walk([&](const git::CommitInfo& commit) {
-      if (git::trailer(commit.message, "Promote-Stage") != m_stage->name ||
-          !commit_of(commit.message, m_id)) {
-        return true;
-      }
-      const std::string id = git::trailer(commit.message, "Promote-Id");
-      first.emplace(commit.id, id);
-      Candidate candidate = images_in_message(m_pipeline, commit.message);
-      if (candidate.images.empty()) {
-        return true;
-      }
-      if (std::exchange(newest, false) && own(candidate) == own(current)) {
-        latest.emplace(commit.id, id);
-      }
-      if (!m_request.rollback_to.empty() ? id == m_request.rollback_to
-                                         : own(candidate) != own(current)) {
-        found.emplace(id, std::move(candidate));
-        m_rollback_commit = commit.id;
-        return false;
-      }
-      return true;
-    });
-    if (!walked) {
-      return walked.error();
-    }
-    if (m_request.rollback_to.empty() && (found ? latest : first)) {
-      // Only promotions of what the stage holds now: put back what its files held before the
-      // first of them. And when the places of the target disagreed before the promotion being
-      // undone, put each back as it was then, rather than the candidate before it.
-      const auto& undone = found ? *latest : *first;
-      auto before = state_before(*m_repository, m_pipeline, *m_stage, m_root, undone.first);
-      if (!before && !found) {
-        return before.error();
-      }
-      if (before && *before && (!found || !(*before)->disagreed.empty())) {
-        if (!(*before)->disagreed.empty()) {
-          auto put = put_back_places(*m_repository, undone.first, **before);
-          if (!put) {
-            return put.error();
-          }
-          m_place_edits = std::move(*put);
-          std::string values;
-          for (const auto& [place, images] : (*before)->places) {
-            for (const auto& name : (*before)->disagreed) {
-              if (const auto held = images.find(name); held != images.end()) {
-                values += (values.empty() ? "" : ", ") + place + ": " + name;
-                for (std::size_t i = 0; i < held->second.size(); ++i) {
-                  values += (i == 0 ? " " : " and ") + held->second[i].to_string();
-                }
-              }
-            }
-          }
-          m_result.warnings.push_back("before promotion " + undone.second + ", stage '" +
-                                      m_stage->name + "' held different values at its places; " +
-                                      "this rollback puts each back as it was (" + values + ")");
-        }
-        found.emplace("before:" + undone.second, std::move((*before)->candidate));
-        if (auto parent = m_repository->resolve(undone.first + "^"); parent && *parent) {
-          m_rollback_commit = **parent;
-        }
-      }
-    }
-    if (!found && !m_request.rollback_to.empty()) {
-      const fs::path path = history_path(m_pipeline.file, m_request.history_path);
-      if (fs::exists(path)) {
-        if (auto history = history::History::open(path)) {
-          history::Query query;
-          query.id = m_request.rollback_to;
-          query.pipeline = m_id;
-          if (auto records = history->list(query); records && !records->empty()) {
-            const history::PromotionRecord& record = records->front();
-            if (record.stage != m_stage->name || record.outcome != "promoted") {
-              return usage("promotion " + m_request.rollback_to + " is a " + record.outcome +
-                           " attempt into '" + record.stage + "', not a promotion into '" +
-                           m_stage->name + "' to roll back to");
-            }
-            Candidate candidate;
-            for (const auto& [name, text] : record.images.items()) {
-              if (auto reference = image::parse(text.get<std::string>())) {
-                candidate.images[name] = *reference;
-              }
-            }
-            for (const auto& [name, version] : record.charts.items()) {
-              candidate.charts[name] = version.get<std::string>();
-            }
-            for (const auto& [name, digest] : record.carried.items()) {
-              candidate.files[name] = digest.get<std::string>();
-            }
-            found.emplace(record.id, std::move(candidate));
-            m_rollback_commit = record.commit;
-          }
-        }
-      }
-    }
-    if (!found) {
-      return usage(m_request.rollback_to.empty()
-                       ? "no earlier promotion into '" + m_stage->name +
-                             "' is in the git log to roll back to; name one with --to ID"
-                       : "no promotion " + m_request.rollback_to + " into '" + m_stage->name +
-                             "' is in the git log or the history");
-    }
-    m_result.rollback_of = found->first;
-    m_result.candidate = std::move(found->second);
-    // Carried files come back as the commit that held the release had them.
-    m_carry_source = [this](const pipeline::CarrySpec& carry) -> Result<std::string> {
-      auto path = carried_path(m_pipeline, m_root, carry.target);
-      if (!path) {
-        return path.error();
-      }
-      auto text = m_rollback_commit.empty()
-                      ? Result<std::optional<std::string>>(std::optional<std::string>())
-                      : m_repository->read_file(m_rollback_commit, *path);
-      if (!text) {
-        return text.error();
-      }
-      if (!text->has_value()) {
-        return make_error(ErrorKind::input, "stage '" + m_stage->name +
-                                                "': no commit of the release rolled back to " +
-                                                "holds carried file " + *path +
-                                                "; nothing was written");
-      }
-      return std::move(**text);
-    };
-    return {};
-  }
-
   // Whether the stage promotes the image (all of them, or those of its group).
   bool in_stage(const std::string& image) const {
     const pipeline::ImageSpec* spec = m_pipeline.find_image(image);
     return spec != nullptr && (m_stage->group.empty() || spec->group == m_stage->group);
-  }
-
-  // Leaves out the images the stage does not promote (those outside its group).
-  template <typename Map>
-  void keep_stage_images(Map& images) const {
-    std::erase_if(images, [&](const auto& entry) { return !in_stage(entry.first); });
   }
 
   // For the record: the value each place held, of the images whose places disagree.
@@ -525,13 +357,7 @@ class Attempt {
         return candidate.error();
       }
       m_result.candidate = std::move(*candidate);
-      m_carry_source = [this](const pipeline::CarrySpec& carry) -> Result<std::string> {
-        auto path = carried_path(m_pipeline, m_root, carry.source);
-        if (!path) {
-          return path.error();
-        }
-        return util::read_file(m_root / *path, k_max_target_file);
-      };
+      m_carry_source = carry_from_tree(m_pipeline, m_root);
     }
     EmptyValues empty;
     auto held = read_target(m_pipeline, *m_stage, m_root, &m_reading, &empty);
@@ -539,9 +365,20 @@ class Attempt {
       return held.error();
     }
     if (m_request.rollback) {
-      if (auto found = find_rollback_candidate(*held); !found) {
+      auto found = find_rollback(*m_repository, m_pipeline, *m_stage, m_root, m_id, *held,
+                                 m_reading, m_request.rollback_to,
+                                 history_path(m_pipeline.file, m_request.history_path));
+      if (!found) {
         return found.error();
       }
+      m_result.rollback_of = std::move(found->of);
+      m_result.candidate = std::move(found->candidate);
+      m_place_edits = std::move(found->place_edits);
+      m_result.warnings.insert(m_result.warnings.end(), found->warnings.begin(),
+                               found->warnings.end());
+      // Carried files come back as the commit that held the release had them.
+      m_carry_source =
+          carry_from_commit(*m_repository, m_pipeline, m_root, *m_stage, found->commit);
     }
     m_planned = *held;
     note_places(*held);
@@ -659,23 +496,13 @@ class Attempt {
     if (m_carried.empty()) {
       return {};
     }
-    std::map<std::string, std::string> recorded;  // by the newest promotion into the stage
-    auto walked = m_repository->walk([&](const git::CommitInfo& commit) {
-      if (git::trailer(commit.message, "Promote-Stage") == m_stage->name &&
-          commit_of(commit.message, m_id)) {
-        for (auto& [name, digest] : images_in_message(m_pipeline, commit.message).files) {
-          recorded.emplace(name, std::move(digest));
-        }
-      }
-      return std::any_of(m_carried.begin(), m_carried.end(),
-                         [&](const auto& carried) { return !recorded.contains(carried.first); });
-    });
-    if (!walked) {
-      return walked.error();
+    auto recorded = recorded_carried(*m_repository, m_pipeline, *m_stage, m_id);
+    if (!recorded) {
+      return recorded.error();
     }
     std::vector<std::string> warnings;
     auto texts =
-        carry_into(m_pipeline, *m_stage, m_root, m_carried, m_carry_source, recorded, &warnings);
+        carry_into(m_pipeline, *m_stage, m_root, m_carried, m_carry_source, *recorded, &warnings);
     if (!texts) {
       return texts.error();
     }
@@ -1289,8 +1116,7 @@ class Attempt {
   PlaceEdits m_place_edits;  ///< a rollback that puts each place back as it was
   /// The carried files the stage gets (its own `carry:` the candidate holds): name -> digest.
   std::map<std::string, std::string> m_carried;
-  CarrySource m_carry_source;     ///< where they are carried from
-  std::string m_rollback_commit;  ///< a rollback: the commit whose files hold its release
+  CarrySource m_carry_source;  ///< where they are carried from
   std::optional<Workspace> m_workspace;
   std::optional<RecordTrust> m_trust;  ///< set first in run()
   /// Held from the settling through the plan (not for writing), and again from

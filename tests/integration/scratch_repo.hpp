@@ -29,12 +29,14 @@ struct ScratchRepo {
        dir.path());
   }
 
-  CommandResult promote(std::vector<std::string> args) const {
+  /// Runs promote in the checkout as `actor`.
+  CommandResult promote(std::vector<std::string> args,
+                        const std::string& actor = "deploy-ci") const {
     args.insert(args.begin(), promote_binary().string());
     return run(args, repo,
                {{"GITHUB_ACTOR", ""},
                 {"GITLAB_USER_LOGIN", ""},
-                {"PROMOTE_ACTOR", "deploy-ci"},
+                {"PROMOTE_ACTOR", actor},
                 {"PROMOTE_HISTORY", ""},
                 {"NO_COLOR", "1"},
                 {"GITHUB_ACTIONS", ""},

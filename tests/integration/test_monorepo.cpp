@@ -178,4 +178,26 @@ TEST_SUITE("integration") {
         repo.promote({"--to", "backend-canary", "--image", "web=ghcr.io/acme/web:9.0.0"});
     CHECK(outside.exit_code == 2);
   }
+
+  TEST_CASE("an approval of a group stage counts for the release the stage gets") {
+    // The approval names the candidate the stage would get: its group's images, not every image
+    // of the source stage (which once made it count for no promotion at all).
+    std::string pipeline = k_pipeline;
+    pipeline += "    gates:\n      - use: approval\n        with: { min: 1 }\n";
+    ScratchRepo repo({{"promote.yaml", pipeline},
+                      {"base/kustomization.yaml", "resources:\n  - deployment.yaml\n"},
+                      {"base/deployment.yaml", k_base},
+                      {"envs/dev/kustomization.yaml", overlay("1.0.0")},
+                      {"envs/staging/kustomization.yaml", overlay("1.0.0")},
+                      {"envs/canary/kustomization.yaml", overlay("1.0.0")}});
+    REQUIRE(repo.promote({"--to", "dev", "--tag", "3.0.0"}).exit_code == 0);
+    CHECK(repo.promote({"--to", "backend-canary"}).exit_code == 3);
+    const auto approved = repo.promote({"approve", "--stage", "backend-canary"}, "alice");
+    INFO(approved.out << approved.err);
+    REQUIRE(approved.exit_code == 0);
+    const auto canary = repo.promote({"--to", "backend-canary", "--output", "json"});
+    INFO(canary.out << canary.err);
+    CHECK(canary.exit_code == 0);
+    CHECK(nlohmann::json::parse(canary.out)["outcome"] == "promoted");
+  }
 }
