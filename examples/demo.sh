@@ -68,3 +68,5 @@ run status
 
 step "releases are more than images: a Helm chart and an image together (examples/charts)"
 bash "$examples/charts/demo.sh" "$promote"
+step "configuration travels with the release: settings.yml carried from stage to stage (examples/carry)"
+bash "$examples/carry/demo.sh" "$promote"

@@ -7,6 +7,7 @@
 // commits agree at every step.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "engine/util/hash.hpp"
@@ -402,5 +403,44 @@ stages:
     CHECK(back["outcome"] == "promoted");
     CHECK(repo.file("charts/app/values-staging.yaml") == values("3", "1.0", old_flags, "info"));
     agree(repo, "staging", back);
+  }
+
+  TEST_CASE("the carry example renders with kubectl kustomize as the release says" *
+            doctest::skip(!promote::test::has_program("kubectl"))) {
+    // examples/carry, as a user would start from it: only the image and the carried settings
+    // change in what staging renders; its replicas stay its own.
+    namespace fs = std::filesystem;
+    const fs::path example = fs::path(PROMOTE_SOURCE_DIR) / "examples" / "carry";
+    std::map<std::string, std::string> files;
+    for (const auto& entry : fs::recursive_directory_iterator(example)) {
+      if (entry.is_regular_file() && entry.path().filename() != "demo.sh") {
+        files[entry.path().lexically_relative(example).generic_string()] =
+            promote::test::read_text(entry.path());
+      }
+    }
+    const ScratchRepo repo(files);
+    const auto render = [&](const std::string& overlay) {
+      const auto built =
+          promote::test::run({"kubectl", "kustomize", (repo.repo / overlay).string()});
+      INFO(built.err);
+      REQUIRE(built.exit_code == 0);
+      return built.out;
+    };
+    const std::string before = render("envs/staging");
+    REQUIRE(
+        repo.promote({"--to", "qa", "--image", "app=ghcr.io/acme/simple-env-app:2.0"}).exit_code ==
+        0);
+    std::string settings = repo.file("envs/qa/settings.yml");
+    settings.replace(settings.find("\"light\""), 7, "\"dark\"");
+    write_text(repo.repo / "envs/qa/settings.yml", settings);
+    sh("git commit -qam 'qa: the dark theme'", repo.repo);
+    REQUIRE(repo.promote({"--to", "staging"}).exit_code == 0);
+
+    std::string expected = before;
+    expected.replace(expected.find("value: light"), 12, "value: dark");
+    expected.replace(expected.find("simple-env-app:1.0"), 18, "simple-env-app:2.0");
+    CHECK(render("envs/staging") == expected);
+    CHECK(repo.file("envs/staging/settings.yml") == settings);
+    CHECK(render("envs/prod").find("replicas: 3") != std::string::npos);
   }
 }
