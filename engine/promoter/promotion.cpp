@@ -190,7 +190,7 @@ class Attempt {
     m_lock.reset();  // not held while the gates run: a long gate must not hold up other writers
     evaluate_gates();
     m_result.outcome = judge(m_result.gates);
-    while (m_result.outcome == Outcome::pending && wait_for_pending()) {
+    while (m_result.outcome == Outcome::pending && wait_for_pending(m_request, m_result)) {
       evaluate_gates();
       m_result.outcome = judge(m_result.gates);
     }
@@ -550,75 +550,6 @@ class Attempt {
     return {};
   }
 
-  // Under --wait: sleeps until the earliest retry_after of the pending gates when
-  // that is before the deadline, and says so; returns false when it is not.
-  bool wait_for_pending() {
-    if (!m_request.wait) {
-      return false;
-    }
-    std::optional<std::chrono::seconds> earliest;
-    std::string waiting_for;
-    for (const auto& gate : m_result.gates) {
-      if (gate.verdict.status == Status::pending) {
-        const auto after = gate.verdict.retry_after.value_or(std::chrono::seconds(60));
-        if (!earliest || after < *earliest) {
-          earliest = std::max(after, std::chrono::seconds(1));
-          waiting_for = gate.name + " (" + gate.verdict.summary + ")";
-        }
-      }
-    }
-    const auto deadline = m_result.started + *m_request.wait;
-    const auto now = std::chrono::system_clock::now();
-    const auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - now);
-    if (!earliest || now + *earliest > deadline) {
-      if (earliest) {
-        m_result.warnings.push_back("--wait ends in " + pipeline::format_duration(left) +
-                                    ", before " + waiting_for + " can change in " +
-                                    pipeline::format_duration(*earliest));
-      }
-      return false;
-    }
-    // Sleep in steps of a second at most, so a progress display can count down.
-    const auto until = std::chrono::steady_clock::now() + *earliest;
-    bool tick = false;
-    for (auto now_steady = std::chrono::steady_clock::now(); now_steady < until;
-         now_steady = std::chrono::steady_clock::now()) {
-      const auto next = std::chrono::ceil<std::chrono::seconds>(until - now_steady);
-      if (m_request.on_wait) {
-        m_request.on_wait(WaitProgress{waiting_for, next, left - (*earliest - next), tick});
-      }
-      tick = true;
-      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
-          until - now_steady, std::chrono::seconds(1)));
-    }
-    m_result.gates.clear();
-    return true;
-  }
-
-  // A held stage (promote hold) takes nothing: its one verdict is the hold, pending until
-  // a release; the gates are not run. Returns whether the stage is held (or its hold could
-  // not be read, an error verdict).
-  bool held(const history::History& history) {
-    auto hold = history.hold(m_id, m_stage->name);
-    if (hold && !hold->has_value()) {
-      return false;
-    }
-    Verdict verdict;
-    if (!hold) {
-      verdict = Verdict::make(Status::error, hold.error().message);
-    } else {
-      const history::HoldRecord& record = **hold;
-      verdict = Verdict::make(
-          Status::pending,
-          "held by " + record.actor + " since " + util::format_utc(record.at) + ": " +
-              record.reason + " (promote release --stage " + m_stage->name + ")",
-          {{"actor", record.actor}, {"reason", record.reason}, {"since", util::format_utc(record.at)}});
-      verdict.retry_after = std::chrono::minutes(5);
-    }
-    m_result.gates.push_back(GateResult{"hold", "hold", nlohmann::json::object(), std::move(verdict)});
-    return true;
-  }
-
   // Whether the stage opens a pull request and has an approval gate: then the reviews of its
   // pull request count as approvals, and the pull request is opened while approvals are all
   // that is missing, for reviewers to review.
@@ -626,42 +557,6 @@ class Attempt {
     return m_stage->strategy == pipeline::Strategy::pull_request &&
            std::any_of(m_stage->gates.begin(), m_stage->gates.end(),
                        [](const pipeline::GateSpec& gate) { return gate.use == "approval"; });
-  }
-
-  // The decisions given on the forge: the reviews of the open pull request of this candidate
-  // (its branch, proposal_branch), as approvals and rejections by the reviewers' logins. A
-  // forge that cannot be asked is a warning: the history's approvals still count.
-  std::vector<Approval> forge_reviews() {
-    std::vector<Approval> out;
-    if (!reviewed_on_forge()) {
-      return out;
-    }
-    const auto warn = [&](const std::string& why) {
-      m_result.warnings.push_back("the reviews of the pull request of " +
-                                  proposal_branch(m_result) + " were not read: " + why);
-      return out;
-    };
-    auto remote_url = m_repository->remote_url(remote());
-    if (!remote_url) {
-      return warn(remote_url.error().message);
-    }
-    auto settings = forge_settings(m_pipeline, *m_stage, *remote_url);
-    if (!settings) {
-      return warn(settings.error().message);
-    }
-    auto reviewed =
-        forge::reviews(*settings, proposal_branch(m_result), m_pipeline.repository.branch);
-    if (!reviewed) {
-      return warn(reviewed.error().message);
-    }
-    if (!*reviewed) {
-      return out;
-    }
-    for (const forge::Review& review : (*reviewed)->reviews) {
-      out.push_back(Approval{review.login, m_result.candidate.id(), m_stage->name, review.approved,
-                             "review of " + (*reviewed)->pr.url, review.at});
-    }
-    return out;
   }
 
   // Whether a pending outcome waits only for approvals, which reviewers give on the pull
@@ -688,14 +583,17 @@ class Attempt {
       m_result.gates_skipped = true;
       return;
     }
-    if (history && !m_request.rollback && held(*history)) {
+    if (history && !m_request.rollback && held(*history, m_id, m_stage->name, m_result)) {
       return;
     }
     const RepositoryTimeline timeline(m_pipeline, *m_repository, history ? &*history : nullptr,
                                       &*m_trust);
     GateContext context{m_result.candidate, m_stage->name, m_stage->from, m_pipeline.base_dir,
                         timeline};
-    const HistoryApprovals approvals(history ? &*history : nullptr, m_id, forge_reviews());
+    const HistoryApprovals approvals(
+        history ? &*history : nullptr, m_id,
+        reviewed_on_forge() ? forge_reviews(*m_repository, remote(), m_pipeline, *m_stage, m_result)
+                            : std::vector<Approval>());
     context.pipeline = m_pipeline.name;
     context.actor = m_result.actor;
     // Where signed records count, the promoter is also who its key is: their own approval
@@ -824,79 +722,25 @@ class Attempt {
   // Opens (or updates) the pull request; `for_review`: only approvals are missing, so it is
   // opened for reviewers and not waited on.
   Result<Outcome> propose(bool for_review = false) {
-    auto remote_url = m_repository->remote_url(remote());
-    if (!remote_url) {
-      return remote_url.error();
+    auto proposed =
+        open_proposal(*m_repository, remote(), m_pipeline, *m_stage, m_trust->signer(), m_result);
+    if (!proposed) {
+      return proposed.error();
     }
-    auto settings = forge_settings(m_pipeline, *m_stage, *remote_url);
-    if (!settings) {
-      return settings.error();
-    }
-    auto head = m_repository->resolve("HEAD");
-    if (!head) {
-      return head.error();
-    }
-    if (!head->has_value()) {
-      return make_error(ErrorKind::git, "the branch " + m_pipeline.repository.branch +
-                                            " has no commit to open a pull request against");
-    }
-    std::vector<std::pair<std::string, std::string>> files;
-    for (const auto& change : m_result.changes) {
-      files.emplace_back(change.path, change.after);
-    }
-    git::Signature who{m_result.actor, "promote@localhost"};
-    if (auto configured = m_repository->default_signature()) {
-      who = *configured;
-    }
-    const std::string branch = proposal_branch(m_result);
-    // The branch as the remote has it, if it does: the same change on the same base is kept
-    // as it is, so that a rerun does not push a new commit (and restart the checks, or
-    // dismiss reviews) for nothing.
-    std::optional<std::string> pushed_before;
-    if (m_repository->fetch(remote(), branch)) {
-      if (auto id = m_repository->resolve("refs/remotes/" + remote() + "/" + branch); id && *id) {
-        pushed_before = **id;
-      }
-    }
-    auto commit = m_repository->commit_on_branch(branch, **head, files, commit_message(m_result),
-                                                 who, pushed_before, m_trust->signer());
-    if (!commit) {
-      return commit.error();
-    }
-    m_result.branch = branch;
-    if (commit->created) {
-      m_result.push_attempts = 1;
-      if (auto pushed = m_repository->push(remote(), branch, true); !pushed) {
-        return pushed.error();
-      }
-    }
-    util::fault_point("pr-after-push");
-    forge::Proposal proposal{branch, m_pipeline.repository.branch, commit_subject(m_result),
-                             proposal_body(m_result), "promote/" + m_stage->name + "/"};
-    auto opened = forge::open_or_update(*settings, proposal);
-    if (!opened) {
-      m_result.warnings.push_back("branch " + branch + " holds the change (commit " +
-                                  commit->id.substr(0, 12) + "), but no pull request is open for it");
-      return opened.error();
-    }
-    util::fault_point("pr-after-create");
-    m_result.commit = commit->id;  // only now: the commit is proposed
-    m_result.pull_request = opened->url;
-    m_result.superseded = opened->superseded;
-    m_result.warnings.insert(m_result.warnings.end(), opened->warnings.begin(),
-                             opened->warnings.end());
+    const auto& settings = proposed->settings;
+    const auto& opened = proposed->pull_request;
     if (!m_request.wait_merged || for_review) {
       return Outcome::proposed;
     }
     m_lock.reset();  // the wait writes nothing; finish() takes the lock again to record
     const auto started = std::chrono::steady_clock::now();
     auto waited = forge::wait_merged(
-        *settings, opened->number, *m_request.wait_merged, m_request.merge_poll,
+        settings, opened.number, *m_request.wait_merged, m_request.merge_poll,
         [&](std::chrono::seconds left) {
           if (m_request.on_wait) {
             const auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(
                 std::chrono::steady_clock::now() - started);
-            m_request.on_wait(WaitProgress{"the merge of " + opened->url,
+            m_request.on_wait(WaitProgress{"the merge of " + opened.url,
                                            std::min(m_request.merge_poll, left), left,
                                            elapsed.count() > 0});
           }
@@ -909,11 +753,11 @@ class Attempt {
         return Outcome::promoted;
       case forge::PullRequest::State::closed:
         return make_error(ErrorKind::conflict,
-                          opened->url + " was closed without being merged; nothing was promoted");
+                          opened.url + " was closed without being merged; nothing was promoted");
       case forge::PullRequest::State::open:
         break;
     }
-    m_result.warnings.push_back(opened->url + " is not merged after " +
+    m_result.warnings.push_back(opened.url + " is not merged after " +
                                 pipeline::format_duration(*m_request.wait_merged));
     return Outcome::pending;
   }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "engine/image/reference.hpp"
 #include "engine/image/semver.hpp"
@@ -13,6 +14,7 @@
 #include "engine/promoter/proposal.hpp"
 #include "engine/promoter/scope.hpp"
 #include "engine/util/files.hpp"
+#include "engine/util/time.hpp"
 
 namespace promote::promoter {
 
@@ -526,6 +528,72 @@ Candidate images_in_message(const pipeline::Pipeline& pipeline, const std::strin
     }
   }
   return candidate;
+}
+
+bool wait_for_pending(const Request& request, PromotionResult& result) {
+  if (!request.wait) {
+    return false;
+  }
+  std::optional<std::chrono::seconds> earliest;
+  std::string waiting_for;
+  for (const auto& gate : result.gates) {
+    if (gate.verdict.status == Status::pending) {
+      const auto after = gate.verdict.retry_after.value_or(std::chrono::seconds(60));
+      if (!earliest || after < *earliest) {
+        earliest = std::max(after, std::chrono::seconds(1));
+        waiting_for = gate.name + " (" + gate.verdict.summary + ")";
+      }
+    }
+  }
+  const auto deadline = result.started + *request.wait;
+  const auto now = std::chrono::system_clock::now();
+  const auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - now);
+  if (!earliest || now + *earliest > deadline) {
+    if (earliest) {
+      result.warnings.push_back("--wait ends in " + pipeline::format_duration(left) + ", before " +
+                                waiting_for + " can change in " +
+                                pipeline::format_duration(*earliest));
+    }
+    return false;
+  }
+  // Sleep in steps of a second at most, so a progress display can count down.
+  const auto until = std::chrono::steady_clock::now() + *earliest;
+  bool tick = false;
+  for (auto now_steady = std::chrono::steady_clock::now(); now_steady < until;
+       now_steady = std::chrono::steady_clock::now()) {
+    const auto next = std::chrono::ceil<std::chrono::seconds>(until - now_steady);
+    if (request.on_wait) {
+      request.on_wait(WaitProgress{waiting_for, next, left - (*earliest - next), tick});
+    }
+    tick = true;
+    std::this_thread::sleep_for(
+        std::min<std::chrono::steady_clock::duration>(until - now_steady, std::chrono::seconds(1)));
+  }
+  result.gates.clear();
+  return true;
+}
+
+bool held(const history::History& history, const history::PipelineId& pipeline,
+          const std::string& stage, PromotionResult& result) {
+  auto hold = history.hold(pipeline, stage);
+  if (hold && !hold->has_value()) {
+    return false;
+  }
+  Verdict verdict;
+  if (!hold) {
+    verdict = Verdict::make(Status::error, hold.error().message);
+  } else {
+    const history::HoldRecord& record = **hold;
+    verdict = Verdict::make(Status::pending,
+                            "held by " + record.actor + " since " + util::format_utc(record.at) +
+                                ": " + record.reason + " (promote release --stage " + stage + ")",
+                            {{"actor", record.actor},
+                             {"reason", record.reason},
+                             {"since", util::format_utc(record.at)}});
+    verdict.retry_after = std::chrono::minutes(5);
+  }
+  result.gates.push_back(GateResult{"hold", "hold", nlohmann::json::object(), std::move(verdict)});
+  return true;
 }
 
 }  // namespace promote::promoter

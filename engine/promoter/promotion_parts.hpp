@@ -103,4 +103,16 @@ inline constexpr const char* k_file_line = "file ";
 /// charts and carried files (k_chart_line, k_file_line).
 Candidate images_in_message(const pipeline::Pipeline& pipeline, const std::string& message);
 
+/// Under --wait (`request.wait`): sleeps until the earliest retry_after of the result's pending
+/// gates when that is before the deadline, telling `request.on_wait`, and clears the gates to
+/// be evaluated again; returns false (with a warning saying why, when a gate would change
+/// after it) when the deadline comes first or nothing is pending.
+bool wait_for_pending(const Request& request, PromotionResult& result);
+
+/// A held stage (promote hold) takes nothing: its one verdict is the hold, pending until a
+/// release, and the gates are not run. Adds that verdict to `result` and returns true when
+/// `stage` of `pipeline` is held (or its hold could not be read: an error verdict).
+bool held(const history::History& history, const history::PipelineId& pipeline,
+          const std::string& stage, PromotionResult& result);
+
 }  // namespace promote::promoter

@@ -3,7 +3,10 @@
 #include <set>
 #include <sstream>
 
+#include "engine/git/repository.hpp"
 #include "engine/promoter/promotion.hpp"
+#include "engine/promoter/promotion_parts.hpp"
+#include "engine/util/fault.hpp"
 #include "engine/util/text.hpp"
 
 namespace promote::promoter {
@@ -186,6 +189,104 @@ std::string proposal_body(const PromotionResult& result) {
   body << "Promote-Id: `" << result.promotion_id << "` · Promote-Candidate: `"
        << result.candidate.id() << "`\n";
   return body.str();
+}
+
+Result<OpenedProposal> open_proposal(git::Repository& repository, const std::string& remote,
+                                     const pipeline::Pipeline& pipeline,
+                                     const pipeline::Stage& stage, const git::Signer* signer,
+                                     PromotionResult& result) {
+  auto remote_url = repository.remote_url(remote);
+  if (!remote_url) {
+    return remote_url.error();
+  }
+  auto settings = forge_settings(pipeline, stage, *remote_url);
+  if (!settings) {
+    return settings.error();
+  }
+  auto head = repository.resolve("HEAD");
+  if (!head) {
+    return head.error();
+  }
+  if (!head->has_value()) {
+    return make_error(ErrorKind::git, "the branch " + pipeline.repository.branch +
+                                          " has no commit to open a pull request against");
+  }
+  std::vector<std::pair<std::string, std::string>> files;
+  for (const auto& change : result.changes) {
+    files.emplace_back(change.path, change.after);
+  }
+  git::Signature who{result.actor, "promote@localhost"};
+  if (auto configured = repository.default_signature()) {
+    who = *configured;
+  }
+  const std::string branch = proposal_branch(result);
+  // The branch as the remote has it, if it does: the same change on the same base is kept
+  // as it is, so that a rerun does not push a new commit (and restart the checks, or
+  // dismiss reviews) for nothing.
+  std::optional<std::string> pushed_before;
+  if (repository.fetch(remote, branch)) {
+    if (auto id = repository.resolve("refs/remotes/" + remote + "/" + branch); id && *id) {
+      pushed_before = **id;
+    }
+  }
+  auto commit = repository.commit_on_branch(branch, **head, files, commit_message(result), who,
+                                            pushed_before, signer);
+  if (!commit) {
+    return commit.error();
+  }
+  result.branch = branch;
+  if (commit->created) {
+    result.push_attempts = 1;
+    if (auto pushed = repository.push(remote, branch, true); !pushed) {
+      return pushed.error();
+    }
+  }
+  util::fault_point("pr-after-push");
+  forge::Proposal proposal{branch, pipeline.repository.branch, commit_subject(result),
+                           proposal_body(result), "promote/" + stage.name + "/"};
+  auto opened = forge::open_or_update(*settings, proposal);
+  if (!opened) {
+    result.warnings.push_back("branch " + branch + " holds the change (commit " +
+                              commit->id.substr(0, 12) + "), but no pull request is open for it");
+    return opened.error();
+  }
+  util::fault_point("pr-after-create");
+  result.commit = commit->id;  // only now: the commit is proposed
+  result.pull_request = opened->url;
+  result.superseded = opened->superseded;
+  result.warnings.insert(result.warnings.end(), opened->warnings.begin(), opened->warnings.end());
+  return OpenedProposal{std::move(*settings), std::move(*opened)};
+}
+
+std::vector<Approval> forge_reviews(const git::Repository& repository, const std::string& remote,
+                                    const pipeline::Pipeline& pipeline,
+                                    const pipeline::Stage& stage, PromotionResult& result) {
+  std::vector<Approval> out;
+  const auto warn = [&](const std::string& why) {
+    result.warnings.push_back("the reviews of the pull request of " + proposal_branch(result) +
+                              " were not read: " + why);
+    return out;
+  };
+  auto remote_url = repository.remote_url(remote);
+  if (!remote_url) {
+    return warn(remote_url.error().message);
+  }
+  auto settings = forge_settings(pipeline, stage, *remote_url);
+  if (!settings) {
+    return warn(settings.error().message);
+  }
+  auto reviewed = forge::reviews(*settings, proposal_branch(result), pipeline.repository.branch);
+  if (!reviewed) {
+    return warn(reviewed.error().message);
+  }
+  if (!*reviewed) {
+    return out;
+  }
+  for (const forge::Review& review : (*reviewed)->reviews) {
+    out.push_back(Approval{review.login, result.candidate.id(), stage.name, review.approved,
+                           "review of " + (*reviewed)->pr.url, review.at});
+  }
+  return out;
 }
 
 }  // namespace promote::promoter
