@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "engine/overlay/argocd.hpp"
+#include "engine/overlay/argocd_helm.hpp"
 #include "engine/overlay/helm.hpp"
 #include "engine/overlay/kustomize.hpp"
 #include "engine/overlay/manifests.hpp"
@@ -110,6 +111,8 @@ overlay::ChartRef chart_ref(const pipeline::ChartSpec& chart, const Place& place
   out.repository = chart.repository;
   if (place.charts != nullptr) {
     out.elements = place.charts->elements;
+    out.chart_version = place.charts->chart_version;
+    out.app_version = place.charts->app_version;
   }
   return out;
 }
@@ -327,18 +330,41 @@ Result<void> read_place(const pipeline::Pipeline& pipeline, const Place& place, 
     }
     case Kind::argocd:
       for (const auto& image : pipeline.images) {
-        auto references =
-            overlay::get_argocd_images(text, place.file, image.match, place.argocd->application);
+        // An image the entry's helm: names lives in the Helm values, the others in
+        // kustomize.images.
+        const auto helm = place.argocd->helm.find(image.name);
+        auto references = helm == place.argocd->helm.end()
+                              ? overlay::get_argocd_images(text, place.file, image.match,
+                                                           place.argocd->application)
+                              : overlay::get_argocd_helm_images(text, place.file, helm->second,
+                                                                place.argocd->application);
         if (!references) {
           return references.error();
         }
         for (const auto& reference : *references) {
-          add(out, place.file, image.name, reference);
+          add(out, place.file, image.name, with_repository(reference, image));
         }
       }
       break;
   }
   return {};
+}
+
+/// The value each path of `where` gets for `reference`, as the Helm editors write them, in
+/// Docker Hub's full form (`redis` and `docker.io/library/redis` give the same values).
+std::vector<std::pair<std::string, std::string>> helm_part_values(
+    const overlay::HelmImage& where, const image::Reference& reference) {
+  const image::Reference full = reference.canonical();
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [path, value] :
+       {std::pair{&where.image, full.to_string()}, std::pair{&where.registry, full.registry},
+        std::pair{&where.repository, where.registry.empty() ? full.repository() : full.path},
+        std::pair{&where.tag, full.tag}, std::pair{&where.digest, full.digest}}) {
+    if (!path->empty()) {
+      out.emplace_back(*path, value);
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -396,10 +422,29 @@ Result<void> check_shared_places(const pipeline::Pipeline& pipeline, const Place
   if (place.kind == Kind::setters || place.kind == Kind::charts) {
     return {};
   }
+  // An Argo CD Application's Helm values: images whose value paths meet.
+  const auto in_helm = [&](const std::string& name) {
+    return place.kind == Kind::argocd && place.argocd->helm.contains(name);
+  };
+  std::map<std::string, std::pair<std::string, std::string>> seen;  // path -> image, value
+  for (const auto& [name, reference] : given) {
+    if (!in_helm(name)) {
+      continue;
+    }
+    for (const auto& [path, value] : helm_part_values(place.argocd->helm.at(name), reference)) {
+      const auto [it, inserted] = seen.emplace(path, std::pair{name, value});
+      if (!inserted && it->second.second != value && setting(it->second.first, name)) {
+        return conflict(place.file, it->second.first, it->second.second, name, value, path);
+      }
+    }
+  }
   for (auto first = given.begin(); first != given.end(); ++first) {
     for (auto second = std::next(first); second != given.end(); ++second) {
       const pipeline::ImageSpec& a = *pipeline.find_image(first->first);
       const pipeline::ImageSpec& b = *pipeline.find_image(second->first);
+      if (in_helm(a.name) || in_helm(b.name)) {
+        continue;
+      }
       if (setting(first->first, second->first) && image::same_repository(a.match, b.match) &&
           first->second.canonical() != second->second.canonical()) {
         return conflict(place.file, first->first, first->second.to_string(), second->first,

@@ -74,8 +74,9 @@ bool holds(const image::Reference& held, const image::Reference& wanted);
 Result<Held> read_places(const pipeline::Pipeline& pipeline, const std::vector<Place>& places,
                          Texts& texts, overlay::RenderCache cache = {});
 
-/// Fails (config) when two images live in one place of this file (a Helm value, an entry or
-/// image of one kustomize, manifest or Argo CD name), at least one of them is being set, and
+/// Fails (config) when two images live in one place of this file (a Helm value of a values file
+/// or of an Argo CD Application, an entry or image of one kustomize, manifest or Argo CD name),
+/// at least one of them is being set, and
 /// `given` (the edits, and what the target holds for the other images) gives them different
 /// values: whichever were written last would win. Setter markers name one image each.
 Result<void> check_shared_places(const pipeline::Pipeline& pipeline, const Place& place,

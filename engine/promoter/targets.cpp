@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "engine/overlay/argocd.hpp"
+#include "engine/overlay/argocd_helm.hpp"
 #include "engine/overlay/charts.hpp"
 #include "engine/overlay/helm.hpp"
 #include "engine/overlay/kustomize.hpp"
@@ -388,6 +389,16 @@ Result<std::vector<FileChange>> edit_target(const pipeline::Pipeline& pipeline,
       }
       case Kind::argocd:
         for (const auto& [name, reference] : edits) {
+          if (const auto helm = place.argocd->helm.find(name); helm != place.argocd->helm.end()) {
+            auto edited = overlay::set_argocd_helm_images(text, place.file, helm->second, reference,
+                                                          place.argocd->application);
+            if (!edited) {
+              return edited.error();
+            }
+            text = std::move(edited->first);
+            placed.insert(name);  // an empty value is a place, too
+            continue;
+          }
           auto edited =
               overlay::set_argocd_images(text, place.file, pipeline.find_image(name)->match,
                                          reference, place.argocd->application);
