@@ -428,14 +428,16 @@ class Loader {
     }
   }
 
-  // A target.charts entry: a path, or {path: P, elements: {KEY: VALUE}}.
+  // A target.charts entry: a path, or {path: P, elements: {KEY: VALUE}, version: BOOL,
+  // app_version: BOOL}.
   void read_chart_target(const ConfigNode& node, Target& target, const Pipeline& pipeline) {
     ChartTarget files;
     files.where = node.location();
     const ConfigNode* path_node = &node;
     std::optional<ConfigNode> field;
     if (node.is_map()) {
-      if (!node.expect_map("a target.charts entry", {"path", "elements"})) {
+      if (!node.expect_map("a target.charts entry",
+                           {"path", "elements", "version", "app_version"})) {
         return;
       }
       field = node.require("path", "a target.charts entry");
@@ -451,6 +453,12 @@ class Loader {
             files.elements.emplace(*name, *text);
           }
         }
+      }
+      if (auto version = node.get("version")) {
+        files.chart_version = version->as_bool("target.charts[].version").value_or(false);
+      }
+      if (auto app_version = node.get("app_version")) {
+        files.app_version = app_version->as_bool("target.charts[].app_version").value_or(false);
       }
     }
     if (auto text = path_node->as_string("target.charts")) {
@@ -636,6 +644,55 @@ class Loader {
     return document;
   }
 
+  // Where each pipeline image lives in Helm values (`what`: "target.helm[].images"): image name
+  // -> its value paths, where each path is written going to `path_where`.
+  void read_helm_images(const ConfigNode& images, const std::string& what, const Pipeline& pipeline,
+                        std::map<std::string, overlay::HelmImage>& out,
+                        std::map<std::pair<std::string, std::string>, Location>& path_where) {
+    const auto entries = images.entries(what);
+    if (images.is_map() && entries.empty()) {
+      images.error("'" + what + "' must name at least one image");
+    }
+    for (const auto& [key, value] : entries) {
+      const auto name = key.as_string("an image name");
+      if (!name) {
+        continue;
+      }
+      if (pipeline.find_image(*name) == nullptr) {
+        std::string message = what + ": the pipeline has no image '" + *name + "'";
+        if (auto close = did_you_mean(*name, pipeline.image_names()); !close.empty()) {
+          message += " (did you mean '" + close + "'?)";
+        }
+        key.error(message);
+        continue;
+      }
+      if (!value.expect_map("the value paths of image '" + *name + "'",
+                            {"image", "registry", "repository", "tag", "digest"})) {
+        continue;
+      }
+      overlay::HelmImage paths;
+      const auto& value_paths = value;  // clang 14 cannot capture a structured binding
+      const auto part = [&](const char* field, std::string& into) {
+        if (auto node = value_paths.get(field)) {
+          if (auto text = node->as_string(what + "." + field)) {
+            into = *text;
+            path_where.emplace(std::pair{*name, std::string(field)}, node->location());
+          }
+        }
+      };
+      part("image", paths.image);
+      part("registry", paths.registry);
+      part("repository", paths.repository);
+      part("tag", paths.tag);
+      part("digest", paths.digest);
+      if (auto checked = overlay::check_helm_image(paths); !checked) {
+        value.error("image '" + *name + "': " + checked.error().message);
+        continue;
+      }
+      out.emplace(*name, std::move(paths));
+    }
+  }
+
   void read_helm_target(const ConfigNode& node, Target& target, const Pipeline& pipeline) {
     if (!node.expect_map("a target.helm entry", {"file", "images", "document"})) {
       return;
@@ -654,53 +711,12 @@ class Loader {
       }
     }
     if (auto images = node.require("images", "a target.helm entry")) {
-      const auto entries = images->entries("target.helm[].images");
-      if (images->is_map() && entries.empty()) {
-        images->error("'target.helm[].images' must name at least one image");
-      }
-      for (const auto& [key, value] : entries) {
-        const auto name = key.as_string("an image name");
-        if (!name) {
-          continue;
-        }
-        if (pipeline.find_image(*name) == nullptr) {
-          std::string message = "target.helm[].images: the pipeline has no image '" + *name + "'";
-          if (auto close = did_you_mean(*name, pipeline.image_names()); !close.empty()) {
-            message += " (did you mean '" + close + "'?)";
-          }
-          key.error(message);
-          continue;
-        }
-        if (!value.expect_map("the value paths of image '" + *name + "'",
-                              {"image", "registry", "repository", "tag", "digest"})) {
-          continue;
-        }
-        overlay::HelmImage paths;
-        const auto& value_paths = value;  // clang 14 cannot capture a structured binding
-        const auto part = [&](const char* field, std::string& out) {
-          if (auto node = value_paths.get(field)) {
-            if (auto text = node->as_string(std::string("target.helm[].images.") + field)) {
-              out = *text;
-              helm.path_where.emplace(std::pair{*name, std::string(field)}, node->location());
-            }
-          }
-        };
-        part("image", paths.image);
-        part("registry", paths.registry);
-        part("repository", paths.repository);
-        part("tag", paths.tag);
-        part("digest", paths.digest);
-        if (auto checked = overlay::check_helm_image(paths); !checked) {
-          value.error("image '" + *name + "': " + checked.error().message);
-          continue;
-        }
-        helm.images.emplace(*name, std::move(paths));
-      }
+      read_helm_images(*images, "target.helm[].images", pipeline, helm.images, helm.path_where);
     }
     target.helm.push_back(std::move(helm));
   }
 
-  // An Argo CD entry: a path, or {path: P, application: NAME}.
+  // An Argo CD entry: a path, or {path: P, application: NAME, helm: {IMAGE: PATHS}}.
   void read_argocd_target(const ConfigNode& node, Target& target, const Pipeline& pipeline) {
     ArgoCdTarget applications;
     applications.where = node.location();
@@ -713,7 +729,7 @@ class Loader {
       }
       return;
     }
-    if (!node.expect_map("a target.argocd entry", {"path", "application"})) {
+    if (!node.expect_map("a target.argocd entry", {"path", "application", "helm"})) {
       return;
     }
     if (auto path_node = node.require("path", "a target.argocd entry")) {
@@ -730,6 +746,10 @@ class Loader {
         }
         applications.application = *name;
       }
+    }
+    if (auto helm = node.get("helm")) {
+      read_helm_images(*helm, "target.argocd[].helm", pipeline, applications.helm,
+                       applications.path_where);
     }
     if (!applications.path.empty()) {
       target.argocd.push_back(std::move(applications));

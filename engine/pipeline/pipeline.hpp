@@ -42,6 +42,8 @@ struct ChartSpec {
 struct ChartTarget {
   std::string path;  ///< a file, or a directory of *.yaml / *.yml; relative to the root
   std::map<std::string, std::string> elements;  ///< ApplicationSet elements: {"env": "prod"}
+  bool chart_version = false;  ///< `version: true`: a Chart.yaml of the chart pins its `version`
+  bool app_version = false;    ///< `app_version: true`: ... and its `appVersion`
   Location where;
 };
 
@@ -56,11 +58,17 @@ struct HelmTarget {
   std::map<std::pair<std::string, std::string>, Location> path_where;
 };
 
-/// Argo CD Application files whose kustomize.images a stage's images are set in.
+/// Argo CD Application files whose kustomize.images (or, for the images `helm` names, Helm
+/// values) a stage's images are set in.
 struct ArgoCdTarget {
   std::string path;         ///< a file, or a directory of *.yaml / *.yml; relative to the root
   std::string application;  ///< only the Application with this metadata.name; "": every one
+  /// `helm:`: pipeline image name -> its value paths in the Helm values of each source
+  /// (helm.parameters, helm.valuesObject, helm.values); the other images are kustomize's.
+  std::map<std::string, overlay::HelmImage> helm;
   Location where;
+  /// Where each value path of `helm` is written, by pipeline image name and part ("tag", ...).
+  std::map<std::pair<std::string, std::string>, Location> path_where;
 };
 
 /// Where a stage's images live in the repository: any mix of the kinds, each path relative
@@ -70,7 +78,7 @@ struct Target {
   std::vector<HelmTarget> helm;        ///< values files
   std::vector<std::string> manifests;  ///< manifest files, or directories of *.yaml / *.yml
   std::vector<std::string> setters;    ///< files with $imagepolicy markers, or directories
-  std::vector<ArgoCdTarget> argocd;    ///< Argo CD Applications (spec.source(s).kustomize.images)
+  std::vector<ArgoCdTarget> argocd;    ///< Argo CD Applications (kustomize.images, Helm values)
   std::vector<ChartTarget> charts;     ///< files that pin chart versions
   Location where;
   /// Where each path of `kustomize`, `manifests` and `setters` is written in the pipeline file,

@@ -1,8 +1,8 @@
 #pragma once
 // The files of a promotion's target as promote reads and edits them (internal to
-// engine/promoter: included by targets.cpp only): each read once, kept with its edited text,
-// under the path it is stored at, with what lies on each path's way (a symlink inside the
-// repository is followed, one that leads out is refused).
+// engine/promoter: included by targets.cpp and target_places.hpp only): each read once, kept
+// with its edited text, under the path it is stored at, with what lies on each path's way (a
+// symlink inside the repository is followed, one that leads out is refused).
 
 #include <filesystem>
 #include <map>
