@@ -157,6 +157,22 @@ std::string proposal_body(const PromotionResult& result) {
     body << "| " << name << " | " << cell(now) << " | " << cell(reference.to_string())
          << (now == reference.to_string() ? " (unchanged)" : "") << " |\n";
   }
+  // The rest of the release: chart versions, and carried files by their digests.
+  const auto row = [&](const std::string& what, const std::string& now, const std::string& after) {
+    body << "| " << cell(what) << " | " << cell(now) << " | " << cell(after)
+         << (now == after ? " (unchanged)" : "") << " |\n";
+  };
+  for (const auto& [name, version] : result.candidate.charts) {
+    const auto before = result.previous_charts.find(name);
+    row("chart " + name, before == result.previous_charts.end() ? "(none)" : before->second,
+        version);
+  }
+  for (const auto& [name, digest] : result.candidate.files) {
+    const auto before = result.previous_files.find(name);
+    row("file " + name,
+        before == result.previous_files.end() ? "(none)" : "sha256:" + before->second.substr(0, 12),
+        "sha256:" + digest.substr(0, 12));
+  }
   body << "\n";
   if (result.gates.empty()) {
     body << "No gates guard this stage.\n\n";

@@ -104,6 +104,16 @@ TEST_SUITE("promoter") {
     CHECK(body.find("| `soak` | pass | `in staging for 3h of 2h` |") != std::string::npos);
     CHECK(body.find("- `k8s/prod/kustomization.yaml` (+1 -1)") != std::string::npos);
     CHECK(body.find("```diff\n-newTag: 1.4.2\n+newTag: 1.4.3\n```") != std::string::npos);
+    SUBCASE("a release's charts and carried files have rows of their own") {
+      result.candidate.charts["redis"] = "18.2.0";
+      result.previous_charts["redis"] = "18.1.0";
+      result.candidate.files["envs/{stage}/settings.yml"] = std::string(64, 'b');
+      result.previous_files["envs/{stage}/settings.yml"] = std::string(64, 'a');
+      const std::string release = proposal_body(result);
+      CHECK(release.find("| `chart redis` | `18.1.0` | `18.2.0` |\n") != std::string::npos);
+      CHECK(release.find("| `file envs/{stage}/settings.yml` | `sha256:aaaaaaaaaaaa` | "
+                         "`sha256:bbbbbbbbbbbb` |\n") != std::string::npos);
+    }
     SUBCASE("a rollback says so") {
       result.rollback_of = "20261129T100000Z-00001111";
       CHECK(commit_subject(result) == "rollback(prod): api 1.4.2 -> 1.4.3");
