@@ -238,14 +238,10 @@ nlohmann::json error_json(const Error& error) {
 std::string explain_text(const promoter::PromotionResult& result) {
   using promoter::Outcome;
   std::ostringstream out;
-  std::string images;
-  for (const auto& [name, reference] : result.candidate.images) {
-    images += images.empty() ? "" : ", ";
-    images += image_cell(name, reference.to_string());
-  }
   out << line(result.stage) << " would take "
-      << (images.empty() ? "no candidate"
-                         : "candidate " + result.candidate.short_id() + " (" + line(images) + ")")
+      << (result.candidate.empty() ? "no candidate"
+                                   : "candidate " + result.candidate.short_id() + " (" +
+                                         line(release_text(result.candidate, ", ")) + ")")
       << (result.from.empty() ? "" : " from " + line(result.from)) << ": ";
   switch (result.outcome) {
     case Outcome::no_op:

@@ -318,20 +318,19 @@ std::string promotion_text(const history::PromotionRecord& record) {
   return out.str();
 }
 
-/// A release's charts after its images in the status table: ", chart podinfo@6.5.0".
-std::string charts_text(const std::map<std::string, std::string>& charts) {
+std::string release_text(const Candidate& candidate, const std::string& between) {
   std::string out;
-  for (const auto& [name, version] : charts) {
-    out += ", chart " + util::one_line(name) + "@" + util::one_line(version);
+  for (const auto& [name, reference] : candidate.images) {
+    out += out.empty() ? "" : between;
+    out += image_cell(name, reference.to_string());
   }
-  return out;
-}
-
-/// A release's carried files after its charts in the status table: ", file NAME@sha256:HEX12".
-std::string files_text(const std::map<std::string, std::string>& files) {
-  std::string out;
-  for (const auto& [name, digest] : files) {
-    out += ", file " + util::one_line(name) + "@sha256:" + util::one_line(digest.substr(0, 12));
+  for (const auto& [name, version] : candidate.charts) {
+    out += ", chart ";
+    out += util::one_line(name) + "@" + util::one_line(version);
+  }
+  for (const auto& [name, digest] : candidate.files) {
+    out += ", file ";
+    out += util::one_line(name) + "@sha256:" + util::one_line(digest.substr(0, 12));
   }
   return out;
 }
@@ -347,8 +346,7 @@ std::string status_table(const std::vector<promoter::StageStatus>& stages) {
     }
     rows.push_back(
         {stage.name, stage.from.empty() ? "-" : stage.from, stage.candidate->short_id(),
-         images_text(stage.candidate->to_json()["images"]) + charts_text(stage.candidate->charts) +
-             files_text(stage.candidate->files),
+         release_text(*stage.candidate),
          stage.entered ? history::format_time(stage.entered->at).substr(0, 19) + "Z" : "-",
          stage.entered ? stage.entered->source : "-"});
   }

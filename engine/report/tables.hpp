@@ -20,6 +20,10 @@ std::string short_reference(const std::string& reference);
 /// digest alone, "api@sha256:1a2b3c4d5e6f…".
 std::string image_cell(const std::string& name, const std::string& reference);
 
+/// A release in one cell: its images as image_cell shows them, `between` them, then
+/// ", chart NAME@VERSION" and ", file NAME@sha256:HEX12" for its charts and carried files.
+std::string release_text(const Candidate& candidate, const std::string& between = " ");
+
 /// What each place of a target held before, for a target whose places disagreed: the line
 /// "places that disagreed before:", then "  FILE: IMAGE VALUE" for each place (VALUE as
 /// short_reference shows it), every line after `indent`, what came from the files through

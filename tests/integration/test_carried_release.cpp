@@ -266,6 +266,19 @@ TEST_SUITE("integration") {
     CHECK(repo.file("envs/staging/kustomization.yml") == overlay("staging"));
     agree(repo, "staging", staging);
 
+    // explain and the status table name the whole release.
+    const std::string settings_digest =
+        promote::util::sha256_hex(settings("dark", "2048kb")).substr(0, 12);
+    const auto explained = repo.promote({"explain", "--to", "prod"});
+    CHECK(explained.out.find("prod would take candidate " +
+                             staging["candidate"]["id"].get<std::string>().substr(0, 12) +
+                             " (app=2.0, chart redis@18.2.0, file envs/{stage}/settings.yml@"
+                             "sha256:" +
+                             settings_digest + ") from staging") != std::string::npos);
+    CHECK(repo.promote({"status"})
+              .out.find("app=2.0, chart redis@18.2.0, file envs/{stage}/settings.yml@sha256:" +
+                        settings_digest) != std::string::npos);
+
     // prod waits for an approval of exactly this release, then takes it.
     const json waiting = run_json(repo, {"--to", "prod"}, 3);
     CHECK(waiting["outcome"] == "pending");
