@@ -8,30 +8,12 @@ examples=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/promote-demo.XXXXXX")
 echo "==> demo repository in $work/shop (remote: $work/remote.git)"
 
-git init -q --bare -b main "$work/remote.git"
-mkdir "$work/shop"
-cp -r "$examples/k8s" "$examples/reports" "$examples/promote.yaml" "$work/shop/"
-cd "$work/shop"
-git init -q -b main
-git config user.name "Demo CI"
-git config user.email "ci@shop.example"
-printf '.promote/\n' > .gitignore
-git add -A
-git commit -q -m "shop: GitOps repository with dev, staging and prod overlays"
-git remote add origin "$work/remote.git"
-git push -q -u origin main
+source "$examples/lib.sh"
+scratch_repo shop ci@shop.example "shop: GitOps repository with dev, staging and prod overlays" \
+  "$examples/k8s" "$examples/reports" "$examples/promote.yaml"
 
 # Who promotes: in CI this comes from GITHUB_ACTOR or GITLAB_USER_LOGIN.
 export PROMOTE_ACTOR=demo-ci
-
-step() { printf '\n==> %s\n' "$*"; }
-run() {
-  echo "\$ promote $*"
-  local code=0
-  "$promote" "$@" || code=$?
-  echo "(exit $code)"
-  return 0
-}
 
 step "check the pipeline"
 run validate

@@ -9,28 +9,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/promote-carry.XXXXXX")
 echo "==> carry demo repository in $work/app (remote: $work/remote.git)"
 
-git init -q --bare -b main "$work/remote.git"
-mkdir "$work/app"
-cp -r "$here/base" "$here/envs" "$here/promote.yaml" "$work/app/"
-cd "$work/app"
-git init -q -b main
-git config user.name "Demo CI"
-git config user.email "ci@app.example"
-printf '.promote/\n' > .gitignore
-git add -A
-git commit -q -m "app: an overlay per environment"
-git remote add origin "$work/remote.git"
-git push -q -u origin main
+source "$here/../lib.sh"
+scratch_repo app ci@app.example "app: an overlay per environment" \
+  "$here/base" "$here/envs" "$here/promote.yaml"
 export PROMOTE_ACTOR=demo-ci
-
-step() { printf '\n==> %s\n' "$*"; }
-run() {
-  echo "\$ promote $*"
-  local code=0
-  "$promote" "$@" || code=$?
-  echo "(exit $code)"
-  return 0
-}
 
 step "image 2.0 enters qa, and qa's settings change for it"
 run --to qa --image app=ghcr.io/acme/simple-env-app:2.0

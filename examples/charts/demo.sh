@@ -8,28 +8,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/promote-charts.XXXXXX")
 echo "==> chart demo repository in $work/podinfo (remote: $work/remote.git)"
 
-git init -q --bare -b main "$work/remote.git"
-mkdir "$work/podinfo"
-cp -r "$here/apps" "$here/promote.yaml" "$work/podinfo/"
-cd "$work/podinfo"
-git init -q -b main
-git config user.name "Demo CI"
-git config user.email "ci@podinfo.example"
-printf '.promote/\n' > .gitignore
-git add -A
-git commit -q -m "podinfo: a HelmRelease per environment"
-git remote add origin "$work/remote.git"
-git push -q -u origin main
+source "$here/../lib.sh"
+scratch_repo podinfo ci@podinfo.example "podinfo: a HelmRelease per environment" \
+  "$here/apps" "$here/promote.yaml"
 export PROMOTE_ACTOR=demo-ci
-
-step() { printf '\n==> %s\n' "$*"; }
-run() {
-  echo "\$ promote $*"
-  local code=0
-  "$promote" "$@" || code=$?
-  echo "(exit $code)"
-  return 0
-}
 
 step "chart 6.5.0 and image 6.5.0 enter dev as one release"
 run --to dev --chart podinfo=6.5.0 --image podinfo=ghcr.io/stefanprodan/podinfo:6.5.0

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/integration/release_json.hpp"
 #include "tests/integration/scratch_repo.hpp"
 
 namespace {
@@ -155,25 +156,8 @@ ScratchRepo shop(const std::string& pipeline = k_pipeline) {
                       {"apps/prod/guestbook.yaml", prod("1.3.9", "7.2.2")}});
 }
 
-json run_json(const ScratchRepo& repo, std::vector<std::string> args, int status = 0) {
-  args.push_back("--output");
-  args.push_back("json");
-  const auto result = repo.promote(args);
-  INFO("stdout: " << result.out << "\nstderr: " << result.err);
-  CHECK(result.exit_code == status);
-  return json::parse(result.out);
-}
-
-json stage_status(const ScratchRepo& repo, const std::string& name) {
-  const json status = run_json(repo, {"status"});
-  for (const auto& stage : status["stages"]) {
-    if (stage["name"] == name) {
-      return stage;
-    }
-  }
-  FAIL("no stage " << name);
-  return {};
-}
+using promote::test::run_json;
+using promote::test::stage_status;
 
 }  // namespace
 

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/util/hash.hpp"
+#include "tests/integration/release_json.hpp"
 #include "tests/integration/scratch_repo.hpp"
 
 namespace {
@@ -183,25 +184,8 @@ ScratchRepo app(const std::string& pipeline = k_pipeline) {
   return ScratchRepo(files);
 }
 
-json run_json(const ScratchRepo& repo, std::vector<std::string> args, int status = 0) {
-  args.push_back("--output");
-  args.push_back("json");
-  const auto result = repo.promote(args);
-  INFO("stdout: " << result.out << "\nstderr: " << result.err);
-  CHECK(result.exit_code == status);
-  return json::parse(result.out);
-}
-
-json stage_status(const ScratchRepo& repo, const std::string& name) {
-  const json status = run_json(repo, {"status"});
-  for (const auto& stage : status["stages"]) {
-    if (stage["name"] == name) {
-      return stage;
-    }
-  }
-  FAIL("no stage " << name);
-  return {};
-}
+using promote::test::run_json;
+using promote::test::stage_status;
 
 // The newest history record of a stage.
 json last_record(const ScratchRepo& repo, const std::string& stage) {

@@ -4,11 +4,7 @@
 #include <string>
 
 #include "engine/pipeline/pipeline.hpp"
-#include "tests/support/support.hpp"
-
-namespace promote::test {
-const pipeline::GateCatalog& fake_catalog();  // test_pipeline.cpp
-}
+#include "tests/pipeline/load_text.hpp"
 
 namespace {
 
@@ -36,29 +32,14 @@ std::string pipeline_with(const std::string& staging, const std::string& prod = 
          prod;
 }
 
-promote::Result<Pipeline> load_text(const TempDir& dir, const std::string& text) {
-  promote::test::write_text(dir / "promote.yaml", text);
-  return promote::pipeline::load(dir / "promote.yaml", promote::test::fake_catalog());
-}
-
 Pipeline loads(const TempDir& dir, const std::string& text) {
-  auto loaded = load_text(dir, text);
+  auto loaded = promote::test::load_text(dir, text);
   REQUIRE_MESSAGE(loaded.has_value(), loaded.error().message);
   return std::move(*loaded);
 }
 
-// The message of a pipeline that must not load, its file named "promote.yaml".
 std::string errors(const std::string& text) {
-  TempDir dir;
-  auto loaded = load_text(dir, text);
-  REQUIRE_MESSAGE(loaded.has_error(), "accepted:\n" << text);
-  CHECK(loaded.error().kind == promote::ErrorKind::config);
-  std::string message = loaded.error().message;
-  const std::string prefix = dir.path().string() + "/";
-  for (auto at = message.find(prefix); at != std::string::npos; at = message.find(prefix)) {
-    message.erase(at, prefix.size());
-  }
-  return message;
+  return promote::test::load_errors(text);
 }
 
 }  // namespace

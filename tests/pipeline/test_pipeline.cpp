@@ -6,6 +6,7 @@
 #include <string>
 
 #include "engine/pipeline/pipeline.hpp"
+#include "tests/pipeline/load_text.hpp"
 #include "tests/support/support.hpp"
 
 namespace fs = std::filesystem;
@@ -134,10 +135,7 @@ stages:
 )";
 
 /// Writes `text` to DIR/promote.yaml and loads it.
-promote::Result<Pipeline> load_text(const TempDir& dir, const std::string& text) {
-  write_text(dir / "promote.yaml", text);
-  return promote::pipeline::load(dir / "promote.yaml", fake_catalog());
-}
+using promote::test::load_text;
 
 /// Loads `text`, which must be valid.
 Pipeline loads(const TempDir& dir, const std::string& text) {
@@ -146,19 +144,9 @@ Pipeline loads(const TempDir& dir, const std::string& text) {
   return std::move(*result);
 }
 
-/// Loads `text`, which must be invalid, and returns the message with the temporary
-/// directory cut from the file names, so that they read "promote.yaml:LINE:COL: ...".
+/// Loads `text`, which must be invalid; its message with the directory cut (load_text.hpp).
 std::string errors(const std::string& text) {
-  TempDir dir;
-  auto result = load_text(dir, text);
-  REQUIRE_MESSAGE(result.has_error(), "accepted:\n" << text);
-  CHECK(result.error().kind == ErrorKind::config);
-  std::string message = result.error().message;
-  const std::string prefix = dir.path().string() + "/";
-  for (auto at = message.find(prefix); at != std::string::npos; at = message.find(prefix)) {
-    message.erase(at, prefix.size());
-  }
-  return message;
+  return promote::test::load_errors(text);
 }
 
 /// k_minimal with its stage list replaced by `stages`.

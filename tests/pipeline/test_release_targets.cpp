@@ -6,11 +6,7 @@
 #include <string>
 
 #include "engine/pipeline/pipeline.hpp"
-#include "tests/support/support.hpp"
-
-namespace promote::test {
-const pipeline::GateCatalog& fake_catalog();  // test_pipeline.cpp
-}  // namespace promote::test
+#include "tests/pipeline/load_text.hpp"
 
 namespace {
 
@@ -31,22 +27,12 @@ stages:
 
 promote::Result<promote::pipeline::Pipeline> load_target(const TempDir& dir,
                                                          const std::string& target) {
-  promote::test::write_text(dir / "promote.yaml", k_head + target);
-  return promote::pipeline::load(dir / "promote.yaml", promote::test::fake_catalog());
+  return promote::test::load_text(dir, k_head + target);
 }
 
 /// Loads the pipeline with `target`, which must be invalid; its message with the directory cut.
 std::string errors(const std::string& target) {
-  TempDir dir;
-  auto result = load_target(dir, target);
-  REQUIRE_MESSAGE(result.has_error(), "accepted:\n" << target);
-  CHECK(result.error().kind == promote::ErrorKind::config);
-  std::string message = result.error().message;
-  const std::string prefix = dir.path().string() + "/";
-  for (auto at = message.find(prefix); at != std::string::npos; at = message.find(prefix)) {
-    message.erase(at, prefix.size());
-  }
-  return message;
+  return promote::test::load_errors(k_head + target);
 }
 
 }  // namespace
