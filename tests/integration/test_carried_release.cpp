@@ -284,6 +284,26 @@ TEST_SUITE("integration") {
     CHECK(repo.file("releases/prod/redis.yaml") == redis("prod", "18.1.0"));
     agree(repo, "prod", back);
 
+    // The JSON documents that show the release match their schemas.
+    if (promote::test::has_python_jsonschema()) {
+      for (const auto& [schema, document] :
+           {std::pair{"promotion-result", back.dump()},
+            std::pair{"status", run_json(repo, {"status"}).dump()},
+            std::pair{"history", run_json(repo, {"history", "--stage", "prod"}).dump()}}) {
+        const auto file = repo.dir / (std::string(schema) + ".json");
+        write_text(file, document);
+        const auto checked = promote::test::run(
+            {"/usr/bin/python3",
+             std::string(PROMOTE_SOURCE_DIR) + "/tests/integration/validate_json.py",
+             std::string(PROMOTE_SOURCE_DIR) + "/schemas/" + schema + ".schema.json",
+             file.string()});
+        INFO(checked.out << checked.err);
+        CHECK(checked.exit_code == 0);
+      }
+    } else {
+      MESSAGE("python3-jsonschema is not installed: the documents were not checked");
+    }
+
     // And forward again: the same release as staging's, the same id.
     REQUIRE(repo.promote({"approve", "--stage", "prod", "--reason", "cache resized"}, "alice")
                 .exit_code == 0);
