@@ -1,0 +1,52 @@
+#pragma once
+// The `kubernetes` gate's judgement of a workload (README "kubernetes"): whether a Deployment,
+// StatefulSet or DaemonSet, as the Kubernetes API returns it, has rolled out as
+// `kubectl rollout status` judges it, and whether it runs the candidate's images. (The gate that
+// reads the workloads through the cluster's API builds on these.)
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/pipeline/candidate.hpp"
+#include "engine/pipeline/pipeline.hpp"
+
+namespace promote::gates {
+
+/// How a workload's rollout stands.
+struct Rollout {
+  enum class State {
+    complete,     ///< rolled out: every replica updated and available (ready, for a StatefulSet)
+    progressing,  ///< not yet: waiting for the controller, new replicas or old ones to go
+    failed,       ///< it will not finish by itself (a Deployment past its progress deadline)
+    unknown,      ///< the object is no workload promote can judge (another kind)
+  };
+  State state = State::unknown;
+  /// kubectl's words: "Waiting for deployment \"api\" rollout to finish: 1 out of 2 new replicas
+  /// have been updated", "deployment \"api\" successfully rolled out", ...
+  std::string message;
+};
+
+/// Judges one workload object (JSON as the API returns it) as `kubectl rollout status` does:
+/// a Deployment by its observed generation, its Progressing condition (ProgressDeadlineExceeded
+/// is `failed`) and its updated, total and available replicas; a DaemonSet by its updated and
+/// available pods; a StatefulSet by its ready and updated replicas, its partition and its
+/// current and update revisions. A paused Deployment is `progressing` ("paused"). Where kubectl
+/// refuses (the OnDelete strategy), the workload is judged by its observed generation and its
+/// ready (and, for a StatefulSet, current) replicas instead. Never throws on odd input: fields of
+/// the wrong type count as absent.
+Rollout rollout_status(const nlohmann::json& object);
+
+/// The images of the workload's pod template, one per container (init containers included), in
+/// the object's order: "ghcr.io/acme/api:1.4.2".
+std::vector<std::string> workload_images(const nlohmann::json& object);
+
+/// What the workload runs that is not the candidate's: for each container whose image is of a
+/// pipeline image's repository (`match`, as in the overlays), a line "container api runs
+/// ghcr.io/acme/api:1.4.1, not ghcr.io/acme/api:1.4.2" when it has neither the candidate's
+/// reference nor its digest. Empty: every such container runs the candidate.
+std::vector<std::string> images_not_candidate(const nlohmann::json& object,
+                                              const pipeline::Pipeline& pipeline,
+                                              const Candidate& candidate);
+
+}  // namespace promote::gates
