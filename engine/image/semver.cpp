@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <optional>
 
+#include "engine/util/text.hpp"
+
 namespace promote::image {
 
 namespace {
@@ -12,22 +14,10 @@ constexpr std::size_t k_max_quoted = 200;  ///< bytes of a bad version an error 
 // The text as an error quotes it: bytes outside printable ASCII as \xNN, cut after
 // k_max_quoted bytes.
 std::string quoted(std::string_view text) {
-  static constexpr char k_hex[] = "0123456789abcdef";
   std::string out = "'";
-  for (std::size_t i = 0; i < text.size() && i < k_max_quoted; ++i) {
-    const auto u = static_cast<unsigned char>(text[i]);
-    if (u < 0x20 || u >= 0x7f) {
-      out += "\\x";
-      out += k_hex[u >> 4];
-      out += k_hex[u & 0xf];
-    } else {
-      out += text[i];
-    }
-  }
-  if (text.size() > k_max_quoted) {
-    out += "... (" + std::to_string(text.size()) + " bytes)";
-  }
-  return out + "'";
+  out += util::ascii_excerpt(text, k_max_quoted);
+  out += "'";
+  return out;
 }
 
 bool is_digit(char c) {

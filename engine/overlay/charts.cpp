@@ -7,6 +7,7 @@
 
 #include "engine/image/semver.hpp"
 #include "engine/overlay/splice.hpp"
+#include "engine/util/text.hpp"
 
 namespace promote::overlay {
 
@@ -54,23 +55,7 @@ struct Context {
 /// Text from the file as a message shows it: bytes outside printable ASCII as \xNN, cut after
 /// 200 bytes.
 std::string shown(std::string_view text) {
-  static constexpr char k_hex[] = "0123456789abcdef";
-  static constexpr std::size_t k_max = 200;
-  std::string out;
-  for (std::size_t i = 0; i < text.size() && i < k_max; ++i) {
-    const auto u = static_cast<unsigned char>(text[i]);
-    if (u < 0x20 || u >= 0x7f) {
-      out += "\\x";
-      out += k_hex[u >> 4];
-      out += k_hex[u & 0xf];
-    } else {
-      out += text[i];
-    }
-  }
-  if (text.size() > k_max) {
-    out += "... (" + std::to_string(text.size()) + " bytes)";
-  }
-  return out;
+  return util::ascii_excerpt(text);
 }
 
 std::string kind_of(const YAML::Node& node) {

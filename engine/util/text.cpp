@@ -162,6 +162,27 @@ std::string one_line(std::string_view text) {
   return neutralise(text, false);
 }
 
+std::string ascii_excerpt(std::string_view text, std::size_t max) {
+  static constexpr char k_hex[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < text.size() && i < max; ++i) {
+    const auto u = static_cast<unsigned char>(text[i]);
+    if (u < 0x20 || u >= 0x7f) {
+      out += "\\x";
+      out += k_hex[u >> 4];
+      out += k_hex[u & 0xf];
+    } else {
+      out += text[i];
+    }
+  }
+  if (text.size() > max) {
+    out += "... (";
+    out += std::to_string(text.size());
+    out += " bytes)";
+  }
+  return out;
+}
+
 std::string markdown_code(std::string_view text, bool in_table) {
   std::string body = one_line(text);
   if (body.empty()) {

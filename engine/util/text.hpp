@@ -37,6 +37,11 @@ std::string printable(std::string_view text);
 /// \x0a and \x09 too.
 std::string one_line(std::string_view text);
 
+/// At most the first `max` bytes of `text` with every byte outside printable ASCII shown as
+/// \xHH, and "... (N bytes)" after them when there are more: how an error quotes a value that
+/// breaks a grammar (an image reference, a version), byte for byte.
+std::string ascii_excerpt(std::string_view text, std::size_t max = 200);
+
 /// `text` as a Markdown code span (GitHub Flavored Markdown), after one_line: no emphasis,
 /// link, image, HTML or emoji of the text is rendered. With `in_table`, its pipes are escaped
 /// for a table cell. "" for "".

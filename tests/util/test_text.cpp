@@ -30,6 +30,14 @@ TEST_SUITE("util") {
     CHECK(printable("crlf\r\nline") == "crlf\\x0d\nline");
   }
 
+  TEST_CASE("ascii_excerpt shows every byte outside printable ASCII and cuts long text") {
+    using promote::util::ascii_excerpt;
+    CHECK(ascii_excerpt("ghcr.io/acme/api:1.4.2") == "ghcr.io/acme/api:1.4.2");
+    CHECK(ascii_excerpt("a\nb\x1b[2J\xc3\xa9") == "a\\x0ab\\x1b[2J\\xc3\\xa9");
+    CHECK(ascii_excerpt(std::string(5, 'x'), 3) == "xxx... (5 bytes)");
+    CHECK(ascii_excerpt(std::string(3, 'x'), 3) == "xxx");
+  }
+
   TEST_CASE("one_line shows line feeds and tabs as well") {
     CHECK(one_line("a\nb\tc\r\n") == "a\\x0ab\\x09c\\x0d\\x0a");
     CHECK(one_line("ok\n  junit  pass    all 10 tests passed") ==
