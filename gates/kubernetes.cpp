@@ -215,9 +215,7 @@ std::vector<std::string> workload_images(const json& object) {
   return out;
 }
 
-std::vector<std::string> images_not_candidate(const json& object,
-                                              const pipeline::Pipeline& pipeline,
-                                              const Candidate& candidate) {
+std::vector<std::string> images_not_candidate(const json& object, const Candidate& candidate) {
   std::vector<std::string> out;
   for (const char* list : {"initContainers", "containers"}) {
     const json& containers = at(object, {"spec", "template", "spec", list});
@@ -229,9 +227,9 @@ std::vector<std::string> images_not_candidate(const json& object,
       if (!running) {
         continue;
       }
-      for (const auto& [name, wanted] : candidate.images) {
-        const pipeline::ImageSpec* spec = pipeline.find_image(name);
-        if (spec == nullptr || !image::same_repository(running->repository(), spec->match)) {
+      for (const auto& entry : candidate.images) {
+        const image::Reference& wanted = entry.second;
+        if (!running->same_repository(wanted)) {
           continue;
         }
         // The candidate's digest, or its tag with no other digest beside it.

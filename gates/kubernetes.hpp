@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "engine/pipeline/candidate.hpp"
-#include "engine/pipeline/pipeline.hpp"
 
 namespace promote::gates {
 
@@ -41,12 +40,12 @@ Rollout rollout_status(const nlohmann::json& object);
 /// the object's order: "ghcr.io/acme/api:1.4.2".
 std::vector<std::string> workload_images(const nlohmann::json& object);
 
-/// What the workload runs that is not the candidate's: for each container whose image is of a
-/// pipeline image's repository (`match`, as in the overlays), a line "container api runs
-/// ghcr.io/acme/api:1.4.1, not ghcr.io/acme/api:1.4.2" when it has neither the candidate's
-/// reference nor its digest. Empty: every such container runs the candidate.
+/// What the workload runs that is not the candidate's: for each container whose image is of the
+/// repository of one of the candidate's images (Docker Hub's names compared in full form), a
+/// line "container api runs ghcr.io/acme/api:1.4.1, not ghcr.io/acme/api:1.4.2" when it has
+/// neither the candidate's digest nor its tag (with no other digest beside it). Empty: every
+/// such container runs the candidate.
 std::vector<std::string> images_not_candidate(const nlohmann::json& object,
-                                              const pipeline::Pipeline& pipeline,
                                               const Candidate& candidate);
 
 }  // namespace promote::gates
