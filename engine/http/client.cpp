@@ -125,9 +125,13 @@ std::string lower(std::string_view text) {
 struct CaChoice {
   std::string file;
   std::string variable;  // "" when given in the request
+  bool in_memory = false;  // Request::ca_pem
 };
 
 CaChoice choose_ca(const Request& request) {
+  if (!request.ca_pem.empty()) {
+    return {"", "", true};
+  }
   if (!request.ca_file.empty()) {
     return {request.ca_file, ""};
   }
@@ -140,6 +144,9 @@ CaChoice choose_ca(const Request& request) {
 }
 
 std::string describe_ca(const CaChoice& ca) {
+  if (ca.in_memory) {
+    return "the CA certificates given with the request";
+  }
   if (ca.file.empty()) {
     return "the system CA store";
   }
@@ -192,6 +199,58 @@ std::pair<ContextPtr, std::string> tls_context(const CaChoice& ca) {
   }
   context->set_verify_mode(ssl::verify_peer);
   (*cache)[ca.file] = Cached{time, size, context};
+  return {context, ""};
+}
+
+// A context of its own for a request that brings its CA text or a client certificate (not
+// cached: it holds a private key), or why it cannot be made. The messages never quote the
+// PEM text.
+std::pair<ContextPtr, std::string> own_tls_context(const Request& request, const CaChoice& ca) {
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
+  beast::error_code ec;
+  if (ca.in_memory) {
+    context->add_certificate_authority(asio::buffer(request.ca_pem), ec);
+    // add_certificate_authority takes the first certificate only: add the rest of a bundle.
+    const std::string_view k_end = "-----END CERTIFICATE-----";
+    for (auto end = request.ca_pem.find(k_end); !ec && end != std::string::npos;
+         end = request.ca_pem.find(k_end, end + 1)) {
+      const auto next = request.ca_pem.find("-----BEGIN CERTIFICATE-----", end);
+      if (next == std::string::npos) {
+        break;
+      }
+      context->add_certificate_authority(asio::buffer(request.ca_pem.substr(next)), ec);
+    }
+    if (ec) {
+      return {nullptr, "cannot load a CA certificate from " + describe_ca(ca)};
+    }
+  } else if (ca.file.empty()) {
+    context->set_default_verify_paths(ec);
+    if (ec) {
+      return {nullptr, "cannot load the system CA certificates: " + ec.message()};
+    }
+  } else {
+    context->load_verify_file(ca.file, ec);
+    if (ec) {
+      return {nullptr, "cannot load a CA certificate from " + describe_ca(ca)};
+    }
+  }
+  context->set_verify_mode(ssl::verify_peer);
+  if (request.client_certificate_pem.empty() != request.client_key_pem.empty()) {
+    return {nullptr, "a client certificate needs both the certificate and its key"};
+  }
+  if (!request.client_certificate_pem.empty()) {
+    context->use_certificate_chain(asio::buffer(request.client_certificate_pem), ec);
+    if (ec) {
+      return {nullptr, "cannot load the client certificate: it is not a PEM certificate"};
+    }
+    context->use_private_key(asio::buffer(request.client_key_pem), ssl::context::pem, ec);
+    if (ec) {
+      return {nullptr, "cannot load the client key: it is not a PEM private key"};
+    }
+    if (SSL_CTX_check_private_key(context->native_handle()) != 1) {
+      return {nullptr, "the client key does not belong to the client certificate"};
+    }
+  }
   return {context, ""};
 }
 
@@ -604,20 +663,24 @@ asio::awaitable<Result<Response>> request(Request request) {
       }
     }
     const CaChoice ca = choose_ca(request);
-    auto [context, context_failure] = tls_context(ca);
+    const bool own_context =
+        ca.in_memory || !request.client_certificate_pem.empty() || !request.client_key_pem.empty();
+    auto [context, context_failure] = own_context ? own_tls_context(request, ca) : tls_context(ca);
     if (!context) {
       co_return fail(context_failure);
     }
     beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), *context);
     SSL* ssl_handle = stream.native_handle();
-    if (!target->host_is_address && !SSL_set_tlsext_host_name(ssl_handle, target->host.c_str())) {
+    const bool named = !request.tls_server_name.empty();
+    const bool by_address = !named && target->host_is_address;
+    const std::string& server_name = named ? request.tls_server_name : target->host;
+    if (!by_address && !SSL_set_tlsext_host_name(ssl_handle, server_name.c_str())) {
       co_return fail("cannot set the TLS server name");
     }
     // OpenSSL checks the name during verification and reports a mismatch as such.
     const int name_set =
-        target->host_is_address
-            ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_handle), target->host.c_str())
-            : SSL_set1_host(ssl_handle, target->host.c_str());
+        by_address ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_handle), server_name.c_str())
+                   : SSL_set1_host(ssl_handle, server_name.c_str());
     if (name_set != 1) {
       co_return fail("cannot set the name to verify the TLS certificate against");
     }
@@ -628,6 +691,7 @@ asio::awaitable<Result<Response>> request(Request request) {
       if (verified != X509_V_OK && ec != beast::error::timeout &&
           ec != asio::error::operation_aborted) {
         co_return fail(std::string(k_certificate_refused) + target->host_header +
+                       (named ? " (as " + server_name + ")" : "") +
                        " was not accepted: " + X509_verify_cert_error_string(verified) +
                        " (verified against " + describe_ca(ca) + ")");
       }

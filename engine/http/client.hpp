@@ -29,6 +29,16 @@ struct Request {
   /// PEM file of the CA certificates that HTTPS servers are verified against, instead of
   /// the system store; "" takes $PROMOTE_CA_FILE, else $SSL_CERT_FILE, else the system store.
   std::string ca_file;
+  /// PEM text of the CA certificates to verify the server against, instead of `ca_file`, the
+  /// environment's CA file or the system store (a kubeconfig's certificate-authority-data).
+  std::string ca_pem;
+  /// PEM text of a client certificate (and its chain) and of its private key, for TLS client
+  /// authentication; both or neither. Never part of a message.
+  std::string client_certificate_pem;
+  std::string client_key_pem;
+  /// The DNS name sent as SNI and that the server's certificate is verified against, instead
+  /// of the URL's host (a kubeconfig's tls-server-name); "" for the URL's host.
+  std::string tls_server_name;
 };
 
 /// A response of any status: a 404 is a response, not an error.
@@ -41,15 +51,16 @@ struct Response {
 };
 
 /// Sends `request` and reads the whole response (no redirects, one connection per request).
-/// HTTPS verifies the peer, with SNI and host name verification, against the CA file of
-/// `Request::ca_file`, $PROMOTE_CA_FILE or $SSL_CERT_FILE (the first set), else the system
-/// CA store. A proxy from the environment (`proxy_for`) is used when one applies: HTTPS
-/// goes through a CONNECT tunnel, HTTP is sent to the proxy in absolute form. Fails (http)
-/// with "METHOD URL: what" (the URL without userinfo) when the URL is malformed or not
-/// http(s), the name does not resolve, the connection, the proxy tunnel or the TLS
-/// handshake fails (naming the certificate problem and the CA store used), the CA file
-/// cannot be loaded, the deadline passes ("timed out after 2s"), the body exceeds
-/// `max_body`, or the awaiting coroutine is cancelled ("cancelled").
+/// HTTPS verifies the peer, with SNI and host name verification, against `Request::ca_pem`
+/// when set, else the CA file of `Request::ca_file`, $PROMOTE_CA_FILE or $SSL_CERT_FILE (the
+/// first set), else the system CA store; with `client_certificate_pem` it authenticates
+/// itself with that certificate. A proxy from the environment (`proxy_for`) is used when one
+/// applies: HTTPS goes through a CONNECT tunnel, HTTP is sent to the proxy in absolute form.
+/// Fails (http) with "METHOD URL: what" (the URL without userinfo) when the URL is malformed
+/// or not http(s), the name does not resolve, the connection, the proxy tunnel or the TLS
+/// handshake fails (naming the certificate problem and the CA store used), the CA file, the
+/// CA text or the client certificate cannot be loaded, the deadline passes ("timed out after
+/// 2s"), the body exceeds `max_body`, or the awaiting coroutine is cancelled ("cancelled").
 boost::asio::awaitable<Result<Response>> request(Request request);
 
 /// `request` for synchronous callers: runs it on an io_context of its own and blocks the

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
@@ -192,6 +193,9 @@ struct HttpsApi::State {
   tcp::acceptor acceptor{io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
   fs::path dir;
   std::string ca_file;
+  Key ca_key{nullptr, EVP_PKEY_free};
+  Certificate ca{nullptr, X509_free};
+  std::atomic<long> serial{10};
   mutable std::mutex mutex;
   std::vector<Route> routes;
   std::vector<ApiRequest> log;
@@ -248,6 +252,13 @@ struct HttpsApi::State {
     if (handshake_error) {
       co_return;
     }
+    std::string client_name;
+    if (X509* peer = SSL_get1_peer_certificate(stream.native_handle())) {
+      char name[256] = {};
+      X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, name, sizeof name);
+      client_name = name;
+      X509_free(peer);
+    }
     beast::flat_buffer buffer;
     bhttp::request<bhttp::string_body> message;
     auto [read_error, read] = co_await bhttp::async_read(stream, buffer, message, k_use);
@@ -276,6 +287,7 @@ struct HttpsApi::State {
       request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
     request.body = std::move(message.body());
+    request.client_name = std::move(client_name);
 
     const ApiReply reply = answer(request);
     bhttp::response<bhttp::string_body> response{static_cast<bhttp::status>(reply.status), 11};
@@ -293,11 +305,11 @@ struct HttpsApi::State {
 };
 
 HttpsApi::HttpsApi(const std::vector<std::string>& names) : m_state(std::make_unique<State>()) {
-  const Key ca_key = make_key();
-  const Certificate ca = make_certificate(ca_key.get(), "promote test CA", nullptr, ca_key.get(), 1,
-                                          {{NID_basic_constraints, "critical,CA:TRUE"},
-                                           {NID_key_usage, "critical,keyCertSign,cRLSign"},
-                                           {NID_subject_key_identifier, "hash"}});
+  Key ca_key = make_key();
+  Certificate ca = make_certificate(ca_key.get(), "promote test CA", nullptr, ca_key.get(), 1,
+                                    {{NID_basic_constraints, "critical,CA:TRUE"},
+                                     {NID_key_usage, "critical,keyCertSign,cRLSign"},
+                                     {NID_subject_key_identifier, "hash"}});
   std::string alt_names = "IP:127.0.0.1,DNS:localhost";
   for (const auto& name : names) {
     alt_names += ",DNS:" + name;
@@ -323,8 +335,29 @@ HttpsApi::HttpsApi(const std::vector<std::string>& names) : m_state(std::make_un
   m_state->context.use_certificate_chain(asio::buffer(certificate_pem));
   m_state->context.use_private_key(asio::buffer(key_pem), ssl::context::pem);
 
+  m_state->ca_key = std::move(ca_key);
+  m_state->ca = std::move(ca);
+
   asio::co_spawn(m_state->io, m_state->serve(), asio::detached);
   m_state->thread = std::thread([state = m_state.get()] { state->io.run(); });
+}
+
+void HttpsApi::require_client_certificate() {
+  const std::string ca_pem = to_pem(m_state->ca.get());
+  m_state->context.add_certificate_authority(asio::buffer(ca_pem));
+  m_state->context.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+}
+
+std::pair<std::string, std::string> HttpsApi::client_certificate(
+    const std::string& common_name) const {
+  const Key key = make_key();
+  const Certificate certificate = make_certificate(
+      key.get(), common_name, m_state->ca.get(), m_state->ca_key.get(), m_state->serial++,
+      {{NID_basic_constraints, "critical,CA:FALSE"},
+       {NID_key_usage, "critical,digitalSignature"},
+       {NID_ext_key_usage, "clientAuth"},
+       {NID_authority_key_identifier, "keyid:always"}});
+  return {to_pem(certificate.get()), to_pem(key.get())};
 }
 
 HttpsApi::~HttpsApi() {

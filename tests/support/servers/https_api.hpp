@@ -26,6 +26,7 @@ struct ApiRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::vector<std::string> params;  ///< the path segments that the route's "*" matched
+  std::string client_name;          ///< the common name of the client's certificate, "" without one
 
   /// The first header called `name` (case-insensitive), "" when absent.
   std::string header(std::string_view name) const;
@@ -65,6 +66,13 @@ class HttpsApi {
   unsigned short port() const;
   /// The PEM file of the CA that signed the server's certificate.
   const std::string& ca_file() const;
+
+  /// From now on, the TLS handshake asks for a client certificate signed by the server's CA
+  /// and fails without one. Call before the requests it is for.
+  void require_client_certificate();
+  /// A client certificate for `common_name` signed by the server's CA, and its private key,
+  /// both PEM.
+  std::pair<std::string, std::string> client_certificate(const std::string& common_name) const;
 
   /// Every request received, in order.
   std::vector<ApiRequest> log() const;
