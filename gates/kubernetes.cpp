@@ -1,9 +1,13 @@
 #include "gates/kubernetes.hpp"
 
+#include <array>
 #include <cstdint>
 #include <optional>
+#include <utility>
 
+#include "engine/http/kube.hpp"
 #include "engine/image/reference.hpp"
+#include "engine/util/text.hpp"
 
 namespace promote::gates {
 
@@ -245,6 +249,249 @@ std::vector<std::string> images_not_candidate(const json& object, const Candidat
     }
   }
   return out;
+}
+
+namespace {
+
+using Status = Verdict::Status;
+
+// The workload kinds, as `kubectl` names them: kind, plural, short name.
+struct WorkloadKind {
+  const char* kind;
+  const char* plural;
+  const char* singular;
+  const char* short_name;
+};
+constexpr std::array<WorkloadKind, 3> k_kinds = {
+    {{"Deployment", "deployments", "deployment", "deploy"},
+     {"StatefulSet", "statefulsets", "statefulset", "sts"},
+     {"DaemonSet", "daemonsets", "daemonset", "ds"}}};
+
+// One workload named in `with.workloads`.
+struct Named {
+  const WorkloadKind* kind;
+  std::string name;
+};
+
+const WorkloadKind* kind_named(const std::string& word) {
+  for (const auto& kind : k_kinds) {
+    if (word == kind.plural || word == kind.singular || word == kind.short_name) {
+      return &kind;
+    }
+  }
+  return nullptr;
+}
+
+class KubernetesGate : public Gate {
+ public:
+  KubernetesGate(std::vector<Named> workloads, std::string selector, std::string namespace_name,
+                 std::string context)
+      : m_workloads(std::move(workloads)),
+        m_selector(std::move(selector)),
+        m_namespace(std::move(namespace_name)),
+        m_context(std::move(context)) {}
+
+  boost::asio::awaitable<Verdict> evaluate(const GateContext& context) override {
+    auto connection = kube::find_connection(m_context);
+    if (!connection) {
+      co_return Verdict::make(Status::error, connection.error().message);
+    }
+    auto client = kube::Client::make(std::move(*connection));
+    if (!client) {
+      co_return Verdict::make(Status::error, client.error().message);
+    }
+    const std::string namespace_name = m_namespace.empty() ? client->namespace_name() : m_namespace;
+    std::vector<nlohmann::json> objects;
+    std::vector<std::string> missing;
+    if (!m_workloads.empty()) {
+      for (const auto& workload : m_workloads) {
+        auto found = co_await client->get_object("apps", "v1", namespace_name,
+                                                 workload.kind->plural, workload.name);
+        if (!found) {
+          co_return Verdict::make(Status::error, found.error().message);
+        }
+        if (!*found) {
+          missing.push_back(std::string(workload.kind->singular) + "/" + workload.name);
+          continue;
+        }
+        objects.push_back(std::move(**found));
+      }
+    } else {
+      for (const auto& kind : k_kinds) {
+        auto found = co_await client->list("apps", "v1", namespace_name, kind.plural, m_selector);
+        if (!found) {
+          co_return Verdict::make(Status::error, found.error().message);
+        }
+        if (*found && (**found)["items"].is_array()) {
+          for (auto& item : (**found)["items"]) {
+            item["kind"] = kind.kind;  // a list's items do not say their kind
+            objects.push_back(std::move(item));
+          }
+        }
+      }
+    }
+    co_return judge(objects, missing, namespace_name, client->context(), context.candidate);
+  }
+
+  nlohmann::json config() const override {
+    nlohmann::json out = nlohmann::json::object();
+    if (!m_workloads.empty()) {
+      out["workloads"] = nlohmann::json::array();
+      for (const auto& workload : m_workloads) {
+        out["workloads"].push_back(std::string(workload.kind->singular) + "/" + workload.name);
+      }
+    } else {
+      out["selector"] = m_selector;
+    }
+    if (!m_namespace.empty()) {
+      out["namespace"] = m_namespace;
+    }
+    if (!m_context.empty()) {
+      out["context"] = m_context;
+    }
+    return out;
+  }
+
+  bool needs_source() const override { return true; }
+
+ private:
+  Verdict judge(const std::vector<nlohmann::json>& objects, const std::vector<std::string>& missing,
+                const std::string& namespace_name, const std::string& cluster_context,
+                const Candidate& candidate) const {
+    nlohmann::json rows = nlohmann::json::array();
+    std::string failed;
+    std::string waiting;
+    std::vector<std::string> done;
+    for (const auto& object : objects) {
+      const Rollout rollout = rollout_status(object);
+      const auto wrong = images_not_candidate(object, candidate);
+      const std::string kind = object.value("kind", "");
+      const std::string name = object.contains("metadata") && object["metadata"].is_object()
+                                   ? object["metadata"].value("name", "")
+                                   : "";
+      const std::string label = util::one_line(kind + "/" + name);
+      std::string state = "complete";
+      if (rollout.state == Rollout::State::failed || rollout.state == Rollout::State::unknown) {
+        state = "failed";
+        failed = failed.empty() ? util::one_line(rollout.message) : failed;
+      } else if (rollout.state == Rollout::State::progressing) {
+        state = "progressing";
+        waiting = waiting.empty() ? util::one_line(rollout.message) : waiting;
+      } else if (!wrong.empty()) {
+        state = "other images";
+        waiting = waiting.empty() ? label + ": " + util::one_line(wrong.front()) : waiting;
+      } else {
+        done.push_back(label);
+      }
+      rows.push_back({{"workload", label},
+                      {"state", state},
+                      {"rollout", util::one_line(rollout.message)},
+                      {"images", workload_images(object)},
+                      {"not_candidate", wrong}});
+    }
+    nlohmann::json details = {{"context", cluster_context},
+                              {"namespace", namespace_name},
+                              {"workloads", rows},
+                              {"missing", missing}};
+    if (!missing.empty()) {
+      return Verdict::make(
+          Status::fail, "no " + missing.front() + " in namespace " + util::one_line(namespace_name),
+          std::move(details));
+    }
+    if (objects.empty()) {
+      return Verdict::make(Status::fail,
+                           "no Deployment, StatefulSet or DaemonSet in namespace " +
+                               util::one_line(namespace_name) + " matches " +
+                               util::one_line(m_selector),
+                           std::move(details));
+    }
+    if (!failed.empty()) {
+      return Verdict::make(Status::fail, failed, std::move(details));
+    }
+    if (!waiting.empty()) {
+      Verdict verdict = Verdict::make(Status::pending, waiting, std::move(details));
+      verdict.retry_after = std::chrono::seconds(30);
+      return verdict;
+    }
+    std::string names;
+    for (const auto& name : done) {
+      names += (names.empty() ? "" : ", ") + name;
+    }
+    return Verdict::make(
+        Status::pass,
+        std::to_string(done.size()) + " rolled out with the candidate's images (" + names + ")",
+        std::move(details));
+  }
+
+  std::vector<Named> m_workloads;
+  std::string m_selector;
+  std::string m_namespace;
+  std::string m_context;
+};
+
+}  // namespace
+
+std::unique_ptr<Gate> make_kubernetes(const pipeline::ConfigNode& with) {
+  const std::size_t before = with.diagnostics().messages().size();
+  if (with.is_null()) {
+    with.error("gate 'kubernetes' needs 'with: { workloads: [deployment/NAME] }' or a selector");
+    return nullptr;
+  }
+  if (!with.expect_map("gate 'kubernetes'", {"workloads", "selector", "namespace", "context"})) {
+    return nullptr;
+  }
+  std::vector<Named> workloads;
+  std::string selector;
+  const auto listed = with.get("workloads");
+  const auto selected = with.get("selector");
+  if (listed.has_value() == selected.has_value()) {
+    with.error("gate 'kubernetes' takes 'workloads' or 'selector' (one of them)");
+    return nullptr;
+  }
+  if (listed) {
+    if (auto names = listed->as_string_list("workloads")) {
+      if (names->empty()) {
+        listed->error("'workloads' must name at least one workload");
+      }
+      for (const auto& text : *names) {
+        const auto slash = text.find('/');
+        const WorkloadKind* kind =
+            slash == std::string::npos ? nullptr : kind_named(text.substr(0, slash));
+        if (kind == nullptr || slash + 1 >= text.size()) {
+          listed->error(
+              "'workloads' entries are KIND/NAME of a deployment, statefulset or "
+              "daemonset, got '" +
+              util::one_line(text) + "'");
+          continue;
+        }
+        workloads.push_back(Named{kind, text.substr(slash + 1)});
+      }
+    }
+  } else if (auto text = selected->as_string("selector")) {
+    if (text->empty()) {
+      selected->error("'selector' must not be empty");
+    }
+    selector = *text;
+  }
+  std::string namespace_name;
+  std::string context;
+  for (const auto& [key, into] :
+       {std::pair{"namespace", &namespace_name}, std::pair{"context", &context}}) {
+    if (auto node = with.get(key)) {
+      if (auto text = node->as_string(key)) {
+        if (text->empty()) {
+          node->error("'" + std::string(key) +
+                      "' must not be empty (leave it out for the default)");
+        }
+        *into = *text;
+      }
+    }
+  }
+  if (with.diagnostics().messages().size() != before) {
+    return nullptr;
+  }
+  return std::make_unique<KubernetesGate>(std::move(workloads), std::move(selector),
+                                          std::move(namespace_name), std::move(context));
 }
 
 }  // namespace promote::gates

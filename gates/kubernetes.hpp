@@ -1,14 +1,22 @@
 #pragma once
-// The `kubernetes` gate's judgement of a workload (README "kubernetes"): whether a Deployment,
-// StatefulSet or DaemonSet, as the Kubernetes API returns it, has rolled out as
-// `kubectl rollout status` judges it, and whether it runs the candidate's images. (The gate that
-// reads the workloads through the cluster's API builds on these.)
+// The `kubernetes` gate (README "kubernetes"): the source stage's workloads, read through the
+// Kubernetes API (engine/http/kube.hpp), have rolled out as `kubectl rollout status` judges it
+// and run the candidate's images.
+//
+//   - use: kubernetes
+//     with:
+//       workloads: [deployment/api, statefulset/db]   # or selector: app.kubernetes.io/part-of=shop
+//       namespace: shop                               # default: the context's
+//       context: staging                              # kubeconfig context; default: current
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "engine/gate.hpp"
 #include "engine/pipeline/candidate.hpp"
+#include "engine/pipeline/config_node.hpp"
 
 namespace promote::gates {
 
@@ -47,5 +55,10 @@ std::vector<std::string> workload_images(const nlohmann::json& object);
 /// such container runs the candidate.
 std::vector<std::string> images_not_candidate(const nlohmann::json& object,
                                               const Candidate& candidate);
+
+/// Builds a kubernetes gate from its `with:`; reports problems into the diagnostics: no
+/// workloads and no selector, both, a workload that is not KIND/NAME of a Deployment,
+/// StatefulSet or DaemonSet, an empty namespace or context.
+std::unique_ptr<Gate> make_kubernetes(const pipeline::ConfigNode& with);
 
 }  // namespace promote::gates

@@ -6,6 +6,7 @@
 #include "gates/grype.hpp"
 #include "gates/http.hpp"
 #include "gates/junit.hpp"
+#include "gates/kubernetes.hpp"
 #include "gates/prometheus.hpp"
 #include "gates/sarif.hpp"
 #include "gates/soak.hpp"
@@ -30,9 +31,12 @@ constexpr std::array k_builtin = {
              &make_window},
     GateType{"approval", "approvals of this exact candidate by enough eligible people",
              &make_approval},
-    GateType{"http",
-             "a webhook's answer: its status code or a JSON value by pointer and condition",
+    GateType{"http", "a webhook's answer: its status code or a JSON value by pointer and condition",
              &make_http},
+    GateType{"kubernetes",
+             "the source stage's workloads rolled out (kubectl rollout status) with the "
+             "candidate's images",
+             &make_kubernetes},
 };
 
 }  // namespace

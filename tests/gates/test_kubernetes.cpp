@@ -4,10 +4,16 @@
 #include <doctest/doctest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 #include <fstream>
 #include <map>
 
 #include "gates/kubernetes.hpp"
+#include "tests/http/kube_fixtures.hpp"
+#include "tests/support/fakes.hpp"
+#include "tests/support/servers/https_api.hpp"
 #include "tests/support/support.hpp"
 #include "tests/support/yaml_json.hpp"
 
@@ -26,6 +32,73 @@ json workload(const std::string& file) {
     return json::parse(in);
   }
   return promote::test::yaml_to_json(YAML::LoadFile(path.string()));
+}
+
+// A cluster's API on 127.0.0.1 with its own CA, a kubeconfig that reaches it with a token (as
+// a CI runner's would), and the kubernetes gates that ask it, for prod from staging.
+class Cluster {
+ public:
+  Cluster() : m_env(m_home.path().string()), m_kubeconfig("KUBECONFIG", kubeconfig_path()) {
+    promote::test::write_text(
+        kubeconfig_path(),
+        "apiVersion: v1\nkind: Config\ncurrent-context: staging\n"
+        "clusters:\n- name: staging\n  cluster:\n    server: " +
+            m_api.url() + "\n    certificate-authority: " + m_api.ca_file() +
+            "\n"
+            "users:\n- name: ci\n  user:\n    token: " +
+            std::string(k_token) +
+            "\n"
+            "contexts:\n- name: staging\n  context: {cluster: staging, user: ci, namespace: "
+            "default}\n");
+    m_candidate.images["guestbook"] =
+        *promote::image::parse("gcr.io/heptio-images/ks-guestbook-demo:0.2");
+  }
+
+  static constexpr const char* k_token = "kube-t0ken-5ecret";
+
+  promote::test::HttpsApi& api() { return m_api; }
+  promote::Candidate& candidate() { return m_candidate; }
+
+  // Answers GET PATH with `object` as JSON (a status of 200) or a Status body.
+  void serve(const std::string& path, const json& object, unsigned status = 200) {
+    m_api.route("GET", path, [object, status](const promote::test::ApiRequest&) {
+      return promote::test::json_reply(status, object.dump());
+    });
+  }
+
+  promote::Verdict ask(const std::string& yaml) {
+    promote::pipeline::Diagnostics diagnostics;
+    auto gate = promote::gates::make_kubernetes(
+        promote::pipeline::ConfigNode(YAML::Load(yaml), "promote.yaml", diagnostics));
+    REQUIRE_MESSAGE(gate != nullptr, diagnostics.to_error().message);
+    const promote::GateContext context{m_candidate, "prod",     std::string("staging"),
+                                       ".",         m_timeline, "shop"};
+    boost::asio::io_context io;
+    auto future = boost::asio::co_spawn(io, gate->evaluate(context), boost::asio::use_future);
+    io.run();
+    return future.get();
+  }
+
+ private:
+  std::string kubeconfig_path() const { return (m_home.path() / "kubeconfig").string(); }
+
+  promote::test::TempDir m_home;
+  promote::test::KubeEnv m_env;
+  promote::test::ScopedVariable m_kubeconfig;
+  promote::test::HttpsApi m_api;
+  promote::test::FakeTimeline m_timeline;
+  promote::Candidate m_candidate;
+};
+
+const std::string k_deployment_path = "/apis/apps/v1/namespaces/default/deployments/guestbook-ui";
+
+// The messages of a `with:` that must not build a gate.
+std::string config_errors(const std::string& yaml) {
+  promote::pipeline::Diagnostics diagnostics;
+  auto gate = promote::gates::make_kubernetes(
+      promote::pipeline::ConfigNode(YAML::Load(yaml), "promote.yaml", diagnostics));
+  CHECK(gate == nullptr);
+  return diagnostics.to_error().message;
 }
 
 }  // namespace
@@ -151,5 +224,104 @@ TEST_SUITE("gates") {
     object["spec"]["template"]["spec"]["containers"][0]["image"] =
         "ghcr.io/acme/api:1.4.2@sha256:" + std::string(64, 'b');
     CHECK(promote::gates::images_not_candidate(object, candidate).size() == 1);
+  }
+
+  TEST_CASE("kubernetes gate: a rollout through the API, step by step, as staging runs it" *
+            doctest::skip(!promote::test::has_corpus())) {
+    Cluster cluster;
+    json deployment = workload("gitops-engine__deployment-live-healthy.json");
+    cluster.serve(k_deployment_path, deployment);
+    const std::string with = "workloads: [deployment/guestbook-ui]";
+    const promote::Verdict done = cluster.ask(with);
+    CHECK(done.status == promote::Verdict::Status::pass);
+    CHECK(done.summary == "1 rolled out with the candidate's images (Deployment/guestbook-ui)");
+    CHECK(done.details["namespace"] == "default");
+    CHECK(done.details["context"] == "staging");
+    const auto requests = cluster.api().requests("GET", k_deployment_path);
+    REQUIRE(requests.size() == 1);
+    CHECK(requests[0].header("Authorization") == std::string("Bearer ") + Cluster::k_token);
+
+    // The candidate is 0.3 and staging still runs 0.2: not yet.
+    cluster.candidate().images["guestbook"] =
+        *promote::image::parse("gcr.io/heptio-images/ks-guestbook-demo:0.3");
+    const promote::Verdict other = cluster.ask(with);
+    CHECK(other.status == promote::Verdict::Status::pending);
+    CHECK(other.summary ==
+          "Deployment/guestbook-ui: container guestbook-ui runs "
+          "gcr.io/heptio-images/ks-guestbook-demo:0.2, not "
+          "gcr.io/heptio-images/ks-guestbook-demo:0.3");
+    CHECK(other.retry_after == std::chrono::seconds(30));
+
+    // Rolling out 0.3, then past its deadline.
+    cluster.serve(k_deployment_path, workload("gitops-engine__deployment-progressing.yaml"));
+    const promote::Verdict rolling = cluster.ask(with);
+    CHECK(rolling.status == promote::Verdict::Status::pending);
+    CHECK(rolling.summary ==
+          "Waiting for deployment \"guestbook-ui\" rollout to finish: 1 old replicas are "
+          "pending termination");
+    cluster.serve(k_deployment_path,
+                  workload("gitops-engine__deployment-progress-deadline-exceeded.yaml"));
+    const promote::Verdict stuck = cluster.ask(with);
+    CHECK(stuck.status == promote::Verdict::Status::fail);
+    CHECK(stuck.summary == "deployment \"guestbook-ui\" exceeded its progress deadline");
+    // The token is in no verdict.
+    for (const auto& verdict : {done, other, rolling, stuck}) {
+      CHECK(verdict.details.dump().find(Cluster::k_token) == std::string::npos);
+    }
+  }
+
+  TEST_CASE("kubernetes gate: a selector, a missing workload and a refused token" *
+            doctest::skip(!promote::test::has_corpus())) {
+    Cluster cluster;
+    // A list's items do not say their kind.
+    json deployment = workload("gitops-engine__deployment-live-healthy.json");
+    deployment.erase("kind");
+    cluster.serve("/apis/apps/v1/namespaces/default/deployments",
+                  json{{"kind", "DeploymentList"}, {"items", json::array({deployment})}});
+    cluster.serve("/apis/apps/v1/namespaces/default/statefulsets",
+                  json{{"kind", "StatefulSetList"}, {"items", json::array()}});
+    cluster.serve("/apis/apps/v1/namespaces/default/daemonsets",
+                  json{{"kind", "DaemonSetList"}, {"items", json::array()}});
+    const promote::Verdict selected = cluster.ask("selector: app=guestbook-ui");
+    CHECK(selected.status == promote::Verdict::Status::pass);
+    const auto lists =
+        cluster.api().requests("GET", "/apis/apps/v1/namespaces/default/deployments");
+    REQUIRE_FALSE(lists.empty());
+    CHECK(lists.back().query_value("labelSelector") == "app=guestbook-ui");
+    const promote::Verdict none = cluster.ask("{selector: app=nothing, namespace: web}");
+    CHECK(none.status == promote::Verdict::Status::fail);
+    CHECK(none.summary ==
+          "no Deployment, StatefulSet or DaemonSet in namespace web matches app=nothing");
+
+    const promote::Verdict missing = cluster.ask("workloads: [sts/db]");
+    CHECK(missing.status == promote::Verdict::Status::fail);
+    CHECK(missing.summary == "no statefulset/db in namespace default");
+
+    cluster.serve(k_deployment_path,
+                  json{{"kind", "Status"},
+                       {"status", "Failure"},
+                       {"reason", "Forbidden"},
+                       {"code", 403},
+                       {"message",
+                        "deployments.apps \"guestbook-ui\" is forbidden: User "
+                        "\"system:serviceaccount:ci:promote\" cannot get resource"}},
+                  403);
+    const promote::Verdict refused = cluster.ask("workloads: deploy/guestbook-ui");
+    CHECK(refused.status == promote::Verdict::Status::error);
+    CHECK(refused.summary.find("403 Forbidden for user 'ci' (context 'staging')") !=
+          std::string::npos);
+    CHECK(refused.summary.find(Cluster::k_token) == std::string::npos);
+  }
+
+  TEST_CASE("kubernetes gate: its with: is checked where it is written") {
+    CHECK(config_errors("namespace: shop") ==
+          "promote.yaml:1:1: gate 'kubernetes' takes 'workloads' or 'selector' (one of them)");
+    CHECK(config_errors("{workloads: [deployment/api], selector: app=api}") ==
+          "promote.yaml:1:1: gate 'kubernetes' takes 'workloads' or 'selector' (one of them)");
+    CHECK(config_errors("workloads: [pod/api]") ==
+          "promote.yaml:1:12: 'workloads' entries are KIND/NAME of a deployment, statefulset or "
+          "daemonset, got 'pod/api'");
+    CHECK(config_errors("{workloads: deployment/api, context: ''}") ==
+          "promote.yaml:1:38: 'context' must not be empty (leave it out for the default)");
   }
 }
