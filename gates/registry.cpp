@@ -3,6 +3,7 @@
 #include <array>
 
 #include "gates/approval.hpp"
+#include "gates/argocd.hpp"
 #include "gates/grype.hpp"
 #include "gates/http.hpp"
 #include "gates/junit.hpp"
@@ -30,9 +31,10 @@ constexpr std::array k_builtin = {
              &make_window},
     GateType{"approval", "approvals of this exact candidate by enough eligible people",
              &make_approval},
-    GateType{"http",
-             "a webhook's answer: its status code or a JSON value by pointer and condition",
+    GateType{"http", "a webhook's answer: its status code or a JSON value by pointer and condition",
              &make_http},
+    GateType{"argocd", "the source stage's Argo CD applications: synced to the candidate, healthy",
+             &make_argocd},
 };
 
 }  // namespace
