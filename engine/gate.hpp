@@ -51,6 +51,7 @@ inline bool passes(Verdict::Status status) {
 struct StageEntry {
   std::chrono::system_clock::time_point at;
   std::string source;  ///< "history", "commit <sha> (Promote trailers)", "commit <sha> (last change)"
+  std::string commit = {};  ///< the commit that brought the candidate into the stage; "" unknown
 };
 
 /// Answers when a candidate entered a stage; abstract so tests can use a fake clock.
@@ -64,6 +65,18 @@ class Timeline {
   /// nullopt when nothing says so; fails when the record could not be read.
   virtual Result<std::optional<StageEntry>> entered(const std::string& stage,
                                                     const Candidate& candidate) const = 0;
+};
+
+/// Answers questions about the commits of the pipeline's repository (the local clone);
+/// abstract so that gates need not open a repository.
+class CommitGraph {
+ public:
+  virtual ~CommitGraph() = default;
+  /// Whether `commit` is `revision` or one of its ancestors (both commit ids, 40 hex); nullopt
+  /// when the repository does not know `revision` (not fetched yet, another repository's, or
+  /// not a commit id). Fails when the repository cannot be read.
+  virtual Result<std::optional<bool>> contains(const std::string& revision,
+                                               const std::string& commit) const = 0;
 };
 
 /// One recorded decision on a candidate for a stage: an approval or a rejection.
@@ -102,6 +115,9 @@ struct GateContext {
   /// Where the pipeline counts signed records only (trust.signed): who the promoter's signing
   /// key is in allowed_signers, whose approval is the promoter's own too; else "".
   std::string signer = {};
+  /// The commits of the pipeline's repository (for gates that compare a deployed revision
+  /// with the commit that brought the candidate into a stage); null: they cannot be read.
+  const CommitGraph* commits = nullptr;
 };
 
 /// One configured gate (one `use:` entry of a stage). Built by a factory that has

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "gates/approval.hpp"
+#include "gates/argocd.hpp"
 #include "gates/grype.hpp"
 #include "gates/http.hpp"
 #include "gates/junit.hpp"
@@ -33,6 +34,8 @@ constexpr std::array k_builtin = {
              &make_approval},
     GateType{"http", "a webhook's answer: its status code or a JSON value by pointer and condition",
              &make_http},
+    GateType{"argocd", "the source stage's Argo CD applications: synced to the candidate, healthy",
+             &make_argocd},
     GateType{"kubernetes",
              "the source stage's workloads rolled out (kubectl rollout status) with the "
              "candidate's images",

@@ -36,7 +36,8 @@ class SoakGate : public Gate {
       return Verdict::make(Status::error, "no record says when candidate " +
                                               context.candidate.short_id() + " entered " + from);
     }
-    const auto& [at, source] = **entry;
+    const auto& at = (*entry)->at;
+    const auto& source = (*entry)->source;
     const auto elapsed = std::max(std::chrono::seconds(0),
                                   std::chrono::duration_cast<std::chrono::seconds>(
                                       context.timeline.now() - at));

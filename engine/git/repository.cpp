@@ -337,6 +337,47 @@ bool Repository::descends_from(const std::string& commit, const std::string& anc
                   git_graph_descendant_of(m_repository.get(), &of, &from) == 1);
 }
 
+Result<std::optional<bool>> Repository::contains(const std::string& revision,
+                                                 const std::string& commit) const {
+  const auto is_hex = [](const std::string& id) {
+    return id.size() == GIT_OID_HEXSZ &&
+           id.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;
+  };
+  git_oid tip;
+  if (!is_hex(revision) || git_oid_fromstrn(&tip, revision.data(), revision.size()) < 0) {
+    return std::nullopt;
+  }
+  const std::string doing =
+      "cannot tell whether commit " + commit.substr(0, 12) + " is in " + revision.substr(0, 12);
+  git_odb* raw = nullptr;
+  if (git_repository_odb(&raw, m_repository.get()) < 0) {
+    return failure(doing);
+  }
+  const Owned<git_odb, git_odb_free> odb(raw);
+  git_object* object = nullptr;
+  const int looked = git_object_lookup(&object, m_repository.get(), &tip, GIT_OBJECT_COMMIT);
+  const ObjectPtr owned(object);
+  if (is_missing(looked) || looked == GIT_EINVALIDSPEC) {
+    return std::nullopt;
+  }
+  if (looked < 0) {
+    return failure(doing);
+  }
+  git_oid of;
+  if (!is_hex(commit) || git_oid_fromstrn(&of, commit.data(), commit.size()) < 0 ||
+      git_odb_exists(odb.get(), &of) != 1) {
+    return std::optional<bool>(false);
+  }
+  if (git_oid_equal(&tip, &of)) {
+    return std::optional<bool>(true);
+  }
+  const int descends = git_graph_descendant_of(m_repository.get(), &tip, &of);
+  if (descends < 0) {
+    return failure(doing);
+  }
+  return std::optional<bool>(descends == 1);
+}
+
 namespace {
 
 /// Walks the commits reachable from HEAD, newest first, until `visit` returns false or fails.

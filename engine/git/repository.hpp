@@ -195,6 +195,12 @@ class Repository {
   /// a commit id this repository has.
   bool descends_from(const std::string& commit, const std::string& ancestor) const;
 
+  /// Whether commit `commit` is `revision` or one of its ancestors (both 40 hex): nullopt when
+  /// this repository has no commit `revision` (or it is no commit id), false when it has no
+  /// commit `commit`. Fails (git) when the object database or the graph cannot be read.
+  Result<std::optional<bool>> contains(const std::string& revision,
+                                       const std::string& commit) const;
+
   /// Visits the commits reachable from HEAD, newest committer time first, until `visit`
   /// returns false; visits nothing before the first commit.
   Result<void> walk(const std::function<bool(const CommitInfo&)>& visit) const;

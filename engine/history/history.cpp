@@ -688,7 +688,8 @@ Result<std::vector<HoldRecord>> History::all_holds() const {
 
 Result<std::optional<Clock::time_point>> History::entered(const PipelineId& pipeline,
                                                           const std::string& stage,
-                                                          const std::string& candidate_id) const {
+                                                          const std::string& candidate_id,
+                                                          std::string* commit) const {
   const auto failure = [&](const std::string& what) {
     return make_error(ErrorKind::input,
                       "cannot read history database " + m_path.string() + ": " + what);
@@ -700,7 +701,7 @@ Result<std::optional<Clock::time_point>> History::entered(const PipelineId& pipe
   try {
     SQLite::Statement select(
         *m_db,
-        "SELECT id, finished_at FROM promotions "
+        "SELECT id, finished_at, commit_id FROM promotions "
         "WHERE stage = :stage AND candidate_id = :candidate AND outcome = 'promoted' AND " +
             belongs_sql("") + " ORDER BY finished_at DESC, seq DESC LIMIT 1");
     select.bind(":stage", stage);
@@ -713,6 +714,9 @@ Result<std::optional<Clock::time_point>> History::entered(const PipelineId& pipe
     if (!finished) {
       return failure("promotion " + select.getColumn(0).getString() +
                      ": finished_at: " + finished.error().message);
+    }
+    if (commit != nullptr) {
+      *commit = select.getColumn(2).isNull() ? std::string() : select.getColumn(2).getString();
     }
     return std::optional<Clock::time_point>(*finished);
   } catch (const std::exception& e) {

@@ -220,9 +220,11 @@ class History {
 
   /// When `candidate_id` last entered `stage` of `pipeline`: the finished time of the newest
   /// promotion of that pipeline with outcome "promoted" for that stage and candidate, or
-  /// nullopt when there is none.
+  /// nullopt when there is none. `commit`, when given, is set to that promotion's commit ("" when
+  /// it recorded none).
   Result<std::optional<std::chrono::system_clock::time_point>> entered(
-      const PipelineId& pipeline, const std::string& stage, const std::string& candidate_id) const;
+      const PipelineId& pipeline, const std::string& stage, const std::string& candidate_id,
+      std::string* commit = nullptr) const;
 
   /// Adds an approval or a rejection. Fails (internal) when it breaks the schema (unknown
   /// decision, candidate id that is not 64 hex), (input) when the database cannot be written.

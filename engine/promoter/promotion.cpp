@@ -604,6 +604,7 @@ class Attempt {
       m_result.warnings.push_back(signer.error().message);
     }
     context.approvals = &approvals;
+    context.commits = &timeline;
     context.break_glass = m_request.break_glass;
     context.progress = m_request.on_progress;
     auto verdicts =

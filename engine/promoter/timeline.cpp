@@ -22,15 +22,28 @@ Timeline::TimePoint RepositoryTimeline::now() const { return std::chrono::system
 Result<std::optional<StageEntry>> RepositoryTimeline::entered(const std::string& stage_name,
                                                               const Candidate& candidate) const {
   const std::string id = candidate.id();
+  // A history row without a commit keeps its time; the commit comes from the git history.
+  std::optional<StageEntry> recorded;
   if (m_history != nullptr) {
-    auto at = m_history->entered(m_id, stage_name, id);
+    std::string commit;
+    auto at = m_history->entered(m_id, stage_name, id, &commit);
     if (!at) {
       return at.error();
     }
     if (at->has_value()) {
-      return StageEntry{**at, "history"};
+      recorded = StageEntry{**at, "history", commit};
+      if (!commit.empty()) {
+        return recorded;
+      }
     }
   }
+  const auto keep_recorded = [&](std::optional<StageEntry> entry) {
+    if (recorded) {
+      recorded->commit = entry ? entry->commit : std::string();
+      return recorded;
+    }
+    return entry;
+  };
   std::optional<StageEntry> found;
   std::optional<Error> failed;
   auto walked = m_repository.walk([&](const git::CommitInfo& commit) {
@@ -53,7 +66,8 @@ Result<std::optional<StageEntry>> RepositoryTimeline::entered(const std::string&
       }
     }
     if (git::trailer(commit.message, "Promote-Candidate") == id) {
-      found = StageEntry{commit.time, "commit " + commit.id.substr(0, 12) + " (Promote trailers)"};
+      found = StageEntry{commit.time, "commit " + commit.id.substr(0, 12) + " (Promote trailers)",
+                         commit.id};
     }
     return false;  // only the newest promotion into the stage tells what is there now
   });
@@ -64,11 +78,11 @@ Result<std::optional<StageEntry>> RepositoryTimeline::entered(const std::string&
     return *failed;
   }
   if (found || m_trust != nullptr) {
-    return found;
+    return keep_recorded(found);
   }
   const pipeline::Stage* stage = m_pipeline.find_stage(stage_name);
   if (stage == nullptr) {
-    return std::optional<StageEntry>();
+    return keep_recorded(std::nullopt);
   }
   auto targets = target_paths(m_pipeline, *stage, m_repository.workdir());
   if (!targets) {
@@ -83,10 +97,16 @@ Result<std::optional<StageEntry>> RepositoryTimeline::entered(const std::string&
     return change.error();
   }
   if (!change->has_value()) {
-    return std::optional<StageEntry>();
+    return keep_recorded(std::nullopt);
   }
-  return StageEntry{(*change)->time,
-                    "commit " + (*change)->id.substr(0, 12) + " (last change of " + target + ")"};
+  return keep_recorded(StageEntry{
+      (*change)->time, "commit " + (*change)->id.substr(0, 12) + " (last change of " + target + ")",
+      (*change)->id});
+}
+
+Result<std::optional<bool>> RepositoryTimeline::contains(const std::string& revision,
+                                                         const std::string& commit) const {
+  return m_repository.contains(revision, commit);
 }
 
 }  // namespace promote::promoter

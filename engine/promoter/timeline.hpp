@@ -14,7 +14,8 @@
 
 namespace promote::promoter {
 
-class RepositoryTimeline : public Timeline {
+/// The real Timeline, and the CommitGraph of the same repository.
+class RepositoryTimeline : public Timeline, public CommitGraph {
  public:
   /// `history` may be null (no database yet). Stage targets are read relative to the
   /// repository's working directory. `trust` (may be null: none required) says which promote
@@ -31,8 +32,13 @@ class RepositoryTimeline : public Timeline {
   /// counts only when an allowed signer signed it (the others are named with util::notice and
   /// passed over: anyone who can push can write trailers and a date), and the last change of
   /// the target does not count.
+  /// The entry's `commit` is the history row's commit, else that of the promote commit or of
+  /// the last change found; "" when none of them names one.
   Result<std::optional<StageEntry>> entered(const std::string& stage,
                                             const Candidate& candidate) const override;
+  /// Ancestry in the local clone (git::Repository::contains).
+  Result<std::optional<bool>> contains(const std::string& revision,
+                                       const std::string& commit) const override;
 
  private:
   const pipeline::Pipeline& m_pipeline;

@@ -175,7 +175,7 @@ inline std::string scrub_secrets(std::string text, const std::vector<std::string
 
 /// The variables a gate's configuration (as Gate::config gives it) names as holding secrets:
 /// the http gate's `headers.*.env`, the prometheus gate's `auth.bearer_env` and
-/// `auth.password_env`, and an external gate's `env`.
+/// `auth.password_env`, the argocd gate's `token_env`, and an external gate's `env`.
 inline std::vector<std::string> secret_variables_of(const nlohmann::json& config) {
   std::vector<std::string> names;
   const auto add = [&names](const nlohmann::json& name) {
@@ -200,6 +200,9 @@ inline std::vector<std::string> secret_variables_of(const nlohmann::json& config
         add((*auth)[key]);
       }
     }
+  }
+  if (auto token = config.find("token_env"); token != config.end()) {
+    add(*token);
   }
   if (auto variables = config.find("env"); variables != config.end() && variables->is_array()) {
     for (const auto& name : *variables) {

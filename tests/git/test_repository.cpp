@@ -789,6 +789,28 @@ TEST_SUITE("git") {
     CHECK(visited == 2);
   }
 
+  TEST_CASE("contains: a commit is in a revision when it is the revision or an ancestor") {
+    Fixture fixture;
+    const std::string init = fixture.git("rev-parse HEAD");
+    sh(k_git + "commit -q --allow-empty -m one", fixture.work());
+    const std::string one = fixture.git("rev-parse HEAD");
+    sh("git checkout -q -b side " + init + " && " + k_git + "commit -q --allow-empty -m side",
+       fixture.work());
+    const std::string side = fixture.git("rev-parse HEAD");
+    const Repository repository = fixture.open();
+    CHECK(repository.contains(one, one).value() == std::optional<bool>(true));
+    CHECK(repository.contains(one, init).value() == std::optional<bool>(true));
+    CHECK(repository.contains(init, one).value() == std::optional<bool>(false));
+    CHECK(repository.contains(side, one).value() == std::optional<bool>(false));
+    // A revision this repository does not have, or that is no commit id: nothing known.
+    CHECK_FALSE(repository.contains(std::string(40, 'a'), one).value().has_value());
+    CHECK_FALSE(repository.contains("main", one).value().has_value());
+    const std::string tree = fixture.git("rev-parse HEAD^{tree}");
+    CHECK_FALSE(repository.contains(tree, one).value().has_value());
+    // A commit it does not have is in none of its revisions.
+    CHECK(repository.contains(one, std::string(40, 'b')).value() == std::optional<bool>(false));
+  }
+
   TEST_CASE("last change finds the newest commit that touched the paths") {
     Fixture fixture;
     const auto commit = [&](const std::string& file, const std::string& text,
