@@ -4,6 +4,12 @@
 #include <array>
 #include <cstdint>
 #include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/http/kube.hpp"
+#include "engine/util/text.hpp"
+#include "engine/util/time.hpp"
 
 namespace promote::gates {
 
@@ -185,6 +191,242 @@ FluxState flux_status(const json& object, const ContainsCommit& contains,
                                             (reason.empty() ? "" : ", " + reason) +
                                             (said.empty() ? "" : ": " + said) + ")";
   return {State::reconciling, what + " " + state + paused, applied, ""};
+}
+
+namespace {
+
+using Status = Verdict::Status;
+
+// A kind the gate reads: its API group, the versions tried newest first, its plural.
+struct FluxKind {
+  const char* kind;
+  const char* group;
+  std::array<const char*, 3> versions;
+  const char* plural;
+};
+constexpr FluxKind k_kustomization{
+    "Kustomization", "kustomize.toolkit.fluxcd.io", {"v1", "v1beta2", nullptr}, "kustomizations"};
+constexpr FluxKind k_helmrelease{
+    "HelmRelease", "helm.toolkit.fluxcd.io", {"v2", "v2beta2", "v2beta1"}, "helmreleases"};
+
+class FluxGate : public Gate {
+ public:
+  FluxGate(std::vector<std::string> kustomizations, std::vector<std::string> helmreleases,
+           std::string namespace_name, std::string context, std::string chart)
+      : m_kustomizations(std::move(kustomizations)),
+        m_helmreleases(std::move(helmreleases)),
+        m_namespace(std::move(namespace_name)),
+        m_context(std::move(context)),
+        m_chart(std::move(chart)) {}
+
+  boost::asio::awaitable<Verdict> evaluate(const GateContext& context) override {
+    // The commit that brought the candidate into the source stage, for the Kustomizations.
+    std::string entered;
+    if (!m_kustomizations.empty()) {
+      auto entry = context.timeline.entered(context.from.value_or(""), context.candidate);
+      if (!entry) {
+        co_return Verdict::make(Status::error,
+                                "cannot tell which commit brought the candidate "
+                                "into " +
+                                    context.from.value_or("") + ": " + entry.error().message);
+      }
+      if (!entry->has_value() || (*entry)->commit.empty()) {
+        co_return Verdict::make(Status::error, "no record says which commit brought candidate " +
+                                                   context.candidate.short_id() + " into " +
+                                                   context.from.value_or(""));
+      }
+      entered = (*entry)->commit;
+    }
+    std::optional<Error> graph_error;
+    const ContainsCommit contains = [&](const std::string& commit) -> std::optional<bool> {
+      if (context.commits == nullptr) {
+        return std::nullopt;
+      }
+      auto holds = context.commits->contains(commit, entered);
+      if (!holds) {
+        graph_error = holds.error();
+        return std::nullopt;
+      }
+      return *holds;
+    };
+    auto connection = kube::find_connection(m_context);
+    if (!connection) {
+      co_return Verdict::make(Status::error, connection.error().message);
+    }
+    auto client = kube::Client::make(std::move(*connection));
+    if (!client) {
+      co_return Verdict::make(Status::error, client.error().message);
+    }
+    nlohmann::json rows = nlohmann::json::array();
+    std::string failed;
+    std::string waiting;
+    std::vector<std::string> missing;
+    std::string since;  // the latest Ready time of them all
+    for (const auto& [kind, names] : {std::pair{&k_kustomization, &m_kustomizations},
+                                      std::pair{&k_helmrelease, &m_helmreleases}}) {
+      for (const auto& name : *names) {
+        Found object;
+        for (const char* version : kind->versions) {
+          if (version == nullptr) {
+            break;
+          }
+          auto found =
+              co_await client->get_object(kind->group, version, m_namespace, kind->plural, name);
+          if (!found) {
+            co_return Verdict::make(Status::error, found.error().message);
+          }
+          if (*found) {
+            object = std::move(*found);
+            break;
+          }
+        }
+        if (!object) {
+          missing.push_back(std::string(kind->kind) + " " + name);
+          continue;
+        }
+        (*object)["kind"] = kind->kind;
+        const FluxState state = flux_status(*object, contains, chart_version(*object, context));
+        if (graph_error) {
+          co_return Verdict::make(Status::error, graph_error->message);
+        }
+        const std::string message = util::one_line(state.message);
+        rows.push_back({{"object", std::string(kind->kind) + "/" + name},
+                        {"state", state.state == FluxState::State::ready    ? "ready"
+                                  : state.state == FluxState::State::failed ? "failed"
+                                                                            : "reconciling"},
+                        {"revision", util::one_line(state.revision)},
+                        {"ready_since", state.since},
+                        {"message", message}});
+        if (state.state == FluxState::State::failed || state.state == FluxState::State::unknown) {
+          failed = failed.empty() ? message : failed;
+        } else if (state.state == FluxState::State::reconciling) {
+          waiting = waiting.empty() ? message : waiting;
+        } else {
+          since = std::max(since, state.since);
+        }
+      }
+    }
+    nlohmann::json details = {{"context", client->context()},
+                              {"namespace", m_namespace},
+                              {"entered_commit", entered},
+                              {"objects", rows},
+                              {"missing", missing}};
+    if (!missing.empty()) {
+      co_return Verdict::make(
+          Status::fail,
+          "no " + util::one_line(missing.front()) + " in namespace " + util::one_line(m_namespace),
+          std::move(details));
+    }
+    if (!failed.empty()) {
+      co_return Verdict::make(Status::fail, failed, std::move(details));
+    }
+    if (!waiting.empty()) {
+      Verdict verdict = Verdict::make(Status::pending, waiting, std::move(details));
+      verdict.retry_after = std::chrono::seconds(30);
+      co_return verdict;
+    }
+    details["ready_since"] = since;
+    co_return Verdict::make(Status::pass,
+                            std::to_string(rows.size()) + " Flux object" +
+                                (rows.size() == 1 ? "" : "s") + " Ready with the candidate" +
+                                (since.empty() ? "" : " (since " + since + ")"),
+                            std::move(details));
+  }
+
+  nlohmann::json config() const override {
+    nlohmann::json out = {{"namespace", m_namespace}};
+    if (!m_kustomizations.empty()) {
+      out["kustomizations"] = m_kustomizations;
+    }
+    if (!m_helmreleases.empty()) {
+      out["helmreleases"] = m_helmreleases;
+    }
+    if (!m_context.empty()) {
+      out["context"] = m_context;
+    }
+    if (!m_chart.empty()) {
+      out["chart"] = m_chart;
+    }
+    return out;
+  }
+
+  bool needs_source() const override { return true; }
+
+ private:
+  using Found = std::optional<nlohmann::json>;
+
+  // The candidate's version of the chart a HelmRelease releases: `chart:`, else the pipeline
+  // chart named as its spec.chart.spec.chart; "" when the candidate has none (not checked).
+  std::string chart_version(const nlohmann::json& object, const GateContext& context) const {
+    std::string chart = m_chart;
+    if (chart.empty() && object.contains("spec") && object["spec"].is_object()) {
+      const nlohmann::json& spec = object["spec"];
+      if (spec.contains("chart") && spec["chart"].is_object() && spec["chart"].contains("spec") &&
+          spec["chart"]["spec"].is_object()) {
+        chart = spec["chart"]["spec"].value("chart", "");
+      }
+    }
+    const auto found = context.candidate.charts.find(chart);
+    return found == context.candidate.charts.end() ? "" : found->second;
+  }
+
+  std::vector<std::string> m_kustomizations;
+  std::vector<std::string> m_helmreleases;
+  std::string m_namespace;
+  std::string m_context;
+  std::string m_chart;
+};
+
+}  // namespace
+
+std::unique_ptr<Gate> make_flux(const pipeline::ConfigNode& with) {
+  const std::size_t before = with.diagnostics().messages().size();
+  if (with.is_null()) {
+    with.error("gate 'flux' needs 'with: { kustomizations: [NAME] }' or helmreleases");
+    return nullptr;
+  }
+  if (!with.expect_map("gate 'flux'",
+                       {"kustomizations", "helmreleases", "namespace", "context", "chart"})) {
+    return nullptr;
+  }
+  std::vector<std::string> kustomizations;
+  std::vector<std::string> helmreleases;
+  for (const auto& [key, into] :
+       {std::pair{"kustomizations", &kustomizations}, std::pair{"helmreleases", &helmreleases}}) {
+    if (auto node = with.get(key)) {
+      if (auto names = node->as_string_list(key)) {
+        if (names->empty() || std::find(names->begin(), names->end(), "") != names->end()) {
+          node->error("'" + std::string(key) + "' must name at least one object, by name");
+        }
+        *into = std::move(*names);
+      }
+    }
+  }
+  if (kustomizations.empty() && helmreleases.empty() &&
+      with.diagnostics().messages().size() == before) {
+    with.error("gate 'flux' needs 'kustomizations' or 'helmreleases' (or both)");
+  }
+  std::string namespace_name = "flux-system";
+  std::string context;
+  std::string chart;
+  for (const auto& [key, into] : {std::pair{"namespace", &namespace_name},
+                                  std::pair{"context", &context}, std::pair{"chart", &chart}}) {
+    if (auto node = with.get(key)) {
+      if (auto text = node->as_string(key)) {
+        if (text->empty()) {
+          node->error("'" + std::string(key) +
+                      "' must not be empty (leave it out for the default)");
+        }
+        *into = *text;
+      }
+    }
+  }
+  if (with.diagnostics().messages().size() != before) {
+    return nullptr;
+  }
+  return std::make_unique<FluxGate>(std::move(kustomizations), std::move(helmreleases),
+                                    std::move(namespace_name), std::move(context),
+                                    std::move(chart));
 }
 
 }  // namespace promote::gates

@@ -1,12 +1,22 @@
 #pragma once
-// The `flux` gate's judgement of a Flux Kustomization or HelmRelease, as the Kubernetes API
-// returns it (README "flux"): whether it has applied the candidate and is Ready. (The gate that
-// reads the objects through the cluster's API builds on this.)
+// The `flux` gate (README "flux"): the source stage's Flux Kustomizations and HelmReleases, read
+// through the Kubernetes API (engine/http/kube.hpp), have applied the candidate and are Ready.
+//
+//   - use: flux
+//     with:
+//       kustomizations: [apps]       # applied a revision that holds the candidate's commit
+//       helmreleases: [podinfo]      # released the candidate's version of its chart
+//       namespace: flux-system       # the default
+//       context: staging             # kubeconfig context; default: current
 
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+
+#include "engine/gate.hpp"
+#include "engine/pipeline/config_node.hpp"
 
 namespace promote::gates {
 
@@ -43,5 +53,9 @@ using ContainsCommit = std::function<std::optional<bool>(const std::string& comm
 /// RollbackFailed, UninstallFailed, RetriesExceeded). Never throws on odd input.
 FluxState flux_status(const nlohmann::json& object, const ContainsCommit& contains,
                       const std::string& chart_version = "");
+
+/// Builds a flux gate from its `with:`; reports problems into the diagnostics: no
+/// kustomizations and no helmreleases, an empty name, namespace, context or chart.
+std::unique_ptr<Gate> make_flux(const pipeline::ConfigNode& with);
 
 }  // namespace promote::gates

@@ -4,6 +4,7 @@
 
 #include "gates/approval.hpp"
 #include "gates/argocd.hpp"
+#include "gates/flux.hpp"
 #include "gates/grype.hpp"
 #include "gates/http.hpp"
 #include "gates/junit.hpp"
@@ -40,6 +41,9 @@ constexpr std::array k_builtin = {
              "the source stage's workloads rolled out (kubectl rollout status) with the "
              "candidate's images",
              &make_kubernetes},
+    GateType{"flux",
+             "the source stage's Flux Kustomizations and HelmReleases Ready with the candidate",
+             &make_flux},
 };
 
 }  // namespace

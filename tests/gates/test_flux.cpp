@@ -4,9 +4,11 @@
 #include <doctest/doctest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <map>
 #include <set>
 
 #include "gates/flux.hpp"
+#include "tests/gates/cluster.hpp"
 #include "tests/support/support.hpp"
 #include "tests/support/yaml_json.hpp"
 
@@ -46,6 +48,20 @@ promote::gates::ContainsCommit knows(std::set<std::string> holding,
 }
 
 const std::string k_karmada = "0647aea75b85755411b007a290b9321668370be5";
+
+// The commit graph the gate is told of: which revisions hold which commits.
+struct Graph : promote::CommitGraph {
+  std::map<std::pair<std::string, std::string>, bool> known;  ///< (revision, commit) -> holds
+  promote::Result<std::optional<bool>> contains(const std::string& revision,
+                                                const std::string& commit) const override {
+    const auto found = known.find({revision, commit});
+    return found == known.end() ? std::optional<bool>() : std::optional<bool>(found->second);
+  }
+};
+
+const std::string k_entered = std::string(40, 'e');  // brought the candidate into staging
+const std::string k_kustomization_v1 =
+    "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations/apps";
 const std::string k_applied = "a1afe267b54f38b46b487f6e938a6fd508278c07";
 const std::string k_attempted = "7c500d302e38e7e4a3f327343a8a5c21acaaeb87";
 
@@ -163,5 +179,67 @@ TEST_SUITE("gates") {
           "no Flux object to judge: kind 'GitRepository' is no Kustomization or HelmRelease");
     CHECK(flux_status(json{{"kind", "Kustomization"}, {"status", 42}}, none).state ==
           State::reconciling);
+  }
+
+  TEST_CASE("flux gate: staging's Kustomization and HelmRelease read through the API" *
+            doctest::skip(!promote::test::has_corpus())) {
+    promote::test::Cluster cluster;
+    Graph graph;
+    cluster.commits = &graph;
+    cluster.timeline().entries["staging"] =
+        promote::StageEntry{cluster.timeline().now_value, "history", k_entered};
+    cluster.serve(k_kustomization_v1,
+                  corpus_file("karmada__kustomization-v1-ready-inventory.yaml"));
+    const auto make = promote::gates::make_flux;
+
+    // The revision it applied is not in this clone yet; then it is, and holds the commit.
+    const promote::Verdict unknown = cluster.ask(make, "kustomizations: [apps]");
+    CHECK(unknown.status == promote::Verdict::Status::pending);
+    CHECK(unknown.summary.find("which this clone does not know") != std::string::npos);
+    graph.known[{k_karmada, k_entered}] = false;
+    CHECK(cluster.ask(make, "kustomizations: [apps]")
+              .summary.find("which does not hold the candidate's commit yet") != std::string::npos);
+    graph.known[{k_karmada, k_entered}] = true;
+    const promote::Verdict ready = cluster.ask(make, "kustomizations: [apps]");
+    CHECK(ready.status == promote::Verdict::Status::pass);
+    CHECK(ready.summary.starts_with("1 Flux object Ready with the candidate (since "));
+    CHECK(ready.details["entered_commit"] == k_entered);
+    CHECK(ready.details["objects"][0]["revision"] == "master@sha1:" + k_karmada);
+
+    // A HelmRelease served only at v2beta1 (v2 and v2beta2 are 404), judged by its chart.
+    cluster.serve("/apis/helm.toolkit.fluxcd.io/v2beta1/namespaces/web/helmreleases/podinfo",
+                  corpus_file("karmada__helmrelease-v2beta1-ready-released.yaml"));
+    cluster.candidate().charts["podinfo"] = "6.3.5";
+    const std::string release = "{helmreleases: podinfo, namespace: web, chart: podinfo}";
+    CHECK(cluster.ask(make, release).status == promote::Verdict::Status::pass);
+    cluster.candidate().charts["podinfo"] = "6.4.0";
+    const promote::Verdict older = cluster.ask(make, release);
+    CHECK(older.status == promote::Verdict::Status::pending);
+    CHECK(older.summary ==
+          "HelmRelease \"sample\" is Ready with 6.3.5, which does not hold "
+          "chart version 6.4.0 yet");
+
+    // What does not exist fails; without a record of the commit, it cannot judge.
+    const promote::Verdict missing = cluster.ask(make, "kustomizations: [apps, infra]");
+    CHECK(missing.status == promote::Verdict::Status::fail);
+    CHECK(missing.summary == "no Kustomization infra in namespace flux-system");
+    cluster.timeline().entries.clear();
+    const promote::Verdict no_record = cluster.ask(make, "kustomizations: [apps]");
+    CHECK(no_record.status == promote::Verdict::Status::error);
+    CHECK(no_record.summary.starts_with("no record says which commit brought candidate "));
+  }
+
+  TEST_CASE("flux gate: its with: is checked where it is written") {
+    promote::pipeline::Diagnostics diagnostics;
+    CHECK(promote::gates::make_flux(promote::pipeline::ConfigNode(
+              YAML::Load("namespace: apps"), "promote.yaml", diagnostics)) == nullptr);
+    CHECK(diagnostics.to_error().message ==
+          "promote.yaml:1:1: gate 'flux' needs 'kustomizations' or 'helmreleases' (or both)");
+    promote::pipeline::Diagnostics empty;
+    CHECK(promote::gates::make_flux(promote::pipeline::ConfigNode(
+              YAML::Load("{kustomizations: [], context: ''}"), "promote.yaml", empty)) == nullptr);
+    CHECK(empty.to_error().message ==
+          "promote.yaml:1:18: 'kustomizations' must name at least one object, by name\n"
+          "promote.yaml:1:31: 'context' must not be empty (leave it out for the default)");
   }
 }

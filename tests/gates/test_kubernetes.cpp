@@ -4,16 +4,11 @@
 #include <doctest/doctest.h>
 #include <yaml-cpp/yaml.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
 #include <fstream>
 #include <map>
 
 #include "gates/kubernetes.hpp"
-#include "tests/http/kube_fixtures.hpp"
-#include "tests/support/fakes.hpp"
-#include "tests/support/servers/https_api.hpp"
+#include "tests/gates/cluster.hpp"
 #include "tests/support/support.hpp"
 #include "tests/support/yaml_json.hpp"
 
@@ -23,6 +18,7 @@ using nlohmann::json;
 using promote::gates::Rollout;
 using promote::gates::rollout_status;
 using State = Rollout::State;
+using promote::test::Cluster;
 
 // A corpus file of kubernetes/ as the API would return it.
 json workload(const std::string& file) {
@@ -33,62 +29,6 @@ json workload(const std::string& file) {
   }
   return promote::test::yaml_to_json(YAML::LoadFile(path.string()));
 }
-
-// A cluster's API on 127.0.0.1 with its own CA, a kubeconfig that reaches it with a token (as
-// a CI runner's would), and the kubernetes gates that ask it, for prod from staging.
-class Cluster {
- public:
-  Cluster() : m_env(m_home.path().string()), m_kubeconfig("KUBECONFIG", kubeconfig_path()) {
-    promote::test::write_text(
-        kubeconfig_path(),
-        "apiVersion: v1\nkind: Config\ncurrent-context: staging\n"
-        "clusters:\n- name: staging\n  cluster:\n    server: " +
-            m_api.url() + "\n    certificate-authority: " + m_api.ca_file() +
-            "\n"
-            "users:\n- name: ci\n  user:\n    token: " +
-            std::string(k_token) +
-            "\n"
-            "contexts:\n- name: staging\n  context: {cluster: staging, user: ci, namespace: "
-            "default}\n");
-    m_candidate.images["guestbook"] =
-        *promote::image::parse("gcr.io/heptio-images/ks-guestbook-demo:0.2");
-  }
-
-  static constexpr const char* k_token = "kube-t0ken-5ecret";
-
-  promote::test::HttpsApi& api() { return m_api; }
-  promote::Candidate& candidate() { return m_candidate; }
-
-  // Answers GET PATH with `object` as JSON (a status of 200) or a Status body.
-  void serve(const std::string& path, const json& object, unsigned status = 200) {
-    m_api.route("GET", path, [object, status](const promote::test::ApiRequest&) {
-      return promote::test::json_reply(status, object.dump());
-    });
-  }
-
-  promote::Verdict ask(const std::string& yaml) {
-    promote::pipeline::Diagnostics diagnostics;
-    auto gate = promote::gates::make_kubernetes(
-        promote::pipeline::ConfigNode(YAML::Load(yaml), "promote.yaml", diagnostics));
-    REQUIRE_MESSAGE(gate != nullptr, diagnostics.to_error().message);
-    const promote::GateContext context{m_candidate, "prod",     std::string("staging"),
-                                       ".",         m_timeline, "shop"};
-    boost::asio::io_context io;
-    auto future = boost::asio::co_spawn(io, gate->evaluate(context), boost::asio::use_future);
-    io.run();
-    return future.get();
-  }
-
- private:
-  std::string kubeconfig_path() const { return (m_home.path() / "kubeconfig").string(); }
-
-  promote::test::TempDir m_home;
-  promote::test::KubeEnv m_env;
-  promote::test::ScopedVariable m_kubeconfig;
-  promote::test::HttpsApi m_api;
-  promote::test::FakeTimeline m_timeline;
-  promote::Candidate m_candidate;
-};
 
 const std::string k_deployment_path = "/apis/apps/v1/namespaces/default/deployments/guestbook-ui";
 
@@ -232,7 +172,7 @@ TEST_SUITE("gates") {
     json deployment = workload("gitops-engine__deployment-live-healthy.json");
     cluster.serve(k_deployment_path, deployment);
     const std::string with = "workloads: [deployment/guestbook-ui]";
-    const promote::Verdict done = cluster.ask(with);
+    const promote::Verdict done = cluster.ask(promote::gates::make_kubernetes, with);
     CHECK(done.status == promote::Verdict::Status::pass);
     CHECK(done.summary == "1 rolled out with the candidate's images (Deployment/guestbook-ui)");
     CHECK(done.details["namespace"] == "default");
@@ -244,7 +184,7 @@ TEST_SUITE("gates") {
     // The candidate is 0.3 and staging still runs 0.2: not yet.
     cluster.candidate().images["guestbook"] =
         *promote::image::parse("gcr.io/heptio-images/ks-guestbook-demo:0.3");
-    const promote::Verdict other = cluster.ask(with);
+    const promote::Verdict other = cluster.ask(promote::gates::make_kubernetes, with);
     CHECK(other.status == promote::Verdict::Status::pending);
     CHECK(other.summary ==
           "Deployment/guestbook-ui: container guestbook-ui runs "
@@ -254,14 +194,14 @@ TEST_SUITE("gates") {
 
     // Rolling out 0.3, then past its deadline.
     cluster.serve(k_deployment_path, workload("gitops-engine__deployment-progressing.yaml"));
-    const promote::Verdict rolling = cluster.ask(with);
+    const promote::Verdict rolling = cluster.ask(promote::gates::make_kubernetes, with);
     CHECK(rolling.status == promote::Verdict::Status::pending);
     CHECK(rolling.summary ==
           "Waiting for deployment \"guestbook-ui\" rollout to finish: 1 old replicas are "
           "pending termination");
     cluster.serve(k_deployment_path,
                   workload("gitops-engine__deployment-progress-deadline-exceeded.yaml"));
-    const promote::Verdict stuck = cluster.ask(with);
+    const promote::Verdict stuck = cluster.ask(promote::gates::make_kubernetes, with);
     CHECK(stuck.status == promote::Verdict::Status::fail);
     CHECK(stuck.summary == "deployment \"guestbook-ui\" exceeded its progress deadline");
     // The token is in no verdict.
@@ -282,18 +222,21 @@ TEST_SUITE("gates") {
                   json{{"kind", "StatefulSetList"}, {"items", json::array()}});
     cluster.serve("/apis/apps/v1/namespaces/default/daemonsets",
                   json{{"kind", "DaemonSetList"}, {"items", json::array()}});
-    const promote::Verdict selected = cluster.ask("selector: app=guestbook-ui");
+    const promote::Verdict selected =
+        cluster.ask(promote::gates::make_kubernetes, "selector: app=guestbook-ui");
     CHECK(selected.status == promote::Verdict::Status::pass);
     const auto lists =
         cluster.api().requests("GET", "/apis/apps/v1/namespaces/default/deployments");
     REQUIRE_FALSE(lists.empty());
     CHECK(lists.back().query_value("labelSelector") == "app=guestbook-ui");
-    const promote::Verdict none = cluster.ask("{selector: app=nothing, namespace: web}");
+    const promote::Verdict none =
+        cluster.ask(promote::gates::make_kubernetes, "{selector: app=nothing, namespace: web}");
     CHECK(none.status == promote::Verdict::Status::fail);
     CHECK(none.summary ==
           "no Deployment, StatefulSet or DaemonSet in namespace web matches app=nothing");
 
-    const promote::Verdict missing = cluster.ask("workloads: [sts/db]");
+    const promote::Verdict missing =
+        cluster.ask(promote::gates::make_kubernetes, "workloads: [sts/db]");
     CHECK(missing.status == promote::Verdict::Status::fail);
     CHECK(missing.summary == "no statefulset/db in namespace default");
 
@@ -306,7 +249,8 @@ TEST_SUITE("gates") {
                         "deployments.apps \"guestbook-ui\" is forbidden: User "
                         "\"system:serviceaccount:ci:promote\" cannot get resource"}},
                   403);
-    const promote::Verdict refused = cluster.ask("workloads: deploy/guestbook-ui");
+    const promote::Verdict refused =
+        cluster.ask(promote::gates::make_kubernetes, "workloads: deploy/guestbook-ui");
     CHECK(refused.status == promote::Verdict::Status::error);
     CHECK(refused.summary.find("403 Forbidden for user 'ci' (context 'staging')") !=
           std::string::npos);
