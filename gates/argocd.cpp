@@ -603,12 +603,13 @@ class ArgoCdGate : public Gate {
                      "revisions with commit " +
                          short_id(commit));
     }
-    const char* token = std::getenv(m_config.token_env.c_str());
-    if (token == nullptr || util::detail::trim_blanks(token).empty()) {
+    const char* set = std::getenv(m_config.token_env.c_str());
+    const std::string token = set == nullptr ? std::string() : std::string(set);
+    if (token.find_first_not_of(" \t") == std::string::npos) {
       co_return stop(Status::error,
                      "environment variable " + m_config.token_env + " (token_env) is not set");
     }
-    if (std::string_view(token).find_first_of("\r\n") != std::string_view::npos) {
+    if (token.find_first_of("\r\n") != std::string::npos) {
       co_return stop(Status::error, "environment variable " + m_config.token_env +
                                         " (token_env) holds a line break");
     }
