@@ -249,11 +249,7 @@ class FluxGate : public Gate {
       }
       return *holds;
     };
-    auto connection = kube::find_connection(m_context);
-    if (!connection) {
-      co_return Verdict::make(Status::error, connection.error().message);
-    }
-    auto client = kube::Client::make(std::move(*connection));
+    auto client = kube::connect(m_context);
     if (!client) {
       co_return Verdict::make(Status::error, client.error().message);
     }

@@ -292,11 +292,7 @@ class KubernetesGate : public Gate {
         m_context(std::move(context)) {}
 
   boost::asio::awaitable<Verdict> evaluate(const GateContext& context) override {
-    auto connection = kube::find_connection(m_context);
-    if (!connection) {
-      co_return Verdict::make(Status::error, connection.error().message);
-    }
-    auto client = kube::Client::make(std::move(*connection));
+    auto client = kube::connect(m_context);
     if (!client) {
       co_return Verdict::make(Status::error, client.error().message);
     }

@@ -368,4 +368,12 @@ bool worth_retrying(const Error& error) {
   return !digits || status.starts_with("408") || status.starts_with("429");
 }
 
+Result<Client> connect(std::string_view context, ClientOptions options) {
+  auto connection = find_connection(context);
+  if (!connection) {
+    return connection.error();
+  }
+  return Client::make(std::move(*connection), options);
+}
+
 }  // namespace promote::kube

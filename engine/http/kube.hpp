@@ -73,6 +73,10 @@ class Client {
   std::shared_ptr<State> m_state;
 };
 
+/// A client of what kubectl would use for `context` ("": the current one; see
+/// find_connection). Fails as find_connection and Client::make do.
+Result<Client> connect(std::string_view context = {}, ClientOptions options = {});
+
 /// The API path of a resource: "/api/v1" or "/apis/GROUP/VERSION", then "/namespaces/NS" when
 /// `namespace_name` is not "", then "/PLURAL" and "/NAME" when `name` is not ""; each segment
 /// percent-encoded.

@@ -19,6 +19,7 @@
 #include "engine/forge/forge.hpp"
 #include "engine/forge/provider.hpp"
 #include "tests/support/servers/https_api.hpp"
+#include "tests/support/support.hpp"
 
 namespace forge = promote::forge;
 namespace test = promote::test;
@@ -27,39 +28,13 @@ using forge::Provider;
 using forge::PullRequest;
 using namespace std::chrono_literals;
 
+using promote::test::ScopedEnv;
+
 namespace {
 
 constexpr const char* k_token = "tok-5ecret-9f8e7d";
 constexpr std::size_t k_page_size = 2;
 const std::array<Provider, 3> k_providers = {Provider::github, Provider::gitlab, Provider::gitea};
-
-// Sets an environment variable (or unsets it, with nullopt) until the end of the scope.
-class ScopedEnv {
- public:
-  ScopedEnv(std::string name, const std::optional<std::string>& value) : m_name(std::move(name)) {
-    if (const char* old = std::getenv(m_name.c_str())) {
-      m_old = old;
-    }
-    if (value) {
-      setenv(m_name.c_str(), value->c_str(), 1);
-    } else {
-      unsetenv(m_name.c_str());
-    }
-  }
-  ~ScopedEnv() {
-    if (m_old) {
-      setenv(m_name.c_str(), m_old->c_str(), 1);
-    } else {
-      unsetenv(m_name.c_str());
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  std::string m_name;
-  std::optional<std::string> m_old;
-};
 
 // Environment changes undone in reverse order at the end of the scope.
 class Env {

@@ -73,7 +73,7 @@ class Cluster {
 
   TempDir m_home;
   KubeEnv m_env;
-  ScopedVariable m_kubeconfig;
+  ScopedEnv m_kubeconfig;
   HttpsApi m_api;
   FakeTimeline m_timeline;
   Candidate m_candidate;

@@ -17,6 +17,8 @@
 
 #include "tests/support/support.hpp"
 
+using promote::test::ScopedEnv;
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -63,34 +65,6 @@ struct Fixture {
   fs::path remote() const { return dir / "remote.git"; }
   std::string git(const std::string& args) const { return trim(sh("git " + args, work())); }
   Repository open() const { return Repository::open(work()).value(); }
-};
-
-/// Sets an environment variable for the scope of the test, then restores it.
-class ScopedEnv {
- public:
-  ScopedEnv(std::string name, const char* value) : m_name(std::move(name)) {
-    if (const char* old = std::getenv(m_name.c_str())) {
-      m_old = old;
-    }
-    if (value == nullptr) {
-      ::unsetenv(m_name.c_str());
-    } else {
-      ::setenv(m_name.c_str(), value, 1);
-    }
-  }
-  ~ScopedEnv() {
-    if (m_old) {
-      ::setenv(m_name.c_str(), m_old->c_str(), 1);
-    } else {
-      ::unsetenv(m_name.c_str());
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  std::string m_name;
-  std::optional<std::string> m_old;
 };
 
 /// An HTTP server on 127.0.0.1 that answers every request with 401 (Basic) and keeps
@@ -654,7 +628,7 @@ TEST_SUITE("git") {
     fixture.git("remote set-url origin http://bob:hunter2@" + server.base() + "/acme/deploy.git");
     Repository repository = fixture.open();
     SUBCASE("without a token") {
-      const ScopedEnv env("PROMOTE_GIT_TOKEN", nullptr);
+      const ScopedEnv env("PROMOTE_GIT_TOKEN", std::nullopt);
       const std::string why =
           "the remote asks for credentials: set PROMOTE_GIT_TOKEN to an access token for it "
           "(GITHUB_TOKEN, GITLAB_TOKEN, CI_JOB_TOKEN and GITEA_TOKEN are used when "
@@ -676,7 +650,7 @@ TEST_SUITE("git") {
     }
     SUBCASE("with a token the remote refuses") {
       const std::string secret = "s3cr3t-token";
-      const ScopedEnv env("PROMOTE_GIT_TOKEN", secret.c_str());
+      const ScopedEnv env("PROMOTE_GIT_TOKEN", secret);
       const auto pushed = repository.push("origin", "main");
       REQUIRE(pushed.has_error());
       CHECK(pushed.error().message ==
@@ -699,7 +673,7 @@ TEST_SUITE("git") {
     }
     SUBCASE("a token inside the remote URL") {
       const std::string secret = "ghp_inline";
-      const ScopedEnv env("PROMOTE_GIT_TOKEN", secret.c_str());
+      const ScopedEnv env("PROMOTE_GIT_TOKEN", secret);
       fixture.git("remote set-url origin http://x-access-token:" + secret + "@" + server.base() +
                   "/acme/deploy.git");
       const auto pushed = Repository::open(fixture.work()).value().push("origin", "main");

@@ -13,6 +13,8 @@
 #include "engine/git/signing.hpp"
 #include "tests/support/support.hpp"
 
+using promote::test::ScopedEnv;
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -33,34 +35,6 @@ std::string trim(std::string text) {
   }
   return text;
 }
-
-/// Sets an environment variable for the scope, and puts back what it was.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::optional<std::string>& value) : m_name(name) {
-    if (const char* old = std::getenv(name)) {
-      m_old = old;
-    }
-    if (value) {
-      ::setenv(name, value->c_str(), 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (m_old) {
-      ::setenv(m_name, m_old->c_str(), 1);
-    } else {
-      ::unsetenv(m_name);
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* m_name;
-  std::optional<std::string> m_old;
-};
 
 /// Keys made with ssh-keygen: alice (listed in allowed_signers as alice@example.com) and bob
 /// (not listed).

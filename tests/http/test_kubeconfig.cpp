@@ -11,7 +11,7 @@
 #include "tests/support/support.hpp"
 
 using promote::test::KubeEnv;
-using promote::test::ScopedVariable;
+using promote::test::ScopedEnv;
 using promote::test::TempDir;
 using promote::test::write_text;
 namespace kube = promote::kube;
@@ -189,7 +189,7 @@ current-context: second
 )");
     const std::string list = (dir / "a").string() + "::" + (dir / "missing").string() + ":" +
                              (dir / "b" / "config").string() + ":" + (dir / "a").string();
-    ScopedVariable kubeconfig("KUBECONFIG", list);
+    ScopedEnv kubeconfig("KUBECONFIG", list);
     const auto files = kube::kubeconfig_files();
     CHECK(files == std::vector<fs::path>{dir / "a", dir / "missing", dir / "b" / "config"});
     auto config = kube::load_kubeconfig(files);
@@ -317,9 +317,9 @@ TEST_SUITE("in-cluster") {
     write_text(dir / "token", "sa-token\n");
     write_text(dir / "ca.crt", "CA");
     write_text(dir / "namespace", "promote\n");
-    ScopedVariable account(kube::k_serviceaccount_dir_variable, dir.path().string());
-    ScopedVariable host("KUBERNETES_SERVICE_HOST", "10.96.0.1");
-    ScopedVariable port("KUBERNETES_SERVICE_PORT", "443");
+    ScopedEnv account(kube::k_serviceaccount_dir_variable, dir.path().string());
+    ScopedEnv host("KUBERNETES_SERVICE_HOST", "10.96.0.1");
+    ScopedEnv port("KUBERNETES_SERVICE_PORT", "443");
     CHECK(kube::serviceaccount_dir() == dir.path());
     // No kubeconfig file exists: kubectl's choice is the service account.
     auto connection = kube::find_connection();
@@ -332,7 +332,7 @@ TEST_SUITE("in-cluster") {
     CHECK(connection->namespace_name == "promote");
 
     SUBCASE("an IPv6 service address is bracketed") {
-      ScopedVariable v6("KUBERNETES_SERVICE_HOST", "fd00::1");
+      ScopedEnv v6("KUBERNETES_SERVICE_HOST", "fd00::1");
       CHECK(kube::in_cluster()->cluster.server == "https://[fd00::1]:443");
     }
     SUBCASE("without a namespace file, the namespace is default") {

@@ -32,37 +32,11 @@ using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
 
+using promote::test::ScopedEnv;
+
 namespace {
 
 constexpr auto k_use = asio::as_tuple(asio::use_awaitable);
-
-// Sets an environment variable (or unsets it, with nullopt) until the end of the scope.
-class ScopedEnv {
- public:
-  ScopedEnv(std::string name, const std::optional<std::string>& value) : m_name(std::move(name)) {
-    if (const char* old = std::getenv(m_name.c_str())) {
-      m_old = old;
-    }
-    if (value) {
-      setenv(m_name.c_str(), value->c_str(), 1);
-    } else {
-      unsetenv(m_name.c_str());
-    }
-  }
-  ~ScopedEnv() {
-    if (m_old) {
-      setenv(m_name.c_str(), m_old->c_str(), 1);
-    } else {
-      unsetenv(m_name.c_str());
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  std::string m_name;
-  std::optional<std::string> m_old;
-};
 
 // No CA file and no proxy from the environment of whoever runs the tests.
 struct CleanEnv {

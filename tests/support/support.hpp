@@ -30,6 +30,20 @@ bool has_python_jsonschema();
 /// Whether Debian's prometheus and prometheus-pushgateway are installed; says so when not.
 bool has_prometheus();
 
+/// Sets an environment variable (or unsets it, with nullopt) until the end of the scope, then
+/// puts back what it was.
+class ScopedEnv {
+ public:
+  ScopedEnv(std::string name, const std::optional<std::string>& value);
+  ~ScopedEnv();
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string m_name;
+  std::optional<std::string> m_old;
+};
+
 /// A fresh directory under the system temp dir, removed with everything in it.
 class TempDir {
  public:
