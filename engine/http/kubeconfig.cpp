@@ -185,7 +185,10 @@ Result<Cluster> Reader::cluster(const YAML::Node& item, std::string name) const 
     for (const YAML::Node& extension : extensions) {
       if (extension.IsMap() && extension["name"] && extension["name"].IsScalar() &&
           extension["name"].Scalar() == k_exec_extension && extension["extension"]) {
-        cluster.exec_extension = to_json(extension["extension"]).dump();
+        // Bytes that are not UTF-8 become U+FFFD: the extension is passed on as JSON.
+        cluster.exec_extension =
+            to_json(extension["extension"])
+                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       }
     }
   }
