@@ -8,7 +8,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
-#include <charconv>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -23,6 +22,7 @@
 #include "tests/support/servers/http_script.hpp"
 #include "tests/support/servers/https_api.hpp"
 #include "tests/support/support.hpp"
+#include "tests/support/yaml_json.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -67,50 +67,9 @@ bool has_argocd_corpus() {
   return argocd_corpus().has_value();
 }
 
-// A YAML document as JSON: a quoted scalar is a string; a plain one true, false, null, an
-// integer, else a string.
-json to_json(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: {
-      json out = json::object();
-      for (const auto& item : node) {
-        out[item.first.as<std::string>()] = to_json(item.second);
-      }
-      return out;
-    }
-    case YAML::NodeType::Sequence: {
-      json out = json::array();
-      for (const auto& item : node) {
-        out.push_back(to_json(item));
-      }
-      return out;
-    }
-    case YAML::NodeType::Scalar: {
-      const std::string& text = node.Scalar();
-      if (node.Tag() == "!") {
-        return text;
-      }
-      if (text == "true" || text == "false") {
-        return text == "true";
-      }
-      if (text == "null" || text == "~") {
-        return nullptr;
-      }
-      long long number = 0;
-      if (auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-          ec == std::errc() && end == text.data() + text.size()) {
-        return number;
-      }
-      return text;
-    }
-    default:
-      return nullptr;
-  }
-}
-
 // A corpus document as JSON, named `name` (metadata.name).
 json corpus_app(const std::string& file, const std::string& name = "shop-staging") {
-  json app = to_json(YAML::LoadFile((*argocd_corpus() / file).string()));
+  json app = promote::test::yaml_to_json(YAML::LoadFile((*argocd_corpus() / file).string()));
   app["metadata"]["name"] = name;
   return app;
 }
@@ -790,7 +749,7 @@ TEST_SUITE("gates") {
         continue;
       }
       CAPTURE(entry.path().filename().string());
-      const json document = to_json(YAML::LoadFile(entry.path().string()));
+      const json document = promote::test::yaml_to_json(YAML::LoadFile(entry.path().string()));
       const auto parsed = promote::gates::parse_applications(document.dump(), false, "test");
       REQUIRE(parsed.has_value());
       CHECK(parsed->size() == 1);
