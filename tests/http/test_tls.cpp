@@ -24,6 +24,7 @@
 
 #include "engine/http/client.hpp"
 #include "engine/util/time.hpp"
+#include "tests/http/kube_fixtures.hpp"
 #include "tests/support/servers/https_api.hpp"
 #include "tests/support/support.hpp"
 
@@ -32,23 +33,12 @@ using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
 
+using promote::test::CleanEnv;
 using promote::test::ScopedEnv;
 
 namespace {
 
 constexpr auto k_use = asio::as_tuple(asio::use_awaitable);
-
-// No CA file and no proxy from the environment of whoever runs the tests.
-struct CleanEnv {
-  ScopedEnv ca{"PROMOTE_CA_FILE", std::nullopt};
-  ScopedEnv cert{"SSL_CERT_FILE", std::nullopt};
-  ScopedEnv https{"HTTPS_PROXY", std::nullopt};
-  ScopedEnv https_lower{"https_proxy", std::nullopt};
-  ScopedEnv http{"HTTP_PROXY", std::nullopt};
-  ScopedEnv http_lower{"http_proxy", std::nullopt};
-  ScopedEnv no{"NO_PROXY", std::nullopt};
-  ScopedEnv no_lower{"no_proxy", std::nullopt};
-};
 
 promote::Result<promote::http::Response> get(const std::string& url,
                                              const std::string& ca_file = "") {
