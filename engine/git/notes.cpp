@@ -233,10 +233,22 @@ Result<void> Repository::rebase_notes(const std::string& notes_ref, const std::s
     if (!ours) {
       return ours.error();
     }
-    // Ours is theirs (as after our own last push): there is nothing to combine, and reading
-    // every note of both, twice, would cost as much as the history is long.
-    if (*ours && git_oid_equal(git_commit_id(ours->get()), git_commit_id(other->get()))) {
-      return {};
+    // Ours is theirs (as after our own last push), or was laid on it and only added lines
+    // since: ours holds every line of theirs, there is nothing to combine, and the ref stays
+    // where it is (moving it anyway would make a writer appending meanwhile start over, again
+    // and again). Reading every note of both would cost as much as the history is long.
+    if (*ours) {
+      const git_oid* mine = git_commit_id(ours->get());
+      const git_oid* theirs = git_commit_id(other->get());
+      const int descends = git_oid_equal(mine, theirs) != 0
+                               ? 1
+                               : git_graph_descendant_of(m_repository.get(), mine, theirs);
+      if (descends < 0) {
+        return failure(doing);
+      }
+      if (descends == 1) {
+        return {};
+      }
     }
     // The lines only ours holds, note by note.
     std::vector<std::pair<git_oid, std::string>> missing;

@@ -74,6 +74,38 @@ TEST_SUITE("git") {
     }
   }
 
+  TEST_CASE("notes laid on another copy once stay where they are while they hold all of it") {
+    // A rebase that moved the ref every time starved a writer appending meanwhile: its
+    // compare-and-swap found the ref moved 50 times running ("the notes kept changing").
+    Work work;
+    const std::string ref = "refs/notes/promote";
+    const std::string theirs = "refs/notes/fetched";
+    const Signature who{"A", "a@e"};
+    sh("git -c user.name=t -c user.email=t@e notes --ref=promote add -m '{\"theirs\":0}' HEAD && "
+       "git update-ref " +
+           theirs + " " + ref +
+           " && "
+           "git -c user.name=t -c user.email=t@e notes --ref=promote append -m '{\"ours\":1}' HEAD",
+       work.work());
+    Repository repository = Repository::open(work.work()).value();
+    const auto tip = [&] { return sh("git rev-parse " + ref, work.work()); };
+    const std::string appended = tip();
+    REQUIRE(repository.rebase_notes(ref, theirs, who).has_value());
+    CHECK(tip() == appended);  // ours was laid on theirs already
+    sh("git -c user.name=t -c user.email=t@e notes --ref=promote append -m '{\"ours\":2}' HEAD",
+       work.work());
+    const std::string again = tip();
+    REQUIRE(repository.rebase_notes(ref, theirs, who).has_value());
+    CHECK(tip() == again);
+    // Theirs moved on: now the ref moves, and keeps every line.
+    sh("git -c user.name=t -c user.email=t@e notes --ref=fetched append -m '{\"theirs\":3}' HEAD",
+       work.work());
+    REQUIRE(repository.rebase_notes(ref, theirs, who).has_value());
+    CHECK(tip() != again);
+    CHECK(sh("git notes --ref=promote show HEAD", work.work()) ==
+          "{\"theirs\":0}\n{\"theirs\":3}\n{\"ours\":1}\n{\"ours\":2}\n");
+  }
+
   TEST_CASE("notes laid on another copy keep every line a writer adds meanwhile") {
     Work work;
     const std::string head = work.head();
@@ -86,24 +118,30 @@ TEST_SUITE("git") {
     // One writer appends 200 lines while another lays the notes on `theirs` again and again, as
     // publishing runs in one checkout did before the write lock.
     std::atomic<bool> done{false};
-    std::atomic<int> failed{0};
+    std::string append_error;
     std::thread appender([&] {
       Repository repository = Repository::open(work.work()).value();
-      for (int i = 0; i < 200; ++i) {
-        failed += repository.append_note(ref, head, {"{\"line\":" + std::to_string(i) + "}"}, who)
-                      ? 0
-                      : 1;
+      for (int i = 0; i < 200 && append_error.empty(); ++i) {
+        if (auto added =
+                repository.append_note(ref, head, {"{\"line\":" + std::to_string(i) + "}"}, who);
+            !added) {
+          append_error = added.error().message;
+        }
       }
       done = true;
     });
     Repository repository = Repository::open(work.work()).value();
     int rebases = 0;
+    std::string rebase_error;
     while (!done) {
-      failed += repository.rebase_notes(ref, theirs, who) ? 0 : 1;
+      if (auto rebased = repository.rebase_notes(ref, theirs, who); !rebased) {
+        rebase_error = rebased.error().message;
+      }
       ++rebases;
     }
     appender.join();
-    CHECK(failed == 0);
+    CHECK(append_error == "");
+    CHECK(rebase_error == "");
     const std::string note = repository.note(ref, head).value().value_or("");
     int lost = 0;
     for (int i = 0; i < 200; ++i) {
