@@ -591,7 +591,7 @@ int main(int argc, char** argv) {
                       "only promotions of this image (its name, repository or reference)");
   history->add_option("--actor", options.actor, "only promotions by this actor");
   history->add_option("--outcome", options.outcome, "only this outcome")
-      ->check(CLI::IsMember({"promoted", "proposed", "no-op", "blocked", "pending", "error"}));
+      ->check(CLI::IsMember({"promoted", "proposed", "no-op", "blocked", "pending", "error", "verified"}));
   history->add_option("--since", options.since, "started at or after: 30d, 2026-11-01 or a UTC time")
       ->type_name("WHEN");
   history->add_option("--until", options.until, "started before (a date: up to its end)")

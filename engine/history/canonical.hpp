@@ -53,6 +53,7 @@ struct PromotionText {
   std::string places_json = "[]";  ///< "[]" when there are none (then left out)
   std::string charts_json = "{}";  ///< "{}" when there are none (then left out)
   std::string carried_json = "{}";  ///< "{}" when there are none (then left out)
+  std::string healthy_since;  ///< format_time text; "" unless verified (then left out)
 };
 
 /// The texts promote stores for `record`.

@@ -56,9 +56,13 @@ constexpr const char* k_schema_v8 =
 constexpr const char* k_schema_v9 =
 #include "history-v9.sql.inc"
     ;
+constexpr const char* k_schema_v10 =
+#include "history-v10.sql.inc"
+    ;
 constexpr const char* k_migrations[] = {k_schema_v1, k_schema_v2, k_schema_v3,
                                         k_schema_v4, k_schema_v5, k_schema_v6,
-                                        k_schema_v7, k_schema_v8, k_schema_v9};
+                                        k_schema_v7, k_schema_v8, k_schema_v9,
+                                        k_schema_v10};
 static_assert(std::size(k_migrations) == k_schema_version);
 
 constexpr int k_busy_timeout_ms = 10'000;
@@ -304,8 +308,8 @@ void insert_promotion(SQLite::Database& db, const PromotionRecord& record) {
       "INSERT INTO promotions (id, pipeline, stage, from_stage, candidate_id, images, outcome, "
       "actor, reason, ci_provider, ci_run_url, commit_id, error, started_at, finished_at, "
       "break_glass, pull_request, rollback_of, gates_skipped, previous, files, hash, "
-      "pipeline_file, places, charts, carried) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "pipeline_file, places, charts, carried, healthy_since) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   promotion.bind(1, record.id);
   promotion.bind(2, record.pipeline);
   promotion.bind(3, record.stage);
@@ -332,6 +336,7 @@ void insert_promotion(SQLite::Database& db, const PromotionRecord& record) {
   promotion.bind(24, text.places_json);
   promotion.bind(25, text.charts_json);
   promotion.bind(26, text.carried_json);
+  promotion.bind(27, text.healthy_since);
   promotion.exec();
 
   SQLite::Statement gate(
@@ -719,6 +724,38 @@ Result<std::optional<Clock::time_point>> History::entered(const PipelineId& pipe
       *commit = select.getColumn(2).isNull() ? std::string() : select.getColumn(2).getString();
     }
     return std::optional<Clock::time_point>(*finished);
+  } catch (const std::exception& e) {
+    return failure(e.what());
+  }
+}
+
+Result<std::optional<History::Healthy>> History::healthy(const PipelineId& pipeline,
+                                                        const std::string& stage,
+                                                        const std::string& commit) const {
+  const auto failure = [&](const std::string& what) {
+    return make_error(ErrorKind::input,
+                      "cannot read history database " + m_path.string() + ": " + what);
+  };
+  if (!m_db) {
+    return failure("it is closed");
+  }
+  try {
+    SQLite::Statement select(*m_db,
+                             "SELECT id, healthy_since FROM promotions WHERE stage = :stage AND "
+                             "commit_id = :commit AND outcome = 'verified' AND " +
+                                 belongs_sql("") + " ORDER BY healthy_since, seq LIMIT 1");
+    select.bind(":stage", stage);
+    select.bind(":commit", commit);
+    bind_pipeline(select, pipeline);
+    if (commit.empty() || !select.executeStep()) {
+      return std::optional<Healthy>();
+    }
+    const std::string id = select.getColumn(0).getString();
+    auto since = parse_time(select.getColumn(1).getString());
+    if (!since) {
+      return failure("promotion " + id + ": healthy_since: " + since.error().message);
+    }
+    return std::optional<Healthy>(Healthy{*since, id});
   } catch (const std::exception& e) {
     return failure(e.what());
   }

@@ -63,7 +63,7 @@ struct PromotionRecord {
   std::string from;          ///< source stage or ""
   std::string candidate_id;  ///< 64 hex
   nlohmann::json images;     ///< {"api": "ghcr.io/acme/api:1.4.2"}
-  std::string outcome;       ///< promoted|proposed|no-op|blocked|pending|error
+  std::string outcome;       ///< promoted|proposed|no-op|blocked|pending|error|verified
   std::string actor;
   std::string reason;        ///< free text, may be ""
   std::string ci_provider;   ///< "github", "gitlab" or ""
@@ -86,6 +86,9 @@ struct PromotionRecord {
   std::string pipeline_file;  ///< PipelineId::file; "" in a record written before it was kept
   nlohmann::json charts = nlohmann::json::object();   ///< chart name -> version promoted
   nlohmann::json carried = nlohmann::json::object();  ///< carried file name -> sha256 (hex)
+  /// Outcome "verified": since when the stage runs the release healthy (what a soak with
+  /// `since: healthy` counts from); nullopt for every other outcome.
+  std::optional<std::chrono::system_clock::time_point> healthy_since = std::nullopt;
 };
 
 /// One `promote approve` or `promote reject`.
@@ -183,7 +186,7 @@ std::string note_line(const HoldRecord& hold);
 std::string chain_hash(const std::string& previous, const std::string& canonical);
 
 /// The schema version this build creates and understands.
-inline constexpr int k_schema_version = 9;
+inline constexpr int k_schema_version = 10;
 
 /// A time as ISO-8601 UTC with milliseconds ('2026-11-23T18:32:00.123Z'), truncated to the
 /// millisecond; such strings sort as the times do.
@@ -225,6 +228,16 @@ class History {
   Result<std::optional<std::chrono::system_clock::time_point>> entered(
       const PipelineId& pipeline, const std::string& stage, const std::string& candidate_id,
       std::string* commit = nullptr) const;
+
+  /// When the verification gates of `stage` of `pipeline` first saw the release that `commit`
+  /// brought into it running healthy: the healthy_since of the oldest "verified" promotion of
+  /// that stage and commit, and its id; nullopt when there is none.
+  struct Healthy {
+    std::chrono::system_clock::time_point since;
+    std::string id;
+  };
+  Result<std::optional<Healthy>> healthy(const PipelineId& pipeline, const std::string& stage,
+                                         const std::string& commit) const;
 
   /// Adds an approval or a rejection. Fails (internal) when it breaks the schema (unknown
   /// decision, candidate id that is not 64 hex), (input) when the database cannot be written.

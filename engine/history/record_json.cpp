@@ -186,6 +186,9 @@ json to_json(const PromotionRecord& record) {
   if (!record.carried.empty()) {
     out["carried"] = record.carried;
   }
+  if (record.healthy_since) {
+    out["healthy_since"] = format_time(*record.healthy_since);
+  }
   return out;
 }
 
@@ -241,6 +244,9 @@ Result<PromotionRecord> promotion_from_json(const json& value) {
   record.previous = fields.object("previous");
   record.charts = fields.optional_strings("charts");  // missing in the records before them
   record.carried = fields.optional_strings("carried");
+  if (value.is_object() && value.contains("healthy_since")) {  // a verification's alone
+    record.healthy_since = fields.time("healthy_since");
+  }
   if (value.is_object() && value.contains("places")) {  // missing in the records before it
     for (const json& place : fields.array("places")) {
       Fields place_fields(place, "promotion " + record.id + ": place");
@@ -411,7 +417,8 @@ PromotionText text_of(const PromotionRecord& record) {
                      record.pipeline_file,
                      record.places.empty() ? "[]" : util::dump_json(record.places),
                      record.charts.empty() ? "{}" : util::dump_json(record.charts),
-                     record.carried.empty() ? "{}" : util::dump_json(record.carried)};
+                     record.carried.empty() ? "{}" : util::dump_json(record.carried),
+                     record.healthy_since ? format_time(*record.healthy_since) : std::string()};
   for (const GateRecord& gate : record.gates) {
     GateText& out = text.gates.emplace_back();
     out.name = gate.name;
@@ -480,6 +487,9 @@ std::string canonical(const PromotionText& text) {
     }
     gates += ']';
     record.flag("gates_skipped", text.gates_skipped);
+    if (!text.healthy_since.empty()) {  // a verification's alone
+      record.string("healthy_since", text.healthy_since);
+    }
     record.string("id", text.id);
     record.raw("images", text.images_json);
     record.string("outcome", text.outcome);

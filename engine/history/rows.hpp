@@ -23,7 +23,7 @@ using Clock = std::chrono::system_clock;
 
 // The columns of a promotion row, in the order `RowReader::promotion` reads them; those of
 // schema version 5 (which migration 5 reads) and the current ones, which add pipeline_file
-// (version 6), places (version 7), charts and carried (version 9).
+// (version 6), places (version 7), charts and carried (version 9), healthy_since (version 10).
 #define PROMOTE_PROMOTION_COLUMNS_V5                                                           \
   "p.id, p.pipeline, p.stage, p.from_stage, p.candidate_id, p.images, p.outcome, p.actor, "    \
   "p.reason, p.ci_provider, p.ci_run_url, p.commit_id, p.error, p.started_at, p.finished_at, " \
@@ -31,12 +31,14 @@ using Clock = std::chrono::system_clock;
   "p.hash, p.seq"
 inline constexpr const char* k_promotion_columns_v5 = PROMOTE_PROMOTION_COLUMNS_V5;
 inline constexpr const char* k_promotion_columns =
-    PROMOTE_PROMOTION_COLUMNS_V5 ", p.pipeline_file, p.places, p.charts, p.carried";
+    PROMOTE_PROMOTION_COLUMNS_V5
+    ", p.pipeline_file, p.places, p.charts, p.carried, p.healthy_since";
 #undef PROMOTE_PROMOTION_COLUMNS_V5
 inline constexpr int k_pipeline_file_column = 23;
 inline constexpr int k_places_column = 24;
 inline constexpr int k_charts_column = 25;
 inline constexpr int k_carried_column = 26;
+inline constexpr int k_healthy_since_column = 27;
 
 // Reads rows of a history that promote wrote, remembering the first value it did not write.
 class RowReader {
@@ -105,6 +107,12 @@ class RowReader {
     if (row.getColumnCount() > k_carried_column) {
       record.charts = strings(owner, "charts", row.getColumn(k_charts_column).getString());
       record.carried = strings(owner, "carried", row.getColumn(k_carried_column).getString());
+    }
+    if (row.getColumnCount() > k_healthy_since_column) {
+      if (const std::string since = row.getColumn(k_healthy_since_column).getString();
+          !since.empty()) {
+        record.healthy_since = time(owner, "healthy_since", since);
+      }
     }
     return record;
   }
@@ -318,6 +326,7 @@ class TextScan {
     text.places_json = column(k_places_column);
     text.charts_json = column(k_charts_column);
     text.carried_json = column(k_carried_column);
+    text.healthy_since = column(k_healthy_since_column);
     text.gates.clear();
     // A gate or evidence row out of place is left out; the hash then shows it.
     while (m_gate_row && m_gates.getColumn(0).getInt64() <= seq) {

@@ -199,9 +199,12 @@ DoraReport dora(const std::vector<history::PromotionRecord>& records,
   const auto in_window = [&](TimePoint at) { return since <= at && at <= until; };
   const double days = since < until ? chrono::duration<double>(until - since).count() / 86400.0 : 0;
 
+  // A verification moved nothing: it is no attempt, no deployment, no change.
   std::vector<const history::PromotionRecord*> sorted;
   for (const auto& record : records) {
-    sorted.push_back(&record);
+    if (record.outcome != "verified") {
+      sorted.push_back(&record);
+    }
   }
   std::stable_sort(sorted.begin(), sorted.end(),
                    [](const auto* a, const auto* b) { return record_before(*a, *b); });

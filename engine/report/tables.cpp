@@ -216,6 +216,9 @@ nlohmann::json history_json(const std::vector<history::PromotionRecord>& records
                    {"charts", record.charts},
                    {"carried", record.carried},
                    {"outcome", record.outcome},
+                   {"healthy_since", record.healthy_since
+                                         ? nlohmann::json(history::format_time(*record.healthy_since))
+                                         : nlohmann::json()},
                    {"actor", record.actor},
                    {"reason", record.reason},
                    {"break_glass", record.break_glass},
@@ -246,8 +249,12 @@ std::string promotion_text(const history::PromotionRecord& record) {
       << (record.pipeline_file.empty() ? "" : " (" + line(record.pipeline_file) + ")") << "\n"
       << "  stage      " << (record.from.empty() ? "" : line(record.from) + " -> ")
       << line(record.stage) << "\n"
-      << "  outcome    " << line(record.outcome) << "\n"
-      << "  candidate  " << line(record.candidate_id) << "\n";
+      << "  outcome    " << line(record.outcome) << "\n";
+  if (record.healthy_since) {
+    out << "  healthy    since " << history::format_time(*record.healthy_since) << " at commit "
+        << line(record.commit.substr(0, 12)) << "\n";
+  }
+  out << "  candidate  " << line(record.candidate_id) << "\n";
   // The diff in short: each image from what the target held to the candidate's.
   if (record.images.is_object()) {
     for (const auto& [name, reference] : record.images.items()) {

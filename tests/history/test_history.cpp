@@ -162,7 +162,7 @@ TEST_SUITE("history") {
     CHECK(db.tableExists("approvals"));
   }
 
-  TEST_CASE("the schema the code migrates to is exactly schemas/history-v1.sql to v9") {
+  TEST_CASE("the schema the code migrates to is exactly schemas/history-v1.sql to v10") {
     TempDir dir;
     const fs::path file = dir / "history.db";
     REQUIRE(history::History::open(file).has_value());
@@ -171,7 +171,8 @@ TEST_SUITE("history") {
     SQLite::Database fresh(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     for (const char* name :
          {"history-v1.sql", "history-v2.sql", "history-v3.sql", "history-v4.sql", "history-v5.sql",
-          "history-v6.sql", "history-v7.sql", "history-v8.sql", "history-v9.sql"}) {
+          "history-v6.sql", "history-v7.sql", "history-v8.sql", "history-v9.sql",
+          "history-v10.sql"}) {
       fresh.exec(promote::test::read_text(fs::path(PROMOTE_SOURCE_DIR) / "schemas" / name));
     }
 
@@ -191,6 +192,9 @@ TEST_SUITE("history") {
     CHECK(expected.find("table meta on meta: CREATE TABLE meta") != std::string::npos);
     CHECK(expected.find("charts TEXT NOT NULL DEFAULT '{}'") != std::string::npos);
     CHECK(expected.find("carried TEXT NOT NULL DEFAULT '{}'") != std::string::npos);
+    CHECK(expected.find("'error', 'verified')") != std::string::npos);
+    CHECK(expected.find("healthy_since TEXT NOT NULL DEFAULT ''") != std::string::npos);
+    CHECK(expected.find("index promotions_by_commit on promotions") != std::string::npos);
     CHECK(schema_of(migrated) == expected);
   }
 
@@ -643,7 +647,7 @@ TEST_SUITE("history") {
       record.outcome = "planned";
       CHECK(error_of(record) ==
             prefix + "CHECK constraint failed: outcome IN ('promoted', 'proposed', 'no-op', "
-                     "'blocked', 'pending', 'error')");
+                     "'blocked', 'pending', 'error', 'verified')");
     }
     SUBCASE("candidate id that is not 64 hex") {
       record.candidate_id = "abc123";
