@@ -33,9 +33,13 @@ struct Verdict {
   nlohmann::json details;  ///< what an auditor reads
   std::optional<std::chrono::seconds> retry_after;  ///< when pending: when to look again
   std::vector<Evidence> evidence;
+  /// A verification gate's pass: since when the stage it observes runs the candidate healthy
+  /// (Argo CD's operation finishedAt, Flux's Ready lastTransitionTime, the time a rollout was
+  /// seen complete); what a soak with `since: healthy` counts from.
+  std::optional<std::chrono::system_clock::time_point> healthy_since = std::nullopt;
 
   static Verdict make(Status status, std::string summary, nlohmann::json details = {}) {
-    return Verdict{status, std::move(summary), std::move(details), std::nullopt, {}};
+    return Verdict{status, std::move(summary), std::move(details), std::nullopt, {}, std::nullopt};
   }
 };
 
@@ -54,6 +58,12 @@ struct StageEntry {
   std::string commit = {};  ///< the commit that brought the candidate into the stage; "" unknown
 };
 
+/// Since when a stage runs the release a commit brought into it healthy, and what says so.
+struct HealthyEntry {
+  std::chrono::system_clock::time_point at;
+  std::string source;  ///< "verification <id>" (the history), "argocd, kubernetes (this run)"
+};
+
 /// Answers when a candidate entered a stage; abstract so tests can use a fake clock.
 class Timeline {
  public:
@@ -65,6 +75,13 @@ class Timeline {
   /// nullopt when nothing says so; fails when the record could not be read.
   virtual Result<std::optional<StageEntry>> entered(const std::string& stage,
                                                     const Candidate& candidate) const = 0;
+  /// When the verification gates of `stage` first saw the release that `commit` brought into
+  /// it running healthy (a verification event), or nullopt when none did yet; fails when the
+  /// record could not be read.
+  virtual Result<std::optional<HealthyEntry>> healthy(const std::string& /*stage*/,
+                                                      const std::string& /*commit*/) const {
+    return std::optional<HealthyEntry>();
+  }
 };
 
 /// Answers questions about the commits of the pipeline's repository (the local clone);
@@ -118,6 +135,12 @@ struct GateContext {
   /// The commits of the pipeline's repository (for gates that compare a deployed revision
   /// with the commit that brought the candidate into a stage); null: they cannot be read.
   const CommitGraph* commits = nullptr;
+
+  /// The same context with another timeline.
+  GateContext with_timeline(const Timeline& other) const {
+    return GateContext{candidate, stage,     from,        base_dir, other,  pipeline,
+                       actor,     approvals, break_glass, progress, signer, commits};
+  }
 };
 
 /// One configured gate (one `use:` entry of a stage). Built by a factory that has
@@ -132,6 +155,13 @@ class Gate {
   /// Whether the gate judges the stage the candidate comes from (soak), so that it cannot
   /// apply to a stage without `from`; the pipeline loader refuses it there.
   virtual bool needs_source() const { return false; }
+  /// Whether the gate verifies the running system of the stage it judges (argocd, flux,
+  /// kubernetes): such a gate may stand in a stage's `verify:`, and its pass says since when
+  /// the stage runs the candidate healthy (Verdict::healthy_since).
+  virtual bool verifies() const { return false; }
+  /// Whether the gate reads what the verification gates of its stage saw in the same run (a
+  /// soak counted from a healthy deployment): it is evaluated after them.
+  virtual bool after_verification() const { return false; }
 };
 
 }  // namespace promote

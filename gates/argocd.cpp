@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <boost/url/parse.hpp>
 #include <cctype>
-#include <charconv>
 #include <cstdlib>
 
 #include "engine/http/client.hpp"
@@ -41,82 +40,6 @@ std::string short_id(const std::string& revision) {
 
 std::string format_time(const std::optional<TimePoint>& at) {
   return at ? util::format_utc(*at) : std::string();
-}
-
-// Two digits at `text[at]`, or -1.
-int two_digits(std::string_view text, std::size_t at) {
-  if (at + 2 > text.size() || !std::isdigit(static_cast<unsigned char>(text[at])) ||
-      !std::isdigit(static_cast<unsigned char>(text[at + 1]))) {
-    return -1;
-  }
-  return (text[at] - '0') * 10 + (text[at + 1] - '0');
-}
-
-// An RFC 3339 time as Kubernetes writes it ("2024-03-05T07:33:04Z", fractions and offsets
-// allowed) in the years 1900 to 2200 (a time_point holds nanoseconds), or nullopt.
-std::optional<TimePoint> parse_rfc3339(std::string_view text) {
-  if (text.size() < 20 || text[4] != '-' || text[7] != '-' ||
-      (text[10] != 'T' && text[10] != 't') || text[13] != ':' || text[16] != ':') {
-    return std::nullopt;
-  }
-  int year = 0;
-  if (auto [end, ec] = std::from_chars(text.data(), text.data() + 4, year);
-      ec != std::errc() || end != text.data() + 4) {
-    return std::nullopt;
-  }
-  if (year < 1900 || year > 2200) {
-    return std::nullopt;
-  }
-  const int month = two_digits(text, 5);
-  const int day = two_digits(text, 8);
-  const int hour = two_digits(text, 11);
-  const int minute = two_digits(text, 14);
-  const int second = two_digits(text, 17);
-  if (month < 1 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 ||
-      second > 60) {
-    return std::nullopt;
-  }
-  const chr::year_month_day date{chr::year(year), chr::month(static_cast<unsigned>(month)),
-                                 chr::day(static_cast<unsigned>(day))};
-  if (!date.ok()) {
-    return std::nullopt;
-  }
-  std::size_t at = 19;
-  chr::nanoseconds fraction{0};
-  if (at < text.size() && text[at] == '.') {
-    ++at;
-    long long scale = 100'000'000;
-    const std::size_t first = at;
-    while (at < text.size() && std::isdigit(static_cast<unsigned char>(text[at]))) {
-      fraction += chr::nanoseconds((text[at] - '0') * scale);
-      scale /= 10;
-      ++at;
-    }
-    if (at == first) {
-      return std::nullopt;
-    }
-  }
-  chr::minutes offset{0};
-  if (at + 1 == text.size() && (text[at] == 'Z' || text[at] == 'z')) {
-    ++at;
-  } else if (at + 6 == text.size() && (text[at] == '+' || text[at] == '-') && text[at + 3] == ':') {
-    const int hours = two_digits(text, at + 1);
-    const int minutes = two_digits(text, at + 4);
-    if (hours < 0 || hours > 23 || minutes < 0 || minutes > 59) {
-      return std::nullopt;
-    }
-    offset = chr::hours(hours) + chr::minutes(minutes);
-    if (text[at] == '-') {
-      offset = -offset;
-    }
-    at += 6;
-  }
-  if (at != text.size()) {
-    return std::nullopt;
-  }
-  const auto local =
-      chr::sys_days(date) + chr::hours(hour) + chr::minutes(minute) + chr::seconds(second) - offset;
-  return chr::time_point_cast<TimePoint::duration>(local + fraction);
 }
 
 // Reads fields of a JSON object, naming them by path in messages; the first problem sticks
@@ -175,7 +98,7 @@ class Reader {
     if (value.empty()) {
       return std::nullopt;
     }
-    const auto at = parse_rfc3339(value);
+    const auto at = util::parse_rfc3339(value);
     if (!at) {
       note(path + " '" + util::valid_utf8(value.substr(0, 40)) + "' is not an RFC 3339 time");
     }
@@ -507,6 +430,7 @@ class ArgoCdGate : public Gate {
   }
 
   bool needs_source() const override { return true; }
+  bool verifies() const override { return true; }
 
  private:
   // One GET of the API: the applications it answers, or the verdict that ends the judgement.
@@ -701,6 +625,15 @@ class ArgoCdGate : public Gate {
     Verdict verdict = Verdict::make(overall, std::move(summary), std::move(details));
     if (overall == Status::pending) {
       verdict.retry_after = k_retry_after;
+    }
+    if (passes(overall)) {
+      // Healthy since the last of the syncs that brought the commit finished.
+      for (const ArgoApplication& app : applications) {
+        if (app.finished_at &&
+            (!verdict.healthy_since || *app.finished_at > *verdict.healthy_since)) {
+          verdict.healthy_since = app.finished_at;
+        }
+      }
     }
     co_return verdict;
   }

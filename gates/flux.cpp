@@ -258,6 +258,7 @@ class FluxGate : public Gate {
     std::string waiting;
     std::vector<std::string> missing;
     std::string since;  // the latest Ready time of them all
+    std::optional<std::chrono::system_clock::time_point> ready_at;  // the same, as a time
     for (const auto& [kind, names] : {std::pair{&k_kustomization, &m_kustomizations},
                                       std::pair{&k_helmrelease, &m_helmreleases}}) {
       for (const auto& name : *names) {
@@ -298,7 +299,12 @@ class FluxGate : public Gate {
         } else if (state.state == FluxState::State::reconciling) {
           waiting = waiting.empty() ? message : waiting;
         } else {
-          since = std::max(since, state.since);
+          // The latest of their Ready times (text compares as time only in one offset).
+          const auto ready = util::parse_rfc3339(state.since);
+          if (ready && (!ready_at || *ready > *ready_at)) {
+            ready_at = ready;
+            since = state.since;
+          }
         }
       }
     }
@@ -322,11 +328,14 @@ class FluxGate : public Gate {
       co_return verdict;
     }
     details["ready_since"] = since;
-    co_return Verdict::make(Status::pass,
-                            std::to_string(rows.size()) + " Flux object" +
-                                (rows.size() == 1 ? "" : "s") + " Ready with the candidate" +
-                                (since.empty() ? "" : " (since " + since + ")"),
-                            std::move(details));
+    Verdict verdict = Verdict::make(
+        Status::pass,
+        std::to_string(rows.size()) + " Flux object" + (rows.size() == 1 ? "" : "s") +
+            " Ready with the candidate" + (since.empty() ? "" : " (since " + since + ")"),
+        std::move(details));
+    // Healthy since the last of them became Ready; when none says, since it was seen so.
+    verdict.healthy_since = ready_at.value_or(context.timeline.now());
+    co_return verdict;
   }
 
   nlohmann::json config() const override {
@@ -347,6 +356,7 @@ class FluxGate : public Gate {
   }
 
   bool needs_source() const override { return true; }
+  bool verifies() const override { return true; }
 
  private:
   using Found = std::optional<nlohmann::json>;

@@ -326,7 +326,12 @@ class KubernetesGate : public Gate {
         }
       }
     }
-    co_return judge(objects, missing, namespace_name, client->context(), context.candidate);
+    Verdict verdict = judge(objects, missing, namespace_name, client->context(), context.candidate);
+    if (verdict.status == Status::pass) {
+      // A workload does not say when its rollout completed: healthy since it was seen so.
+      verdict.healthy_since = context.timeline.now();
+    }
+    co_return verdict;
   }
 
   nlohmann::json config() const override {
@@ -349,6 +354,7 @@ class KubernetesGate : public Gate {
   }
 
   bool needs_source() const override { return true; }
+  bool verifies() const override { return true; }
 
  private:
   Verdict judge(const std::vector<nlohmann::json>& objects, const std::vector<std::string>& missing,

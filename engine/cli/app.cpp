@@ -577,6 +577,22 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}));
   status->add_option("--history", options.history, "history database");
 
+  auto* verify_stage =
+      app.add_subcommand("verify", "run a stage's verification gates on the release it holds now");
+  verify_stage->footer(
+      "\nExit codes: 0 verified (its running system runs the release healthy), 1 a gate "
+      "failed,\n3 not yet (syncing, rolling out), 4 a gate could not judge.\n"
+      "The first time it is seen healthy is recorded: a soak with since: healthy counts from "
+      "it.\n\nExamples:\n  promote verify --stage staging\n"
+      "  promote verify --stage prod --output json\n");
+  add_file_option(*verify_stage, options);
+  verify_stage->add_option("--stage", options.stage, "the stage to verify")->required();
+  verify_stage->add_option("--history", options.history, "history database");
+  verify_stage->add_option("--actor", options.actor,
+                           "who verifies (default: from the environment)");
+  verify_stage->add_option("--output", options.output, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+
   auto* history = app.add_subcommand("history", "list recorded promotion attempts, newest first");
   history->footer(
       "\nExamples:\n  promote history\n  promote history --stage prod --since 30d\n"
@@ -766,6 +782,9 @@ int main(int argc, char** argv) {
   if (*status) {
     return run_status(options);
   }
+  if (*verify_stage) {
+    return run_verify_stage(options);
+  }
   if (*plan) {
     Options planned = options;
     planned.dry_run = true;
@@ -796,9 +815,9 @@ int main(int argc, char** argv) {
     return run_history(options);
   }
   if (options.to.empty()) {
-    std::cerr << "promote: give --to STAGE, or a command (validate, status, history, approve, "
-                 "reject, hold, release, rollback, plan, explain, audit, report, completion, "
-                 "man); see --help\n";
+    std::cerr << "promote: give --to STAGE, or a command (validate, status, verify, history, "
+                 "approve, reject, hold, release, rollback, plan, explain, audit, report, "
+                 "completion, man); see --help\n";
     return 2;
   }
   return run_promote(options);

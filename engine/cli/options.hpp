@@ -64,6 +64,8 @@ int run_sync(const Options& options);
 int run_verify(const Options& options);
 /// `promote history show ID` (and `explain ID`): one recorded attempt.
 int run_show(const Options& options);
+/// `promote verify --stage S`: the stage's verification gates on what it holds now.
+int run_verify_stage(const Options& options);
 /// `promote report`: DORA figures per stage.
 int run_report(const Options& options);
 

@@ -11,6 +11,7 @@
 #include "engine/util/process.hpp"
 #include "engine/util/secrets.hpp"
 #include "engine/util/text.hpp"
+#include "engine/util/time.hpp"
 
 extern char** environ;
 
@@ -115,7 +116,7 @@ Result<ExecCredential> read_credential(const std::string& out, const ExecConfig&
     return fail("its status has neither a token nor a client certificate and key");
   }
   if (const std::string expiry = text(*status, "expirationTimestamp"); !expiry.empty()) {
-    credential.expires = parse_rfc3339(expiry);
+    credential.expires = util::parse_rfc3339(expiry);
     if (!credential.expires) {
       return fail("its expirationTimestamp is not an RFC 3339 time");
     }
@@ -238,78 +239,6 @@ void forget_exec_credential(const User& user, const Cluster& cluster) {
   Cache& shared = cache();
   std::lock_guard lock(shared.mutex);
   shared.kept.erase(cache_key(*user.exec, cluster));
-}
-
-std::optional<Clock::time_point> parse_rfc3339(std::string_view text) {
-  namespace chr = std::chrono;
-  const auto number = [&text](std::size_t at, std::size_t digits) -> std::optional<int> {
-    if (at + digits > text.size()) {
-      return std::nullopt;
-    }
-    int value = 0;
-    for (std::size_t i = at; i < at + digits; ++i) {
-      if (text[i] < '0' || text[i] > '9') {
-        return std::nullopt;
-      }
-      value = value * 10 + (text[i] - '0');
-    }
-    return value;
-  };
-  const auto year = number(0, 4), month = number(5, 2), day = number(8, 2);
-  const auto hour = number(11, 2), minute = number(14, 2), second = number(17, 2);
-  if (!year || !month || !day || !hour || !minute || !second || text[4] != '-' || text[7] != '-' ||
-      (text[10] != 'T' && text[10] != 't' && text[10] != ' ') || text[13] != ':' ||
-      text[16] != ':' || *hour > 23 || *minute > 59 || *second > 60) {
-    return std::nullopt;
-  }
-  const chr::year_month_day date{chr::year(*year), chr::month(static_cast<unsigned>(*month)),
-                                 chr::day(static_cast<unsigned>(*day))};
-  if (!date.ok()) {
-    return std::nullopt;
-  }
-  std::size_t at = 19;
-  chr::nanoseconds fraction{0};
-  if (at < text.size() && text[at] == '.') {
-    ++at;
-    long long scale = 100'000'000;
-    const std::size_t start = at;
-    for (; at < text.size() && text[at] >= '0' && text[at] <= '9'; ++at) {
-      fraction += chr::nanoseconds((text[at] - '0') * scale);
-      scale /= 10;
-    }
-    if (at == start) {
-      return std::nullopt;
-    }
-  }
-  chr::minutes offset{0};
-  if (at + 1 == text.size() && (text[at] == 'Z' || text[at] == 'z')) {
-    ++at;
-  } else if (at + 6 == text.size() && (text[at] == '+' || text[at] == '-') && text[at + 3] == ':') {
-    const auto hours = number(at + 1, 2), minutes = number(at + 4, 2);
-    if (!hours || !minutes || *hours > 23 || *minutes > 59) {
-      return std::nullopt;
-    }
-    offset = chr::hours(*hours) + chr::minutes(*minutes);
-    if (text[at] == '-') {
-      offset = -offset;
-    }
-    at += 6;
-  } else {
-    return std::nullopt;  // RFC 3339 requires Z or an offset
-  }
-  if (at != text.size()) {
-    return std::nullopt;
-  }
-  const chr::sys_seconds local = chr::sys_days(date) + chr::hours(*hour) + chr::minutes(*minute) +
-                                 chr::seconds(*second) - offset;
-  // The system clock counts nanoseconds, up to 2262: a later time is "never" for us.
-  if (local.time_since_epoch() >=
-      chr::duration_cast<chr::seconds>(Clock::time_point::max().time_since_epoch()) -
-          chr::seconds(1)) {
-    return Clock::time_point::max();
-  }
-  return chr::time_point_cast<Clock::duration>(local) +
-         chr::duration_cast<Clock::duration>(fraction);
 }
 
 }  // namespace promote::kube

@@ -44,8 +44,4 @@ void forget_exec_credential(const User& user, const Cluster& cluster);
 /// spec.interactive false, and spec.cluster when provideClusterInfo is set), as JSON text.
 std::string exec_info(const ExecConfig& exec, const Cluster& cluster);
 
-/// An RFC 3339 time ("2018-03-05T17:30:20-08:00", "...Z", with a fraction or not); nullopt
-/// when it is not one.
-std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text);
-
 }  // namespace promote::kube

@@ -26,6 +26,17 @@ const Stage* Pipeline::find_stage(std::string_view stage) const {
   return nullptr;
 }
 
+Result<const Stage*> Pipeline::stage_named(std::string_view stage) const {
+  if (const Stage* found = find_stage(stage)) {
+    return found;
+  }
+  std::string message = "the pipeline has no stage '" + std::string(stage) + "'";
+  if (auto close = did_you_mean(stage, stage_names()); !close.empty()) {
+    message += " (did you mean '" + close + "'?)";
+  }
+  return make_error(ErrorKind::usage, message);
+}
+
 std::vector<std::string> Target::paths() const {
   std::vector<std::string> out = kustomize;
   for (const auto& values : helm) {
@@ -480,7 +491,7 @@ class Loader {
     for (const auto& item : items) {
       if (!item.expect_map("a stage",
                            {"name", "from", "group", "keep_range", "target", "carry", "strategy",
-                            "pull_request", "gates", "fail_fast", "max_concurrency"})) {
+                            "pull_request", "gates", "verify", "fail_fast", "max_concurrency"})) {
         continue;
       }
       Stage stage;
@@ -574,7 +585,10 @@ class Loader {
         }
       }
       if (auto gates = item.get("gates")) {
-        read_gates(*gates, stage, what);
+        read_gates(*gates, stage, what, false);
+      }
+      if (auto verify = item.get("verify")) {
+        read_gates(*verify, stage, what, true);
       }
       pipeline.stages.push_back(std::move(stage));
     }
@@ -854,9 +868,11 @@ class Loader {
     }
   }
 
-  void read_gates(const ConfigNode& node, Stage& stage, const std::string& what) {
+  // `gates:`, or with `verify` the stage's `verify:`: gates that observe the stage itself.
+  void read_gates(const ConfigNode& node, Stage& stage, const std::string& what, bool verify) {
+    const char* key = verify ? "verify" : "gates";
     std::map<std::string, Location> seen;
-    for (const auto& item : node.items("gates")) {
+    for (const auto& item : node.items(key)) {
       if (!item.expect_map("a gate", {"use", "name", "with", "timeout", "retries"})) {
         continue;
       }
@@ -917,14 +933,18 @@ class Loader {
         auto with = item.get("with");
         const ConfigNode config = with ? *with : ConfigNode::absent(item);
         spec.gate = m_gates.make(spec.use, config);
-        if (spec.gate && spec.gate->needs_source() && !stage.from) {
+        if (verify && spec.gate && !spec.gate->verifies()) {
+          item.error("gate '" + spec.use + "' cannot verify " + what +
+                     ": 'verify:' takes the gates that observe a running system (argocd, flux, "
+                     "kubernetes)");
+        } else if (!verify && spec.gate && spec.gate->needs_source() && !stage.from) {
           const std::string use = spec.name == spec.use ? "" : " (" + spec.use + ")";
           item.error("gate '" + spec.name + "'" + use + " cannot apply to " + what +
                      ": it judges the stage the candidate comes from, and the stage has no "
                      "'from'");
         }
       }
-      stage.gates.push_back(std::move(spec));
+      (verify ? stage.verify : stage.gates).push_back(std::move(spec));
     }
   }
 

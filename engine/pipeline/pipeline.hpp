@@ -146,6 +146,9 @@ struct Stage {
   bool fail_fast = true;             ///< stop the other gates once the outcome is decided
   std::size_t max_concurrency = 0;   ///< gates evaluated at once; 0: all
   std::vector<GateSpec> gates;
+  /// `verify:`: gates that observe the stage's own running system (argocd, flux, kubernetes),
+  /// which `promote verify --stage` runs on what the stage holds.
+  std::vector<GateSpec> verify;
   Location where;
 };
 
@@ -180,6 +183,9 @@ struct Pipeline {
   TrustSpec trust;
 
   const Stage* find_stage(std::string_view stage) const;
+  /// The stage named `stage`; fails (usage) when there is none: "the pipeline has no stage
+  /// 'prd' (did you mean 'prod'?)".
+  Result<const Stage*> stage_named(std::string_view stage) const;
   const ImageSpec* find_image(std::string_view image) const;
   /// The images a stage promotes: every image, or those of its group, in declaration order.
   std::vector<const ImageSpec*> images_of(const Stage& stage) const;

@@ -55,14 +55,11 @@ Result<DecisionResult> decide(const DecisionRequest& request, const pipeline::Ga
     return loaded.error();
   }
   const pipeline::Pipeline& pipeline = *loaded;
-  const pipeline::Stage* stage = pipeline.find_stage(request.stage);
-  if (stage == nullptr) {
-    std::string message = "the pipeline has no stage '" + request.stage + "'";
-    if (auto close = pipeline::did_you_mean(request.stage, pipeline.stage_names()); !close.empty()) {
-      message += " (did you mean '" + close + "'?)";
-    }
-    return usage(message);
+  auto named = pipeline.stage_named(request.stage);
+  if (!named) {
+    return named.error();
   }
+  const pipeline::Stage* stage = *named;
   const std::string verb = request.approve ? "approve" : "reject";
   DecisionResult result;
   result.pipeline = pipeline.name;

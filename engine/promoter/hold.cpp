@@ -15,14 +15,11 @@ Result<HoldResult> set_hold(const HoldRequest& request, const pipeline::GateCata
   if (!loaded) {
     return loaded.error();
   }
-  const pipeline::Stage* stage = loaded->find_stage(request.stage);
-  if (stage == nullptr) {
-    std::string message = "the pipeline has no stage '" + request.stage + "'";
-    if (auto close = pipeline::did_you_mean(request.stage, loaded->stage_names()); !close.empty()) {
-      message += " (did you mean '" + close + "'?)";
-    }
-    return make_error(ErrorKind::usage, message);
+  auto named = loaded->stage_named(request.stage);
+  if (!named) {
+    return named.error();
   }
+  const pipeline::Stage* stage = *named;
   if (request.hold && request.reason.empty()) {
     return make_error(ErrorKind::usage, "hold needs --reason: say why promotions into " +
                                             stage->name + " stop");

@@ -20,6 +20,7 @@
 #include "engine/promoter/scope.hpp"
 #include "engine/promoter/targets.hpp"
 #include "engine/promoter/timeline.hpp"
+#include "engine/promoter/verification.hpp"
 #include "engine/promoter/workspace.hpp"
 #include "engine/promoter/write_lock.hpp"
 #include "engine/scheduler/scheduler.hpp"
@@ -118,15 +119,11 @@ class Attempt {
     m_result.stage = m_request.stage;
     m_result.branch = m_pipeline.repository.branch;
 
-    m_stage = m_pipeline.find_stage(m_request.stage);
-    if (m_stage == nullptr) {
-      std::string message = "the pipeline has no stage '" + m_request.stage + "'";
-      if (auto close = pipeline::did_you_mean(m_request.stage, m_pipeline.stage_names());
-          !close.empty()) {
-        message += " (did you mean '" + close + "'?)";
-      }
-      return usage(message);
+    auto stage = m_pipeline.stage_named(m_request.stage);
+    if (!stage) {
+      return stage.error();
     }
+    m_stage = *stage;
     m_result.from = m_stage->from.value_or("");
     util::debug("pipeline " + m_pipeline.name + " (" + m_pipeline.file.string() + "): " +
                 std::to_string(m_pipeline.stages.size()) + " stages; promotion " +
@@ -607,8 +604,9 @@ class Attempt {
     context.commits = &timeline;
     context.break_glass = m_request.break_glass;
     context.progress = m_request.on_progress;
-    auto verdicts =
-        scheduler::evaluate(m_stage->gates, context, scheduler::options_for(*m_stage));
+    auto evaluated = evaluate_observing(m_stage->gates, context, scheduler::options_for(*m_stage));
+    m_observed = std::move(evaluated.observed);
+    auto& verdicts = evaluated.verdicts;
     for (std::size_t i = 0; i < verdicts.size(); ++i) {
       const auto& spec = m_stage->gates[i];
       util::debug("gate " + spec.name + " (" + spec.use + "): " + to_string(verdicts[i].status) +
@@ -930,6 +928,15 @@ class Attempt {
       const fs::path path = history_path(m_pipeline.file, m_request.history_path);
       const history::PromotionRecord record = to_record(m_result);
       auto history = history::History::open(path);
+      // What the verification gates saw first goes in before, and so into the notes with it.
+      if (auto seen = history && m_observed ? record_first_observation(
+                                                  *history, *m_observed, m_result.candidate, m_id,
+                                                  m_result.gates, m_result.actor, m_result.started)
+                                            : Result<bool>(false);
+          !seen) {
+        m_result.warnings.push_back("what the verification gates saw was not recorded: " +
+                                    seen.error().message);
+      }
       publish(record, history ? &*history : nullptr);
       util::fault_point("after-note");
       util::debug("record " + record.id + " in " + path.string());
@@ -964,6 +971,7 @@ class Attempt {
   CarrySource m_carry_source;  ///< where they are carried from
   std::optional<Workspace> m_workspace;
   std::optional<RecordTrust> m_trust;  ///< set first in run()
+  std::optional<Observation> m_observed;  ///< what the verification gates saw healthy
   /// Held from the settling through the plan (not for writing), and again from
   /// begin_writing() through the record (write_lock.hpp); not while the gates run.
   std::optional<WriteLock> m_lock;

@@ -270,22 +270,26 @@ history::PromotionRecord to_record(const PromotionResult& result) {
   }
   std::sort(record.files.begin(), record.files.end());
   for (const auto& gate : result.gates) {
-    history::GateRecord row;
-    row.name = gate.name;
-    row.use = gate.use;
-    row.status = to_string(gate.verdict.status);
-    row.summary = gate.verdict.summary;
-    row.details = gate.verdict.details.is_null() ? nlohmann::json::object() : gate.verdict.details;
-    row.config = gate.config;
-    if (gate.verdict.retry_after) {
-      row.retry_after_seconds = gate.verdict.retry_after->count();
-    }
-    for (const auto& evidence : gate.verdict.evidence) {
-      row.evidence.push_back({evidence.path, evidence.sha256});
-    }
-    record.gates.push_back(std::move(row));
+    record.gates.push_back(to_record(gate));
   }
   return record;
+}
+
+history::GateRecord to_record(const GateResult& gate) {
+  history::GateRecord row;
+  row.name = gate.name;
+  row.use = gate.use;
+  row.status = to_string(gate.verdict.status);
+  row.summary = gate.verdict.summary;
+  row.details = gate.verdict.details.is_null() ? nlohmann::json::object() : gate.verdict.details;
+  row.config = gate.config;
+  if (gate.verdict.retry_after) {
+    row.retry_after_seconds = gate.verdict.retry_after->count();
+  }
+  for (const auto& evidence : gate.verdict.evidence) {
+    row.evidence.push_back({evidence.path, evidence.sha256});
+  }
+  return row;
 }
 
 // The candidate a stage's target holds: the value of each pipeline image, kept in `reading`;

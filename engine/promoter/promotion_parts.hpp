@@ -52,6 +52,9 @@ std::string commit_message(const PromotionResult& result, const std::string& anc
 /// The history record of a result.
 history::PromotionRecord to_record(const PromotionResult& result);
 
+/// The history record of one gate's verdict.
+history::GateRecord to_record(const GateResult& gate);
+
 /// The candidate a stage's target holds: the value of each image it promotes and the version of
 /// each chart it pins (an exact SemVer 2.0 version, agreed by every place), kept in `reading`,
 /// and the digests of the carried files it holds (carried_digests); fails (input) when the

@@ -19,6 +19,22 @@ RepositoryTimeline::RepositoryTimeline(const pipeline::Pipeline& pipeline,
 
 Timeline::TimePoint RepositoryTimeline::now() const { return std::chrono::system_clock::now(); }
 
+Result<std::optional<HealthyEntry>> RepositoryTimeline::healthy(const std::string& stage,
+                                                                const std::string& commit) const {
+  if (m_history == nullptr) {
+    return std::optional<HealthyEntry>();
+  }
+  auto found = m_history->healthy(m_id, stage, commit);
+  if (!found) {
+    return found.error();
+  }
+  if (!found->has_value()) {
+    return std::optional<HealthyEntry>();
+  }
+  return std::optional<HealthyEntry>(
+      HealthyEntry{(*found)->since, "verification " + (*found)->id + " (history)"});
+}
+
 Result<std::optional<StageEntry>> RepositoryTimeline::entered(const std::string& stage_name,
                                                               const Candidate& candidate) const {
   const std::string id = candidate.id();

@@ -36,6 +36,10 @@ class RepositoryTimeline : public Timeline, public CommitGraph {
   /// the last change found; "" when none of them names one.
   Result<std::optional<StageEntry>> entered(const std::string& stage,
                                             const Candidate& candidate) const override;
+  /// The oldest verification event of the history for the stage and commit (History::healthy);
+  /// nullopt without a history.
+  Result<std::optional<HealthyEntry>> healthy(const std::string& stage,
+                                              const std::string& commit) const override;
   /// Ancestry in the local clone (git::Repository::contains).
   Result<std::optional<bool>> contains(const std::string& revision,
                                        const std::string& commit) const override;

@@ -54,6 +54,60 @@ std::string pad(std::string text, std::size_t width) {
   return text;
 }
 
+// The gates' table: name, status, summary, when to look again.
+std::string gates_text(const std::vector<promoter::GateResult>& gates, const Style& style) {
+  if (gates.empty()) {
+    return "";
+  }
+  std::ostringstream out;
+  out << "gates\n";
+  std::size_t name_width = 0;
+  for (const auto& gate : gates) {
+    name_width = std::max(name_width, line(gate.name).size());
+  }
+  for (const auto& gate : gates) {
+    const Status status = gate.verdict.status;
+    out << "  " << pad(line(gate.name), name_width) << "  "
+        << paint(style, colour_of(status), pad(to_string(status), 7)) << " "
+        << line(gate.verdict.summary);
+    if (gate.verdict.retry_after) {
+      out << " (retry in " << pipeline::format_duration(*gate.verdict.retry_after) << ")";
+    }
+    out << "\n";
+  }
+  return out.str();
+}
+
+nlohmann::json gates_json(const std::vector<promoter::GateResult>& gates) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& gate : gates) {
+    nlohmann::json evidence = nlohmann::json::array();
+    for (const auto& item : gate.verdict.evidence) {
+      evidence.push_back({{"path", item.path}, {"sha256", item.sha256}});
+    }
+    out.push_back({{"name", gate.name},
+                   {"use", gate.use},
+                   {"status", to_string(gate.verdict.status)},
+                   {"summary", gate.verdict.summary},
+                   {"details", gate.verdict.details.is_null() ? nlohmann::json::object()
+                                                              : gate.verdict.details},
+                   {"config", gate.config},
+                   {"retry_after_seconds", gate.verdict.retry_after
+                                               ? nlohmann::json(gate.verdict.retry_after->count())
+                                               : nlohmann::json()},
+                   {"evidence", evidence}});
+  }
+  return out;
+}
+
+nlohmann::json candidate_json(const Candidate& candidate) {
+  return {{"id", candidate.id()},
+          {"short_id", candidate.short_id()},
+          {"images", candidate.to_json()["images"]},
+          {"charts", candidate.charts},
+          {"files", candidate.files}};
+}
+
 }  // namespace
 
 bool use_color(int fd) {
@@ -114,23 +168,7 @@ std::string render_text(const promoter::PromotionResult& result, const Style& st
     }
   }
   out << places_text(result.places, "");
-  if (!result.gates.empty()) {
-    out << "gates\n";
-    std::size_t name_width = 0;
-    for (const auto& gate : result.gates) {
-      name_width = std::max(name_width, line(gate.name).size());
-    }
-    for (const auto& gate : result.gates) {
-      const Status status = gate.verdict.status;
-      out << "  " << pad(line(gate.name), name_width) << "  "
-          << paint(style, colour_of(status), pad(to_string(status), 7)) << " "
-          << line(gate.verdict.summary);
-      if (gate.verdict.retry_after) {
-        out << " (retry in " << pipeline::format_duration(*gate.verdict.retry_after) << ")";
-      }
-      out << "\n";
-    }
-  }
+  out << gates_text(result.gates, style);
   if (!result.diff.empty() && (result.dry_run || result.outcome == promoter::Outcome::promoted)) {
     out << (result.dry_run ? "diff it would commit\n" : "diff\n") << util::printable(result.diff);
     if (result.diff.back() != '\n') {
@@ -165,24 +203,6 @@ std::string render_text(const promoter::PromotionResult& result, const Style& st
 }
 
 nlohmann::json to_json(const promoter::PromotionResult& result) {
-  nlohmann::json gates = nlohmann::json::array();
-  for (const auto& gate : result.gates) {
-    nlohmann::json evidence = nlohmann::json::array();
-    for (const auto& item : gate.verdict.evidence) {
-      evidence.push_back({{"path", item.path}, {"sha256", item.sha256}});
-    }
-    gates.push_back({{"name", gate.name},
-                     {"use", gate.use},
-                     {"status", to_string(gate.verdict.status)},
-                     {"summary", gate.verdict.summary},
-                     {"details", gate.verdict.details.is_null() ? nlohmann::json::object()
-                                                                : gate.verdict.details},
-                     {"config", gate.config},
-                     {"retry_after_seconds", gate.verdict.retry_after
-                                                 ? nlohmann::json(gate.verdict.retry_after->count())
-                                                 : nlohmann::json()},
-                     {"evidence", evidence}});
-  }
   nlohmann::json changes = nlohmann::json::array();
   for (const auto& change : result.changes) {
     changes.push_back({{"path", change.path}});
@@ -198,15 +218,10 @@ nlohmann::json to_json(const promoter::PromotionResult& result) {
       {"stage", result.stage},
       {"from", result.from.empty() ? nlohmann::json() : nlohmann::json(result.from)},
       {"promotion_id", result.promotion_id},
-      {"candidate",
-       {{"id", result.candidate.id()},
-        {"short_id", result.candidate.short_id()},
-        {"images", result.candidate.to_json()["images"]},
-        {"charts", result.candidate.charts},
-        {"files", result.candidate.files}}},
+      {"candidate", candidate_json(result.candidate)},
       {"previous", result.previous},
       {"places", places},
-      {"gates", gates},
+      {"gates", gates_json(result.gates)},
       {"changes", changes},
       {"diff", result.diff},
       {"commit", result.commit.empty() ? nlohmann::json() : nlohmann::json(result.commit)},
@@ -228,6 +243,63 @@ nlohmann::json to_json(const promoter::PromotionResult& result) {
                              : nlohmann::json()},
   };
   return out;
+}
+
+std::string verify_text(const promoter::VerifyResult& result, const Style& style) {
+  std::ostringstream out;
+  out << "verify " << line(result.pipeline) << ": " << line(result.stage) << "   candidate "
+      << result.candidate.short_id() << "\n";
+  std::size_t width = 0;
+  for (const auto& [name, reference] : result.candidate.images) {
+    width = std::max(width, name.size());
+  }
+  for (const auto& [name, reference] : result.candidate.images) {
+    out << "  " << pad(line(name), width) << "  " << line(short_reference(reference.to_string()))
+        << "\n";
+  }
+  out << "  brought by "
+      << (result.commit.empty()
+              ? std::string("(no record names the commit)")
+              : "commit " + result.commit.substr(0, 12) + " (" + line(result.entered_source) + ")")
+      << "\n";
+  out << gates_text(result.gates, style);
+  for (const auto& warning : result.warnings) {
+    out << paint(style, "\033[33m", "warning: ") << line(warning) << "\n";
+  }
+  const bool verified = result.outcome == "verified";
+  out << "outcome: "
+      << paint(style,
+               verified                      ? "\033[32m"
+               : result.outcome == "pending" ? "\033[36m"
+                                             : "\033[31m",
+               result.outcome);
+  if (result.healthy_since) {
+    out << "   healthy since " << util::format_utc(*result.healthy_since) << " ("
+        << (result.recorded.empty() ? line(result.healthy_source)
+                                    : "first seen now: recorded as " + result.recorded)
+        << ")";
+  }
+  out << "\n";
+  return out.str();
+}
+
+nlohmann::json verify_json(const promoter::VerifyResult& result) {
+  return {
+      {"outcome", result.outcome},
+      {"pipeline", result.pipeline},
+      {"stage", result.stage},
+      {"candidate", candidate_json(result.candidate)},
+      {"commit", result.commit.empty() ? nlohmann::json() : nlohmann::json(result.commit)},
+      {"entered_source", result.entered_source},
+      {"gates", gates_json(result.gates)},
+      {"healthy_since", result.healthy_since
+                            ? nlohmann::json(util::format_utc(*result.healthy_since))
+                            : nlohmann::json()},
+      {"healthy_source", result.healthy_source},
+      {"recorded", result.recorded.empty() ? nlohmann::json() : nlohmann::json(result.recorded)},
+      {"actor", result.actor},
+      {"warnings", result.warnings},
+      {"started_at", util::format_utc(result.started)}};
 }
 
 nlohmann::json error_json(const Error& error) {

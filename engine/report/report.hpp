@@ -3,10 +3,10 @@
 // schemas/promotion-result.schema.json.
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 
 #include "engine/promoter/promotion.hpp"
+#include "engine/promoter/verify.hpp"
 
 namespace promote::report {
 
@@ -24,6 +24,13 @@ std::string explain_text(const promoter::PromotionResult& result);
 
 /// The JSON document of a promotion (schemas/promotion-result.schema.json).
 nlohmann::json to_json(const promoter::PromotionResult& result);
+
+/// The report of `promote verify`: the stage's candidate, the commit that brought it, the
+/// gates, the outcome and since when the stage runs it healthy.
+std::string verify_text(const promoter::VerifyResult& result, const Style& style);
+
+/// The JSON document of `promote verify` (schemas/verification.schema.json).
+nlohmann::json verify_json(const promoter::VerifyResult& result);
 
 /// The JSON document for an error that stopped promote before any attempt.
 nlohmann::json error_json(const Error& error);

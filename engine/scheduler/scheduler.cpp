@@ -71,12 +71,6 @@ asio::awaitable<Verdict> guarded(Gate& gate, const GateContext& context) {
   co_return Verdict::make(Verdict::Status::error, "gate failed: " + failure);
 }
 
-Verdict stopped(const std::string& what, const std::string& decider) {
-  return Verdict::make(Verdict::Status::error,
-                       what + ": the stage is already blocked by '" + decider + "'",
-                       {{"stopped_by", decider}});
-}
-
 // One evaluation of a stage's gates; lives on one io_context thread, so its state
 // needs no locks.
 class Evaluation {
@@ -209,6 +203,12 @@ class Evaluation {
 };
 
 }  // namespace
+
+Verdict stopped(const std::string& what, const std::string& decider) {
+  return Verdict::make(Verdict::Status::error,
+                       what + ": the stage is already blocked by '" + decider + "'",
+                       {{"stopped_by", decider}});
+}
 
 namespace detail {
 

@@ -20,6 +20,10 @@ struct Options {
   std::chrono::milliseconds retry_backoff{1000};
 };
 
+/// The verdict of a gate that was `what` ("cancelled", "not evaluated") because gate `decider`
+/// failed first: an error that names it.
+Verdict stopped(const std::string& what, const std::string& decider);
+
 /// The options a stage declares.
 Options options_for(const pipeline::Stage& stage);
 

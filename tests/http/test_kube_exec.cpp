@@ -8,6 +8,7 @@
 #include <string>
 
 #include "engine/http/kube_exec.hpp"
+#include "engine/util/time.hpp"
 #include "tests/http/kube_fixtures.hpp"
 #include "tests/support/support.hpp"
 
@@ -225,12 +226,17 @@ TEST_SUITE("exec plugins") {
     using std::chrono::sys_days;
     using std::chrono::year;
     const auto day = sys_days(year(2026) / 1 / 2);
-    CHECK(kube::parse_rfc3339("2026-01-02T03:04:05Z") == day + 3h + 4min + 5s);
-    CHECK(kube::parse_rfc3339("2026-01-02T03:04:05+01:00") == day + 2h + 4min + 5s);
-    CHECK(kube::parse_rfc3339("2026-01-02T03:04:05.250Z") == day + 3h + 4min + 5s + 250ms);
-    CHECK_FALSE(kube::parse_rfc3339("2026-01-02"));
-    CHECK_FALSE(kube::parse_rfc3339("2026-02-30T00:00:00Z"));
-    CHECK_FALSE(kube::parse_rfc3339("2026-01-02T03:04:05"));
-    CHECK_FALSE(kube::parse_rfc3339("2026-01-02T03:04:05+0100"));
+    CHECK(promote::util::parse_rfc3339("2026-01-02T03:04:05Z") == day + 3h + 4min + 5s);
+    CHECK(promote::util::parse_rfc3339("2026-01-02T03:04:05+01:00") == day + 2h + 4min + 5s);
+    CHECK(promote::util::parse_rfc3339("2026-01-02T03:04:05.250Z") == day + 3h + 4min + 5s + 250ms);
+    CHECK_FALSE(promote::util::parse_rfc3339("2026-01-02"));
+    CHECK_FALSE(promote::util::parse_rfc3339("2026-02-30T00:00:00Z"));
+    CHECK_FALSE(promote::util::parse_rfc3339("2026-01-02T03:04:05"));
+    CHECK_FALSE(promote::util::parse_rfc3339("2026-01-02T03:04:05+0100"));
+    // Beyond what the clock holds: its ends, never an overflow (Go's zero time is common).
+    CHECK(promote::util::parse_rfc3339("0001-01-01T00:00:00Z") ==
+          std::chrono::system_clock::time_point::min());
+    CHECK(promote::util::parse_rfc3339("9999-12-31T23:59:59Z") ==
+          std::chrono::system_clock::time_point::max());
   }
 }
