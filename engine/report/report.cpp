@@ -257,11 +257,15 @@ std::string verify_text(const promoter::VerifyResult& result, const Style& style
     out << "  " << pad(line(name), width) << "  " << line(short_reference(reference.to_string()))
         << "\n";
   }
-  out << "  brought by "
-      << (result.commit.empty()
-              ? std::string("(no record names the commit)")
-              : "commit " + result.commit.substr(0, 12) + " (" + line(result.entered_source) + ")")
-      << "\n";
+  // The source names the commit ("commit 85b5c3f9d3a8 (last change)"), or is "history".
+  std::string brought = "(no record names the commit)";
+  if (result.entered_source.starts_with("commit ")) {
+    brought = line(result.entered_source);
+  } else if (!result.commit.empty()) {
+    brought =
+        "commit " + result.commit.substr(0, 12) + " (from the " + line(result.entered_source) + ")";
+  }
+  out << "  brought by " << brought << "\n";
   out << gates_text(result.gates, style);
   for (const auto& warning : result.warnings) {
     out << paint(style, "\033[33m", "warning: ") << line(warning) << "\n";

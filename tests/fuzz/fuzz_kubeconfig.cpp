@@ -3,6 +3,7 @@
 // ExecCredential's expirationTimestamp) are read from the same bytes.
 #include "engine/http/kube_exec.hpp"
 #include "engine/http/kubeconfig.hpp"
+#include "engine/util/time.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t size) {
@@ -21,6 +22,6 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
       }
     }
   }
-  (void)kube::parse_rfc3339(text);
+  (void)promote::util::parse_rfc3339(text);
   return 0;
 }

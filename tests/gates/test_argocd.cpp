@@ -16,6 +16,7 @@
 #include <string>
 
 #include "engine/git/repository.hpp"
+#include "engine/util/time.hpp"
 #include "gates/argocd.hpp"
 #include "gates/registry.hpp"
 #include "tests/support/fakes.hpp"
@@ -312,6 +313,7 @@ TEST_SUITE("gates") {
     harness.server().set("shop-staging", harness.synced(commits.entered, k_stale));
     verdict = harness.ask();
     CHECK(status(verdict) == "pending");
+    CHECK_FALSE(verdict.healthy_since.has_value());
     CHECK(verdict.summary == "shop-staging: Synced to " + entered +
                                  ", sync Succeeded at 2027-01-15T07:59:00Z, but the health was "
                                  "not assessed since the sync finished at 2027-01-15T07:59:00Z "
@@ -332,6 +334,9 @@ TEST_SUITE("gates") {
     CHECK(app["finished_at"] == k_finished);
     CHECK(app["reconciled_at"] == k_fresh);
     CHECK(app["operation_message"] == "successfully synced (all tasks run)");
+    // Healthy since the sync finished: what a soak with since: healthy counts from.
+    REQUIRE(verdict.healthy_since.has_value());
+    CHECK(promote::util::format_utc(*verdict.healthy_since) == k_finished);
 
     // 4. A later commit on the same branch contains the candidate's commit too.
     harness.server().set("shop-staging", harness.synced(commits.later));

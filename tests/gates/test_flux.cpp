@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "engine/util/time.hpp"
 #include "gates/flux.hpp"
 #include "tests/gates/cluster.hpp"
 #include "tests/support/support.hpp"
@@ -203,6 +204,10 @@ TEST_SUITE("gates") {
     const promote::Verdict ready = cluster.ask(make, "kustomizations: [apps]");
     CHECK(ready.status == promote::Verdict::Status::pass);
     CHECK(ready.summary.starts_with("1 Flux object Ready with the candidate (since "));
+    // Healthy since its Ready condition turned True.
+    REQUIRE(ready.healthy_since.has_value());
+    CHECK(promote::util::format_utc(*ready.healthy_since) == "2023-04-30T12:51:06Z");
+    CHECK_FALSE(unknown.healthy_since.has_value());
     CHECK(ready.details["entered_commit"] == k_entered);
     CHECK(ready.details["objects"][0]["revision"] == "master@sha1:" + k_karmada);
 

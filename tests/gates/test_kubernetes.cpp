@@ -175,6 +175,8 @@ TEST_SUITE("gates") {
     const promote::Verdict done = cluster.ask(promote::gates::make_kubernetes, with);
     CHECK(done.status == promote::Verdict::Status::pass);
     CHECK(done.summary == "1 rolled out with the candidate's images (Deployment/guestbook-ui)");
+    // A workload does not say when its rollout completed: healthy since it was seen so.
+    CHECK(done.healthy_since == cluster.timeline().now_value);
     CHECK(done.details["namespace"] == "default");
     CHECK(done.details["context"] == "staging");
     const auto requests = cluster.api().requests("GET", k_deployment_path);

@@ -116,5 +116,74 @@ TEST_SUITE("gates") {
     promote::pipeline::Diagnostics diagnostics;
     auto gate = make("min: 1h30m", diagnostics);
     CHECK(gate->config() == nlohmann::json{{"min", "1h30m"}});
+    CHECK_FALSE(gate->after_verification());
+    CHECK(make("min: 1h\nsince: commit", diagnostics)->config() == nlohmann::json{{"min", "1h"}});
+    auto healthy = make("min: 1h\nsince: healthy", diagnostics);
+    CHECK(healthy->config() == nlohmann::json{{"min", "1h"}, {"since", "healthy"}});
+    CHECK(healthy->after_verification());
+    CHECK(diagnostics.messages().empty());
+    CHECK_FALSE(make("min: 1h\nsince: synced", diagnostics));
+    CHECK(diagnostics.messages() ==
+          std::vector<std::string>{
+              "promote.yaml:2:8: 'since' must be 'commit' or 'healthy', got 'synced'"});
+  }
+
+  TEST_CASE("since: healthy counts from the first time the source stage was seen healthy") {
+    promote::pipeline::Diagnostics diagnostics;
+    auto gate = make("min: 2h\nsince: healthy", diagnostics);
+    REQUIRE(gate);
+    promote::test::FakeTimeline timeline;
+    const std::string commit(40, 'c');
+    timeline.entries["dev"] = {timeline.now_value - 5h, "commit cccccccccccc (Promote trailers)",
+                               commit};
+    SUBCASE("not seen healthy yet: pending, looked at again in a minute") {
+      const Verdict verdict = judge(*gate, timeline);
+      CHECK(verdict.status == Status::pending);
+      CHECK(verdict.summary ==
+            "not yet seen running healthy in dev (commit cccccccccccc): the soak counts from a "
+            "verification gate's pass (argocd, flux, kubernetes here, or `promote verify "
+            "--stage dev`)");
+      CHECK(verdict.retry_after == 60s);
+      CHECK(verdict.details["commit"] == commit);
+    }
+    SUBCASE("healthy for an hour: an hour left, however long ago the commit was") {
+      timeline.healthy_entries["dev@" + commit] = {timeline.now_value - 1h,
+                                                   "verification v-1 (history)"};
+      const Verdict verdict = judge(*gate, timeline);
+      CHECK(verdict.status == Status::pending);
+      CHECK(verdict.summary == "healthy in dev for 1h of 2h; 1h left");
+      CHECK(verdict.retry_after == 1h);
+      CHECK(verdict.details["healthy_source"] == "verification v-1 (history)");
+      CHECK(verdict.details["since"] == "healthy");
+    }
+    SUBCASE("healthy for three hours: passes") {
+      timeline.healthy_entries["dev@" + commit] = {timeline.now_value - 3h, "argocd (this run)"};
+      const Verdict verdict = judge(*gate, timeline);
+      CHECK(verdict.status == Status::pass);
+      CHECK(verdict.summary == "healthy in dev for 3h of 2h");
+    }
+    SUBCASE("seen healthy before the commit (a clock ahead): counted from the commit") {
+      timeline.entries["dev"].at = timeline.now_value - 90min;
+      timeline.healthy_entries["dev@" + commit] = {timeline.now_value - 3h, "argocd (this run)"};
+      const Verdict verdict = judge(*gate, timeline);
+      CHECK(verdict.status == Status::pending);
+      CHECK(verdict.summary == "healthy in dev for 1h30m of 2h; 30m left");
+    }
+    SUBCASE("the commit that brought it is unknown: an error, never a pass") {
+      timeline.entries["dev"].commit = "";
+      const Verdict verdict = judge(*gate, timeline);
+      CHECK(verdict.status == Status::error);
+      CHECK(verdict.summary == "no record names the commit that brought candidate " +
+                                   promote::Candidate{}.short_id() +
+                                   " into dev, whose healthy deployment the soak counts from");
+    }
+    SUBCASE("the record cannot be read") {
+      timeline.healthy_failure = promote::make_error(promote::ErrorKind::input, "disk I/O error");
+      const Verdict verdict = judge(*gate, timeline);
+      CHECK(verdict.status == Status::error);
+      CHECK(verdict.summary ==
+            "cannot tell since when dev runs the candidate healthy: disk I/O "
+            "error");
+    }
   }
 }

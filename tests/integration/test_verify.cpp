@@ -241,6 +241,14 @@ TEST_SUITE("integration") {
     CHECK(doc["healthy_source"] == "verification " + recorded + " (history)");
     CHECK(doc["recorded"].is_null());
     CHECK(verified_rows(repo) == 1);
+    const auto text = repo.promote({"verify", "--stage", "staging"});
+    CHECK(text.exit_code == 0);
+    INFO(text.out);
+    CHECK(text.out.find("verify shop: staging   candidate ") == 0);
+    CHECK(text.out.find("  brought by commit " + commit.substr(0, 12) +
+                        " (last change of k8s/staging)\n") != std::string::npos);
+    CHECK(text.out.find("\noutcome: verified   healthy since " + rfc3339(synced) +
+                        " (verification " + recorded + " (history))\n") != std::string::npos);
 
     // prod counts its hour from the healthy deployment, not from the commit.
     doc = run_json(repo, {"--to", "prod", "--dry-run"});

@@ -15,7 +15,10 @@ class FakeTimeline : public Timeline {
  public:
   TimePoint now_value = TimePoint(std::chrono::seconds(1'800'000'000));
   std::map<std::string, StageEntry> entries;  ///< stage -> entry, for any candidate
+  /// "stage@commit" -> since when it runs healthy (a verification event)
+  std::map<std::string, HealthyEntry> healthy_entries;
   std::optional<Error> failure;
+  std::optional<Error> healthy_failure;
 
   TimePoint now() const override { return now_value; }
   Result<std::optional<StageEntry>> entered(const std::string& stage,
@@ -27,6 +30,16 @@ class FakeTimeline : public Timeline {
       return std::optional<StageEntry>(it->second);
     }
     return std::optional<StageEntry>();
+  }
+  Result<std::optional<HealthyEntry>> healthy(const std::string& stage,
+                                              const std::string& commit) const override {
+    if (healthy_failure) {
+      return *healthy_failure;
+    }
+    if (auto it = healthy_entries.find(stage + "@" + commit); it != healthy_entries.end()) {
+      return std::optional<HealthyEntry>(it->second);
+    }
+    return std::optional<HealthyEntry>();
   }
 };
 
