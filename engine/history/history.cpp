@@ -641,6 +641,39 @@ Result<MergeCount> History::counts(const PipelineId& pipeline) const {
   }
 }
 
+Result<std::vector<History::StageOutcomes>> History::outcomes(const PipelineId& pipeline) const {
+  const auto failure = [&](const std::string& what) {
+    return make_error(ErrorKind::input,
+                      "cannot read history database " + m_path.string() + ": " + what);
+  };
+  if (!m_db) {
+    return failure("it is closed");
+  }
+  try {
+    SQLite::Statement select(*m_db,
+                             "SELECT stage, outcome, count(*), max(finished_at) FROM promotions "
+                             "WHERE " +
+                                 belongs_sql("") +
+                                 " GROUP BY stage, outcome ORDER BY stage, outcome");
+    bind_pipeline(select, pipeline);
+    std::vector<StageOutcomes> out;
+    while (select.executeStep()) {
+      StageOutcomes& row = out.emplace_back();
+      row.stage = select.getColumn(0).getString();
+      row.outcome = select.getColumn(1).getString();
+      row.count = static_cast<std::size_t>(select.getColumn(2).getInt64());
+      auto last = parse_time(select.getColumn(3).getString());
+      if (!last) {
+        return failure("stage " + row.stage + ": finished_at: " + last.error().message);
+      }
+      row.last_finished = *last;
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return failure(e.what());
+  }
+}
+
 Result<std::vector<ApprovalRecord>> History::all_approvals() const {
   const auto failure = [&](const std::string& what) {
     return make_error(ErrorKind::input, "cannot read approvals from history database " +

@@ -285,6 +285,16 @@ class History {
   /// database holds. Fails (input) when it cannot be read.
   Result<MergeCount> counts(const PipelineId& pipeline) const;
 
+  /// How many promotions of `pipeline` each stage has per outcome, and the finished time of
+  /// the newest "promoted" one (for a service's metrics).
+  struct StageOutcomes {
+    std::string stage;
+    std::string outcome;
+    std::size_t count = 0;
+    std::optional<std::chrono::system_clock::time_point> last_finished;
+  };
+  Result<std::vector<StageOutcomes>> outcomes(const PipelineId& pipeline) const;
+
   /// Every approval and every hold or release, oldest first.
   Result<std::vector<ApprovalRecord>> all_approvals() const;
   Result<std::vector<HoldRecord>> all_holds() const;

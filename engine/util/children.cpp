@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace promote::util {
@@ -44,10 +45,21 @@ void on_signal(int signal) {
   errno = saved;
 }
 
-// Forwards `signal` to every group, waits up to `grace` for their leaders to exit, kills the
-// groups still there and waits (as long again, at most) for their leaders to be reaped; then
-// ends promote by `signal`.
+std::mutex g_hook_mutex;
+std::function<void()> g_hook;  // under g_hook_mutex
+
+// Runs the hook of before_termination, then forwards `signal` to every group, waits up to
+// `grace` for their leaders to exit, kills the groups still there and waits (as long again, at
+// most) for their leaders to be reaped; then ends promote by `signal`.
 [[noreturn]] void end_by(int signal, std::chrono::milliseconds grace) {
+  std::function<void()> hook;
+  {
+    std::lock_guard lock(g_hook_mutex);
+    hook = std::exchange(g_hook, nullptr);
+  }
+  if (hook) {
+    hook();
+  }
   Groups& all = groups();
   std::vector<int> pidfds;
   {
@@ -156,6 +168,11 @@ void handle_termination_signals(std::chrono::milliseconds grace) {
     action.sa_flags = SA_RESTART;
     ::sigaction(signal, &action, nullptr);
   }
+}
+
+void before_termination(std::function<void()> hook) {
+  std::lock_guard lock(g_hook_mutex);
+  g_hook = std::move(hook);
 }
 
 void await_termination() {

@@ -30,6 +30,11 @@ void forget_child_group(pid_t leader);
 /// handler only wakes it).
 void handle_termination_signals(std::chrono::milliseconds grace = k_termination_grace);
 
+/// Sets what a termination signal runs first, on the signal thread, before the groups are told
+/// (a service's graceful stop: stop accepting, let the requests being answered finish); the
+/// signal ends promote once it returns. A second signal meanwhile waits for it.
+void before_termination(std::function<void()> hook);
+
 /// When a termination has begun, blocks until it ends promote (by the signal); returns at
 /// once otherwise. For main, before it exits: an exit code must not replace the signal.
 void await_termination();

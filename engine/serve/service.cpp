@@ -1,0 +1,377 @@
+#include "engine/serve/service.hpp"
+
+#include <algorithm>
+#include <boost/url/parse_query.hpp>
+#include <charconv>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "engine/history/history.hpp"
+#include "engine/promoter/promotion.hpp"
+#include "engine/promoter/scope.hpp"
+#include "engine/promoter/status.hpp"
+#include "engine/report/tables.hpp"
+#include "engine/util/json.hpp"
+#include "engine/util/log.hpp"
+#include "gates/registry.hpp"
+
+namespace promote::serve {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::size_t k_default_limit = 50;
+constexpr std::size_t k_max_limit = 500;
+constexpr const char* k_api = "/api/v1/";
+
+// The decoded parameters of a query string ("a=1&b=x%20y"); fails (usage) on one that does not
+// parse or names a parameter twice.
+Result<std::map<std::string, std::string>> parameters(const std::string& query) {
+  std::map<std::string, std::string> out;
+  if (query.empty()) {
+    return out;
+  }
+  auto parsed = boost::urls::parse_query(query);
+  if (!parsed) {
+    return make_error(ErrorKind::usage, "the query string does not parse");
+  }
+  boost::urls::encoding_opts plus;
+  plus.space_as_plus = true;
+  for (const auto& param : *parsed) {
+    std::string key = param.key.decode(plus);
+    std::string value = param.has_value ? param.value.decode(plus) : std::string();
+    if (!out.emplace(key, std::move(value)).second) {
+      return make_error(ErrorKind::usage, "parameter '" + key + "' is given twice");
+    }
+  }
+  return out;
+}
+
+// "/api/v1/pipelines/shop/history" -> {"pipelines", "shop", "history"}; empty segments are
+// kept, so that a trailing slash is a path of its own (and unknown).
+std::vector<std::string> segments(std::string_view path) {
+  std::vector<std::string> out;
+  std::size_t at = 0;
+  while (at <= path.size()) {
+    const std::size_t end = std::min(path.find('/', at), path.size());
+    out.emplace_back(path.substr(at, end - at));
+    at = end + 1;
+  }
+  return out;
+}
+
+// Prometheus label values: backslash, double quote and line feed escaped.
+std::string label(std::string_view value) {
+  std::string out;
+  for (const char c : value) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// Seconds since the epoch, to the millisecond, as Prometheus reads them ("1793534401.000").
+std::string seconds_since_epoch(std::chrono::system_clock::time_point at) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch());
+  char text[32];
+  std::snprintf(text, sizeof text, "%lld.%03lld", static_cast<long long>(ms.count() / 1000),
+                static_cast<long long>(ms.count() % 1000));
+  return text;
+}
+
+}  // namespace
+
+http::Outgoing json_response(unsigned status, const json& value) {
+  http::Outgoing out;
+  out.status = status;
+  out.headers = {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}};
+  out.body = util::dump_json(value, 2) + "\n";
+  return out;
+}
+
+http::Outgoing error_response(unsigned status, const std::string& kind,
+                              const std::string& message) {
+  return json_response(status, {{"error", {{"kind", kind}, {"message", message}}}});
+}
+
+Result<Service> Service::load(const ServiceOptions& options) {
+  if (options.pipeline_files.empty()) {
+    return make_error(ErrorKind::usage, "serve needs at least one pipeline file (-f)");
+  }
+  Service service;
+  service.m_history_path = options.history_path;
+  service.m_started = std::chrono::system_clock::now();
+  std::string problems;
+  for (const auto& file : options.pipeline_files) {
+    auto loaded = pipeline::load(file, gates::Catalog::for_pipeline(file));
+    if (!loaded) {
+      problems += (problems.empty() ? "" : "\n") + loaded.error().message;
+      continue;
+    }
+    if (const Watched* other = service.find(loaded->name)) {
+      return make_error(ErrorKind::usage, file.string() + " and " + other->file.string() +
+                                              " both name pipeline '" + loaded->name +
+                                              "': the service names pipelines by metadata.name");
+    }
+    service.m_pipelines.push_back(Watched{file, std::move(*loaded)});
+  }
+  if (!problems.empty()) {
+    return make_error(ErrorKind::config, problems);
+  }
+  return service;
+}
+
+const Watched* Service::find(const std::string& name) const {
+  for (const auto& watched : m_pipelines) {
+    if (watched.pipeline.name == name) {
+      return &watched;
+    }
+  }
+  return nullptr;
+}
+
+http::Outgoing Service::handle(const http::Incoming& request) const {
+  try {
+    const std::string& path = request.path;
+    const bool read = request.method == "GET" || request.method == "HEAD";
+    const auto only_get = [&](auto answer) {
+      if (!read) {
+        http::Outgoing refused = error_response(
+            405, "usage", request.method + " " + path + ": only GET is allowed here");
+        refused.headers.emplace_back("Allow", "GET, HEAD");
+        return refused;
+      }
+      return answer();
+    };
+    if (path == "/healthz") {
+      return only_get([] {
+        http::Outgoing out;
+        out.headers = {{"Content-Type", "text/plain; charset=utf-8"}};
+        out.body = "ok\n";
+        return out;
+      });
+    }
+    if (path == "/readyz") {
+      return only_get([&] {
+        return json_response(200, {{"ready", true}, {"pipelines", m_pipelines.size()}});
+      });
+    }
+    if (path == "/metrics") {
+      return only_get([&] { return metrics(); });
+    }
+    if (path.starts_with(k_api)) {
+      const auto parts = segments(std::string_view(path).substr(std::string_view(k_api).size()));
+      if (parts.size() == 1 && parts[0] == "pipelines") {
+        return only_get([&] { return pipelines_json(); });
+      }
+      if (parts.size() == 2 && parts[0] == "promotions") {
+        return only_get([&] { return promotion_json(parts[1]); });
+      }
+      if ((parts.size() == 2 || parts.size() == 3) && parts[0] == "pipelines") {
+        const Watched* watched = find(parts[1]);
+        if (watched == nullptr) {
+          return error_response(404, "usage", "no pipeline '" + parts[1] + "' is served here");
+        }
+        if (parts.size() == 2) {
+          return only_get([&] { return pipeline_json(*watched); });
+        }
+        if (parts[2] == "history") {
+          return only_get([&] { return history_json(*watched, request.query); });
+        }
+      }
+    }
+    return error_response(404, "usage", "no such resource: " + path);
+  } catch (const std::exception& e) {
+    util::notice(std::string("serve: ") + request.method + " " + request.path + ": " + e.what());
+    return error_response(500, "internal", "the request could not be answered");
+  }
+}
+
+http::Outgoing Service::pipelines_json() const {
+  json list = json::array();
+  for (const auto& watched : m_pipelines) {
+    json entry = {{"name", watched.pipeline.name}, {"file", watched.file.string()}};
+    auto stages = promoter::status(watched.pipeline, m_history_path);
+    if (stages) {
+      entry["stages"] = report::status_json(watched.pipeline.name, *stages)["stages"];
+      entry["error"] = nullptr;
+    } else {
+      entry["stages"] = json::array();
+      entry["error"] = stages.error().message;
+    }
+    list.push_back(std::move(entry));
+  }
+  return json_response(200, {{"pipelines", std::move(list)}});
+}
+
+http::Outgoing Service::pipeline_json(const Watched& watched) const {
+  auto stages = promoter::status(watched.pipeline, m_history_path);
+  if (!stages) {
+    return error_response(503, to_string(stages.error().kind), stages.error().message);
+  }
+  json out = report::status_json(watched.pipeline.name, *stages);
+  out["file"] = watched.file.string();
+  // Each stage's gates as configured, for a person deciding what to wait for.
+  for (std::size_t i = 0; i < watched.pipeline.stages.size() && i < out["stages"].size(); ++i) {
+    const pipeline::Stage& stage = watched.pipeline.stages[i];
+    for (const auto& [key, specs] :
+         {std::pair{"gates", &stage.gates}, std::pair{"verify", &stage.verify}}) {
+      json gates = json::array();
+      for (const auto& spec : *specs) {
+        gates.push_back({{"name", spec.name},
+                         {"use", spec.use},
+                         {"config", spec.gate ? spec.gate->config() : json()}});
+      }
+      out["stages"][i][key] = std::move(gates);
+    }
+  }
+  return json_response(200, out);
+}
+
+http::Outgoing Service::history_json(const Watched& watched, const std::string& query) const {
+  auto given = parameters(query);
+  if (!given) {
+    return error_response(400, "usage", given.error().message);
+  }
+  history::Query filter;
+  filter.pipeline = promoter::pipeline_identity(watched.pipeline);
+  filter.limit = k_default_limit;
+  for (const auto& [key, value] : *given) {
+    if (key == "stage") {
+      filter.stage = value;
+    } else if (key == "outcome") {
+      filter.outcome = value;
+    } else if (key == "candidate") {
+      filter.candidate_id = value;
+    } else if (key == "image") {
+      filter.image = value;
+    } else if (key == "actor") {
+      filter.actor = value;
+    } else if (key == "until") {
+      auto until = history::parse_time(value);
+      if (!until) {
+        return error_response(400, "usage", "until: " + until.error().message);
+      }
+      filter.until = *until;
+    } else if (key == "limit") {
+      std::size_t limit = 0;
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), limit);
+      if (ec != std::errc() || end != value.data() + value.size() || limit == 0 ||
+          limit > k_max_limit) {
+        return error_response(400, "usage",
+                              "limit must be a number from 1 to " + std::to_string(k_max_limit) +
+                                  ", got '" + value + "'");
+      }
+      filter.limit = limit;
+    } else {
+      return error_response(400, "usage",
+                            "unknown parameter '" + key +
+                                "' (stage, outcome, candidate, image, actor, until, limit)");
+    }
+  }
+  const fs::path path = promoter::history_path(watched.pipeline.file, m_history_path);
+  json records = json::array();
+  json next = nullptr;
+  if (fs::exists(path)) {
+    auto store = history::History::open(path);
+    if (!store) {
+      return error_response(503, to_string(store.error().kind), store.error().message);
+    }
+    // One more than asked: whether there is a next page, and where it starts.
+    const std::size_t asked = filter.limit;
+    filter.limit = asked + 1;
+    auto found = store->list(filter);
+    if (!found) {
+      return error_response(503, to_string(found.error().kind), found.error().message);
+    }
+    if (found->size() > asked) {
+      found->resize(asked);
+      next = "until=" + history::format_time(found->back().started);
+    }
+    records = report::history_json(*found);
+  }
+  return json_response(200, {{"promotions", std::move(records)}, {"next", std::move(next)}});
+}
+
+http::Outgoing Service::promotion_json(const std::string& id) const {
+  std::set<fs::path> read;  // pipelines may share one history
+  for (const auto& watched : m_pipelines) {
+    const fs::path path = promoter::history_path(watched.pipeline.file, m_history_path);
+    if (!read.insert(path).second || !fs::exists(path)) {
+      continue;
+    }
+    auto store = history::History::open(path);
+    if (!store) {
+      return error_response(503, to_string(store.error().kind), store.error().message);
+    }
+    history::Query query;
+    query.id = id;
+    auto found = store->list(query);
+    if (!found) {
+      return error_response(503, to_string(found.error().kind), found.error().message);
+    }
+    if (!found->empty()) {
+      return json_response(200, report::history_json(*found).at(0));
+    }
+  }
+  return error_response(404, "usage", "no promotion '" + id + "' in the served histories");
+}
+
+http::Outgoing Service::metrics() const {
+  std::ostringstream out;
+  out << "# HELP promote_up Whether the service answers.\n# TYPE promote_up gauge\npromote_up 1\n"
+      << "# HELP promote_start_time_seconds When the service started, since the epoch.\n"
+      << "# TYPE promote_start_time_seconds gauge\n"
+      << "promote_start_time_seconds " << seconds_since_epoch(m_started) << "\n"
+      << "# HELP promote_pipelines The pipelines the service watches.\n"
+      << "# TYPE promote_pipelines gauge\npromote_pipelines " << m_pipelines.size() << "\n";
+  std::ostringstream counts;
+  std::ostringstream last;
+  std::ostringstream failures;
+  for (const auto& watched : m_pipelines) {
+    const std::string name = label(watched.pipeline.name);
+    const fs::path path = promoter::history_path(watched.pipeline.file, m_history_path);
+    if (!fs::exists(path)) {
+      continue;
+    }
+    auto store = history::History::open(path);
+    auto rows = store ? store->outcomes(promoter::pipeline_identity(watched.pipeline))
+                      : Result<std::vector<history::History::StageOutcomes>>(store.error());
+    if (!rows) {
+      failures << "promote_history_errors{pipeline=\"" << name << "\"} 1\n";
+      continue;
+    }
+    for (const auto& row : *rows) {
+      counts << "promote_promotions_total{pipeline=\"" << name << "\",stage=\"" << label(row.stage)
+             << "\",outcome=\"" << label(row.outcome) << "\"} " << row.count << "\n";
+      if (row.outcome == "promoted" && row.last_finished) {
+        last << "promote_last_promotion_timestamp_seconds{pipeline=\"" << name << "\",stage=\""
+             << label(row.stage) << "\"} " << seconds_since_epoch(*row.last_finished) << "\n";
+      }
+    }
+  }
+  out << "# HELP promote_promotions_total Recorded attempts by pipeline, stage and outcome.\n"
+      << "# TYPE promote_promotions_total counter\n"
+      << counts.str()
+      << "# HELP promote_last_promotion_timestamp_seconds When each stage last took a release.\n"
+      << "# TYPE promote_last_promotion_timestamp_seconds gauge\n"
+      << last.str() << "# HELP promote_history_errors Pipelines whose history could not be read.\n"
+      << "# TYPE promote_history_errors gauge\n"
+      << failures.str();
+  http::Outgoing response;
+  response.headers = {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}};
+  response.body = out.str();
+  return response;
+}
+
+}  // namespace promote::serve
