@@ -213,7 +213,7 @@ class Loader {
  private:
   void read_root(const ConfigNode& node, Pipeline& pipeline) {
     if (!node.expect_map("the pipeline", {"apiVersion", "kind", "metadata", "repository", "images",
-                                          "charts", "stages", "trust"})) {
+                                          "charts", "stages", "trust", "interval"})) {
       return;
     }
     expect_constant(node, "apiVersion", "promote/v1");
@@ -239,6 +239,15 @@ class Loader {
     }
     if (auto stages = node.require("stages", "the pipeline")) {
       read_stages(*stages, pipeline);
+    }
+    if (auto interval = node.get("interval")) {
+      if (auto value = interval->as_duration("interval")) {
+        if (value->count() < 10) {
+          interval->error("'interval' must be at least 10s, got '" + format_duration(*value) + "'");
+        } else {
+          pipeline.interval = *value;
+        }
+      }
     }
     if (auto trust = node.get("trust")) {
       read_trust(*trust, pipeline);
@@ -490,9 +499,9 @@ class Loader {
     std::map<std::string, Location> seen;
     std::vector<SourceLink> froms;
     for (const auto& item : items) {
-      if (!item.expect_map("a stage",
-                           {"name", "from", "group", "keep_range", "target", "carry", "strategy",
-                            "pull_request", "gates", "verify", "fail_fast", "max_concurrency"})) {
+      if (!item.expect_map("a stage", {"name", "from", "group", "keep_range", "target", "carry",
+                                       "strategy", "pull_request", "gates", "verify", "fail_fast",
+                                       "max_concurrency", "auto"})) {
         continue;
       }
       Stage stage;
@@ -575,6 +584,9 @@ class Loader {
       }
       if (auto fail_fast = item.get("fail_fast")) {
         stage.fail_fast = fail_fast->as_bool("fail_fast").value_or(true);
+      }
+      if (auto automatic = item.get("auto")) {
+        stage.automatic = automatic->as_bool("auto").value_or(false);
       }
       if (auto limit = item.get("max_concurrency")) {
         if (auto value = limit->as_integer("max_concurrency")) {

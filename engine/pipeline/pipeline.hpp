@@ -144,6 +144,8 @@ struct Stage {
   Strategy strategy = Strategy::commit;
   PullRequestSpec pull_request;
   bool fail_fast = true;             ///< stop the other gates once the outcome is decided
+  /// `auto: true`: `promote serve` promotes into the stage as soon as its gates pass.
+  bool automatic = false;
   std::size_t max_concurrency = 0;   ///< gates evaluated at once; 0: all
   std::vector<GateSpec> gates;
   /// `verify:`: gates that observe the stage's own running system (argocd, flux, kubernetes),
@@ -181,6 +183,9 @@ struct Pipeline {
   std::vector<ChartSpec> charts;
   std::vector<Stage> stages;
   TrustSpec trust;
+  /// `interval:`: how often `promote serve` evaluates an `auto` stage whose gates name no time
+  /// to look again (default 1m, at least 10s).
+  std::chrono::seconds interval{60};
 
   const Stage* find_stage(std::string_view stage) const;
   /// The stage named `stage`; fails (usage) when there is none: "the pipeline has no stage

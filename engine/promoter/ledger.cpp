@@ -436,6 +436,37 @@ std::optional<Error> unrecordable(const std::string& actor, const std::string& r
   return std::nullopt;
 }
 
+std::string publish_record(git::Repository& repository, const std::string& remote,
+                           std::string commit, const history::PromotionRecord& record,
+                           const history::History* history, const history::PipelineId& pipeline,
+                           const git::Signer* signer) {
+  if (commit.empty()) {
+    auto head = repository.resolve("HEAD");
+    if (!head || !*head) {
+      return "";
+    }
+    commit = **head;
+  }
+  util::debug("record " + record.id + " (" + record.outcome + ") to " + k_notes_ref + " on " +
+              commit.substr(0, 12) + ", pushed to " + remote);
+  std::optional<Backlog> backlog;
+  if (history != nullptr) {
+    backlog.emplace(Backlog{*history, pipeline});
+    backlog->pending = &record;
+  }
+  auto published = publish_note(repository, remote, commit, history::note_line(record),
+                                backlog ? &*backlog : nullptr, signer);
+  if (!published) {
+    return "the record was not written to the git notes (" + std::string(k_notes_ref) +
+           "): " + published.error().message +
+           "; the next command that writes pushes it from the history";
+  }
+  if (*published > 0) {
+    util::debug("pushed " + std::to_string(*published) + " earlier records the notes lacked");
+  }
+  return "";
+}
+
 Result<std::string> record_on_head(
     const pipeline::Pipeline& pipeline, const RecordTrust& trust,
     const std::filesystem::path& history_path,

@@ -54,6 +54,16 @@ Result<std::size_t> publish_note(git::Repository& repository, const std::string&
                                  const Backlog* backlog = nullptr,
                                  const git::Signer* signer = nullptr);
 
+/// A promotion's record as a line of the git note on the commit that promoted (`commit`; "" for
+/// the branch's head), pushed to `remote` with every record of `pipeline` in `history` (may be
+/// null) that the notes lack (an earlier run could not push it). Returns a warning to show when
+/// it could not be written or pushed ("" when it was): the history has the record, and the next
+/// writer pushes it. Run it under the WriteLock of the repository.
+std::string publish_record(git::Repository& repository, const std::string& remote,
+                           std::string commit, const history::PromotionRecord& record,
+                           const history::History* history, const history::PipelineId& pipeline,
+                           const git::Signer* signer);
+
 /// Fetches the remote's notes, lays the local ones on top, and returns the line of the note
 /// of `commit_id` that records promotion `promotion_id`, or nullopt when there is none.
 /// Fails when the remote cannot be reached.

@@ -858,37 +858,15 @@ class Attempt {
     return history::trailer_value(*anchor);
   }
 
-  // The record as a line of the git note on the commit that promoted (else on the branch's
-  // head), pushed to the remote with every record of the pipeline in `history` that the notes
-  // lack (an earlier run could not push it); a failure is a warning: the history has the record,
-  // and the next writer pushes it.
+  // The record in the git notes (publish_record); a failure is a warning.
   void publish(const history::PromotionRecord& record, const history::History* history) {
     if (m_repository == nullptr) {
       return;
     }
-    std::string commit = m_result.commit;
-    if (commit.empty()) {
-      auto head = m_repository->resolve("HEAD");
-      if (!head || !*head) {
-        return;
-      }
-      commit = **head;
-    }
-    util::debug("record " + record.id + " (" + record.outcome + ") to " + k_notes_ref +
-                " on " + commit.substr(0, 12) + ", pushed to " + remote());
-    std::optional<Backlog> backlog;
-    if (history != nullptr) {
-      backlog.emplace(Backlog{*history, m_id});
-      backlog->pending = &record;
-    }
-    auto published = publish_note(*m_repository, remote(), commit, history::note_line(record),
-                                  backlog ? &*backlog : nullptr, m_trust->signer());
-    if (!published) {
-      m_result.warnings.push_back("the record was not written to the git notes (" +
-                                  std::string(k_notes_ref) + "): " + published.error().message +
-                                  "; the next command that writes pushes it from the history");
-    } else if (*published > 0) {
-      util::debug("pushed " + std::to_string(*published) + " earlier records the notes lacked");
+    if (std::string warning = publish_record(*m_repository, remote(), m_result.commit, record,
+                                             history, m_id, m_trust->signer());
+        !warning.empty()) {
+      m_result.warnings.push_back(std::move(warning));
     }
   }
 
@@ -913,9 +891,20 @@ class Attempt {
     return finish();
   }
 
+  // Whether the attempt is recorded: every one but a dry run, and, for a caller that asks,
+  // those that changed nothing only when it says so.
+  bool recorded() const {
+    const bool unchanged =
+        (m_result.outcome == Outcome::no_op || m_result.outcome == Outcome::blocked ||
+         m_result.outcome == Outcome::pending) &&
+        m_result.commit.empty() && m_result.pull_request.empty();
+    return !m_request.dry_run &&
+           (!unchanged || !m_request.record_unchanged || m_request.record_unchanged(m_result));
+  }
+
   Result<PromotionResult> finish() {
     m_result.finished = std::chrono::system_clock::now();
-    if (!m_request.dry_run) {
+    if (recorded()) {
       if (m_repository != nullptr) {
         if (auto locked = lock(*m_repository, true); !locked) {
           m_result.warnings.push_back("the attempt was not recorded: " + locked.error().message);

@@ -27,6 +27,8 @@ struct WaitProgress {
   bool tick = false;                   ///< false: a new wait begins
 };
 
+struct PromotionResult;
+
 struct Request {
   std::filesystem::path pipeline_file = "promote.yaml";
   std::string stage;
@@ -65,6 +67,10 @@ struct Request {
   bool rollback = false;
   std::string rollback_to;
   bool skip_gates = false;
+  /// Asked, when set, whether to record an attempt that changed nothing (no-op, blocked or
+  /// pending, without a commit or a pull request): `promote serve` evaluates a stage again and
+  /// again, and records only what differs from its last evaluation. Unset: every attempt is.
+  std::function<bool(const PromotionResult&)> record_unchanged;
 };
 
 enum class Outcome { promoted, proposed, no_op, blocked, pending, error, planned };

@@ -13,6 +13,7 @@
 #include "engine/promoter/scope.hpp"
 #include "engine/promoter/status.hpp"
 #include "engine/report/tables.hpp"
+#include "engine/serve/loop.hpp"
 #include "engine/util/json.hpp"
 #include "engine/util/log.hpp"
 #include "gates/registry.hpp"
@@ -234,6 +235,24 @@ http::Outgoing Service::pipeline_json(const Watched& watched) const {
       }
       out["stages"][i][key] = std::move(gates);
     }
+    out["stages"][i]["auto"] = nullptr;
+  }
+  // What the loop knows of each `auto` stage: its last evaluation and when it looks again.
+  if (m_loop != nullptr) {
+    for (const StageRun& run : m_loop->runs()) {
+      if (run.pipeline != watched.pipeline.name) {
+        continue;
+      }
+      for (auto& stage : out["stages"]) {
+        if (stage["name"] == run.stage) {
+          stage["auto"] = {{"next", history::format_time(run.next)},
+                           {"last", run.last ? json(history::format_time(*run.last)) : json()},
+                           {"outcome", run.outcome.empty() ? json() : json(run.outcome)},
+                           {"summary", run.summary},
+                           {"evaluations", run.evaluations}};
+        }
+      }
+    }
   }
   return json_response(200, out);
 }
@@ -360,6 +379,24 @@ http::Outgoing Service::metrics() const {
       }
     }
   }
+  std::ostringstream evaluations;
+  std::ostringstream next;
+  if (m_loop != nullptr) {
+    for (const StageRun& run : m_loop->runs()) {
+      const std::string labels =
+          "{pipeline=\"" + label(run.pipeline) + "\",stage=\"" + label(run.stage) + "\"}";
+      evaluations << "promote_auto_evaluations_total" << labels << " " << run.evaluations << "\n";
+      next << "promote_auto_next_evaluation_timestamp_seconds" << labels << " "
+           << seconds_since_epoch(run.next) << "\n";
+    }
+  }
+  out << "# HELP promote_auto_evaluations_total Evaluations of each auto stage by the service.\n"
+      << "# TYPE promote_auto_evaluations_total counter\n"
+      << evaluations.str()
+      << "# HELP promote_auto_next_evaluation_timestamp_seconds When each auto stage is "
+         "evaluated next.\n"
+      << "# TYPE promote_auto_next_evaluation_timestamp_seconds gauge\n"
+      << next.str();
   out << "# HELP promote_promotions_total Recorded attempts by pipeline, stage and outcome.\n"
       << "# TYPE promote_promotions_total counter\n"
       << counts.str()

@@ -17,6 +17,8 @@
 
 namespace promote::serve {
 
+class Loop;
+
 struct ServiceOptions {
   std::vector<std::filesystem::path> pipeline_files;  ///< -f, in order
   std::optional<std::filesystem::path> history_path;  ///< --history (default per pipeline)
@@ -40,6 +42,9 @@ class Service {
 
   const std::vector<Watched>& pipelines() const { return m_pipelines; }
 
+  /// The loop promoting the `auto` stages, whose state the API shows (may be null: none).
+  void set_loop(const Loop* loop) { m_loop = loop; }
+
  private:
   Service() = default;
   const Watched* find(const std::string& name) const;
@@ -52,6 +57,7 @@ class Service {
   std::vector<Watched> m_pipelines;
   std::optional<std::filesystem::path> m_history_path;
   std::chrono::system_clock::time_point m_started;
+  const Loop* m_loop = nullptr;
 };
 
 /// A JSON response: `value` with Content-Type application/json.

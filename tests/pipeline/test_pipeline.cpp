@@ -919,6 +919,23 @@ stages:
     CHECK(errors(replace(stage, "fail_fast: false", "fail_fast: maybe")) ==
           "promote.yaml:9:16: 'fail_fast' must be true or false, got 'maybe'");
   }
+
+  TEST_CASE("auto stages and the interval promote serve evaluates them at") {
+    TempDir dir;
+    const std::string text =
+        replace(k_minimal, "metadata: {name: shop}\n", "metadata: {name: shop}\ninterval: 30s\n") +
+        "    auto: true\n";
+    const Pipeline pipeline = loads(dir, text);
+    CHECK(pipeline.interval == std::chrono::seconds(30));
+    CHECK(pipeline.stages[0].automatic);
+    const Pipeline defaults = loads(dir, k_minimal);
+    CHECK(defaults.interval == std::chrono::seconds(60));
+    CHECK_FALSE(defaults.stages[0].automatic);
+    CHECK(errors(replace(text, "interval: 30s", "interval: 5s")) ==
+          "promote.yaml:4:11: 'interval' must be at least 10s, got '5s'");
+    CHECK(errors(replace(text, "auto: true", "auto: always")) ==
+          "promote.yaml:10:11: 'auto' must be true or false, got 'always'");
+  }
 }
 
 TEST_SUITE("pipeline") {

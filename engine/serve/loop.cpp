@@ -1,0 +1,180 @@
+#include "engine/serve/loop.hpp"
+
+#include <algorithm>
+
+#include "engine/util/log.hpp"
+#include "gates/registry.hpp"
+
+namespace promote::serve {
+
+using Clock = std::chrono::system_clock;
+
+Clock::time_point next_evaluation(const promoter::PromotionResult& result,
+                                  std::chrono::seconds interval, Clock::time_point now) {
+  if (result.outcome != promoter::Outcome::pending) {
+    return now + interval;
+  }
+  // A soak of an hour is looked at again in an hour; a gate that names no time, every interval.
+  std::optional<std::chrono::seconds> wait;
+  for (const auto& gate : result.gates) {
+    if (gate.verdict.status == Verdict::Status::pending) {
+      const auto after = gate.verdict.retry_after.value_or(interval);
+      wait = wait ? std::min(*wait, after) : after;
+    }
+  }
+  return now + std::max(wait.value_or(interval), std::chrono::seconds(1));
+}
+
+Loop::Loop(const Service& service, LoopOptions options) : m_options(std::move(options)) {
+  if (!m_options.promote) {
+    m_options.promote = [](const promoter::Request& request) {
+      return promoter::promote(request, gates::Catalog::for_pipeline(request.pipeline_file));
+    };
+  }
+  const auto now = Clock::now();
+  for (const auto& watched : service.pipelines()) {
+    for (const auto& stage : watched.pipeline.stages) {
+      if (stage.automatic && stage.from) {
+        StageRun run;
+        run.pipeline = watched.pipeline.name;
+        run.stage = stage.name;
+        run.next = now;
+        m_entries.push_back(Entry{&watched, std::move(run)});
+      }
+    }
+  }
+}
+
+Loop::~Loop() {
+  stop();
+}
+
+void Loop::start() {
+  std::lock_guard lock(m_mutex);
+  if (!m_thread.joinable() && !m_stopping) {
+    m_thread = std::thread([this] { work(); });
+  }
+}
+
+void Loop::stop() {
+  {
+    std::lock_guard lock(m_mutex);
+    m_stopping = true;
+  }
+  m_changed.notify_all();
+  if (m_thread.joinable() && m_thread.get_id() != std::this_thread::get_id()) {
+    m_thread.join();
+  }
+}
+
+bool Loop::trigger(const std::string& name) {
+  bool any = false;
+  {
+    std::lock_guard lock(m_mutex);
+    const auto now = Clock::now();
+    for (auto& entry : m_entries) {
+      if (entry.run.pipeline == name) {
+        entry.run.next = now;
+        any = true;
+      }
+    }
+  }
+  m_changed.notify_all();
+  return any;
+}
+
+std::vector<StageRun> Loop::runs() const {
+  std::lock_guard lock(m_mutex);
+  std::vector<StageRun> out;
+  for (const auto& entry : m_entries) {
+    out.push_back(entry.run);
+  }
+  return out;
+}
+
+bool Loop::wait_for_evaluations(std::size_t count, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(m_mutex);
+  return m_changed.wait_for(lock, timeout, [&] { return m_evaluations >= count; });
+}
+
+void Loop::work() {
+  std::unique_lock lock(m_mutex);
+  while (!m_stopping) {
+    if (m_entries.empty()) {
+      m_changed.wait(lock, [&] { return m_stopping; });
+      break;
+    }
+    // The stage due first (the first of them in pipeline order when several are).
+    auto due =
+        std::min_element(m_entries.begin(), m_entries.end(),
+                         [](const Entry& a, const Entry& b) { return a.run.next < b.run.next; });
+    if (due->run.next > Clock::now()) {
+      m_changed.wait_until(lock, due->run.next);
+      continue;  // woken: stopped, triggered, or due now
+    }
+    Entry& entry = *due;
+    lock.unlock();
+    evaluate(entry);
+    lock.lock();
+    ++m_evaluations;
+    m_changed.notify_all();
+  }
+}
+
+void Loop::evaluate(Entry& entry) {
+  promoter::Request request;
+  request.pipeline_file = entry.watched->file;
+  request.stage = entry.run.stage;
+  request.history_path = m_options.history_path;
+  request.actor = m_options.actor;
+  request.reason = "auto: true";
+  // What changed nothing is recorded only when it differs from the last evaluation.
+  std::vector<std::pair<std::string, std::string>> last_gates;
+  std::string last_outcome;
+  {
+    std::lock_guard lock(m_mutex);
+    last_gates = entry.run.gates;
+    last_outcome = entry.run.outcome;
+  }
+  bool recorded = true;
+  const auto gate_statuses = [](const promoter::PromotionResult& result) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& gate : result.gates) {
+      out.emplace_back(gate.name, to_string(gate.verdict.status));
+    }
+    return out;
+  };
+  request.record_unchanged = [&](const promoter::PromotionResult& result) {
+    recorded = to_string(result.outcome) != last_outcome || gate_statuses(result) != last_gates;
+    return recorded;
+  };
+  const auto started = Clock::now();
+  auto result = m_options.promote(request);
+  const auto now = Clock::now();
+  std::lock_guard lock(m_mutex);
+  StageRun& run = entry.run;
+  run.last = started;
+  ++run.evaluations;
+  if (!result) {
+    run.outcome = "error";
+    run.summary = result.error().message;
+    run.gates.clear();
+    run.next = now + entry.watched->pipeline.interval;
+    util::notice("serve: " + run.pipeline + "/" + run.stage + ": " + run.summary);
+    return;
+  }
+  run.recorded += recorded ? 1 : 0;
+  run.outcome = to_string(result->outcome);
+  run.gates = gate_statuses(*result);
+  run.summary = result->error ? result->error->message : "";
+  for (const auto& gate : result->gates) {
+    if (run.summary.empty() && !passes(gate.verdict.status)) {
+      run.summary = gate.name + ": " + gate.verdict.summary;
+    }
+  }
+  run.next = next_evaluation(*result, entry.watched->pipeline.interval, now);
+  util::debug("serve: " + run.pipeline + "/" + run.stage + ": " + run.outcome +
+              (run.summary.empty() ? "" : " (" + run.summary + ")"));
+}
+
+}  // namespace promote::serve

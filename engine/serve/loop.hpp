@@ -1,0 +1,90 @@
+#pragma once
+// The continuous promotion of `promote serve`: every `auto: true` stage of the pipelines it
+// watches is promoted as soon as its gates pass. A stage is evaluated again when a pending gate
+// says (the end of a soak, the opening of a window: its retry_after), else every `interval` of
+// its pipeline, or at once when something triggers its pipeline (a webhook, a push). No busy
+// polling: the loop sleeps until the next stage is due. One thread evaluates one stage at a time,
+// with the engine of `promote --to STAGE`, so its commits, records and locks are the CLI's, and
+// CLI runs in the same repository interleave safely.
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/promoter/promotion.hpp"
+#include "engine/serve/service.hpp"
+
+namespace promote::serve {
+
+/// What the loop knows of one `auto` stage.
+struct StageRun {
+  std::string pipeline;
+  std::string stage;
+  std::chrono::system_clock::time_point next;                 ///< when it is evaluated next
+  std::optional<std::chrono::system_clock::time_point> last;  ///< its last evaluation
+  std::string outcome;  ///< of the last evaluation ("" before the first)
+  std::string summary;  ///< why: the first gate that held it up, or the error
+  std::vector<std::pair<std::string, std::string>> gates;  ///< name -> status, last evaluation
+  std::size_t evaluations = 0;
+  std::size_t recorded = 0;  ///< evaluations recorded in the history
+};
+
+struct LoopOptions {
+  std::optional<std::filesystem::path> history_path;
+  std::string actor = "promote-serve";
+  /// Runs one promotion; default: promoter::promote with the pipeline's gate catalog.
+  std::function<Result<promoter::PromotionResult>(const promoter::Request&)> promote = {};
+};
+
+class Loop {
+ public:
+  /// The `auto` stages of `service`'s pipelines that have a source stage, each due at once.
+  Loop(const Service& service, LoopOptions options);
+  ~Loop();
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+
+  /// Starts the loop's thread.
+  void start();
+  /// Stops it: no evaluation starts after this; the one running finishes first (a promotion is
+  /// never cut in the middle). Returns once the thread ended. Safe to call more than once.
+  void stop();
+  /// Evaluates the `auto` stages of pipeline `name` as soon as the one running (if any) ends;
+  /// false when it has none.
+  bool trigger(const std::string& name);
+  /// The `auto` stages, in pipeline order.
+  std::vector<StageRun> runs() const;
+  /// Waits until `count` evaluations in all have finished, or `timeout` passed; whether they did.
+  bool wait_for_evaluations(std::size_t count, std::chrono::milliseconds timeout) const;
+
+ private:
+  struct Entry {
+    const Watched* watched;
+    StageRun run;
+  };
+  void work();
+  void evaluate(Entry& entry);
+
+  LoopOptions m_options;
+  mutable std::mutex m_mutex;
+  mutable std::condition_variable m_changed;
+  std::vector<Entry> m_entries;   ///< under m_mutex
+  std::size_t m_evaluations = 0;  ///< under m_mutex
+  bool m_stopping = false;        ///< under m_mutex
+  std::thread m_thread;
+};
+
+/// When a stage whose attempt ended as `result` should be evaluated again, from `now`: at the
+/// earliest retry_after of its pending gates (one without it: `interval`), at least a second
+/// from now; `interval` for every other outcome.
+std::chrono::system_clock::time_point next_evaluation(const promoter::PromotionResult& result,
+                                                      std::chrono::seconds interval,
+                                                      std::chrono::system_clock::time_point now);
+
+}  // namespace promote::serve

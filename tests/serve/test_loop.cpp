@@ -1,0 +1,176 @@
+// The loop of `promote serve`: when an `auto` stage is evaluated again, that it sleeps until
+// then, wakes when triggered, records what changed nothing only when it differs, and finishes
+// the evaluation running when stopped. The promotion itself is a fake here (the engine's is
+// driven end to end by tests/integration/test_serve.cpp).
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "engine/serve/loop.hpp"
+#include "tests/support/support.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using promote::Verdict;
+using promote::promoter::Outcome;
+using promote::promoter::PromotionResult;
+using Clock = std::chrono::system_clock;
+
+PromotionResult result_of(
+    Outcome outcome,
+    std::vector<std::pair<Verdict::Status, std::optional<std::chrono::seconds>>> gates = {}) {
+  PromotionResult result;
+  result.outcome = outcome;
+  int n = 0;
+  for (const auto& [status, retry] : gates) {
+    Verdict verdict = Verdict::make(status, "gate " + std::to_string(n));
+    verdict.retry_after = retry;
+    result.gates.push_back({"g" + std::to_string(n++), "soak", {}, verdict});
+  }
+  return result;
+}
+
+// A pipeline `shop`: dev, then staging (auto) and prod (auto, interval 10s), and qa (auto, but a
+// first stage: nothing to take, not evaluated).
+struct Pipelines {
+  promote::test::TempDir dir;
+  Pipelines() {
+    for (const char* stage : {"dev", "staging", "prod", "qa"}) {
+      promote::test::write_text(dir / "k8s" / stage / "kustomization.yaml", "resources: []\n");
+    }
+    promote::test::write_text(
+        dir / "promote.yaml",
+        "apiVersion: promote/v1\nkind: Pipeline\nmetadata: {name: shop}\ninterval: 10s\n"
+        "images:\n  - {name: api, repository: ghcr.io/acme/api}\n"
+        "stages:\n"
+        "  - {name: dev, target: {kustomize: k8s/dev}}\n"
+        "  - {name: staging, from: dev, auto: true, target: {kustomize: k8s/staging}}\n"
+        "  - {name: prod, from: staging, auto: true, target: {kustomize: k8s/prod}}\n"
+        "  - {name: qa, auto: true, target: {kustomize: k8s/qa}}\n");
+  }
+  promote::serve::Service service() const {
+    auto loaded = promote::serve::Service::load({{dir / "promote.yaml"}, std::nullopt});
+    REQUIRE(loaded.has_value());
+    return std::move(*loaded);
+  }
+};
+
+}  // namespace
+
+TEST_SUITE("serve") {
+  TEST_CASE("a pending stage is looked at again when its gates say, else every interval") {
+    const auto now = Clock::now();
+    using promote::serve::next_evaluation;
+    CHECK(next_evaluation(result_of(Outcome::promoted), 60s, now) == now + 60s);
+    CHECK(next_evaluation(result_of(Outcome::blocked), 60s, now) == now + 60s);
+    // A soak with an hour left: in an hour, not every minute.
+    CHECK(next_evaluation(result_of(Outcome::pending, {{Verdict::Status::pending, 3600s}}), 60s,
+                          now) == now + 3600s);
+    // The earliest of the pending gates; one that names no time counts as the interval.
+    CHECK(next_evaluation(result_of(Outcome::pending, {{Verdict::Status::pending, 3600s},
+                                                       {Verdict::Status::pending, std::nullopt}}),
+                          60s, now) == now + 60s);
+    CHECK(next_evaluation(result_of(Outcome::pending,
+                                    {{Verdict::Status::pass, 5s}, {Verdict::Status::pending, 90s}}),
+                          60s, now) == now + 90s);
+    // Never sooner than a second.
+    CHECK(next_evaluation(result_of(Outcome::pending, {{Verdict::Status::pending, 0s}}), 60s,
+                          now) == now + 1s);
+  }
+
+  TEST_CASE(
+      "the loop evaluates each auto stage with a source, sleeps until due, and wakes when "
+      "triggered") {
+    Pipelines pipelines;
+    const auto service = pipelines.service();
+    std::mutex mutex;
+    std::vector<std::string> asked;
+    std::vector<bool> recorded;
+    promote::serve::LoopOptions options;
+    options.promote = [&](const promote::promoter::Request& request) {
+      PromotionResult result = request.stage == "staging"
+                                   ? result_of(Outcome::pending, {{Verdict::Status::pending, 1s}})
+                                   : result_of(Outcome::no_op);
+      const bool record = !request.record_unchanged || request.record_unchanged(result);
+      const std::lock_guard lock(mutex);
+      asked.push_back(request.stage + " as " + request.actor);
+      recorded.push_back(record);
+      return promote::Result<PromotionResult>(result);
+    };
+    promote::serve::Loop loop(service, options);
+    const auto runs = loop.runs();
+    REQUIRE(runs.size() == 2);  // qa has no source stage
+    CHECK(runs[0].stage == "staging");
+    CHECK(runs[1].stage == "prod");
+    loop.start();
+    REQUIRE(loop.wait_for_evaluations(3, 10s));  // staging, prod, staging again a second later
+    {
+      const std::lock_guard lock(mutex);
+      REQUIRE(asked.size() >= 3);
+      CHECK(asked[0] == "staging as promote-serve");
+      CHECK(asked[1] == "prod as promote-serve");
+      CHECK(asked[2] == "staging as promote-serve");
+      // The same pending verdicts a second time: not recorded again.
+      CHECK(recorded[0]);
+      CHECK(recorded[1]);
+      CHECK_FALSE(recorded[2]);
+    }
+    const auto after = loop.runs();
+    CHECK(after[0].outcome == "pending");
+    CHECK(after[0].summary == "g0: gate 0");
+    CHECK(after[1].outcome == "no-op");
+    // prod is next due in its interval (10 s): triggering the pipeline evaluates it at once.
+    CHECK(after[1].next > Clock::now() + 5s);
+    const std::size_t before = after[0].evaluations + after[1].evaluations;
+    CHECK(loop.trigger("shop"));
+    CHECK_FALSE(loop.trigger("other"));
+    REQUIRE(loop.wait_for_evaluations(before + 2, 10s));
+    CHECK(loop.runs()[1].evaluations >= 2);
+    loop.stop();
+  }
+
+  TEST_CASE("stop waits for the evaluation running, and none starts after") {
+    Pipelines pipelines;
+    const auto service = pipelines.service();
+    std::atomic<int> started{0};
+    std::atomic<int> finished{0};
+    promote::serve::LoopOptions options;
+    options.promote = [&](const promote::promoter::Request&) {
+      ++started;
+      std::this_thread::sleep_for(300ms);
+      ++finished;
+      return promote::Result<PromotionResult>(result_of(Outcome::no_op));
+    };
+    promote::serve::Loop loop(service, options);
+    loop.start();
+    while (started == 0) {
+      std::this_thread::sleep_for(5ms);
+    }
+    loop.stop();
+    CHECK(finished == started.load());
+    const int count = started;
+    std::this_thread::sleep_for(100ms);
+    CHECK(started == count);
+  }
+
+  TEST_CASE("an engine failure is an error outcome, looked at again in the interval") {
+    Pipelines pipelines;
+    const auto service = pipelines.service();
+    promote::serve::LoopOptions options;
+    options.promote = [&](const promote::promoter::Request&) {
+      return promote::Result<PromotionResult>(
+          promote::make_error(promote::ErrorKind::git, "cannot fetch origin"));
+    };
+    promote::serve::Loop loop(service, options);
+    loop.start();
+    REQUIRE(loop.wait_for_evaluations(2, 10s));
+    loop.stop();
+    const auto runs = loop.runs();
+    CHECK(runs[0].outcome == "error");
+    CHECK(runs[0].summary == "cannot fetch origin");
+    CHECK(runs[0].next > Clock::now() + 5s);
+  }
+}
