@@ -593,6 +593,20 @@ int main(int argc, char** argv) {
   verify_stage->add_option("--output", options.output, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
 
+  auto* serve_command =
+      app.add_subcommand("serve", "serve the pipelines' state and history over HTTP (JSON API)");
+  serve_command->footer(
+      "\nEndpoints: /healthz, /readyz, /metrics, /api/v1/pipelines, /api/v1/pipelines/NAME,\n"
+      "/api/v1/pipelines/NAME/history, /api/v1/promotions/ID. SIGTERM stops it gracefully.\n"
+      "\nExamples:\n  promote serve --listen 127.0.0.1:8080\n"
+      "  promote serve --listen :8080 -f eu/promote.yaml -f us/promote.yaml\n");
+  serve_command->add_option("-f,--file", options.files, "pipeline file (repeat for several)");
+  serve_command->add_option("--listen", options.listen, "HOST:PORT, [IPV6]:PORT or :PORT")
+      ->capture_default_str();
+  serve_command->add_option("--history", options.history, "history database");
+  serve_command->add_option("--actor", options.actor,
+                            "who the service promotes as (default: promote-serve)");
+
   auto* history = app.add_subcommand("history", "list recorded promotion attempts, newest first");
   history->footer(
       "\nExamples:\n  promote history\n  promote history --stage prod --since 30d\n"
@@ -785,6 +799,9 @@ int main(int argc, char** argv) {
   if (*verify_stage) {
     return run_verify_stage(options);
   }
+  if (*serve_command) {
+    return run_serve(options);
+  }
   if (*plan) {
     Options planned = options;
     planned.dry_run = true;
@@ -815,9 +832,9 @@ int main(int argc, char** argv) {
     return run_history(options);
   }
   if (options.to.empty()) {
-    std::cerr << "promote: give --to STAGE, or a command (validate, status, verify, history, "
-                 "approve, reject, hold, release, rollback, plan, explain, audit, report, "
-                 "completion, man); see --help\n";
+    std::cerr << "promote: give --to STAGE, or a command (validate, status, verify, serve, "
+                 "history, approve, reject, hold, release, rollback, plan, explain, audit, "
+                 "report, completion, man); see --help\n";
     return 2;
   }
   return run_promote(options);

@@ -45,6 +45,8 @@ struct Options {
   std::string since;
   std::string until;
   std::size_t limit = 100;
+  std::vector<std::string> files;         ///< serve: -f, repeated
+  std::string listen = "127.0.0.1:8080";  ///< serve --listen
 };
 
 /// Prints the error (and, with `json`, its JSON document) and returns its exit code.
@@ -66,6 +68,8 @@ int run_verify(const Options& options);
 int run_show(const Options& options);
 /// `promote verify --stage S`: the stage's verification gates on what it holds now.
 int run_verify_stage(const Options& options);
+/// `promote serve`: the pipelines' HTTP API until a termination signal.
+int run_serve(const Options& options);
 /// `promote report`: DORA figures per stage.
 int run_report(const Options& options);
 

@@ -34,11 +34,12 @@ Loop::Loop(const Service& service, LoopOptions options) : m_options(std::move(op
   const auto now = Clock::now();
   for (const auto& watched : service.pipelines()) {
     for (const auto& stage : watched.pipeline.stages) {
-      if (stage.automatic && stage.from) {
+      if (stage.automatic) {
         StageRun run;
         run.pipeline = watched.pipeline.name;
         run.stage = stage.name;
-        run.next = now;
+        // A first stage has nothing to take until an image is offered.
+        run.next = stage.from ? now : Clock::time_point::max();
         m_entries.push_back(Entry{&watched, std::move(run)});
       }
     }
@@ -62,6 +63,7 @@ void Loop::stop() {
     m_stopping = true;
   }
   m_changed.notify_all();
+  const std::lock_guard joining(m_join_mutex);  // stop() may come from two threads at once
   if (m_thread.joinable() && m_thread.get_id() != std::this_thread::get_id()) {
     m_thread.join();
   }
@@ -73,7 +75,7 @@ bool Loop::trigger(const std::string& name) {
     std::lock_guard lock(m_mutex);
     const auto now = Clock::now();
     for (auto& entry : m_entries) {
-      if (entry.run.pipeline == name) {
+      if (entry.run.pipeline == name && entry.run.next != Clock::time_point::max()) {
         entry.run.next = now;
         any = true;
       }
@@ -81,6 +83,22 @@ bool Loop::trigger(const std::string& name) {
   }
   m_changed.notify_all();
   return any;
+}
+
+bool Loop::offer_image(const std::string& name, const std::string& stage,
+                       const std::string& image) {
+  {
+    std::lock_guard lock(m_mutex);
+    const auto found = std::find_if(m_entries.begin(), m_entries.end(), [&](const Entry& entry) {
+      return entry.run.pipeline == name && entry.run.stage == stage;
+    });
+    if (found == m_entries.end()) {
+      return false;
+    }
+    m_offers.push_back(Offer{static_cast<std::size_t>(found - m_entries.begin()), image});
+  }
+  m_changed.notify_all();
+  return true;
 }
 
 std::vector<StageRun> Loop::runs() const {
@@ -104,27 +122,44 @@ void Loop::work() {
       m_changed.wait(lock, [&] { return m_stopping; });
       break;
     }
-    // The stage due first (the first of them in pipeline order when several are).
-    auto due =
-        std::min_element(m_entries.begin(), m_entries.end(),
-                         [](const Entry& a, const Entry& b) { return a.run.next < b.run.next; });
-    if (due->run.next > Clock::now()) {
-      m_changed.wait_until(lock, due->run.next);
-      continue;  // woken: stopped, triggered, or due now
+    // An image offered first, else the stage due first (the first in pipeline order when
+    // several are).
+    std::string image;
+    Entry* chosen = nullptr;
+    if (!m_offers.empty()) {
+      chosen = &m_entries[m_offers.front().entry];
+      image = std::move(m_offers.front().image);
+      m_offers.pop_front();
+    } else {
+      auto due =
+          std::min_element(m_entries.begin(), m_entries.end(),
+                           [](const Entry& a, const Entry& b) { return a.run.next < b.run.next; });
+      if (due->run.next > Clock::now()) {
+        if (due->run.next == Clock::time_point::max()) {
+          m_changed.wait(lock);
+        } else {
+          m_changed.wait_until(lock, due->run.next);
+        }
+        continue;  // woken: stopped, triggered, offered, or due now
+      }
+      chosen = &*due;
     }
-    Entry& entry = *due;
+    Entry& entry = *chosen;
     lock.unlock();
-    evaluate(entry);
+    evaluate(entry, image);
     lock.lock();
     ++m_evaluations;
     m_changed.notify_all();
   }
 }
 
-void Loop::evaluate(Entry& entry) {
+void Loop::evaluate(Entry& entry, const std::string& image) {
   promoter::Request request;
   request.pipeline_file = entry.watched->file;
   request.stage = entry.run.stage;
+  if (!image.empty()) {
+    request.images = {image};
+  }
   request.history_path = m_options.history_path;
   request.actor = m_options.actor;
   request.reason = "auto: true";
@@ -159,7 +194,9 @@ void Loop::evaluate(Entry& entry) {
     run.outcome = "error";
     run.summary = result.error().message;
     run.gates.clear();
-    run.next = now + entry.watched->pipeline.interval;
+    if (run.next != Clock::time_point::max()) {
+      run.next = now + entry.watched->pipeline.interval;
+    }
     util::notice("serve: " + run.pipeline + "/" + run.stage + ": " + run.summary);
     return;
   }
@@ -172,7 +209,9 @@ void Loop::evaluate(Entry& entry) {
       run.summary = gate.name + ": " + gate.verdict.summary;
     }
   }
-  run.next = next_evaluation(*result, entry.watched->pipeline.interval, now);
+  if (run.next != Clock::time_point::max()) {  // a first stage waits for the next image
+    run.next = next_evaluation(*result, entry.watched->pipeline.interval, now);
+  }
   util::debug("serve: " + run.pipeline + "/" + run.stage + ": " + run.outcome +
               (run.summary.empty() ? "" : " (" + run.summary + ")"));
 }

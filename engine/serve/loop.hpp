@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <mutex>
@@ -44,7 +45,8 @@ struct LoopOptions {
 
 class Loop {
  public:
-  /// The `auto` stages of `service`'s pipelines that have a source stage, each due at once.
+  /// The `auto` stages of `service`'s pipelines: those with a source stage each due at once, the
+  /// first stages only when an image is offered (offer_image).
   Loop(const Service& service, LoopOptions options);
   ~Loop();
   Loop(const Loop&) = delete;
@@ -58,6 +60,10 @@ class Loop {
   /// Evaluates the `auto` stages of pipeline `name` as soon as the one running (if any) ends;
   /// false when it has none.
   bool trigger(const std::string& name);
+  /// Offers `image` ("NAME=REFERENCE", as --image takes it) to the `auto` first stage `stage`
+  /// of pipeline `name`: promoted with it (through its gates) before any stage due; false when
+  /// there is no such stage.
+  bool offer_image(const std::string& name, const std::string& stage, const std::string& image);
   /// The `auto` stages, in pipeline order.
   std::vector<StageRun> runs() const;
   /// Waits until `count` evaluations in all have finished, or `timeout` passed; whether they did.
@@ -68,15 +74,21 @@ class Loop {
     const Watched* watched;
     StageRun run;
   };
+  struct Offer {
+    std::size_t entry;
+    std::string image;
+  };
   void work();
-  void evaluate(Entry& entry);
+  void evaluate(Entry& entry, const std::string& image);
 
   LoopOptions m_options;
   mutable std::mutex m_mutex;
   mutable std::condition_variable m_changed;
   std::vector<Entry> m_entries;   ///< under m_mutex
+  std::deque<Offer> m_offers;     ///< under m_mutex, oldest first
   std::size_t m_evaluations = 0;  ///< under m_mutex
   bool m_stopping = false;        ///< under m_mutex
+  std::mutex m_join_mutex;
   std::thread m_thread;
 };
 

@@ -112,6 +112,7 @@ Result<Service> Service::load(const ServiceOptions& options) {
   Service service;
   service.m_history_path = options.history_path;
   service.m_started = std::chrono::system_clock::now();
+  service.m_secrets = WebhookSecrets::from_environment();
   std::string problems;
   for (const auto& file : options.pipeline_files) {
     auto loaded = pipeline::load(file, gates::Catalog::for_pipeline(file));
@@ -169,6 +170,16 @@ http::Outgoing Service::handle(const http::Incoming& request) const {
     }
     if (path == "/metrics") {
       return only_get([&] { return metrics(); });
+    }
+    if (path.starts_with("/hooks/")) {
+      if (request.method != "POST") {
+        http::Outgoing refused = error_response(
+            405, "usage", request.method + " " + path + ": only POST is allowed here");
+        refused.headers.emplace_back("Allow", "POST");
+        return refused;
+      }
+      return receive_webhook(path.substr(std::string("/hooks/").size()), request, m_pipelines,
+                             m_secrets, *m_deliveries, m_loop);
     }
     if (path.starts_with(k_api)) {
       const auto parts = segments(std::string_view(path).substr(std::string_view(k_api).size()));
@@ -245,11 +256,13 @@ http::Outgoing Service::pipeline_json(const Watched& watched) const {
       }
       for (auto& stage : out["stages"]) {
         if (stage["name"] == run.stage) {
-          stage["auto"] = {{"next", history::format_time(run.next)},
-                           {"last", run.last ? json(history::format_time(*run.last)) : json()},
-                           {"outcome", run.outcome.empty() ? json() : json(run.outcome)},
-                           {"summary", run.summary},
-                           {"evaluations", run.evaluations}};
+          const bool waits_for_image = run.next == std::chrono::system_clock::time_point::max();
+          stage["auto"] = {
+              {"next", waits_for_image ? json() : json(history::format_time(run.next))},
+              {"last", run.last ? json(history::format_time(*run.last)) : json()},
+              {"outcome", run.outcome.empty() ? json() : json(run.outcome)},
+              {"summary", run.summary},
+              {"evaluations", run.evaluations}};
         }
       }
     }
@@ -386,8 +399,10 @@ http::Outgoing Service::metrics() const {
       const std::string labels =
           "{pipeline=\"" + label(run.pipeline) + "\",stage=\"" + label(run.stage) + "\"}";
       evaluations << "promote_auto_evaluations_total" << labels << " " << run.evaluations << "\n";
-      next << "promote_auto_next_evaluation_timestamp_seconds" << labels << " "
-           << seconds_since_epoch(run.next) << "\n";
+      if (run.next != std::chrono::system_clock::time_point::max()) {
+        next << "promote_auto_next_evaluation_timestamp_seconds" << labels << " "
+             << seconds_since_epoch(run.next) << "\n";
+      }
     }
   }
   out << "# HELP promote_auto_evaluations_total Evaluations of each auto stage by the service.\n"

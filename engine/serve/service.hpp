@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 #include "engine/error.hpp"
 #include "engine/http/server.hpp"
 #include "engine/pipeline/pipeline.hpp"
+#include "engine/serve/webhooks.hpp"
 
 namespace promote::serve {
 
@@ -42,8 +44,9 @@ class Service {
 
   const std::vector<Watched>& pipelines() const { return m_pipelines; }
 
-  /// The loop promoting the `auto` stages, whose state the API shows (may be null: none).
-  void set_loop(const Loop* loop) { m_loop = loop; }
+  /// The loop promoting the `auto` stages, whose state the API shows and which webhooks
+  /// trigger (may be null: none).
+  void set_loop(Loop* loop) { m_loop = loop; }
 
  private:
   Service() = default;
@@ -57,7 +60,9 @@ class Service {
   std::vector<Watched> m_pipelines;
   std::optional<std::filesystem::path> m_history_path;
   std::chrono::system_clock::time_point m_started;
-  const Loop* m_loop = nullptr;
+  Loop* m_loop = nullptr;
+  WebhookSecrets m_secrets;
+  std::shared_ptr<Deliveries> m_deliveries = std::make_shared<Deliveries>();
 };
 
 /// A JSON response: `value` with Content-Type application/json.

@@ -1,6 +1,8 @@
 #include "engine/util/hash.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <array>
 #include <fstream>
@@ -8,6 +10,17 @@
 
 namespace promote::util {
 namespace {
+
+std::string to_hex(const unsigned char* bytes, std::size_t size) {
+  static constexpr char k_hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (std::size_t i = 0; i < size; ++i) {
+    out += k_hex[bytes[i] >> 4];
+    out += k_hex[bytes[i] & 0xf];
+  }
+  return out;
+}
 
 struct DigestContext {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx{EVP_MD_CTX_new(), &EVP_MD_CTX_free};
@@ -17,14 +30,7 @@ struct DigestContext {
     std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
     unsigned int size = 0;
     EVP_DigestFinal_ex(ctx.get(), digest.data(), &size);
-    static constexpr char k_hex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(size * 2);
-    for (unsigned int i = 0; i < size; ++i) {
-      out += k_hex[digest[i] >> 4];
-      out += k_hex[digest[i] & 0xf];
-    }
-    return out;
+    return to_hex(digest.data(), size);
   }
 };
 
@@ -34,6 +40,18 @@ std::string sha256_hex(std::string_view data) {
   DigestContext digest;
   digest.update(data.data(), data.size());
   return digest.hex();
+}
+
+std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+  unsigned int size = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac.data(), &size);
+  return to_hex(mac.data(), size);
+}
+
+bool same_secret(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 Result<std::string> sha256_file(const std::filesystem::path& path) {

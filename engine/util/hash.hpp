@@ -1,5 +1,5 @@
 #pragma once
-// SHA-256 digests, as lower-case hex.
+// SHA-256 digests and HMACs, as lower-case hex, and comparing secrets.
 
 #include <filesystem>
 #include <string>
@@ -11,6 +11,13 @@ namespace promote::util {
 
 /// Hex SHA-256 of a byte string.
 std::string sha256_hex(std::string_view data);
+
+/// Hex HMAC-SHA256 of `data` with `key` (what a webhook's X-Hub-Signature-256 carries).
+std::string hmac_sha256_hex(std::string_view key, std::string_view data);
+
+/// Whether two secrets (a signature, a token) are equal, in a time that depends on their length
+/// only, never on where they first differ.
+bool same_secret(std::string_view a, std::string_view b);
 
 /// Hex SHA-256 of a file's bytes; fails (input) when the file cannot be read.
 Result<std::string> sha256_file(const std::filesystem::path& path);

@@ -96,15 +96,18 @@ TEST_SUITE("serve") {
                                    : result_of(Outcome::no_op);
       const bool record = !request.record_unchanged || request.record_unchanged(result);
       const std::lock_guard lock(mutex);
-      asked.push_back(request.stage + " as " + request.actor);
+      asked.push_back(request.stage + " as " + request.actor +
+                      (request.images.empty() ? "" : " with " + request.images.front()));
       recorded.push_back(record);
       return promote::Result<PromotionResult>(result);
     };
     promote::serve::Loop loop(service, options);
     const auto runs = loop.runs();
-    REQUIRE(runs.size() == 2);  // qa has no source stage
+    REQUIRE(runs.size() == 3);
     CHECK(runs[0].stage == "staging");
     CHECK(runs[1].stage == "prod");
+    CHECK(runs[2].stage == "qa");  // a first stage: evaluated only when an image is offered
+    CHECK(runs[2].next == Clock::time_point::max());
     loop.start();
     REQUIRE(loop.wait_for_evaluations(3, 10s));  // staging, prod, staging again a second later
     {
@@ -129,6 +132,25 @@ TEST_SUITE("serve") {
     CHECK_FALSE(loop.trigger("other"));
     REQUIRE(loop.wait_for_evaluations(before + 2, 10s));
     CHECK(loop.runs()[1].evaluations >= 2);
+    CHECK(loop.runs()[2].evaluations == 0);
+
+    // An image offered to the first stage is promoted with it, before any stage due.
+    CHECK(loop.offer_image("shop", "qa", "api=ghcr.io/acme/api:2.0.0"));
+    CHECK_FALSE(loop.offer_image("shop", "dev", "api=ghcr.io/acme/api:2.0.0"));  // not auto
+    const std::size_t offered = [&] {
+      std::size_t sum = 0;
+      for (const auto& run : loop.runs()) {
+        sum += run.evaluations;
+      }
+      return sum;
+    }();
+    REQUIRE(loop.wait_for_evaluations(offered + 1, 10s));
+    {
+      const std::lock_guard lock(mutex);
+      CHECK(std::find(asked.begin(), asked.end(),
+                      "qa as promote-serve with api=ghcr.io/acme/api:2.0.0") != asked.end());
+    }
+    CHECK(loop.runs()[2].next == Clock::time_point::max());  // waits for the next image
     loop.stop();
   }
 

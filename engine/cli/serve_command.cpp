@@ -1,0 +1,63 @@
+// `promote serve`: the pipelines' API over HTTP, and the loop promoting their `auto` stages,
+// until a termination signal stops both gracefully.
+#include <future>
+#include <iostream>
+#include <memory>
+
+#include "engine/cli/options.hpp"
+#include "engine/http/server.hpp"
+#include "engine/serve/loop.hpp"
+#include "engine/serve/service.hpp"
+#include "engine/util/children.hpp"
+#include "engine/util/text.hpp"
+
+namespace promote::cli {
+
+int run_serve(const Options& options) {
+  serve::ServiceOptions wanted;
+  for (const auto& file :
+       options.files.empty() ? std::vector<std::string>{options.file} : options.files) {
+    wanted.pipeline_files.emplace_back(file);
+  }
+  wanted.history_path = history_flag(options);
+  auto loaded = serve::Service::load(wanted);
+  if (!loaded) {
+    return fail(loaded.error(), false);
+  }
+  const auto service = std::make_shared<serve::Service>(std::move(*loaded));
+  serve::LoopOptions loop_options;
+  loop_options.history_path = wanted.history_path;
+  if (!options.actor.empty()) {
+    loop_options.actor = options.actor;
+  }
+  serve::Loop loop(*service, loop_options);
+  service->set_loop(&loop);
+  auto bound = http::Server::bind(options.listen, [service](const http::Incoming& request) {
+    return service->handle(request);
+  });
+  if (!bound) {
+    return fail(bound.error(), false);
+  }
+  const std::shared_ptr<http::Server> server = std::move(*bound);
+  // SIGTERM (or SIGINT, SIGHUP), on the signal thread: stop accepting and let the requests being
+  // answered finish; this thread then stops the loop (the promotion being made finishes) and
+  // says so, and the signal ends promote as it ends every command.
+  auto stopped = std::make_shared<std::promise<void>>();
+  util::before_termination([server, done = stopped->get_future().share()] {
+    server->stop(std::chrono::seconds(10));
+    done.wait_for(std::chrono::minutes(5));
+  });
+  const std::size_t automatic = loop.runs().size();
+  std::cout << "promote serve: listening on http://" << server->address() << " ("
+            << service->pipelines().size() << " pipeline"
+            << (service->pipelines().size() == 1 ? "" : "s") << ", " << automatic << " auto stage"
+            << (automatic == 1 ? "" : "s") << ")" << std::endl;
+  loop.start();
+  server->run();
+  util::before_termination(nullptr);
+  loop.stop();
+  stopped->set_value();
+  return 0;
+}
+
+}  // namespace promote::cli

@@ -1,0 +1,244 @@
+// `promote serve` as its users run it: the real binary on the demo repository, asked over HTTP
+// on 127.0.0.1 (a port it chose, which it prints), answering what `promote status` and
+// `promote history` answer, and stopped by SIGTERM as a container runtime stops it.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "engine/http/client.hpp"
+#include "tests/integration/scratch_repo.hpp"
+#include "tests/integration/shop.hpp"
+#include "tests/support/support.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace test = promote::test;
+using nlohmann::json;
+
+// `promote serve ARGS` in `cwd`, its stdout read until it says where it listens; SIGKILLed and
+// reaped by the destructor if the test did not stop it.
+class Served {
+ public:
+  Served(const std::vector<std::string>& args, const fs::path& cwd) {
+    int out[2];
+    REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+    std::vector<std::string> argv = {test::promote_binary().string(), "serve"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    m_pid = ::fork();
+    if (m_pid == 0) {
+      ::dup2(out[1], 1);
+      const int null = ::open("/dev/null", O_RDWR);
+      ::dup2(null, 0);
+      ::unsetenv("PROMOTE_HISTORY");
+      std::vector<char*> pointers;
+      for (auto& arg : argv) {
+        pointers.push_back(arg.data());
+      }
+      pointers.push_back(nullptr);
+      if (::chdir(cwd.c_str()) == 0) {
+        ::execv(pointers[0], pointers.data());
+      }
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    m_out = out[0];
+    m_line = read_line(std::chrono::seconds(20));
+  }
+  ~Served() {
+    if (m_pid > 0) {
+      ::kill(m_pid, SIGKILL);
+      ::waitpid(m_pid, nullptr, 0);
+    }
+    ::close(m_out);
+  }
+  Served(const Served&) = delete;
+  Served& operator=(const Served&) = delete;
+
+  // The first line it printed: "promote serve: listening on http://127.0.0.1:PORT (1 pipeline)".
+  const std::string& line() const { return m_line; }
+  std::string url() const {
+    const auto start = m_line.find("http://");
+    return start == std::string::npos ? "" : m_line.substr(start, m_line.find(' ', start) - start);
+  }
+
+  promote::http::Response get(const std::string& path) const {
+    promote::http::Request request;
+    request.url = url() + path;
+    request.timeout = std::chrono::seconds(20);
+    auto response = promote::http::request_blocking(request);
+    REQUIRE(response.has_value());
+    return *response;
+  }
+
+  // Sends `signal` and waits up to `timeout` for the exit: its wait status, or -1.
+  int stop(int signal, std::chrono::milliseconds timeout) {
+    ::kill(m_pid, signal);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(m_pid, &status, WNOHANG) == m_pid) {
+        m_pid = -1;
+        return status;
+      }
+      ::usleep(20'000);
+    }
+    return -1;
+  }
+
+ private:
+  std::string read_line(std::chrono::milliseconds timeout) {
+    std::string line;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (line.find('\n') == std::string::npos) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      pollfd entry{m_out, POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&entry, 1, static_cast<int>(left.count())) <= 0) {
+        break;
+      }
+      char buffer[256];
+      const ssize_t n = ::read(m_out, buffer, sizeof buffer);
+      if (n <= 0) {
+        break;
+      }
+      line.append(buffer, static_cast<std::size_t>(n));
+    }
+    return line.substr(0, line.find('\n'));
+  }
+
+  pid_t m_pid = -1;
+  int m_out = -1;
+  std::string m_line;
+};
+
+// `body` checked against `schema` (a file of schemas/) by tests/integration/validate_json.py.
+void check_schema(const fs::path& dir, const std::string& schema, const std::string& body) {
+  static int count = 0;
+  const fs::path file = dir / ("body-" + std::to_string(++count) + ".json");
+  test::write_text(file, body);
+  const auto checked = test::run(
+      {"/usr/bin/python3", std::string(PROMOTE_SOURCE_DIR) + "/tests/integration/validate_json.py",
+       std::string(PROMOTE_SOURCE_DIR) + "/schemas/" + schema, file.string()});
+  INFO(schema << ": " << checked.out << checked.err);
+  CHECK(checked.exit_code == 0);
+}
+
+}  // namespace
+
+TEST_SUITE("integration") {
+  TEST_CASE("serve: the API answers what status and history answer, and SIGTERM stops it") {
+    test::Shop shop;
+    REQUIRE(shop.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.4.3", "--image",
+                          "web=ghcr.io/acme/web:2.3.1"})
+                .exit_code == 0);
+    Served served({"--listen", "127.0.0.1:0", "-f", "promote.yaml"}, shop.repo);
+    INFO(served.line());
+    REQUIRE(served.line().starts_with("promote serve: listening on http://127.0.0.1:"));
+    CHECK(served.line().ends_with(" (1 pipeline, 0 auto stages)"));
+
+    const auto health = served.get("/healthz");
+    CHECK(health.status == 200);
+    CHECK(health.body == "ok\n");
+
+    // What each stage holds, as `promote status --output json` says it.
+    const json status = shop.promote_json({"status"});
+    const auto pipelines = served.get("/api/v1/pipelines");
+    REQUIRE(pipelines.status == 200);
+    CHECK(pipelines.header("Content-Type") == "application/json");
+    const json listed = json::parse(pipelines.body)["pipelines"];
+    REQUIRE(listed.size() == 1);
+    CHECK(listed[0]["name"] == status["pipeline"]);
+    CHECK(listed[0]["stages"] == status["stages"]);
+
+    check_schema(shop.dir.path(), "serve-pipelines.schema.json", pipelines.body);
+    const auto page = served.get("/api/v1/pipelines/shop/history");
+    check_schema(shop.dir.path(), "serve-history.schema.json", page.body);
+    const json history = json::parse(page.body);
+    REQUIRE(history["promotions"].size() == 1);
+    CHECK(history["promotions"][0]["stage"] == "dev");
+    CHECK(history["promotions"][0]["outcome"] == "promoted");
+    const std::string id = history["promotions"][0]["id"];
+    const auto record = served.get("/api/v1/promotions/" + id);
+    CHECK(json::parse(record.body)["id"] == id);
+    check_schema(shop.dir.path(), "history-record.schema.json", record.body);
+
+    const auto metrics = served.get("/metrics");
+    CHECK(metrics.body.find("promote_promotions_total{pipeline=\"shop\",stage=\"dev\",outcome="
+                            "\"promoted\"} 1\n") != std::string::npos);
+    const auto missing = served.get("/api/v1/pipelines/nope");
+    CHECK(missing.status == 404);
+    check_schema(shop.dir.path(), "serve-error.schema.json", missing.body);
+
+    // SIGTERM: it stops accepting and ends by the signal, promptly.
+    const int status_code = served.stop(SIGTERM, std::chrono::seconds(15));
+    REQUIRE(status_code != -1);
+    CHECK(WIFSIGNALED(status_code));
+    CHECK(WTERMSIG(status_code) == SIGTERM);
+  }
+
+  TEST_CASE("serve: an address it cannot listen on, and a pipeline that does not load") {
+    test::Shop shop;
+    const auto taken = shop.promote({"serve", "--listen", "localhost", "-f", "promote.yaml"});
+    CHECK(taken.exit_code == 2);
+    CHECK(taken.err.find("'localhost' is not an address to listen on") != std::string::npos);
+    test::write_text(shop.repo / "broken.yaml", "apiVersion: promote/v1\nkind: Pipeline\n");
+    const auto broken = shop.promote({"serve", "--listen", "127.0.0.1:0", "-f", "broken.yaml"});
+    CHECK(broken.exit_code == 2);
+    CHECK(broken.err.find("broken.yaml") != std::string::npos);
+  }
+
+  TEST_CASE("serve: a soak ends and the service promotes the stage without anyone calling it") {
+    const std::string overlay = "resources: []\nimages:\n  - name: ghcr.io/acme/api\n    newTag: ";
+    test::ScratchRepo repo({{"promote.yaml",
+                             "apiVersion: promote/v1\nkind: Pipeline\nmetadata: {name: shop}\n"
+                             "images:\n  - {name: api, repository: ghcr.io/acme/api}\n"
+                             "stages:\n"
+                             "  - {name: dev, target: {kustomize: k8s/dev}}\n"
+                             "  - name: staging\n    from: dev\n    auto: true\n"
+                             "    target: {kustomize: k8s/staging}\n"
+                             "    gates:\n      - use: soak\n        with: {min: 3s}\n"},
+                            {"k8s/dev/kustomization.yaml", overlay + "1.0.0\n"},
+                            {"k8s/staging/kustomization.yaml", overlay + "1.0.0\n"}});
+    REQUIRE(repo.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.1.0"}).exit_code == 0);
+    Served served({"--listen", "127.0.0.1:0"}, repo.repo);
+    INFO(served.line());
+    REQUIRE(served.line().ends_with(" (1 pipeline, 1 auto stage)"));
+
+    // Nobody calls promote: the service waits out the soak and promotes staging.
+    json staging;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      staging = json::parse(served.get("/api/v1/pipelines/shop").body)["stages"][1];
+      if (staging["candidate"]["images"]["api"] == "ghcr.io/acme/api:1.1.0") {
+        break;
+      }
+      ::usleep(200'000);
+    }
+    INFO(staging.dump());
+    REQUIRE(staging["candidate"]["images"]["api"] == "ghcr.io/acme/api:1.1.0");
+    CHECK(repo.file("k8s/staging/kustomization.yaml") == overlay + "1.1.0\n");
+    // The commit reached the remote, as a promotion from the command line does.
+    CHECK(test::sh("git --git-dir=remote.git log -1 --format=%s main", repo.dir.path())
+              .starts_with("promote(staging): api "));
+    const json rows =
+        json::parse(served.get("/api/v1/pipelines/shop/history?stage=staging").body)["promotions"];
+    REQUIRE(rows.size() >= 2);
+    CHECK(rows[0]["outcome"] == "promoted");
+    CHECK(rows[0]["actor"] == "promote-serve");
+    CHECK(rows[0]["reason"] == "auto: true");
+    // While it soaked, one pending record: the same verdicts again are not recorded again.
+    std::size_t pending = 0;
+    for (const auto& row : rows) {
+      pending += row["outcome"] == "pending" ? 1 : 0;
+    }
+    CHECK(pending == 1);
+    CHECK(served.stop(SIGTERM, std::chrono::seconds(15)) != -1);
+  }
+}
