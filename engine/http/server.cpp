@@ -19,6 +19,7 @@
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <future>
 #include <limits>
 #include <mutex>
@@ -101,12 +102,6 @@ std::optional<ListenAddress> parse_listen_address(std::string_view text) {
   return out;
 }
 
-std::string format_endpoint(const tcp::endpoint& endpoint) {
-  const std::string host = endpoint.address().to_string();
-  return (endpoint.address().is_v6() ? "[" + host + "]" : host) + ":" +
-         std::to_string(endpoint.port());
-}
-
 // The client's address without its port, an IPv4 client of a dual-stack socket as IPv4.
 std::string peer_of(const tcp::socket& socket) {
   boost::system::error_code ec;
@@ -125,28 +120,25 @@ std::string peer_of(const tcp::socket& socket) {
 
 using Response = bhttp::response<bhttp::string_body>;
 
-// An IMF-fixdate (RFC 9110 5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT".
-std::string http_date(std::chrono::system_clock::time_point now) {
-  namespace chr = std::chrono;
+// Now as an IMF-fixdate (RFC 9110 5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT".
+std::string http_date() {
   static constexpr std::array<const char*, 7> k_days = {"Sun", "Mon", "Tue", "Wed",
                                                         "Thu", "Fri", "Sat"};
   static constexpr std::array<const char*, 12> k_months = {
       "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  const auto days = chr::floor<chr::days>(now);
-  const chr::year_month_day date(days);
-  const chr::hh_mm_ss time(chr::floor<chr::seconds>(now - days));
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
   char text[40];
-  std::snprintf(text, sizeof text, "%s, %02u %s %04d %02d:%02d:%02d GMT",
-                k_days[chr::weekday(days).c_encoding()], static_cast<unsigned>(date.day()),
-                k_months[static_cast<unsigned>(date.month()) - 1], static_cast<int>(date.year()),
-                static_cast<int>(time.hours().count()), static_cast<int>(time.minutes().count()),
-                static_cast<int>(time.seconds().count()));
+  std::snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d GMT", k_days[utc.tm_wday],
+                utc.tm_mday, k_months[utc.tm_mon], utc.tm_year + 1900, utc.tm_hour, utc.tm_min,
+                utc.tm_sec);
   return text;
 }
 
 // Adds what the server adds to every response.
 void stamp(Response& response, bool keep_alive) {
-  response.set(bhttp::field::date, http_date(std::chrono::system_clock::now()));
+  response.set(bhttp::field::date, http_date());
   response.set(bhttp::field::server, "promote");
   response.keep_alive(keep_alive);
 }
@@ -394,7 +386,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() ? 400 : 0;
   }
 
-  asio::awaitable<void> answer_stream(Response& response, Outgoing& out, bool head, bool http10);
+  // Answers `status` and closes.
+  asio::awaitable<void> refuse(unsigned status) {
+    auto response = plain(status, false);
+    if (co_await write(response, false)) {
+      co_await linger();
+    }
+  }
+
+  asio::awaitable<std::optional<unsigned>> read_request();
+  asio::awaitable<void> answer_stream(Response& response, Outgoing& out, const std::string& what,
+                                      bool head, bool http10);
   bool send_chunk(std::string_view chunk);
   void write_chunk(std::shared_ptr<std::string> data, std::shared_ptr<std::promise<bool>> done);
   void watch_peer();
@@ -421,54 +423,54 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::string m_peer;
 };
 
+// Reads the next request into m_parser: nullopt once it is whole, else the status that refuses
+// it, 0 for none (the client left, or never began a request).
+asio::awaitable<std::optional<unsigned>> Connection::read_request() {
+  arm(m_core.limits.read_timeout);
+  auto [ec, read] = co_await bhttp::async_read_header(m_socket, m_buffer, *m_parser, k_use);
+  std::optional<unsigned> refusal;
+  const auto& message = m_parser->get();
+  if (!ec && !transfer_coding_supported(message)) {
+    refusal = 501;
+  } else if (!ec && message.version() == 11 && message.count(bhttp::field::host) != 1) {
+    refusal = 400;
+  } else if (!ec && !m_parser->is_done()) {
+    if (message.version() == 11 && iequals(message[bhttp::field::expect], "100-continue")) {
+      static constexpr std::string_view k_continue = "HTTP/1.1 100 Continue\r\n\r\n";
+      std::tie(ec, read) = co_await asio::async_write(m_socket, asio::buffer(k_continue), k_use);
+    }
+    if (!ec) {
+      std::tie(ec, read) = co_await bhttp::async_read(m_socket, m_buffer, *m_parser, k_use);
+    }
+  }
+  disarm();
+  if (ec) {
+    refusal = read_failure_status(ec);
+  }
+  co_return refusal;
+}
+
 asio::awaitable<void> Connection::serve() {
   const ServerLimits& limits = m_core.limits;
+  if (!m_counted) {
+    co_await refuse(503);
+    co_return;
+  }
   for (;;) {
+    if (m_closed || m_core.stopping) {
+      close();  // stopped while the previous response was being written
+      co_return;
+    }
     m_phase = Phase::reading;
     m_parser.emplace();
     m_parser->header_limit(static_cast<std::uint32_t>(
         std::min<std::size_t>(limits.max_header, std::numeric_limits<std::uint32_t>::max())));
     m_parser->body_limit(static_cast<std::uint64_t>(limits.max_body));
-    if (m_closed || m_core.stopping) {
-      close();  // stopped while the previous response was being written
-      co_return;
-    }
-    unsigned refusal = m_counted ? 0 : 503;
-    boost::system::error_code ec;
-    std::size_t read = 0;
-    arm(limits.read_timeout);
-    if (refusal == 0) {
-      std::tie(ec, read) = co_await bhttp::async_read_header(m_socket, m_buffer, *m_parser, k_use);
-    }
-    if (!ec && refusal == 0) {
-      const auto& message = m_parser->get();
-      if (!transfer_coding_supported(message)) {
-        refusal = 501;
-      } else if (message.version() == 11 && message.count(bhttp::field::host) != 1) {
-        refusal = 400;
-      } else if (!m_parser->is_done()) {
-        if (message.version() == 11 && iequals(message[bhttp::field::expect], "100-continue")) {
-          static constexpr std::string_view k_continue = "HTTP/1.1 100 Continue\r\n\r\n";
-          std::tie(ec, read) =
-              co_await asio::async_write(m_socket, asio::buffer(k_continue), k_use);
-        }
-        if (!ec) {
-          std::tie(ec, read) = co_await bhttp::async_read(m_socket, m_buffer, *m_parser, k_use);
-        }
-      }
-    }
-    disarm();
-    if (ec) {
-      refusal = read_failure_status(ec);
-      if (refusal == 0) {
+    if (const auto refusal = co_await read_request()) {
+      if (*refusal == 0) {
         close();
-        co_return;
-      }
-    }
-    if (refusal != 0) {
-      auto response = plain(refusal, false);
-      if (co_await write(response, false)) {
-        co_await linger();
+      } else {
+        co_await refuse(*refusal);
       }
       co_return;
     }
@@ -485,13 +487,13 @@ asio::awaitable<void> Connection::serve() {
     }
     m_phase = Phase::writing;
     const bool keep = keep_alive && !m_core.stopping && !out.stream;
+    const std::string what = incoming.method + " " + incoming.path;
     auto [response, invalid] = head_of(out, keep);
     if (!invalid.empty()) {
-      util::notice("the handler of " + incoming.method + " " + incoming.path +
-                   " failed: " + invalid);
+      util::notice("the handler of " + what + " failed: " + invalid);
       response = plain(500, keep);
     } else if (out.stream) {
-      co_await answer_stream(response, out, head, http10);
+      co_await answer_stream(response, out, what, head, http10);
       co_return;
     } else if (out.status == 204 || out.status == 304) {
       response.body().clear();  // they have neither a body nor a Content-Length
@@ -511,8 +513,8 @@ asio::awaitable<void> Connection::serve() {
 
 // A stream: the head, then the callback on a thread of its own writing chunks through
 // send_chunk, then the last chunk; the connection closes after it.
-asio::awaitable<void> Connection::answer_stream(Response& response, Outgoing& out, bool head,
-                                                bool http10) {
+asio::awaitable<void> Connection::answer_stream(Response& response, Outgoing& out,
+                                                const std::string& what, bool head, bool http10) {
   m_stream_raw = http10;
   if (!http10) {
     response.chunked(true);
@@ -527,24 +529,24 @@ asio::awaitable<void> Connection::answer_stream(Response& response, Outgoing& ou
   }
   m_stream_signal.expires_at(std::chrono::steady_clock::time_point::max());
   watch_peer();
-  m_stream_thread = std::thread(
-      [self = shared_from_this(), callback = std::move(out.stream), &io = m_core.io]() mutable {
-        bool failed = false;
-        try {
-          const std::function<bool(std::string_view)> send = [&self](std::string_view chunk) {
-            return self->send_chunk(chunk);
-          };
-          callback(send);
-        } catch (...) {
-          failed = true;
-          util::notice("a stream failed: " + describe(std::current_exception()));
-        }
-        asio::post(io, [self = std::move(self), failed] {
-          self->m_stream_failed = failed;
-          self->m_stream_done = true;
-          self->m_stream_signal.cancel();
-        });
-      });
+  m_stream_thread = std::thread([self = shared_from_this(), callback = std::move(out.stream),
+                                 &io = m_core.io, what]() mutable {
+    bool failed = false;
+    try {
+      const std::function<bool(std::string_view)> send = [&self](std::string_view chunk) {
+        return self->send_chunk(chunk);
+      };
+      callback(send);
+    } catch (...) {
+      failed = true;
+      util::notice("the stream of " + what + " failed: " + describe(std::current_exception()));
+    }
+    asio::post(io, [self = std::move(self), failed] {
+      self->m_stream_failed = failed;
+      self->m_stream_done = true;
+      self->m_stream_signal.cancel();
+    });
+  });
   while (!m_stream_done) {
     co_await m_stream_signal.async_wait(k_use);
   }
@@ -735,8 +737,11 @@ Result<std::unique_ptr<Server>> Server::bind(const std::string& address, Handler
   if (ec) {
     return make_error(ErrorKind::input, "cannot listen on " + address + ": " + ec.message());
   }
-  state->core.address = format_endpoint(acceptor.local_endpoint());
-  state->core.port = acceptor.local_endpoint().port();
+  const auto bound = acceptor.local_endpoint();
+  const std::string host = bound.address().to_string();
+  state->core.port = bound.port();
+  state->core.address =
+      (bound.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(bound.port());
   return std::unique_ptr<Server>(new Server(std::move(state)));
 }
 

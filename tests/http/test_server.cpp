@@ -753,6 +753,53 @@ TEST_SUITE("http") {
     CHECK(stream_threads.count(running.network_thread()) == 0);
   }
 
+  TEST_CASE("a stream to an HTTP/1.0 client is sent unchunked and ended by the close") {
+    Running running([](const http::Incoming&) {
+      http::Outgoing out;
+      out.stream = [](const std::function<bool(std::string_view)>& send) {
+        send("data: 1\n\n");
+        send("data: 2\n\n");
+      };
+      return out;
+    });
+    RawClient client(running.port());
+    REQUIRE(client.send("GET /events HTTP/1.0\r\n\r\n"));
+    const std::string response = client.read_to_end();
+    CHECK(client.ended());
+    CHECK(raw_header(response, "Transfer-Encoding") == "");
+    CHECK(raw_header(response, "Content-Length") == "");
+    CHECK(raw_body(response) == "data: 1\n\ndata: 2\n\n");
+  }
+
+  TEST_CASE("a stream whose callback throws is cut short, its message only logged") {
+    Running running([](const http::Incoming&) {
+      http::Outgoing out;
+      out.stream = [](const std::function<bool(std::string_view)>& send) {
+        send("data: 1\n\n");
+        throw std::runtime_error("the feed broke");
+      };
+      return out;
+    });
+    CapturedStderr captured;
+    RawClient client(running.port());
+    REQUIRE(client.send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n"));
+    client.read_head();
+    const std::string body = client.read_to_end();
+    CHECK(client.ended());
+    CHECK(body == "9\r\ndata: 1\n\n\r\n");  // no last chunk: the client knows it was cut
+    CHECK(captured.text() == "promote: the stream of GET /events failed: the feed broke\n");
+  }
+
+  TEST_CASE("a 204 is sent without a body or a Content-Length") {
+    Running running([](const http::Incoming&) { return text("dropped", 204); });
+    RawClient client(running.port());
+    REQUIRE(client.send("DELETE /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    const std::string response = client.read_to_end();
+    CHECK(status_line(response) == "HTTP/1.1 204 No Content");
+    CHECK(raw_header(response, "Content-Length") == "");
+    CHECK(raw_body(response) == "");
+  }
+
   TEST_CASE("a stream's send returns false once its client has gone") {
     std::promise<int> ended;
     Running running([&ended](const http::Incoming&) {
