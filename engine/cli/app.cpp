@@ -604,6 +604,8 @@ int main(int argc, char** argv) {
   serve_command->add_option("--listen", options.listen, "HOST:PORT, [IPV6]:PORT or :PORT")
       ->capture_default_str();
   serve_command->add_option("--history", options.history, "history database");
+  serve_command->add_option("--tokens", options.tokens,
+                            "who may write through the API: tokens (as SHA-256) and roles");
   serve_command->add_option("--actor", options.actor,
                             "who the service promotes as (default: promote-serve)");
 

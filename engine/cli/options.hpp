@@ -47,6 +47,7 @@ struct Options {
   std::size_t limit = 100;
   std::vector<std::string> files;         ///< serve: -f, repeated
   std::string listen = "127.0.0.1:8080";  ///< serve --listen
+  std::string tokens;                     ///< serve --tokens
 };
 
 /// Prints the error (and, with `json`, its JSON document) and returns its exit code.

@@ -20,6 +20,9 @@ int run_serve(const Options& options) {
     wanted.pipeline_files.emplace_back(file);
   }
   wanted.history_path = history_flag(options);
+  if (!options.tokens.empty()) {
+    wanted.tokens_file = options.tokens;
+  }
   auto loaded = serve::Service::load(wanted);
   if (!loaded) {
     return fail(loaded.error(), false);

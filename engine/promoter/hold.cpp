@@ -37,9 +37,14 @@ Result<HoldResult> set_hold(const HoldRequest& request, const pipeline::GateCata
     return signer.error();
   }
   const history::PipelineId id = pipeline_identity(*loaded);
-  HoldResult result{loaded->name,   stage->name,
-                    request.hold,   signer->empty() ? util::current_actor() : *signer,
-                    request.reason, std::chrono::system_clock::now()};
+  HoldResult result{loaded->name,
+                    stage->name,
+                    request.hold,
+                    !signer->empty()        ? *signer
+                    : request.actor.empty() ? util::current_actor()
+                                            : request.actor,
+                    request.reason,
+                    std::chrono::system_clock::now()};
   if (auto error = unrecordable(result.actor, result.reason)) {
     return *error;
   }

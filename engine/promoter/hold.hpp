@@ -18,6 +18,9 @@ struct HoldRequest {
   bool hold = true;    ///< false: release
   std::string reason;  ///< required for a hold
   std::optional<std::filesystem::path> history_path;
+  /// Who holds: the one a service authenticated; default util::current_actor(). Where signed
+  /// records count, always the signer.
+  std::string actor = {};
 };
 
 struct HoldResult {

@@ -13,6 +13,7 @@
 #include "engine/promoter/scope.hpp"
 #include "engine/promoter/status.hpp"
 #include "engine/report/tables.hpp"
+#include "engine/serve/commands.hpp"
 #include "engine/serve/loop.hpp"
 #include "engine/util/json.hpp"
 #include "engine/util/log.hpp"
@@ -113,6 +114,13 @@ Result<Service> Service::load(const ServiceOptions& options) {
   service.m_history_path = options.history_path;
   service.m_started = std::chrono::system_clock::now();
   service.m_secrets = WebhookSecrets::from_environment();
+  if (options.tokens_file) {
+    auto access = Access::load(*options.tokens_file);
+    if (!access) {
+      return access.error();
+    }
+    service.m_access = std::move(*access);
+  }
   std::string problems;
   for (const auto& file : options.pipeline_files) {
     auto loaded = pipeline::load(file, gates::Catalog::for_pipeline(file));
@@ -200,6 +208,36 @@ http::Outgoing Service::handle(const http::Incoming& request) const {
         if (parts[2] == "history") {
           return only_get([&] { return history_json(*watched, request.query); });
         }
+      }
+      // POST /api/v1/pipelines/NAME/stages/STAGE/ACTION
+      if (parts.size() == 5 && parts[0] == "pipelines" && parts[2] == "stages") {
+        const Watched* watched = find(parts[1]);
+        if (watched == nullptr) {
+          return error_response(404, "usage", "no pipeline '" + parts[1] + "' is served here");
+        }
+        const std::string& action = parts[4];
+        if (action != "promote" && action != "rollback" && action != "approve" &&
+            action != "reject" && action != "hold" && action != "release") {
+          return error_response(
+              404, "usage",
+              "no command '" + action + "' (promote, rollback, approve, reject, hold, release)");
+        }
+        if (request.method != "POST") {
+          http::Outgoing refused = error_response(
+              405, "usage", request.method + " " + path + ": only POST is allowed here");
+          refused.headers.emplace_back("Allow", "POST");
+          return refused;
+        }
+        std::string actor;
+        if (auto refusal =
+                m_access.refuse(request, action, watched->pipeline.name, parts[3], actor)) {
+          http::Outgoing refused = error_response(refusal->status, "usage", refusal->message);
+          if (refusal->status == 401) {
+            refused.headers.emplace_back("WWW-Authenticate", "Bearer");
+          }
+          return refused;
+        }
+        return run_command(*watched, parts[3], action, actor, request.body, m_history_path, m_loop);
       }
     }
     return error_response(404, "usage", "no such resource: " + path);

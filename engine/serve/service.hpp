@@ -15,6 +15,7 @@
 #include "engine/error.hpp"
 #include "engine/http/server.hpp"
 #include "engine/pipeline/pipeline.hpp"
+#include "engine/serve/access.hpp"
 #include "engine/serve/webhooks.hpp"
 
 namespace promote::serve {
@@ -24,6 +25,7 @@ class Loop;
 struct ServiceOptions {
   std::vector<std::filesystem::path> pipeline_files;  ///< -f, in order
   std::optional<std::filesystem::path> history_path;  ///< --history (default per pipeline)
+  std::optional<std::filesystem::path> tokens_file;   ///< --tokens: who may write (access.hpp)
 };
 
 /// One pipeline the service watches.
@@ -62,6 +64,7 @@ class Service {
   std::chrono::system_clock::time_point m_started;
   Loop* m_loop = nullptr;
   WebhookSecrets m_secrets;
+  Access m_access;
   std::shared_ptr<Deliveries> m_deliveries = std::make_shared<Deliveries>();
 };
 
