@@ -150,8 +150,5 @@ bool flag_of(const json& object, const char* key);
 std::string text_of(const json& object, const char* key);
 /// json[key] as an unsigned number, 0 when absent or not a number.
 std::uint64_t number_of(const json& object, const char* key);
-/// An RFC 3339 time as the providers write it ("2026-12-07T05:00:00Z", a fraction, an offset
-/// "+01:00"); nullopt when it is not one.
-std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string_view text);
 
 }  // namespace promote::forge::detail

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "engine/forge/provider.hpp"
+#include "engine/util/time.hpp"
 
 namespace promote::forge::detail {
 
@@ -69,7 +70,7 @@ Result<std::vector<Review>> ReposApi::reviews(const Pr& pr) {
   for (const json& item : *items) {
     const std::string login = text_of(member(item, "user"), "login");
     const std::string state = text_of(item, "state");
-    const auto at = parse_timestamp(text_of(item, "submitted_at"));
+    const auto at = util::parse_rfc3339(text_of(item, "submitted_at"));
     if (login.empty()) {
       continue;
     }

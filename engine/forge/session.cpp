@@ -142,60 +142,6 @@ const json& member(const json& object, const char* key) {
   return found == object.end() ? k_null : *found;
 }
 
-std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string_view text) {
-  namespace chr = std::chrono;
-  // YYYY-MM-DDTHH:MM:SS, then an optional fraction, then Z or +HH:MM / -HH:MM.
-  const auto number = [&](std::size_t at, std::size_t digits) -> std::optional<int> {
-    if (at + digits > text.size()) {
-      return std::nullopt;
-    }
-    int value = 0;
-    for (std::size_t i = at; i < at + digits; ++i) {
-      if (text[i] < '0' || text[i] > '9') {
-        return std::nullopt;
-      }
-      value = value * 10 + (text[i] - '0');
-    }
-    return value;
-  };
-  const auto year = number(0, 4), month = number(5, 2), day = number(8, 2);
-  const auto hour = number(11, 2), minute = number(14, 2), second = number(17, 2);
-  if (!year || !month || !day || !hour || !minute || !second || text.size() < 20 ||
-      text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != 't') || text[13] != ':' ||
-      text[16] != ':' || *hour > 23 || *minute > 59 || *second > 60) {
-    return std::nullopt;
-  }
-  const chr::year_month_day date{chr::year(*year), chr::month(static_cast<unsigned>(*month)),
-                                 chr::day(static_cast<unsigned>(*day))};
-  if (!date.ok()) {
-    return std::nullopt;
-  }
-  std::size_t at = 19;
-  if (text[at] == '.') {
-    do {
-      ++at;
-    } while (at < text.size() && text[at] >= '0' && text[at] <= '9');
-  }
-  chr::seconds offset{0};
-  if (at < text.size() && (text[at] == 'Z' || text[at] == 'z') && at + 1 == text.size()) {
-    // UTC
-  } else if (at < text.size() && (text[at] == '+' || text[at] == '-') && at + 6 == text.size() &&
-             text[at + 3] == ':') {
-    const auto hours = number(at + 1, 2), minutes = number(at + 4, 2);
-    if (!hours || !minutes || *hours > 23 || *minutes > 59) {
-      return std::nullopt;
-    }
-    offset = chr::hours(*hours) + chr::minutes(*minutes);
-    if (text[at] == '-') {
-      offset = -offset;
-    }
-  } else {
-    return std::nullopt;
-  }
-  return chr::sys_days(date) + chr::hours(*hour) + chr::minutes(*minute) + chr::seconds(*second) -
-         offset;
-}
-
 bool flag_of(const json& object, const char* key) {
   const json& value = member(object, key);
   return value.is_boolean() && value.get<bool>();

@@ -33,8 +33,8 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
   const auto year = number(0, 4), month = number(5, 2), day = number(8, 2);
   const auto hour = number(11, 2), minute = number(14, 2), second = number(17, 2);
   if (!year || !month || !day || !hour || !minute || !second || text[4] != '-' || text[7] != '-' ||
-      (text[10] != 'T' && text[10] != 't' && text[10] != ' ') || text[13] != ':' ||
-      text[16] != ':' || *hour > 23 || *minute > 59 || *second > 60) {
+      (text[10] != 'T' && text[10] != 't') || text[13] != ':' || text[16] != ':' || *hour > 23 ||
+      *minute > 59 || *second > 60) {
     return std::nullopt;
   }
   const chr::year_month_day date{chr::year(*year), chr::month(static_cast<unsigned>(*month)),

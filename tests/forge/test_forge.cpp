@@ -18,6 +18,7 @@
 
 #include "engine/forge/forge.hpp"
 #include "engine/forge/provider.hpp"
+#include "engine/util/time.hpp"
 #include "tests/support/servers/https_api.hpp"
 #include "tests/support/support.hpp"
 
@@ -1524,7 +1525,7 @@ TEST_SUITE("forge") {
       CHECK(decided == std::map<std::string, bool>{{"alice", true}, {"carol", false}});
       for (const auto& given : (*reviewed)->reviews) {
         if (given.login == "alice") {
-          CHECK(given.at == forge::detail::parse_timestamp("2026-12-01T09:00:00Z"));
+          CHECK(given.at == promote::util::parse_rfc3339("2026-12-01T09:00:00Z"));
         }
       }
       CHECK_FALSE(forge::reviews(fake.settings(), "promote/prod/none", "main").value().has_value());
@@ -1532,7 +1533,9 @@ TEST_SUITE("forge") {
   }
 
   TEST_CASE("reviews: provider times are read as RFC 3339, offsets and fractions included") {
-    using forge::detail::parse_timestamp;
+    const auto parse_timestamp = [](std::string_view text) {
+      return promote::util::parse_rfc3339(text);
+    };
     const auto base = parse_timestamp("2026-12-01T09:00:00Z");
     REQUIRE(base.has_value());
     CHECK(parse_timestamp("2026-12-01T10:00:00+01:00") == base);

@@ -233,6 +233,7 @@ TEST_SUITE("exec plugins") {
     CHECK_FALSE(promote::util::parse_rfc3339("2026-02-30T00:00:00Z"));
     CHECK_FALSE(promote::util::parse_rfc3339("2026-01-02T03:04:05"));
     CHECK_FALSE(promote::util::parse_rfc3339("2026-01-02T03:04:05+0100"));
+    CHECK_FALSE(promote::util::parse_rfc3339("2026-01-02 03:04:05Z"));
     // Beyond what the clock holds: its ends, never an overflow (Go's zero time is common).
     CHECK(promote::util::parse_rfc3339("0001-01-01T00:00:00Z") ==
           std::chrono::system_clock::time_point::min());
