@@ -904,11 +904,14 @@ class Attempt {
 
   Result<PromotionResult> finish() {
     m_result.finished = std::chrono::system_clock::now();
-    if (recorded()) {
+    // What the verification gates saw is recorded even when the attempt is not (it changed
+    // nothing since the last): the first healthy observation is what a soak counts from.
+    const bool attempt = recorded();
+    if (attempt || (!m_request.dry_run && m_observed)) {
       if (m_repository != nullptr) {
         if (auto locked = lock(*m_repository, true); !locked) {
           m_result.warnings.push_back("the attempt was not recorded: " + locked.error().message);
-          if (m_result.outcome != Outcome::error) {
+          if (attempt && m_result.outcome != Outcome::error) {
             m_result.error = locked.error();
           }
           return std::move(m_result);
@@ -925,6 +928,9 @@ class Attempt {
           !seen) {
         m_result.warnings.push_back("what the verification gates saw was not recorded: " +
                                     seen.error().message);
+      }
+      if (!attempt) {
+        return std::move(m_result);  // the next record's publish carries it into the notes
       }
       publish(record, history ? &*history : nullptr);
       util::fault_point("after-note");

@@ -11,7 +11,9 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "engine/promoter/promotion.hpp"
 #include "engine/util/time.hpp"
+#include "gates/registry.hpp"
 #include "tests/integration/scratch_repo.hpp"
 #include "tests/support/servers/https_api.hpp"
 
@@ -320,5 +322,38 @@ TEST_SUITE("integration") {
     CHECK(rows[1]["stage"] == "staging");
     CHECK(rows[1]["commit"] == commit);
     CHECK(run_json(repo, {"audit", "verify"})["exit_code"] == 0);
+  }
+
+  TEST_CASE(
+      "verify: an attempt not recorded (unchanged, as the service skips) still records "
+      "the first healthy observation") {
+    const ScopedToken token;
+    ArgoServer argo;
+    ScratchRepo repo({{"promote.yaml", pipeline(argo.server.url(), argo.server.ca_file(), true)},
+                      {"k8s/base/kustomization.yaml", "resources: []\n"},
+                      {"k8s/staging/kustomization.yaml", overlay("1.4.1")},
+                      {"k8s/prod/kustomization.yaml", overlay("1.4.1")}});
+    const std::string commit = release_in_staging(repo);
+    argo.set(application(commit, Clock::now() - std::chrono::minutes(10)));
+    promote::promoter::Request request;
+    request.pipeline_file = repo.repo / "promote.yaml";
+    request.stage = "prod";
+    request.actor = "promote-serve";
+    bool asked = false;
+    request.record_unchanged = [&](const promote::promoter::PromotionResult&) {
+      asked = true;
+      return false;
+    };
+    auto result = promote::promoter::promote(
+        request, promote::gates::Catalog::for_pipeline(request.pipeline_file));
+    REQUIRE(result.has_value());
+    CHECK(result->outcome == promote::promoter::Outcome::pending);  // 10m of 1h
+    CHECK(asked);
+    // The pending attempt is not recorded; the observation is, once.
+    const json rows = run_json(repo, {"history"});
+    REQUIRE(rows.is_array());
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0]["outcome"] == "verified");
+    CHECK(rows[0]["stage"] == "staging");
   }
 }
