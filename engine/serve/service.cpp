@@ -153,15 +153,22 @@ const Watched* Service::find(const std::string& name) const {
 http::Outgoing Service::handle(const http::Incoming& request) const {
   try {
     const std::string& path = request.path;
-    const bool read = request.method == "GET" || request.method == "HEAD";
-    const auto only_get = [&](auto answer) {
-      if (!read) {
-        http::Outgoing refused = error_response(
-            405, "usage", request.method + " " + path + ": only GET is allowed here");
-        refused.headers.emplace_back("Allow", "GET, HEAD");
-        return refused;
+    // 405 with the methods `path` allows, unless the request's is one of them.
+    const auto refused_method = [&](bool post) -> std::optional<http::Outgoing> {
+      const bool allowed = post ? request.method == "POST"
+                                : request.method == "GET" || request.method == "HEAD";
+      if (allowed) {
+        return std::nullopt;
       }
-      return answer();
+      http::Outgoing refused =
+          error_response(405, "usage", request.method + " " + path + ": only " +
+                                           (post ? "POST" : "GET") + " is allowed here");
+      refused.headers.emplace_back("Allow", post ? "POST" : "GET, HEAD");
+      return refused;
+    };
+    const auto only_get = [&](auto answer) {
+      auto refused = refused_method(false);
+      return refused ? std::move(*refused) : answer();
     };
     if (path == "/healthz") {
       return only_get([] {
@@ -180,65 +187,56 @@ http::Outgoing Service::handle(const http::Incoming& request) const {
       return only_get([&] { return metrics(); });
     }
     if (path.starts_with("/hooks/")) {
-      if (request.method != "POST") {
-        http::Outgoing refused = error_response(
-            405, "usage", request.method + " " + path + ": only POST is allowed here");
-        refused.headers.emplace_back("Allow", "POST");
-        return refused;
+      if (auto refused = refused_method(true)) {
+        return std::move(*refused);
       }
       return receive_webhook(path.substr(std::string("/hooks/").size()), request, m_pipelines,
                              m_secrets, *m_deliveries, m_loop);
     }
-    if (path.starts_with(k_api)) {
-      const auto parts = segments(std::string_view(path).substr(std::string_view(k_api).size()));
-      if (parts.size() == 1 && parts[0] == "pipelines") {
-        return only_get([&] { return pipelines_json(); });
+    if (!path.starts_with(k_api)) {
+      return error_response(404, "usage", "no such resource: " + path);
+    }
+    const auto parts = segments(std::string_view(path).substr(std::string_view(k_api).size()));
+    if (parts.size() == 1 && parts[0] == "pipelines") {
+      return only_get([&] { return pipelines_json(); });
+    }
+    if (parts.size() == 2 && parts[0] == "promotions") {
+      return only_get([&] { return promotion_json(parts[1]); });
+    }
+    if (parts.size() < 2 || parts[0] != "pipelines") {
+      return error_response(404, "usage", "no such resource: " + path);
+    }
+    const Watched* watched = find(parts[1]);
+    if (watched == nullptr) {
+      return error_response(404, "usage", "no pipeline '" + parts[1] + "' is served here");
+    }
+    if (parts.size() == 2) {
+      return only_get([&] { return pipeline_json(*watched); });
+    }
+    if (parts.size() == 3 && parts[2] == "history") {
+      return only_get([&] { return history_json(*watched, request.query); });
+    }
+    // POST /api/v1/pipelines/NAME/stages/STAGE/ACTION
+    if (parts.size() == 5 && parts[2] == "stages") {
+      const std::string& action = parts[4];
+      if (action != "promote" && action != "rollback" && action != "approve" &&
+          action != "reject" && action != "hold" && action != "release") {
+        return error_response(
+            404, "usage",
+            "no command '" + action + "' (promote, rollback, approve, reject, hold, release)");
       }
-      if (parts.size() == 2 && parts[0] == "promotions") {
-        return only_get([&] { return promotion_json(parts[1]); });
+      if (auto refused = refused_method(true)) {
+        return std::move(*refused);
       }
-      if ((parts.size() == 2 || parts.size() == 3) && parts[0] == "pipelines") {
-        const Watched* watched = find(parts[1]);
-        if (watched == nullptr) {
-          return error_response(404, "usage", "no pipeline '" + parts[1] + "' is served here");
+      std::string actor;
+      if (auto refusal = m_access.refuse(request, action, watched->pipeline.name, parts[3], actor)) {
+        http::Outgoing refused = error_response(refusal->status, "usage", refusal->message);
+        if (refusal->status == 401) {
+          refused.headers.emplace_back("WWW-Authenticate", "Bearer");
         }
-        if (parts.size() == 2) {
-          return only_get([&] { return pipeline_json(*watched); });
-        }
-        if (parts[2] == "history") {
-          return only_get([&] { return history_json(*watched, request.query); });
-        }
+        return refused;
       }
-      // POST /api/v1/pipelines/NAME/stages/STAGE/ACTION
-      if (parts.size() == 5 && parts[0] == "pipelines" && parts[2] == "stages") {
-        const Watched* watched = find(parts[1]);
-        if (watched == nullptr) {
-          return error_response(404, "usage", "no pipeline '" + parts[1] + "' is served here");
-        }
-        const std::string& action = parts[4];
-        if (action != "promote" && action != "rollback" && action != "approve" &&
-            action != "reject" && action != "hold" && action != "release") {
-          return error_response(
-              404, "usage",
-              "no command '" + action + "' (promote, rollback, approve, reject, hold, release)");
-        }
-        if (request.method != "POST") {
-          http::Outgoing refused = error_response(
-              405, "usage", request.method + " " + path + ": only POST is allowed here");
-          refused.headers.emplace_back("Allow", "POST");
-          return refused;
-        }
-        std::string actor;
-        if (auto refusal =
-                m_access.refuse(request, action, watched->pipeline.name, parts[3], actor)) {
-          http::Outgoing refused = error_response(refusal->status, "usage", refusal->message);
-          if (refusal->status == 401) {
-            refused.headers.emplace_back("WWW-Authenticate", "Bearer");
-          }
-          return refused;
-        }
-        return run_command(*watched, parts[3], action, actor, request.body, m_history_path, m_loop);
-      }
+      return run_command(*watched, parts[3], action, actor, request.body, m_history_path, m_loop);
     }
     return error_response(404, "usage", "no such resource: " + path);
   } catch (const std::exception& e) {
