@@ -8,6 +8,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "tests/integration/argocd_app.hpp"
 #include "tests/integration/scratch_repo.hpp"
 #include "tests/support/servers/https_api.hpp"
 
@@ -63,37 +64,15 @@ std::string overlay(const std::string& tag) {
 // and the health was reassessed `reassessed` seconds after the operation finished.
 json application(const std::string& revision, int reassessed) {
   const std::string reconciled = reassessed >= 0 ? "2027-01-15T07:59:30Z" : "2027-01-15T07:58:30Z";
-  return {{"metadata", {{"name", "shop-staging"}, {"namespace", "argocd"}}},
-          {"spec",
-           {{"source",
-             {{"repoURL", "https://git.example.com/shop/deploy.git"},
-              {"path", "k8s/staging"},
-              {"targetRevision", "main"}}}}},
-          {"status",
-           {{"sync", {{"status", "Synced"}, {"revision", revision}}},
-            {"health", {{"status", "Healthy"}}},
-            {"operationState",
-             {{"phase", "Succeeded"},
-              {"message", "successfully synced (all tasks run)"},
-              {"startedAt", "2027-01-15T07:58:00Z"},
-              {"finishedAt", "2027-01-15T07:59:00Z"},
-              {"syncResult", {{"revision", revision}}}}},
-            {"reconciledAt", reconciled}}}};
+  return promote::test::argocd_application(revision, "2027-01-15T07:58:00Z",
+                                           "2027-01-15T07:59:00Z", reconciled);
 }
-
-class ScopedToken {
- public:
-  ScopedToken() { ::setenv(k_token_env, "argocd-integration-t0ken", 1); }
-  ~ScopedToken() { ::unsetenv(k_token_env); }
-  ScopedToken(const ScopedToken&) = delete;
-  ScopedToken& operator=(const ScopedToken&) = delete;
-};
 
 }  // namespace
 
 TEST_SUITE("integration") {
   TEST_CASE("argocd: prod waits until staging's application runs the commit that promoted it") {
-    const ScopedToken token;
+    const promote::test::ScopedEnv token(k_token_env, std::string("argocd-integration-t0ken"));
     promote::test::HttpsApi server;
     std::mutex mutex;
     json app;

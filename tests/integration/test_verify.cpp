@@ -14,6 +14,7 @@
 #include "engine/promoter/promotion.hpp"
 #include "engine/util/time.hpp"
 #include "gates/registry.hpp"
+#include "tests/integration/argocd_app.hpp"
 #include "tests/integration/scratch_repo.hpp"
 #include "tests/support/servers/https_api.hpp"
 
@@ -93,31 +94,10 @@ std::string rfc3339(Clock::time_point at) {
 // shop-staging once an automated sync of `revision` finished at `finished` Succeeded, its health
 // reassessed a second later.
 json application(const std::string& revision, Clock::time_point finished) {
-  return {{"metadata", {{"name", "shop-staging"}, {"namespace", "argocd"}}},
-          {"spec",
-           {{"source",
-             {{"repoURL", "https://git.example.com/shop/deploy.git"},
-              {"path", "k8s/staging"},
-              {"targetRevision", "main"}}}}},
-          {"status",
-           {{"sync", {{"status", "Synced"}, {"revision", revision}}},
-            {"health", {{"status", "Healthy"}}},
-            {"operationState",
-             {{"phase", "Succeeded"},
-              {"message", "successfully synced (all tasks run)"},
-              {"startedAt", rfc3339(finished - std::chrono::seconds(30))},
-              {"finishedAt", rfc3339(finished)},
-              {"syncResult", {{"revision", revision}}}}},
-            {"reconciledAt", rfc3339(finished + std::chrono::seconds(1))}}}};
+  return promote::test::argocd_application(revision, rfc3339(finished - std::chrono::seconds(30)),
+                                           rfc3339(finished),
+                                           rfc3339(finished + std::chrono::seconds(1)));
 }
-
-class ScopedToken {
- public:
-  ScopedToken() { ::setenv(k_token_env, "argocd-verify-t0ken", 1); }
-  ~ScopedToken() { ::unsetenv(k_token_env); }
-  ScopedToken(const ScopedToken&) = delete;
-  ScopedToken& operator=(const ScopedToken&) = delete;
-};
 
 // An Argo CD server whose shop-staging the test sets.
 struct ArgoServer {
@@ -176,7 +156,7 @@ void check_schema(const ScratchRepo& repo, const std::string& schema, const json
 TEST_SUITE("integration") {
   TEST_CASE(
       "verify: the first healthy observation of staging is recorded, and prod soaks from it") {
-    const ScopedToken token;
+    const promote::test::ScopedEnv token(k_token_env, std::string("argocd-verify-t0ken"));
     ArgoServer argo;
     ScratchRepo repo({{"promote.yaml", pipeline(argo.server.url(), argo.server.ca_file(), false)},
                       {"k8s/base/kustomization.yaml", "resources: []\n"},
@@ -287,7 +267,7 @@ TEST_SUITE("integration") {
   TEST_CASE(
       "verify: prod's own argocd gate records staging's healthy deployment, and its soak "
       "counts from it in the same run") {
-    const ScopedToken token;
+    const promote::test::ScopedEnv token(k_token_env, std::string("argocd-verify-t0ken"));
     ArgoServer argo;
     ScratchRepo repo({{"promote.yaml", pipeline(argo.server.url(), argo.server.ca_file(), true)},
                       {"k8s/base/kustomization.yaml", "resources: []\n"},
@@ -327,7 +307,7 @@ TEST_SUITE("integration") {
   TEST_CASE(
       "verify: an attempt not recorded (unchanged, as the service skips) still records "
       "the first healthy observation") {
-    const ScopedToken token;
+    const promote::test::ScopedEnv token(k_token_env, std::string("argocd-verify-t0ken"));
     ArgoServer argo;
     ScratchRepo repo({{"promote.yaml", pipeline(argo.server.url(), argo.server.ca_file(), true)},
                       {"k8s/base/kustomization.yaml", "resources: []\n"},
