@@ -2,6 +2,7 @@
 // release a stage, as the command line does, for the actor the request authenticated as.
 #include "engine/serve/commands.hpp"
 
+#include <future>
 #include <nlohmann/json.hpp>
 
 #include "engine/promoter/approve.hpp"
@@ -18,12 +19,25 @@ using nlohmann::json;
 
 namespace {
 
+// How long a promotion asked through the API is waited for before the answer says it runs on.
+constexpr std::chrono::seconds k_answer_within{30};
+
 unsigned status_of(const Error& error) {
   return error.kind == ErrorKind::usage || error.kind == ErrorKind::config ? 400 : 503;
 }
 
 http::Outgoing failed(const Error& error) {
   return error_response(status_of(error), to_string(error.kind), error.message);
+}
+
+// A promotion's result: its JSON and exit code, or the error that stopped it before an attempt.
+http::Outgoing promotion_response(const Result<promoter::PromotionResult>& result) {
+  if (!result) {
+    return failed(result.error());
+  }
+  json document = report::to_json(*result);
+  document["exit_code"] = result->exit_code();
+  return json_response(200, document);
 }
 
 // A text member of the body, or "" when absent; false when present and not text.
@@ -99,13 +113,20 @@ http::Outgoing run_command(const Watched& watched, const std::string& stage,
     request.reason = reason;
     request.history_path = history_path;
     request.rollback = action == "rollback";
-    auto result = promoter::promote(request, catalog);
-    if (!result) {
-      return failed(result.error());
+    if (loop == nullptr) {
+      return promotion_response(promoter::promote(request, catalog));
     }
-    json document = report::to_json(*result);
-    document["exit_code"] = result->exit_code();
-    out = json_response(200, document);
+    // On the loop's thread, as one of its evaluations: never beside another of the same stage.
+    auto result = loop->submit(std::move(request));
+    if (result.wait_for(k_answer_within) != std::future_status::ready) {
+      return json_response(
+          202, {{"pipeline", watched.pipeline.name},
+                {"stage", stage},
+                {"action", action},
+                {"why", "still running after " + std::to_string(k_answer_within.count()) +
+                            " s; its record will be in the history"}});
+    }
+    return promotion_response(result.get());
   }
   if (loop != nullptr) {
     loop->trigger(watched.pipeline.name);  // what it shows changed

@@ -12,10 +12,11 @@ namespace promote::serve {
 
 /// Runs `action` (promote, rollback, approve, reject, hold, release) on `stage` of `watched`
 /// for `actor` (authenticated by the caller), with the request's JSON body (optional "reason"
-/// and "candidate"), as the command line does; then asks `loop` (may be null) to look at the
-/// pipeline again. 200 with the command's JSON (a promotion's with its "exit_code"); 400 for a
-/// refused command (a usage or configuration error, named), 503 when the repository or the
-/// history fails.
+/// and "candidate"), as the command line does. A promotion or a rollback runs on `loop`'s
+/// thread (one evaluation at a time; directly without a loop): 200 with its JSON and
+/// "exit_code" when it ends within 30 s, else 202 (it runs on). Another command makes the loop
+/// look at the pipeline again. 400 for a refused command (a usage or configuration error,
+/// named), 503 when the repository or the history fails.
 http::Outgoing run_command(const Watched& watched, const std::string& stage,
                            const std::string& action, const std::string& actor,
                            const std::string& body_text,

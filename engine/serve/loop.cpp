@@ -61,6 +61,11 @@ void Loop::stop() {
   {
     std::lock_guard lock(m_mutex);
     m_stopping = true;
+    // Asked but not begun: never run.
+    for (auto& job : m_jobs) {
+      job.result.set_value(make_error(ErrorKind::usage, "the service is stopping"));
+    }
+    m_jobs.clear();
   }
   m_changed.notify_all();
   const std::lock_guard joining(m_join_mutex);  // stop() may come from two threads at once
@@ -101,6 +106,21 @@ bool Loop::offer_image(const std::string& name, const std::string& stage,
   return true;
 }
 
+std::shared_future<Result<promoter::PromotionResult>> Loop::submit(promoter::Request request) {
+  std::shared_future<Result<promoter::PromotionResult>> result;
+  {
+    std::lock_guard lock(m_mutex);
+    Job& job = m_jobs.emplace_back(Job{std::move(request), {}});
+    result = job.result.get_future().share();
+    if (m_stopping) {
+      job.result.set_value(make_error(ErrorKind::usage, "the service is stopping"));
+      m_jobs.pop_back();
+    }
+  }
+  m_changed.notify_all();
+  return result;
+}
+
 std::vector<StageRun> Loop::runs() const {
   std::lock_guard lock(m_mutex);
   std::vector<StageRun> out;
@@ -118,12 +138,22 @@ bool Loop::wait_for_evaluations(std::size_t count, std::chrono::milliseconds tim
 void Loop::work() {
   std::unique_lock lock(m_mutex);
   while (!m_stopping) {
-    if (m_entries.empty()) {
-      m_changed.wait(lock, [&] { return m_stopping; });
-      break;
+    // What was asked through the API first, then an image offered, else the stage due first
+    // (the first in pipeline order when several are).
+    if (!m_jobs.empty()) {
+      Job job = std::move(m_jobs.front());
+      m_jobs.pop_front();
+      lock.unlock();
+      job.result.set_value(m_options.promote(job.request));
+      lock.lock();
+      ++m_evaluations;
+      m_changed.notify_all();
+      continue;
     }
-    // An image offered first, else the stage due first (the first in pipeline order when
-    // several are).
+    if (m_entries.empty()) {
+      m_changed.wait(lock, [&] { return m_stopping || !m_jobs.empty(); });
+      continue;
+    }
     std::string image;
     Entry* chosen = nullptr;
     if (!m_offers.empty()) {

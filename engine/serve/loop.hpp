@@ -12,6 +12,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -64,6 +65,10 @@ class Loop {
   /// of pipeline `name`: promoted with it (through its gates) before any stage due; false when
   /// there is no such stage.
   bool offer_image(const std::string& name, const std::string& stage, const std::string& image);
+  /// Runs `request` (a promotion or a rollback asked through the API) on the loop's thread, before
+  /// any stage due and after the evaluation running: one evaluation at a time, whoever asks. The
+  /// future gives its result; an error (usage) when the loop stops before it ran.
+  std::shared_future<Result<promoter::PromotionResult>> submit(promoter::Request request);
   /// The `auto` stages, in pipeline order.
   std::vector<StageRun> runs() const;
   /// Waits until `count` evaluations in all have finished, or `timeout` passed; whether they did.
@@ -78,6 +83,10 @@ class Loop {
     std::size_t entry;
     std::string image;
   };
+  struct Job {
+    promoter::Request request;
+    std::promise<Result<promoter::PromotionResult>> result;
+  };
   void work();
   void evaluate(Entry& entry, const std::string& image);
 
@@ -86,6 +95,7 @@ class Loop {
   mutable std::condition_variable m_changed;
   std::vector<Entry> m_entries;   ///< under m_mutex
   std::deque<Offer> m_offers;     ///< under m_mutex, oldest first
+  std::deque<Job> m_jobs;         ///< under m_mutex, oldest first
   std::size_t m_evaluations = 0;  ///< under m_mutex
   bool m_stopping = false;        ///< under m_mutex
   std::mutex m_join_mutex;

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "engine/serve/access.hpp"
+#include "engine/serve/loop.hpp"
 #include "engine/util/hash.hpp"
 #include "tests/serve/fixture.hpp"
 
@@ -141,6 +142,25 @@ TEST_SUITE("serve") {
     CHECK(result["stage"] == "prod");
     CHECK(result["gates"][0]["name"] == "soak");
     CHECK(result["exit_code"] == (result["outcome"] == "promoted" ? 0 : 3));
+  }
+
+  TEST_CASE("with the service's loop running, a promotion through the API runs on it") {
+    Repo repo;
+    auto service = repo.service(tokens_file(repo));
+    promote::serve::Loop loop(service, {});
+    service.set_loop(&loop);
+    loop.start();
+    // A rollback of prod, which never took a release: refused by the engine, named, a 400.
+    const auto rolled = post(service, "/api/v1/pipelines/shop/stages/prod/rollback",
+                             {{"X-Forwarded-User", "carol"}}, R"({"reason": "INC-9"})");
+    INFO(rolled.body);
+    CHECK(rolled.status == 400);
+    const auto promoted = post(service, "/api/v1/pipelines/shop/stages/prod/promote",
+                               {{"X-Forwarded-User", "carol"}});
+    REQUIRE(promoted.status == 200);
+    CHECK(body(promoted)["actor"] == "carol");
+    CHECK(loop.wait_for_evaluations(2, std::chrono::seconds(10)));
+    loop.stop();
   }
 
   TEST_CASE("a tokens file that is wrong is refused at start, naming the place") {

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <future>
 #include <thread>
 
 #include "engine/serve/loop.hpp"
@@ -177,6 +178,51 @@ TEST_SUITE("serve") {
     const int count = started;
     std::this_thread::sleep_for(100ms);
     CHECK(started == count);
+  }
+
+  TEST_CASE("a promotion asked through the API runs on the loop's thread, one at a time") {
+    Pipelines pipelines;
+    const auto service = pipelines.service();
+    std::atomic<int> running{0};
+    std::atomic<int> most{0};
+    std::atomic<bool> on_loop_thread{true};
+    std::thread::id loop_thread;
+    std::mutex mutex;
+    promote::serve::LoopOptions options;
+    options.promote = [&](const promote::promoter::Request& request) {
+      {
+        const std::lock_guard lock(mutex);
+        if (loop_thread == std::thread::id()) {
+          loop_thread = std::this_thread::get_id();
+        } else if (loop_thread != std::this_thread::get_id()) {
+          on_loop_thread = false;
+        }
+      }
+      most = std::max(most.load(), ++running);
+      std::this_thread::sleep_for(20ms);
+      --running;
+      PromotionResult result = result_of(Outcome::no_op);
+      result.stage = request.stage;
+      result.actor = request.actor;
+      return promote::Result<PromotionResult>(result);
+    };
+    promote::serve::Loop loop(service, options);
+    loop.start();
+    promote::promoter::Request asked;
+    asked.stage = "prod";
+    asked.actor = "carol";
+    auto first = loop.submit(asked);
+    auto second = loop.submit(asked);
+    REQUIRE(first.wait_for(10s) == std::future_status::ready);
+    REQUIRE(second.wait_for(10s) == std::future_status::ready);
+    CHECK(first.get().value().actor == "carol");
+    CHECK(most == 1);  // never two evaluations at once, whoever asked
+    CHECK(on_loop_thread);
+    loop.stop();
+    // After the stop, nothing runs: the answer says why.
+    const auto late = loop.submit(asked).get();
+    REQUIRE_FALSE(late.has_value());
+    CHECK(late.error().message == "the service is stopping");
   }
 
   TEST_CASE("an engine failure is an error outcome, looked at again in the interval") {
