@@ -7,9 +7,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include "engine/promoter/recovery.hpp"
 #include "engine/promoter/write_lock.hpp"
 #include "engine/util/files.hpp"
 #include "engine/util/hash.hpp"
+#include "engine/util/log.hpp"
 
 namespace promote::promoter {
 
@@ -115,6 +117,11 @@ Result<git::Repository> open_workdir(
                                             "'; give another --workdir");
   }
   repository->set_provider(spec.provider);
+  // A run killed while its fetch moved a ref left that ref's lock: the fetch could never take it
+  // again. The workdir's lock is held; a lock no process has open is stale.
+  for (const auto& stale : remove_stale_locks(repository->git_dir())) {
+    util::notice("removed " + stale + " in " + shown + ", left by a git writer that is gone");
+  }
   if (auto fetched = repository->fetch("origin", spec.branch); !fetched) {
     return fetched.error();
   }

@@ -92,6 +92,22 @@ TEST_SUITE("integration") {
     }
   }
 
+  TEST_CASE("a lock a killed fetch left in a kept workdir is removed before the next fetch") {
+    // A run killed while its fetch moved refs/remotes/origin/main leaves main.lock behind; the
+    // next fetch could not take the lock, and every run failed from then on (seen in the crash
+    // test).
+    Fixture fixture;
+    fixture.open();
+    const std::string theirs = fixture.remote.push_theirs("theirs.txt");
+    const fs::path lock = fixture.workdir / ".git/refs/remotes/origin/main.lock";
+    write_text(lock, "0123\n");
+    {
+      Workspace workspace = fixture.open();
+      CHECK(workspace.repository().resolve("HEAD").value() == theirs);
+    }
+    CHECK_FALSE(fs::exists(lock));
+  }
+
   TEST_CASE("local commits or changes in a kept workdir block the move and stay") {
     Fixture fixture;
     fixture.open();
