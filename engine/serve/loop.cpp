@@ -40,7 +40,7 @@ Loop::Loop(const Service& service, LoopOptions options) : m_options(std::move(op
         run.stage = stage.name;
         // A first stage has nothing to take until an image is offered.
         run.next = stage.from ? now : Clock::time_point::max();
-        m_entries.push_back(Entry{&watched, std::move(run)});
+        m_entries.push_back(Entry{&watched, std::move(run), false});
       }
     }
   }
@@ -82,6 +82,7 @@ bool Loop::trigger(const std::string& name) {
     for (auto& entry : m_entries) {
       if (entry.run.pipeline == name && entry.run.next != Clock::time_point::max()) {
         entry.run.next = now;
+        entry.triggered = true;  // also when it is being evaluated: then again after
         any = true;
       }
     }
@@ -175,6 +176,7 @@ void Loop::work() {
       chosen = &*due;
     }
     Entry& entry = *chosen;
+    entry.triggered = false;
     lock.unlock();
     evaluate(entry, image);
     lock.lock();
@@ -225,7 +227,7 @@ void Loop::evaluate(Entry& entry, const std::string& image) {
     run.summary = result.error().message;
     run.gates.clear();
     if (run.next != Clock::time_point::max()) {
-      run.next = now + entry.watched->pipeline.interval;
+      run.next = entry.triggered ? now : now + entry.watched->pipeline.interval;
     }
     util::notice("serve: " + run.pipeline + "/" + run.stage + ": " + run.summary);
     return;
@@ -240,7 +242,9 @@ void Loop::evaluate(Entry& entry, const std::string& image) {
     }
   }
   if (run.next != Clock::time_point::max()) {  // a first stage waits for the next image
-    run.next = next_evaluation(*result, entry.watched->pipeline.interval, now);
+    // Something asked to look again meanwhile (a webhook): what it announced may be newer than
+    // what this evaluation saw.
+    run.next = entry.triggered ? now : next_evaluation(*result, entry.watched->pipeline.interval, now);
   }
   util::debug("serve: " + run.pipeline + "/" + run.stage + ": " + run.outcome +
               (run.summary.empty() ? "" : " (" + run.summary + ")"));

@@ -78,6 +78,7 @@ class Loop {
   struct Entry {
     const Watched* watched;
     StageRun run;
+    bool triggered = false;  ///< under m_mutex: asked to look again while it was evaluated
   };
   struct Offer {
     std::size_t entry;

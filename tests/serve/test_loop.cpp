@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <future>
 #include <thread>
 
@@ -153,6 +154,46 @@ TEST_SUITE("serve") {
                       "qa as promote-serve with api=ghcr.io/acme/api:2.0.0") != asked.end());
     }
     CHECK(loop.runs()[2].next == Clock::time_point::max());  // waits for the next image
+    loop.stop();
+  }
+
+  TEST_CASE("a trigger during an evaluation makes the stage be looked at again after it") {
+    Pipelines pipelines;
+    const auto service = pipelines.service();
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool inside = false;
+    bool release = false;
+    std::atomic<int> prod{0};
+    promote::serve::LoopOptions options;
+    options.promote = [&](const promote::promoter::Request& request) {
+      if (request.stage == "prod" && ++prod == 1) {
+        std::unique_lock lock(mutex);
+        inside = true;
+        changed.notify_all();
+        changed.wait(lock, [&] { return release; });
+      }
+      return promote::Result<PromotionResult>(result_of(Outcome::no_op));
+    };
+    promote::serve::Loop loop(service, options);
+    loop.start();
+    {
+      std::unique_lock lock(mutex);
+      REQUIRE(changed.wait_for(lock, 10s, [&] { return inside; }));
+    }
+    // A push announced while prod is being evaluated: prod is looked at again at once after,
+    // not only in its interval (10 s).
+    CHECK(loop.trigger("shop"));
+    {
+      const std::lock_guard lock(mutex);
+      release = true;
+    }
+    changed.notify_all();
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (prod < 2 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(5ms);
+    }
+    CHECK(prod >= 2);
     loop.stop();
   }
 
