@@ -594,10 +594,13 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}));
 
   auto* serve_command =
-      app.add_subcommand("serve", "serve the pipelines' state and history over HTTP (JSON API)");
+      app.add_subcommand("serve", "run as a service: promote auto stages, receive webhooks, "
+                                  "serve the pipelines over HTTP (JSON API)");
   serve_command->footer(
       "\nEndpoints: /healthz, /readyz, /metrics, /api/v1/pipelines, /api/v1/pipelines/NAME,\n"
-      "/api/v1/pipelines/NAME/history, /api/v1/promotions/ID. SIGTERM stops it gracefully.\n"
+      "/api/v1/pipelines/NAME/history, /api/v1/promotions/ID, POST\n"
+      "/api/v1/pipelines/NAME/stages/STAGE/{promote,rollback,approve,reject,hold,release}\n"
+      "(with --tokens), POST /hooks/{github,gitlab,image}. SIGTERM stops it gracefully.\n"
       "\nExamples:\n  promote serve --listen 127.0.0.1:8080\n"
       "  promote serve --listen :8080 -f eu/promote.yaml -f us/promote.yaml\n");
   serve_command->add_option("-f,--file", options.files, "pipeline file (repeat for several)");
