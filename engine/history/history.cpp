@@ -183,6 +183,17 @@ History::History(History&& other) noexcept = default;
 History& History::operator=(History&& other) noexcept = default;
 History::~History() = default;
 
+Result<std::optional<History>> History::open_existing(const std::filesystem::path& path) {
+  if (!std::filesystem::exists(path)) {
+    return std::optional<History>();
+  }
+  auto opened = open(path);
+  if (!opened) {
+    return opened.error();
+  }
+  return std::optional<History>(std::move(*opened));
+}
+
 Result<History> History::open(const std::filesystem::path& path) {
   if (path.empty()) {
     return open_error(path, "the path is empty");

@@ -206,6 +206,10 @@ class History {
   /// has a schema version newer than this build knows.
   static Result<History> open(const std::filesystem::path& path);
 
+  /// The database at `path` opened as `open` does when it exists; nullopt when there is none
+  /// (nothing recorded yet), which is never created. Fails as `open` does.
+  static Result<std::optional<History>> open_existing(const std::filesystem::path& path);
+
   History(History&& other) noexcept;
   History& operator=(History&& other) noexcept;
   ~History();

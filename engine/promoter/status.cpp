@@ -18,20 +18,16 @@ Result<std::vector<StageStatus>> status(const pipeline::Pipeline& pipeline,
   if (!workspace) {
     return workspace.error();
   }
-  std::optional<history::History> history;
-  if (const fs::path path = history_path(pipeline.file, history_file); fs::exists(path)) {
-    auto opened = history::History::open(path);
-    if (!opened) {
-      return opened.error();
-    }
-    history.emplace(std::move(*opened));
+  auto history = history::History::open_existing(history_path(pipeline.file, history_file));
+  if (!history) {
+    return history.error();
   }
   auto trust = RecordTrust::for_pipeline(pipeline, false);
   if (!trust) {
     return trust.error();
   }
   const RepositoryTimeline timeline(pipeline, workspace->repository(),
-                                    history ? &*history : nullptr, &*trust);
+                                    *history ? &**history : nullptr, &*trust);
   std::vector<StageStatus> out;
   for (const auto& stage : pipeline.stages) {
     StageStatus row;

@@ -74,16 +74,12 @@ Result<void> evaluate(const pipeline::Pipeline& pipeline, const pipeline::Stage&
     return candidate.error();
   }
   result.candidate = std::move(*candidate);
-  std::optional<history::History> history;
-  if (const fs::path path = history_path(pipeline.file, request.history_path); fs::exists(path)) {
-    auto opened = history::History::open(path);
-    if (!opened) {
-      return opened.error();
-    }
-    history.emplace(std::move(*opened));
+  auto history = history::History::open_existing(history_path(pipeline.file, request.history_path));
+  if (!history) {
+    return history.error();
   }
   const RepositoryTimeline timeline(pipeline, workspace->repository(),
-                                    history ? &*history : nullptr, &trust);
+                                    *history ? &**history : nullptr, &trust);
   auto entry = timeline.entered(stage.name, result.candidate);
   if (!entry) {
     return entry.error();

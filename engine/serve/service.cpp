@@ -106,6 +106,15 @@ http::Outgoing error_response(unsigned status, const std::string& kind,
   return json_response(status, {{"error", {{"kind", kind}, {"message", message}}}});
 }
 
+namespace {
+
+// A repository or history that cannot be read: 503, with the engine's error.
+http::Outgoing unavailable(const Error& error) {
+  return error_response(503, to_string(error.kind), error.message);
+}
+
+}  // namespace
+
 Result<Service> Service::load(const ServiceOptions& options) {
   if (options.pipeline_files.empty()) {
     return make_error(ErrorKind::usage, "serve needs at least one pipeline file (-f)");
@@ -265,7 +274,7 @@ http::Outgoing Service::pipelines_json() const {
 http::Outgoing Service::pipeline_json(const Watched& watched) const {
   auto stages = promoter::status(watched.pipeline, m_history_path);
   if (!stages) {
-    return error_response(503, to_string(stages.error().kind), stages.error().message);
+    return unavailable(stages.error());
   }
   json out = report::status_json(watched.pipeline.name, *stages);
   out["file"] = watched.file.string();
@@ -347,20 +356,20 @@ http::Outgoing Service::history_json(const Watched& watched, const std::string& 
                                 "' (stage, outcome, candidate, image, actor, until, limit)");
     }
   }
-  const fs::path path = promoter::history_path(watched.pipeline.file, m_history_path);
+  auto store = history::History::open_existing(
+      promoter::history_path(watched.pipeline.file, m_history_path));
+  if (!store) {
+    return unavailable(store.error());
+  }
   json records = json::array();
   json next = nullptr;
-  if (fs::exists(path)) {
-    auto store = history::History::open(path);
-    if (!store) {
-      return error_response(503, to_string(store.error().kind), store.error().message);
-    }
+  if (*store) {
     // One more than asked: whether there is a next page, and where it starts.
     const std::size_t asked = filter.limit;
     filter.limit = asked + 1;
-    auto found = store->list(filter);
+    auto found = (*store)->list(filter);
     if (!found) {
-      return error_response(503, to_string(found.error().kind), found.error().message);
+      return unavailable(found.error());
     }
     if (found->size() > asked) {
       found->resize(asked);
@@ -375,18 +384,21 @@ http::Outgoing Service::promotion_json(const std::string& id) const {
   std::set<fs::path> read;  // pipelines may share one history
   for (const auto& watched : m_pipelines) {
     const fs::path path = promoter::history_path(watched.pipeline.file, m_history_path);
-    if (!read.insert(path).second || !fs::exists(path)) {
+    if (!read.insert(path).second) {
       continue;
     }
-    auto store = history::History::open(path);
+    auto store = history::History::open_existing(path);
     if (!store) {
-      return error_response(503, to_string(store.error().kind), store.error().message);
+      return unavailable(store.error());
+    }
+    if (!*store) {
+      continue;
     }
     history::Query query;
     query.id = id;
-    auto found = store->list(query);
+    auto found = (*store)->list(query);
     if (!found) {
-      return error_response(503, to_string(found.error().kind), found.error().message);
+      return unavailable(found.error());
     }
     if (!found->empty()) {
       return json_response(200, report::history_json(*found).at(0));
@@ -408,12 +420,12 @@ http::Outgoing Service::metrics() const {
   std::ostringstream failures;
   for (const auto& watched : m_pipelines) {
     const std::string name = label(watched.pipeline.name);
-    const fs::path path = promoter::history_path(watched.pipeline.file, m_history_path);
-    if (!fs::exists(path)) {
-      continue;
+    auto store = history::History::open_existing(
+        promoter::history_path(watched.pipeline.file, m_history_path));
+    if (store && !*store) {
+      continue;  // nothing recorded yet
     }
-    auto store = history::History::open(path);
-    auto rows = store ? store->outcomes(promoter::pipeline_identity(watched.pipeline))
+    auto rows = store ? (*store)->outcomes(promoter::pipeline_identity(watched.pipeline))
                       : Result<std::vector<history::History::StageOutcomes>>(store.error());
     if (!rows) {
       failures << "promote_history_errors{pipeline=\"" << name << "\"} 1\n";

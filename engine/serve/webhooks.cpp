@@ -47,6 +47,19 @@ std::vector<std::string> evaluate(const std::vector<Watched>& pipelines, Loop* l
 
 http::Outgoing package_event(const json& body, const std::vector<Watched>& pipelines, Loop* loop);
 
+// A push (GitHub's and GitLab's bodies both name it by `ref`): the pipelines of its branch are
+// evaluated again; a push of a tag is ignored.
+http::Outgoing push_event(const std::string& event, const json& body,
+                          const std::vector<Watched>& pipelines, Loop* loop) {
+  const std::string ref = body.value("ref", "");
+  if (!ref.starts_with("refs/heads/")) {
+    return accepted(event, "ignored", {}, "a push to " + ref + ", not to a branch");
+  }
+  const std::string branch = ref.substr(std::string("refs/heads/").size());
+  return accepted(event, "evaluate", evaluate(pipelines, loop, branch),
+                  "a push to branch " + branch);
+}
+
 // A GitHub event: what it makes the service do.
 http::Outgoing github_event(const std::string& event, const json& body,
                             const std::vector<Watched>& pipelines, Loop* loop) {
@@ -55,13 +68,7 @@ http::Outgoing github_event(const std::string& event, const json& body,
     return accepted(event, "ignored", {}, "a ping: the webhook reaches the service");
   }
   if (event == "push") {
-    const std::string ref = body.value("ref", "");
-    if (!ref.starts_with("refs/heads/")) {
-      return accepted(event, "ignored", {}, "a push to " + ref + ", not to a branch");
-    }
-    const std::string branch = ref.substr(std::string("refs/heads/").size());
-    return accepted(event, "evaluate", evaluate(pipelines, loop, branch),
-                    "a push to branch " + branch);
+    return push_event(event, body, pipelines, loop);
   }
   if (event == "workflow_run" && action == "completed") {
     return accepted(event, "evaluate", evaluate(pipelines, loop, ""),
@@ -91,13 +98,7 @@ http::Outgoing github_event(const std::string& event, const json& body,
 http::Outgoing gitlab_event(const std::string& event, const json& body,
                             const std::vector<Watched>& pipelines, Loop* loop) {
   if (event == "Push Hook") {
-    const std::string ref = body.value("ref", "");
-    if (!ref.starts_with("refs/heads/")) {
-      return accepted(event, "ignored", {}, "a push to " + ref + ", not to a branch");
-    }
-    const std::string branch = ref.substr(std::string("refs/heads/").size());
-    return accepted(event, "evaluate", evaluate(pipelines, loop, branch),
-                    "a push to branch " + branch);
+    return push_event(event, body, pipelines, loop);
   }
   if (event == "Pipeline Hook" || event == "Merge Request Hook") {
     return accepted(event, "evaluate", evaluate(pipelines, loop, ""),
