@@ -17,10 +17,13 @@ build_packages=(
   libyaml-cpp-dev libpugixml-dev libcli11-dev libssl-dev libspdlog-dev
   openssh-client
 )
+# chromium (headless, with a font to render text in) runs the dashboard's browser test, driven
+# by playwright-core from npm (tests/browser; its lock file pins it).
 test_packages=(
   doctest-dev python3 python3-jsonschema python3-yaml sqlite3
   prometheus prometheus-pushgateway
   openssh-server
+  chromium fonts-dejavu-core
 )
 
 # clang and its runtimes for the sanitized test build and libFuzzer; llvm-14 for
@@ -75,6 +78,10 @@ run_tests() {
   command -v kubectl >/dev/null || install kubernetes-client || true
   # The SSH remote tests start their own sshd on 127.0.0.1, which needs this directory.
   as_root mkdir -p /run/sshd
+  # Node.js and npm from Debian unless the machine has them already (another build of Node.js
+  # with its own npm must not be replaced).
+  command -v npm >/dev/null || install nodejs npm
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
   configure_tests
   cmake --build build-asan -j2
   # UBSan aborts the test that meets undefined behaviour; ASan fails it on a memory error
@@ -82,6 +89,7 @@ run_tests() {
   ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=0:check_initialization_order=1 \
     LSAN_OPTIONS=suppressions=$PWD/tests/sanitizers/lsan.supp:print_suppressions=0 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    PROMOTE_REQUIRE_BROWSER=1 \
     ctest --test-dir build-asan --output-on-failure -j2
 }
 

@@ -37,9 +37,13 @@ struct Verdict {
   /// (Argo CD's operation finishedAt, Flux's Ready lastTransitionTime, the time a rollout was
   /// seen complete); what a soak with `since: healthy` counts from.
   std::optional<std::chrono::system_clock::time_point> healthy_since = std::nullopt;
+  /// How long the scheduler spent on the gate, its retries included (set by the scheduler;
+  /// nullopt for a gate it did not run). Not recorded: it is for the service's metrics.
+  std::optional<std::chrono::duration<double>> took = std::nullopt;
 
   static Verdict make(Status status, std::string summary, nlohmann::json details = {}) {
-    return Verdict{status, std::move(summary), std::move(details), std::nullopt, {}, std::nullopt};
+    return Verdict{status, std::move(summary), std::move(details), std::nullopt,
+                   {},     std::nullopt,       std::nullopt};
   }
 };
 

@@ -33,6 +33,10 @@ int run_serve(const Options& options) {
   if (!options.actor.empty()) {
     loop_options.actor = options.actor;
   }
+  loop_options.on_evaluated = [service](const std::string& name) { service->changed(name); };
+  loop_options.on_gate_timed = [service](const std::string& use, double seconds) {
+    service->gate_timed(use, seconds);
+  };
   serve::Loop loop(*service, loop_options);
   service->set_loop(&loop);
   auto bound = http::Server::bind(options.listen, [service](const http::Incoming& request) {

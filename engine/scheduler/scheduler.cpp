@@ -131,6 +131,7 @@ class Evaluation {
   asio::awaitable<void> evaluate_gate(std::size_t index) {
     const pipeline::GateSpec& spec = m_gates[index];
     auto executor = co_await asio::this_coro::executor;
+    const auto started = std::chrono::steady_clock::now();
     Verdict verdict;
     int attempt = 0;
     for (;; ++attempt) {
@@ -178,6 +179,7 @@ class Evaluation {
     const auto secrets = util::secret_values(util::secret_variables_of(spec.gate->config()));
     verdict.summary = util::scrub(std::move(verdict.summary), secrets);
     util::scrub_json(verdict.details, secrets);
+    verdict.took = std::chrono::steady_clock::now() - started;
     m_verdicts[index] = std::move(verdict);
   }
 

@@ -133,6 +133,34 @@ Result<Access> Access::load(const std::filesystem::path& file) {
   return access;
 }
 
+std::optional<Principal> Access::by_token(std::string_view token) const {
+  if (token.empty()) {
+    return std::nullopt;
+  }
+  const std::string digest = util::sha256_hex(token);
+  const Principal* who = nullptr;
+  for (const auto& known : m_tokens) {
+    if (util::same_secret(known.sha256, digest)) {  // every entry compared: no early exit
+      who = &known.principal;
+    }
+  }
+  return who ? std::optional<Principal>(*who) : std::nullopt;
+}
+
+std::optional<Principal> Access::by_proxy(const http::Incoming& request) const {
+  const std::string user = request.header(m_proxy_header);
+  if (user.empty() ||
+      std::find(m_proxy_from.begin(), m_proxy_from.end(), request.peer) == m_proxy_from.end()) {
+    return std::nullopt;
+  }
+  for (const auto& principal : m_proxy_users) {
+    if (principal.actor == user) {
+      return principal;
+    }
+  }
+  return Principal{user, {}};
+}
+
 std::optional<Access::Refusal> Access::refuse(const http::Incoming& request,
                                               const std::string& action,
                                               const std::string& pipeline, const std::string& stage,
@@ -140,28 +168,16 @@ std::optional<Access::Refusal> Access::refuse(const http::Incoming& request,
   if (!m_loaded) {
     return Refusal{401, "writes are off: the service has no tokens file (--tokens)"};
   }
-  const Principal* who = nullptr;
+  std::optional<Principal> who;
   const std::string authorization = request.header("Authorization");
   if (authorization.starts_with("Bearer ") && authorization.size() > 7) {
-    const std::string digest = util::sha256_hex(authorization.substr(7));
-    for (const auto& token : m_tokens) {
-      if (util::same_secret(token.sha256, digest)) {
-        who = &token.principal;
-      }
-    }
-    if (who == nullptr) {
+    who = by_token(std::string_view(authorization).substr(7));
+    if (!who) {
       return Refusal{401, "the bearer token is not one of the service's"};
     }
-  } else if (const std::string user = request.header(m_proxy_header);
-             !user.empty() && std::find(m_proxy_from.begin(), m_proxy_from.end(), request.peer) !=
-                                  m_proxy_from.end()) {
-    for (const auto& principal : m_proxy_users) {
-      if (principal.actor == user) {
-        who = &principal;
-      }
-    }
-    if (who == nullptr) {
-      return Refusal{403, "the proxy's user " + user + " has no roles here"};
+  } else if ((who = by_proxy(request))) {
+    if (who->roles.empty()) {
+      return Refusal{403, "the proxy's user " + who->actor + " has no roles here"};
     }
   } else {
     return Refusal{401, "a write needs Authorization: Bearer TOKEN"};

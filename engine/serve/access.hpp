@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/error.hpp"
@@ -50,6 +51,15 @@ class Access {
   std::optional<Refusal> refuse(const http::Incoming& request, const std::string& action,
                                 const std::string& pipeline, const std::string& stage,
                                 std::string& actor) const;
+
+  /// Whether a tokens file was read: without one nobody can write or sign in.
+  bool enabled() const { return m_loaded; }
+  /// Who bearer token `token` stands for, or nullopt when it is not one of the file's.
+  std::optional<Principal> by_token(std::string_view token) const;
+  /// The user a trusted proxy names on `request` (its header, from one of the proxy's
+  /// addresses), with the roles the file gives that user (none when it names no such user);
+  /// nullopt when the request does not come through the proxy.
+  std::optional<Principal> by_proxy(const http::Incoming& request) const;
 
  private:
   struct Token {

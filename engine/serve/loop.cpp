@@ -33,6 +33,7 @@ Loop::Loop(const Service& service, LoopOptions options) : m_options(std::move(op
   }
   const auto now = Clock::now();
   for (const auto& watched : service.pipelines()) {
+    m_names.emplace(watched.file, watched.pipeline.name);
     for (const auto& stage : watched.pipeline.stages) {
       if (stage.automatic) {
         StageRun run;
@@ -42,6 +43,17 @@ Loop::Loop(const Service& service, LoopOptions options) : m_options(std::move(op
         run.next = stage.from ? now : Clock::time_point::max();
         m_entries.push_back(Entry{&watched, std::move(run), false});
       }
+    }
+  }
+}
+
+void Loop::time_gates(const promoter::PromotionResult& result) const {
+  if (!m_options.on_gate_timed) {
+    return;
+  }
+  for (const auto& gate : result.gates) {
+    if (gate.verdict.took) {
+      m_options.on_gate_timed(gate.use, gate.verdict.took->count());
     }
   }
 }
@@ -131,6 +143,12 @@ std::vector<StageRun> Loop::runs() const {
   return out;
 }
 
+std::size_t Loop::evaluations(const std::string& name) const {
+  std::lock_guard lock(m_mutex);
+  const auto found = m_done.find(name);
+  return found == m_done.end() ? 0 : found->second;
+}
+
 bool Loop::wait_for_evaluations(std::size_t count, std::chrono::milliseconds timeout) const {
   std::unique_lock lock(m_mutex);
   return m_changed.wait_for(lock, timeout, [&] { return m_evaluations >= count; });
@@ -145,9 +163,22 @@ void Loop::work() {
       Job job = std::move(m_jobs.front());
       m_jobs.pop_front();
       lock.unlock();
-      job.result.set_value(m_options.promote(job.request));
+      auto result = m_options.promote(job.request);
+      if (result) {
+        time_gates(*result);
+      }
+      job.result.set_value(std::move(result));
+      const auto name = m_names.find(job.request.pipeline_file);
       lock.lock();
       ++m_evaluations;
+      if (name != m_names.end()) {
+        ++m_done[name->second];
+        if (m_options.on_evaluated) {
+          lock.unlock();
+          m_options.on_evaluated(name->second);
+          lock.lock();
+        }
+      }
       m_changed.notify_all();
       continue;
     }
@@ -181,6 +212,12 @@ void Loop::work() {
     evaluate(entry, image);
     lock.lock();
     ++m_evaluations;
+    ++m_done[entry.run.pipeline];
+    if (m_options.on_evaluated) {
+      lock.unlock();
+      m_options.on_evaluated(entry.run.pipeline);
+      lock.lock();
+    }
     m_changed.notify_all();
   }
 }
@@ -195,24 +232,24 @@ void Loop::evaluate(Entry& entry, const std::string& image) {
   request.history_path = m_options.history_path;
   request.actor = m_options.actor;
   request.reason = "auto: true";
-  // What changed nothing is recorded only when it differs from the last evaluation.
+  // What changed nothing is recorded only when it differs from the last evaluation: the same
+  // outcome, the same gates saying the same.
   std::vector<std::pair<std::string, std::string>> last_gates;
   std::string last_outcome;
   {
     std::lock_guard lock(m_mutex);
-    last_gates = entry.run.gates;
+    for (const auto& gate : entry.run.gates) {
+      last_gates.emplace_back(gate.name, gate.status);
+    }
     last_outcome = entry.run.outcome;
   }
   bool recorded = true;
-  const auto gate_statuses = [](const promoter::PromotionResult& result) {
-    std::vector<std::pair<std::string, std::string>> out;
-    for (const auto& gate : result.gates) {
-      out.emplace_back(gate.name, to_string(gate.verdict.status));
-    }
-    return out;
-  };
   request.record_unchanged = [&](const promoter::PromotionResult& result) {
-    recorded = to_string(result.outcome) != last_outcome || gate_statuses(result) != last_gates;
+    std::vector<std::pair<std::string, std::string>> now;
+    for (const auto& gate : result.gates) {
+      now.emplace_back(gate.name, to_string(gate.verdict.status));
+    }
+    recorded = to_string(result.outcome) != last_outcome || now != last_gates;
     return recorded;
   };
   const auto started = Clock::now();
@@ -234,17 +271,25 @@ void Loop::evaluate(Entry& entry, const std::string& image) {
   }
   run.recorded += recorded ? 1 : 0;
   run.outcome = to_string(result->outcome);
-  run.gates = gate_statuses(*result);
+  run.gates.clear();
   run.summary = result->error ? result->error->message : "";
   for (const auto& gate : result->gates) {
-    if (run.summary.empty() && !passes(gate.verdict.status)) {
-      run.summary = gate.name + ": " + gate.verdict.summary;
+    const Verdict& verdict = gate.verdict;
+    if (run.summary.empty() && !passes(verdict.status)) {
+      run.summary = gate.name + ": " + verdict.summary;
     }
+    std::optional<Clock::time_point> retry_at;
+    if (verdict.status == Verdict::Status::pending && verdict.retry_after) {
+      retry_at = now + *verdict.retry_after;
+    }
+    run.gates.push_back(GateState{gate.name, to_string(verdict.status), verdict.summary, retry_at});
   }
+  time_gates(*result);
   if (run.next != Clock::time_point::max()) {  // a first stage waits for the next image
     // Something asked to look again meanwhile (a webhook): what it announced may be newer than
     // what this evaluation saw.
-    run.next = entry.triggered ? now : next_evaluation(*result, entry.watched->pipeline.interval, now);
+    run.next =
+        entry.triggered ? now : next_evaluation(*result, entry.watched->pipeline.interval, now);
   }
   util::debug("serve: " + run.pipeline + "/" + run.stage + ": " + run.outcome +
               (run.summary.empty() ? "" : " (" + run.summary + ")"));

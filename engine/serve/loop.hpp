@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -24,15 +25,24 @@
 
 namespace promote::serve {
 
+/// One gate's verdict in the loop's last evaluation of a stage.
+struct GateState {
+  std::string name;
+  std::string status;  ///< pass|warn|fail|pending|error
+  std::string summary;
+  /// A pending gate: when it is looked at again (its retry_after from the evaluation's end).
+  std::optional<std::chrono::system_clock::time_point> retry_at;
+};
+
 /// What the loop knows of one `auto` stage.
 struct StageRun {
   std::string pipeline;
   std::string stage;
   std::chrono::system_clock::time_point next;                 ///< when it is evaluated next
   std::optional<std::chrono::system_clock::time_point> last;  ///< its last evaluation
-  std::string outcome;  ///< of the last evaluation ("" before the first)
-  std::string summary;  ///< why: the first gate that held it up, or the error
-  std::vector<std::pair<std::string, std::string>> gates;  ///< name -> status, last evaluation
+  std::string outcome;           ///< of the last evaluation ("" before the first)
+  std::string summary;           ///< why: the first gate that held it up, or the error
+  std::vector<GateState> gates;  ///< the last evaluation's verdicts, in the stage's order
   std::size_t evaluations = 0;
   std::size_t recorded = 0;  ///< evaluations recorded in the history
 };
@@ -42,6 +52,12 @@ struct LoopOptions {
   std::string actor = "promote-serve";
   /// Runs one promotion; default: promoter::promote with the pipeline's gate catalog.
   std::function<Result<promoter::PromotionResult>(const promoter::Request&)> promote = {};
+  /// Told, on the loop's thread, after each evaluation or promotion asked through the API, the
+  /// name of the pipeline whose state it may have changed; may be empty.
+  std::function<void(const std::string& pipeline)> on_evaluated = {};
+  /// Told each gate's evaluation time after an evaluation (the gate's use, seconds); may be
+  /// empty.
+  std::function<void(const std::string& use, double seconds)> on_gate_timed = {};
 };
 
 class Loop {
@@ -71,6 +87,9 @@ class Loop {
   std::shared_future<Result<promoter::PromotionResult>> submit(promoter::Request request);
   /// The `auto` stages, in pipeline order.
   std::vector<StageRun> runs() const;
+  /// How many evaluations and promotions asked through the API have finished in pipeline
+  /// `name`: it moves whenever what the loop shows of the pipeline may have changed.
+  std::size_t evaluations(const std::string& name) const;
   /// Waits until `count` evaluations in all have finished, or `timeout` passed; whether they did.
   bool wait_for_evaluations(std::size_t count, std::chrono::milliseconds timeout) const;
 
@@ -90,15 +109,18 @@ class Loop {
   };
   void work();
   void evaluate(Entry& entry, const std::string& image);
+  void time_gates(const promoter::PromotionResult& result) const;
 
   LoopOptions m_options;
+  std::map<std::filesystem::path, std::string> m_names;  ///< pipeline file -> its name
   mutable std::mutex m_mutex;
   mutable std::condition_variable m_changed;
-  std::vector<Entry> m_entries;   ///< under m_mutex
-  std::deque<Offer> m_offers;     ///< under m_mutex, oldest first
-  std::deque<Job> m_jobs;         ///< under m_mutex, oldest first
-  std::size_t m_evaluations = 0;  ///< under m_mutex
-  bool m_stopping = false;        ///< under m_mutex
+  std::vector<Entry> m_entries;               ///< under m_mutex
+  std::deque<Offer> m_offers;                 ///< under m_mutex, oldest first
+  std::deque<Job> m_jobs;                     ///< under m_mutex, oldest first
+  std::size_t m_evaluations = 0;              ///< under m_mutex
+  std::map<std::string, std::size_t> m_done;  ///< under m_mutex: evaluations by pipeline
+  bool m_stopping = false;                    ///< under m_mutex
   std::mutex m_join_mutex;
   std::thread m_thread;
 };

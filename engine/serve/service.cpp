@@ -1,6 +1,7 @@
 #include "engine/serve/service.hpp"
 
 #include <algorithm>
+#include <array>
 #include <boost/url/parse_query.hpp>
 #include <charconv>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include "engine/promoter/status.hpp"
 #include "engine/report/tables.hpp"
 #include "engine/serve/commands.hpp"
+#include "engine/serve/dashboard.hpp"
 #include "engine/serve/loop.hpp"
 #include "engine/util/json.hpp"
 #include "engine/util/log.hpp"
@@ -32,7 +34,9 @@ constexpr const char* k_api = "/api/v1/";
 
 // The decoded parameters of a query string ("a=1&b=x%20y"); fails (usage) on one that does not
 // parse or names a parameter twice.
-Result<std::map<std::string, std::string>> parameters(const std::string& query) {
+}  // namespace
+
+Result<std::map<std::string, std::string>> parse_parameters(const std::string& query) {
   std::map<std::string, std::string> out;
   if (query.empty()) {
     return out;
@@ -52,6 +56,8 @@ Result<std::map<std::string, std::string>> parameters(const std::string& query) 
   }
   return out;
 }
+
+namespace {
 
 // "/api/v1/pipelines/shop/history" -> {"pipelines", "shop", "history"}; empty segments are
 // kept, so that a trailing slash is a path of its own (and unknown).
@@ -91,7 +97,35 @@ std::string seconds_since_epoch(std::chrono::system_clock::time_point at) {
   return text;
 }
 
+// The upper bounds of the gate duration histogram, in seconds: a file read to a long soak query.
+constexpr double k_gate_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                     1,     2.5,  5,     10,   30,  60,   300};
+constexpr std::size_t k_bucket_count = std::size(k_gate_buckets);
+
 }  // namespace
+
+/// Gate evaluation times by use, as Prometheus histograms.
+struct Service::GateTimes {
+  struct Histogram {
+    std::array<std::uint64_t, k_bucket_count> buckets{};  ///< not cumulative
+    std::uint64_t count = 0;
+    double sum = 0;
+  };
+  std::mutex mutex;
+  std::map<std::string, Histogram> by_use;  ///< under mutex
+};
+
+void Service::gate_timed(const std::string& use, double seconds) const {
+  std::lock_guard lock(m_gate_times->mutex);
+  auto& histogram = m_gate_times->by_use[use];
+  const auto* bucket =
+      std::lower_bound(std::begin(k_gate_buckets), std::end(k_gate_buckets), seconds);
+  if (bucket != std::end(k_gate_buckets)) {
+    ++histogram.buckets[static_cast<std::size_t>(bucket - std::begin(k_gate_buckets))];
+  }
+  ++histogram.count;
+  histogram.sum += seconds;
+}
 
 http::Outgoing json_response(unsigned status, const json& value) {
   http::Outgoing out;
@@ -147,6 +181,9 @@ Result<Service> Service::load(const ServiceOptions& options) {
   if (!problems.empty()) {
     return make_error(ErrorKind::config, problems);
   }
+  service.m_board = std::make_shared<Board>(service.m_pipelines, service.m_history_path);
+  service.m_gate_times = std::make_shared<GateTimes>();
+  service.m_dashboard = std::make_shared<Dashboard>();
   return service;
 }
 
@@ -164,14 +201,14 @@ http::Outgoing Service::handle(const http::Incoming& request) const {
     const std::string& path = request.path;
     // 405 with the methods `path` allows, unless the request's is one of them.
     const auto refused_method = [&](bool post) -> std::optional<http::Outgoing> {
-      const bool allowed = post ? request.method == "POST"
-                                : request.method == "GET" || request.method == "HEAD";
+      const bool allowed =
+          post ? request.method == "POST" : request.method == "GET" || request.method == "HEAD";
       if (allowed) {
         return std::nullopt;
       }
-      http::Outgoing refused =
-          error_response(405, "usage", request.method + " " + path + ": only " +
-                                           (post ? "POST" : "GET") + " is allowed here");
+      http::Outgoing refused = error_response(
+          405, "usage",
+          request.method + " " + path + ": only " + (post ? "POST" : "GET") + " is allowed here");
       refused.headers.emplace_back("Allow", post ? "POST" : "GET, HEAD");
       return refused;
     };
@@ -203,6 +240,9 @@ http::Outgoing Service::handle(const http::Incoming& request) const {
                              m_secrets, *m_deliveries, m_loop);
     }
     if (!path.starts_with(k_api)) {
+      if (auto page = m_dashboard->handle(*this, request)) {
+        return std::move(*page);
+      }
       return error_response(404, "usage", "no such resource: " + path);
     }
     const auto parts = segments(std::string_view(path).substr(std::string_view(k_api).size()));
@@ -238,7 +278,8 @@ http::Outgoing Service::handle(const http::Incoming& request) const {
         return std::move(*refused);
       }
       std::string actor;
-      if (auto refusal = m_access.refuse(request, action, watched->pipeline.name, parts[3], actor)) {
+      if (auto refusal =
+              m_access.refuse(request, action, watched->pipeline.name, parts[3], actor)) {
         http::Outgoing refused = error_response(refusal->status, "usage", refusal->message);
         if (refusal->status == 401) {
           refused.headers.emplace_back("WWW-Authenticate", "Bearer");
@@ -258,13 +299,25 @@ http::Outgoing Service::pipelines_json() const {
   json list = json::array();
   for (const auto& watched : m_pipelines) {
     json entry = {{"name", watched.pipeline.name}, {"file", watched.file.string()}};
-    auto stages = promoter::status(watched.pipeline, m_history_path);
-    if (stages) {
-      entry["stages"] = report::status_json(watched.pipeline.name, *stages)["stages"];
-      entry["error"] = nullptr;
-    } else {
+    const auto snapshot = m_board->snapshot(index_of(watched));
+    if (snapshot->error) {
       entry["stages"] = json::array();
-      entry["error"] = stages.error().message;
+      entry["error"] = snapshot->error->message;
+    } else {
+      // The stages as `promote status --json` shows them.
+      json stages = json::array();
+      for (const auto& stage : snapshot->document["stages"]) {
+        json row = json::object();
+        for (const char* key :
+             {"name", "from", "target", "candidate", "problem", "entered_at", "entered_source"}) {
+          if (stage.contains(key)) {
+            row[key] = stage[key];
+          }
+        }
+        stages.push_back(std::move(row));
+      }
+      entry["stages"] = std::move(stages);
+      entry["error"] = nullptr;
     }
     list.push_back(std::move(entry));
   }
@@ -272,58 +325,28 @@ http::Outgoing Service::pipelines_json() const {
 }
 
 http::Outgoing Service::pipeline_json(const Watched& watched) const {
-  auto stages = promoter::status(watched.pipeline, m_history_path);
-  if (!stages) {
-    return unavailable(stages.error());
+  const auto snapshot = m_board->snapshot(index_of(watched));
+  if (snapshot->error) {
+    return unavailable(*snapshot->error);
   }
-  json out = report::status_json(watched.pipeline.name, *stages);
-  out["file"] = watched.file.string();
-  // Each stage's gates as configured, for a person deciding what to wait for.
-  for (std::size_t i = 0; i < watched.pipeline.stages.size() && i < out["stages"].size(); ++i) {
-    const pipeline::Stage& stage = watched.pipeline.stages[i];
-    for (const auto& [key, specs] :
-         {std::pair{"gates", &stage.gates}, std::pair{"verify", &stage.verify}}) {
-      json gates = json::array();
-      for (const auto& spec : *specs) {
-        gates.push_back({{"name", spec.name},
-                         {"use", spec.use},
-                         {"config", spec.gate ? spec.gate->config() : json()}});
-      }
-      out["stages"][i][key] = std::move(gates);
-    }
-    out["stages"][i]["auto"] = nullptr;
-  }
-  // What the loop knows of each `auto` stage: its last evaluation and when it looks again.
-  if (m_loop != nullptr) {
-    for (const StageRun& run : m_loop->runs()) {
-      if (run.pipeline != watched.pipeline.name) {
-        continue;
-      }
-      for (auto& stage : out["stages"]) {
-        if (stage["name"] == run.stage) {
-          const bool waits_for_image = run.next == std::chrono::system_clock::time_point::max();
-          stage["auto"] = {
-              {"next", waits_for_image ? json() : json(history::format_time(run.next))},
-              {"last", run.last ? json(history::format_time(*run.last)) : json()},
-              {"outcome", run.outcome.empty() ? json() : json(run.outcome)},
-              {"summary", run.summary},
-              {"evaluations", run.evaluations}};
-        }
-      }
-    }
-  }
-  return json_response(200, out);
+  return json_response(200, snapshot->document);
 }
 
-http::Outgoing Service::history_json(const Watched& watched, const std::string& query) const {
-  auto given = parameters(query);
-  if (!given) {
-    return error_response(400, "usage", given.error().message);
-  }
+void Service::set_loop(Loop* loop) {
+  m_loop = loop;
+  m_board->set_loop(loop);
+}
+
+void Service::changed(const std::string& name) const {
+  m_board->changed(name);
+}
+
+Result<HistoryPage> Service::history_page(const Watched& watched,
+                                          const std::map<std::string, std::string>& given) const {
   history::Query filter;
   filter.pipeline = promoter::pipeline_identity(watched.pipeline);
   filter.limit = k_default_limit;
-  for (const auto& [key, value] : *given) {
+  for (const auto& [key, value] : given) {
     if (key == "stage") {
       filter.stage = value;
     } else if (key == "outcome") {
@@ -337,7 +360,7 @@ http::Outgoing Service::history_json(const Watched& watched, const std::string& 
     } else if (key == "until") {
       auto until = history::parse_time(value);
       if (!until) {
-        return error_response(400, "usage", "until: " + until.error().message);
+        return make_error(ErrorKind::usage, "until: " + until.error().message);
       }
       filter.until = *until;
     } else if (key == "limit") {
@@ -345,42 +368,57 @@ http::Outgoing Service::history_json(const Watched& watched, const std::string& 
       const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), limit);
       if (ec != std::errc() || end != value.data() + value.size() || limit == 0 ||
           limit > k_max_limit) {
-        return error_response(400, "usage",
-                              "limit must be a number from 1 to " + std::to_string(k_max_limit) +
-                                  ", got '" + value + "'");
+        return make_error(ErrorKind::usage, "limit must be a number from 1 to " +
+                                                std::to_string(k_max_limit) + ", got '" + value +
+                                                "'");
       }
       filter.limit = limit;
     } else {
-      return error_response(400, "usage",
-                            "unknown parameter '" + key +
-                                "' (stage, outcome, candidate, image, actor, until, limit)");
+      return make_error(ErrorKind::usage,
+                        "unknown parameter '" + key +
+                            "' (stage, outcome, candidate, image, actor, until, limit)");
     }
   }
   auto store = history::History::open_existing(
       promoter::history_path(watched.pipeline.file, m_history_path));
   if (!store) {
-    return unavailable(store.error());
+    return store.error();
   }
-  json records = json::array();
-  json next = nullptr;
+  HistoryPage page;
+  page.records = json::array();
   if (*store) {
     // One more than asked: whether there is a next page, and where it starts.
     const std::size_t asked = filter.limit;
     filter.limit = asked + 1;
     auto found = (*store)->list(filter);
     if (!found) {
-      return unavailable(found.error());
+      return found.error();
     }
     if (found->size() > asked) {
       found->resize(asked);
-      next = "until=" + history::format_time(found->back().started);
+      page.next = "until=" + history::format_time(found->back().started);
     }
-    records = report::history_json(*found);
+    page.records = report::history_json(*found);
   }
-  return json_response(200, {{"promotions", std::move(records)}, {"next", std::move(next)}});
+  return page;
 }
 
-http::Outgoing Service::promotion_json(const std::string& id) const {
+http::Outgoing Service::history_json(const Watched& watched, const std::string& query) const {
+  auto given = parse_parameters(query);
+  if (!given) {
+    return error_response(400, "usage", given.error().message);
+  }
+  auto page = history_page(watched, *given);
+  if (!page) {
+    return page.error().kind == ErrorKind::usage
+               ? error_response(400, "usage", page.error().message)
+               : unavailable(page.error());
+  }
+  return json_response(200, {{"promotions", std::move(page->records)},
+                             {"next", page->next.empty() ? json() : json(page->next)}});
+}
+
+Result<std::optional<json>> Service::find_promotion(const std::string& id) const {
   std::set<fs::path> read;  // pipelines may share one history
   for (const auto& watched : m_pipelines) {
     const fs::path path = promoter::history_path(watched.pipeline.file, m_history_path);
@@ -389,7 +427,7 @@ http::Outgoing Service::promotion_json(const std::string& id) const {
     }
     auto store = history::History::open_existing(path);
     if (!store) {
-      return unavailable(store.error());
+      return store.error();
     }
     if (!*store) {
       continue;
@@ -398,13 +436,24 @@ http::Outgoing Service::promotion_json(const std::string& id) const {
     query.id = id;
     auto found = (*store)->list(query);
     if (!found) {
-      return unavailable(found.error());
+      return found.error();
     }
     if (!found->empty()) {
-      return json_response(200, report::history_json(*found).at(0));
+      return std::optional<json>(report::history_json(*found).at(0));
     }
   }
-  return error_response(404, "usage", "no promotion '" + id + "' in the served histories");
+  return std::optional<json>();
+}
+
+http::Outgoing Service::promotion_json(const std::string& id) const {
+  auto found = find_promotion(id);
+  if (!found) {
+    return unavailable(found.error());
+  }
+  if (!*found) {
+    return error_response(404, "usage", "no promotion '" + id + "' in the served histories");
+  }
+  return json_response(200, **found);
 }
 
 http::Outgoing Service::metrics() const {
@@ -460,6 +509,28 @@ http::Outgoing Service::metrics() const {
          "evaluated next.\n"
       << "# TYPE promote_auto_next_evaluation_timestamp_seconds gauge\n"
       << next.str();
+  out << "# HELP promote_gate_duration_seconds How long the service's evaluations of each kind "
+         "of gate took, retries included.\n"
+      << "# TYPE promote_gate_duration_seconds histogram\n";
+  {
+    std::lock_guard lock(m_gate_times->mutex);
+    for (const auto& [use, histogram] : m_gate_times->by_use) {
+      std::uint64_t cumulative = 0;
+      for (std::size_t i = 0; i < k_bucket_count; ++i) {
+        cumulative += histogram.buckets[i];
+        char bound[32];
+        std::snprintf(bound, sizeof bound, "%g", k_gate_buckets[i]);
+        out << "promote_gate_duration_seconds_bucket{use=\"" << label(use) << "\",le=\"" << bound
+            << "\"} " << cumulative << "\n";
+      }
+      out << "promote_gate_duration_seconds_bucket{use=\"" << label(use) << "\",le=\"+Inf\"} "
+          << histogram.count << "\n"
+          << "promote_gate_duration_seconds_sum{use=\"" << label(use) << "\"} " << histogram.sum
+          << "\n"
+          << "promote_gate_duration_seconds_count{use=\"" << label(use) << "\"} " << histogram.count
+          << "\n";
+    }
+  }
   out << "# HELP promote_promotions_total Recorded attempts by pipeline, stage and outcome.\n"
       << "# TYPE promote_promotions_total counter\n"
       << counts.str()

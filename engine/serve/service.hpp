@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -16,6 +17,7 @@
 #include "engine/http/server.hpp"
 #include "engine/pipeline/pipeline.hpp"
 #include "engine/serve/access.hpp"
+#include "engine/serve/board.hpp"
 #include "engine/serve/webhooks.hpp"
 
 namespace promote::serve {
@@ -34,6 +36,19 @@ struct Watched {
   pipeline::Pipeline pipeline;
 };
 
+/// One page of a pipeline's history: its records (report::history_json), newest first, and the
+/// query that gives the next page ("until=..."; "" when this is the last).
+struct HistoryPage {
+  nlohmann::json records;
+  std::string next;
+};
+
+/// The decoded parameters of a query string or a form body ("a=1&b=x+y"); fails (usage) on one
+/// that does not parse or names a parameter twice.
+Result<std::map<std::string, std::string>> parse_parameters(const std::string& query);
+
+class Dashboard;
+
 /// The service: its pipelines, loaded once at start, and the handler of its HTTP API.
 class Service {
  public:
@@ -45,14 +60,39 @@ class Service {
   http::Outgoing handle(const http::Incoming& request) const;
 
   const std::vector<Watched>& pipelines() const { return m_pipelines; }
+  /// The pipeline called `name`, or null.
+  const Watched* find(const std::string& name) const;
+  const Access& access() const { return m_access; }
+  const std::optional<std::filesystem::path>& history_path() const { return m_history_path; }
+  Loop* loop() const { return m_loop; }
+
+  /// A page of `watched`'s history filtered by `given` (stage, outcome, candidate, image, actor,
+  /// until, limit). Fails (usage) on an unknown or malformed parameter, (input) when the
+  /// history cannot be read.
+  Result<HistoryPage> history_page(const Watched& watched,
+                                   const std::map<std::string, std::string>& given) const;
+  /// The record of promotion `id` (report::history_json) in the served histories, or nullopt.
+  Result<std::optional<nlohmann::json>> find_promotion(const std::string& id) const;
 
   /// The loop promoting the `auto` stages, whose state the API shows and which webhooks
   /// trigger (may be null: none).
-  void set_loop(Loop* loop) { m_loop = loop; }
+  void set_loop(Loop* loop);
+
+  /// Says that pipeline `name` may show something new (the loop evaluated it).
+  void changed(const std::string& name) const;
+
+  /// Counts one gate evaluation of `seconds` (its use: "soak") in the gate duration histogram of
+  /// /metrics.
+  void gate_timed(const std::string& use, double seconds) const;
+
+  /// What the service shows of its pipelines (board.hpp).
+  Board& board() const { return *m_board; }
 
  private:
   Service() = default;
-  const Watched* find(const std::string& name) const;
+  std::size_t index_of(const Watched& watched) const {
+    return static_cast<std::size_t>(&watched - m_pipelines.data());
+  }
   http::Outgoing pipelines_json() const;
   http::Outgoing pipeline_json(const Watched& watched) const;
   http::Outgoing history_json(const Watched& watched, const std::string& query) const;
@@ -63,6 +103,10 @@ class Service {
   std::optional<std::filesystem::path> m_history_path;
   std::chrono::system_clock::time_point m_started;
   Loop* m_loop = nullptr;
+  std::shared_ptr<Board> m_board;
+  std::shared_ptr<Dashboard> m_dashboard;
+  struct GateTimes;
+  std::shared_ptr<GateTimes> m_gate_times;
   WebhookSecrets m_secrets;
   Access m_access;
   std::shared_ptr<Deliveries> m_deliveries = std::make_shared<Deliveries>();
