@@ -5,6 +5,7 @@
 #include <boost/url/parse_query.hpp>
 #include <charconv>
 #include <cstdio>
+#include <iomanip>
 #include <map>
 #include <set>
 #include <sstream>
@@ -456,6 +457,47 @@ http::Outgoing Service::promotion_json(const std::string& id) const {
   return json_response(200, **found);
 }
 
+void Service::stage_metrics(const Watched& watched, const history::History& store,
+                            std::ostream& pending, std::ostream& lead) const {
+  const auto snapshot = m_board->snapshot(index_of(watched));
+  if (snapshot->error || watched.pipeline.stages.empty()) {
+    return;
+  }
+  const history::PipelineId id = promoter::pipeline_identity(watched.pipeline);
+  const std::string first = watched.pipeline.stages.front().name;
+  for (const auto& stage : snapshot->document["stages"]) {
+    const std::string name = stage.value("name", "");
+    const std::string labels =
+        "{pipeline=\"" + label(watched.pipeline.name) + "\",stage=\"" + label(name) + "\"}";
+    const json& automatic = stage["auto"];
+    const json& recorded = stage["last"];
+    std::string outcome;
+    if (automatic.is_object() && automatic["outcome"].is_string()) {
+      outcome = automatic["outcome"];
+    } else if (recorded.is_object()) {
+      outcome = recorded.value("outcome", "");
+    }
+    pending << "promote_stage_pending" << labels << " " << (outcome == "pending" ? 1 : 0) << "\n";
+    if (name == first || !stage["candidate"].is_object() || !stage["entered_at"].is_string()) {
+      continue;
+    }
+    history::Query query;
+    query.pipeline = id;
+    query.stage = first;
+    query.candidate_id = stage["candidate"].value("id", "");
+    query.outcome = "promoted";
+    query.with_gates = false;
+    auto found = store.list(query);
+    auto entered = history::parse_time(stage["entered_at"].get<std::string>());
+    if (found && !found->empty() && entered && found->back().finished <= *entered) {
+      const auto seconds =
+          std::chrono::duration_cast<std::chrono::milliseconds>(*entered - found->back().finished);
+      lead << "promote_lead_time_seconds" << labels << " " << seconds.count() / 1000 << "."
+           << std::setw(3) << std::setfill('0') << seconds.count() % 1000 << "\n";
+    }
+  }
+}
+
 http::Outgoing Service::metrics() const {
   std::ostringstream out;
   out << "# HELP promote_up Whether the service answers.\n# TYPE promote_up gauge\npromote_up 1\n"
@@ -467,6 +509,8 @@ http::Outgoing Service::metrics() const {
   std::ostringstream counts;
   std::ostringstream last;
   std::ostringstream failures;
+  std::ostringstream pending;
+  std::ostringstream lead;
   for (const auto& watched : m_pipelines) {
     const std::string name = label(watched.pipeline.name);
     auto store = history::History::open_existing(
@@ -488,6 +532,7 @@ http::Outgoing Service::metrics() const {
              << label(row.stage) << "\"} " << seconds_since_epoch(*row.last_finished) << "\n";
       }
     }
+    stage_metrics(watched, **store, pending, lead);
   }
   std::ostringstream evaluations;
   std::ostringstream next;
@@ -509,6 +554,14 @@ http::Outgoing Service::metrics() const {
          "evaluated next.\n"
       << "# TYPE promote_auto_next_evaluation_timestamp_seconds gauge\n"
       << next.str();
+  out << "# HELP promote_stage_pending Whether a stage's latest attempt (the service's, else the "
+         "history's) is pending.\n"
+      << "# TYPE promote_stage_pending gauge\n"
+      << pending.str()
+      << "# HELP promote_lead_time_seconds From the entry of the release a stage runs into the "
+         "first stage to its entry into this one.\n"
+      << "# TYPE promote_lead_time_seconds gauge\n"
+      << lead.str();
   out << "# HELP promote_gate_duration_seconds How long the service's evaluations of each kind "
          "of gate took, retries included.\n"
       << "# TYPE promote_gate_duration_seconds histogram\n";

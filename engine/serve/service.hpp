@@ -10,10 +10,12 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include "engine/error.hpp"
+#include "engine/history/history.hpp"
 #include "engine/http/server.hpp"
 #include "engine/pipeline/pipeline.hpp"
 #include "engine/serve/access.hpp"
@@ -98,6 +100,8 @@ class Service {
   http::Outgoing history_json(const Watched& watched, const std::string& query) const;
   http::Outgoing promotion_json(const std::string& id) const;
   http::Outgoing metrics() const;
+  void stage_metrics(const Watched& watched, const history::History& store, std::ostream& pending,
+                     std::ostream& lead) const;
 
   std::vector<Watched> m_pipelines;
   std::optional<std::filesystem::path> m_history_path;

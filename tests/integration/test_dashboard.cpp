@@ -142,6 +142,17 @@ TEST_SUITE("integration") {
     CHECK(approvals == "alice approve " + staging_id + " looks good in staging\n");
     // The same form without its token (as another site would post it) is refused.
     CHECK(seen["forged_status"] == 403);
+    // The page of dev's promotion shows the diff of its commit.
+    const json dev_rows =
+        json::parse(served.get("/api/v1/pipelines/shop/history?stage=dev").body)["promotions"];
+    REQUIRE(dev_rows.size() == 1);
+    const std::string promotion =
+        served.get("/promotions/" + dev_rows[0]["id"].get<std::string>()).body;
+    CHECK(promotion.find("<span class=\"d-del\">-    newTag: 1.0.0</span>") != std::string::npos);
+    CHECK(promotion.find("<span class=\"d-add\">+    newTag: 1.1.0</span>") != std::string::npos);
+    const std::string metrics = served.get("/metrics").body;
+    CHECK(metrics.find("promote_stage_pending{pipeline=\"shop\",stage=\"staging\"} 1\n") !=
+          std::string::npos);
     // The screenshot the README shows.
     const std::string png = test::read_text(screenshot);
     CHECK(png.size() > 10'000);

@@ -50,6 +50,8 @@ TEST_SUITE("integration") {
     CHECK(listed[0]["stages"] == status["stages"]);
 
     check_schema(shop.dir.path(), "serve-pipelines.schema.json", pipelines.body);
+    check_schema(shop.dir.path(), "serve-pipeline.schema.json",
+                 served.get("/api/v1/pipelines/shop").body);
     const auto page = served.get("/api/v1/pipelines/shop/history");
     check_schema(shop.dir.path(), "serve-history.schema.json", page.body);
     const json history = json::parse(page.body);
@@ -131,6 +133,16 @@ TEST_SUITE("integration") {
       pending += row["outcome"] == "pending" ? 1 : 0;
     }
     CHECK(pending == 1);
+    // The metrics: the soak's evaluations timed, and staging's lead time from dev (over 3 s).
+    const std::string metrics = served.get("/metrics").body;
+    CHECK(metrics.find("promote_gate_duration_seconds_bucket{use=\"soak\",le=\"+Inf\"} ") !=
+          std::string::npos);
+    CHECK(metrics.find("promote_stage_pending{pipeline=\"shop\",stage=\"staging\"} 0\n") !=
+          std::string::npos);
+    const auto lead =
+        metrics.find("promote_lead_time_seconds{pipeline=\"shop\",stage=\"staging\"} ");
+    REQUIRE(lead != std::string::npos);
+    CHECK(std::stod(metrics.substr(metrics.find("} ", lead) + 2)) >= 3.0);
     CHECK(served.stop(SIGTERM, std::chrono::seconds(15)) != -1);
   }
 }
