@@ -74,7 +74,7 @@ Result<bool> Repository::fetch_ref(const std::string& remote_name, const std::st
       source.starts_with("refs/heads/") ? source.substr(std::string("refs/heads/").size()) : source;
   std::string doing = "cannot fetch " + shown + " from " + remote_name;
   git_remote* raw = nullptr;
-  if (git_remote_lookup(&raw, m_repository.get(), remote_name.c_str()) < 0) {
+  if (lookup_remote(&raw, m_repository.get(), remote_name) < 0) {
     return failure(doing);
   }
   const RemotePtr remote(raw);

@@ -5,6 +5,10 @@
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "engine/git/repository.hpp"
 
@@ -197,6 +201,105 @@ Result<std::pair<git_oid, ObjectPtr>> commit_object(git_repository* repository,
     return failure(doing);
   }
   return std::pair<git_oid, ObjectPtr>{id, ObjectPtr(raw)};
+}
+
+namespace {
+
+// url.BASE.insteadOf and url.BASE.pushInsteadOf of a configuration: (prefix, base) pairs.
+struct Rewrites {
+  std::vector<std::pair<std::string, std::string>> fetch;
+  std::vector<std::pair<std::string, std::string>> push;
+};
+
+// `url` with the longest prefix of `rules` replaced by its base; as it is when none matches.
+std::string rewritten(const std::string& url,
+                      const std::vector<std::pair<std::string, std::string>>& rules,
+                      bool* matched = nullptr) {
+  const std::pair<std::string, std::string>* best = nullptr;
+  for (const auto& rule : rules) {
+    if (url.starts_with(rule.first) &&
+        (best == nullptr || rule.first.size() > best->first.size())) {
+      best = &rule;
+    }
+  }
+  if (matched != nullptr) {
+    *matched = best != nullptr;
+  }
+  return best == nullptr ? url : best->second + url.substr(best->first.size());
+}
+
+// The configuration value `key`, or nullopt when it is not set.
+std::optional<std::string> config_text(git_config* config, const std::string& key) {
+  git_buf value = GIT_BUF_INIT;
+  if (git_config_get_string_buf(&value, config, key.c_str()) < 0) {
+    git_error_clear();
+    return std::nullopt;
+  }
+  std::string out(value.ptr, value.size);
+  git_buf_dispose(&value);
+  return out;
+}
+
+}  // namespace
+
+int lookup_remote(git_remote** out, git_repository* repository, const std::string& name) {
+  git_config* raw = nullptr;
+  if (const int code = git_repository_config_snapshot(&raw, repository); code < 0) {
+    return code;
+  }
+  const Owned<git_config, git_config_free> config(raw);
+  const auto url = config_text(config.get(), "remote." + name + ".url");
+  if (!url) {
+    git_error_set_str(GIT_ERROR_CONFIG, ("remote '" + name + "' does not exist").c_str());
+    return GIT_ENOTFOUND;
+  }
+  // Every entry, walked without a pattern (git_config_foreach compiles none).
+  Rewrites rewrites;
+  const int walked = git_config_foreach(
+      config.get(),
+      [](const git_config_entry* entry, void* payload) {
+        const std::string_view key = entry->name;
+        auto& found = *static_cast<Rewrites*>(payload);
+        // Keys come lower-cased but for their middle part: "url.BASE.insteadof".
+        for (const auto& [suffix, list] :
+             {std::pair{std::string_view(".insteadof"), &found.fetch},
+              std::pair{std::string_view(".pushinsteadof"), &found.push}}) {
+          if (key.starts_with("url.") && key.ends_with(suffix) && key.size() > 4 + suffix.size()) {
+            list->emplace_back(entry->value,
+                               std::string(key.substr(4, key.size() - 4 - suffix.size())));
+          }
+        }
+        return 0;
+      },
+      &rewrites);
+  if (walked < 0) {
+    return walked;
+  }
+  const auto pushurl = config_text(config.get(), "remote." + name + ".pushurl");
+  git_remote_create_options options;
+  git_remote_create_options_init(&options, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+  options.repository = repository;
+  options.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+  const std::string fetch_url = rewritten(*url, rewrites.fetch);
+  if (const int code = git_remote_create_with_opts(out, fetch_url.c_str(), &options); code < 0) {
+    return code;
+  }
+  std::string push_url;
+  if (pushurl) {
+    push_url = rewritten(*pushurl, rewrites.fetch);
+  } else {
+    bool matched = false;
+    push_url = rewritten(*url, rewrites.push, &matched);
+    if (!matched) {
+      return 0;  // the url serves both
+    }
+  }
+  if (const int code = git_remote_set_instance_pushurl(*out, push_url.c_str()); code < 0) {
+    git_remote_free(*out);
+    *out = nullptr;
+    return code;
+  }
+  return 0;
 }
 
 }  // namespace promote::git::detail

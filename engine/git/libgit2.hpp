@@ -65,6 +65,14 @@ Result<std::string> repository_path(const std::string& path, const std::string& 
 Result<std::vector<std::string>> repository_paths(const std::vector<std::string>& paths,
                                                   const std::string& doing, bool allow_root);
 
+/// Remote `name` of `repository` as git_remote_lookup finds it (its url, its pushurl, each
+/// rewritten by the longest matching url.BASE.insteadOf, or pushInsteadOf for a push without a
+/// pushurl), made without the regular expressions libgit2 1.5 leaks in: git_remote_lookup leaks
+/// a match block per configuration entry (fixed in libgit2 after 1.5), which grew a service by
+/// a megabyte per evaluation. The remote is anonymous (explicit refspecs only). Returns
+/// libgit2's code: GIT_ENOTFOUND, with its error set, when there is no such remote.
+int lookup_remote(git_remote** out, git_repository* repository, const std::string& name);
+
 /// The callbacks of a clone, fetch or push: credentials, certificate check, and the push
 /// statuses the remote sends (kept in `context.rejected`). For a remote across the network, the
 /// CA file of https remotes is set first (PROMOTE_CA_FILE, else SSL_CERT_FILE), once.

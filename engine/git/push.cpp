@@ -177,6 +177,24 @@ Result<void> push_local(git_repository* local, const fs::path& path, const std::
   return move_ref(local, remote.get(), ref, id, exists ? &current : nullptr, doing, moved_on);
 }
 
+// What a push to `branch` itself does besides: its remote-tracking ref follows (nothing for a
+// push that is not of a branch: `branch` "").
+Result<void> follow_tracking(git_repository* repository, const std::string& remote_name,
+                             const std::string& branch, const git_oid& pushed,
+                             const std::string& doing) {
+  if (branch.empty()) {
+    return {};
+  }
+  const std::string tracking = "refs/remotes/" + remote_name + "/" + branch;
+  git_reference* updated = nullptr;
+  if (git_reference_create(&updated, repository, tracking.c_str(), &pushed, 1, "update by push") <
+      0) {
+    return failure(doing);
+  }
+  git_reference_free(updated);
+  return {};
+}
+
 }  // namespace
 
 Result<void> Repository::push(const std::string& remote_name, const std::string& branch,
@@ -190,7 +208,7 @@ Result<void> Repository::push_ref(const std::string& remote_name, const std::str
   const std::string branch = is_branch ? local.substr(std::string("refs/heads/").size()) : local;
   std::string doing = "cannot push " + branch + " to " + remote_name;
   git_remote* raw = nullptr;
-  if (git_remote_lookup(&raw, m_repository.get(), remote_name.c_str()) < 0) {
+  if (lookup_remote(&raw, m_repository.get(), remote_name) < 0) {
     return failure(doing);
   }
   const RemotePtr remote(raw);
@@ -229,18 +247,8 @@ Result<void> Repository::push_ref(const std::string& remote_name, const std::str
         !pushed) {
       return pushed;
     }
-    if (!is_branch) {
-      return {};
-    }
-    // What a push to the branch itself would have done: the remote-tracking ref follows.
-    const std::string tracking = "refs/remotes/" + remote_name + "/" + branch;
-    git_reference* updated = nullptr;
-    if (git_reference_create(&updated, m_repository.get(), tracking.c_str(), &local_id, 1,
-                             "update by push") < 0) {
-      return failure(doing);
-    }
-    git_reference_free(updated);
-    return {};
+    return follow_tracking(m_repository.get(), remote_name, is_branch ? branch : "", local_id,
+                           doing);
   }
   std::string refspec = (force ? "+" : "") + local + ":" + local;
   char* specs[] = {refspec.data()};
@@ -263,7 +271,8 @@ Result<void> Repository::push_ref(const std::string& remote_name, const std::str
     }
     return problem(doing, "the remote rejected " + ref + ": " + status);
   }
-  return {};
+  // The remote is anonymous (lookup_remote): libgit2 moves no remote-tracking ref itself.
+  return follow_tracking(m_repository.get(), remote_name, is_branch ? branch : "", local_id, doing);
 }
 
 }  // namespace promote::git

@@ -160,7 +160,7 @@ Result<bool> tracked_by_git(const fs::path& file) {
 
 Result<std::optional<std::string>> Repository::remote_url(const std::string& name) const {
   git_remote* raw = nullptr;
-  const int code = git_remote_lookup(&raw, m_repository.get(), name.c_str());
+  const int code = lookup_remote(&raw, m_repository.get(), name);
   if (code == GIT_ENOTFOUND) {
     return std::nullopt;
   }
