@@ -39,6 +39,9 @@ int run_serve(const Options& options) {
   };
   serve::Loop loop(*service, loop_options);
   service->set_loop(&loop);
+  // What the API and the pages show is kept up to date beside the requests, never in them.
+  service->board().refresh();
+  service->board().start();
   auto bound = http::Server::bind(options.listen, [service](const http::Incoming& request) {
     return service->handle(request);
   });
@@ -63,6 +66,7 @@ int run_serve(const Options& options) {
   server->run();
   util::before_termination(nullptr);
   loop.stop();
+  service->board().stop();
   stopped->set_value();
   return 0;
 }

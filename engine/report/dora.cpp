@@ -1,5 +1,4 @@
 #include "engine/report/dora.hpp"
-#include "engine/report/tables.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -10,6 +9,8 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "engine/report/tables.hpp"
+#include "engine/util/json.hpp"
 #include "engine/util/text.hpp"
 #include "engine/util/time.hpp"
 
@@ -478,10 +479,13 @@ nlohmann::json dora_json(const DoraReport& report) {
 
 // ---------------------------------------------------------------------------------- HTML
 
-std::string html_escape(const std::string& text) {
+namespace {
+
+// `text` with &, <, >, " and ' as character references; other characters as they are.
+std::string escape_characters(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (const char c : util::one_line(text)) {
+  for (const char c : text) {
     switch (c) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;
@@ -492,6 +496,23 @@ std::string html_escape(const std::string& text) {
     }
   }
   return out;
+}
+
+}  // namespace
+
+std::string html_escape(const std::string& text) {
+  return escape_characters(util::one_line(text));
+}
+
+std::string html_escape_block(const std::string& text) {
+  std::string kept;
+  kept.reserve(text.size());
+  for (const char c : util::valid_utf8(text)) {
+    if (c == '\n' || c == '\t' || (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f)) {
+      kept += c;
+    }
+  }
+  return escape_characters(kept);
 }
 
 namespace {

@@ -126,4 +126,8 @@ std::string dora_html(const DoraReport& report);
 /// `text` on one line (util::one_line) with &, <, >, " and ' replaced by character references.
 std::string html_escape(const std::string& text);
 
+/// `text` escaped as html_escape does, keeping its line feeds and tabs (a diff, a JSON
+/// document) and dropping every other control character.
+std::string html_escape_block(const std::string& text);
+
 }  // namespace promote::report

@@ -10,6 +10,7 @@
 #include "engine/report/tables.hpp"
 #include "engine/serve/loop.hpp"
 #include "engine/serve/service.hpp"
+#include "engine/util/json.hpp"
 
 namespace promote::serve {
 
@@ -113,14 +114,14 @@ Snapshot document_of(const Watched& watched, const std::optional<fs::path>& hist
                      const Loop* loop) {
   auto stages = promoter::status(watched.pipeline, history_path);
   if (!stages) {
-    return Snapshot{json(), stages.error()};
+    return Snapshot{json(), stages.error(), ""};
   }
   json out = report::status_json(watched.pipeline.name, *stages);
   out["file"] = watched.file.string();
   auto store =
       history::History::open_existing(promoter::history_path(watched.pipeline.file, history_path));
   if (!store) {
-    return Snapshot{json(), store.error()};
+    return Snapshot{json(), store.error(), ""};
   }
   const history::PipelineId id = promoter::pipeline_identity(watched.pipeline);
   for (std::size_t i = 0; i < watched.pipeline.stages.size() && i < out["stages"].size(); ++i) {
@@ -173,7 +174,8 @@ Snapshot document_of(const Watched& watched, const std::optional<fs::path>& hist
       }
     }
   }
-  return Snapshot{std::move(out), std::nullopt};
+  std::string body = util::dump_json(out, 2) + "\n";
+  return Snapshot{std::move(out), std::nullopt, std::move(body)};
 }
 
 }  // namespace
@@ -181,11 +183,13 @@ Snapshot document_of(const Watched& watched, const std::optional<fs::path>& hist
 struct Board::Slot {
   std::vector<fs::path> files;
   std::mutex mutex;  ///< held while the document is computed: one computation at a time
-  std::shared_ptr<const Snapshot> snapshot;  ///< under mutex
-  std::vector<Stamp> stamps;                 ///< under mutex: of `files` when it was computed
-  std::size_t evaluations = 0;               ///< under mutex: the loop's count then
-  Clock::time_point computed;                ///< under mutex
-  std::atomic<bool> stale = true;            ///< changed() was called since
+  std::shared_ptr<const Snapshot> snapshot;   ///< under mutex
+  std::vector<Stamp> stamps;                  ///< under mutex: of `files` when it was computed
+  std::size_t evaluations = 0;                ///< under mutex: the loop's count then
+  Clock::time_point computed;                 ///< under mutex
+  std::atomic<bool> stale = true;             ///< changed() was called since
+  std::mutex published_mutex;                 ///< a short lock: only to copy `published`
+  std::shared_ptr<const Snapshot> published;  ///< under published_mutex: `snapshot`'s last value
 };
 
 Board::Board(const std::vector<Watched>& pipelines, std::optional<fs::path> history_path)
@@ -199,10 +203,49 @@ Board::Board(const std::vector<Watched>& pipelines, std::optional<fs::path> hist
   }
 }
 
-Board::~Board() = default;
+Board::~Board() {
+  stop();
+}
+
+void Board::start() {
+  if (m_running.exchange(true)) {
+    return;
+  }
+  m_thread = std::thread([this] {
+    std::unique_lock lock(m_mutex);
+    while (!m_stopping) {
+      lock.unlock();
+      for (std::size_t i = 0; i < m_slots.size(); ++i) {
+        compute(i, *m_slots[i]);
+      }
+      lock.lock();
+      const std::uint64_t pokes = m_pokes;
+      m_moved.wait_for(lock, std::chrono::seconds(1),
+                       [&] { return m_stopping || m_pokes != pokes; });
+    }
+  });
+}
+
+void Board::stop() {
+  {
+    std::lock_guard lock(m_mutex);
+    m_stopping = true;
+  }
+  m_moved.notify_all();
+  if (m_thread.joinable()) {
+    m_thread.join();
+  }
+}
 
 std::shared_ptr<const Snapshot> Board::snapshot(std::size_t index) {
-  return compute(index, *m_slots.at(index));
+  Slot& slot = *m_slots.at(index);
+  if (m_running.load() && !slot.stale.load()) {
+    std::lock_guard lock(slot.published_mutex);
+    if (slot.published) {
+      return slot.published;
+    }
+  }
+  return compute(index, slot);
 }
 
 std::shared_ptr<const Snapshot> Board::compute(std::size_t index, Slot& slot) {
@@ -226,6 +269,10 @@ std::shared_ptr<const Snapshot> Board::compute(std::size_t index, Slot& slot) {
   const bool moved = !slot.snapshot || slot.snapshot->document != fresh->document ||
                      slot.snapshot->error.has_value() != fresh->error.has_value();
   slot.snapshot = std::move(fresh);
+  {
+    std::lock_guard published(slot.published_mutex);
+    slot.published = slot.snapshot;
+  }
   slot.stamps = std::move(stamps);
   slot.evaluations = evaluations;
   slot.computed = now;
@@ -257,6 +304,9 @@ void Board::wake() {
 }
 
 std::uint64_t Board::refresh() {
+  if (m_running.load()) {
+    return version();  // the thread does it
+  }
   for (std::size_t i = 0; i < m_slots.size(); ++i) {
     compute(i, *m_slots[i]);
   }

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/error.hpp"
@@ -33,6 +34,7 @@ class Loop;
 struct Snapshot {
   nlohmann::json document;
   std::optional<Error> error;  ///< the repository or history could not be read
+  std::string body;            ///< `document` as the API sends it (indented, a final newline)
 };
 
 class Board {
@@ -47,12 +49,22 @@ class Board {
   /// The loop whose state the documents show (may be null).
   void set_loop(const Loop* loop) { m_loop.store(loop); }
 
-  /// The document of the `index`th pipeline, computed again first when it is stale.
+  /// Keeps the documents up to date on a thread of its own from now on (the service does;
+  /// tests may not): every second it computes again those that are stale, and a read no longer
+  /// waits for a change seen by its files, only for one it was told of (`changed`).
+  void start();
+  /// Stops that thread (also on destruction).
+  void stop();
+
+  /// The document of the `index`th pipeline. Without the thread, computed again first when it
+  /// is stale; with it, as the thread last computed it (at most about a second behind a change
+  /// of its files), unless `changed` was called since: then computed first.
   std::shared_ptr<const Snapshot> snapshot(std::size_t index);
   /// Marks pipeline `name` changed (the loop evaluated it, a command ran on it): the next read
   /// computes it again, and the version moves if it differs.
   void changed(const std::string& name);
-  /// Brings every stale pipeline's document up to date; returns the version after it.
+  /// Brings every stale pipeline's document up to date (the thread does, when it runs); returns
+  /// the version after it.
   std::uint64_t refresh();
   /// Moves whenever a pipeline's document changes (starts at 1).
   std::uint64_t version() const;
@@ -74,6 +86,9 @@ class Board {
   std::condition_variable m_moved;
   std::uint64_t m_version = 1;  ///< under m_mutex
   std::uint64_t m_pokes = 0;    ///< under m_mutex: calls of changed() and wake()
+  bool m_stopping = false;      ///< under m_mutex
+  std::atomic<bool> m_running = false;
+  std::thread m_thread;
 };
 
 }  // namespace promote::serve

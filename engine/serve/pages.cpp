@@ -8,7 +8,6 @@
 #include "engine/report/dora.hpp"
 #include "engine/report/tables.hpp"
 #include "engine/serve/access.hpp"
-#include "engine/util/json.hpp"
 
 namespace promote::serve::pages {
 
@@ -302,39 +301,6 @@ std::string pipeline_board(const PipelineView& view, const Viewer& viewer, TimeP
 
 }  // namespace
 
-std::string escape_block(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : util::valid_utf8(text)) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      case '\n':
-      case '\t':
-        out += c;
-        break;
-      default:
-        if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
-
 std::string relative(TimePoint at, TimePoint now) {
   const bool past = at < now;
   long long seconds =
@@ -507,7 +473,8 @@ std::string promotion(const json& record, const std::string& diff, const Viewer&
                          : line.starts_with("-")                            ? "del"
                          : line.starts_with("@@")                           ? "hunk"
                                                                             : "ctx";
-      out += "<span class=\"d-" + std::string(kind) + "\">" + escape_block(line) + "</span>\n";
+      out += "<span class=\"d-" + std::string(kind) + "\">" + report::html_escape_block(line) +
+             "</span>\n";
       at = end + 1;
     }
     out += "</pre>";
@@ -522,8 +489,8 @@ std::string promotion(const json& record, const std::string& diff, const Viewer&
            esc(text_of(gate, "name")) + " <span class=\"muted\">(" + esc(text_of(gate, "use")) +
            ")</span></h3><p>" + esc(text_of(gate, "summary")) + "</p>";
     if (gate.contains("details") && gate["details"].is_object() && !gate["details"].empty()) {
-      out += "<details><summary>Details</summary><pre>" + escape_block(gate["details"].dump(2)) +
-             "</pre></details>";
+      out += "<details><summary>Details</summary><pre>" +
+             report::html_escape_block(gate["details"].dump(2)) + "</pre></details>";
     }
     if (gate.contains("evidence") && !gate["evidence"].empty()) {
       out += "<h4>Evidence</h4><ul class=\"plain\">";

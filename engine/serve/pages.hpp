@@ -63,10 +63,6 @@ std::string result(const std::string& heading, const std::string& message, bool 
 /// An error page (404, 400) with `message`.
 std::string error(const std::string& heading, const std::string& message, const Viewer& viewer);
 
-/// `text` with &, <, >, " and ' as character references and every control character but line
-/// feed and tab dropped: for text that keeps its lines (a diff, a JSON document).
-std::string escape_block(const std::string& text);
-
 /// "in 1h 05m 30s", "in 42s", "now"; "3d 4h ago" for a past time.
 std::string relative(TimePoint at, TimePoint now);
 

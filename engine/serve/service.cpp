@@ -105,6 +105,20 @@ constexpr std::size_t k_bucket_count = std::size(k_gate_buckets);
 
 }  // namespace
 
+/// The last answer of /api/v1/pipelines, and the documents it was made of.
+struct Service::Listing {
+  std::mutex mutex;
+  std::vector<std::shared_ptr<const Snapshot>> snapshots;  ///< under mutex
+  std::string body;                                        ///< under mutex
+};
+
+/// The last text of /metrics, and when it was made.
+struct Service::MetricsCache {
+  std::mutex mutex;
+  std::optional<std::chrono::steady_clock::time_point> at;  ///< under mutex
+  std::string body;                                         ///< under mutex
+};
+
 /// Gate evaluation times by use, as Prometheus histograms.
 struct Service::GateTimes {
   struct Histogram {
@@ -184,6 +198,8 @@ Result<Service> Service::load(const ServiceOptions& options) {
   }
   service.m_board = std::make_shared<Board>(service.m_pipelines, service.m_history_path);
   service.m_gate_times = std::make_shared<GateTimes>();
+  service.m_metrics = std::make_shared<MetricsCache>();
+  service.m_listing = std::make_shared<Listing>();
   service.m_dashboard = std::make_shared<Dashboard>();
   return service;
 }
@@ -287,7 +303,10 @@ http::Outgoing Service::handle(const http::Incoming& request) const {
         }
         return refused;
       }
-      return run_command(*watched, parts[3], action, actor, request.body, m_history_path, m_loop);
+      http::Outgoing done =
+          run_command(*watched, parts[3], action, actor, request.body, m_history_path, m_loop);
+      changed(watched->pipeline.name);  // what the API and the pages show of it moved
+      return done;
     }
     return error_response(404, "usage", "no such resource: " + path);
   } catch (const std::exception& e) {
@@ -297,10 +316,23 @@ http::Outgoing Service::handle(const http::Incoming& request) const {
 }
 
 http::Outgoing Service::pipelines_json() const {
+  std::vector<std::shared_ptr<const Snapshot>> snapshots;
+  for (const auto& watched : m_pipelines) {
+    snapshots.push_back(m_board->snapshot(index_of(watched)));
+  }
+  // The same documents as the last answer's: the same body.
+  {
+    std::lock_guard lock(m_listing->mutex);
+    if (m_listing->snapshots == snapshots) {
+      http::Outgoing out = json_response(200, json());
+      out.body = m_listing->body;
+      return out;
+    }
+  }
   json list = json::array();
   for (const auto& watched : m_pipelines) {
     json entry = {{"name", watched.pipeline.name}, {"file", watched.file.string()}};
-    const auto snapshot = m_board->snapshot(index_of(watched));
+    const auto& snapshot = snapshots[index_of(watched)];
     if (snapshot->error) {
       entry["stages"] = json::array();
       entry["error"] = snapshot->error->message;
@@ -322,7 +354,11 @@ http::Outgoing Service::pipelines_json() const {
     }
     list.push_back(std::move(entry));
   }
-  return json_response(200, {{"pipelines", std::move(list)}});
+  http::Outgoing out = json_response(200, {{"pipelines", std::move(list)}});
+  std::lock_guard lock(m_listing->mutex);
+  m_listing->snapshots = std::move(snapshots);
+  m_listing->body = out.body;
+  return out;
 }
 
 http::Outgoing Service::pipeline_json(const Watched& watched) const {
@@ -330,7 +366,9 @@ http::Outgoing Service::pipeline_json(const Watched& watched) const {
   if (snapshot->error) {
     return unavailable(*snapshot->error);
   }
-  return json_response(200, snapshot->document);
+  http::Outgoing out = json_response(200, json());
+  out.body = snapshot->body;
+  return out;
 }
 
 void Service::set_loop(Loop* loop) {
@@ -499,6 +537,17 @@ void Service::stage_metrics(const Watched& watched, const history::History& stor
 }
 
 http::Outgoing Service::metrics() const {
+  // Scrapes come every few seconds; a burst of them is answered from the last second's text.
+  http::Outgoing response;
+  response.headers = {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}};
+  {
+    std::lock_guard lock(m_metrics->mutex);
+    if (m_metrics->at &&
+        std::chrono::steady_clock::now() - *m_metrics->at < std::chrono::seconds(1)) {
+      response.body = m_metrics->body;
+      return response;
+    }
+  }
   std::ostringstream out;
   out << "# HELP promote_up Whether the service answers.\n# TYPE promote_up gauge\npromote_up 1\n"
       << "# HELP promote_start_time_seconds When the service started, since the epoch.\n"
@@ -511,10 +560,16 @@ http::Outgoing Service::metrics() const {
   std::ostringstream failures;
   std::ostringstream pending;
   std::ostringstream lead;
+  // Pipelines may share a history: each database is opened once per scrape.
+  std::map<fs::path, Result<std::optional<history::History>>> opened;
   for (const auto& watched : m_pipelines) {
     const std::string name = label(watched.pipeline.name);
-    auto store = history::History::open_existing(
-        promoter::history_path(watched.pipeline.file, m_history_path));
+    const fs::path path = promoter::history_path(watched.pipeline.file, m_history_path);
+    auto found = opened.find(path);
+    if (found == opened.end()) {
+      found = opened.emplace(path, history::History::open_existing(path)).first;
+    }
+    auto& store = found->second;
     if (store && !*store) {
       continue;  // nothing recorded yet
     }
@@ -592,9 +647,10 @@ http::Outgoing Service::metrics() const {
       << last.str() << "# HELP promote_history_errors Pipelines whose history could not be read.\n"
       << "# TYPE promote_history_errors gauge\n"
       << failures.str();
-  http::Outgoing response;
-  response.headers = {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}};
   response.body = out.str();
+  std::lock_guard lock(m_metrics->mutex);
+  m_metrics->at = std::chrono::steady_clock::now();
+  m_metrics->body = response.body;
   return response;
 }
 

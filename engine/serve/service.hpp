@@ -111,6 +111,10 @@ class Service {
   std::shared_ptr<Dashboard> m_dashboard;
   struct GateTimes;
   std::shared_ptr<GateTimes> m_gate_times;
+  struct MetricsCache;
+  std::shared_ptr<MetricsCache> m_metrics;
+  struct Listing;
+  std::shared_ptr<Listing> m_listing;
   WebhookSecrets m_secrets;
   Access m_access;
   std::shared_ptr<Deliveries> m_deliveries = std::make_shared<Deliveries>();

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "engine/history/history.hpp"
+#include "engine/report/dora.hpp"
 #include "engine/serve/pages.hpp"
 #include "engine/util/hash.hpp"
 #include "tests/serve/fixture.hpp"
@@ -237,7 +238,7 @@ TEST_SUITE("serve") {
     CHECK(pages::relative(now + seconds(42), now) == "in 42s");
     CHECK(pages::relative(now - seconds(3 * 86400 + 4 * 3600), now) == "3d 4h ago");
     CHECK(pages::relative(now, now) == "now");
-    CHECK(pages::escape_block("a <b>\n\x1b[31m\"c\"\t'd'") ==
+    CHECK(promote::report::html_escape_block("a <b>\n\x1b[31m\"c\"\t'd'") ==
           "a &lt;b&gt;\n[31m&quot;c&quot;\t&#39;d&#39;");
   }
 }
