@@ -1,7 +1,18 @@
-# promote as a GitHub container action (action.yml): built from Debian 12 packages only,
-# the same build dependencies as setup.sh, then copied onto a slim image with the runtime
-# libraries. Build it yourself with `docker build -t promote .` and run
-# `docker run --rm -v "$PWD:/work" -w /work --entrypoint promote promote --to dev ...`.
+# promote's image, built from Debian 12 packages only (the same build dependencies as setup.sh,
+# then copied onto a slim image with the run-time libraries). By default it runs the service,
+# `promote serve` on port 8080 with the GitOps repository checked out in the volume /repo
+# (its pipeline /repo/promote.yaml, its history in /repo/.promote/): examples/serve/ runs it
+# under Kubernetes and Compose. The GitHub container action (action.yml) runs
+# /usr/local/bin/promote-action instead (its runs.entrypoint).
+#
+#   docker build -t promote .
+#   docker run --rm -p 8080:8080 -v "$PWD:/repo" --user "$(id -u):$(id -g)" promote
+#   docker run --rm -v "$PWD:/repo" --user "$(id -u):$(id -g)" promote --to dev \
+#     --image api=ghcr.io/acme/api:1.4.2
+#
+# The image's user stays root: GitHub runs a container action as the image's user, in a
+# workspace (and with output files) owned by the runner's user, which no other user may write.
+# The service needs no root: examples/serve/ runs it as the user promote (uid 10001) below.
 FROM debian:bookworm AS build
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -23,6 +34,13 @@ RUN apt-get update \
        libyaml-cpp0.7 libpugixml1v5 libspdlog1.10 libfmt9 openssh-client \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/promote /usr/local/bin/promote
+# The service's user (no login, no password) and its home; the checkout in /repo may belong to
+# another user (a host's bind mount), which libgit2 accepts for the paths listed here.
+RUN groupadd --system --gid 10001 promote \
+    && useradd --system --uid 10001 --gid promote --home-dir /home/promote --create-home \
+       --shell /usr/sbin/nologin promote \
+    && printf '[safe]\n\tdirectory = /repo\n\tdirectory = /repo/\n' > /etc/gitconfig \
+    && mkdir /repo && chown promote:promote /repo
 # The action's entry point: its inputs (PROMOTE_ACTION_* variables, set in action.yml) as
 # promote's flags. The workspace belongs to the runner's user, not to root in here, so
 # libgit2 is told that it may open it (safe.directory: the wildcard, which libgit2 1.5 may
@@ -56,4 +74,9 @@ RUN printf '%s\n' \
       'exec promote "$@"' \
       > /usr/local/bin/promote-action \
     && chmod 755 /usr/local/bin/promote-action
-ENTRYPOINT ["/usr/local/bin/promote-action"]
+WORKDIR /repo
+EXPOSE 8080
+# `docker run IMAGE --to dev ...` runs one promotion; with no arguments, the service. SIGTERM
+# stops it gracefully (promote is the container's first process and handles it).
+ENTRYPOINT ["/usr/local/bin/promote"]
+CMD ["serve", "--listen", ":8080", "-f", "/repo/promote.yaml"]

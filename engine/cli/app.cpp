@@ -611,6 +611,11 @@ int main(int argc, char** argv) {
                             "who may write through the API: tokens (as SHA-256) and roles");
   serve_command->add_option("--actor", options.actor,
                             "who the service promotes as (default: promote-serve)");
+  serve_command
+      ->add_option("--log-format", options.log_format,
+                   "stderr's lines: text, or json (one object a line, with a line per request)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
 
   auto* history = app.add_subcommand("history", "list recorded promotion attempts, newest first");
   history->footer(

@@ -3,6 +3,7 @@
 // few steps every command takes the same way. app.cpp parses and dispatches; the history, audit
 // and report commands are in history_commands.cpp.
 
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -48,7 +49,14 @@ struct Options {
   std::vector<std::string> files;         ///< serve: -f, repeated
   std::string listen = "127.0.0.1:8080";  ///< serve --listen
   std::string tokens;                     ///< serve --tokens
+  std::string log_format = "text";        ///< serve --log-format: text or json
 };
+
+/// `promote serve`'s graceful stop on SIGTERM: the requests being answered get this long...
+inline constexpr std::chrono::seconds k_serve_request_grace{10};
+/// ...then the promotion being made this long to finish, before the signal ends promote (a pod's
+/// terminationGracePeriodSeconds must cover both, and util::k_termination_grace twice).
+inline constexpr std::chrono::minutes k_serve_promotion_grace{5};
 
 /// Prints the error (and, with `json`, its JSON document) and returns its exit code.
 int fail(const Error& error, bool json);

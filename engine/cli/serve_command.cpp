@@ -9,11 +9,14 @@
 #include "engine/serve/loop.hpp"
 #include "engine/serve/service.hpp"
 #include "engine/util/children.hpp"
+#include "engine/util/log.hpp"
 #include "engine/util/text.hpp"
 
 namespace promote::cli {
 
 int run_serve(const Options& options) {
+  util::set_log_format(options.log_format == "json" ? util::LogFormat::json
+                                                    : util::LogFormat::text);
   serve::ServiceOptions wanted;
   for (const auto& file :
        options.files.empty() ? std::vector<std::string>{options.file} : options.files) {
@@ -54,14 +57,20 @@ int run_serve(const Options& options) {
   // says so, and the signal ends promote as it ends every command.
   auto stopped = std::make_shared<std::promise<void>>();
   util::before_termination([server, done = stopped->get_future().share()] {
-    server->stop(std::chrono::seconds(10));
-    done.wait_for(std::chrono::minutes(5));
+    server->stop(k_serve_request_grace);
+    done.wait_for(k_serve_promotion_grace);
   });
   const std::size_t automatic = loop.runs().size();
-  std::cout << "promote serve: listening on http://" << server->address() << " ("
-            << service->pipelines().size() << " pipeline"
-            << (service->pipelines().size() == 1 ? "" : "s") << ", " << automatic << " auto stage"
-            << (automatic == 1 ? "" : "s") << ")" << std::endl;
+  const std::string listening = "listening on http://" + server->address() + " (" +
+                                std::to_string(service->pipelines().size()) + " pipeline" +
+                                (service->pipelines().size() == 1 ? "" : "s") + ", " +
+                                std::to_string(automatic) + " auto stage" +
+                                (automatic == 1 ? "" : "s") + ")";
+  if (util::log_format() == util::LogFormat::json) {
+    util::notice("serve: " + listening);  // every line a JSON object, this one too
+  } else {
+    std::cout << "promote serve: " << listening << std::endl;
+  }
   loop.start();
   server->run();
   util::before_termination(nullptr);

@@ -389,8 +389,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Answers `status` and closes.
   asio::awaitable<void> refuse(unsigned status) {
     auto response = plain(status, false);
-    if (co_await write(response, false)) {
+    const bool written = co_await write(response, false);
+    std::string_view method;
+    std::string_view target;
+    if (m_parser && !m_parser->get().target().empty()) {  // its request line was read
+      method = m_parser->get().method_string();
+      target = m_parser->get().target();
+    }
+    log_access(method, target.substr(0, target.find('?')), status, m_began,
+               written ? response.body().size() : 0);
+    if (written) {
       co_await linger();
+    }
+  }
+
+  // The access log's line for one answer (never its query): util::access, when it is logged.
+  void log_access(std::string_view method, std::string_view path, unsigned status,
+                  std::chrono::steady_clock::time_point since, std::uint64_t bytes) const {
+    if (util::access_logged()) {
+      util::access({.method = method,
+                    .path = path,
+                    .status = status,
+                    .duration = std::chrono::steady_clock::now() - since,
+                    .peer = m_peer,
+                    .bytes = bytes});
     }
   }
 
@@ -410,6 +432,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::flat_buffer m_buffer;
   std::optional<bhttp::request_parser<bhttp::string_body>> m_parser;
   Phase m_phase = Phase::reading;
+  // When the request being read (for a refusal) or answered began.
+  std::chrono::steady_clock::time_point m_began = std::chrono::steady_clock::now();
   // A stream: its thread, whether send must now return false, and how its end is told.
   std::thread m_stream_thread;
   std::atomic<bool> m_stream_ended{false};
@@ -418,6 +442,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool m_stream_done = false;
   bool m_stream_failed = false;
   bool m_stream_raw = false;  // an HTTP/1.0 client: no chunks, the end of the body is the close
+  std::uint64_t m_stream_bytes = 0;  // of the body written so far
   std::array<char, 512> m_scrap{};
   const bool m_counted;
   const std::string m_peer;
@@ -462,6 +487,7 @@ asio::awaitable<void> Connection::serve() {
       co_return;
     }
     m_phase = Phase::reading;
+    m_began = std::chrono::steady_clock::now();
     m_parser.emplace();
     m_parser->header_limit(static_cast<std::uint32_t>(
         std::min<std::size_t>(limits.max_header, std::numeric_limits<std::uint32_t>::max())));
@@ -479,10 +505,12 @@ asio::awaitable<void> Connection::serve() {
     const bool head = m_parser->get().method() == bhttp::verb::head;
     const bool http10 = m_parser->get().version() == 10;
     const Incoming incoming = to_incoming(m_parser->release(), m_peer);
+    m_began = std::chrono::steady_clock::now();
     m_phase = Phase::handling;
     Outgoing out =
         co_await asio::co_spawn(m_core.pool, call(m_core.handler, incoming), asio::use_awaitable);
     if (m_closed) {
+      log_access(incoming.method, incoming.path, out.status, m_began, 0);
       co_return;
     }
     m_phase = Phase::writing;
@@ -494,6 +522,7 @@ asio::awaitable<void> Connection::serve() {
       response = plain(500, keep);
     } else if (out.stream) {
       co_await answer_stream(response, out, what, head, http10);
+      log_access(incoming.method, incoming.path, response.result_int(), m_began, m_stream_bytes);
       co_return;
     } else if (out.status == 204 || out.status == 304) {
       response.body().clear();  // they have neither a body nor a Content-Length
@@ -501,7 +530,10 @@ asio::awaitable<void> Connection::serve() {
       response.body() = std::move(out.body);
       response.prepare_payload();
     }
-    if (!co_await write(response, head)) {
+    const bool written = co_await write(response, head);
+    log_access(incoming.method, incoming.path, response.result_int(), m_began,
+               written && !head ? response.body().size() : 0);
+    if (!written) {
       co_return;
     }
     if (!keep) {
@@ -596,6 +628,8 @@ void Connection::write_chunk(std::shared_ptr<std::string> data,
     self->disarm();
     if (ec) {
       self->m_stream_ended = true;
+    } else {
+      self->m_stream_bytes += data->size();
     }
     done->set_value(!ec);
   };
