@@ -594,13 +594,15 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}));
 
   auto* serve_command =
-      app.add_subcommand("serve", "run as a service: promote auto stages, receive webhooks, "
-                                  "serve the pipelines over HTTP (JSON API)");
+      app.add_subcommand("serve",
+                         "run as a service: promote auto stages, receive webhooks, "
+                         "serve the pipelines over HTTP (JSON API, dashboard)");
   serve_command->footer(
       "\nEndpoints: /healthz, /readyz, /metrics, /api/v1/pipelines, /api/v1/pipelines/NAME,\n"
       "/api/v1/pipelines/NAME/history, /api/v1/promotions/ID, POST\n"
       "/api/v1/pipelines/NAME/stages/STAGE/{promote,rollback,approve,reject,hold,release}\n"
-      "(with --tokens), POST /hooks/{github,gitlab,image}. SIGTERM stops it gracefully.\n"
+      "(with --tokens), POST /hooks/{github,gitlab,image}; the dashboard at /.\n"
+      "SIGTERM stops it gracefully.\n"
       "\nExamples:\n  promote serve --listen 127.0.0.1:8080\n"
       "  promote serve --listen :8080 -f eu/promote.yaml -f us/promote.yaml\n");
   serve_command->add_option("-f,--file", options.files, "pipeline file (repeat for several)");
@@ -611,6 +613,8 @@ int main(int argc, char** argv) {
                             "who may write through the API: tokens (as SHA-256) and roles");
   serve_command->add_option("--actor", options.actor,
                             "who the service promotes as (default: promote-serve)");
+  serve_command->add_option("--workdir", options.workdir,
+                            "where remote repositories are kept, one directory per pipeline");
   serve_command
       ->add_option("--log-format", options.log_format,
                    "stderr's lines: text, or json (one object a line, with a line per request)")

@@ -6,8 +6,7 @@
 
 #include "engine/cli/options.hpp"
 #include "engine/http/server.hpp"
-#include "engine/serve/loop.hpp"
-#include "engine/serve/service.hpp"
+#include "engine/serve/runtime.hpp"
 #include "engine/util/children.hpp"
 #include "engine/util/log.hpp"
 #include "engine/util/text.hpp"
@@ -26,27 +25,21 @@ int run_serve(const Options& options) {
   if (!options.tokens.empty()) {
     wanted.tokens_file = options.tokens;
   }
-  auto loaded = serve::Service::load(wanted);
-  if (!loaded) {
-    return fail(loaded.error(), false);
+  if (!options.workdir.empty()) {
+    wanted.workdir = options.workdir;
   }
-  const auto service = std::make_shared<serve::Service>(std::move(*loaded));
   serve::LoopOptions loop_options;
   loop_options.history_path = wanted.history_path;
   if (!options.actor.empty()) {
     loop_options.actor = options.actor;
   }
-  loop_options.on_evaluated = [service](const std::string& name) { service->changed(name); };
-  loop_options.on_gate_timed = [service](const std::string& use, double seconds) {
-    service->gate_timed(use, seconds);
-  };
-  serve::Loop loop(*service, loop_options);
-  service->set_loop(&loop);
-  // What the API and the pages show is kept up to date beside the requests, never in them.
-  service->board().refresh();
-  service->board().start();
-  auto bound = http::Server::bind(options.listen, [service](const http::Incoming& request) {
-    return service->handle(request);
+  auto started = serve::Runtime::start(wanted, loop_options);
+  if (!started) {
+    return fail(started.error(), false);
+  }
+  const std::shared_ptr<serve::Runtime> runtime = std::move(*started);
+  auto bound = http::Server::bind(options.listen, [runtime](const http::Incoming& request) {
+    return runtime->handle(request);
   });
   if (!bound) {
     return fail(bound.error(), false);
@@ -60,22 +53,22 @@ int run_serve(const Options& options) {
     server->stop(k_serve_request_grace);
     done.wait_for(k_serve_promotion_grace);
   });
-  const std::size_t automatic = loop.runs().size();
+  const std::size_t automatic = runtime->auto_stages();
+  const std::size_t pipelines = runtime->service()->pipelines().size();
   const std::string listening = "listening on http://" + server->address() + " (" +
-                                std::to_string(service->pipelines().size()) + " pipeline" +
-                                (service->pipelines().size() == 1 ? "" : "s") + ", " +
-                                std::to_string(automatic) + " auto stage" +
-                                (automatic == 1 ? "" : "s") + ")";
+                                std::to_string(pipelines) + " pipeline" +
+                                (pipelines == 1 ? "" : "s") + ", " + std::to_string(automatic) +
+                                " auto stage" + (automatic == 1 ? "" : "s") + ")";
   if (util::log_format() == util::LogFormat::json) {
     util::notice("serve: " + listening);  // every line a JSON object, this one too
   } else {
     std::cout << "promote serve: " << listening << std::endl;
   }
-  loop.start();
+  // A pipeline file that changes (a push arrived, an edit) is read again.
+  runtime->watch();
   server->run();
   util::before_termination(nullptr);
-  loop.stop();
-  service->board().stop();
+  runtime->stop();
   stopped->set_value();
   return 0;
 }

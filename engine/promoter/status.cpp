@@ -10,11 +10,12 @@ namespace promote::promoter {
 namespace fs = std::filesystem;
 
 Result<std::vector<StageStatus>> status(const pipeline::Pipeline& pipeline,
-                                        const std::optional<fs::path>& history_file) {
+                                        const std::optional<fs::path>& history_file,
+                                        const std::optional<fs::path>& workdir) {
   if (auto place = check_history_place(pipeline.file, history_file); !place) {
     return place.error();
   }
-  auto workspace = Workspace::open(pipeline);
+  auto workspace = Workspace::open(pipeline, workdir);
   if (!workspace) {
     return workspace.error();
   }

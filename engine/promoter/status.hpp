@@ -22,7 +22,10 @@ struct StageStatus {
 };
 
 /// The state of every stage of a pipeline, in pipeline order.
+/// A remote repository is read in `workdir` when given (--workdir: a kept clone), else in a
+/// clone of its own.
 Result<std::vector<StageStatus>> status(const pipeline::Pipeline& pipeline,
-                                        const std::optional<std::filesystem::path>& history);
+                                        const std::optional<std::filesystem::path>& history,
+                                        const std::optional<std::filesystem::path>& workdir = {});
 
 }  // namespace promote::promoter

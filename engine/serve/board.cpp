@@ -112,7 +112,7 @@ json last_attempt(const history::History& store, const history::PipelineId& id,
 // The document of one pipeline, as the API's /api/v1/pipelines/NAME answers it.
 Snapshot document_of(const Watched& watched, const std::optional<fs::path>& history_path,
                      const Loop* loop) {
-  auto stages = promoter::status(watched.pipeline, history_path);
+  auto stages = promoter::status(watched.pipeline, history_path, watched.workdir);
   if (!stages) {
     return Snapshot{json(), stages.error(), ""};
   }
@@ -194,6 +194,8 @@ struct Board::Slot {
 
 Board::Board(const std::vector<Watched>& pipelines, std::optional<fs::path> history_path)
     : m_history_path(std::move(history_path)) {
+  static std::atomic<std::uint64_t> boards = 0;
+  m_instance = ++boards;
   for (const auto& watched : pipelines) {
     m_pipelines.push_back(&watched);
     auto slot = std::make_unique<Slot>();
@@ -201,6 +203,11 @@ Board::Board(const std::vector<Watched>& pipelines, std::optional<fs::path> hist
         watched_files(watched, promoter::history_path(watched.pipeline.file, m_history_path));
     m_slots.push_back(std::move(slot));
   }
+}
+
+bool Board::stopped() const {
+  std::lock_guard lock(m_mutex);
+  return m_stopping;
 }
 
 Board::~Board() {

@@ -73,6 +73,11 @@ class Board {
   std::uint64_t wait(std::uint64_t seen, std::chrono::milliseconds timeout);
   /// Wakes every `wait` (the service stops).
   void wake();
+  /// Whether stop() was called: the board was replaced (runtime.hpp) or the service stops.
+  bool stopped() const;
+  /// Tells this board from the others of the process (a runtime replaces its board when the
+  /// pipeline files change): a page's event stream names it in its event ids.
+  std::uint64_t instance() const { return m_instance; }
 
  private:
   struct Slot;
@@ -88,6 +93,7 @@ class Board {
   std::uint64_t m_pokes = 0;    ///< under m_mutex: calls of changed() and wake()
   bool m_stopping = false;      ///< under m_mutex
   std::atomic<bool> m_running = false;
+  std::uint64_t m_instance;
   std::thread m_thread;
 };
 

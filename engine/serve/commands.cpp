@@ -113,6 +113,7 @@ http::Outgoing run_command(const Watched& watched, const std::string& stage,
     request.reason = reason;
     request.history_path = history_path;
     request.rollback = action == "rollback";
+    request.workdir = watched.workdir;
     if (loop == nullptr) {
       return promotion_response(promoter::promote(request, catalog));
     }

@@ -185,7 +185,7 @@ std::optional<http::Outgoing> Dashboard::handle(const Service& service,
   }
   const bool post = request.method == "POST";
   if (path == "/events" && !post) {
-    return events(service);
+    return events(service, request);
   }
   if (path == "/login") {
     return post ? sign_in(service, request) : page(service, request);
@@ -434,7 +434,7 @@ http::Outgoing Dashboard::sign_out(const Service& service, const http::Incoming&
   return out;
 }
 
-http::Outgoing Dashboard::events(const Service& service) {
+http::Outgoing Dashboard::events(const Service& service, const http::Incoming& request) {
   if (m_streams->load() >= k_max_streams) {
     return error_response(503, "unavailable", "too many event streams; try again later");
   }
@@ -444,7 +444,10 @@ http::Outgoing Dashboard::events(const Service& service) {
                  {"X-Accel-Buffering", "no"}};
   // The board is refreshed once a second while a page listens: a change of a file it reads
   // (a CLI run, a push) or a word from the loop moves its version, and the page is told.
-  out.stream = [board = &service.board(), streams = m_streams](const auto& send) {
+  // Each event's id names the board and its version: a page that reconnects (the service read
+  // its pipeline files again, or restarted) and saw another is told at once.
+  out.stream = [board = service.shared_board(), streams = m_streams,
+                last = request.header("Last-Event-ID")](const auto& send) {
     ++*streams;
     struct Leave {
       std::atomic<std::size_t>& count;
@@ -454,13 +457,22 @@ http::Outgoing Dashboard::events(const Service& service) {
       return;
     }
     std::uint64_t seen = board->refresh();
+    const auto id = [&](std::uint64_t version) {
+      return std::to_string(board->instance()) + "-" + std::to_string(version);
+    };
+    if (!last.empty() && last != id(seen) &&
+        !send("id: " + id(seen) + "\nevent: changed\ndata: " + std::to_string(seen) + "\n\n")) {
+      return;
+    }
     auto beat = std::chrono::steady_clock::now();
-    while (send("")) {  // "" writes nothing: false once the server stops
+    // "" writes nothing: false once the server stops; a board replaced ends its streams (the
+    // page reconnects to the new one).
+    while (send("") && !board->stopped()) {
       board->wait(seen, std::chrono::seconds(1));
       const std::uint64_t now = board->refresh();
       if (now != seen) {
         seen = now;
-        if (!send("event: changed\ndata: " + std::to_string(now) + "\n\n")) {
+        if (!send("id: " + id(now) + "\nevent: changed\ndata: " + std::to_string(now) + "\n\n")) {
           return;
         }
         beat = std::chrono::steady_clock::now();

@@ -45,7 +45,7 @@ class Dashboard {
                          const std::string& action);
   http::Outgoing sign_in(const Service& service, const http::Incoming& request);
   http::Outgoing sign_out(const Service& service, const http::Incoming& request);
-  http::Outgoing events(const Service& service);
+  http::Outgoing events(const Service& service, const http::Incoming& request);
 
   mutable std::mutex m_mutex;
   std::map<std::string, Session> m_sessions;  ///< under m_mutex, by the sha256 of the cookie

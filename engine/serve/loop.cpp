@@ -230,6 +230,7 @@ void Loop::evaluate(Entry& entry, const std::string& image) {
     request.images = {image};
   }
   request.history_path = m_options.history_path;
+  request.workdir = entry.watched->workdir;
   request.actor = m_options.actor;
   request.reason = "auto: true";
   // What changed nothing is recorded only when it differs from the last evaluation: the same

@@ -191,7 +191,11 @@ Result<Service> Service::load(const ServiceOptions& options) {
                                               " both name pipeline '" + loaded->name +
                                               "': the service names pipelines by metadata.name");
     }
-    service.m_pipelines.push_back(Watched{file, std::move(*loaded)});
+    std::optional<fs::path> workdir;
+    if (options.workdir && !loaded->repository.is_local()) {
+      workdir = *options.workdir / loaded->name;
+    }
+    service.m_pipelines.push_back(Watched{file, std::move(*loaded), std::move(workdir)});
   }
   if (!problems.empty()) {
     return make_error(ErrorKind::config, problems);
@@ -253,8 +257,17 @@ http::Outgoing Service::handle(const http::Incoming& request) const {
       if (auto refused = refused_method(true)) {
         return std::move(*refused);
       }
-      return receive_webhook(path.substr(std::string("/hooks/").size()), request, m_pipelines,
-                             m_secrets, *m_deliveries, m_loop);
+      http::Outgoing answer = receive_webhook(path.substr(std::string("/hooks/").size()), request,
+                                              m_pipelines, m_secrets, *m_deliveries, m_loop);
+      if (m_on_push && answer.status == 202) {
+        // A push to a pipeline's branch: its file may say something new.
+        const json said = json::parse(answer.body, nullptr, false);
+        if (said.is_object() && said.value("action", "") == "evaluate" &&
+            (said.value("event", "") == "push" || said.value("event", "") == "Push Hook")) {
+          m_on_push();
+        }
+      }
+      return answer;
     }
     if (!path.starts_with(k_api)) {
       if (auto page = m_dashboard->handle(*this, request)) {
@@ -369,6 +382,12 @@ http::Outgoing Service::pipeline_json(const Watched& watched) const {
   http::Outgoing out = json_response(200, json());
   out.body = snapshot->body;
   return out;
+}
+
+void Service::adopt(const Service& previous) {
+  m_deliveries = previous.m_deliveries;
+  m_dashboard = previous.m_dashboard;
+  m_gate_times = previous.m_gate_times;
 }
 
 void Service::set_loop(Loop* loop) {

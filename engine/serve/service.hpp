@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,12 +31,18 @@ struct ServiceOptions {
   std::vector<std::filesystem::path> pipeline_files;  ///< -f, in order
   std::optional<std::filesystem::path> history_path;  ///< --history (default per pipeline)
   std::optional<std::filesystem::path> tokens_file;   ///< --tokens: who may write (access.hpp)
+  /// --workdir: where the remote repositories of the pipelines are kept, each in a directory
+  /// named after its pipeline (none: a clone of their own for every run, as the CLI does).
+  std::optional<std::filesystem::path> workdir;
 };
 
 /// One pipeline the service watches.
 struct Watched {
   std::filesystem::path file;
   pipeline::Pipeline pipeline;
+  /// Where its remote repository is kept (ServiceOptions::workdir / NAME); none for a
+  /// pipeline on the repository that holds its file.
+  std::optional<std::filesystem::path> workdir = std::nullopt;
 };
 
 /// One page of a pipeline's history: its records (report::history_json), newest first, and the
@@ -80,6 +87,13 @@ class Service {
   /// trigger (may be null: none).
   void set_loop(Loop* loop);
 
+  /// Takes over what `previous` (the service this one replaces, runtime.hpp) remembers beyond
+  /// its pipelines: the webhook deliveries seen, the dashboard's sessions, the gate timings.
+  void adopt(const Service& previous);
+  /// Called when a push webhook arrives for one of the pipelines (the runtime reads the
+  /// pipeline files again); may be empty.
+  void set_on_push(std::function<void()> on_push) { m_on_push = std::move(on_push); }
+
   /// Says that pipeline `name` may show something new (the loop evaluated it).
   void changed(const std::string& name) const;
 
@@ -89,6 +103,8 @@ class Service {
 
   /// What the service shows of its pipelines (board.hpp).
   Board& board() const { return *m_board; }
+  /// The same, shared: for what outlives a request (an event stream).
+  std::shared_ptr<Board> shared_board() const { return m_board; }
 
  private:
   Service() = default;
@@ -118,6 +134,7 @@ class Service {
   WebhookSecrets m_secrets;
   Access m_access;
   std::shared_ptr<Deliveries> m_deliveries = std::make_shared<Deliveries>();
+  std::function<void()> m_on_push;
 };
 
 /// A JSON response: `value` with Content-Type application/json.

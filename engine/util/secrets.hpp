@@ -16,10 +16,16 @@ namespace promote::util {
 
 /// Tokens and passphrases promote itself reads (the git credentials, the forge API): no log
 /// line, message, file or record may hold their values.
-inline constexpr std::array k_secret_variables = {
-    "PROMOTE_GIT_TOKEN", "PROMOTE_FORGE_TOKEN", "GITHUB_TOKEN",
-    "GITLAB_TOKEN",      "CI_JOB_TOKEN",        "GITEA_TOKEN",
-    "PROMOTE_SSH_KEY_PASSPHRASE"};
+inline constexpr std::array k_secret_variables = {"PROMOTE_GIT_TOKEN",
+                                                  "PROMOTE_FORGE_TOKEN",
+                                                  "GITHUB_TOKEN",
+                                                  "GITLAB_TOKEN",
+                                                  "CI_JOB_TOKEN",
+                                                  "GITEA_TOKEN",
+                                                  "PROMOTE_SSH_KEY_PASSPHRASE",
+                                                  "PROMOTE_GITHUB_WEBHOOK_SECRET",
+                                                  "PROMOTE_GITLAB_WEBHOOK_TOKEN",
+                                                  "PROMOTE_IMAGE_WEBHOOK_SECRET"};
 
 /// What a secret's value is replaced with.
 inline constexpr std::string_view k_secret_marker = "***";

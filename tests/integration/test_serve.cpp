@@ -145,4 +145,54 @@ TEST_SUITE("integration") {
     CHECK(std::stod(metrics.substr(metrics.find("} ", lead) + 2)) >= 3.0);
     CHECK(served.stop(SIGTERM, std::chrono::seconds(15)) != -1);
   }
+
+  TEST_CASE(
+      "serve --workdir: a pipeline on a remote repository is read and promoted in a kept "
+      "clone of its own") {
+    test::TempDir dir;
+    const std::string overlay = "resources: []\nimages:\n  - name: ghcr.io/acme/api\n    newTag: ";
+    test::sh(
+        "git init -q --bare -b main remote.git && mkdir seed && cd seed && git init -q -b main && "
+        "mkdir -p k8s/dev k8s/staging && printf '" +
+            overlay +
+            "1.1.0\\n' > k8s/dev/kustomization.yaml && "
+            "printf '" +
+            overlay +
+            "1.0.0\\n' > k8s/staging/kustomization.yaml && git add -A && "
+            "git -c user.name=t -c user.email=t@e commit -q -m init && "
+            "git push -q ../remote.git main",
+        dir.path());
+    test::write_text(dir / "config/promote.yaml",
+                     "apiVersion: promote/v1\nkind: Pipeline\nmetadata: {name: shop}\n"
+                     "repository: {url: " +
+                         (dir / "remote.git").string() +
+                         ", branch: main}\n"
+                         "images:\n  - {name: api, repository: ghcr.io/acme/api}\n"
+                         "stages:\n"
+                         "  - {name: dev, target: {kustomize: k8s/dev}}\n"
+                         "  - name: staging\n    from: dev\n    auto: true\n"
+                         "    target: {kustomize: k8s/staging}\n");
+    Served served({"--listen", "127.0.0.1:0", "--workdir", (dir / "kept").string()},
+                  dir / "config");
+    INFO(served.line());
+    REQUIRE(served.line().ends_with(" (1 pipeline, 1 auto stage)"));
+    json staging;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const json document = json::parse(served.get("/api/v1/pipelines/shop").body);
+      staging = document.contains("stages") ? document["stages"][1] : document;
+      if (staging.contains("candidate") && staging["candidate"].is_object() &&
+          staging["candidate"]["images"]["api"] == "ghcr.io/acme/api:1.1.0") {
+        break;
+      }
+      ::usleep(200'000);
+    }
+    INFO(staging.dump());
+    REQUIRE(staging["candidate"]["images"]["api"] == "ghcr.io/acme/api:1.1.0");
+    // The promotion went to the remote, made in the kept clone.
+    CHECK(test::sh("git --git-dir=remote.git log -1 --format=%s main", dir.path())
+              .starts_with("promote(staging): api "));
+    CHECK(test::read_text(dir / "kept/shop/k8s/staging/kustomization.yaml") == overlay + "1.1.0\n");
+    CHECK(served.stop(SIGTERM, std::chrono::seconds(15)) != -1);
+  }
 }

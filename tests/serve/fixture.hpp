@@ -71,7 +71,7 @@ struct Repo {
   }
 
   promote::serve::Service service(std::optional<fs::path> tokens = std::nullopt) const {
-    auto loaded = promote::serve::Service::load({{file}, std::nullopt, tokens});
+    auto loaded = promote::serve::Service::load({{file}, std::nullopt, tokens, std::nullopt});
     REQUIRE(loaded.has_value());
     return std::move(*loaded);
   }

@@ -54,8 +54,8 @@ struct Pipelines {
         "  - {name: qa, auto: true, target: {kustomize: k8s/qa}}\n");
   }
   promote::serve::Service service() const {
-    auto loaded =
-        promote::serve::Service::load({{dir / "promote.yaml"}, std::nullopt, std::nullopt});
+    auto loaded = promote::serve::Service::load(
+        {{dir / "promote.yaml"}, std::nullopt, std::nullopt, std::nullopt});
     REQUIRE(loaded.has_value());
     return std::move(*loaded);
   }

@@ -126,19 +126,19 @@ TEST_SUITE("serve") {
 
   TEST_CASE("pipelines that do not load, or that share a name, are refused at start") {
     Repo repo;
-    auto twice =
-        promote::serve::Service::load({{repo.file, repo.file}, std::nullopt, std::nullopt});
+    auto twice = promote::serve::Service::load(
+        {{repo.file, repo.file}, std::nullopt, std::nullopt, std::nullopt});
     REQUIRE_FALSE(twice.has_value());
     CHECK(twice.error().kind == promote::ErrorKind::usage);
     CHECK(twice.error().message == repo.file.string() + " and " + repo.file.string() +
                                        " both name pipeline 'shop': the service names pipelines "
                                        "by metadata.name");
     write_text(repo.dir / "broken.yaml", "apiVersion: promote/v1\nkind: Pipeline\n");
-    auto broken =
-        promote::serve::Service::load({{repo.dir / "broken.yaml"}, std::nullopt, std::nullopt});
+    auto broken = promote::serve::Service::load(
+        {{repo.dir / "broken.yaml"}, std::nullopt, std::nullopt, std::nullopt});
     REQUIRE_FALSE(broken.has_value());
     CHECK(broken.error().kind == promote::ErrorKind::config);
-    auto none = promote::serve::Service::load({{}, std::nullopt, std::nullopt});
+    auto none = promote::serve::Service::load({{}, std::nullopt, std::nullopt, std::nullopt});
     REQUIRE_FALSE(none.has_value());
     CHECK(none.error().message == "serve needs at least one pipeline file (-f)");
   }

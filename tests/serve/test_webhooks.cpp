@@ -42,8 +42,8 @@ struct Fixture {
         "stages:\n"
         "  - {name: dev, auto: true, target: {kustomize: k8s/dev}}\n"
         "  - {name: staging, from: dev, auto: true, target: {kustomize: k8s/staging}}\n");
-    auto loaded =
-        promote::serve::Service::load({{dir / "promote.yaml"}, std::nullopt, std::nullopt});
+    auto loaded = promote::serve::Service::load(
+        {{dir / "promote.yaml"}, std::nullopt, std::nullopt, std::nullopt});
     REQUIRE(loaded.has_value());
     service.emplace(std::move(*loaded));
     promote::serve::LoopOptions options;

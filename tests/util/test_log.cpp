@@ -119,6 +119,18 @@ TEST_SUITE("util") {
     CHECK(access["message"] == "GET /hooks/*** 200");
   }
 
+  TEST_CASE("the service's webhook secrets are hidden as the other secrets are") {
+    promote::test::ScopedEnv github("PROMOTE_GITHUB_WEBHOOK_SECRET", "whsec-github-0123456789");
+    promote::test::ScopedEnv gitlab("PROMOTE_GITLAB_WEBHOOK_TOKEN", "whsec-gitlab-0123456789");
+    promote::test::ScopedEnv image("PROMOTE_IMAGE_WEBHOOK_SECRET", "whsec-image-0123456789");
+    Captured log(LogFormat::json);
+    promote::util::notice(
+        "echoed whsec-github-0123456789, whsec-gitlab-0123456789 and "
+        "whsec-image-0123456789");
+    REQUIRE(log.lines.size() == 1);
+    CHECK(nlohmann::json::parse(log.lines[0])["message"] == "echoed ***, *** and ***");
+  }
+
   TEST_CASE("a secret's value is hidden in the text lines as before") {
     promote::test::ScopedEnv token("PROMOTE_GIT_TOKEN", "ghp_s3cr3tValue0123456789");
     Captured log(LogFormat::text, Verbosity::verbose);
