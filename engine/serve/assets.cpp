@@ -109,6 +109,8 @@ const char* const k_script = R"js('use strict';
   }
   tick();
   setInterval(tick, 1000);
+  // Only a page with live parts listens (not the answer to a form, whose address is a POST's).
+  if (!document.querySelector('[data-live][id]')) { return; }
   if (!('EventSource' in window) || !window.fetch || !window.DOMParser) { return; }
   var busy = false, again = false;
   function update() {
