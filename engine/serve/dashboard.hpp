@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/http/server.hpp"
 #include "engine/serve/access.hpp"
@@ -20,6 +21,7 @@
 namespace promote::serve {
 
 class Service;
+struct Snapshot;
 
 class Dashboard {
  public:
@@ -49,6 +51,13 @@ class Dashboard {
 
   mutable std::mutex m_mutex;
   std::map<std::string, Session> m_sessions;  ///< under m_mutex, by the sha256 of the cookie
+  /// The overview as the last visitor not signed in saw it.
+  struct Overview {
+    std::mutex mutex;
+    std::chrono::seconds second{0};
+    std::vector<std::shared_ptr<const Snapshot>> snapshots;
+    std::string body;
+  } m_overview;
   std::shared_ptr<std::atomic<std::size_t>> m_streams =
       std::make_shared<std::atomic<std::size_t>>(0);
 };

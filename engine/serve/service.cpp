@@ -117,6 +117,7 @@ struct Service::MetricsCache {
   std::mutex mutex;
   std::optional<std::chrono::steady_clock::time_point> at;  ///< under mutex
   std::string body;                                         ///< under mutex
+  bool making = false;  ///< under mutex: a request is making the next text
 };
 
 /// Gate evaluation times by use, as Prometheus histograms.
@@ -560,13 +561,23 @@ http::Outgoing Service::metrics() const {
   http::Outgoing response;
   response.headers = {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}};
   {
+    // Fresh, or another request is making the next: the last text. One request makes it.
     std::lock_guard lock(m_metrics->mutex);
-    if (m_metrics->at &&
-        std::chrono::steady_clock::now() - *m_metrics->at < std::chrono::seconds(1)) {
+    const bool fresh = m_metrics->at &&
+                       std::chrono::steady_clock::now() - *m_metrics->at < std::chrono::seconds(1);
+    if (fresh || (m_metrics->making && m_metrics->at)) {
       response.body = m_metrics->body;
       return response;
     }
+    m_metrics->making = true;
   }
+  struct Made {  // the next request makes it, whatever happens to this one
+    MetricsCache& cache;
+    ~Made() {
+      std::lock_guard lock(cache.mutex);
+      cache.making = false;
+    }
+  } made{*m_metrics};
   std::ostringstream out;
   out << "# HELP promote_up Whether the service answers.\n# TYPE promote_up gauge\npromote_up 1\n"
       << "# HELP promote_start_time_seconds When the service started, since the epoch.\n"

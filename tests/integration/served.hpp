@@ -75,6 +75,19 @@ class Served {
     return *response;
   }
 
+  promote::http::Response post(const std::string& path, const std::string& body,
+                               const promote::http::Headers& headers) const {
+    promote::http::Request request;
+    request.method = "POST";
+    request.url = url() + path;
+    request.body = body;
+    request.headers = headers;
+    request.timeout = std::chrono::seconds(20);
+    auto response = promote::http::request_blocking(request);
+    REQUIRE(response.has_value());
+    return *response;
+  }
+
   // Sends `signal` and waits up to `timeout` for the exit: its wait status, or -1.
   int stop(int signal, std::chrono::milliseconds timeout) {
     ::kill(m_pid, signal);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "engine/util/hash.hpp"
 #include "tests/integration/scratch_repo.hpp"
 #include "tests/integration/served.hpp"
 #include "tests/integration/shop.hpp"
@@ -193,6 +194,50 @@ TEST_SUITE("integration") {
     CHECK(test::sh("git --git-dir=remote.git log -1 --format=%s main", dir.path())
               .starts_with("promote(staging): api "));
     CHECK(test::read_text(dir / "kept/shop/k8s/staging/kustomization.yaml") == overlay + "1.1.0\n");
+    CHECK(served.stop(SIGTERM, std::chrono::seconds(15)) != -1);
+  }
+
+  TEST_CASE(
+      "serve over its socket: forged and missing webhook signatures refused, a replay "
+      "ignored, an oversized body refused, a write without the role refused") {
+    const std::string secret = "webhook-secret-of-the-test";
+    test::ScopedEnv configured("PROMOTE_GITHUB_WEBHOOK_SECRET", secret);
+    test::Shop shop;
+    test::write_text(shop.dir / "tokens.yaml", "tokens:\n  - actor: bob\n    sha256: " +
+                                                   promote::util::sha256_hex("token-of-bob") +
+                                                   "\n    roles: [\"hold:dev\"]\n");
+    Served served({"--listen", "127.0.0.1:0", "--tokens", (shop.dir / "tokens.yaml").string()},
+                  shop.repo);
+    INFO(served.line());
+    const std::string ping = R"({"zen": "Keep it logically awesome.", "hook_id": 1})";
+    const auto signed_by = [&](const std::string& key, const std::string& id) {
+      return promote::http::Headers{
+          {"X-GitHub-Event", "ping"},
+          {"X-GitHub-Delivery", id},
+          {"Content-Type", "application/json"},
+          {"X-Hub-Signature-256", "sha256=" + promote::util::hmac_sha256_hex(key, ping)}};
+    };
+    CHECK(served.post("/hooks/github", ping, {{"X-GitHub-Event", "ping"}}).status == 401);
+    CHECK(served.post("/hooks/github", ping, signed_by("not-the-secret", "d-1")).status == 401);
+    const auto first = served.post("/hooks/github", ping, signed_by(secret, "d-1"));
+    CHECK(first.status == 202);
+    const auto again = served.post("/hooks/github", ping, signed_by(secret, "d-1"));
+    CHECK(again.status == 200);
+    CHECK(json::parse(again.body)["action"] == "replay");
+    // A body over 1 MiB is refused before it is read whole.
+    const std::string huge(2 * 1024 * 1024, 'x');
+    CHECK(served.post("/hooks/github", huge, signed_by(secret, "d-2")).status == 413);
+    // Writes: none without a token, none beyond the token's roles.
+    const std::string reason = R"({"reason": "freeze"})";
+    CHECK(served.post("/api/v1/pipelines/shop/stages/prod/hold", reason, {}).status == 401);
+    const auto refused = served.post("/api/v1/pipelines/shop/stages/prod/hold", reason,
+                                     {{"Authorization", "Bearer token-of-bob"}});
+    CHECK(refused.status == 403);
+    CHECK(json::parse(refused.body)["error"]["message"] == "bob may not hold shop/prod");
+    CHECK(served
+              .post("/api/v1/pipelines/shop/stages/dev/hold", reason,
+                    {{"Authorization", "Bearer token-of-bob"}})
+              .status == 200);
     CHECK(served.stop(SIGTERM, std::chrono::seconds(15)) != -1);
   }
 }
