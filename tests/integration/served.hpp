@@ -1,6 +1,6 @@
 #pragma once
 // `promote serve` started as its users start it, for the integration tests: the real binary in
-// a repository, on a port it chose and prints.
+// a repository, on a port it chose and prints, asked over HTTP and stopped by a signal.
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -10,6 +10,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,21 +22,31 @@ namespace promote::test {
 
 namespace fs = std::filesystem;
 
-// `promote serve ARGS` in `cwd`, its stdout read until it says where it listens; SIGKILLed and
-// reaped by the destructor if the test did not stop it.
+// `promote ARGS` in `cwd` (ARGS begin with "serve"), stdout and stderr read together until a
+// line says where it listens; PROMOTE_HISTORY unset and `env` applied in the child (nullopt:
+// unset). SIGKILLed and reaped by the destructor if the test did not stop it.
 class Served {
  public:
-  Served(const std::vector<std::string>& args, const fs::path& cwd) {
+  Served(const std::vector<std::string>& args, const fs::path& cwd,
+         const std::map<std::string, std::optional<std::string>>& env = {}) {
     int out[2];
     REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
-    std::vector<std::string> argv = {promote_binary().string(), "serve"};
+    std::vector<std::string> argv = {promote_binary().string()};
     argv.insert(argv.end(), args.begin(), args.end());
     m_pid = ::fork();
     if (m_pid == 0) {
       ::dup2(out[1], 1);
+      ::dup2(out[1], 2);
       const int null = ::open("/dev/null", O_RDWR);
       ::dup2(null, 0);
       ::unsetenv("PROMOTE_HISTORY");
+      for (const auto& [name, value] : env) {
+        if (value) {
+          ::setenv(name.c_str(), value->c_str(), 1);
+        } else {
+          ::unsetenv(name.c_str());
+        }
+      }
       std::vector<char*> pointers;
       for (auto& arg : argv) {
         pointers.push_back(arg.data());
@@ -47,7 +59,9 @@ class Served {
     }
     ::close(out[1]);
     m_out = out[0];
-    m_line = read_line(std::chrono::seconds(20));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (m_text.find("listening on http://") == std::string::npos && read_some(deadline)) {
+    }
   }
   ~Served() {
     if (m_pid > 0) {
@@ -59,74 +73,94 @@ class Served {
   Served(const Served&) = delete;
   Served& operator=(const Served&) = delete;
 
-  // The first line it printed: "promote serve: listening on http://127.0.0.1:PORT (1 pipeline)".
-  const std::string& line() const { return m_line; }
+  /// What it wrote so far (all of it once stopped).
+  const std::string& text() const { return m_text; }
+  /// The line that says where it listens: "promote serve: listening on http://127.0.0.1:PORT
+  /// (1 pipeline, 0 auto stages)"; "" when there is none.
+  std::string line() const {
+    const auto at = m_text.find("listening on http://");
+    if (at == std::string::npos) {
+      return "";
+    }
+    const auto begin = m_text.rfind('\n', at);
+    const auto start = begin == std::string::npos ? 0 : begin + 1;
+    return m_text.substr(start, m_text.find('\n', at) - start);
+  }
   std::string url() const {
-    const auto start = m_line.find("http://");
-    return start == std::string::npos ? "" : m_line.substr(start, m_line.find(' ', start) - start);
+    const auto start = m_text.find("http://", m_text.find("listening on "));
+    if (m_text.find("listening on ") == std::string::npos || start == std::string::npos) {
+      return "";
+    }
+    const auto end = m_text.find_first_of(" \"\n", start);
+    return m_text.substr(start, end - start);
+  }
+  unsigned short port() const {
+    const std::string address = url();
+    return static_cast<unsigned short>(std::stoi(address.substr(address.rfind(':') + 1)));
   }
 
-  promote::http::Response get(const std::string& path) const {
+  promote::http::Response send(const std::string& method, const std::string& path,
+                               const promote::http::Headers& headers = {},
+                               const std::string& body = {}) const {
     promote::http::Request request;
+    request.method = method;
     request.url = url() + path;
+    request.headers = headers;
+    request.body = body;
     request.timeout = std::chrono::seconds(20);
     auto response = promote::http::request_blocking(request);
     REQUIRE(response.has_value());
     return *response;
   }
-
+  promote::http::Response get(const std::string& path) const { return send("GET", path); }
   promote::http::Response post(const std::string& path, const std::string& body,
                                const promote::http::Headers& headers) const {
-    promote::http::Request request;
-    request.method = "POST";
-    request.url = url() + path;
-    request.body = body;
-    request.headers = headers;
-    request.timeout = std::chrono::seconds(20);
-    auto response = promote::http::request_blocking(request);
-    REQUIRE(response.has_value());
-    return *response;
+    return send("POST", path, headers, body);
   }
 
-  // Sends `signal` and waits up to `timeout` for the exit: its wait status, or -1.
+  /// Sends `signal` and waits up to `timeout` for the exit, reading what it writes meanwhile:
+  /// its wait status, or -1.
   int stop(int signal, std::chrono::milliseconds timeout) {
     ::kill(m_pid, signal);
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
+      read_some(std::chrono::steady_clock::now() + std::chrono::milliseconds(20));
       int status = 0;
       if (::waitpid(m_pid, &status, WNOHANG) == m_pid) {
+        while (read_some(std::chrono::steady_clock::now() + std::chrono::milliseconds(200))) {
+        }
         m_pid = -1;
         return status;
       }
-      ::usleep(20'000);
     }
     return -1;
   }
+  /// SIGTERM: whether it ended by the signal within 20 s.
+  bool stop() {
+    const int status = stop(SIGTERM, std::chrono::seconds(20));
+    return status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM;
+  }
 
  private:
-  std::string read_line(std::chrono::milliseconds timeout) {
-    std::string line;
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (line.find('\n') == std::string::npos) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      pollfd entry{m_out, POLLIN, 0};
-      if (left.count() <= 0 || ::poll(&entry, 1, static_cast<int>(left.count())) <= 0) {
-        break;
-      }
-      char buffer[256];
-      const ssize_t n = ::read(m_out, buffer, sizeof buffer);
-      if (n <= 0) {
-        break;
-      }
-      line.append(buffer, static_cast<std::size_t>(n));
+  bool read_some(std::chrono::steady_clock::time_point deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd entry{m_out, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&entry, 1, static_cast<int>(left.count())) <= 0) {
+      return false;
     }
-    return line.substr(0, line.find('\n'));
+    char buffer[4096];
+    const ssize_t n = ::read(m_out, buffer, sizeof buffer);
+    if (n <= 0) {
+      return false;
+    }
+    m_text.append(buffer, static_cast<std::size_t>(n));
+    return true;
   }
 
   pid_t m_pid = -1;
   int m_out = -1;
-  std::string m_line;
+  std::string m_text;
 };
 
 // `body` checked against `schema` (a file of schemas/) by tests/integration/validate_json.py.

@@ -77,7 +77,8 @@ TEST_SUITE("integration") {
                                                    "\n    roles: [\"*:*\"]\n");
     REQUIRE(repo.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.1.0"}).exit_code == 0);
     test::Served served(
-        {"--listen", "127.0.0.1:0", "--tokens", (repo.dir / "tokens.yaml").string()}, repo.repo);
+        {"serve", "--listen", "127.0.0.1:0", "--tokens", (repo.dir / "tokens.yaml").string()},
+        repo.repo);
     INFO(served.line());
     REQUIRE(served.line().ends_with(" (1 pipeline, 1 auto stage)"));
     // The loop has looked at staging once: its soak is pending, with a time to look again.

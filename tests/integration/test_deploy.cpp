@@ -23,6 +23,7 @@
 #include "engine/cli/options.hpp"
 #include "engine/http/client.hpp"
 #include "engine/util/children.hpp"
+#include "tests/integration/served.hpp"
 #include "tests/integration/shop.hpp"
 #include "tests/support/support.hpp"
 
@@ -35,113 +36,15 @@ using namespace std::chrono_literals;
 
 const fs::path k_source = PROMOTE_SOURCE_DIR;
 
-// `promote ARGS` in `cwd`, stdout and stderr read together until a line says where it listens;
-// SIGKILLed and reaped by the destructor if the test did not stop it.
-class Served {
+// `promote ARGS` as tests/integration/served.hpp runs it, without the webhook secrets of the
+// test's own environment.
+class Served : public test::Served {
  public:
-  Served(const std::vector<std::string>& args, const fs::path& cwd) {
-    int out[2];
-    REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
-    std::vector<std::string> argv = {test::promote_binary().string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    m_pid = ::fork();
-    if (m_pid == 0) {
-      ::dup2(out[1], 1);
-      ::dup2(out[1], 2);
-      const int null = ::open("/dev/null", O_RDWR);
-      ::dup2(null, 0);
-      for (const char* name : {"PROMOTE_HISTORY", "PROMOTE_GITHUB_WEBHOOK_SECRET",
-                               "PROMOTE_GITLAB_WEBHOOK_TOKEN", "PROMOTE_IMAGE_WEBHOOK_SECRET"}) {
-        ::unsetenv(name);
-      }
-      std::vector<char*> pointers;
-      for (auto& arg : argv) {
-        pointers.push_back(arg.data());
-      }
-      pointers.push_back(nullptr);
-      if (::chdir(cwd.c_str()) == 0) {
-        ::execv(pointers[0], pointers.data());
-      }
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    m_out = out[0];
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (m_text.find("listening on http://") == std::string::npos && read_some(deadline)) {
-    }
-  }
-  ~Served() {
-    if (m_pid > 0) {
-      ::kill(m_pid, SIGKILL);
-      ::waitpid(m_pid, nullptr, 0);
-    }
-    ::close(m_out);
-  }
-  Served(const Served&) = delete;
-  Served& operator=(const Served&) = delete;
-
-  /// What it wrote so far (all of it once stopped).
-  const std::string& text() const { return m_text; }
-  std::string url() const {
-    const std::string_view marker = "listening on ";
-    auto start = m_text.find(std::string(marker) + "http://");
-    if (start == std::string::npos) {
-      return {};
-    }
-    start += marker.size();
-    return m_text.substr(start, m_text.find(' ', start) - start);
-  }
-  unsigned short port() const {
-    const std::string address = url();
-    return static_cast<unsigned short>(std::stoi(address.substr(address.rfind(':') + 1)));
-  }
-
-  promote::http::Response send(const std::string& method, const std::string& path,
-                               const promote::http::Headers& headers = {},
-                               const std::string& body = {}) const {
-    promote::http::Request request;
-    request.method = method;
-    request.url = url() + path;
-    request.headers = headers;
-    request.body = body;
-    request.timeout = 20s;
-    auto response = promote::http::request_blocking(request);
-    REQUIRE(response.has_value());
-    return *response;
-  }
-
-  /// SIGTERM, then everything it writes until it ends: whether it ended by the signal in time.
-  bool stop() {
-    ::kill(m_pid, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (read_some(deadline)) {
-    }
-    int status = 0;
-    const bool ended = ::waitpid(m_pid, &status, 0) == m_pid;
-    m_pid = -1;
-    return ended && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM;
-  }
-
- private:
-  bool read_some(std::chrono::steady_clock::time_point deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    pollfd entry{m_out, POLLIN, 0};
-    if (left.count() <= 0 || ::poll(&entry, 1, static_cast<int>(left.count())) <= 0) {
-      return false;
-    }
-    char buffer[4096];
-    const ssize_t n = ::read(m_out, buffer, sizeof buffer);
-    if (n <= 0) {
-      return false;
-    }
-    m_text.append(buffer, static_cast<std::size_t>(n));
-    return true;
-  }
-
-  pid_t m_pid = -1;
-  int m_out = -1;
-  std::string m_text;
+  Served(const std::vector<std::string>& args, const fs::path& cwd)
+      : test::Served(args, cwd,
+                     {{"PROMOTE_GITHUB_WEBHOOK_SECRET", std::nullopt},
+                      {"PROMOTE_GITLAB_WEBHOOK_TOKEN", std::nullopt},
+                      {"PROMOTE_IMAGE_WEBHOOK_SECRET", std::nullopt}}) {}
 };
 
 std::vector<std::string> lines_of(const std::string& text) {

@@ -31,7 +31,7 @@ TEST_SUITE("integration") {
     REQUIRE(shop.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.4.3", "--image",
                           "web=ghcr.io/acme/web:2.3.1"})
                 .exit_code == 0);
-    Served served({"--listen", "127.0.0.1:0", "-f", "promote.yaml"}, shop.repo);
+    Served served({"serve", "--listen", "127.0.0.1:0", "-f", "promote.yaml"}, shop.repo);
     INFO(served.line());
     REQUIRE(served.line().starts_with("promote serve: listening on http://127.0.0.1:"));
     CHECK(served.line().ends_with(" (1 pipeline, 0 auto stages)"));
@@ -102,7 +102,7 @@ TEST_SUITE("integration") {
                             {"k8s/dev/kustomization.yaml", overlay + "1.0.0\n"},
                             {"k8s/staging/kustomization.yaml", overlay + "1.0.0\n"}});
     REQUIRE(repo.promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.1.0"}).exit_code == 0);
-    Served served({"--listen", "127.0.0.1:0"}, repo.repo);
+    Served served({"serve", "--listen", "127.0.0.1:0"}, repo.repo);
     INFO(served.line());
     REQUIRE(served.line().ends_with(" (1 pipeline, 1 auto stage)"));
 
@@ -173,7 +173,7 @@ TEST_SUITE("integration") {
                          "  - {name: dev, target: {kustomize: k8s/dev}}\n"
                          "  - name: staging\n    from: dev\n    auto: true\n"
                          "    target: {kustomize: k8s/staging}\n");
-    Served served({"--listen", "127.0.0.1:0", "--workdir", (dir / "kept").string()},
+    Served served({"serve", "--listen", "127.0.0.1:0", "--workdir", (dir / "kept").string()},
                   dir / "config");
     INFO(served.line());
     REQUIRE(served.line().ends_with(" (1 pipeline, 1 auto stage)"));
@@ -206,8 +206,9 @@ TEST_SUITE("integration") {
     test::write_text(shop.dir / "tokens.yaml", "tokens:\n  - actor: bob\n    sha256: " +
                                                    promote::util::sha256_hex("token-of-bob") +
                                                    "\n    roles: [\"hold:dev\"]\n");
-    Served served({"--listen", "127.0.0.1:0", "--tokens", (shop.dir / "tokens.yaml").string()},
-                  shop.repo);
+    Served served(
+        {"serve", "--listen", "127.0.0.1:0", "--tokens", (shop.dir / "tokens.yaml").string()},
+        shop.repo);
     INFO(served.line());
     const std::string ping = R"({"zen": "Keep it logically awesome.", "hook_id": 1})";
     const auto signed_by = [&](const std::string& key, const std::string& id) {
