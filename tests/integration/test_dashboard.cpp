@@ -82,13 +82,15 @@ TEST_SUITE("integration") {
     INFO(served.line());
     REQUIRE(served.line().ends_with(" (1 pipeline, 1 auto stage)"));
     // The loop has looked at staging once: its soak is pending, with a time to look again.
-    for (int i = 0; i < 100; ++i) {
+    bool evaluated = false;
+    for (int i = 0; i < 600 && !evaluated; ++i) {  // up to a minute on a loaded machine
       const json stage = json::parse(served.get("/api/v1/pipelines/shop").body)["stages"][1];
-      if (stage["auto"].is_object() && stage["auto"]["evaluations"].get<int>() > 0) {
-        break;
+      evaluated = stage["auto"].is_object() && stage["auto"]["evaluations"].get<int>() > 0;
+      if (!evaluated) {
+        ::usleep(100'000);
       }
-      ::usleep(100'000);
     }
+    REQUIRE(evaluated);
 
     const char* shots = std::getenv("PROMOTE_SCREENSHOT_DIR");
     const fs::path screenshot =
