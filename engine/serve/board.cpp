@@ -10,7 +10,6 @@
 #include "engine/report/tables.hpp"
 #include "engine/serve/loop.hpp"
 #include "engine/serve/service.hpp"
-#include "engine/util/json.hpp"
 
 namespace promote::serve {
 
@@ -174,7 +173,7 @@ Snapshot document_of(const Watched& watched, const std::optional<fs::path>& hist
       }
     }
   }
-  std::string body = util::dump_json(out, 2) + "\n";
+  std::string body = json_text(out);
   return Snapshot{std::move(out), std::nullopt, std::move(body)};
 }
 

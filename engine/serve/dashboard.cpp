@@ -1,7 +1,5 @@
 #include "engine/serve/dashboard.hpp"
 
-#include <openssl/rand.h>
-
 #include "engine/git/diff.hpp"
 #include "engine/git/repository.hpp"
 #include "engine/history/history.hpp"
@@ -25,21 +23,6 @@ namespace {
 constexpr const char* k_session_cookie = "promote_session";
 constexpr const char* k_csrf_cookie = "promote_csrf";
 constexpr std::size_t k_max_sessions = 10'000;
-
-// 32 random bytes as hex, from OpenSSL's generator; "" when it fails (the caller refuses).
-std::string random_token() {
-  unsigned char bytes[32];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) {
-    return "";
-  }
-  static constexpr char k_hex[] = "0123456789abcdef";
-  std::string out;
-  for (const unsigned char byte : bytes) {
-    out += k_hex[byte >> 4];
-    out += k_hex[byte & 15];
-  }
-  return out;
-}
 
 // The value of cookie `name` on `request`, or "".
 std::string cookie(const http::Incoming& request, std::string_view name) {
@@ -107,17 +90,6 @@ http::Outgoing asset(const char* type, const char* body) {
                  {"Cache-Control", "public, max-age=300"},
                  {"X-Content-Type-Options", "nosniff"}};
   out.body = body;
-  return out;
-}
-
-std::vector<std::string> split_path(std::string_view path) {
-  std::vector<std::string> out;
-  std::size_t at = 1;  // after the leading '/'
-  while (at <= path.size()) {
-    const std::size_t end = std::min(path.find('/', at), path.size());
-    out.emplace_back(path.substr(at, end - at));
-    at = end + 1;
-  }
   return out;
 }
 
@@ -193,7 +165,7 @@ std::optional<http::Outgoing> Dashboard::handle(const Service& service,
   if (path == "/logout" && post) {
     return sign_out(service, request);
   }
-  const auto parts = split_path(path);
+  const auto parts = path_segments(std::string_view(path).substr(1));
   if (post && parts.size() == 5 && parts[0] == "pipelines" && parts[2] == "stages") {
     return command(service, request, parts[1], parts[3], parts[4]);
   }
@@ -208,11 +180,11 @@ http::Outgoing Dashboard::page(const Service& service, const http::Incoming& req
   std::string csrf = cookie(request, k_csrf_cookie);
   const bool fresh = csrf.size() != 64;
   if (fresh) {
-    csrf = random_token();
+    csrf = util::random_hex(32);
   }
   const pages::Viewer viewer = viewer_of(service, request, csrf);
   const auto now = Clock::now();
-  const auto parts = split_path(request.path);
+  const auto parts = path_segments(std::string_view(request.path).substr(1));
   Board& board = service.board();
   const auto view_of = [&](const Watched& watched, std::shared_ptr<const Snapshot>& keep) {
     keep = board.snapshot(static_cast<std::size_t>(&watched - service.pipelines().data()));
@@ -282,12 +254,8 @@ http::Outgoing Dashboard::page(const Service& service, const http::Incoming& req
         out = html(found.error().kind == ErrorKind::usage ? 400 : 503,
                    pages::error("History unavailable", found.error().message, viewer));
       } else {
-        std::vector<std::string> stages;
-        for (const auto& stage : watched.pipeline.stages) {
-          stages.push_back(stage.name);
-        }
-        out = html(200, pages::history(watched.pipeline.name, stages, filter, found->records,
-                                       found->next, viewer));
+        out = html(200, pages::history(watched.pipeline.name, watched.pipeline.stage_names(),
+                                       filter, found->records, found->next, viewer));
       }
     } else {
       // The DORA report of the last 30 days: the page `promote report --format html` writes.
@@ -303,11 +271,8 @@ http::Outgoing Dashboard::page(const Service& service, const http::Incoming& req
         out = html(503, pages::error("History unavailable",
                                      (!store ? store.error() : records.error()).message, viewer));
       } else {
-        std::vector<std::string> stages;
-        for (const auto& stage : watched.pipeline.stages) {
-          stages.push_back(stage.name);
-        }
-        auto report = report::dora(*records, stages, now - std::chrono::days(30), now);
+        auto report = report::dora(*records, watched.pipeline.stage_names(),
+                                   now - std::chrono::days(30), now);
         report.pipeline = watched.pipeline.name;
         out = html(200, report::dora_html(report), true);
       }
@@ -413,7 +378,7 @@ http::Outgoing Dashboard::sign_in(const Service& service, const http::Incoming& 
     util::notice("serve: a sign-in with an unknown token from " + request.peer);
     return html(401, pages::sign_in(viewer, "That token is not one of this service's."));
   }
-  const std::string id = random_token();
+  const std::string id = util::random_hex(32);
   if (id.empty()) {
     return html(503, pages::sign_in(viewer, "No session could be made; try again."));
   }

@@ -149,6 +149,19 @@ std::size_t Loop::evaluations(const std::string& name) const {
   return found == m_done.end() ? 0 : found->second;
 }
 
+void Loop::finished(std::unique_lock<std::mutex>& lock, const std::string& pipeline) {
+  ++m_evaluations;
+  if (!pipeline.empty()) {
+    ++m_done[pipeline];
+    if (m_options.on_evaluated) {
+      lock.unlock();  // the callback may read the loop's state
+      m_options.on_evaluated(pipeline);
+      lock.lock();
+    }
+  }
+  m_changed.notify_all();
+}
+
 bool Loop::wait_for_evaluations(std::size_t count, std::chrono::milliseconds timeout) const {
   std::unique_lock lock(m_mutex);
   return m_changed.wait_for(lock, timeout, [&] { return m_evaluations >= count; });
@@ -170,16 +183,7 @@ void Loop::work() {
       job.result.set_value(std::move(result));
       const auto name = m_names.find(job.request.pipeline_file);
       lock.lock();
-      ++m_evaluations;
-      if (name != m_names.end()) {
-        ++m_done[name->second];
-        if (m_options.on_evaluated) {
-          lock.unlock();
-          m_options.on_evaluated(name->second);
-          lock.lock();
-        }
-      }
-      m_changed.notify_all();
+      finished(lock, name == m_names.end() ? std::string() : name->second);
       continue;
     }
     if (m_entries.empty()) {
@@ -211,14 +215,7 @@ void Loop::work() {
     lock.unlock();
     evaluate(entry, image);
     lock.lock();
-    ++m_evaluations;
-    ++m_done[entry.run.pipeline];
-    if (m_options.on_evaluated) {
-      lock.unlock();
-      m_options.on_evaluated(entry.run.pipeline);
-      lock.lock();
-    }
-    m_changed.notify_all();
+    finished(lock, entry.run.pipeline);
   }
 }
 

@@ -110,6 +110,9 @@ class Loop {
   void work();
   void evaluate(Entry& entry, const std::string& image);
   void time_gates(const promoter::PromotionResult& result) const;
+  /// Counts an evaluation that ended in `pipeline` ("" when not known) and tells of it; `lock`
+  /// holds m_mutex.
+  void finished(std::unique_lock<std::mutex>& lock, const std::string& pipeline);
 
   LoopOptions m_options;
   std::map<std::filesystem::path, std::string> m_names;  ///< pipeline file -> its name

@@ -52,12 +52,7 @@ std::shared_ptr<Runtime::State> Runtime::make_state(Service loaded, const std::s
     m_poked.notify_all();
   });
   LoopOptions options = m_loop;
-  options.on_evaluated = [service, told = m_loop.on_evaluated](const std::string& name) {
-    service->changed(name);
-    if (told) {
-      told(name);
-    }
-  };
+  options.on_evaluated = [service](const std::string& name) { service->changed(name); };
   options.on_gate_timed = [service](const std::string& use, double seconds) {
     service->gate_timed(use, seconds);
   };

@@ -58,11 +58,7 @@ Result<std::map<std::string, std::string>> parse_parameters(const std::string& q
   return out;
 }
 
-namespace {
-
-// "/api/v1/pipelines/shop/history" -> {"pipelines", "shop", "history"}; empty segments are
-// kept, so that a trailing slash is a path of its own (and unknown).
-std::vector<std::string> segments(std::string_view path) {
+std::vector<std::string> path_segments(std::string_view path) {
   std::vector<std::string> out;
   std::size_t at = 0;
   while (at <= path.size()) {
@@ -72,6 +68,8 @@ std::vector<std::string> segments(std::string_view path) {
   }
   return out;
 }
+
+namespace {
 
 // Prometheus label values: backslash, double quote and line feed escaped.
 std::string label(std::string_view value) {
@@ -143,12 +141,20 @@ void Service::gate_timed(const std::string& use, double seconds) const {
   histogram.sum += seconds;
 }
 
-http::Outgoing json_response(unsigned status, const json& value) {
+std::string json_text(const json& value) {
+  return util::dump_json(value, 2) + "\n";
+}
+
+http::Outgoing json_text_response(unsigned status, std::string text) {
   http::Outgoing out;
   out.status = status;
   out.headers = {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}};
-  out.body = util::dump_json(value, 2) + "\n";
+  out.body = std::move(text);
   return out;
+}
+
+http::Outgoing json_response(unsigned status, const json& value) {
+  return json_text_response(status, json_text(value));
 }
 
 http::Outgoing error_response(unsigned status, const std::string& kind,
@@ -276,7 +282,7 @@ http::Outgoing Service::handle(const http::Incoming& request) const {
       }
       return error_response(404, "usage", "no such resource: " + path);
     }
-    const auto parts = segments(std::string_view(path).substr(std::string_view(k_api).size()));
+    const auto parts = path_segments(std::string_view(path).substr(std::string_view(k_api).size()));
     if (parts.size() == 1 && parts[0] == "pipelines") {
       return only_get([&] { return pipelines_json(); });
     }
@@ -338,9 +344,7 @@ http::Outgoing Service::pipelines_json() const {
   {
     std::lock_guard lock(m_listing->mutex);
     if (m_listing->snapshots == snapshots) {
-      http::Outgoing out = json_response(200, json());
-      out.body = m_listing->body;
-      return out;
+      return json_text_response(200, m_listing->body);
     }
   }
   json list = json::array();
@@ -380,9 +384,7 @@ http::Outgoing Service::pipeline_json(const Watched& watched) const {
   if (snapshot->error) {
     return unavailable(*snapshot->error);
   }
-  http::Outgoing out = json_response(200, json());
-  out.body = snapshot->body;
-  return out;
+  return json_text_response(200, snapshot->body);
 }
 
 void Service::adopt(const Service& previous) {

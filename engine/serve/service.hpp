@@ -13,6 +13,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/error.hpp"
@@ -136,6 +137,16 @@ class Service {
   std::shared_ptr<Deliveries> m_deliveries = std::make_shared<Deliveries>();
   std::function<void()> m_on_push;
 };
+
+/// "pipelines/shop/history" split at each '/': {"pipelines", "shop", "history"}; empty segments
+/// are kept, so that a trailing slash is a path of its own (and unknown).
+std::vector<std::string> path_segments(std::string_view path);
+
+/// `value` as the API sends it: indented by 2, with a final newline.
+std::string json_text(const nlohmann::json& value);
+
+/// A JSON response of `text` (json_text) with Content-Type application/json.
+http::Outgoing json_text_response(unsigned status, std::string text);
 
 /// A JSON response: `value` with Content-Type application/json.
 http::Outgoing json_response(unsigned status, const nlohmann::json& value);

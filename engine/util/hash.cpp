@@ -3,10 +3,12 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include <array>
 #include <fstream>
 #include <memory>
+#include <vector>
 
 namespace promote::util {
 namespace {
@@ -68,6 +70,14 @@ Result<std::string> sha256_file(const std::filesystem::path& path) {
     return make_error(ErrorKind::input, path.string() + ": read error");
   }
   return digest.hex();
+}
+
+std::string random_hex(std::size_t bytes) {
+  std::vector<unsigned char> random(bytes);
+  if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1) {
+    return "";
+  }
+  return to_hex(random.data(), random.size());
 }
 
 }  // namespace promote::util

@@ -15,6 +15,10 @@ std::string sha256_hex(std::string_view data);
 /// Hex HMAC-SHA256 of `data` with `key` (what a webhook's X-Hub-Signature-256 carries).
 std::string hmac_sha256_hex(std::string_view key, std::string_view data);
 
+/// `bytes` bytes from OpenSSL's random generator, as lower-case hex; "" when it fails (the
+/// caller refuses what needed them).
+std::string random_hex(std::size_t bytes);
+
 /// Whether two secrets (a signature, a token) are equal, in a time that depends on their length
 /// only, never on where they first differ.
 bool same_secret(std::string_view a, std::string_view b);

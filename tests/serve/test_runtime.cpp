@@ -44,6 +44,19 @@ promote::http::Outgoing deliver(const Runtime& runtime, const std::string& event
   return runtime.handle(request);
 }
 
+// The serve tests' repository, and a runtime started on it with the test's webhook secret.
+struct Started {
+  test::ScopedEnv secret{"PROMOTE_GITHUB_WEBHOOK_SECRET", k_secret};
+  Repo repo;
+  std::unique_ptr<Runtime> runtime;
+  Started() {
+    auto started =
+        Runtime::start({{repo.file}, std::nullopt, std::nullopt, std::nullopt}, no_promotions());
+    REQUIRE(started.has_value());
+    runtime = std::move(*started);
+  }
+};
+
 std::string with_auto_prod(const std::string& pipeline) {
   const std::string from = "  - name: prod\n";
   std::string out = pipeline;
@@ -55,12 +68,9 @@ std::string with_auto_prod(const std::string& pipeline) {
 
 TEST_SUITE("serve") {
   TEST_CASE("the runtime reads a changed pipeline file again and keeps the deliveries it saw") {
-    test::ScopedEnv secret("PROMOTE_GITHUB_WEBHOOK_SECRET", k_secret);
-    Repo repo;
-    auto started =
-        Runtime::start({{repo.file}, std::nullopt, std::nullopt, std::nullopt}, no_promotions());
-    REQUIRE(started.has_value());
-    Runtime& runtime = **started;
+    Started started;
+    const Repo& repo = started.repo;
+    Runtime& runtime = *started.runtime;
     CHECK(runtime.auto_stages() == 0);
     CHECK(runtime.reload().value() == false);  // nothing changed
     CHECK(deliver(runtime, "ping", "d-1", R"({"zen": "x"})").status == 202);
@@ -91,12 +101,9 @@ TEST_SUITE("serve") {
   }
 
   TEST_CASE("a push webhook makes the runtime read the pipeline files again at once") {
-    test::ScopedEnv secret("PROMOTE_GITHUB_WEBHOOK_SECRET", k_secret);
-    Repo repo;
-    auto started =
-        Runtime::start({{repo.file}, std::nullopt, std::nullopt, std::nullopt}, no_promotions());
-    REQUIRE(started.has_value());
-    Runtime& runtime = **started;
+    Started started;
+    const Repo& repo = started.repo;
+    Runtime& runtime = *started.runtime;
     runtime.watch(std::chrono::hours(1));  // only a push makes it look before the hour
     test::write_text(repo.file, with_auto_prod(test::read_text(repo.file)));
     const auto pushed =
