@@ -151,17 +151,27 @@ void check_schema(const ScratchRepo& repo, const std::string& schema, const json
   CHECK(checked.exit_code == 0);
 }
 
+// The Argo CD server of the test and a repository whose pipeline asks it (prod's own verify:
+// list when `prod_verifies`), staging and prod both at 1.4.1.
+struct ArgoRepo {
+  const promote::test::ScopedEnv token{k_token_env, std::string("argocd-verify-t0ken")};
+  ArgoServer argo;
+  ScratchRepo repo;
+  explicit ArgoRepo(bool prod_verifies)
+      : repo({{"promote.yaml", pipeline(argo.server.url(), argo.server.ca_file(), prod_verifies)},
+              {"k8s/base/kustomization.yaml", "resources: []\n"},
+              {"k8s/staging/kustomization.yaml", overlay("1.4.1")},
+              {"k8s/prod/kustomization.yaml", overlay("1.4.1")}}) {}
+};
+
 }  // namespace
 
 TEST_SUITE("integration") {
   TEST_CASE(
       "verify: the first healthy observation of staging is recorded, and prod soaks from it") {
-    const promote::test::ScopedEnv token(k_token_env, std::string("argocd-verify-t0ken"));
-    ArgoServer argo;
-    ScratchRepo repo({{"promote.yaml", pipeline(argo.server.url(), argo.server.ca_file(), false)},
-                      {"k8s/base/kustomization.yaml", "resources: []\n"},
-                      {"k8s/staging/kustomization.yaml", overlay("1.4.1")},
-                      {"k8s/prod/kustomization.yaml", overlay("1.4.1")}});
+    ArgoRepo fixture(false);
+    ArgoServer& argo = fixture.argo;
+    ScratchRepo& repo = fixture.repo;
     const std::string init = repo.head().substr(0, 40);
     const std::string commit = release_in_staging(repo);
     const auto synced = Clock::now() - std::chrono::minutes(10);
@@ -267,12 +277,9 @@ TEST_SUITE("integration") {
   TEST_CASE(
       "verify: prod's own argocd gate records staging's healthy deployment, and its soak "
       "counts from it in the same run") {
-    const promote::test::ScopedEnv token(k_token_env, std::string("argocd-verify-t0ken"));
-    ArgoServer argo;
-    ScratchRepo repo({{"promote.yaml", pipeline(argo.server.url(), argo.server.ca_file(), true)},
-                      {"k8s/base/kustomization.yaml", "resources: []\n"},
-                      {"k8s/staging/kustomization.yaml", overlay("1.4.1")},
-                      {"k8s/prod/kustomization.yaml", overlay("1.4.1")}});
+    ArgoRepo fixture(true);
+    ArgoServer& argo = fixture.argo;
+    ScratchRepo& repo = fixture.repo;
     const std::string commit = release_in_staging(repo);
 
     // A dry run sees it, soaks from it, and records nothing.
@@ -307,12 +314,9 @@ TEST_SUITE("integration") {
   TEST_CASE(
       "verify: an attempt not recorded (unchanged, as the service skips) still records "
       "the first healthy observation") {
-    const promote::test::ScopedEnv token(k_token_env, std::string("argocd-verify-t0ken"));
-    ArgoServer argo;
-    ScratchRepo repo({{"promote.yaml", pipeline(argo.server.url(), argo.server.ca_file(), true)},
-                      {"k8s/base/kustomization.yaml", "resources: []\n"},
-                      {"k8s/staging/kustomization.yaml", overlay("1.4.1")},
-                      {"k8s/prod/kustomization.yaml", overlay("1.4.1")}});
+    ArgoRepo fixture(true);
+    ArgoServer& argo = fixture.argo;
+    ScratchRepo& repo = fixture.repo;
     const std::string commit = release_in_staging(repo);
     argo.set(application(commit, Clock::now() - std::chrono::minutes(10)));
     promote::promoter::Request request;
