@@ -2,6 +2,8 @@
 // A GitOps repository of the test's own files, pushed to a local bare remote, and the real
 // promote binary run in it (a plain environment: no CI, a fixed actor, no colour).
 
+#include <doctest/doctest.h>
+
 #include <filesystem>
 #include <map>
 #include <string>
@@ -45,5 +47,27 @@ struct ScratchRepo {
   std::string file(const std::string& path) const { return read_text(repo / path); }
   std::string head() const { return sh("git rev-parse HEAD", repo); }
 };
+
+/// The files of examples/NAME as a user starts from them (its demo script left out), for a
+/// ScratchRepo.
+inline std::map<std::string, std::string> example_files(const std::string& name) {
+  const std::filesystem::path example =
+      std::filesystem::path(PROMOTE_SOURCE_DIR) / "examples" / name;
+  std::map<std::string, std::string> files;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(example)) {
+    if (entry.is_regular_file() && entry.path().filename() != "demo.sh") {
+      files[entry.path().lexically_relative(example).generic_string()] = read_text(entry.path());
+    }
+  }
+  return files;
+}
+
+/// `kubectl kustomize` of `overlay` in `repo`, which must succeed.
+inline std::string kustomize_build(const std::filesystem::path& overlay) {
+  const auto built = run({"kubectl", "kustomize", overlay.string()});
+  INFO(built.err);
+  REQUIRE(built.exit_code == 0);
+  return built.out;
+}
 
 }  // namespace promote::test

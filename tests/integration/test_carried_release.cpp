@@ -426,22 +426,9 @@ stages:
             doctest::skip(!promote::test::has_program("kubectl"))) {
     // examples/carry, as a user would start from it: only the image and the carried settings
     // change in what staging renders; its replicas stay its own.
-    namespace fs = std::filesystem;
-    const fs::path example = fs::path(PROMOTE_SOURCE_DIR) / "examples" / "carry";
-    std::map<std::string, std::string> files;
-    for (const auto& entry : fs::recursive_directory_iterator(example)) {
-      if (entry.is_regular_file() && entry.path().filename() != "demo.sh") {
-        files[entry.path().lexically_relative(example).generic_string()] =
-            promote::test::read_text(entry.path());
-      }
-    }
-    const ScratchRepo repo(files);
+    const ScratchRepo repo(promote::test::example_files("carry"));
     const auto render = [&](const std::string& overlay) {
-      const auto built =
-          promote::test::run({"kubectl", "kustomize", (repo.repo / overlay).string()});
-      INFO(built.err);
-      REQUIRE(built.exit_code == 0);
-      return built.out;
+      return promote::test::kustomize_build(repo.repo / overlay);
     };
     const std::string before = render("envs/staging");
     REQUIRE(
