@@ -27,11 +27,13 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF
     && cmake --build /build --target promote \
     && strip /build/promote
 
+# promote links libgit2, OpenSSL, SQLite, yaml-cpp, pugixml, Boost.URL and libstdc++ statically
+# (CMakeLists.txt, PROMOTE_STATIC): the run-time image needs only the Kerberos library libgit2's
+# Negotiate authentication uses, the CA certificates and ssh-keygen.
 FROM debian:bookworm-slim
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-       ca-certificates libgit2-1.5 libsqlite3-0 libboost-url1.81.0 libssl3 \
-       libyaml-cpp0.7 libpugixml1v5 libspdlog1.10 libfmt9 openssh-client \
+       ca-certificates libgssapi-krb5-2 openssh-client \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/promote /usr/local/bin/promote
 # The service's user (no login, no password) and its home; the checkout in /repo may belong to

@@ -18,12 +18,14 @@ build_packages=(
   openssh-client
 )
 # chromium (headless, with a font to render text in) runs the dashboard's browser test, driven
-# by playwright-core from npm (tests/browser; its lock file pins it).
+# by playwright-core from npm (tests/browser; its lock file pins it); strace shows a test what
+# a command opens and starts.
 test_packages=(
   doctest-dev python3 python3-jsonschema python3-yaml sqlite3
   prometheus prometheus-pushgateway
   openssh-server
   chromium fonts-dejavu-core
+  strace
 )
 
 # clang and its runtimes for the sanitized test build and libFuzzer; llvm-14 for

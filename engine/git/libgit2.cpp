@@ -2,9 +2,13 @@
 // (declared in libgit2.hpp): libgit2 set-up, errors, paths, remote callbacks, lookups.
 #include "engine/git/libgit2.hpp"
 
+#include <git2/sys/stream.h>
+
+#include <atomic>
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +19,65 @@
 namespace promote::git::detail {
 
 namespace fs = std::filesystem;
+
+#if PROMOTE_DEFERRED_TLS
+// libgit2 1.5, as Debian builds it, sets up mbedTLS in git_libgit2_init: it seeds a random
+// generator and parses the system's whole CA bundle (a few milliseconds), which a command that
+// reads a local repository never uses. Linked statically, its calls into its own TLS stream are
+// wrapped (the linker's --wrap, CMakeLists.txt): the set-up runs, once and whole, as libgit2
+// wrote it, before the first TLS stream is made or a CA location set. The certificate checks
+// are libgit2's own, unchanged.
+extern "C" {
+int __real_git_mbedtls_stream_global_init(void);
+int __real_git_mbedtls_stream_new(git_stream** out, const char* host, const char* port);
+int __real_git_mbedtls_stream_wrap(git_stream** out, git_stream* in, const char* host);
+int __real_git_mbedtls__set_cert_location(const char* file, const char* path);
+}
+
+namespace {
+
+std::atomic<bool> g_tls_ready{false};
+
+/// Runs libgit2's TLS set-up the first time it is needed; its result, every time.
+int set_up_tls() {
+  static std::mutex mutex;
+  static int result = 0;
+  std::lock_guard lock(mutex);
+  if (!g_tls_ready.load()) {
+    result = __real_git_mbedtls_stream_global_init();
+    g_tls_ready.store(true);
+  }
+  return result;
+}
+
+}  // namespace
+
+extern "C" {
+int __wrap_git_mbedtls_stream_global_init(void) {
+  return 0;
+}
+int __wrap_git_mbedtls_stream_new(git_stream** out, const char* host, const char* port) {
+  const int ready = set_up_tls();
+  return ready < 0 ? ready : __real_git_mbedtls_stream_new(out, host, port);
+}
+int __wrap_git_mbedtls_stream_wrap(git_stream** out, git_stream* in, const char* host) {
+  const int ready = set_up_tls();
+  return ready < 0 ? ready : __real_git_mbedtls_stream_wrap(out, in, host);
+}
+int __wrap_git_mbedtls__set_cert_location(const char* file, const char* path) {
+  const int ready = set_up_tls();
+  return ready < 0 ? ready : __real_git_mbedtls__set_cert_location(file, path);
+}
+}
+
+bool tls_ready() {
+  return g_tls_ready.load();
+}
+#else
+bool tls_ready() {
+  return true;
+}
+#endif
 
 void ensure_init() {
   static const int k_init = [] {

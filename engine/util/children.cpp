@@ -36,9 +36,24 @@ Groups& groups() {
 
 std::atomic<bool> g_terminating{false};  // set by the handler: async-signal-safe
 int g_wake = -1;  // the write end of the pipe the handler wakes the thread through
+int g_woken = -1;  // its read end, which the thread reads
+std::chrono::milliseconds g_grace{0};
+// Whether the thread runs: until a group is started or a hook set, a signal has nothing to do
+// but end promote, and the handler lets it at once (a command that starts no program makes no
+// thread).
+std::atomic<bool> g_thread_running{false};
 
 void on_signal(int signal) {
   const int saved = errno;
+  if (!g_thread_running) {
+    struct sigaction default_action {};
+    default_action.sa_handler = SIG_DFL;
+    sigemptyset(&default_action.sa_mask);
+    ::sigaction(signal, &default_action, nullptr);
+    ::raise(signal);  // delivered, by its default action, once the handler returns
+    errno = saved;
+    return;
+  }
   g_terminating = true;
   const auto byte = static_cast<unsigned char>(signal);
   [[maybe_unused]] const ssize_t written = ::write(g_wake, &byte, 1);
@@ -114,9 +129,34 @@ std::function<void()> g_hook;  // under g_hook_mutex
   std::_Exit(128 + signal);  // not reached: the signal's default action ends the process
 }
 
+/// Starts the thread that a signal wakes, once, when handle_termination_signals was called.
+void ensure_signal_thread() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (g_woken < 0) {
+      return;
+    }
+    std::thread([read_end = g_woken, grace = g_grace] {
+      for (;;) {
+        unsigned char signal = 0;
+        const ssize_t n = ::read(read_end, &signal, 1);
+        if (n == 1) {
+          end_by(signal, grace);
+        }
+        if (n < 0 && errno == EINTR) {
+          continue;
+        }
+        return;
+      }
+    }).detach();
+    g_thread_running = true;
+  });
+}
+
 }  // namespace
 
 pid_t start_child_group(const std::function<pid_t()>& start) {
+  ensure_signal_thread();
   Groups& all = groups();
   std::lock_guard lock(all.mutex);
   if (all.terminating) {
@@ -143,20 +183,9 @@ void handle_termination_signals(std::chrono::milliseconds grace) {
   if (::pipe2(ends, O_CLOEXEC) != 0) {
     return;  // signals then end promote at once, as without this
   }
+  g_woken = ends[0];
   g_wake = ends[1];
-  std::thread([read_end = ends[0], grace] {
-    for (;;) {
-      unsigned char signal = 0;
-      const ssize_t n = ::read(read_end, &signal, 1);
-      if (n == 1) {
-        end_by(signal, grace);
-      }
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      return;
-    }
-  }).detach();
+  g_grace = grace;
   for (const int signal : k_signals) {
     struct sigaction before {};
     if (::sigaction(signal, nullptr, &before) == 0 && before.sa_handler == SIG_IGN) {
@@ -171,6 +200,7 @@ void handle_termination_signals(std::chrono::milliseconds grace) {
 }
 
 void before_termination(std::function<void()> hook) {
+  ensure_signal_thread();
   std::lock_guard lock(g_hook_mutex);
   g_hook = std::move(hook);
 }

@@ -26,8 +26,8 @@ pid_t start_child_group(const std::function<pid_t()>& start);
 void forget_child_group(pid_t leader);
 
 /// Makes SIGTERM, SIGINT and SIGHUP end promote the way the file comment says, `grace` being
-/// the bounded time. Call once, early in main; a thread of its own does the work (the
-/// handler only wakes it).
+/// the bounded time. Call once, early in main. A thread of its own does the work (the handler
+/// only wakes it), started with the first group or hook: before, a signal ends promote at once.
 void handle_termination_signals(std::chrono::milliseconds grace = k_termination_grace);
 
 /// Sets what a termination signal runs first, on the signal thread, before the groups are told

@@ -5,11 +5,12 @@
 // `kill(-group, 0)` answers ESRCH exactly when none is left.
 
 #include <doctest/doctest.h>
-
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -142,6 +143,52 @@ TEST_SUITE("integration") {
         }
         REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 0) == 0);
       }
+    }
+  }
+
+  TEST_CASE("a signal ends a promote that started no program at once, by the signal") {
+    // The signal thread starts with the first program: before it, the handler lets the signal
+    // end promote by its default action. Here promote waits on an HTTP gate whose server
+    // accepts the connection and never answers.
+    for (const int signal : {SIGTERM, SIGINT}) {
+      INFO(::sigabbrev_np(signal));
+      const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      REQUIRE(listener >= 0);
+      sockaddr_in address{};
+      address.sin_family = AF_INET;
+      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      socklen_t length = sizeof address;
+      REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), length) == 0);
+      REQUIRE(::listen(listener, 4) == 0);
+      REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+      const std::string url =
+          "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port)) + "/verdict";
+
+      test::Shop shop;
+      std::string pipeline = test::read_text(shop.repo / "promote.yaml");
+      const std::string dev = "      kustomize: k8s/overlays/dev\n";
+      pipeline.replace(pipeline.find(dev), dev.size(),
+                       dev +
+                           "    gates:\n      - use: http\n        timeout: 10m\n"
+                           "        with: { url: '" +
+                           url + "' }\n");
+      test::write_text(shop.repo / "promote.yaml", pipeline);
+      const pid_t promote =
+          start_promote({"--to", "dev", "--image", "api=ghcr.io/acme/api:1.5.0"}, shop.repo);
+      REQUIRE(promote > 0);
+      pollfd waiting{listener, POLLIN, 0};
+      REQUIRE(::poll(&waiting, 1, 60000) == 1);  // the gate has connected
+      const int connection = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+      CHECK(connection >= 0);
+
+      REQUIRE(::kill(promote, signal) == 0);
+      REQUIRE(exits_within(promote, std::chrono::seconds(30)));
+      int status = 0;
+      REQUIRE(::waitpid(promote, &status, 0) == promote);
+      CHECK(WIFSIGNALED(status));
+      CHECK(WTERMSIG(status) == signal);
+      ::close(connection);
+      ::close(listener);
     }
   }
 }
