@@ -20,6 +20,7 @@ RUN apt-get update \
        libboost1.81-dev libboost-system1.81-dev libboost-url1.81-dev \
        nlohmann-json3-dev libgit2-dev libsqlitecpp-dev libsqlite3-dev \
        libyaml-cpp-dev libpugixml-dev libcli11-dev libssl-dev libspdlog-dev \
+       libhowardhinnant-date-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -31,7 +32,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
        ca-certificates libgit2-1.5 libsqlite3-0 libboost-url1.81.0 libssl3 \
-       libyaml-cpp0.7 libpugixml1v5 libspdlog1.10 libfmt9 openssh-client \
+       libyaml-cpp0.7 libpugixml1v5 libspdlog1.10 libfmt9 libdate-tz3 openssh-client \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/promote /usr/local/bin/promote
 # The service's user (no login, no password) and its home; the checkout in /repo may belong to
