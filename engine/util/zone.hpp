@@ -1,14 +1,16 @@
 #pragma once
-// IANA time zones read from the system zoneinfo (TZif files, RFC 8536).
-//
-// GCC 12 has no std::chrono time zone database, so we read the TZif file ourselves: the
-// 64-bit (v2+) section's transitions, then its POSIX TZ footer for instants after the last
-// transition. We chose this over setting TZ and calling localtime_r/mktime because TZ is
+// IANA time zones from the system's time zone database (/usr/share/zoneinfo), read by Howard
+// Hinnant's date/tz, the library std::chrono's time zones were made from (GCC 12 has no
+// std::chrono::tzdb). We chose it over setting TZ and calling localtime_r/mktime because TZ is
 // process-wide: another thread (a logger, another gate) calling localtime_r would see our
 // zone, and a mutex only serialises our own calls.
+//
+// The database is read on the first load of a zone other than UTC, never before: a scan of
+// the zoneinfo tree, milliseconds, which a pipeline without such a zone does not pay. date/tz
+// keeps it in a function-local static and reads each zone under std::call_once, so gates that
+// load or use zones concurrently are safe.
 
 #include <chrono>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -29,21 +31,16 @@ struct LocalType {
   std::string abbreviation;  ///< "CET", "CEST", "+03"
 };
 
-/// A time zone: UTC, one read from a TZif file, or one given by a POSIX TZ rule. Cheap to
-/// copy (the rules are shared and immutable).
+/// A time zone: UTC, or one from the system's database. Cheap to copy (the rules are shared
+/// and immutable).
 class TimeZone {
  public:
-  /// UTC, without reading any file.
+  /// UTC, without reading the database.
   static TimeZone utc();
-  /// The zone called `name` ("Europe/Paris", "UTC") from $TZDIR, else /usr/share/zoneinfo.
-  /// Fails with a config error "unknown time zone 'NAME'" when there is no such zone, and
-  /// an input error when its file is not a valid TZif file.
+  /// The zone called `name` ("Europe/Paris", "UTC") from /usr/share/zoneinfo. Fails with a
+  /// config error "unknown time zone 'NAME'" when there is no such zone, and an input error
+  /// when the database or the zone's file cannot be read.
   static Result<TimeZone> load(std::string_view name);
-  /// The zone called `name` from the zoneinfo directory `dir`.
-  static Result<TimeZone> load(std::string_view name, const std::filesystem::path& dir);
-  /// A zone given by a POSIX TZ rule such as "CET-1CEST,M3.5.0,M10.5.0/3"; fails with a
-  /// config error "bad POSIX TZ rule '...'" when it does not parse.
-  static Result<TimeZone> from_posix(std::string_view name, std::string_view rule);
 
   /// The name it was loaded by.
   const std::string& name() const;
@@ -52,7 +49,7 @@ class TimeZone {
   /// `at` on this zone's wall clock.
   LocalSeconds to_local(SysSeconds at) const;
   /// Every instant whose wall clock shows `local`, earliest first: none in a gap (spring
-  /// forward), two in a fold (fall back).
+  /// forward, a skipped day), two in a fold (fall back).
   std::vector<SysSeconds> to_sys_all(LocalSeconds local) const;
   /// The earliest instant showing `local`; in a gap, the instant `local` would be under the
   /// offset before the gap (that is, shifted forward by the gap's length).
