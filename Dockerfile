@@ -28,7 +28,7 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF
     && cmake --build /build --target promote \
     && strip /build/promote
 
-# promote links libgit2, OpenSSL, SQLite, yaml-cpp, pugixml, Boost.URL and libstdc++ statically
+# promote links libgit2, OpenSSL, SQLite, yaml-cpp, pugixml and Boost.URL statically
 # (CMakeLists.txt, PROMOTE_STATIC): the run-time image needs only the Kerberos library libgit2's
 # Negotiate authentication uses, the libraries Debian ships shared only (date/tz, with the time
 # zone database), the CA certificates and ssh-keygen.
