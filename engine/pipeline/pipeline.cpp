@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <map>
-#include <regex>
 #include <set>
 
 #include "engine/image/reference.hpp"
@@ -156,7 +155,13 @@ std::string escapes_root(const fs::path& root, const std::string& relative) {
 
 namespace {
 
-const std::regex k_name_pattern("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$");
+/// A DNS label: lower-case letters, digits and '-', at most 63, neither first nor last a '-'.
+/// (A regular expression at namespace scope was compiled at every start, --version included.)
+bool is_name(std::string_view text) {
+  const auto allowed = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  return !text.empty() && text.size() <= 63 && allowed(text.front()) && allowed(text.back()) &&
+         std::all_of(text.begin(), text.end(), [&](char c) { return allowed(c) || c == '-'; });
+}
 
 class Loader {
  public:
@@ -297,7 +302,7 @@ class Loader {
     if (!text) {
       return {};
     }
-    if (!std::regex_match(*text, k_name_pattern)) {
+    if (!is_name(*text)) {
       node.error(in_quotes(what) +
                  " must be lower-case letters, digits and '-' (at most 63), got '" + *text + "'");
     }

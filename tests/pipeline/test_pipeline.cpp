@@ -546,12 +546,18 @@ stages:
           "promote.yaml:5:12: 'images[].name'" + rule + "'api_v2'");
     CHECK(errors(replace(k_minimal, "name: dev", "name: dev-")) ==
           "promote.yaml:7:11: 'stages[].name'" + rule + "'dev-'");
+    CHECK(errors(replace(k_minimal, "name: dev", "name: -dev")) ==
+          "promote.yaml:7:11: 'stages[].name'" + rule + "'-dev'");
+    CHECK(errors(replace(k_minimal, "name: dev", "name: d.v")) ==
+          "promote.yaml:7:11: 'stages[].name'" + rule + "'d.v'");
     CHECK(errors(replace(k_minimal, "name: dev", "name: " + std::string(64, 'a'))) ==
           "promote.yaml:7:11: 'stages[].name'" + rule + "'" + std::string(64, 'a') + "'");
     TempDir dir;
     CHECK(loads(dir, replace(k_minimal, "name: dev", "name: " + std::string(63, 'a')))
               .stages[0]
               .name == std::string(63, 'a'));
+    CHECK(loads(dir, replace(k_minimal, "name: dev", "name: d")).stages[0].name == "d");
+    CHECK(loads(dir, replace(k_minimal, "name: dev", "name: d-2")).stages[0].name == "d-2");
   }
 
   TEST_CASE("repository fields are checked") {
