@@ -4,7 +4,6 @@
 
 #include <git2/sys/stream.h>
 
-#include <atomic>
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
@@ -36,18 +35,16 @@ int __real_git_mbedtls__set_cert_location(const char* file, const char* path);
 
 namespace {
 
-std::atomic<bool> g_tls_ready{false};
 
 /// Runs libgit2's TLS set-up the first time it is needed; its result, every time.
 int set_up_tls() {
   static std::mutex mutex;
-  static int result = 0;
+  static std::optional<int> result;
   std::lock_guard lock(mutex);
-  if (!g_tls_ready.load()) {
+  if (!result) {
     result = __real_git_mbedtls_stream_global_init();
-    g_tls_ready.store(true);
   }
-  return result;
+  return *result;
 }
 
 }  // namespace
@@ -70,13 +67,6 @@ int __wrap_git_mbedtls__set_cert_location(const char* file, const char* path) {
 }
 }
 
-bool tls_ready() {
-  return g_tls_ready.load();
-}
-#else
-bool tls_ready() {
-  return true;
-}
 #endif
 
 void ensure_init() {

@@ -20,10 +20,6 @@ namespace promote::git::detail {
 /// Initialises libgit2 once per process (the object cache).
 void ensure_init();
 
-/// Whether libgit2's TLS is set up: with PROMOTE_DEFERRED_TLS (a static libgit2), only once a
-/// TLS connection or a CA location needed it; otherwise, as libgit2 does, by ensure_init.
-bool tls_ready();
-
 /// Owners of libgit2 objects: a unique_ptr that frees its object with libgit2's `F`.
 template <class T, void (*F)(T*)>
 struct Releaser {
