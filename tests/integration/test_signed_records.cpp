@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "engine/util/time.hpp"
 #include "tests/integration/shop.hpp"
 #include "tests/support/support.hpp"
 
@@ -157,9 +158,12 @@ TEST_SUITE("integration") {
       CHECK(shop.approval_status(shop.as("ci")) == "pending");
       // An approval by alice that alice never gave, pushed to the notes by someone who can
       // push; a fresh runner syncs its history from the notes.
+      // Given now: an approval from before the candidate reached staging would not count.
+      const std::string now =
+          promote::util::format_utc(std::chrono::system_clock::now(), "%Y-%m-%dT%H:%M:%S.000Z");
       forge_note(
           shop,
-          R"({"approval":{"actor":"alice","at":"2026-12-07T00:00:00.000Z","candidate_id":")" +
+          R"({"approval":{"actor":"alice","at":")" + now + R"(","candidate_id":")" +
               candidate +
               R"(","decision":"approve","hash":"","pipeline":"shop","pipeline_file":"promote.yaml","reason":"lgtm","stage":"prod"}})");
       fs::remove_all(shop.repo / ".promote");
