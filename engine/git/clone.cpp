@@ -151,14 +151,18 @@ Result<void> Repository::move_to(const std::string& commit_id) {
   const ObjectPtr target = std::move(found->second);
   const git_oid id = found->first;
   git_oid head;
-  if (const int code = git_reference_name_to_id(&head, m_repository.get(), "HEAD");
-      code == 0 && !git_oid_equal(&head, &id)) {
+  if (const int code = git_reference_name_to_id(&head, m_repository.get(), "HEAD"); code == 0) {
+    if (git_oid_equal(&head, &id)) {
+      // Already there (the fetch brought nothing new): no file differs between HEAD and the
+      // commit, and a checkout would walk the whole working tree only to find that out.
+      return {};
+    }
     if (git_graph_descendant_of(m_repository.get(), &id, &head) != 1) {
       return make_error(ErrorKind::conflict,
                         redact(doing + ": the branch has commits that " + commit_id.substr(0, 12) +
                                " does not contain; push or drop them first"));
     }
-  } else if (code < 0 && !is_missing(code)) {
+  } else if (!is_missing(code)) {
     return failure(doing);
   }
   git_checkout_options options;
