@@ -224,6 +224,7 @@ for new in 1 100; do
     push "$new"
     read -r s kib < <(measure "${dry_run[@]}" --workdir "$work/workdir")
     ours+=("$s") ours_kib+=("$kib")
+    # shellcheck disable=SC2016  # $1 is the inner shell's
     read -r s kib < <(measure sh -c 'cd "$1" && git fetch -q origin main &&
       git reset -q --hard origin/main' sh "$work/kept")
     theirs+=("$s") theirs_kib+=("$kib")
