@@ -540,6 +540,16 @@ TEST_SUITE("git") {
       CHECK(read_text(fixture.work() / "notes.txt") == "untracked stays\n");
       CHECK(fixture.git("status --porcelain") == "?? notes.txt");
     }
+    SUBCASE("on the target already, nothing is written: the index and the reflog stay") {
+      REQUIRE(repository.move_to(theirs).has_value());
+      const std::string reflog = fixture.git("reflog show main");
+      const auto indexed = fs::last_write_time(fixture.work() / ".git/index");
+      write_text(fixture.work() / "README", "a local change stays\n");
+      REQUIRE(repository.move_to(theirs).has_value());
+      CHECK(fixture.git("reflog show main") == reflog);
+      CHECK(fs::last_write_time(fixture.work() / ".git/index") == indexed);
+      CHECK(read_text(fixture.work() / "README") == "a local change stays\n");
+    }
     SUBCASE("a local change the move would overwrite is a conflict, and nothing moves") {
       write_text(fixture.work() / "k8s/prod/kustomization.yaml", "tag: local\n");
       const auto moved = repository.move_to(theirs);
