@@ -103,8 +103,9 @@ Result<Finding> read_match(const nlohmann::json& match, const std::string& path,
 
 }  // namespace
 
-Result<ScanReport> parse_grype(std::string_view text, const std::string& label) {
-  auto document = parse_json_text(text, label);
+Result<ScanReport> parse_grype(std::string_view text, const std::string& label,
+                               std::size_t padding) {
+  auto document = parse_json_text(text, label, padding);
   if (!document) {
     return document.error();
   }

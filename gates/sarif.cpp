@@ -218,8 +218,9 @@ Result<void> read_result(const nlohmann::json& result, const nlohmann::json* rul
 
 }  // namespace
 
-Result<ScanReport> parse_sarif(std::string_view text, const std::string& label) {
-  auto document = parse_json_text(text, label);
+Result<ScanReport> parse_sarif(std::string_view text, const std::string& label,
+                               std::size_t padding) {
+  auto document = parse_json_text(text, label, padding);
   if (!document) {
     return document.error();
   }

@@ -10,7 +10,6 @@
 #include "engine/scheduler/blocking.hpp"
 #include "engine/util/files.hpp"
 #include "engine/util/hash.hpp"
-#include "engine/util/json.hpp"
 
 namespace promote::gates {
 
@@ -598,23 +597,15 @@ Verdict evaluate_security(const SecurityPolicy& policy, ReportParser parser,
                                                                "through a symlink"),
                            {{"file", path}, {"files", files}}, evidence);
     }
-    auto bytes = util::map_file(full_path(path));
+    auto bytes = util::map_file(full_path(path), util::k_max_file_bytes, k_json_padding);
     if (!bytes) {
       return error_verdict(bytes.error(), {{"file", path}, {"files", files}}, evidence);
     }
     const std::string_view data = bytes->view();
     evidence.push_back(Evidence{path, util::sha256_hex(data)});
-    // Parsers hold a frame per level: deeper text costs far more memory than its size.
-    if (const std::size_t deep = util::json_too_deep(data); deep != std::string::npos) {
-      return error_verdict(
-          make_error(ErrorKind::input, location_of(data, deep, path).to_string() +
-                                           ": the JSON nests more than " +
-                                           std::to_string(util::k_max_json_depth) + " levels deep"),
-          {{"file", path}, {"files", files}}, evidence);
-    }
     Result<ScanReport> report = make_error(ErrorKind::internal, "");
     try {
-      report = parser(data, path);
+      report = parser(data, path, k_json_padding);
     } catch (const std::exception& e) {
       report = make_error(ErrorKind::internal,
                           path + ": unexpected failure while reading the report: " + e.what());

@@ -376,9 +376,10 @@ class TrivyStream : public JsonStreamHandler {
 
 }  // namespace
 
-Result<ScanReport> parse_trivy(std::string_view text, const std::string& label) {
+Result<ScanReport> parse_trivy(std::string_view text, const std::string& label,
+                               std::size_t padding) {
   TrivyStream stream(label);
-  if (auto ok = stream_json(text, label, stream); !ok) {
+  if (auto ok = stream_json(text, label, stream, padding); !ok) {
     return ok.error();
   }
   return stream.report();

@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string kind = argv[1];
-  auto bytes = promote::util::map_file(argv[2]);
+  auto bytes = promote::util::map_file(argv[2], promote::util::k_max_file_bytes,
+                                       promote::gates::k_json_padding);
   if (!bytes) {
     std::fprintf(stderr, "%s\n", bytes.error().message.c_str());
     return 4;
@@ -36,7 +37,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (kind == "trivy") {
-    auto report = promote::gates::parse_trivy(text, argv[2]);
+    auto report = promote::gates::parse_trivy(text, argv[2], promote::gates::k_json_padding);
     if (!report) {
       std::fprintf(stderr, "%s\n", report.error().message.c_str());
       return 4;
