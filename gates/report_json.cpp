@@ -6,6 +6,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "engine/util/json.hpp"
 #include "gates/security_policy.hpp"
@@ -92,17 +93,10 @@ error_code check_number(ondemand::value& value) {
              : error;
 }
 
-// Reads a scalar past: the escapes of a string (stage 1 checked its UTF-8 and control
-// characters), the form and range of a number, the spelling of a literal. A string without
-// escapes is not unescaped: every string copied to the parser's buffer would cost as much
-// memory as the text.
+// Reads a number or a literal past: the form and range of a number, the spelling of a
+// literal.
 error_code check_scalar(ondemand::value& value, ondemand::json_type type) {
   switch (type) {
-    case ondemand::json_type::string:
-      if (value.raw_json_token().find('\\') == std::string_view::npos) {
-        return value.get_raw_json_string().error();
-      }
-      return value.get_string().error();
     case ondemand::json_type::number:
       return check_number(value);
     case ondemand::json_type::boolean:
@@ -117,8 +111,8 @@ error_code check_scalar(ondemand::value& value, ondemand::json_type type) {
   }
 }
 
-// A scalar as nlohmann's parser makes it: a string without escapes as written, a number
-// checked, then decoded by nlohmann so that integers and floats get its types and values.
+// A scalar as nlohmann's parser makes it: a string without escapes as written, a number with
+// nlohmann's types and values.
 error_code scalar_json(ondemand::value& value, ondemand::json_type type, nlohmann::json& out) {
   switch (type) {
     case ondemand::json_type::string: {
@@ -133,10 +127,30 @@ error_code scalar_json(ondemand::value& value, ondemand::json_type type, nlohman
       return simdjson::SUCCESS;
     }
     case ondemand::json_type::number: {
+      // nlohmann's types: an integer is unsigned unless written with a minus, one beyond 64
+      // bits is a float; simdjson refuses those, which nlohmann then decodes (or refuses).
       const std::string_view token = value.raw_json_token();
-      SIMDJSON_TRY(check_number(value));
-      out = nlohmann::json::parse(token, nullptr, false);
-      return out.is_discarded() ? simdjson::NUMBER_ERROR : simdjson::SUCCESS;
+      ondemand::number number;
+      if (value.get_number().get(number) != simdjson::SUCCESS) {
+        out = nlohmann::json::parse(token, nullptr, false);
+        return out.is_discarded() ? simdjson::NUMBER_ERROR : simdjson::SUCCESS;
+      }
+      switch (number.get_number_type()) {
+        case ondemand::number_type::signed_integer:
+          if (token.starts_with('-')) {
+            out = number.get_int64();
+          } else {
+            out = static_cast<std::uint64_t>(number.get_int64());
+          }
+          break;
+        case ondemand::number_type::unsigned_integer:
+          out = number.get_uint64();
+          break;
+        case ondemand::number_type::floating_point_number:
+          out = number.get_double();
+          break;
+      }
+      return simdjson::SUCCESS;
     }
     case ondemand::json_type::boolean: {
       bool flag = false;
@@ -172,10 +186,11 @@ error_code key_of(ondemand::field& field, std::string_view& key) {
 // stands for a container nested deeper than util::k_max_json_depth.
 class Walk {
  public:
-  explicit Walk(JsonStreamHandler& handler) : m_handler(handler) {}
+  // The walk of the document of `text`.
+  Walk(JsonStreamHandler& handler, std::string_view text)
+      : m_handler(handler), m_end(text.data() + text.size()) {}
 
-  // The document of `text`.
-  error_code document(ondemand::document& document, std::string_view text) {
+  error_code document(ondemand::document& document) {
     ondemand::json_type type{};
     SIMDJSON_TRY(document.type().get(type));
     if (type == ondemand::json_type::object || type == ondemand::json_type::array) {
@@ -191,7 +206,7 @@ class Walk {
     // nlohmann's parser reads it (simdjson takes "false\v" at the root for false).
     std::string_view token;
     SIMDJSON_TRY(document.raw_json_token().get(token));
-    if (token.data() + token.size() != text.data() + text.size()) {
+    if (token.data() + token.size() != m_end) {
       return simdjson::TRAILING_CONTENT;
     }
     nlohmann::json scalar = nlohmann::json::parse(token, nullptr, false);
@@ -249,7 +264,7 @@ class Walk {
         SIMDJSON_TRY(key_of(member, key));
         ondemand::json_type member_type{};
         SIMDJSON_TRY(member.value().type().get(member_type));
-        m_path.push_back(JsonStep{std::string(key), 0, false});
+        m_path.push_back(JsonStep{key, 0, false});
         SIMDJSON_TRY(this->value(member.value(), member_type, depth + 1));
         m_path.pop_back();
       }
@@ -271,17 +286,39 @@ class Walk {
     return simdjson::SUCCESS;
   }
 
-  // A value read past, checked whole.
-  static error_code check(ondemand::value& value, ondemand::json_type type, std::size_t depth) {
+  // Whether the text from `begin` to `end` holds a backslash. Asked in document order, as the
+  // walk goes, it looks for each backslash once: one search through the text in all (one per
+  // string cost a tenth of the walk).
+  bool backslash_in(const char* begin, const char* end) {
+    if (m_backslash < begin) {
+      const void* found = std::memchr(begin, '\\', static_cast<std::size_t>(m_end - begin));
+      m_backslash = found != nullptr ? static_cast<const char*>(found) : m_end;
+    }
+    return m_backslash < end;
+  }
+
+  // A value read past, checked whole: the escapes of its strings and keys too (stage 1
+  // checked their UTF-8 and control characters). A string without escapes is not unescaped:
+  // every string copied to the parser's buffer would cost as much memory as the text.
+  error_code check(ondemand::value& value, ondemand::json_type type, std::size_t depth) {
+    if (type == ondemand::json_type::string) {
+      const std::string_view token = value.raw_json_token();
+      if (backslash_in(token.data(), token.data() + token.size())) {
+        return value.get_string().error();
+      }
+      return value.get_raw_json_string().error();
+    }
     if (type == ondemand::json_type::object) {
       SIMDJSON_TRY(enter(depth));
       ondemand::object object;
       SIMDJSON_TRY(value.get_object().get(object));
       for (auto field : object) {
         ondemand::field member;
-        std::string_view key;
         SIMDJSON_TRY(std::move(field).get(member));
-        SIMDJSON_TRY(key_of(member, key));
+        // The key lies before its value's token.
+        if (backslash_in(member.key().raw(), member.value().raw_json_token().data())) {
+          SIMDJSON_TRY(member.unescaped_key().error());
+        }
         ondemand::json_type member_type{};
         SIMDJSON_TRY(member.value().type().get(member_type));
         SIMDJSON_TRY(check(member.value(), member_type, depth + 1));
@@ -343,7 +380,9 @@ class Walk {
   }
 
   JsonStreamHandler& m_handler;
-  std::vector<JsonStep> m_path;  ///< the path of the value being walked
+  const char* m_end;                  ///< of the text
+  const char* m_backslash = nullptr;  ///< the next backslash (m_end: none), see backslash_in
+  std::vector<JsonStep> m_path;       ///< the path of the value being walked
 };
 
 // Captures the root: the whole document as one nlohmann value.
@@ -382,7 +421,7 @@ Result<void> stream_json(std::string_view text, const std::string& label,
   error_code error = parser.iterate(padded).get(document);
   const bool iterated = error == simdjson::SUCCESS;
   if (iterated) {
-    error = Walk(handler).document(document, padded);
+    error = Walk(handler, padded).document(document);
   }
   if (error == simdjson::SUCCESS) {
     return {};

@@ -64,9 +64,9 @@ Result<nlohmann::json> parse_json_text(std::string_view text, const std::string&
                                        std::size_t padding = 0);
 
 /// One step of the path to a value of a streamed JSON document: a member name (parent an
-/// object) or a position (parent an array).
+/// object; its text lives as long as the document is read) or a position (parent an array).
 struct JsonStep {
-  std::string key;
+  std::string_view key;
   std::size_t index = 0;
   bool in_array = false;
 };

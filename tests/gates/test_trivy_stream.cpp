@@ -34,7 +34,7 @@ class Recorder : public promote::gates::JsonStreamHandler {
   void on_captured(const std::vector<JsonStep>& path, nlohmann::json value) override {
     std::string where;
     for (const JsonStep& step : path) {
-      where += step.in_array ? "[" + std::to_string(step.index) + "]" : "." + step.key;
+      where += step.in_array ? "[" + std::to_string(step.index) + "]" : "." + std::string(step.key);
     }
     seen.push_back(where + "=" + value.dump());
   }
