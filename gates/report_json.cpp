@@ -1,8 +1,8 @@
 // The JSON of security reports (Trivy, Grype, SARIF), read with simdjson's On-Demand API:
 // streamed through a handler that walks into, captures (as nlohmann values) or reads past
-// each value (stream_json), or captured whole (parse_json_text); and the checked accessors
-// the report parsers read members with. Every value is validated, those read past too;
-// errors name LABEL:LINE:COL and the byte, in the words of nlohmann's parser.
+// each value (stream_json); and the checked accessors the report parsers read members with.
+// Every value is checked, those read past too; errors name LABEL:LINE:COL and the byte, in
+// the words of nlohmann's parser.
 #include <simdjson.h>
 
 #include <algorithm>
@@ -385,20 +385,6 @@ class Walk {
   std::vector<JsonStep> m_path;       ///< the path of the value being walked
 };
 
-// Captures the root: the whole document as one nlohmann value.
-class WholeDocument : public JsonStreamHandler {
- public:
-  JsonAction on_value(const std::vector<JsonStep>&, JsonKind) override {
-    return JsonAction::capture;
-  }
-  void on_captured(const std::vector<JsonStep>&, nlohmann::json value) override {
-    document = std::move(value);
-  }
-  void on_end(const std::vector<JsonStep>&) override {}
-
-  nlohmann::json document;
-};
-
 }  // namespace
 
 Result<void> stream_json(std::string_view text, const std::string& label,
@@ -444,15 +430,6 @@ Result<void> stream_json(std::string_view text, const std::string& label,
     }
   }
   return syntax_error(text, offset + 1, simdjson::error_message(error), label);
-}
-
-Result<nlohmann::json> parse_json_text(std::string_view text, const std::string& label,
-                                       std::size_t padding) {
-  WholeDocument whole;
-  if (auto ok = stream_json(text, label, whole, padding); !ok) {
-    return ok.error();
-  }
-  return Result<nlohmann::json>(boost::system::in_place_value, std::move(whole.document));
 }
 
 Error shape_error(const std::string& label, const std::string& what) {

@@ -59,10 +59,6 @@ using ReportParser = Result<ScanReport> (*)(std::string_view text, const std::st
 /// "LABEL:LINE:COL" of a byte offset (0-based) into `text`; columns count bytes.
 Location location_of(std::string_view text, std::size_t offset, const std::string& label);
 
-/// Parses JSON text whole (see stream_json for `padding` and the failures).
-Result<nlohmann::json> parse_json_text(std::string_view text, const std::string& label,
-                                       std::size_t padding = 0);
-
 /// One step of the path to a value of a streamed JSON document: a member name (parent an
 /// object; its text lives as long as the document is read) or a position (parent an array).
 struct JsonStep {
