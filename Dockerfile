@@ -20,7 +20,7 @@ RUN apt-get update \
        libboost1.81-dev libboost-system1.81-dev libboost-url1.81-dev \
        nlohmann-json3-dev libgit2-dev libsqlitecpp-dev libsqlite3-dev \
        libyaml-cpp-dev libpugixml-dev libcli11-dev libssl-dev libspdlog-dev \
-       libhowardhinnant-date-dev \
+       libhowardhinnant-date-dev libsimdjson-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -31,11 +31,11 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF
 # promote links libgit2, OpenSSL, SQLite, yaml-cpp, pugixml and Boost.URL statically
 # (CMakeLists.txt, PROMOTE_STATIC): the run-time image needs only the Kerberos library libgit2's
 # Negotiate authentication uses, the libraries Debian ships shared only (date/tz, with the time
-# zone database), the CA certificates and ssh-keygen.
+# zone database, and simdjson), the CA certificates and ssh-keygen.
 FROM debian:bookworm-slim
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-       ca-certificates libgssapi-krb5-2 libdate-tz3 openssh-client \
+       ca-certificates libgssapi-krb5-2 libdate-tz3 libsimdjson14 openssh-client \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/promote /usr/local/bin/promote
 # The service's user (no login, no password) and its home; the checkout in /repo may belong to

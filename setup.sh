@@ -15,7 +15,7 @@ build_packages=(
   libboost1.81-dev libboost-system1.81-dev libboost-url1.81-dev
   nlohmann-json3-dev libgit2-dev libsqlitecpp-dev libsqlite3-dev
   libyaml-cpp-dev libpugixml-dev libcli11-dev libssl-dev libspdlog-dev
-  libhowardhinnant-date-dev
+  libhowardhinnant-date-dev libsimdjson-dev
   openssh-client
 )
 # chromium (headless, with a font to render text in) runs the dashboard's browser test, driven

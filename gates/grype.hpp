@@ -19,7 +19,9 @@ namespace promote::gates {
 /// not counted. The report is empty when it has no match, no ignored match and no known
 /// source (type absent or "unknown"). Fails (input) naming `label` when the text is not
 /// JSON or not a Grype report.
-Result<ScanReport> parse_grype(std::string_view text, const std::string& label);
+/// `padding` bytes after the text can be read (see k_json_padding).
+Result<ScanReport> parse_grype(std::string_view text, const std::string& label,
+                               std::size_t padding = 0);
 
 /// Builds a `grype` gate from its `with:` block; reports problems into the diagnostics and
 /// returns nullptr when the block is invalid.

@@ -1,14 +1,22 @@
-// The JSON of security reports (Trivy, Grype, SARIF): parsed whole with nlohmann, or read as
-// it streams (stream_json: a strict scanner feeding nlohmann's SAX events, only the members a
-// gate judges built), and the checked accessors the report parsers read members with. Errors
-// name LABEL:LINE:COL and the byte.
-#include <algorithm>
-#include <cstdio>
-#include <cstdlib>
+// The JSON of security reports (Trivy, Grype, SARIF), read with simdjson's On-Demand API:
+// streamed through a handler that walks into, captures (as nlohmann values) or reads past
+// each value (stream_json); and the checked accessors the report parsers read members with.
+// Every value is checked, those read past too; errors name LABEL:LINE:COL and the byte, in
+// the words of nlohmann's parser.
+#include <simdjson.h>
 
+#include <algorithm>
+#include <cstring>
+
+#include "engine/util/json.hpp"
 #include "gates/security_policy.hpp"
 
 namespace promote::gates {
+
+namespace ondemand = simdjson::ondemand;
+using simdjson::error_code;
+
+static_assert(k_json_padding >= simdjson::SIMDJSON_PADDING);
 
 Location location_of(std::string_view text, std::size_t offset, const std::string& label) {
   offset = std::min(offset, text.size());
@@ -25,8 +33,8 @@ Location location_of(std::string_view text, std::size_t offset, const std::strin
 
 namespace {
 
-// "LABEL:LINE:COL: malformed JSON at byte N: what" for nlohmann's parse error at `byte`
-// (1-based: the last character read) with message `what`.
+// "LABEL:LINE:COL: malformed JSON at byte N: what" for an error at `byte` (1-based: the last
+// character read) described by `what` (nlohmann's message: its position prefix is dropped).
 Error syntax_error(std::string_view text, std::size_t byte, std::string what,
                    const std::string& label) {
   if (const auto column = what.find("column "); column != std::string::npos) {
@@ -40,489 +48,388 @@ Error syntax_error(std::string_view text, std::size_t byte, std::string what,
                                           ": " + what);
 }
 
-}  // namespace
-
-Result<nlohmann::json> parse_json_text(std::string_view text, const std::string& label) {
-  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    return make_error(ErrorKind::input, label + ": the file is empty");
-  }
-  try {
-    nlohmann::json document = nlohmann::json::parse(text.begin(), text.end());
-    return Result<nlohmann::json>(boost::system::in_place_value, std::move(document));
-  } catch (const nlohmann::json::parse_error& error) {
-    return syntax_error(text, error.byte, error.what(), label);
-  } catch (const nlohmann::json::out_of_range& error) {
-    // A number too large for a double ("1e630"): the parser says so without a position.
-    return make_error(ErrorKind::input, label + ": " + error.what());
-  }
-}
-
-namespace {
-
-// The SAX side of stream_json: walks the values the handler descends into, counts its way
-// past skipped ones and builds captured ones with a stack of their open containers.
-class StreamSax {
+// nlohmann's parser as a SAX consumer that keeps nothing: it says where and why text that
+// simdjson refused is malformed (simdjson only names a class of error).
+class Diagnosis {
  public:
-  StreamSax(std::string_view text, const std::string& label, JsonStreamHandler& handler)
-      : m_text(text), m_label(label), m_handler(handler) {}
+  Diagnosis(std::string_view text, const std::string& label) : m_text(text), m_label(label) {}
 
-  bool null() { return scalar(nullptr); }
-  bool boolean(bool value) { return scalar(value); }
-  bool number_integer(nlohmann::json::number_integer_t value) { return scalar(value); }
-  bool number_unsigned(nlohmann::json::number_unsigned_t value) { return scalar(value); }
-  bool number_float(nlohmann::json::number_float_t value, const std::string&) {
-    return scalar(value);
-  }
-  bool string(std::string& value) { return scalar(value); }
+  bool null() { return true; }
+  bool boolean(bool) { return true; }
+  bool number_integer(nlohmann::json::number_integer_t) { return true; }
+  bool number_unsigned(nlohmann::json::number_unsigned_t) { return true; }
+  bool number_float(nlohmann::json::number_float_t, const std::string&) { return true; }
+  bool string(std::string&) { return true; }
   bool binary(nlohmann::json::binary_t&) { return true; }
-  bool start_object(std::size_t) { return start(JsonKind::object); }
-  bool start_array(std::size_t) { return start(JsonKind::array); }
-  bool end_object() { return end(); }
-  bool end_array() { return end(); }
-  bool key(std::string& name) {
-    if (m_skip > 0) {
-      return true;
-    }
-    if (!m_build.empty()) {
-      m_build_key = name;
+  bool start_object(std::size_t) { return true; }
+  bool start_array(std::size_t) { return true; }
+  bool end_object() { return true; }
+  bool end_array() { return true; }
+  bool key(std::string&) { return true; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) {
+    if (const auto* error = dynamic_cast<const nlohmann::json::parse_error*>(&ex)) {
+      m_error = syntax_error(m_text, error->byte, ex.what(), m_label);
     } else {
-      m_open.back().key = name;
+      // A number too large for a double ("1e630"): nlohmann says so without a position.
+      m_error = make_error(ErrorKind::input, m_label + ": " + ex.what());
     }
-    return true;
-  }
-  bool parse_error(std::size_t position, const std::string&,
-                   const nlohmann::detail::exception& ex) {
-    const auto* error = dynamic_cast<const nlohmann::json::parse_error*>(&ex);
-    m_error = syntax_error(m_text, error != nullptr ? error->byte : position, ex.what(), m_label);
     return false;
   }
 
-  std::optional<Error>& error() { return m_error; }
-  /// Whether scalars matter now (false while reading past a skipped container).
-  bool wants_values() const { return m_skip == 0; }
-  /// A scalar decoded elsewhere.
-  bool scalar_value(nlohmann::json value) { return scalar(std::move(value)); }
+  const std::optional<Error>& error() const { return m_error; }
 
  private:
-  struct Open {
-    bool array = false;
-    std::size_t next_index = 0;
-    std::string key;
-  };
-
-  // Puts `value` into the innermost container being built; returns where it went.
-  nlohmann::json* insert(nlohmann::json value) {
-    nlohmann::json* top = m_build.back();
-    if (top->is_array()) {
-      top->push_back(std::move(value));
-      return &top->back();
-    }
-    nlohmann::json& slot = (*top)[m_build_key];
-    slot = std::move(value);
-    return &slot;
-  }
-
-  // Pushes the step naming the value that starts now (none for the root).
-  void push_step() {
-    if (m_open.empty()) {
-      return;
-    }
-    Open& parent = m_open.back();
-    JsonStep step;
-    if (parent.array) {
-      step.index = parent.next_index++;
-      step.in_array = true;
-    } else {
-      step.key = parent.key;
-    }
-    m_path.push_back(std::move(step));
-  }
-  void pop_step() {
-    if (!m_path.empty() && m_path.size() >= m_open.size()) {
-      m_path.pop_back();
-    }
-  }
-
-  template <typename T>
-  bool scalar(T&& value) {
-    if (m_skip > 0) {
-      return true;
-    }
-    if (!m_build.empty()) {
-      insert(nlohmann::json(std::forward<T>(value)));
-      return true;
-    }
-    push_step();
-    if (m_handler.on_value(m_path, JsonKind::scalar) != JsonAction::skip) {
-      m_handler.on_captured(m_path, nlohmann::json(std::forward<T>(value)));
-    }
-    pop_step();
-    return true;
-  }
-
-  bool start(JsonKind kind) {
-    if (m_skip > 0) {
-      ++m_skip;
-      return true;
-    }
-    nlohmann::json empty =
-        kind == JsonKind::object ? nlohmann::json::object() : nlohmann::json::array();
-    if (!m_build.empty()) {
-      m_build.push_back(insert(std::move(empty)));
-      return true;
-    }
-    push_step();
-    switch (m_handler.on_value(m_path, kind)) {
-      case JsonAction::skip:
-        m_skip = 1;
-        pop_step();
-        break;
-      case JsonAction::capture:
-        m_captured = std::move(empty);
-        m_build.push_back(&m_captured);
-        break;
-      case JsonAction::descend:
-        m_open.push_back(Open{kind == JsonKind::array, 0, {}});
-        break;
-    }
-    return true;
-  }
-
-  bool end() {
-    if (m_skip > 0) {
-      --m_skip;
-      return true;
-    }
-    if (!m_build.empty()) {
-      m_build.pop_back();
-      if (m_build.empty()) {
-        m_handler.on_captured(m_path, std::move(m_captured));
-        m_captured = nullptr;
-        pop_step();
-      }
-      return true;
-    }
-    m_handler.on_end(m_path);
-    m_open.pop_back();
-    if (!m_open.empty()) {
-      m_path.pop_back();
-    }
-    return true;
-  }
-
   std::string_view m_text;
   const std::string& m_label;
-  JsonStreamHandler& m_handler;
-  std::vector<Open> m_open;              ///< the containers walked into, the root first
-  std::vector<JsonStep> m_path;          ///< the path of the innermost one (+ the value starting)
-  std::size_t m_skip = 0;                ///< depth inside a skipped container
-  nlohmann::json m_captured;             ///< the value being captured
-  std::vector<nlohmann::json*> m_build;  ///< its open containers
-  std::string m_build_key;
   std::optional<Error> m_error;
 };
 
-// A strict scanner of the JSON nlohmann accepts (RFC 8259; UTF-8 checked as RFC 3629 has
-// it; a leading byte order mark skipped), much faster than nlohmann's lexer on what it
-// reads past. Without a consumer it only says whether the text is well formed; with one it
-// feeds it the events of nlohmann's SAX interface, skipping the scalars of the containers
-// the consumer reads past. Scalars it hands over are decoded by nlohmann itself, so their
-// values are exactly nlohmann's.
-class FastScan {
- public:
-  FastScan(std::string_view text, StreamSax* sax)
-      : m_p(text.data()), m_end(text.data() + text.size()), m_sax(sax) {}
+// Checks a number: simdjson reads it, or nlohmann's parser accepts it where simdjson does not
+// ("0e99999999999999999999" is 0 to nlohmann; simdjson refuses an exponent that long).
+error_code check_number(ondemand::value& value) {
+  const error_code error = value.get_double().error();
+  return error == simdjson::SUCCESS || nlohmann::json::accept(value.raw_json_token())
+             ? simdjson::SUCCESS
+             : error;
+}
 
-  bool run() {
-    if (m_end - m_p >= 3 && static_cast<unsigned char>(m_p[0]) == 0xEF &&
-        static_cast<unsigned char>(m_p[1]) == 0xBB && static_cast<unsigned char>(m_p[2]) == 0xBF) {
-      m_p += 3;
+// Reads a number or a literal past: the form and range of a number, the spelling of a
+// literal.
+error_code check_scalar(ondemand::value& value, ondemand::json_type type) {
+  switch (type) {
+    case ondemand::json_type::number:
+      return check_number(value);
+    case ondemand::json_type::boolean:
+      return value.get_bool().error();
+    case ondemand::json_type::null: {
+      bool null = false;
+      SIMDJSON_TRY(value.is_null().get(null));
+      return null ? simdjson::SUCCESS : simdjson::INCORRECT_TYPE;
     }
-    std::vector<bool> objects;  // the open containers: true for an object
-  value:
-    whitespace();
-    if (m_p == m_end) {
-      return false;
-    }
-    switch (*m_p) {
-      case '{':
-        ++m_p;
-        objects.push_back(true);
-        if (m_sax != nullptr) {
-          m_sax->start_object(0);
-        }
-        whitespace();
-        if (m_p != m_end && *m_p == '}') {
-          goto close;
-        }
-        goto key;
-      case '[':
-        ++m_p;
-        objects.push_back(false);
-        if (m_sax != nullptr) {
-          m_sax->start_array(0);
-        }
-        whitespace();
-        if (m_p != m_end && *m_p == ']') {
-          goto close;
-        }
-        goto value;
-      case '"': {
-        const char* start = m_p;
-        bool escaped = false;
-        if (!string(escaped)) {
-          return false;
-        }
-        if (m_sax != nullptr && m_sax->wants_values()) {
-          std::string text = decode(start, escaped);
-          m_sax->string(text);
-        }
-        goto after;
+    default:
+      return simdjson::INCORRECT_TYPE;
+  }
+}
+
+// A scalar as nlohmann's parser makes it: a string without escapes as written, a number with
+// nlohmann's types and values.
+error_code scalar_json(ondemand::value& value, ondemand::json_type type, nlohmann::json& out) {
+  switch (type) {
+    case ondemand::json_type::string: {
+      std::string_view text = value.raw_json_token();
+      if (text.find('\\') == std::string_view::npos) {
+        SIMDJSON_TRY(value.get_raw_json_string().error());
+        text = text.substr(1, text.find_last_of('"') - 1);
+      } else {
+        SIMDJSON_TRY(value.get_string().get(text));
       }
-      default: {
-        const char* start = m_p;
-        if (!literal_or_number()) {
-          return false;
-        }
-        if (m_sax != nullptr && m_sax->wants_values()) {
-          m_sax->scalar_value(nlohmann::json::parse(start, m_p));
-        }
-        goto after;
+      out = std::string(text);
+      return simdjson::SUCCESS;
+    }
+    case ondemand::json_type::number: {
+      // nlohmann's types: an integer is unsigned unless written with a minus, one beyond 64
+      // bits is a float; simdjson refuses those, which nlohmann then decodes (or refuses).
+      const std::string_view token = value.raw_json_token();
+      ondemand::number number;
+      if (value.get_number().get(number) != simdjson::SUCCESS) {
+        out = nlohmann::json::parse(token, nullptr, false);
+        return out.is_discarded() ? simdjson::NUMBER_ERROR : simdjson::SUCCESS;
       }
-    }
-  key:
-    whitespace();
-    if (m_p == m_end || *m_p != '"') {
-      return false;
-    }
-    {
-      const char* start = m_p;
-      bool escaped = false;
-      if (!string(escaped)) {
-        return false;
+      switch (number.get_number_type()) {
+        case ondemand::number_type::signed_integer:
+          if (token.starts_with('-')) {
+            out = number.get_int64();
+          } else {
+            out = static_cast<std::uint64_t>(number.get_int64());
+          }
+          break;
+        case ondemand::number_type::unsigned_integer:
+          out = number.get_uint64();
+          break;
+        case ondemand::number_type::floating_point_number:
+          out = number.get_double();
+          break;
       }
-      if (m_sax != nullptr && m_sax->wants_values()) {
-        std::string text = decode(start, escaped);
-        m_sax->key(text);
-      }
+      return simdjson::SUCCESS;
     }
-    whitespace();
-    if (m_p == m_end || *m_p != ':') {
-      return false;
+    case ondemand::json_type::boolean: {
+      bool flag = false;
+      SIMDJSON_TRY(value.get_bool().get(flag));
+      out = flag;
+      return simdjson::SUCCESS;
     }
-    ++m_p;
-    goto value;
-  close:  // at the '}' or ']' of the innermost container
-    ++m_p;
-    objects.pop_back();
-    if (m_sax != nullptr) {
-      m_sax->end_object();  // end_object and end_array do the same
+    default:
+      SIMDJSON_TRY(check_scalar(value, type));
+      out = nullptr;
+      return simdjson::SUCCESS;
+  }
+}
+
+// A member's key: as written when it holds no escape (nothing copied to the parser's buffer),
+// else unescaped, which checks its escapes. The text up to its closing quote is there: stage
+// 1 found every string closed.
+error_code key_of(ondemand::field& field, std::string_view& key) {
+  const char* start = field.key().raw();
+  const char* end = start;
+  while (*end != '"' && *end != '\\') {
+    ++end;
+  }
+  if (*end == '"') {
+    key = std::string_view(start, static_cast<std::size_t>(end - start));
+    return simdjson::SUCCESS;
+  }
+  return field.unescaped_key().get(key);
+}
+
+// Walks a document for a handler with simdjson On-Demand, which only skips what it is not
+// asked for: the values the handler reads past are walked too, and checked. DEPTH_ERROR
+// stands for a container nested deeper than util::k_max_json_depth.
+class Walk {
+ public:
+  // The walk of the document of `text`.
+  Walk(JsonStreamHandler& handler, std::string_view text)
+      : m_handler(handler), m_end(text.data() + text.size()) {}
+
+  error_code document(ondemand::document& document) {
+    ondemand::json_type type{};
+    SIMDJSON_TRY(document.type().get(type));
+    if (type == ondemand::json_type::object || type == ondemand::json_type::array) {
+      ondemand::value root;
+      SIMDJSON_TRY(document.get_value().get(root));
+      SIMDJSON_TRY(value(root, type, 0));
+      // Nothing but blanks after the root.
+      return document.current_location().error() == simdjson::OUT_OF_BOUNDS
+                 ? simdjson::SUCCESS
+                 : simdjson::TRAILING_CONTENT;
     }
-  after:
-    if (objects.empty()) {
-      whitespace();
-      return m_p == m_end;
+    // A scalar root (never a report): its token and the blanks after it end the text, and
+    // nlohmann's parser reads it (simdjson takes "false\v" at the root for false).
+    std::string_view token;
+    SIMDJSON_TRY(document.raw_json_token().get(token));
+    if (token.data() + token.size() != m_end) {
+      return simdjson::TRAILING_CONTENT;
     }
-    whitespace();
-    if (m_p == m_end) {
-      return false;
+    nlohmann::json scalar = nlohmann::json::parse(token, nullptr, false);
+    if (scalar.is_discarded()) {
+      return simdjson::TAPE_ERROR;
     }
-    if (*m_p == ',') {
-      ++m_p;
-      if (objects.back()) {
-        goto key;
-      }
-      goto value;
+    if (m_handler.on_value(m_path, JsonKind::scalar) != JsonAction::skip) {
+      m_handler.on_captured(m_path, std::move(scalar));
     }
-    if (*m_p == (objects.back() ? '}' : ']')) {
-      goto close;
-    }
-    return false;
+    return simdjson::SUCCESS;
   }
 
  private:
-  void whitespace() {
-    while (m_p != m_end && (*m_p == ' ' || *m_p == '\n' || *m_p == '\r' || *m_p == '\t')) {
-      ++m_p;
-    }
+  static JsonKind kind_of(ondemand::json_type type) {
+    return type == ondemand::json_type::object  ? JsonKind::object
+           : type == ondemand::json_type::array ? JsonKind::array
+                                                : JsonKind::scalar;
   }
 
-  static bool hex(char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  // `depth` is the number of containers around `value`.
+  static error_code enter(std::size_t depth) {
+    return depth >= util::k_max_json_depth ? simdjson::DEPTH_ERROR : simdjson::SUCCESS;
   }
 
-  // Reads \uXXXX at m_p (after the backslash and 'u'); sets `code`.
-  bool unicode_escape(unsigned& code) {
-    if (m_end - m_p < 4 || !hex(m_p[0]) || !hex(m_p[1]) || !hex(m_p[2]) || !hex(m_p[3])) {
-      return false;
-    }
-    code = static_cast<unsigned>(std::stoul(std::string(m_p, 4), nullptr, 16));
-    m_p += 4;
-    return true;
-  }
-
-  // Reads a string token at m_p (its opening quote); `escaped` tells whether it has escapes.
-  bool string(bool& escaped) {
-    ++m_p;
-    while (m_p != m_end) {
-      const auto c = static_cast<unsigned char>(*m_p);
-      if (c == '"') {
-        ++m_p;
-        return true;
-      }
-      if (c < 0x20) {
-        return false;
-      }
-      if (c == '\\') {
-        escaped = true;
-        if (++m_p == m_end) {
-          return false;
+  // A value the handler is asked about, at m_path.
+  error_code value(ondemand::value& value, ondemand::json_type type, std::size_t depth) {
+    const JsonKind kind = kind_of(type);
+    switch (m_handler.on_value(m_path, kind)) {
+      case JsonAction::skip:
+        return check(value, type, depth);
+      case JsonAction::descend:
+        if (kind != JsonKind::scalar) {
+          return descend(value, type, depth);
         }
-        const char e = *m_p++;
-        if (e == 'u') {
-          unsigned code = 0;
-          if (!unicode_escape(code) || (code >= 0xDC00 && code <= 0xDFFF)) {
-            return false;
-          }
-          if (code >= 0xD800 && code <= 0xDBFF) {
-            unsigned low = 0;
-            if (m_end - m_p < 2 || m_p[0] != '\\' || m_p[1] != 'u') {
-              return false;
-            }
-            m_p += 2;
-            if (!unicode_escape(low) || low < 0xDC00 || low > 0xDFFF) {
-              return false;
-            }
-          }
-        } else if (e != '"' && e != '\\' && e != '/' && e != 'b' && e != 'f' && e != 'n' &&
-                   e != 'r' && e != 't') {
-          return false;
+        break;  // a scalar is captured
+      case JsonAction::capture:
+        break;
+    }
+    nlohmann::json captured;
+    SIMDJSON_TRY(capture(value, type, depth, captured));
+    m_handler.on_captured(m_path, std::move(captured));
+    return simdjson::SUCCESS;
+  }
+
+  // A container walked into: its values in turn, then on_end.
+  error_code descend(ondemand::value& value, ondemand::json_type type, std::size_t depth) {
+    SIMDJSON_TRY(enter(depth));
+    if (type == ondemand::json_type::object) {
+      ondemand::object object;
+      SIMDJSON_TRY(value.get_object().get(object));
+      for (auto field : object) {
+        ondemand::field member;
+        std::string_view key;
+        SIMDJSON_TRY(std::move(field).get(member));
+        SIMDJSON_TRY(key_of(member, key));
+        ondemand::json_type member_type{};
+        SIMDJSON_TRY(member.value().type().get(member_type));
+        m_path.push_back(JsonStep{key, 0, false});
+        SIMDJSON_TRY(this->value(member.value(), member_type, depth + 1));
+        m_path.pop_back();
+      }
+    } else {
+      ondemand::array array;
+      SIMDJSON_TRY(value.get_array().get(array));
+      std::size_t index = 0;
+      for (auto element : array) {
+        ondemand::value item;
+        SIMDJSON_TRY(element.get(item));
+        ondemand::json_type item_type{};
+        SIMDJSON_TRY(item.type().get(item_type));
+        m_path.push_back(JsonStep{{}, index++, true});
+        SIMDJSON_TRY(this->value(item, item_type, depth + 1));
+        m_path.pop_back();
+      }
+    }
+    m_handler.on_end(m_path);
+    return simdjson::SUCCESS;
+  }
+
+  // Whether the text from `begin` to `end` holds a backslash. Asked in document order, as the
+  // walk goes, it looks for each backslash once: one search through the text in all (one per
+  // string cost a tenth of the walk).
+  bool backslash_in(const char* begin, const char* end) {
+    if (m_backslash < begin) {
+      const void* found = std::memchr(begin, '\\', static_cast<std::size_t>(m_end - begin));
+      m_backslash = found != nullptr ? static_cast<const char*>(found) : m_end;
+    }
+    return m_backslash < end;
+  }
+
+  // A value read past, checked whole: the escapes of its strings and keys too (stage 1
+  // checked their UTF-8 and control characters). A string without escapes is not unescaped:
+  // every string copied to the parser's buffer would cost as much memory as the text.
+  error_code check(ondemand::value& value, ondemand::json_type type, std::size_t depth) {
+    if (type == ondemand::json_type::string) {
+      const std::string_view token = value.raw_json_token();
+      if (backslash_in(token.data(), token.data() + token.size())) {
+        return value.get_string().error();
+      }
+      return value.get_raw_json_string().error();
+    }
+    if (type == ondemand::json_type::object) {
+      SIMDJSON_TRY(enter(depth));
+      ondemand::object object;
+      SIMDJSON_TRY(value.get_object().get(object));
+      for (auto field : object) {
+        ondemand::field member;
+        SIMDJSON_TRY(std::move(field).get(member));
+        // The key lies before its value's token.
+        if (backslash_in(member.key().raw(), member.value().raw_json_token().data())) {
+          SIMDJSON_TRY(member.unescaped_key().error());
         }
-        continue;
+        ondemand::json_type member_type{};
+        SIMDJSON_TRY(member.value().type().get(member_type));
+        SIMDJSON_TRY(check(member.value(), member_type, depth + 1));
       }
-      if (c < 0x80) {
-        ++m_p;
-        continue;
-      }
-      if (!utf8()) {
-        return false;
-      }
+      return simdjson::SUCCESS;
     }
-    return false;
+    if (type == ondemand::json_type::array) {
+      SIMDJSON_TRY(enter(depth));
+      ondemand::array array;
+      SIMDJSON_TRY(value.get_array().get(array));
+      for (auto element : array) {
+        ondemand::value item;
+        SIMDJSON_TRY(element.get(item));
+        ondemand::json_type item_type{};
+        SIMDJSON_TRY(item.type().get(item_type));
+        SIMDJSON_TRY(check(item, item_type, depth + 1));
+      }
+      return simdjson::SUCCESS;
+    }
+    return check_scalar(value, type);
   }
 
-  // One multi-byte UTF-8 sequence at m_p, as RFC 3629 allows it.
-  bool utf8() {
-    const auto at = [&](std::ptrdiff_t i) {
-      return m_end - m_p > i ? static_cast<unsigned char>(m_p[i]) : 0u;
-    };
-    const auto in = [](unsigned c, unsigned lo, unsigned hi) { return c >= lo && c <= hi; };
-    const unsigned c = at(0);
-    std::ptrdiff_t length = 0;
-    if (in(c, 0xC2, 0xDF)) {
-      length = in(at(1), 0x80, 0xBF) ? 2 : 0;
-    } else if (c == 0xE0) {
-      length = in(at(1), 0xA0, 0xBF) && in(at(2), 0x80, 0xBF) ? 3 : 0;
-    } else if (in(c, 0xE1, 0xEC) || in(c, 0xEE, 0xEF)) {
-      length = in(at(1), 0x80, 0xBF) && in(at(2), 0x80, 0xBF) ? 3 : 0;
-    } else if (c == 0xED) {
-      length = in(at(1), 0x80, 0x9F) && in(at(2), 0x80, 0xBF) ? 3 : 0;
-    } else if (c == 0xF0) {
-      length = in(at(1), 0x90, 0xBF) && in(at(2), 0x80, 0xBF) && in(at(3), 0x80, 0xBF) ? 4 : 0;
-    } else if (in(c, 0xF1, 0xF3)) {
-      length = in(at(1), 0x80, 0xBF) && in(at(2), 0x80, 0xBF) && in(at(3), 0x80, 0xBF) ? 4 : 0;
-    } else if (c == 0xF4) {
-      length = in(at(1), 0x80, 0x8F) && in(at(2), 0x80, 0xBF) && in(at(3), 0x80, 0xBF) ? 4 : 0;
+  // A value captured whole, as nlohmann's parser builds it (a repeated key keeps its last
+  // value).
+  static error_code capture(ondemand::value& value, ondemand::json_type type, std::size_t depth,
+                            nlohmann::json& out) {
+    if (type == ondemand::json_type::object) {
+      SIMDJSON_TRY(enter(depth));
+      out = nlohmann::json::object();
+      ondemand::object object;
+      SIMDJSON_TRY(value.get_object().get(object));
+      for (auto field : object) {
+        ondemand::field member;
+        std::string_view key;
+        SIMDJSON_TRY(std::move(field).get(member));
+        SIMDJSON_TRY(key_of(member, key));
+        ondemand::json_type member_type{};
+        SIMDJSON_TRY(member.value().type().get(member_type));
+        SIMDJSON_TRY(capture(member.value(), member_type, depth + 1, out[std::string(key)]));
+      }
+      return simdjson::SUCCESS;
     }
-    m_p += length;
-    return length > 0;
+    if (type == ondemand::json_type::array) {
+      SIMDJSON_TRY(enter(depth));
+      out = nlohmann::json::array();
+      ondemand::array array;
+      SIMDJSON_TRY(value.get_array().get(array));
+      for (auto element : array) {
+        ondemand::value item;
+        SIMDJSON_TRY(element.get(item));
+        ondemand::json_type item_type{};
+        SIMDJSON_TRY(item.type().get(item_type));
+        out.push_back(nullptr);
+        SIMDJSON_TRY(capture(item, item_type, depth + 1, out.back()));
+      }
+      return simdjson::SUCCESS;
+    }
+    return scalar_json(value, type, out);
   }
 
-  bool digits() {
-    const char* start = m_p;
-    while (m_p != m_end && *m_p >= '0' && *m_p <= '9') {
-      ++m_p;
-    }
-    return m_p != start;
-  }
-
-  bool literal_or_number() {
-    for (std::string_view word : {"true", "false", "null"}) {
-      if (static_cast<std::size_t>(m_end - m_p) >= word.size() &&
-          std::string_view(m_p, word.size()) == word) {
-        m_p += word.size();
-        return true;
-      }
-    }
-    const char* start = m_p;
-    if (m_p != m_end && *m_p == '-') {
-      ++m_p;
-    }
-    if (m_p == m_end) {
-      return false;
-    }
-    if (*m_p == '0') {
-      ++m_p;
-    } else if (!digits()) {
-      return false;
-    }
-    if (m_p != m_end && *m_p == '.') {
-      ++m_p;
-      if (!digits()) {
-        return false;
-      }
-    }
-    if (m_p != m_end && (*m_p == 'e' || *m_p == 'E')) {
-      ++m_p;
-      if (m_p != m_end && (*m_p == '+' || *m_p == '-')) {
-        ++m_p;
-      }
-      if (!digits()) {
-        return false;
-      }
-    }
-    // nlohmann refuses what does not fit a double ("number overflow"); it says so itself.
-    const std::string_view number(start, static_cast<std::size_t>(m_p - start));
-    if (number.size() > 18 || number.find_first_of(".eE") != std::string_view::npos) {
-      return std::isfinite(std::strtod(std::string(number).c_str(), nullptr));
-    }
-    return true;
-  }
-
-  // The string token [start, m_p) decoded: as it is without escapes, else by nlohmann.
-  std::string decode(const char* start, bool escaped) const {
-    if (!escaped) {
-      return std::string(start + 1, m_p - 1);
-    }
-    return nlohmann::json::parse(start, m_p).get<std::string>();
-  }
-
-  const char* m_p;
-  const char* m_end;
-  StreamSax* m_sax;
+  JsonStreamHandler& m_handler;
+  const char* m_end;                  ///< of the text
+  const char* m_backslash = nullptr;  ///< the next backslash (m_end: none), see backslash_in
+  std::vector<JsonStep> m_path;       ///< the path of the value being walked
 };
 
 }  // namespace
 
 Result<void> stream_json(std::string_view text, const std::string& label,
-                         JsonStreamHandler& handler) {
+                         JsonStreamHandler& handler, std::size_t padding) {
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     return make_error(ErrorKind::input, label + ": the file is empty");
   }
-  StreamSax sax(text, label, handler);
-  if (FastScan(text, nullptr).run()) {
-    try {
-      FastScan(text, &sax).run();
-    } catch (const nlohmann::json::exception& error) {
-      return make_error(ErrorKind::input, label + ": malformed JSON: " + error.what());
-    }
+  // As nlohmann's parser (which says what is malformed) reads it: past a leading byte order
+  // mark, and up to the first NUL byte (in a string, one that is malformed all the same).
+  const std::size_t start = text.starts_with("\xEF\xBB\xBF") ? 3 : 0;
+  const std::string_view body = text.substr(start, text.find('\0') - start);
+  simdjson::padded_string copy;
+  simdjson::padded_string_view padded(body.data(), body.size(), text.size() - start + padding);
+  if (padding < simdjson::SIMDJSON_PADDING) {
+    copy = simdjson::padded_string(body);
+    padded = copy;
+  }
+  ondemand::parser parser;
+  ondemand::document document;
+  error_code error = parser.iterate(padded).get(document);
+  const bool iterated = error == simdjson::SUCCESS;
+  if (iterated) {
+    error = Walk(handler, padded).document(document);
+  }
+  if (error == simdjson::SUCCESS) {
     return {};
   }
-  // Malformed (or beyond what the scanner knows): nlohmann reads it and says where.
-  if (!nlohmann::json::sax_parse(text.begin(), text.end(), &sax) && sax.error()) {
-    return *sax.error();
+  if (const std::size_t deep = util::json_too_deep(text); deep != std::string_view::npos) {
+    return make_error(ErrorKind::input,
+                      location_of(text, deep, label).to_string() + ": the JSON nests more than " +
+                          std::to_string(util::k_max_json_depth) + " levels deep");
   }
-  return {};
+  Diagnosis diagnosis(text, label);
+  nlohmann::json::sax_parse(text.begin(), text.end(), &diagnosis);
+  if (diagnosis.error()) {
+    return *diagnosis.error();
+  }
+  // What simdjson refuses and nlohmann accepts: simdjson's words, where it stopped.
+  std::size_t offset = text.size();
+  if (iterated) {
+    if (auto at = document.current_location(); at.error() == simdjson::SUCCESS) {
+      offset = start + static_cast<std::size_t>(at.value_unsafe() - padded.data());
+    }
+  }
+  return syntax_error(text, offset + 1, simdjson::error_message(error), label);
 }
 
 Error shape_error(const std::string& label, const std::string& what) {

@@ -216,73 +216,236 @@ Result<void> read_result(const nlohmann::json& result, const nlohmann::json* rul
   return {};
 }
 
-}  // namespace
+// `tool.driver.rules` of a run, when each is what it must be (an object, an object, a list).
+const nlohmann::json* rules_of(const nlohmann::json& run) {
+  if (!run.is_object()) {
+    return nullptr;
+  }
+  const auto tool = run.find("tool");
+  if (tool == run.end() || !tool->is_object()) {
+    return nullptr;
+  }
+  const auto driver = tool->find("driver");
+  if (driver == tool->end() || !driver->is_object()) {
+    return nullptr;
+  }
+  const auto rules = driver->find("rules");
+  return rules != driver->end() && rules->is_array() ? &*rules : nullptr;
+}
 
-Result<ScanReport> parse_sarif(std::string_view text, const std::string& label) {
-  auto document = parse_json_text(text, label);
-  if (!document) {
-    return document.error();
-  }
-  const nlohmann::json& root = *document;
-  if (!root.is_object()) {
-    return shape_error(label, "not a SARIF log: expected an object, got " + json_type(root));
-  }
-  auto version = member_string(root, "version", "", label);
-  if (!version) {
-    return version.error();
-  }
-  if (*version && **version != "2.1.0") {
-    return shape_error(label, "unsupported SARIF version \"" + **version + "\" (expected 2.1.0)");
-  }
-  auto runs = member_list(root, "runs", "", label);
-  if (!runs) {
-    return runs.error();
-  }
-  if (*runs == nullptr) {
-    return shape_error(label, "not a SARIF log: no 'runs' list");
-  }
-  ScanReport report;
-  report.empty = true;
-  for (std::size_t r = 0; r < (*runs)->size(); ++r) {
-    const nlohmann::json& run = (**runs)[r];
-    const std::string path = "runs[" + std::to_string(r) + "]";
-    if (auto ok = expect_object(run, path, label); !ok) {
-      return ok.error();
+// A run of a SARIF log, read in two passes over the text (SarifOutline, SarifResults).
+struct SarifRun {
+  nlohmann::json skeleton = nlohmann::json::object();  ///< its members but the results (a list
+                                                       ///< as []); not an object: as it is
+  std::size_t results_keys = 0;                        ///< how many `results` keys it has
+  const nlohmann::json* rules = nullptr;               ///< tool.driver.rules, when a list
+  std::vector<Finding> findings;
+  std::optional<Error> error;  ///< the first result's that has one
+};
+
+// What a SARIF log's two passes find: the first its root and runs without their results, the
+// second the findings of each run's results, read one at a time against the rules of the
+// run's tool (which the run may hold after them). A repeated key replaces the earlier value:
+// the second pass reads only the lists the first kept.
+struct SarifLog {
+  nlohmann::json root = nlohmann::json::object();  ///< version; runs as [] when a list
+  std::size_t runs_keys = 0;                       ///< how many `runs` keys the root has
+  std::vector<SarifRun> runs;
+
+  // The report, as the reader of a whole document gives it: the root's errors first, then
+  // those of each run in turn (its tool, its results list, its first result that has one).
+  Result<ScanReport> report(const std::string& label) {
+    if (!root.is_object()) {
+      return shape_error(label, "not a SARIF log: expected an object, got " + json_type(root));
     }
-    const nlohmann::json* rules = nullptr;
-    auto tool = member_object(run, "tool", path, label);
-    if (!tool) {
-      return tool.error();
+    auto version = member_string(root, "version", "", label);
+    if (!version) {
+      return version.error();
     }
-    if (*tool != nullptr) {
-      auto driver = member_object(**tool, "driver", path + ".tool", label);
-      if (!driver) {
-        return driver.error();
-      }
-      if (*driver != nullptr) {
-        auto list = member_list(**driver, "rules", path + ".tool.driver", label);
-        if (!list) {
-          return list.error();
-        }
-        rules = *list;
-      }
+    if (*version && **version != "2.1.0") {
+      return shape_error(label, "unsupported SARIF version \"" + **version + "\" (expected 2.1.0)");
     }
-    auto results = member_list(run, "results", path, label);
-    if (!results) {
-      return results.error();
+    auto list = member_list(root, "runs", "", label);
+    if (!list) {
+      return list.error();
     }
-    if (*results == nullptr) {
-      continue;
+    if (*list == nullptr) {
+      return shape_error(label, "not a SARIF log: no 'runs' list");
     }
-    report.empty = false;
-    for (std::size_t i = 0; i < (*results)->size(); ++i) {
-      const std::string result_path = path + ".results[" + std::to_string(i) + "]";
-      if (auto ok = read_result((**results)[i], rules, result_path, label, report.findings); !ok) {
+    ScanReport report;
+    report.empty = true;
+    for (std::size_t r = 0; r < runs.size(); ++r) {
+      const nlohmann::json& run = runs[r].skeleton;
+      const std::string path = "runs[" + std::to_string(r) + "]";
+      if (auto ok = expect_object(run, path, label); !ok) {
         return ok.error();
       }
+      auto tool = member_object(run, "tool", path, label);
+      if (!tool) {
+        return tool.error();
+      }
+      if (*tool != nullptr) {
+        auto driver = member_object(**tool, "driver", path + ".tool", label);
+        if (!driver) {
+          return driver.error();
+        }
+        if (*driver != nullptr) {
+          if (auto rules = member_list(**driver, "rules", path + ".tool.driver", label); !rules) {
+            return rules.error();
+          }
+        }
+      }
+      auto results = member_list(run, "results", path, label);
+      if (!results) {
+        return results.error();
+      }
+      if (*results == nullptr) {
+        continue;
+      }
+      report.empty = false;
+      if (runs[r].error) {
+        return *runs[r].error;
+      }
+      report.findings.insert(report.findings.end(), runs[r].findings.begin(),
+                             runs[r].findings.end());
+    }
+    return report;
+  }
+};
+
+// The first pass: the root's `version` and `runs`; of each run its `tool`, whole, and whether
+// `results` is a list (the results are read past).
+class SarifOutline : public JsonStreamHandler {
+ public:
+  explicit SarifOutline(SarifLog& log) : m_log(log) {}
+
+  JsonAction on_value(const std::vector<JsonStep>& path, JsonKind kind) override {
+    switch (path.size()) {
+      case 0:
+        return kind == JsonKind::object ? JsonAction::descend : JsonAction::capture;
+      case 1:
+        if (path[0].key == "runs") {
+          ++m_log.runs_keys;
+          m_log.runs.clear();
+          if (kind == JsonKind::array) {
+            m_log.root["runs"] = nlohmann::json::array();
+            return JsonAction::descend;
+          }
+          return JsonAction::capture;
+        }
+        return path[0].key == "version" ? JsonAction::capture : JsonAction::skip;
+      case 2:
+        m_log.runs.emplace_back();
+        return kind == JsonKind::object ? JsonAction::descend : JsonAction::capture;
+      case 3: {
+        SarifRun& run = m_log.runs.back();
+        if (path[2].key == "results") {
+          ++run.results_keys;
+          if (kind == JsonKind::array) {
+            run.skeleton["results"] = nlohmann::json::array();
+            return JsonAction::skip;
+          }
+          return JsonAction::capture;
+        }
+        return path[2].key == "tool" ? JsonAction::capture : JsonAction::skip;
+      }
+      default:
+        return JsonAction::skip;
     }
   }
-  return report;
+
+  void on_captured(const std::vector<JsonStep>& path, nlohmann::json value) override {
+    switch (path.size()) {
+      case 0:
+        m_log.root = std::move(value);
+        break;
+      case 1:
+        m_log.root[std::string(path[0].key)] = std::move(value);
+        break;
+      case 2:
+        m_log.runs.back().skeleton = std::move(value);
+        break;
+      default:
+        m_log.runs.back().skeleton[std::string(path[2].key)] = std::move(value);
+        break;
+    }
+  }
+
+  void on_end(const std::vector<JsonStep>&) override {}
+
+ private:
+  SarifLog& m_log;
+};
+
+// The second pass: the results of the runs the first pass kept, one at a time.
+class SarifResults : public JsonStreamHandler {
+ public:
+  SarifResults(SarifLog& log, const std::string& label) : m_log(log), m_label(label) {}
+
+  JsonAction on_value(const std::vector<JsonStep>& path, JsonKind kind) override {
+    const bool list = kind == JsonKind::array;
+    switch (path.size()) {
+      case 0:
+        return JsonAction::descend;
+      case 1:
+        return path[0].key == "runs" && ++m_runs_keys == m_log.runs_keys && list
+                   ? JsonAction::descend
+                   : JsonAction::skip;
+      case 2:
+        m_results_keys = 0;
+        return kind == JsonKind::object ? JsonAction::descend : JsonAction::skip;
+      case 3:
+        return path[2].key == "results" &&
+                       ++m_results_keys == m_log.runs[path[1].index].results_keys && list
+                   ? JsonAction::descend
+                   : JsonAction::skip;
+      case 4:
+        return m_log.runs[path[1].index].error ? JsonAction::skip : JsonAction::capture;
+      default:
+        return JsonAction::skip;
+    }
+  }
+
+  void on_captured(const std::vector<JsonStep>& path, nlohmann::json value) override {
+    if (path.size() != 4) {
+      return;  // a scalar at the root: the first pass has it
+    }
+    SarifRun& run = m_log.runs[path[1].index];
+    const std::string where = "runs[" + std::to_string(path[1].index) + "].results[" +
+                              std::to_string(path[3].index) + "]";
+    if (auto ok = read_result(value, run.rules, where, m_label, run.findings); !ok) {
+      run.error = ok.error();
+    }
+  }
+
+  void on_end(const std::vector<JsonStep>&) override {}
+
+ private:
+  SarifLog& m_log;
+  const std::string& m_label;
+  std::size_t m_runs_keys = 0;
+  std::size_t m_results_keys = 0;  ///< of the run being read
+};
+
+}  // namespace
+
+Result<ScanReport> parse_sarif(std::string_view text, const std::string& label,
+                               std::size_t padding) {
+  SarifLog log;
+  SarifOutline outline(log);
+  if (auto ok = stream_json(text, label, outline, padding); !ok) {
+    return ok.error();
+  }
+  if (log.root.is_object() && log.root.contains("runs") && log.root["runs"].is_array()) {
+    for (SarifRun& run : log.runs) {
+      run.rules = rules_of(run.skeleton);
+    }
+    SarifResults results(log, label);
+    if (auto ok = stream_json(text, label, results, padding); !ok) {
+      return ok.error();
+    }
+  }
+  return log.report(label);
 }
 
 std::unique_ptr<Gate> make_sarif(const pipeline::ConfigNode& with) {

@@ -27,7 +27,9 @@ Severity severity_from_score(double score);
 /// is the ruleId, the package the first location's URI; fixable when it carries `fixes`.
 /// The log is empty when no run has a `results` list (the tool computed none). Fails
 /// (input) naming `label` when the text is not JSON or not a SARIF 2.1.0 log.
-Result<ScanReport> parse_sarif(std::string_view text, const std::string& label);
+/// `padding` bytes after the text can be read (see k_json_padding).
+Result<ScanReport> parse_sarif(std::string_view text, const std::string& label,
+                               std::size_t padding = 0);
 
 /// Builds a `sarif` gate from its `with:` block; reports problems into the diagnostics and
 /// returns nullptr when the block is invalid.

@@ -47,20 +47,22 @@ struct ScanReport {
   bool empty = false;
 };
 
-/// Parses a report's bytes; `label` names the file in error messages.
-using ReportParser = Result<ScanReport> (*)(std::string_view text, const std::string& label);
+/// How many bytes past the end of a text the JSON reader reads: a text followed by that many
+/// readable bytes (util::map_file's padding) is read where it is, any other is copied first.
+inline constexpr std::size_t k_json_padding = 64;
+
+/// Parses a report's bytes, after which `padding` bytes can be read (see k_json_padding);
+/// `label` names the file in error messages.
+using ReportParser = Result<ScanReport> (*)(std::string_view text, const std::string& label,
+                                            std::size_t padding);
 
 /// "LABEL:LINE:COL" of a byte offset (0-based) into `text`; columns count bytes.
 Location location_of(std::string_view text, std::size_t offset, const std::string& label);
 
-/// Parses JSON text; fails (input) with "LABEL:LINE:COL: malformed JSON at byte N: what"
-/// when the text is not JSON.
-Result<nlohmann::json> parse_json_text(std::string_view text, const std::string& label);
-
 /// One step of the path to a value of a streamed JSON document: a member name (parent an
-/// object) or a position (parent an array).
+/// object; its text lives as long as the document is read) or a position (parent an array).
 struct JsonStep {
-  std::string key;
+  std::string_view key;
   std::size_t index = 0;
   bool in_array = false;
 };
@@ -89,11 +91,14 @@ class JsonStreamHandler {
   virtual void on_end(const std::vector<JsonStep>& path) = 0;
 };
 
-/// Streams JSON text through `handler` (nlohmann's SAX parser: no DOM of the whole
-/// document). Fails (input) exactly as parse_json_text does on empty or malformed text;
-/// the handler may then have seen the values before the error.
+/// Streams JSON text through `handler` (simdjson's On-Demand API: no DOM of the whole
+/// document; the values read past are checked all the same). `padding` bytes after the text
+/// can be read (see k_json_padding). Fails (input) with "LABEL: the file is empty" on blank
+/// text, "LABEL:LINE:COL: the JSON nests more than 512 levels deep" (util::k_max_json_depth)
+/// and "LABEL:LINE:COL: malformed JSON at byte N: what" (nlohmann's words) otherwise; the
+/// handler may then have seen the values before the error.
 Result<void> stream_json(std::string_view text, const std::string& label,
-                         JsonStreamHandler& handler);
+                         JsonStreamHandler& handler, std::size_t padding = 0);
 
 /// Fails (input) with "LABEL: what" for a document that is JSON but not the expected shape.
 Error shape_error(const std::string& label, const std::string& what);

@@ -152,7 +152,7 @@ constexpr std::string_view k_entry_fields[] = {
     "VulnerabilityID", "PkgName", "FixedVersion", "Status", "Severity",
     "VendorSeverity",  "SeveritySource", "ID", "AVDID", "RuleID"};
 
-int kind_index(const std::string& key) {
+int kind_index(std::string_view key) {
   for (std::size_t k = 0; k < k_kind_count; ++k) {
     if (key == k_kind_names[k]) {
       return static_cast<int>(k);
@@ -174,7 +174,7 @@ class TrivyStream : public JsonStreamHandler {
       case 0:
         return kind == JsonKind::object ? JsonAction::descend : JsonAction::capture;
       case 1: {
-        const std::string& key = path[0].key;
+        const std::string_view key = path[0].key;
         if (key == "Results") {  // a repeated key replaces the earlier value, as in a DOM
           m_findings.clear();
           m_error.reset();
@@ -197,7 +197,7 @@ class TrivyStream : public JsonStreamHandler {
         m_result = ResultState{};
         return kind == JsonKind::object ? JsonAction::descend : JsonAction::capture;
       case 3: {
-        const std::string& key = path[2].key;
+        const std::string_view key = path[2].key;
         if (key == "Target") {
           return JsonAction::capture;
         }
@@ -330,7 +330,8 @@ class TrivyStream : public JsonStreamHandler {
     return "Results[" + std::to_string(path[1].index) + "]";
   }
   static std::string entry_path(const std::vector<JsonStep>& path) {
-    return result_path(path) + "." + path[2].key + "[" + std::to_string(path[3].index) + "]";
+    return result_path(path) + "." + std::string(path[2].key) + "[" +
+           std::to_string(path[3].index) + "]";
   }
 
   // Checks a result as the whole-document reader does (Target, then each list in turn) and
@@ -376,9 +377,10 @@ class TrivyStream : public JsonStreamHandler {
 
 }  // namespace
 
-Result<ScanReport> parse_trivy(std::string_view text, const std::string& label) {
+Result<ScanReport> parse_trivy(std::string_view text, const std::string& label,
+                               std::size_t padding) {
   TrivyStream stream(label);
-  if (auto ok = stream_json(text, label, stream); !ok) {
+  if (auto ok = stream_json(text, label, stream, padding); !ok) {
     return ok.error();
   }
   return stream.report();

@@ -18,7 +18,9 @@ namespace promote::gates {
 /// "fixed"), every `Misconfigurations[]` entry with Status FAIL and every `Secrets[]` entry
 /// (both fixable, package = the Target file). A report without Results is empty. Fails
 /// (input) naming `label` when the text is not JSON or not a Trivy report.
-Result<ScanReport> parse_trivy(std::string_view text, const std::string& label);
+/// `padding` bytes after the text can be read (see k_json_padding).
+Result<ScanReport> parse_trivy(std::string_view text, const std::string& label,
+                               std::size_t padding = 0);
 
 /// Builds a `trivy` gate from its `with:` block; reports problems into the diagnostics and
 /// returns nullptr when the block is invalid.

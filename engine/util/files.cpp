@@ -48,6 +48,7 @@ Result<std::string> read_file(const fs::path& path, std::uintmax_t max_bytes) {
 FileBytes::FileBytes(FileBytes&& other) noexcept
     : m_mapped(std::exchange(other.m_mapped, nullptr)),
       m_size(std::exchange(other.m_size, 0)),
+      m_mapped_size(std::exchange(other.m_mapped_size, 0)),
       m_read(std::move(other.m_read)) {}
 
 FileBytes& FileBytes::operator=(FileBytes&& other) noexcept {
@@ -55,6 +56,7 @@ FileBytes& FileBytes::operator=(FileBytes&& other) noexcept {
     FileBytes gone(std::move(*this));
     m_mapped = std::exchange(other.m_mapped, nullptr);
     m_size = std::exchange(other.m_size, 0);
+    m_mapped_size = std::exchange(other.m_mapped_size, 0);
     m_read = std::move(other.m_read);
   }
   return *this;
@@ -62,18 +64,20 @@ FileBytes& FileBytes::operator=(FileBytes&& other) noexcept {
 
 FileBytes::~FileBytes() {
   if (m_mapped != nullptr) {
-    ::munmap(const_cast<char*>(m_mapped), m_size);
+    ::munmap(const_cast<char*>(m_mapped), m_mapped_size);
   }
 }
 
-Result<FileBytes> map_file(const fs::path& path, std::uintmax_t max_bytes) {
+Result<FileBytes> map_file(const fs::path& path, std::uintmax_t max_bytes, std::size_t padding) {
   const auto read = [&]() -> Result<FileBytes> {
     auto text = read_file(path, max_bytes);
     if (!text) {
       return text.error();
     }
     FileBytes bytes;
+    bytes.m_size = text->size();
     bytes.m_read = std::move(*text);
+    bytes.m_read.resize(bytes.m_size + padding, '\0');
     return bytes;
   };
   // O_NONBLOCK: opening a FIFO would wait for a writer.
@@ -87,14 +91,23 @@ Result<FileBytes> map_file(const fs::path& path, std::uintmax_t max_bytes) {
     return read();  // its messages, and what cannot be mapped: empty files, pipes
   }
   const auto size = static_cast<std::size_t>(info.st_size);
-  void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  // The file's pages over zero pages that hold the padding too: a mapping of the file alone
+  // ends with its last page (reading past it is SIGBUS).
+  void* area = ::mmap(nullptr, size + padding, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* mapped = area == MAP_FAILED
+                     ? MAP_FAILED
+                     : ::mmap(area, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE | MAP_FIXED, fd, 0);
   ::close(fd);
   if (mapped == MAP_FAILED) {
+    if (area != MAP_FAILED) {
+      ::munmap(area, size + padding);
+    }
     return read();
   }
   FileBytes bytes;
   bytes.m_mapped = static_cast<const char*>(mapped);
   bytes.m_size = size;
+  bytes.m_mapped_size = size + padding;
   return bytes;
 }
 

@@ -16,9 +16,12 @@
 
 namespace promote::util {
 
+/// The largest file the readers below take unless told otherwise.
+inline constexpr std::uintmax_t k_max_file_bytes = 64u << 20;
+
 /// Reads a whole file; fails (input) when it cannot be opened or is larger than `max_bytes`.
 Result<std::string> read_file(const std::filesystem::path& path,
-                              std::uintmax_t max_bytes = 64u << 20);
+                              std::uintmax_t max_bytes = k_max_file_bytes);
 
 /// A file's bytes, read-only, as map_file gives them.
 class FileBytes {
@@ -30,23 +33,24 @@ class FileBytes {
   FileBytes& operator=(const FileBytes&) = delete;
   ~FileBytes();
 
-  std::string_view view() const {
-    return m_mapped != nullptr ? std::string_view(m_mapped, m_size) : std::string_view(m_read);
-  }
+  std::string_view view() const { return {m_mapped != nullptr ? m_mapped : m_read.data(), m_size}; }
 
  private:
-  friend Result<FileBytes> map_file(const std::filesystem::path&, std::uintmax_t);
+  friend Result<FileBytes> map_file(const std::filesystem::path&, std::uintmax_t, std::size_t);
   const char* m_mapped = nullptr;  ///< the mapping, or null when the bytes were read
   std::size_t m_size = 0;
-  std::string m_read;
+  std::size_t m_mapped_size = 0;  ///< of the mapping: the file's and the padding's pages
+  std::string m_read;             ///< the bytes read, then the padding
 };
 
 /// Reads a whole file as read_file does (the same limit and messages), mapped from the page
 /// cache when it can be: no zero-filled buffer and no copy, which for a report of tens of MB
-/// costs more than parsing it. A file truncated by another process while it is mapped ends
-/// this one (SIGBUS), as it would git's packs: for the reports of a finished test run.
+/// costs more than parsing it. `padding` zero bytes can be read after the view (what parsers
+/// that read ahead need, such as simdjson). A file truncated by another process while it is
+/// mapped ends this one (SIGBUS), as it would git's packs: for the reports of a finished test
+/// run.
 Result<FileBytes> map_file(const std::filesystem::path& path,
-                           std::uintmax_t max_bytes = 64u << 20);
+                           std::uintmax_t max_bytes = k_max_file_bytes, std::size_t padding = 0);
 
 /// "." and the file name of `path`: how the names of the hidden files promote keeps beside
 /// it start (temporary files, journals, clones). It appends rather than writing
@@ -85,7 +89,7 @@ class UniqueFd {
 /// The bytes of the regular file open as `fd`, at most `max_bytes`; fails (input) naming
 /// `shown` when it is not a regular file, is larger or cannot be read.
 Result<std::string> read_open_file(const UniqueFd& fd, const std::string& shown,
-                                   std::uintmax_t max_bytes = 64u << 20);
+                                   std::uintmax_t max_bytes = k_max_file_bytes);
 
 /// A directory held open, and the files below it reached from it one path component at a
 /// time (openat with O_NOFOLLOW): never through a symlink, never by `..`, so never outside
@@ -106,7 +110,7 @@ class RootDir {
   /// The bytes of the regular file `relative` (at most `max_bytes`), nullopt when it or a
   /// directory on its way does not exist; fails as open_file otherwise.
   Result<std::optional<std::string>> read(const std::string& relative,
-                                          std::uintmax_t max_bytes = 64u << 20) const;
+                                          std::uintmax_t max_bytes = k_max_file_bytes) const;
 
   /// write_file_atomic for `relative`: the temporary file and the rename are made in its
   /// directory as open_file reaches it, and a symlink where the file is is refused.

@@ -39,10 +39,13 @@ inline long long fixable(const gates::ScanReport& report) {
   return n;
 }
 
-/// The message of the input error `parse` must give for `json` read as `label`.
-template <class Parse>
-std::string error_of(Parse parse, const std::string& json, const std::string& label) {
-  auto result = parse(json, label);
+/// The message of the input error `parse` must give for `json` read as `label`, in place with
+/// the JSON reader's padding after it (as the gates read a report file).
+inline std::string error_of(gates::ReportParser parse, const std::string& json,
+                            const std::string& label) {
+  const std::string padded = json + std::string(gates::k_json_padding, '\0');
+  auto result =
+      parse(std::string_view(padded).substr(0, json.size()), label, gates::k_json_padding);
   REQUIRE_FALSE(result.has_value());
   CHECK(result.error().kind == ErrorKind::input);
   return result.error().message;

@@ -96,6 +96,43 @@ TEST_SUITE("gates") {
     CHECK(nothing->empty);
   }
 
+  TEST_CASE("the streamed Grype reader answers as a reader of the whole document") {
+    SUBCASE("the source after the matches still names the image; ignored matches are counted") {
+      auto report = parse_grype(R"({"matches": [{"vulnerability": {"id": "CVE-1"}}],
+          "ignoredMatches": [{"x": [1]}, 2], "source": {"type": "image", "target":
+          {"userInput": "alpine:3"}}})",
+                                "grype.json");
+      REQUIRE(report.has_value());
+      REQUIRE(report->findings.size() == 1);
+      CHECK(report->findings[0].image == "alpine:3");
+      auto ignored_only = parse_grype(R"({"matches": [], "ignoredMatches": [{}]})", "grype.json");
+      REQUIRE(ignored_only.has_value());
+      CHECK_FALSE(ignored_only->empty);
+    }
+    SUBCASE("a repeated key counts once, with its last value") {
+      auto report = parse_grype(R"({"matches": [{"vulnerability": {"id": "A"}}, 5],
+          "matches": [{"vulnerability": {"id": "B", "severity": "High"}}],
+          "ignoredMatches": [{}], "ignoredMatches": []})",
+                                "grype.json");
+      REQUIRE(report.has_value());
+      REQUIRE(report->findings.size() == 1);
+      CHECK(report->findings[0].id == "B");
+      auto nothing = parse_grype(R"({"matches": [{"vulnerability": {"id": "A"}}], "matches": [],
+          "ignoredMatches": [{}], "ignoredMatches": []})",
+                                 "grype.json");
+      REQUIRE(nothing.has_value());
+      CHECK(nothing->empty);
+    }
+    SUBCASE("the root's errors come before the matches', wherever they are written") {
+      CHECK(error_of(R"({"matches": [3], "source": {"type": 1}})") ==
+            "grype.json: source.type must be a string, got number");
+      CHECK(error_of(R"({"matches": [{"vulnerability": {}}, 3], "ignoredMatches": {}})") ==
+            "grype.json: ignoredMatches must be a list, got object");
+      CHECK(error_of(R"({"matches": [{"artifact": 1}, {"vulnerability": []}]})") ==
+            "grype.json: matches[0] has no vulnerability");
+    }
+  }
+
   TEST_CASE("a Grype report of the wrong shape is refused clearly") {
     // Found by fuzzing: a number beyond a double threw out_of_range past the parse_error catch.
     CHECK(error_of(R"({"x": 1e630})") ==

@@ -172,6 +172,40 @@ TEST_SUITE("gates") {
     CHECK(report.findings[0].fixable);
   }
 
+  TEST_CASE("the streamed SARIF reader answers as a reader of the whole document") {
+    const auto read = [](const std::string& json) {
+      auto report = promote::gates::parse_sarif(json, "scan.sarif");
+      REQUIRE_MESSAGE(report.has_value(), (report ? "" : report.error().message));
+      return *report;
+    };
+    SUBCASE("a tool after the results still gives them their rules; the last tool counts") {
+      const ScanReport report = read(R"({"runs": [{"results": [{"ruleIndex": 1}],
+          "tool": {"driver": {"rules": [{"id": "A"}]}},
+          "tool": {"driver": {"rules": [{"id": "A"},
+                   {"id": "B", "defaultConfiguration": {"level": "error"}}]}}}]})");
+      REQUIRE(report.findings.size() == 1);
+      CHECK(report.findings[0].id == "B");
+      CHECK(report.findings[0].severity == Severity::high);
+    }
+    SUBCASE("a repeated runs or results key counts once, with its last value") {
+      const ScanReport report = read(R"({"runs": [{"results": [{"ruleId": "A"}]}],
+          "runs": [{"results": [{"ruleId": "B"}], "results": [{"ruleId": "C"}, {"ruleId": "D"}]},
+                   {"results": 5, "results": null}]})");
+      REQUIRE(report.findings.size() == 2);
+      CHECK(report.findings[0].id == "C");
+      CHECK(report.findings[1].id == "D");
+      CHECK(read(R"({"runs": [{"results": []}], "runs": [{}]})").empty);
+    }
+    SUBCASE("a run's errors come before the next run's; its tool's before its results'") {
+      CHECK(error_of(R"({"runs": [{"results": [{"level": "x"}], "tool": 1}, 2]})") ==
+            "scan.sarif: runs[0].tool must be an object, got number");
+      CHECK(error_of(R"({"runs": [{"results": [{"ruleId": "A"}, {}]}, {"tool": 1}]})") ==
+            "scan.sarif: runs[0].results[1] has no ruleId");
+      CHECK(error_of(R"({"runs": [{"results": [{"ruleId": "A"}]}, 2], "version": "1"})") ==
+            "scan.sarif: unsupported SARIF version \"1\" (expected 2.1.0)");
+    }
+  }
+
   TEST_CASE("a SARIF log of the wrong shape is refused clearly") {
     // Found by fuzzing: a number beyond a double threw out_of_range past the parse_error catch.
     CHECK(error_of(R"({"x": 1e630})") ==

@@ -19,7 +19,6 @@ using promote::Verdict;
 using promote::gates::CountMode;
 using promote::gates::Finding;
 using promote::gates::judge_findings;
-using promote::gates::parse_json_text;
 using promote::gates::parse_trivyignore;
 using promote::gates::read_security_policy;
 using promote::gates::ScanReport;
@@ -294,8 +293,10 @@ TEST_SUITE("gates") {
   }
 
   TEST_CASE("malformed JSON is an error naming the file, line, column and byte") {
+    // What the JSON reader all report parsers share says (gates/report_json.cpp).
+    const auto read = promote::gates::parse_trivy;
     SUBCASE("a bad literal") {
-      auto result = parse_json_text("{\n  \"a\": tru\n}", "scan.json");
+      auto result = read("{\n  \"a\": tru\n}", "scan.json", 0);
       REQUIRE_FALSE(result.has_value());
       CHECK(result.error().kind == ErrorKind::input);
       CHECK(result.error().message ==
@@ -303,14 +304,14 @@ TEST_SUITE("gates") {
             "invalid literal; last read: '\"a\": tru<U+000A>'");
     }
     SUBCASE("a truncated document") {
-      auto result = parse_json_text("{\"a\": [1, 2", "scan.json");
+      auto result = read("{\"a\": [1, 2", "scan.json", 0);
       REQUIRE_FALSE(result.has_value());
       CHECK(result.error().message ==
             "scan.json:1:12: malformed JSON at byte 12: syntax error while parsing array - "
             "unexpected end of input; expected ']'");
     }
     SUBCASE("an empty file") {
-      auto result = parse_json_text(" \n", "scan.json");
+      auto result = read(" \n", "scan.json", 0);
       REQUIRE_FALSE(result.has_value());
       CHECK(result.error().message == "scan.json: the file is empty");
     }
@@ -431,5 +432,44 @@ exceptions:
     CHECK(status(verdict) == "error");
     CHECK(verdict.summary.find(".trivyignore") != std::string::npos);
     CHECK(gate->config()["ignore"] == ".trivyignore");
+  }
+
+  TEST_CASE("a report nested too deep or malformed is an error naming the file and position") {
+    TempDir dir;
+    Diagnostics diagnostics;
+    const ConfigNode with(YAML::Load("{ report: trivy.json, max: { critical: 0 } }"),
+                          "promote.yaml", diagnostics);
+    auto gate = promote::gates::make_trivy(with);
+    REQUIRE_MESSAGE(gate != nullptr, diagnostics.to_error().message);
+    promote::test::FakeTimeline timeline;
+    const promote::Candidate candidate;
+    const promote::GateContext context{candidate, "prod", "staging", dir.path(), timeline};
+    const auto run = [&] {
+      boost::asio::io_context io;
+      auto future = boost::asio::co_spawn(io, gate->evaluate(context), boost::asio::use_future);
+      io.run();
+      return future.get();
+    };
+    // Malformed before it nests too deep: the depth is what is reported, as before parsing.
+    write_text(dir / "trivy.json",
+               "{\"Results\": [tru,\n" + std::string(600, '[') + std::string(600, ']') + "]}");
+    Verdict verdict = run();
+    CHECK(status(verdict) == "error");
+    CHECK(verdict.summary == "trivy.json:2:511: the JSON nests more than 512 levels deep");
+    REQUIRE(verdict.evidence.size() == 1);
+    write_text(dir / "trivy.json", "{\"Results\": [tru]}");
+    verdict = run();
+    CHECK(status(verdict) == "error");
+    CHECK(verdict.summary ==
+          "trivy.json:1:17: malformed JSON at byte 17: syntax error while parsing value - "
+          "invalid literal; last read: '\"Results\": [tru]'");
+    // A report whose length is a whole number of pages is read in place to its last byte.
+    const std::string head = R"({"Results": [{"Target": ")";
+    const std::string tail =
+        R"(", "Vulnerabilities": [{"VulnerabilityID": "CVE-1", "Severity": "CRITICAL"}]}]})";
+    write_text(dir / "trivy.json",
+               head + std::string(4096 - head.size() - tail.size(), 'x') + tail);
+    verdict = run();
+    CHECK(verdict.summary == "1 critical > max 0");
   }
 }

@@ -2,7 +2,9 @@
 
 #include <doctest/doctest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <utility>
@@ -33,6 +35,31 @@ TEST_SUITE("util") {
     CHECK(mapped->view().empty());
     kept = map_file(dir / "report.xml").value();
     CHECK(kept.view() == bytes);
+  }
+
+  TEST_CASE("map_file with padding: that many zero bytes can be read after the view") {
+    TempDir dir;
+    const auto padding_is_zero = [](std::string_view view) {
+      const char* end = view.data() + view.size();
+      return std::all_of(end, end + 64, [](char c) { return c == '\0'; });
+    };
+    SUBCASE("a mapped file of whole pages: the padding lies on pages of its own") {
+      const std::string bytes(2 * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)), 'x');
+      write_text(dir / "report.json", bytes);
+      auto mapped = map_file(dir / "report.json", promote::util::k_max_file_bytes, 64);
+      REQUIRE(mapped.has_value());
+      CHECK(mapped->view() == bytes);
+      CHECK(padding_is_zero(mapped->view()));
+      promote::util::FileBytes moved = std::move(mapped.value());
+      CHECK(padding_is_zero(moved.view()));
+    }
+    SUBCASE("a file that is read (empty)") {
+      write_text(dir / "empty.json", "");
+      const auto read = map_file(dir / "empty.json", promote::util::k_max_file_bytes, 64);
+      REQUIRE(read.has_value());
+      CHECK(read->view().empty());
+      CHECK(padding_is_zero(read->view()));
+    }
   }
 
   TEST_CASE("map_file reads what cannot be mapped and fails as read_file does") {
