@@ -8,6 +8,7 @@
 #include <array>
 #include <fstream>
 #include <memory>
+#include <system_error>
 #include <vector>
 
 namespace promote::util {
@@ -54,6 +55,20 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
 
 bool same_secret(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+Sha256Beside::Sha256Beside(std::string_view data, std::size_t beside_from) : m_data(data) {
+  if (data.size() >= beside_from) {
+    try {
+      m_result = std::async(std::launch::async, [data] { return sha256_hex(data); });
+    } catch (const std::system_error&) {
+      // No thread to spare: get() computes it.
+    }
+  }
+}
+
+std::string Sha256Beside::get() {
+  return m_result.valid() ? m_result.get() : sha256_hex(m_data);
 }
 
 Result<std::string> sha256_file(const std::filesystem::path& path) {

@@ -2,6 +2,7 @@
 // SHA-256 digests and HMACs, as lower-case hex, and comparing secrets.
 
 #include <filesystem>
+#include <future>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,20 @@ std::string random_hex(std::size_t bytes);
 /// Whether two secrets (a signature, a token) are equal, in a time that depends on their length
 /// only, never on where they first differ.
 bool same_secret(std::string_view a, std::string_view b);
+
+/// The hex SHA-256 of `data`, computed on a thread of its own from `beside_from` bytes on, while
+/// the caller goes on (a large report it parses meanwhile: each is a pass over its bytes), and
+/// at get() below that or when no thread can be had. `data` must outlive it.
+class Sha256Beside {
+ public:
+  explicit Sha256Beside(std::string_view data, std::size_t beside_from = std::size_t{4} << 20);
+  /// The digest: waits for the thread, if one computes it.
+  std::string get();
+
+ private:
+  std::string_view m_data;
+  std::future<std::string> m_result;
+};
 
 /// Hex SHA-256 of a file's bytes; fails (input) when the file cannot be read.
 Result<std::string> sha256_file(const std::filesystem::path& path);
