@@ -46,6 +46,14 @@ struct ScratchRepo {
   }
   std::string file(const std::string& path) const { return read_text(repo / path); }
   std::string head() const { return sh("git rev-parse HEAD", repo); }
+  /// What `kubectl kustomize` renders of `overlay` (a directory of the repository); it must
+  /// succeed.
+  std::string render(const std::string& overlay) const {
+    const CommandResult built = run({"kubectl", "kustomize", (repo / overlay).string()});
+    INFO(built.err);
+    REQUIRE(built.exit_code == 0);
+    return built.out;
+  }
 };
 
 /// The files of examples/NAME as a user starts from them (its demo script left out), for a
@@ -60,14 +68,6 @@ inline std::map<std::string, std::string> example_files(const std::string& name)
     }
   }
   return files;
-}
-
-/// `kubectl kustomize` of `overlay` in `repo`, which must succeed.
-inline std::string kustomize_build(const std::filesystem::path& overlay) {
-  const auto built = run({"kubectl", "kustomize", overlay.string()});
-  INFO(built.err);
-  REQUIRE(built.exit_code == 0);
-  return built.out;
 }
 
 }  // namespace promote::test

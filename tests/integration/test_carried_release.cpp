@@ -427,10 +427,7 @@ stages:
     // examples/carry, as a user would start from it: only the image and the carried settings
     // change in what staging renders; its replicas stay its own.
     const ScratchRepo repo(promote::test::example_files("carry"));
-    const auto render = [&](const std::string& overlay) {
-      return promote::test::kustomize_build(repo.repo / overlay);
-    };
-    const std::string before = render("envs/staging");
+    const std::string before = repo.render("envs/staging");
     REQUIRE(
         repo.promote({"--to", "qa", "--image", "app=ghcr.io/acme/simple-env-app:2.0"}).exit_code ==
         0);
@@ -443,8 +440,8 @@ stages:
     std::string expected = before;
     expected.replace(expected.find("value: light"), 12, "value: dark");
     expected.replace(expected.find("simple-env-app:1.0"), 18, "simple-env-app:2.0");
-    CHECK(render("envs/staging") == expected);
+    CHECK(repo.render("envs/staging") == expected);
     CHECK(repo.file("envs/staging/settings.yml") == settings);
-    CHECK(render("envs/prod").find("replicas: 3") != std::string::npos);
+    CHECK(repo.render("envs/prod").find("replicas: 3") != std::string::npos);
   }
 }

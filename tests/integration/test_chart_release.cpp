@@ -195,11 +195,8 @@ TEST_SUITE("integration") {
     // examples/charts as a user starts from it: what Flux's kustomize-controller builds for
     // staging changes in the chart's version and the image's tag only, and prod's not at all.
     const ScratchRepo repo(promote::test::example_files("charts"));
-    const auto render = [&](const std::string& overlay) {
-      return promote::test::kustomize_build(repo.repo / overlay);
-    };
-    const std::string staging = render("apps/staging");
-    const std::string prod = render("apps/prod");
+    const std::string staging = repo.render("apps/staging");
+    const std::string prod = repo.render("apps/prod");
     REQUIRE(repo.promote({"--to", "dev", "--chart", "podinfo=6.5.0", "--image",
                           "podinfo=ghcr.io/stefanprodan/podinfo:6.5.0"})
                 .exit_code == 0);
@@ -208,7 +205,7 @@ TEST_SUITE("integration") {
     std::string expected = staging;
     expected.replace(expected.find("version: 6.4.0"), 14, "version: 6.5.0");
     expected.replace(expected.find("tag: 6.4.0"), 10, "tag: 6.5.0");
-    CHECK(render("apps/staging") == expected);
-    CHECK(render("apps/prod") == prod);
+    CHECK(repo.render("apps/staging") == expected);
+    CHECK(repo.render("apps/prod") == prod);
   }
 }

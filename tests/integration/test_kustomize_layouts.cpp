@@ -42,14 +42,6 @@ struct Layout : promote::test::ScratchRepo {
     return nlohmann::json::parse(result.out);
   }
 
-  std::string render(const std::string& overlay) const {
-    const CommandResult built =
-        promote::test::run({"kubectl", "kustomize", (repo / overlay).string()});
-    INFO(built.err);
-    REQUIRE(built.exit_code == 0);
-    return built.out;
-  }
-
   std::string status_candidate(const std::string& stage) const {
     const CommandResult status = promote({"status", "--output", "json"});
     INFO(status.out << status.err);
