@@ -3,6 +3,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,30 @@ std::string problems(const std::string& yaml) {
   CHECK_FALSE(read(yaml, diagnostics).has_value());
   return diagnostics.to_error().message;
 }
+
+// A trivy gate configured by `with` (YAML), judging the files of `dir` for prod (from staging)
+// on a clock the test sets.
+struct TrivyGate {
+  TempDir dir;
+  promote::test::FakeTimeline timeline;
+  std::unique_ptr<promote::Gate> gate;
+
+  explicit TrivyGate(const std::string& with) {
+    Diagnostics diagnostics;
+    const ConfigNode config(YAML::Load(with), "promote.yaml", diagnostics);
+    gate = promote::gates::make_trivy(config);
+    REQUIRE_MESSAGE(gate != nullptr, diagnostics.to_error().message);
+  }
+
+  Verdict run() {
+    const promote::Candidate candidate;
+    const promote::GateContext context{candidate, "prod", "staging", dir.path(), timeline};
+    boost::asio::io_context io;
+    auto future = boost::asio::co_spawn(io, gate->evaluate(context), boost::asio::use_future);
+    io.run();
+    return future.get();
+  }
+};
 
 }  // namespace
 
@@ -386,7 +411,8 @@ exceptions:
   }
 
   TEST_CASE("the gate reads report and ignore file, records both as evidence, uses the clock") {
-    TempDir dir;
+    TrivyGate trivy("{ report: trivy.json, max: { critical: 0 }, ignore: .trivyignore }");
+    const TempDir& dir = trivy.dir;
     const std::string report =
         R"({"SchemaVersion": 2, "ArtifactName": "ghcr.io/acme/api:1.0",
             "ArtifactType": "container_image", "Results": [{"Target": "x", "Vulnerabilities": [
@@ -394,22 +420,7 @@ exceptions:
              "FixedVersion": "1.2"}]}]})";
     write_text(dir / "trivy.json", report);
     write_text(dir / ".trivyignore", "CVE-1 exp:2027-01-20\n");
-    Diagnostics diagnostics;
-    const ConfigNode with(YAML::Load("{ report: trivy.json, max: { critical: 0 }, "
-                                     "ignore: .trivyignore }"),
-                          "promote.yaml", diagnostics);
-    auto gate = promote::gates::make_trivy(with);
-    REQUIRE_MESSAGE(gate != nullptr, diagnostics.to_error().message);
-    promote::test::FakeTimeline timeline;
-    const promote::Candidate candidate;
-    const promote::GateContext context{candidate, "prod", "staging", dir.path(), timeline};
-    const auto run = [&] {
-      boost::asio::io_context io;
-      auto future = boost::asio::co_spawn(io, gate->evaluate(context), boost::asio::use_future);
-      io.run();
-      return future.get();
-    };
-    Verdict verdict = run();
+    Verdict verdict = trivy.run();
     CHECK(status(verdict) == "warn");
     CHECK(verdict.summary ==
           "no findings counted, within max; 1 accepted by exception; exceptions expiring soon: "
@@ -421,44 +432,31 @@ exceptions:
     CHECK(verdict.details["ignored"][0]["exception"] == ".trivyignore:1");
     CHECK(verdict.details["files"][0]["findings"] == 1);
 
-    timeline.now_value = TimePoint(day(2027, 1, 20));
-    verdict = run();
+    trivy.timeline.now_value = TimePoint(day(2027, 1, 20));
+    verdict = trivy.run();
     CHECK(status(verdict) == "fail");
     CHECK(verdict.summary ==
           "1 critical > max 0; exceptions no longer applied: CVE-1 (expired 2027-01-20)");
 
     fs::remove(dir / ".trivyignore");
-    verdict = run();
+    verdict = trivy.run();
     CHECK(status(verdict) == "error");
     CHECK(verdict.summary.find(".trivyignore") != std::string::npos);
-    CHECK(gate->config()["ignore"] == ".trivyignore");
+    CHECK(trivy.gate->config()["ignore"] == ".trivyignore");
   }
 
   TEST_CASE("a report nested too deep or malformed is an error naming the file and position") {
-    TempDir dir;
-    Diagnostics diagnostics;
-    const ConfigNode with(YAML::Load("{ report: trivy.json, max: { critical: 0 } }"),
-                          "promote.yaml", diagnostics);
-    auto gate = promote::gates::make_trivy(with);
-    REQUIRE_MESSAGE(gate != nullptr, diagnostics.to_error().message);
-    promote::test::FakeTimeline timeline;
-    const promote::Candidate candidate;
-    const promote::GateContext context{candidate, "prod", "staging", dir.path(), timeline};
-    const auto run = [&] {
-      boost::asio::io_context io;
-      auto future = boost::asio::co_spawn(io, gate->evaluate(context), boost::asio::use_future);
-      io.run();
-      return future.get();
-    };
+    TrivyGate trivy("{ report: trivy.json, max: { critical: 0 } }");
+    const TempDir& dir = trivy.dir;
     // Malformed before it nests too deep: the depth is what is reported, as before parsing.
     write_text(dir / "trivy.json",
                "{\"Results\": [tru,\n" + std::string(600, '[') + std::string(600, ']') + "]}");
-    Verdict verdict = run();
+    Verdict verdict = trivy.run();
     CHECK(status(verdict) == "error");
     CHECK(verdict.summary == "trivy.json:2:511: the JSON nests more than 512 levels deep");
     REQUIRE(verdict.evidence.size() == 1);
     write_text(dir / "trivy.json", "{\"Results\": [tru]}");
-    verdict = run();
+    verdict = trivy.run();
     CHECK(status(verdict) == "error");
     CHECK(verdict.summary ==
           "trivy.json:1:17: malformed JSON at byte 17: syntax error while parsing value - "
@@ -469,7 +467,7 @@ exceptions:
         R"(", "Vulnerabilities": [{"VulnerabilityID": "CVE-1", "Severity": "CRITICAL"}]}]})";
     write_text(dir / "trivy.json",
                head + std::string(4096 - head.size() - tail.size(), 'x') + tail);
-    verdict = run();
+    verdict = trivy.run();
     CHECK(verdict.summary == "1 critical > max 0");
   }
 }
