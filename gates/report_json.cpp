@@ -231,6 +231,36 @@ class Walk {
     return depth >= util::k_max_json_depth ? simdjson::DEPTH_ERROR : simdjson::SUCCESS;
   }
 
+  // Calls `each(member, type)` for each member of the object `value`, `type` its value's.
+  template <class Each>
+  static error_code each_member(ondemand::value& value, Each&& each) {
+    ondemand::object object;
+    SIMDJSON_TRY(value.get_object().get(object));
+    for (auto field : object) {
+      ondemand::field member;
+      SIMDJSON_TRY(std::move(field).get(member));
+      ondemand::json_type type{};
+      SIMDJSON_TRY(member.value().type().get(type));
+      SIMDJSON_TRY(each(member, type));
+    }
+    return simdjson::SUCCESS;
+  }
+
+  // Calls `each(item, type)` for each item of the array `value`.
+  template <class Each>
+  static error_code each_element(ondemand::value& value, Each&& each) {
+    ondemand::array array;
+    SIMDJSON_TRY(value.get_array().get(array));
+    for (auto element : array) {
+      ondemand::value item;
+      SIMDJSON_TRY(element.get(item));
+      ondemand::json_type type{};
+      SIMDJSON_TRY(item.type().get(type));
+      SIMDJSON_TRY(each(item, type));
+    }
+    return simdjson::SUCCESS;
+  }
+
   // A value the handler is asked about, at m_path.
   error_code value(ondemand::value& value, ondemand::json_type type, std::size_t depth) {
     const JsonKind kind = kind_of(type);
@@ -255,32 +285,22 @@ class Walk {
   error_code descend(ondemand::value& value, ondemand::json_type type, std::size_t depth) {
     SIMDJSON_TRY(enter(depth));
     if (type == ondemand::json_type::object) {
-      ondemand::object object;
-      SIMDJSON_TRY(value.get_object().get(object));
-      for (auto field : object) {
-        ondemand::field member;
+      SIMDJSON_TRY(each_member(value, [&](ondemand::field& member, ondemand::json_type inner) {
         std::string_view key;
-        SIMDJSON_TRY(std::move(field).get(member));
         SIMDJSON_TRY(key_of(member, key));
-        ondemand::json_type member_type{};
-        SIMDJSON_TRY(member.value().type().get(member_type));
         m_path.push_back(JsonStep{key, 0, false});
-        SIMDJSON_TRY(this->value(member.value(), member_type, depth + 1));
+        SIMDJSON_TRY(this->value(member.value(), inner, depth + 1));
         m_path.pop_back();
-      }
+        return simdjson::SUCCESS;
+      }));
     } else {
-      ondemand::array array;
-      SIMDJSON_TRY(value.get_array().get(array));
       std::size_t index = 0;
-      for (auto element : array) {
-        ondemand::value item;
-        SIMDJSON_TRY(element.get(item));
-        ondemand::json_type item_type{};
-        SIMDJSON_TRY(item.type().get(item_type));
+      SIMDJSON_TRY(each_element(value, [&](ondemand::value& item, ondemand::json_type inner) {
         m_path.push_back(JsonStep{{}, index++, true});
-        SIMDJSON_TRY(this->value(item, item_type, depth + 1));
+        SIMDJSON_TRY(this->value(item, inner, depth + 1));
         m_path.pop_back();
-      }
+        return simdjson::SUCCESS;
+      }));
     }
     m_handler.on_end(m_path);
     return simdjson::SUCCESS;
@@ -310,33 +330,19 @@ class Walk {
     }
     if (type == ondemand::json_type::object) {
       SIMDJSON_TRY(enter(depth));
-      ondemand::object object;
-      SIMDJSON_TRY(value.get_object().get(object));
-      for (auto field : object) {
-        ondemand::field member;
-        SIMDJSON_TRY(std::move(field).get(member));
+      return each_member(value, [&](ondemand::field& member, ondemand::json_type inner) {
         // The key lies before its value's token.
         if (backslash_in(member.key().raw(), member.value().raw_json_token().data())) {
           SIMDJSON_TRY(member.unescaped_key().error());
         }
-        ondemand::json_type member_type{};
-        SIMDJSON_TRY(member.value().type().get(member_type));
-        SIMDJSON_TRY(check(member.value(), member_type, depth + 1));
-      }
-      return simdjson::SUCCESS;
+        return check(member.value(), inner, depth + 1);
+      });
     }
     if (type == ondemand::json_type::array) {
       SIMDJSON_TRY(enter(depth));
-      ondemand::array array;
-      SIMDJSON_TRY(value.get_array().get(array));
-      for (auto element : array) {
-        ondemand::value item;
-        SIMDJSON_TRY(element.get(item));
-        ondemand::json_type item_type{};
-        SIMDJSON_TRY(item.type().get(item_type));
-        SIMDJSON_TRY(check(item, item_type, depth + 1));
-      }
-      return simdjson::SUCCESS;
+      return each_element(value, [&](ondemand::value& item, ondemand::json_type inner) {
+        return check(item, inner, depth + 1);
+      });
     }
     return check_scalar(value, type);
   }
@@ -348,33 +354,19 @@ class Walk {
     if (type == ondemand::json_type::object) {
       SIMDJSON_TRY(enter(depth));
       out = nlohmann::json::object();
-      ondemand::object object;
-      SIMDJSON_TRY(value.get_object().get(object));
-      for (auto field : object) {
-        ondemand::field member;
+      return each_member(value, [&](ondemand::field& member, ondemand::json_type inner) {
         std::string_view key;
-        SIMDJSON_TRY(std::move(field).get(member));
         SIMDJSON_TRY(key_of(member, key));
-        ondemand::json_type member_type{};
-        SIMDJSON_TRY(member.value().type().get(member_type));
-        SIMDJSON_TRY(capture(member.value(), member_type, depth + 1, out[std::string(key)]));
-      }
-      return simdjson::SUCCESS;
+        return capture(member.value(), inner, depth + 1, out[std::string(key)]);
+      });
     }
     if (type == ondemand::json_type::array) {
       SIMDJSON_TRY(enter(depth));
       out = nlohmann::json::array();
-      ondemand::array array;
-      SIMDJSON_TRY(value.get_array().get(array));
-      for (auto element : array) {
-        ondemand::value item;
-        SIMDJSON_TRY(element.get(item));
-        ondemand::json_type item_type{};
-        SIMDJSON_TRY(item.type().get(item_type));
+      return each_element(value, [&](ondemand::value& item, ondemand::json_type inner) {
         out.push_back(nullptr);
-        SIMDJSON_TRY(capture(item, item_type, depth + 1, out.back()));
-      }
-      return simdjson::SUCCESS;
+        return capture(item, inner, depth + 1, out.back());
+      });
     }
     return scalar_json(value, type, out);
   }
